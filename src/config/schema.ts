@@ -1,0 +1,322 @@
+import { z } from 'zod';
+import { validate as validateCron } from 'node-cron';
+import { ROUTE_LEVELS } from '../scoring/types.js';
+import { scoringSettingsSchema } from '../scoring/settings.js';
+
+/**
+ * The config files' schemas: the single source of truth for types, validation, JSON Schema and the README reference.
+ * Every object is strict, so a misspelt key is an error rather than a silently ignored setting.
+ */
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-_]{0,62}$/, 'must be a slug: lowercase letters, digits, "-" or "_", at most 63 characters');
+
+const cronExpression = z
+  .string()
+  .refine((expr) => validateCron(expr), { message: 'is not a valid cron expression (5 fields, or 6 with seconds)' })
+  .describe('node-cron expression: "m h dom mon dow", with an optional leading seconds field.');
+
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not an IANA time zone (e.g. "Europe/Berlin", "UTC")' },
+);
+
+const httpUrl = z
+  .string()
+  .refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === 'http:' || url.protocol === 'https:' || url.protocol === 'file:';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an absolute http(s) URL (or file: when http.allowFileUrls is true)' },
+  );
+
+const level = z.enum(ROUTE_LEVELS);
+
+// ---------------------------------------------------------------------------------------------- sources.yaml
+
+const sourceCommon = {
+  id: slug.describe('Unique id; appears in logs, metrics, alerts and job ids.'),
+  name: z.string().optional().describe('Display name (defaults to the id).'),
+  url: httpUrl.describe('Where to fetch. ${NAME} takes an environment variable.'),
+  schedule: cronExpression.default('*/15 * * * *'),
+  enabled: z.boolean().default(true),
+  credibility: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.6)
+    .describe('How far to trust this source, 0-1: official record ~1.0, major outlet ~0.7, aggregator ~0.5.'),
+  timeoutMs: z.number().int().positive().optional().describe('Total time allowed for one fetch; defaults to http.timeoutMs.'),
+  maxBytes: z.number().int().positive().optional().describe('Body size cap after decompression; defaults to http.maxBytes.'),
+  headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (values may use ${NAME}).'),
+};
+
+const jsonMapping = z.strictObject({
+  items: z.string().describe('Dot path to the array of records, e.g. "results" or "data.items".'),
+  id: z.string().optional(),
+  title: z.string(),
+  url: z.string().optional(),
+  summary: z.string().optional(),
+  date: z.string().optional(),
+  author: z.string().optional(),
+});
+
+export const rssSourceSchema = z.strictObject({ ...sourceCommon, kind: z.literal('rss') });
+
+export const jsonSourceSchema = z
+  .strictObject({
+    ...sourceCommon,
+    kind: z.literal('json'),
+    preset: z.enum(['federal-register', 'gdelt']).optional().describe('A built-in mapping for a known API.'),
+    mapping: jsonMapping.optional().describe('How to turn a response into items (not needed with a preset).'),
+    maxPages: z.number().int().min(1).max(50).default(3).describe('Federal Register: follow next_page_url up to this many pages.'),
+  })
+  .refine((source) => source.preset || source.mapping, { message: 'needs either a preset or a mapping', path: ['mapping'] });
+
+export const htmlSourceSchema = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal('html'),
+  selectors: z.strictObject({
+    item: z.string().describe('CSS selector of one entry in the list.'),
+    title: z.string(),
+    link: z.string().optional().describe('Selector of the <a>; defaults to the title element or its first link.'),
+    date: z.string().optional(),
+    summary: z.string().optional(),
+  }),
+});
+
+export const screeningSourceSchema = z.strictObject({
+  ...sourceCommon,
+  kind: z.literal('screening'),
+  lists: z.array(z.string()).optional().describe('Only entries whose list name contains one of these (e.g. "Entity List").'),
+});
+
+export const sourceSchema = z.discriminatedUnion('kind', [rssSourceSchema, jsonSourceSchema, htmlSourceSchema, screeningSourceSchema]);
+export const SOURCE_KINDS = ['rss', 'json', 'html', 'screening'] as const;
+
+export const sourcesFileSchema = z.strictObject({
+  sources: z.array(sourceSchema).default([]),
+});
+
+// ------------------------------------------------------------------------------------------- watchlists.yaml
+
+const supplier = z.union([
+  z.string(),
+  z.strictObject({ name: z.string(), aliases: z.array(z.string()).default([]) }),
+]);
+
+export const routeSchema = z.strictObject({
+  channel: slug.describe('Id of a channel in channels.yaml.'),
+  minLevel: level.default('medium').describe('Alerts at or above this level go to the channel.'),
+});
+
+export const watchlistSchema = z.strictObject({
+  id: slug,
+  name: z.string().optional(),
+  description: z.string().optional(),
+  enabled: z.boolean().default(true),
+  materials: z.array(z.string()).default([]).describe('Lexicon material ids (samarium, gallium, rare-earths, ...).'),
+  products: z.array(z.string()).default([]).describe('Lexicon product ids (ai-accelerators, hbm, lithography, ...).'),
+  suppliers: z.array(supplier).default([]).describe('Company names; legal suffixes and punctuation are normalised.'),
+  countries: z.array(z.string()).default([]).describe('ISO 3166 alpha-2 codes or lexicon country ids.'),
+  keywords: z.array(z.string()).default([]).describe('Extra terms that count as watched entities.'),
+  exclude: z.array(z.string()).default([]).describe('Items containing any of these are never alerted for this watchlist.'),
+  minLevel: level.default('info').describe('Assessments below this level are not alerts for this watchlist.'),
+  weight: z.number().min(0).max(5).default(1).describe('Multiplies the score of this watchlist.'),
+  routes: z.array(routeSchema).default([]),
+});
+
+export const watchlistsFileSchema = z.strictObject({
+  watchlists: z.array(watchlistSchema).default([]),
+});
+
+// --------------------------------------------------------------------------------------------- channels.yaml
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day like "22:00"');
+
+const channelCommon = {
+  id: slug,
+  name: z.string().optional(),
+  optional: z
+    .boolean()
+    .default(false)
+    .describe('When true, a missing ${NAME} makes the channel inactive instead of a config error.'),
+  throttle: z
+    .strictObject({ maxPerHour: z.number().int().positive() })
+    .optional()
+    .describe('At most this many immediate messages per hour; the overflow goes to the next digest.'),
+  quietHours: z
+    .strictObject({
+      start: clock,
+      end: clock,
+      timezone: timeZone.default('UTC'),
+      defer: z.enum(['end', 'digest']).default('end').describe('Send at the end of quiet hours, or in the next digest.'),
+    })
+    .optional()
+    .describe('No immediate messages in this window except critical ones.'),
+  digest: z
+    .strictObject({
+      schedule: cronExpression.describe('When to send the digest, e.g. "0 8 * * 1-5".'),
+      timezone: timeZone.default('UTC'),
+      immediateLevel: level.default('high').describe('Alerts at or above this level are sent at once; the rest wait for the digest.'),
+      sendEmpty: z.boolean().default(false),
+    })
+    .optional(),
+};
+
+export const slackChannelSchema = z.strictObject({
+  ...channelCommon,
+  kind: z.literal('slack'),
+  webhookUrl: httpUrl.describe('Slack incoming-webhook URL (a secret: use ${NAME}).'),
+});
+
+export const emailChannelSchema = z.strictObject({
+  ...channelCommon,
+  kind: z.literal('email'),
+  smtpUrl: z.string().describe('smtp://user:pass@host:587 or smtps://...:465 (a secret: use ${NAME}).'),
+  from: z.string(),
+  to: z.union([z.string(), z.array(z.string()).min(1)]),
+  tls: z
+    .strictObject({
+      rejectUnauthorized: z.boolean().default(true),
+      requireTLS: z.boolean().default(false),
+      servername: z.string().optional(),
+    })
+    .optional(),
+  listId: z.string().optional().describe('List-Id header, e.g. "procurement.chokepoint.example.com".'),
+});
+
+export const webhookChannelSchema = z.strictObject({
+  ...channelCommon,
+  kind: z.literal('webhook'),
+  url: httpUrl,
+  secret: z.string().optional().describe('HMAC-SHA256 signing secret (use ${NAME}).'),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+export const teamsChannelSchema = z.strictObject({
+  ...channelCommon,
+  kind: z.literal('teams'),
+  webhookUrl: httpUrl.describe('Teams workflow ("When a Teams webhook request is received") URL; a secret.'),
+});
+
+export const channelSchema = z.discriminatedUnion('kind', [slackChannelSchema, emailChannelSchema, webhookChannelSchema, teamsChannelSchema]);
+export const CHANNEL_KINDS = ['slack', 'email', 'webhook', 'teams'] as const;
+
+export const channelsFileSchema = z.strictObject({
+  channels: z.array(channelSchema).default([]),
+});
+
+// --------------------------------------------------------------------------------------------- settings.yaml
+
+export const settingsFileSchema = z.strictObject({
+  redis: z
+    .strictObject({
+      url: z.string().optional().describe('Defaults to $REDIS_URL, then redis://127.0.0.1:6379. $REDIS_URL wins when set.'),
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('chokepoint')
+        .describe('Key prefix; keys are "{prefix}:..." with the prefix as Redis Cluster hash tag.'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      allowPrivateAddresses: z.boolean().default(false).describe('Let sources and channels use loopback and private networks.'),
+      allowFileUrls: z.boolean().default(false).describe('Let sources read file: URLs.'),
+      userAgentContact: z.string().optional().describe('Contact (URL or e-mail) appended to the User-Agent.'),
+      timeoutMs: z.number().int().positive().default(30_000),
+      connectTimeoutMs: z.number().int().positive().default(10_000),
+      maxBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      maxRedirects: z.number().int().min(0).max(5).default(5),
+      perHostConcurrency: z.number().int().positive().default(2),
+      perHostIntervalMs: z.number().int().min(0).default(1000),
+      retries: z.number().int().min(0).max(5).default(2),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8787),
+      tokenEnv: z.string().default('CHOKEPOINT_API_TOKEN').describe('Environment variable holding the API bearer token.'),
+    })
+    .prefault({}),
+  worker: z
+    .strictObject({
+      pollConcurrency: z.number().int().positive().default(4),
+      scoreConcurrency: z.number().int().positive().default(2),
+      notifyConcurrency: z.number().int().positive().default(8),
+      shutdownTimeoutMs: z.number().int().positive().default(8_000),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      seenDays: z.number().positive().default(30).describe('How long an item fingerprint is remembered.'),
+      completedJobs: z.number().int().min(0).default(1000),
+      completedJobsAgeSeconds: z.number().int().positive().default(24 * 3600),
+      failedJobs: z.number().int().min(0).default(5000),
+      failedJobsAgeSeconds: z.number().int().positive().default(14 * 24 * 3600),
+      alertDays: z.number().positive().default(90),
+      alertCount: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  sources: z
+    .strictObject({
+      degradedAfter: z.number().int().positive().default(3).describe('Consecutive failures before a source is marked degraded.'),
+    })
+    .prefault({}),
+  alerts: z
+    .strictObject({
+      storyWindowHours: z.number().positive().default(72).describe('Items this close in time may join one story.'),
+      corroborationMilestones: z.array(z.number().int().min(2)).default([3, 10]),
+    })
+    .prefault({}),
+  riskIndex: z
+    .strictObject({
+      halfLifeHours: z.number().positive().default(72),
+      threshold: z.number().positive().default(150),
+      hysteresis: z.number().min(0).max(1).default(0.2).describe('Re-arms only after falling this fraction below the threshold.'),
+    })
+    .prefault({}),
+  scoring: scoringSettingsSchema,
+});
+
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type RssSourceConfig = z.infer<typeof rssSourceSchema>;
+export type JsonSourceConfig = z.infer<typeof jsonSourceSchema>;
+export type HtmlSourceConfig = z.infer<typeof htmlSourceSchema>;
+export type ScreeningSourceConfig = z.infer<typeof screeningSourceSchema>;
+export type WatchlistConfig = z.infer<typeof watchlistSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
+export type SlackChannelConfig = z.infer<typeof slackChannelSchema>;
+export type EmailChannelConfig = z.infer<typeof emailChannelSchema>;
+export type WebhookChannelConfig = z.infer<typeof webhookChannelSchema>;
+export type TeamsChannelConfig = z.infer<typeof teamsChannelSchema>;
+export type Settings = z.infer<typeof settingsFileSchema>;
+
+export const CONFIG_FILES = {
+  'sources.yaml': sourcesFileSchema,
+  'watchlists.yaml': watchlistsFileSchema,
+  'channels.yaml': channelsFileSchema,
+  'settings.yaml': settingsFileSchema,
+} as const;

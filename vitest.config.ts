@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration tests start servers and workers; two cores are plenty for two files at a time.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
