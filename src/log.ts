@@ -37,6 +37,9 @@ const REDACT_PATHS = [
   'secret',
 ];
 
+// Credential headers at any depth of a logged object (an axios config nested three levels down, say).
+const CREDENTIAL_HEADER = /("(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
   const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true && !process.env.CI);
@@ -44,8 +47,8 @@ export function createLogger(options: LogOptions = {}): Logger {
     level,
     base: options.base ?? { pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { err: serializeError },
-    hooks: { streamWrite: (line: string) => redactSecrets(line) },
+    serializers: { err: serializeError, error: serializeError },
+    hooks: { streamWrite: (line: string) => redactSecrets(line).replace(CREDENTIAL_HEADER, '$1"[redacted]"') },
   };
   if (pretty) {
     return pino({ ...pinoOptions, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } } });

@@ -43,14 +43,14 @@ export function readConfigFile<S extends z.ZodType>(
   }
 
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       issues: doc.errors.map((e) => ({
         file: shown,
         path: '',
         line: e.linePos?.[0]?.line,
-        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+        message: `YAML syntax error: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
       })),
       missingEnv: [],
       envValues: [],
@@ -79,7 +79,12 @@ export function readConfigFile<S extends z.ZodType>(
 
   const parsed = schema.safeParse(interpolated.value);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) issues.push(...describeZodIssue(shown, issue, lineOf, interpolated.value));
+    // A value emptied by a missing variable is already reported as such; its schema error would only repeat it.
+    const emptied = new Set(interpolated.missing.map((m) => formatPath(m.path)));
+    for (const issue of parsed.error.issues) {
+      if (emptied.has(formatPath(issue.path))) continue;
+      issues.push(...describeZodIssue(shown, issue, lineOf, interpolated.value, schema));
+    }
   }
   return {
     data: parsed.success && issues.length === 0 ? (parsed.data as z.infer<S>) : undefined,
@@ -123,25 +128,26 @@ function describeZodIssue(
   issue: ZodIssueLike,
   lineOf: (p: readonly PropertyKey[]) => number | undefined,
   root: unknown,
+  schema: z.ZodType,
 ): ConfigIssue[] {
   const at = (p: readonly PropertyKey[], message: string): ConfigIssue => ({ file, path: formatPath(p), line: lineOf(p), message });
   const p = issue.path;
 
   if (issue.code === 'unrecognized_keys') {
-    const parent = valueAt(root, p);
-    const known = knownKeysFromMessage(issue);
+    const known = knownKeysAt(schema, p, root);
     return issue.keys.map((key) => {
       const hint = known ? closest(key, known) : undefined;
       const rest = known ? ` (known: ${known.join(', ')})` : '';
       return at([...p, key], `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : rest}`);
-    }).filter(() => parent !== undefined);
+    });
   }
   if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
-    const value = valueAt(root, [...p, issue.discriminator]);
+    // zod already puts the discriminator key at the end of the path.
+    const value = valueAt(root, p);
     const options = (issue as unknown as { options?: unknown[] }).options;
     const knownList = Array.isArray(options) && options.length ? ` (known: ${options.join(', ')})` : '';
-    if (value === undefined) return [at([...p, issue.discriminator], `is required${knownList}`)];
-    return [at([...p, issue.discriminator], `unknown ${issue.discriminator} ${JSON.stringify(value)}${knownList}`)];
+    if (value === undefined) return [at(p, `is required${knownList}`)];
+    return [at(p, `unknown ${issue.discriminator} ${JSON.stringify(value)}${knownList}`)];
   }
   if (issue.code === 'invalid_type') {
     const value = valueAt(root, p);
@@ -161,9 +167,41 @@ function describeZodIssue(
   return [at(p, issue.message)];
 }
 
-function knownKeysFromMessage(issue: ZodIssueLike): string[] | undefined {
-  const keys = (issue as unknown as { knownKeys?: string[] }).knownKeys;
-  return keys;
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  element?: z.ZodType;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  options?: z.ZodType[];
+  discriminator?: string;
+}
+const defOf = (schema: z.ZodType): SchemaDef => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+
+/** Walks the schema along a document path to list the keys an object there accepts (for "did you mean"). */
+function knownKeysAt(schema: z.ZodType, p: readonly PropertyKey[], root: unknown): string[] | undefined {
+  let current: z.ZodType | undefined = schema;
+  let index = 0;
+  for (let guard = 0; current && guard < 100; guard++) {
+    const def = defOf(current);
+    if (def.innerType) current = def.innerType;
+    else if (def.type === 'pipe' && def.in) current = def.in;
+    else if (def.type === 'union' && def.options) {
+      const value = valueAt(root, p.slice(0, index)) as Record<string, unknown> | undefined;
+      const discriminator = def.discriminator;
+      current = def.options.find((option) => {
+        const shape = defOf(option).shape;
+        const literal = discriminator && shape?.[discriminator] ? defOf(shape[discriminator]) : undefined;
+        return literal && (literal as unknown as { values: unknown[] }).values?.includes(value?.[discriminator!]);
+      });
+    } else if (index === p.length) return def.shape ? Object.keys(def.shape) : undefined;
+    else if (def.type === 'object' && def.shape) current = def.shape[p[index++] as string];
+    else if (def.type === 'array' && def.element) {
+      current = def.element;
+      index++;
+    } else return undefined;
+  }
+  return undefined;
 }
 
 function article(type: string): string {

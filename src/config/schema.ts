@@ -266,6 +266,7 @@ export const settingsFileSchema = z.strictObject({
       scoreConcurrency: z.number().int().positive().default(2),
       notifyConcurrency: z.number().int().positive().default(8),
       shutdownTimeoutMs: z.number().int().positive().default(8_000),
+      pollOnStart: z.boolean().default(true).describe('Poll every source once at start instead of waiting for its first tick.'),
     })
     .prefault({}),
   retention: z
@@ -279,6 +280,15 @@ export const settingsFileSchema = z.strictObject({
       alertCount: z.number().int().positive().default(10_000),
     })
     .prefault({}),
+  delivery: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(100).default(20).describe('Tries per notification before it is recorded as failed.'),
+      backoffMs: z.number().int().positive().default(5_000).describe('First retry delay; doubles each attempt.'),
+      maxBackoffMs: z.number().int().positive().default(15 * 60_000).describe('Longest delay between two retries.'),
+      maxRateLimitWaits: z.number().int().min(1).default(50).describe('429 answers tolerated per notification before giving up.'),
+    })
+    .prefault({})
+    .describe('Retries of notifications: the defaults ride out a receiver that is down for about four hours.'),
   sources: z
     .strictObject({
       degradedAfter: z.number().int().positive().default(3).describe('Consecutive failures before a source is marked degraded.'),

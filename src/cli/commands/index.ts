@@ -1,4 +1,11 @@
 import type { Command } from '../command.js';
+import { workerCommand } from './worker.js';
+import { validateCommand } from './validate.js';
+import { schemaCommand } from './schema.js';
 
 /** Every `chokepoint` subcommand, in the order `chokepoint --help` lists them. Add one import and one entry. */
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [
+  workerCommand,
+  validateCommand,
+  schemaCommand,
+];

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { pollStage } from '../src/pipeline/poll.js';
+import type { WorkerContext } from '../src/worker/context.js';
+import { jobId, type PollJob } from '../src/queue/names.js';
+import { SourceFetchError } from '../src/errors.js';
+
+/** Items per score job: big enough to amortise Redis round trips, small enough to keep job payloads modest. */
+const SCORE_BATCH = 100;
+
+/** poll -> fetch, parse, drop seen -> enqueue score batches -> mark seen. */
+export function pollProcessor(ctx: WorkerContext) {
+  return async (job: Job<PollJob>, _token?: string, signal?: AbortSignal) => {
+    const { sourceId } = job.data;
+    const state = ctx.runtime.state;
+    const source = state.sources.get(sourceId);
+    const log = ctx.runtime.log.child({ queue: 'poll', jobId: job.id, sourceId });
+    if (!source) return { status: 'skipped', reason: 'source no longer configured' };
+
+    let outcome;
+    try {
+      outcome = await pollStage(source, { http: state.http, sourceState: ctx.stores.sourceState, seen: ctx.stores.seen, log, now: ctx.runtime.now(), signal });
+    } catch (err) {
+      ctx.metrics?.polls.inc({ source: sourceId, outcome: 'error' });
+      log.warn({ err }, 'poll failed');
+      // A poll is retried once for transient faults; anything else waits for the next tick.
+      if (err instanceof SourceFetchError && err.retryable) throw err;
+      throw new UnrecoverableError((err as Error).message);
+    }
+    if (outcome.status === 'not-modified') {
+      ctx.metrics?.polls.inc({ source: sourceId, outcome: 'not-modified' });
+      return outcome;
+    }
+    ctx.metrics?.polls.inc({ source: sourceId, outcome: 'ok' });
+    ctx.metrics?.items.inc({ source: sourceId, kind: 'seen' }, outcome.fetched);
+    ctx.metrics?.items.inc({ source: sourceId, kind: 'new' }, outcome.fresh.length);
+    for (let i = 0; i < outcome.fresh.length; i += SCORE_BATCH) {
+      const batch = outcome.fresh.slice(i, i + SCORE_BATCH);
+      const digest = createHash('sha256').update(batch.map((item) => item.id).join(',')).digest('hex').slice(0, 24);
+      await ctx.queues.score.add('score', { sourceId, items: batch }, { jobId: jobId('score', sourceId, digest) });
+      await ctx.stores.seen.markSeen(batch.map((item) => item.id));
+    }
+    log.info({ fetched: outcome.fetched, fresh: outcome.fresh.length }, 'polled');
+    return { status: 'ok', fetched: outcome.fetched, fresh: outcome.fresh.length };
+  };
+}

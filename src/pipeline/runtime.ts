@@ -1,0 +1,46 @@
+import type { Redis } from 'ioredis';
+import type { ChokepointConfig } from '../config/load.js';
+import type { ChannelConfig, SourceConfig, WatchlistConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Scorer } from '../scoring/types.js';
+import { createScorer } from '../scoring/index.js';
+import { createNotifiers, type NotifierSet } from '../notifiers/registry.js';
+import { createHttpClient, type HttpClient } from '../sources/http.js';
+
+/**
+ * Everything derived from one validated config: built once per (re)load and swapped whole, so a job always sees a
+ * consistent set of sources, watchlists, channels, scorer and notifiers.
+ */
+export interface ConfigState {
+  config: ChokepointConfig;
+  scorer: Scorer;
+  notifiers: NotifierSet;
+  http: HttpClient;
+  sources: ReadonlyMap<string, SourceConfig>;
+  watchlists: ReadonlyMap<string, WatchlistConfig>;
+  channels: ReadonlyMap<string, ChannelConfig>;
+}
+
+export const USER_AGENT_PRODUCT = 'Chokepoint';
+
+export function buildConfigState(config: ChokepointConfig): ConfigState {
+  const scorer = createScorer(config);
+  return {
+    config,
+    scorer,
+    notifiers: createNotifiers(config.channels),
+    http: createHttpClient(config.settings.http),
+    sources: new Map(config.sources.map((s) => [s.id, s])),
+    watchlists: new Map(config.watchlists.filter((w) => w.enabled).map((w) => [w.id, w])),
+    channels: new Map(config.channels.map((c) => [c.id, c])),
+  };
+}
+
+/** Live state a job reads through; `state` is replaced atomically on config reload. */
+export interface Runtime {
+  state: ConfigState;
+  log: Logger;
+  redis: Redis;
+  prefix: string;
+  now(): Date;
+}

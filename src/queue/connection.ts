@@ -1,0 +1,77 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../log.js';
+import { redactSecrets } from '../secrets.js';
+
+/**
+ * Redis connections with one log line per state change (lost / restored), not one per reconnect attempt, and
+ * reconnection with capped exponential backoff forever: a worker outlives a Redis restart.
+ */
+export interface ConnectionOptions {
+  url: string;
+  log: Logger;
+  /** Name shown in logs and CLIENT LIST. */
+  name: string;
+  /** Blocking consumers (BullMQ Worker/QueueEvents) need null; producers fail a command after a few retries. */
+  role: 'consumer' | 'producer';
+}
+
+export function safeRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    if (parsed.username) parsed.username = parsed.username ? '***' : '';
+    return redactSecrets(parsed.toString());
+  } catch {
+    return '(unparseable Redis URL)';
+  }
+}
+
+export function createRedis(options: ConnectionOptions): Redis {
+  const redisOptions: RedisOptions = {
+    connectionName: `chokepoint-${options.name}`,
+    maxRetriesPerRequest: options.role === 'consumer' ? null : 3,
+    enableReadyCheck: true,
+    retryStrategy: (times) => Math.min(500 * 2 ** Math.min(times, 6), 15_000) + Math.floor(Math.random() * 250),
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+  const redis = new Redis(options.url, redisOptions);
+  watchConnection(redis, options.log.child({ redis: options.name }), safeRedisUrl(options.url));
+  return redis;
+}
+
+function watchConnection(redis: Redis, log: Logger, where: string): void {
+  let state: 'connecting' | 'up' | 'down' = 'connecting';
+  let lastError = '';
+  redis.on('ready', () => {
+    if (state === 'down') log.info({ url: where }, 'Redis connection restored');
+    state = 'up';
+  });
+  redis.on('error', (err: Error & { code?: string }) => {
+    const reason = err.code ?? err.message;
+    if (state !== 'down' || reason !== lastError) {
+      log.warn({ url: where, reason }, state === 'up' ? 'Redis connection lost; reconnecting with backoff' : 'Redis unreachable; retrying with backoff');
+    }
+    state = 'down';
+    lastError = reason;
+  });
+}
+
+/** Waits until Redis answers PING, logging while it does not; rejects only when aborted. */
+export async function waitForRedis(redis: Redis, log: Logger, signal?: AbortSignal): Promise<void> {
+  const started = Date.now();
+  let warned = false;
+  for (;;) {
+    if (signal?.aborted) throw new Error('aborted while waiting for Redis');
+    try {
+      await redis.ping();
+      if (warned) log.info({ waitedMs: Date.now() - started }, 'Redis is reachable');
+      return;
+    } catch {
+      if (!warned) {
+        log.warn('waiting for Redis to become reachable');
+        warned = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

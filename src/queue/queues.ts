@@ -1,0 +1,67 @@
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Settings } from '../config/schema.js';
+import { hashTag } from '../store/keys.js';
+import { type DigestJob, type NotifyJob, type PollJob, QUEUES, type ScoreJob } from './names.js';
+
+export interface Queues {
+  poll: Queue<PollJob>;
+  score: Queue<ScoreJob>;
+  notify: Queue<NotifyJob>;
+  digest: Queue<DigestJob>;
+  all(): Queue[];
+  close(): Promise<void>;
+}
+
+/** BullMQ's prefix: the configured prefix as a hash tag, so every queue key lives in one Redis Cluster slot. */
+export function bullPrefix(settings: Settings): string {
+  return hashTag(settings.redis.prefix);
+}
+
+function retention(settings: Settings): Pick<DefaultJobOptions, 'removeOnComplete' | 'removeOnFail'> {
+  const r = settings.retention;
+  return {
+    removeOnComplete: { age: r.completedJobsAgeSeconds, count: r.completedJobs },
+    removeOnFail: { age: r.failedJobsAgeSeconds, count: r.failedJobs },
+  };
+}
+
+export function createQueues(connection: Redis, settings: Settings): Queues {
+  const prefix = bullPrefix(settings);
+  const base = { connection, prefix, streams: { events: { maxLen: 2_000 } } };
+  const poll = new Queue<PollJob>(QUEUES.poll, {
+    ...base,
+    defaultJobOptions: { ...retention(settings), attempts: 2, backoff: { type: 'exponential', delay: 10_000 } },
+  });
+  const score = new Queue<ScoreJob>(QUEUES.score, {
+    ...base,
+    defaultJobOptions: { ...retention(settings), attempts: 5, backoff: { type: 'exponential', delay: 2_000 } },
+  });
+  const notify = new Queue<NotifyJob>(QUEUES.notify, {
+    ...base,
+    defaultJobOptions: { ...retention(settings), attempts: settings.delivery.attempts, backoff: { type: 'capped' } },
+  });
+  const digest = new Queue<DigestJob>(QUEUES.digest, {
+    ...base,
+    defaultJobOptions: { ...retention(settings), attempts: settings.delivery.attempts, backoff: { type: 'capped' } },
+  });
+  const all = () => [poll, score, notify, digest] as Queue[];
+  return {
+    poll,
+    score,
+    notify,
+    digest,
+    all,
+    async close() {
+      await Promise.allSettled(all().map((q) => q.close()));
+    },
+  };
+}
+
+/** Retry delay for notifications: exponential from backoffMs, capped, with jitter so a recovered receiver is not stampeded. */
+export function cappedBackoff(settings: Settings['delivery']) {
+  return (attemptsMade: number): number => {
+    const raw = Math.min(settings.backoffMs * 2 ** Math.max(0, attemptsMade - 1), settings.maxBackoffMs);
+    return Math.round(raw * (0.8 + Math.random() * 0.2));
+  };
+}

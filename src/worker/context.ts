@@ -1,0 +1,26 @@
+import type { Queues } from '../queue/queues.js';
+import type { Runtime } from '../pipeline/runtime.js';
+import type { Stores } from '../pipeline/stores.js';
+
+interface CounterLike<L extends string> {
+  inc(labels: Partial<Record<L, string>>, value?: number): void;
+}
+
+/** The counters the processors update; implemented with prom-client by the API module (absent in one-shot runs). */
+export interface PipelineMetrics {
+  polls: CounterLike<'source' | 'outcome'>;
+  items: CounterLike<'source' | 'kind'>;
+  assessments: CounterLike<'watchlist' | 'level'>;
+  alerts: CounterLike<'watchlist' | 'level'>;
+  deliveries: CounterLike<'channel' | 'outcome'>;
+  /** Called when an alert's first delivery succeeds, to observe fetch-to-delivery latency. */
+  observeDelivered?(alertId: string): void;
+}
+
+/** What every BullMQ processor receives: the live runtime, the stores and the queues to hand work on to. */
+export interface WorkerContext {
+  runtime: Runtime;
+  stores: Stores;
+  queues: Queues;
+  metrics?: PipelineMetrics;
+}

@@ -1,0 +1,143 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ChokepointConfig } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { buildConfigState, type Runtime } from '../pipeline/runtime.js';
+import { createStores } from '../pipeline/stores.js';
+import { createRedis, safeRedisUrl, waitForRedis } from '../queue/connection.js';
+import { QUEUES } from '../queue/names.js';
+import { bullPrefix, cappedBackoff, createQueues } from '../queue/queues.js';
+import { enqueuePoll, type Scheduler, startPollSchedules, startupTick } from '../queue/scheduler.js';
+import { pollProcessor } from '../../jobs/poll.js';
+import { scoreProcessor } from '../../jobs/score.js';
+import { notifyProcessor } from '../../jobs/notify.js';
+import type { PipelineMetrics, WorkerContext } from './context.js';
+
+export type Role = 'scheduler' | 'poll' | 'score' | 'notify';
+export const ALL_ROLES: Role[] = ['scheduler', 'poll', 'score', 'notify'];
+
+export interface StartOptions {
+  config: ChokepointConfig;
+  log: Logger;
+  roles?: Role[];
+  metrics?: PipelineMetrics;
+  now?: () => Date;
+  /** Aborts the wait for Redis at start (shutdown requested before Redis came up). */
+  signal?: AbortSignal;
+}
+
+export interface RunningWorker {
+  context: WorkerContext;
+  workers: Worker[];
+  scheduler?: Scheduler;
+  connections: Redis[];
+  /** Stop scheduling, finish in-flight jobs (forcing after the timeout), close connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the worker: waits for Redis (logging, not crashing, while it is down), then runs the BullMQ consumers of
+ * its roles and, with the scheduler role, the cron schedules.
+ */
+export async function startWorker(options: StartOptions): Promise<RunningWorker> {
+  const { config, log } = options;
+  const roles = new Set(options.roles ?? ALL_ROLES);
+  const settings = config.settings;
+  const redis = createRedis({ url: config.redisUrl, log, name: 'main', role: 'producer' });
+  const blocking = createRedis({ url: config.redisUrl, log, name: 'consumer', role: 'consumer' });
+  const connections = [redis, blocking];
+  log.info({ redis: safeRedisUrl(config.redisUrl), roles: [...roles] }, 'starting worker');
+  try {
+    await waitForRedis(redis, log, options.signal);
+  } catch (err) {
+    connections.forEach((c) => c.disconnect());
+    throw err;
+  }
+  await warnOnEvictionPolicy(redis, log);
+
+  const runtime: Runtime = {
+    state: buildConfigState(config),
+    log,
+    redis,
+    prefix: settings.redis.prefix,
+    now: options.now ?? (() => new Date()),
+  };
+  const queues = createQueues(redis, settings);
+  for (const queue of queues.all()) queue.on('error', (err) => log.warn({ err, queue: queue.name }, 'queue error'));
+  const context: WorkerContext = { runtime, stores: createStores(redis, settings), queues, metrics: options.metrics };
+
+  const prefix = bullPrefix(settings);
+  const common = {
+    connection: blocking,
+    prefix,
+    removeOnComplete: { age: settings.retention.completedJobsAgeSeconds, count: settings.retention.completedJobs },
+    removeOnFail: { age: settings.retention.failedJobsAgeSeconds, count: settings.retention.failedJobs },
+  };
+  const workers: Worker[] = [];
+  const concurrency = settings.worker;
+  if (roles.has('poll')) workers.push(new Worker(QUEUES.poll, pollProcessor(context), { ...common, concurrency: concurrency.pollConcurrency }));
+  if (roles.has('score')) workers.push(new Worker(QUEUES.score, scoreProcessor(context), { ...common, concurrency: concurrency.scoreConcurrency }));
+  if (roles.has('notify')) {
+    workers.push(
+      new Worker(QUEUES.notify, notifyProcessor(context), {
+        ...common,
+        concurrency: concurrency.notifyConcurrency,
+        settings: { backoffStrategy: cappedBackoff(settings.delivery) },
+      }),
+    );
+  }
+  for (const worker of workers) {
+    worker.on('error', (err) => log.warn({ err, queue: worker.name }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.debug({ queue: worker.name, jobId: job.id, err }, 'job failed for good');
+    });
+  }
+
+  let scheduler: Scheduler | undefined;
+  if (roles.has('scheduler')) {
+    scheduler = startPollSchedules(config.sources, queues.poll, log);
+    if (settings.worker.pollOnStart) {
+      const tick = startupTick(runtime.now());
+      for (const source of config.sources.filter((s) => s.enabled)) {
+        await enqueuePoll(queues.poll, source.id, tick).catch((err) => log.warn({ err, sourceId: source.id }, 'could not enqueue start-up poll'));
+      }
+    }
+  }
+  log.info({ sources: config.sources.length, watchlists: config.watchlists.length, channels: config.channels.length, schedules: scheduler?.size() ?? 0 }, 'worker started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    context,
+    workers,
+    scheduler,
+    connections,
+    stop() {
+      stopping ??= (async () => {
+        await scheduler?.stop();
+        const timeout = settings.worker.shutdownTimeoutMs;
+        const forced = setTimeout(() => {
+          log.warn({ timeoutMs: timeout }, 'in-flight jobs did not finish in time; closing forcefully (they will be retried)');
+          for (const worker of workers) void worker.close(true);
+        }, timeout);
+        await Promise.allSettled(workers.map((worker) => worker.close()));
+        clearTimeout(forced);
+        await queues.close();
+        await runtime.state.notifiers.close();
+        await Promise.allSettled(connections.map((c) => c.quit()));
+        connections.forEach((c) => c.disconnect());
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function warnOnEvictionPolicy(redis: Redis, log: Logger): Promise<void> {
+  try {
+    const policy = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    if (policy[1] && policy[1] !== 'noeviction') {
+      log.warn({ policy: policy[1] }, 'Redis maxmemory-policy should be "noeviction": an evicting Redis silently loses queued jobs and alert state');
+    }
+  } catch {
+    // CONFIG may be disabled on managed Redis; BullMQ also checks the policy.
+  }
+}

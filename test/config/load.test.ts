@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, formatIssue } from '../../src/config/errors.js';
+import { loadConfig } from '../../src/config/load.js';
+import { MINIMAL, writeConfigDir } from '../helpers/config-dir.js';
+
+const env = { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T000/B000/very-secret-token' };
+let cleanups: Array<() => void> = [];
+afterEach(() => {
+  cleanups.forEach((c) => c());
+  cleanups = [];
+});
+
+function dirWith(overrides: Record<string, string>) {
+  const { dir, cleanup } = writeConfigDir({ ...MINIMAL, ...overrides });
+  cleanups.push(cleanup);
+  return dir;
+}
+
+function issuesOf(dir: string, environment: NodeJS.ProcessEnv = env): string[] {
+  try {
+    loadConfig(dir, environment);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map(formatIssue);
+    throw err;
+  }
+  throw new Error('expected the config to be invalid');
+}
+
+describe('loading a config directory', () => {
+  it('accepts the keys of the foundation issue exactly as written, with defaults filled in', () => {
+    const config = loadConfig(dirWith({ 'settings.yaml': 'redis: { url: "redis://127.0.0.1:6379", prefix: chokepoint }\nhttp: { allowPrivateAddresses: false }\n' }), env);
+    expect(config.sources[0]).toMatchObject({ id: 'fedreg-bis', kind: 'rss', schedule: '*/10 * * * *', enabled: true });
+    expect(config.watchlists[0].routes[0]).toEqual({ channel: 'procurement-slack', minLevel: 'medium' });
+    expect(config.channels[0]).toMatchObject({ kind: 'slack', webhookUrl: env.SLACK_WEBHOOK_URL });
+    expect(config.settings.redis.prefix).toBe('chokepoint');
+    expect(config.settings.http.maxBytes).toBe(10 * 1024 * 1024);
+  });
+
+  it('treats settings.yaml as optional', () => {
+    const config = loadConfig(dirWith({}), env);
+    expect(config.settings.redis.prefix).toBe('chokepoint');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('takes the Redis URL from $REDIS_URL before settings.yaml', () => {
+    const dir = dirWith({ 'settings.yaml': 'redis: { url: "redis://10.0.0.1:6379" }\n' });
+    expect(loadConfig(dir, env).redisUrl).toBe('redis://10.0.0.1:6379');
+    expect(loadConfig(dir, { ...env, REDIS_URL: 'redis://127.0.0.1:7000' }).redisUrl).toBe('redis://127.0.0.1:7000');
+  });
+
+  it('names file, path and the known channels when a route points at an unknown channel', () => {
+    const dir = dirWith({
+      'watchlists.yaml': `watchlists:
+  - id: magnets
+    keywords: [samarium]
+  - id: rare-earth-magnets
+    keywords: [samarium]
+    routes:
+      - { channel: slack-procurment, minLevel: medium }
+`,
+      'channels.yaml': `channels:
+  - { id: slack-procurement, kind: slack, webhookUrl: "\${SLACK_WEBHOOK_URL}" }
+  - { id: email-buyers, kind: email, smtpUrl: "smtp://mail.example.org:587", from: a@example.org, to: b@example.org }
+`,
+    });
+    const [issue] = issuesOf(dir);
+    expect(issue).toMatch(/watchlists\.yaml: watchlists\[1\]\.routes\[0\]\.channel: unknown channel "slack-procurment" \(known: slack-procurement, email-buyers\)/);
+    expect(issue).toContain('did you mean "slack-procurement"');
+  });
+
+  it('rejects unknown keys with the line and a suggestion', () => {
+    const dir = dirWith({
+      'sources.yaml': `sources:
+  - id: fedreg-bis
+    kind: rss
+    url: https://example.org/feed.xml
+    shedule: "*/10 * * * *"
+`,
+    });
+    expect(issuesOf(dir)).toEqual([expect.stringMatching(/sources\.yaml:5: sources\[0\]\.shedule: unknown key "shedule"; did you mean "schedule"\?/)]);
+  });
+
+  it('names a missing environment variable and where it is used', () => {
+    expect(issuesOf(dirWith({}), {})).toEqual([
+      expect.stringMatching(/channels\.yaml:2: channels\[0\]\.webhookUrl: environment variable SLACK_WEBHOOK_URL is not set/),
+    ]);
+  });
+
+  it('makes an optional channel with a missing variable inactive instead of failing', () => {
+    const dir = dirWith({
+      'channels.yaml': `channels:
+  - { id: procurement-slack, kind: slack, optional: true, webhookUrl: "\${SLACK_WEBHOOK_URL}" }
+`,
+    });
+    const config = loadConfig(dir, {});
+    expect(config.channels).toEqual([]);
+    expect(config.inactiveChannels).toEqual([{ id: 'procurement-slack', reason: 'environment variable SLACK_WEBHOOK_URL is not set' }]);
+  });
+
+  it('still validates the rest of an inactive optional channel', () => {
+    const dir = dirWith({
+      'channels.yaml': `channels:
+  - { id: procurement-slack, kind: slack, optional: true, webhookUrl: "\${SLACK_WEBHOOK_URL}", throttle: { maxPerHour: -1 } }
+`,
+    });
+    expect(issuesOf(dir, {})).toEqual([expect.stringContaining('channels[0].throttle.maxPerHour')]);
+  });
+
+  it('keeps an escaped $${NAME} literally', () => {
+    const dir = dirWith({
+      'watchlists.yaml': `watchlists:
+  - id: w
+    keywords: ["$\${LITERAL}"]
+    routes: []
+`,
+    });
+    expect(loadConfig(dir, env).watchlists[0].keywords).toEqual(['${LITERAL}']);
+  });
+
+  it('reports an invalid cron expression, an unknown level and an unknown kind together', () => {
+    const dir = dirWith({
+      'sources.yaml': `sources:
+  - { id: a, kind: rss, url: "https://example.org/a.xml", schedule: "every ten minutes" }
+  - { id: b, kind: rsss, url: "https://example.org/b.xml" }
+`,
+      'watchlists.yaml': `watchlists:
+  - id: w
+    routes:
+      - { channel: procurement-slack, minLevel: urgent }
+`,
+    });
+    const issues = issuesOf(dir);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/sources\[0\]\.schedule: "every ten minutes" is not a valid cron expression/),
+        expect.stringMatching(/sources\[1\]\.kind: unknown kind "rsss" \(known: rss, json, html, screening\)/),
+        expect.stringMatching(/watchlists\[0\]\.routes\[0\]\.minLevel: "urgent" is not allowed \(expected one of: "info", "low", "medium", "high", "critical"\)/),
+      ]),
+    );
+  });
+
+  it('reports duplicate ids, wrong types and missing required keys', () => {
+    const dir = dirWith({
+      'sources.yaml': `sources:
+  - { id: a, kind: rss, url: "https://example.org/a.xml" }
+  - { id: a, kind: rss, url: "https://example.org/b.xml", credibility: high }
+  - { id: c, kind: rss }
+`,
+    });
+    const issues = issuesOf(dir);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/sources\[2\]\.url: is required/),
+        expect.stringMatching(/sources\[1\]\.credibility: must be a number, got string "high"/),
+      ]),
+    );
+  });
+
+  it('reports a duplicate id once the documents are otherwise valid', () => {
+    const dir = dirWith({
+      'sources.yaml': `sources:
+  - { id: a, kind: rss, url: "https://example.org/a.xml" }
+  - { id: a, kind: rss, url: "https://example.org/b.xml" }
+`,
+    });
+    expect(issuesOf(dir)).toEqual([expect.stringMatching(/sources\[1\]\.id: duplicate id "a" \(first used at sources\[0\]\)/)]);
+  });
+
+  it('points at the line of a YAML syntax error', () => {
+    const dir = dirWith({ 'watchlists.yaml': 'watchlists:\n  - id: w\n    keywords: [samarium\n' });
+    expect(issuesOf(dir)[0]).toMatch(/watchlists\.yaml:\d+: YAML syntax error/);
+  });
+
+  it('says which required file is missing', () => {
+    const { dir, cleanup } = writeConfigDir({ 'sources.yaml': MINIMAL['sources.yaml'], 'channels.yaml': MINIMAL['channels.yaml'] });
+    cleanups.push(cleanup);
+    expect(issuesOf(dir)).toEqual([expect.stringMatching(/watchlists\.yaml: file not found/)]);
+  });
+
+  it('requires scoring thresholds to rise from info to critical', () => {
+    const dir = dirWith({ 'settings.yaml': 'scoring:\n  thresholds: { info: 50, low: 40 }\n' });
+    expect(issuesOf(dir)).toEqual([expect.stringMatching(/settings\.yaml: scoring\.thresholds: must rise strictly/)]);
+  });
+});
