@@ -1,52 +1,134 @@
 import type { Item } from '../items/item.js';
-import { applyAssessment } from '../alerts/lifecycle.js';
+import { storyTime } from '../items/story.js';
+import { applyAssessment, isRelevant, versionProducedBy } from '../alerts/lifecycle.js';
 import { alertIdFor } from '../alerts/ids.js';
-import { routeAlert } from '../alerts/routing.js';
-import type { NotifyReason } from '../alerts/types.js';
+import { riskAlert, riskStoryId } from '../alerts/risk.js';
+import type { Alert, NotifyReason } from '../alerts/types.js';
+import type { WatchlistConfig } from '../config/schema.js';
 import type { AlertStore } from '../store/alerts.js';
-import { levelRank, type Assessment } from '../scoring/types.js';
-import type { NotifyJob } from '../queue/names.js';
+import type { RiskIndexStore } from '../store/risk-index.js';
+import type { StoryStore } from '../store/stories.js';
+import type { Assessment } from '../scoring/types.js';
 import type { ConfigState } from './runtime.js';
+
+/** One alert version whose notification is due (or due again: replayed after a crash between fold and enqueue). */
+export interface AlertVersionDue {
+  alert: Alert;
+  version: number;
+  reason: NotifyReason;
+  /** Re-emitted for an item folded by an earlier run of the same job; dispatch replays its recorded decision. */
+  replay?: boolean;
+}
 
 export interface ScoreOutcome {
   assessments: Assessment[];
-  notifications: Array<NotifyJob & { reason: NotifyReason }>;
+  due: AlertVersionDue[];
+  /** Items that started a new story, for metrics. */
+  newStories: number;
+}
+
+export interface ScoreDeps {
+  state: ConfigState;
+  alerts: AlertStore;
+  stories: StoryStore;
+  /** Absent in one-shot runs: no risk index. */
+  risk?: RiskIndexStore;
+  now: Date;
 }
 
 /**
- * Score stage: assess each item against every watchlist, fold relevant assessments into alerts, and return the
- * notifications due (one per alert version and routed channel). Idempotent: re-running it on the same items changes
- * nothing and returns no notification that was not already due.
+ * Score stage: assess each item against every watchlist; cluster the items that concern any watchlist into stories
+ * and re-assess with the story's corroboration; fold assessments into alerts (one per watchlist x story); feed the
+ * risk index. Returns the alert versions whose notifications are due. Idempotent: re-running it on the same items
+ * changes nothing and returns only versions that were already due (their notify job ids make enqueueing a no-op).
  */
-export async function scoreStage(items: Item[], deps: { state: ConfigState; alerts: AlertStore; now: Date }): Promise<ScoreOutcome> {
+export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreOutcome> {
   const { state } = deps;
-  const assessments: Assessment[] = [];
-  const notifications: ScoreOutcome['notifications'] = [];
+  const out: ScoreOutcome = { assessments: [], due: [], newStories: 0 };
   for (const item of items) {
     const credibility = state.sources.get(item.sourceId)?.credibility;
-    for (const assessment of state.scorer.assess(item, { credibility, now: deps.now })) {
-      assessments.push(assessment);
+    let assessments = state.scorer.assess(item, { credibility, now: deps.now });
+    // Items no watchlist cares about at all are not clustered: their stories would only cost memory.
+    if (!assessments.some((a) => a.level !== 'none')) {
+      out.assessments.push(...assessments);
+      continue;
+    }
+    const story = await deps.stories.assign(item, deps.now);
+    if (story.isNew) out.newStories++;
+    if (story.sources.length > 1) {
+      assessments = state.scorer.assess(item, { credibility, corroboration: story.sources.length, now: deps.now });
+    }
+    out.assessments.push(...assessments);
+    for (const assessment of assessments) {
       const watchlist = state.watchlists.get(assessment.watchlistId);
-      if (!watchlist || assessment.level === 'none' || levelRank(assessment.level) < levelRank(watchlist.minLevel)) continue;
-      const storyId = item.id;
-      const alertId = alertIdFor(watchlist.id, storyId);
-      const decision = await deps.alerts.update(alertId, async (previous) => {
-        const result = applyAssessment({
-          previous,
-          assessment,
-          item,
-          storyId,
-          watchlist,
-          milestones: state.config.settings.alerts.corroborationMilestones,
-          now: deps.now,
-        });
-        return { alert: result && result.alert !== previous ? result.alert : null, result };
-      });
-      if (!decision?.notify) continue;
-      for (const channelId of routeAlert(decision.alert, watchlist, state.channels)) {
-        notifications.push({ alertId: decision.alert.id, version: decision.alert.version, channelId, reason: decision.notify });
-      }
+      if (!watchlist) continue;
+      const relevant = isRelevant(assessment, watchlist);
+      const alertId = alertIdFor(watchlist.id, story.storyId);
+      // Below the watchlist's level an item only corroborates an alert that exists; skip the lock when none can.
+      if (!relevant && (story.isNew || !(await deps.alerts.get(alertId)))) continue;
+      const due = await foldItem(alertId, item, story.storyId, assessment, watchlist, deps);
+      if (due) out.due.push(due);
+      if (relevant && deps.risk) out.due.push(...(await feedRiskIndex(item, assessment, watchlist, story.storyId, deps)));
     }
   }
-  return { assessments, notifications };
+  return out;
+}
+
+async function foldItem(alertId: string, item: Item, storyId: string, assessment: Assessment, watchlist: WatchlistConfig, deps: ScoreDeps): Promise<AlertVersionDue | null> {
+  const milestones = deps.state.config.settings.alerts.corroborationMilestones;
+  return deps.alerts.update<AlertVersionDue | null>(alertId, async (previous) => {
+    const alreadyFolded = previous ? await deps.alerts.hasItem(alertId, item.id) : false;
+    const decision = applyAssessment({ previous, assessment, item, storyId, watchlist, milestones, now: deps.now, alreadyFolded });
+    if (!decision) return { alert: null, result: null };
+    if (decision.alert === previous) {
+      // Folded by an earlier run that may have died before enqueueing: hand back the version this item produced.
+      const produced = versionProducedBy(previous, item.id);
+      return { alert: null, result: produced ? { alert: previous, version: produced.version, reason: produced.reason, replay: true } : null };
+    }
+    const result = decision.notify ? { alert: decision.alert, version: decision.alert.version, reason: decision.notify } : null;
+    return { alert: decision.alert, result, items: [item.id] };
+  });
+}
+
+/** Adds the assessment to the risk index of each watched entity; returns the risk alert due when one crossed. */
+async function feedRiskIndex(item: Item, assessment: Assessment, watchlist: WatchlistConfig, storyId: string, deps: ScoreDeps): Promise<AlertVersionDue[]> {
+  const settings = deps.state.config.settings;
+  const atMs = storyTime(item, deps.now, settings.alerts.storyWindowHours * 3_600_000);
+  const out: AlertVersionDue[] = [];
+  for (const material of new Set(assessment.entities)) {
+    const update = await deps.risk!.record({
+      watchlistId: watchlist.id,
+      material,
+      storyId,
+      score: assessment.score,
+      direction: assessment.direction,
+      atMs,
+      nowMs: deps.now.getTime(),
+    });
+    if (!update.active) continue;
+    const id = alertIdFor(watchlist.id, riskStoryId(material, update.episode));
+    // The crossing happens once (atomically). Its alert is made by whoever saw it or, should that worker have died
+    // in between, by the next item that finds the index still above the threshold.
+    const due = await deps.alerts.update<AlertVersionDue | null>(id, async (previous) => {
+      if (previous) {
+        const mine = previous.history?.[0]?.itemId === item.id;
+        return { alert: null, result: mine ? { alert: previous, version: 1, reason: 'first' as const, replay: true } : null };
+      }
+      const alert = riskAlert({
+        watchlist,
+        material,
+        value: update.value,
+        threshold: settings.riskIndex.threshold,
+        halfLifeHours: settings.riskIndex.halfLifeHours,
+        stories: update.stories,
+        episode: update.episode,
+        level: settings.riskIndex.alertLevel,
+        item,
+        now: deps.now,
+      });
+      return { alert, result: { alert, version: 1, reason: 'first' as const }, items: [item.id] };
+    });
+    if (due) out.push(due);
+  }
+  return out;
 }

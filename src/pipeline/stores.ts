@@ -4,12 +4,20 @@ import { createAlertStore, type AlertStore } from '../store/alerts.js';
 import { createDeliveryStore, type DeliveryStore } from '../store/deliveries.js';
 import { createSeenStore, type SeenStore } from '../store/seen.js';
 import { createSourceStateStore, type SourceStateStore } from '../store/source-state.js';
+import { createStoryStore, type StoryStore } from '../store/stories.js';
+import { createRiskIndexStore, type RiskIndexStore } from '../store/risk-index.js';
+import { createDispatchStore, type DispatchStore } from '../store/dispatch.js';
+import { createDigestStore, type DigestStore } from '../store/digests.js';
 
 export interface Stores {
   seen: SeenStore;
   alerts: AlertStore;
   deliveries: DeliveryStore;
   sourceState: SourceStateStore;
+  stories: StoryStore;
+  risk: RiskIndexStore;
+  dispatch: DispatchStore;
+  digests: DigestStore;
 }
 
 export function createStores(redis: Redis, settings: Settings): Stores {
@@ -20,5 +28,9 @@ export function createStores(redis: Redis, settings: Settings): Stores {
     alerts: createAlertStore(redis, prefix, { days: retention.alertDays, count: retention.alertCount }),
     deliveries: createDeliveryStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
     sourceState: createSourceStateStore(redis, prefix, { degradedAfter: settings.sources.degradedAfter }),
+    stories: createStoryStore(redis, prefix, { windowHours: settings.alerts.storyWindowHours, threshold: settings.alerts.storySimilarity }),
+    risk: createRiskIndexStore(redis, prefix, { ...settings.riskIndex, seriesHours: settings.riskIndex.seriesDays * 24 }),
+    dispatch: createDispatchStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
+    digests: createDigestStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
   };
 }

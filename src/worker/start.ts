@@ -11,6 +11,8 @@ import { enqueuePoll, type Scheduler, startPollSchedules, startupTick } from '..
 import { pollProcessor } from '../../jobs/poll.js';
 import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
+import { digestProcessor } from '../../jobs/digest.js';
+import { startDigestSchedules } from '../queue/digest-schedule.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 
 export type Role = 'scheduler' | 'poll' | 'score' | 'notify';
@@ -33,6 +35,11 @@ export interface RunningWorker {
   connections: Redis[];
   /** Stop scheduling, finish in-flight jobs (forcing after the timeout), close connections. */
   stop(): Promise<void>;
+  /**
+   * Applies a new, already validated config: swaps the runtime state whole (jobs in flight finish with the state
+   * they started with) and restarts the schedules. Redis URL, prefix and concurrency changes need a restart.
+   */
+  reload(config: ChokepointConfig): Promise<void>;
 }
 
 /**
@@ -85,6 +92,8 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
         settings: { backoffStrategy: cappedBackoff(settings.delivery) },
       }),
     );
+    // Digests are notifications too: same role, same retry policy, one at a time per worker.
+    workers.push(new Worker(QUEUES.digest, digestProcessor(context), { ...common, concurrency: 1, settings: { backoffStrategy: cappedBackoff(settings.delivery) } }));
   }
   for (const worker of workers) {
     worker.on('error', (err) => log.warn({ err, queue: worker.name }, 'worker error'));
@@ -93,9 +102,11 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     });
   }
 
-  let scheduler: Scheduler | undefined;
+  let scheduler: Scheduler | undefined;  // replaced on reload
+  let digestScheduler: Scheduler | undefined;
   if (roles.has('scheduler')) {
     scheduler = startPollSchedules(config.sources, queues.poll, log);
+    digestScheduler = startDigestSchedules(config.channels, queues.digest, log);
     if (settings.worker.pollOnStart) {
       const tick = startupTick(runtime.now());
       for (const source of config.sources.filter((s) => s.enabled)) {
@@ -106,7 +117,26 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   log.info({ sources: config.sources.length, watchlists: config.watchlists.length, channels: config.channels.length, schedules: scheduler?.size() ?? 0 }, 'worker started');
 
   let stopping: Promise<void> | undefined;
+  const reload = async (next: ChokepointConfig) => {
+    const previous = runtime.state;
+    runtime.state = buildConfigState(next);
+    if (roles.has('scheduler')) {
+      await scheduler?.stop();
+      scheduler = startPollSchedules(next.sources, queues.poll, log);
+      await digestScheduler?.stop();
+      digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
+    }
+    const ignored = ['redisUrl', 'settings.redis', 'settings.worker'].filter((key) =>
+      JSON.stringify(key === 'redisUrl' ? next.redisUrl : key === 'settings.redis' ? next.settings.redis : next.settings.worker) !==
+      JSON.stringify(key === 'redisUrl' ? config.redisUrl : key === 'settings.redis' ? config.settings.redis : config.settings.worker),
+    );
+    if (ignored.length) log.warn({ keys: ignored }, 'these settings change only on restart');
+    // Let jobs that started with the old notifiers finish before their SMTP pools close.
+    setTimeout(() => void previous.notifiers.close().catch(() => undefined), 60_000).unref();
+    log.info({ sources: next.sources.length, watchlists: next.watchlists.length, channels: next.channels.length }, 'config reloaded');
+  };
   return {
+    reload,
     context,
     workers,
     scheduler,
@@ -114,16 +144,23 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     stop() {
       stopping ??= (async () => {
         await scheduler?.stop();
+        await digestScheduler?.stop();
         const timeout = settings.worker.shutdownTimeoutMs;
         const forced = setTimeout(() => {
           log.warn({ timeoutMs: timeout }, 'in-flight jobs did not finish in time; closing forcefully (they will be retried)');
           for (const worker of workers) void worker.close(true);
         }, timeout);
-        await Promise.allSettled(workers.map((worker) => worker.close()));
+        const graceful = (async () => {
+          await Promise.allSettled(workers.map((worker) => worker.close()));
+          clearTimeout(forced);
+          await queues.close();
+          await runtime.state.notifiers.close();
+          await Promise.allSettled(connections.map((c) => c.quit()));
+        })();
+        // worker.close() can wait forever while Redis is unreachable (bullmq#4656): never outlive the deadline.
+        const deadline = new Promise((resolve) => setTimeout(resolve, timeout + 1_500).unref());
+        await Promise.race([graceful, deadline]);
         clearTimeout(forced);
-        await queues.close();
-        await runtime.state.notifiers.close();
-        await Promise.allSettled(connections.map((c) => c.quit()));
         connections.forEach((c) => c.disconnect());
       })();
       return stopping;

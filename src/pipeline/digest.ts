@@ -1,0 +1,83 @@
+import { buildDigest, digestKey } from '../alerts/digest.js';
+import type { Digest } from '../alerts/types.js';
+import { DeliveryError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { DigestJob } from '../queue/names.js';
+import type { AlertStore } from '../store/alerts.js';
+import type { DeliveryStore } from '../store/deliveries.js';
+import type { DigestStore } from '../store/digests.js';
+import type { ConfigState } from './runtime.js';
+
+export type DigestOutcome =
+  | { status: 'delivered'; alerts: number; response: string }
+  | { status: 'already-delivered' }
+  | { status: 'empty' }
+  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' }
+  | { status: 'wait'; untilMs: number };
+
+export interface DigestDeps {
+  state: ConfigState;
+  alerts: AlertStore;
+  deliveries: DeliveryStore;
+  digests: DigestStore;
+  log: Logger;
+  now: () => Date;
+  signal?: AbortSignal;
+}
+
+/** Window start when no digest was sent before: the oldest held alert, else one day before the end. */
+const FIRST_WINDOW_MS = 86_400_000;
+
+/**
+ * Digest stage for one channel and window: the alerts held for the channel up to the window's end, rendered by the
+ * channel's notifier and sent once. The ledger (key digest-<channel>-<windowEnd>) makes a retried or duplicated job
+ * a no-op; the held entries are cleared only after delivery, so a failed digest loses nothing. Throws DeliveryError
+ * for the job layer, like the notify stage.
+ */
+export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
+  const { channelId, windowEnd } = job;
+  const key = digestKey(channelId, windowEnd);
+  const entry = deps.state.notifiers.get(channelId);
+  if (!entry) return { status: 'skipped', reason: 'unknown-channel' };
+  if (!entry.channel.digest) return { status: 'skipped', reason: 'no-digest' };
+
+  const held = await deps.digests.pending(channelId, windowEnd);
+  if ((await deps.deliveries.get(key))?.status === 'delivered') {
+    await deps.digests.clear(channelId, held);
+    return { status: 'already-delivered' };
+  }
+  const found = await deps.alerts.getMany(held.map((h) => h.alertId));
+  const windowStart = (await deps.digests.lastWindowEnd(channelId)) ?? Math.min(windowEnd - FIRST_WINDOW_MS, ...held.map((h) => h.heldAt));
+  const digest: Digest = buildDigest({ channel: entry.channel, windowStart, windowEnd, alerts: found });
+  if (digest.alerts.length === 0 && !entry.channel.digest.sendEmpty) {
+    await deps.digests.clear(channelId, held);
+    await deps.digests.setLastWindowEnd(channelId, windowEnd);
+    return { status: 'empty' };
+  }
+
+  const blockedUntil = await deps.deliveries.blockedUntil(channelId);
+  if (blockedUntil > deps.now().getTime()) return { status: 'wait', untilMs: blockedUntil };
+
+  const base = { channelId };
+  try {
+    const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
+    const receipt = await entry.notifier.send(payload, entry.channel, {
+      idempotencyKey: key,
+      signal: deps.signal,
+      http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
+    });
+    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() });
+    await deps.digests.clear(channelId, held);
+    await deps.digests.setLastWindowEnd(channelId, windowEnd);
+    return { status: 'delivered', alerts: digest.alerts.length, response: receipt.response };
+  } catch (err) {
+    const error = err instanceof DeliveryError ? err : DeliveryError.retryable(channelId, (err as Error).message, { cause: err });
+    if (error.kind === 'rate-limited') {
+      await deps.deliveries.blockChannel(channelId, deps.now().getTime() + (error.delayMs ?? 30_000));
+      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() });
+    } else {
+      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() });
+    }
+    throw error;
+  }
+}
