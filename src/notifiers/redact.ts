@@ -1,0 +1,54 @@
+import type { ChannelConfig } from '../config/schema.js';
+import { redactSecrets } from '../secrets.js';
+
+/** URL fragments shorter than this ("services", "invoke", "1.0") are structure, not credentials. */
+const MIN_FRAGMENT_LENGTH = 16;
+
+/**
+ * Every credential-bearing value of a channel and the fragments a library or receiver might echo: the whole URL,
+ * its path (Slack and Teams put the credential there), long query values (Teams workflows sign with `sig=`),
+ * passwords, the signing secret and custom header values.
+ */
+export function channelSecrets(channel: ChannelConfig): string[] {
+  const values: string[] = [];
+  const addUrl = (raw: string) => {
+    values.push(raw);
+    try {
+      const url = new URL(raw);
+      values.push(url.href, url.pathname + url.search);
+      const fragments = [...url.pathname.split('/'), ...url.searchParams.values()];
+      for (const fragment of fragments) {
+        if (fragment.length >= MIN_FRAGMENT_LENGTH) values.push(fragment, encodeURIComponent(fragment));
+      }
+      if (url.password) values.push(url.password, decodeURIComponent(url.password));
+    } catch {
+      /* not a URL: the raw value above is enough */
+    }
+  };
+  switch (channel.kind) {
+    case 'slack':
+    case 'teams':
+      addUrl(channel.webhookUrl);
+      break;
+    case 'email':
+      addUrl(channel.smtpUrl);
+      break;
+    case 'webhook':
+      addUrl(channel.url);
+      if (channel.secret) values.push(channel.secret);
+      for (const value of Object.values(channel.headers ?? {})) values.push(value);
+      break;
+  }
+  // Longest first, so a URL is replaced whole before its path is.
+  return [...new Set(values.filter((v) => v.length >= 4 && v !== '/'))].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes the channel's own secrets, then every registered secret. Messages are built without secrets in the first
+ * place; this is the second line, for text that comes from a receiver or a library.
+ */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return redactSecrets(out);
+}

@@ -1,0 +1,204 @@
+import type { Alert, Digest } from '../alerts/types.js';
+import type { SlackChannelConfig } from '../config/schema.js';
+import {
+  alertCountText,
+  changeLine,
+  digestTotal,
+  formatWindow,
+  moreItems,
+  changeTag,
+  formatTime,
+  groupByWatchlist,
+  LEVEL_MARKERS,
+  levelLabel,
+  oneLine,
+  safeLink,
+  sourceCountText,
+  topLevel,
+  truncate,
+  watchlistLabel,
+} from './format.js';
+import { classifyReply, postOnce } from './http.js';
+import { channelSecrets } from './redact.js';
+import type { DeliveryReceipt, Notification, Notifier, SendContext } from './types.js';
+
+/** Block Kit limits (docs.slack.dev, Block Kit reference). */
+export const SLACK_LIMITS = {
+  blocks: 50,
+  headerText: 150,
+  sectionText: 3000,
+  fields: 10,
+  fieldText: 2000,
+  contextElements: 10,
+  /** Slack answers msg_blocks_too_long above roughly 13k characters of block text (bolt-js#2509); stay below. */
+  totalText: 12_000,
+  /** Notification/fallback text: shown in push notifications and by clients that cannot draw blocks. */
+  fallbackText: 3000,
+} as const;
+
+type Text = { type: 'plain_text'; text: string; emoji?: boolean } | { type: 'mrkdwn'; text: string };
+export type SlackBlock =
+  | { type: 'header'; text: { type: 'plain_text'; text: string; emoji: boolean } }
+  | { type: 'section'; text?: Text; fields?: Text[] }
+  | { type: 'context'; elements: Text[] }
+  | { type: 'divider' };
+
+export interface SlackPayload {
+  text: string;
+  blocks: SlackBlock[];
+}
+
+/** Slack mrkdwn treats &, < and > as control characters (links, mentions like <!channel>); untrusted text is escaped. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Escapes, then truncates without cutting an entity such as "&amp;" in half. */
+export function mrkdwn(text: string, max: number): string {
+  const escaped = escapeMrkdwn(text);
+  if (escaped.length <= max) return escaped;
+  let raw = truncate(text, max);
+  while (escapeMrkdwn(raw).length > max) raw = truncate(text, raw.length - (escapeMrkdwn(raw).length - max) - 1);
+  return escapeMrkdwn(raw);
+}
+
+/** A mrkdwn link; the URL must be http(s) and may not contain the characters that end a Slack link. */
+function link(url: string | undefined, label: string, max = 500): string {
+  const safe = safeLink(url);
+  const text = mrkdwn(oneLine(label), max);
+  if (!safe || safe.length > 2000) return text;
+  return `<${escapeMrkdwn(safe).replace(/\|/g, '%7C')}|${text.replace(/\|/g, '¦')}>`;
+}
+
+function header(text: string): SlackBlock {
+  return { type: 'header', text: { type: 'plain_text', text: truncate(oneLine(text), SLACK_LIMITS.headerText), emoji: true } };
+}
+
+function section(text: string): SlackBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
+function context(...texts: string[]): SlackBlock {
+  return { type: 'context', elements: texts.slice(0, SLACK_LIMITS.contextElements).map((text) => ({ type: 'mrkdwn' as const, text })) };
+}
+
+function alertHeadline(alert: Alert): string {
+  return `${LEVEL_MARKERS[alert.level]} ${levelLabel(alert.level)}: ${oneLine(alert.title)}`;
+}
+
+export function renderSlackAlert(alert: Alert): SlackPayload {
+  const blocks: SlackBlock[] = [header(alertHeadline(alert))];
+  const change = changeLine(alert);
+  if (change) blocks.push(context(`*${mrkdwn(change, 2900)}*`));
+  blocks.push(section(mrkdwn(alert.why, SLACK_LIMITS.sectionText)));
+  const field = (name: string, value: string) => ({ type: 'mrkdwn' as const, text: `*${name}*\n${value}` });
+  // Well under the 2000-character field limit: the whole message must stay below Slack's ~13k aggregate.
+  blocks.push({
+    type: 'section',
+    fields: [
+      field('Watchlist', mrkdwn(oneLine(watchlistLabel(alert)), 200)),
+      field('Level', `${levelLabel(alert.level)} (score ${alert.score}, ${alert.direction})`),
+      field('Watched entities', mrkdwn(alert.entities.join(', ') || '(none)', 500)),
+      field('Sources', mrkdwn(`${sourceCountText(alert.sources.length)}: ${alert.sources.join(', ')}`, 500)),
+    ],
+  });
+  const lines = alert.items.slice(0, 5).map((item) => `• ${link(item.url, item.title, 300)} (${mrkdwn(item.sourceId, 80)})`);
+  if (moreItems(alert, Math.min(5, alert.items.length)) > 0) lines.push(`… and ${moreItems(alert, Math.min(5, alert.items.length))} more`);
+  if (lines.length > 0) blocks.push(section(truncateLines(lines, 2000)));
+  const open = safeLink(alert.url) ? `${link(alert.url, 'Open the story')} · ` : '';
+  blocks.push(context(`${open}first seen ${formatTime(alert.firstSeenAt)} · updated ${formatTime(alert.updatedAt)}`));
+  const tag = changeTag(alert);
+  const fallback = `${LEVEL_MARKERS[alert.level]} ${levelLabel(alert.level)}${tag ? ` (${tag})` : ''}: ${oneLine(alert.title)} (${sourceCountText(alert.sources.length)}). ${alert.why}`;
+  return { text: mrkdwn(fallback, SLACK_LIMITS.fallbackText), blocks };
+}
+
+/** Joins whole lines up to max characters; a line never ends mid-link. */
+function truncateLines(lines: string[], max: number): string {
+  let out = '';
+  for (const line of lines) {
+    const next = out ? `${out}\n${line}` : line;
+    if (next.length > max) break;
+    out = next;
+  }
+  return out || mrkdwn(lines[0] ?? '', max);
+}
+
+function digestLine(alert: Alert): string {
+  const tag = changeTag(alert);
+  return (
+    `${LEVEL_MARKERS[alert.level]} *${levelLabel(alert.level)}* ${link(alert.url, alert.title, 300)}` +
+    `${tag ? ` _(${tag})_` : ''} · ${sourceCountText(alert.sources.length)}`
+  );
+}
+
+/**
+ * A digest: one header, then per watchlist a divider and its alerts as lines packed into sections of up to 3000
+ * characters. When the blocks or the total text budget run out, the rest is summarised as "… and N more".
+ */
+export function renderSlackDigest(digest: Digest): SlackPayload {
+  const alerts = digest.alerts;
+  const top = topLevel(alerts);
+  const total = digestTotal(digest);
+  const title = `${alerts.length ? LEVEL_MARKERS[top] + ' ' : ''}Digest: ${alertCountText(total)}`;
+  const blocks: SlackBlock[] = [header(title), context(formatWindow(digest.windowStart, digest.windowEnd, digest.timezone))];
+  if (total === 0) blocks.push(section('No alerts in this window.'));
+
+  const budget = SLACK_LIMITS.totalText - 400;
+  let used = 0;
+  let shown = 0;
+  let open: string | null = null;
+  const flush = () => {
+    if (open) blocks.push(section(open));
+    open = null;
+  };
+  // Whether `extra` more blocks still fit beside the open section and the closing "… and N more" line.
+  const room = (extra: number) => blocks.length + (open ? 1 : 0) + extra + 1 <= SLACK_LIMITS.blocks;
+
+  outer: for (const group of groupByWatchlist(alerts)) {
+    const groupTitle = `*${mrkdwn(oneLine(group.name), 200)}* (${alertCountText(group.alerts.length)})`;
+    if (!room(2) || used + groupTitle.length + digestLine(group.alerts[0]).length + 2 > budget) break;
+    flush();
+    blocks.push({ type: 'divider' });
+    open = groupTitle;
+    used += groupTitle.length;
+    for (const alert of group.alerts) {
+      const line = digestLine(alert);
+      if (used + line.length + 1 > budget) break outer;
+      if (open.length + 1 + line.length > SLACK_LIMITS.sectionText) {
+        if (!room(1)) break outer;
+        flush();
+        open = line;
+      } else open = `${open}\n${line}`;
+      used += line.length + 1;
+      shown++;
+    }
+  }
+  flush();
+  const rest = total - shown;
+  if (rest > 0) blocks.push(context(`… and ${rest} more (see the dashboard or the alerts API)`));
+  const fallback = `Chokepoint digest: ${alertCountText(total)}${alerts.length ? `, highest ${levelLabel(top)}` : ''}`;
+  return { text: mrkdwn(fallback, SLACK_LIMITS.fallbackText), blocks };
+}
+
+/** Slack's documented error bodies that mean the webhook itself is gone or was disabled. */
+function slackHint(body: string): string | undefined {
+  const word = body.trim();
+  if (word === 'invalid_payload') return 'Slack rejected the message format (a bug: please report it)';
+  if (['channel_not_found', 'channel_is_archived', 'no_service', 'no_active_hooks', 'action_prohibited', 'user_not_found'].includes(word)) {
+    return 'the webhook no longer works; create a new one and update webhookUrl';
+  }
+  return undefined;
+}
+
+export const slackNotifier: Notifier<SlackChannelConfig, SlackPayload> = {
+  kind: 'slack',
+  render(notification: Notification): SlackPayload {
+    return notification.type === 'alert' ? renderSlackAlert(notification.alert) : renderSlackDigest(notification.digest);
+  },
+  async send(payload, channel, context: SendContext): Promise<DeliveryReceipt> {
+    const target = { channelId: channel.id, label: 'Slack webhook', url: channel.webhookUrl, secrets: channelSecrets(channel) };
+    const reply = await postOnce(target, JSON.stringify(payload), {}, context);
+    classifyReply(target, reply, (r) => slackHint(r.body));
+    return { response: `HTTP ${reply.status} ${oneLine(reply.body).slice(0, 40)}`.trim() };
+  },
+};
