@@ -2,11 +2,13 @@ import type { Item } from '../items/item.js';
 import type { Assessment } from '../scoring/types.js';
 import { levelRank } from '../scoring/types.js';
 import type { WatchlistConfig } from '../config/schema.js';
-import type { Alert, NotifyReason } from './types.js';
+import type { Alert, AlertEvent, AlertItemRef, NotifyReason } from './types.js';
 import { alertIdFor } from './ids.js';
 
-/** Most items kept on one alert; later ones still count as sources. */
-const MAX_ITEMS_PER_ALERT = 50;
+/** Most items kept on one alert; later ones still count as sources and in `itemCount`. */
+export const MAX_ITEMS_PER_ALERT = 50;
+/** Versions remembered in `history`; the first is always kept. */
+export const MAX_HISTORY = 20;
 
 export interface AlertDecision {
   alert: Alert;
@@ -14,11 +16,7 @@ export interface AlertDecision {
   notify: NotifyReason | null;
 }
 
-/**
- * Pure lifecycle step: folds one assessment of one item into the alert for (watchlist, story).
- * A notification is due for a new alert, a higher level, a flipped direction, or a corroboration milestone.
- */
-export function applyAssessment(input: {
+export interface AssessmentInput {
   previous: Alert | undefined;
   assessment: Assessment;
   item: Item;
@@ -26,48 +24,84 @@ export function applyAssessment(input: {
   watchlist: WatchlistConfig;
   milestones: number[];
   now: Date;
-}): AlertDecision | null {
+  /** The store knows the item was folded in already (re-processing): nothing changes. */
+  alreadyFolded?: boolean;
+}
+
+/** Whether an assessment counts for the watchlist at all (its level reaches the watchlist's minimum). */
+export function isRelevant(assessment: Assessment, watchlist: Pick<WatchlistConfig, 'minLevel'>): boolean {
+  return assessment.level !== 'none' && levelRank(assessment.level) >= levelRank(watchlist.minLevel);
+}
+
+/** When an item happened, for ordering direction changes: its publication time, else when it was fetched. */
+function itemTime(item: Item): string {
+  return item.publishedAt ?? item.fetchedAt;
+}
+
+/**
+ * Pure lifecycle step: folds one assessment of one item into the alert for (watchlist, story).
+ * A new alert needs a relevant assessment; later items of the story always add their source (they corroborate it
+ * even when their own wording scores lower). The version rises, and a notification is due, only when the level
+ * rises, the direction flips (an item newer than the one that set the direction says the opposite, e.g. a ban
+ * suspended), or the number of distinct sources reaches a milestone. Returns null when there is no alert to make.
+ */
+export function applyAssessment(input: AssessmentInput): AlertDecision | null {
   const { previous, assessment, item, storyId, watchlist, now } = input;
-  if (assessment.level === 'none' || levelRank(assessment.level) < levelRank(watchlist.minLevel)) {
-    if (!previous) return null;
+  const relevant = isRelevant(assessment, watchlist);
+  if (!previous && !relevant) return null;
+  if (previous && (input.alreadyFolded || previous.items.some((existing) => existing.itemId === item.id))) {
+    return { alert: previous, notify: null };
   }
-  const ref = { itemId: item.id, sourceId: item.sourceId, title: item.title, url: item.url, publishedAt: item.publishedAt, fetchedAt: item.fetchedAt };
+  const ref: AlertItemRef = {
+    itemId: item.id,
+    sourceId: item.sourceId,
+    title: item.title,
+    url: item.url,
+    publishedAt: item.publishedAt,
+    fetchedAt: item.fetchedAt,
+  };
+  const at = now.toISOString();
 
   if (!previous) {
-    return {
-      alert: {
-        id: alertIdFor(watchlist.id, storyId),
-        watchlistId: watchlist.id,
-        watchlistName: watchlist.name,
-        storyId,
-        version: 1,
-        reason: 'first',
-        level: assessment.level,
-        score: assessment.score,
-        direction: assessment.direction,
-        title: item.title,
-        url: item.url,
-        why: assessment.why,
-        entities: assessment.entities,
-        factors: assessment.factors,
-        sources: [item.sourceId],
-        items: [ref],
-        firstSeenAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-      },
-      notify: 'first',
+    const alert: Alert = {
+      id: alertIdFor(watchlist.id, storyId),
+      kind: 'story',
+      watchlistId: watchlist.id,
+      watchlistName: watchlist.name,
+      storyId,
+      version: 1,
+      reason: 'first',
+      level: assessment.level,
+      score: assessment.score,
+      direction: assessment.direction,
+      directionSince: itemTime(item),
+      title: item.title,
+      url: item.url,
+      why: assessment.why,
+      entities: assessment.entities,
+      factors: assessment.factors,
+      sources: [item.sourceId],
+      items: [ref],
+      itemCount: 1,
+      history: [],
+      firstSeenAt: at,
+      updatedAt: at,
     };
+    alert.history = [event(alert, 'first', item.id, at)];
+    return { alert, notify: 'first' };
   }
-
-  if (previous.items.some((existing) => existing.itemId === item.id)) return { alert: previous, notify: null };
 
   const sources = previous.sources.includes(item.sourceId) ? previous.sources : [...previous.sources, item.sourceId];
   const items = previous.items.length < MAX_ITEMS_PER_ALERT ? [...previous.items, ref] : previous.items;
-  const relevant = assessment.level !== 'none' && levelRank(assessment.level) >= levelRank(watchlist.minLevel);
   const escalated = relevant && levelRank(assessment.level) > levelRank(previous.level);
   const flipped =
-    relevant && assessment.direction !== 'neutral' && previous.direction !== 'neutral' && assessment.direction !== previous.direction;
-  const milestone = sources.length > previous.sources.length && input.milestones.includes(sources.length);
+    relevant &&
+    assessment.direction !== 'neutral' &&
+    previous.direction !== 'neutral' &&
+    assessment.direction !== previous.direction &&
+    // An outlet re-reporting the original ban after the suspension must not flip the alert back.
+    itemTime(item) >= (previous.directionSince ?? previous.firstSeenAt);
+  const milestone = input.milestones.some((m) => previous.sources.length < m && sources.length >= m);
 
   let reason: NotifyReason | null = null;
   if (escalated) reason = 'escalated';
@@ -79,17 +113,34 @@ export function applyAssessment(input: {
     ...previous,
     sources,
     items,
+    itemCount: (previous.itemCount ?? previous.items.length) + 1,
     version: reason ? previous.version + 1 : previous.version,
     reason: reason ?? previous.reason,
+    // The highest level reached: a follow-up (even "suspended") goes to every channel that saw the alert.
     level: escalated ? assessment.level : previous.level,
     score: Math.max(previous.score, relevant ? assessment.score : 0),
     direction: takeAssessment ? assessment.direction : previous.direction,
+    directionSince: flipped ? itemTime(item) : previous.directionSince,
     why: takeAssessment ? assessment.why : previous.why,
     factors: takeAssessment ? assessment.factors : previous.factors,
     entities: [...new Set([...previous.entities, ...(relevant ? assessment.entities : [])])],
     title: takeAssessment ? item.title : previous.title,
     url: takeAssessment && item.url ? item.url : previous.url,
-    updatedAt: now.toISOString(),
+    updatedAt: at,
   };
+  if (reason) alert.history = boundHistory([...(previous.history ?? []), event(alert, reason, item.id, at)]);
   return { alert, notify: reason };
+}
+
+function event(alert: Alert, reason: NotifyReason, itemId: string, at: string): AlertEvent {
+  return { version: alert.version, reason, level: alert.level, direction: alert.direction, sources: alert.sources.length, itemId, at };
+}
+
+function boundHistory(history: AlertEvent[]): AlertEvent[] {
+  return history.length <= MAX_HISTORY ? history : [history[0], ...history.slice(-(MAX_HISTORY - 1))];
+}
+
+/** The version an item produced on an alert, if it produced one (for re-emitting after a crash). */
+export function versionProducedBy(alert: Alert, itemId: string): AlertEvent | undefined {
+  return alert.history?.find((e) => e.itemId === itemId);
 }

@@ -157,14 +157,18 @@ const channelCommon = {
   throttle: z
     .strictObject({ maxPerHour: z.number().int().positive() })
     .optional()
-    .describe('At most this many immediate messages per hour; the overflow goes to the next digest.'),
+    .describe('At most this many immediate messages in any hour; the overflow goes to the next digest (without a digest: to the next free slot). Critical alerts are never held back but count.'),
   quietHours: z
     .strictObject({
       start: clock,
       end: clock,
       timezone: timeZone.default('UTC'),
-      defer: z.enum(['end', 'digest']).default('end').describe('Send at the end of quiet hours, or in the next digest.'),
+      defer: z
+        .enum(['end', 'digest'])
+        .default('end')
+        .describe('Send at the end of quiet hours, or in the next digest (without a digest: at the end).'),
     })
+    .refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] })
     .optional()
     .describe('No immediate messages in this window except critical ones.'),
   digest: z
@@ -172,7 +176,8 @@ const channelCommon = {
       schedule: cronExpression.describe('When to send the digest, e.g. "0 8 * * 1-5".'),
       timezone: timeZone.default('UTC'),
       immediateLevel: level.default('high').describe('Alerts at or above this level are sent at once; the rest wait for the digest.'),
-      sendEmpty: z.boolean().default(false),
+      sendEmpty: z.boolean().default(false).describe('Send a digest saying "nothing new" when the window is empty.'),
+      maxAlerts: z.number().int().min(1).max(500).default(100).describe('Alerts listed in one digest; the rest are counted.'),
     })
     .optional(),
 };
@@ -238,46 +243,46 @@ export const settingsFileSchema = z.strictObject({
       allowPrivateAddresses: z.boolean().default(false).describe('Let sources and channels use loopback and private networks.'),
       allowFileUrls: z.boolean().default(false).describe('Let sources read file: URLs.'),
       userAgentContact: z.string().optional().describe('Contact (URL or e-mail) appended to the User-Agent.'),
-      timeoutMs: z.number().int().positive().default(30_000),
-      connectTimeoutMs: z.number().int().positive().default(10_000),
-      maxBytes: z.number().int().positive().default(10 * 1024 * 1024),
-      maxRedirects: z.number().int().min(0).max(5).default(5),
-      perHostConcurrency: z.number().int().positive().default(2),
-      perHostIntervalMs: z.number().int().min(0).default(1000),
-      retries: z.number().int().min(0).max(5).default(2),
+      timeoutMs: z.number().int().positive().default(30_000).describe('Total time for one request, body included (a trickling server is cut here).'),
+      connectTimeoutMs: z.number().int().positive().default(10_000).describe('Time to establish the connection.'),
+      maxBytes: z.number().int().positive().default(10 * 1024 * 1024).describe('Body size cap, applied to the decompressed size (a gzip bomb stops early).'),
+      maxRedirects: z.number().int().min(0).max(5).default(5).describe('Redirects followed; each hop is re-checked by the private-address guard.'),
+      perHostConcurrency: z.number().int().positive().default(2).describe('Requests in flight to one host at a time (per worker process).'),
+      perHostIntervalMs: z.number().int().min(0).default(1000).describe('Minimum time between two requests to one host (per worker process).'),
+      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); 429 honours Retry-After.'),
     })
     .prefault({}),
   log: z
     .strictObject({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level; $LOG_LEVEL wins when set.'),
     })
     .prefault({}),
   api: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8787),
+      enabled: z.boolean().default(true).describe('Start the HTTP API, metrics and dashboard with the worker.'),
+      host: z.string().default('127.0.0.1').describe('Address the API binds to; anything but loopback requires the API token.'),
+      port: z.number().int().min(0).max(65535).default(8787).describe('API port (0 picks a free one).'),
       tokenEnv: z.string().default('CHOKEPOINT_API_TOKEN').describe('Environment variable holding the API bearer token.'),
     })
     .prefault({}),
   worker: z
     .strictObject({
-      pollConcurrency: z.number().int().positive().default(4),
-      scoreConcurrency: z.number().int().positive().default(2),
-      notifyConcurrency: z.number().int().positive().default(8),
-      shutdownTimeoutMs: z.number().int().positive().default(8_000),
+      pollConcurrency: z.number().int().positive().default(4).describe('Poll jobs run at once per worker process.'),
+      scoreConcurrency: z.number().int().positive().default(2).describe('Score jobs (batches of up to 100 items) run at once per worker process.'),
+      notifyConcurrency: z.number().int().positive().default(8).describe('Notifications sent at once per worker process.'),
+      shutdownTimeoutMs: z.number().int().positive().default(8_000).describe('On SIGTERM, how long in-flight jobs may run before they are abandoned (to be retried elsewhere).'),
       pollOnStart: z.boolean().default(true).describe('Poll every source once at start instead of waiting for its first tick.'),
     })
     .prefault({}),
   retention: z
     .strictObject({
       seenDays: z.number().positive().default(30).describe('How long an item fingerprint is remembered.'),
-      completedJobs: z.number().int().min(0).default(1000),
-      completedJobsAgeSeconds: z.number().int().positive().default(24 * 3600),
-      failedJobs: z.number().int().min(0).default(5000),
-      failedJobsAgeSeconds: z.number().int().positive().default(14 * 24 * 3600),
-      alertDays: z.number().positive().default(90),
-      alertCount: z.number().int().positive().default(10_000),
+      completedJobs: z.number().int().min(0).default(1000).describe('Completed jobs kept per queue.'),
+      completedJobsAgeSeconds: z.number().int().positive().default(24 * 3600).describe('Completed jobs older than this are removed.'),
+      failedJobs: z.number().int().min(0).default(5000).describe('Failed jobs kept per queue.'),
+      failedJobsAgeSeconds: z.number().int().positive().default(14 * 24 * 3600).describe('Failed jobs older than this are removed.'),
+      alertDays: z.number().positive().default(90).describe('Alerts and their deliveries are kept this long.'),
+      alertCount: z.number().int().positive().default(10_000).describe('At most this many alerts are kept in the history index.'),
     })
     .prefault({}),
   delivery: z
@@ -296,15 +301,35 @@ export const settingsFileSchema = z.strictObject({
     .prefault({}),
   alerts: z
     .strictObject({
-      storyWindowHours: z.number().positive().default(72).describe('Items this close in time may join one story.'),
-      corroborationMilestones: z.array(z.number().int().min(2)).default([3, 10]),
+      storyWindowHours: z
+        .number()
+        .positive()
+        .default(72)
+        .describe("An item may join a story whose latest item is at most this many hours older (or newer)."),
+      storySimilarity: z
+        .number()
+        .gt(0)
+        .max(1)
+        .default(0.24)
+        .describe('Weighted word overlap (0-1) of title and lede at which an item joins a story; higher splits more.'),
+      corroborationMilestones: z
+        .array(z.number().int().min(2))
+        .default([3, 10])
+        .describe('Distinct source counts at which an alert gets a follow-up ("now reported by 3 sources").'),
     })
     .prefault({}),
   riskIndex: z
     .strictObject({
-      halfLifeHours: z.number().positive().default(72),
-      threshold: z.number().positive().default(150),
-      hysteresis: z.number().min(0).max(1).default(0.2).describe('Re-arms only after falling this fraction below the threshold.'),
+      halfLifeHours: z.number().positive().default(72).describe('A story adds its score to the index; the addition halves every this many hours.'),
+      threshold: z.number().positive().default(150).describe('An alert is raised when a watchlist x material index rises to this value.'),
+      hysteresis: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.2)
+        .describe('Re-arms only after staying this fraction below the threshold for half a half-life: no flapping.'),
+      alertLevel: level.default('high').describe('Level of the alert raised when the index crosses the threshold.'),
+      seriesDays: z.number().positive().max(365).default(30).describe('How long the hourly series of each index is kept.'),
     })
     .prefault({}),
   scoring: scoringSettingsSchema,

@@ -1,54 +1,233 @@
 import type { Redis } from 'ioredis';
 import type { Alert } from '../alerts/types.js';
+import { levelRank, type Level } from '../scoring/types.js';
 import { keyFor } from './keys.js';
 import { withLock } from './lock.js';
 
+/** Filters and page of `AlertStore.list`. Times are ISO strings or ms since epoch; they bound `updatedAt`. */
+export interface AlertQuery {
+  watchlistId?: string;
+  /** Exactly this level. */
+  level?: Level;
+  /** This level or higher. */
+  minLevel?: Level;
+  since?: string | number | Date;
+  until?: string | number | Date;
+  /** Page size, 1..500. */
+  limit: number;
+  /** Opaque; `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface AlertPage {
+  alerts: Alert[];
+  /** Absent on the last page. */
+  nextCursor?: string;
+}
+
+/** What an update callback returns: the new alert (or null for no change), the caller's result, item ids folded. */
+export interface AlertChange<T> {
+  alert: Alert | null;
+  result: T;
+  /** Item ids to remember as folded into the alert (beyond the refs the alert keeps). */
+  items?: string[];
+}
+
 /**
- * Alerts in Redis: one JSON value per alert with a TTL (retention by age), plus a time index (retention by count)
- * for listing. Updates of one alert are serialised with a lock so replicas never lose a corroborating source.
+ * Alerts in Redis: one JSON value per alert with a TTL (retention by age), a time index over all alerts and one per
+ * watchlist (retention by count: alerts pushed out of the global index are deleted), and the set of item ids folded
+ * into each alert (so re-processing an item is a no-op even for stories with more items than an alert keeps).
+ * Updates of one alert are serialised with a lock so replicas never lose a corroborating source.
  */
 export interface AlertStore {
   get(id: string): Promise<Alert | undefined>;
   getMany(ids: string[]): Promise<Alert[]>;
+  /** Whether the item was already folded into the alert. */
+  hasItem(alertId: string, itemId: string): Promise<boolean>;
   /** Read-modify-write under a lock; fn returns the new alert (or null for no change). */
-  update<T>(id: string, fn: (previous: Alert | undefined) => Promise<{ alert: Alert | null; result: T }>): Promise<T>;
+  update<T>(id: string, fn: (previous: Alert | undefined) => Promise<AlertChange<T>>): Promise<T>;
+  /** Newest activity first (by `updatedAt`), filtered, paginated with a cursor that is stable under inserts. */
+  list(query: AlertQuery): Promise<AlertPage>;
   listRecent(limit: number, offset?: number): Promise<Alert[]>;
 }
 
-export function createAlertStore(redis: Redis, prefix: string, retention: { days: number; count: number }): AlertStore {
+export interface AlertRetention {
+  days: number;
+  count: number;
+}
+
+const MAX_PAGE = 500;
+
+export function createAlertStore(redis: Redis, prefix: string, retention: AlertRetention, clock: () => number = Date.now): AlertStore {
   const alertKey = (id: string) => keyFor(prefix, 'alert', id);
+  const itemsKey = (id: string) => keyFor(prefix, 'alert-items', id);
   const indexKey = keyFor(prefix, 'alerts', 'by-time');
+  const watchlistIndexKey = (watchlistId: string) => keyFor(prefix, 'alerts', 'by-watchlist', watchlistId);
   const ttl = Math.ceil(retention.days * 86_400);
   const parse = (raw: string | null) => (raw ? (JSON.parse(raw) as Alert) : undefined);
+
+  async function getMany(ids: string[]): Promise<Array<Alert | undefined>> {
+    if (ids.length === 0) return [];
+    const raws = await redis.mget(ids.map(alertKey));
+    return raws.map(parse);
+  }
+
+  /** Deletes alerts pushed out of the global index by the count limit, so the count bounds memory too. */
+  async function trimByCount(): Promise<void> {
+    const excess = (await redis.zcard(indexKey)) - retention.count;
+    if (excess <= 0) return;
+    const evicted = await redis.zrange(indexKey, '0', String(excess - 1));
+    if (evicted.length === 0) return;
+    const alerts = await getMany(evicted);
+    const multi = redis.multi().zrem(indexKey, ...evicted).del(...evicted.map(alertKey), ...evicted.map(itemsKey));
+    evicted.forEach((id, i) => {
+      const watchlistId = alerts[i]?.watchlistId;
+      if (watchlistId) multi.zrem(watchlistIndexKey(watchlistId), id);
+    });
+    await multi.exec();
+  }
 
   return {
     async get(id) {
       return parse(await redis.get(alertKey(id)));
     },
     async getMany(ids) {
-      if (ids.length === 0) return [];
-      const raws = await redis.mget(ids.map(alertKey));
-      return raws.map(parse).filter((a): a is Alert => a !== undefined);
+      return (await getMany(ids)).filter((a): a is Alert => a !== undefined);
+    },
+    async hasItem(alertId, itemId) {
+      return (await redis.sismember(itemsKey(alertId), itemId)) === 1;
     },
     async update(id, fn) {
-      return withLock(redis, keyFor(prefix, 'lock', 'alert', id), async () => {
+      const result = await withLock(redis, keyFor(prefix, 'lock', 'alert', id), async () => {
         const previous = parse(await redis.get(alertKey(id)));
-        const { alert, result } = await fn(previous);
-        if (alert) {
-          await redis
+        const change = await fn(previous);
+        if (change.alert) {
+          const updatedMs = Date.parse(change.alert.updatedAt);
+          // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
+          const oldest = Math.min(clock(), updatedMs) - ttl * 1000;
+          const multi = redis
             .multi()
-            .set(alertKey(id), JSON.stringify(alert), 'EX', ttl)
-            .zadd(indexKey, Date.parse(alert.updatedAt), id)
-            .zremrangebyrank(indexKey, 0, -(retention.count + 1))
-            .zremrangebyscore(indexKey, 0, Date.now() - ttl * 1000)
-            .exec();
+            .set(alertKey(id), JSON.stringify(change.alert), 'EX', ttl)
+            .zadd(indexKey, updatedMs, id)
+            .zadd(watchlistIndexKey(change.alert.watchlistId), updatedMs, id)
+            .zremrangebyscore(indexKey, '-inf', oldest)
+            .zremrangebyscore(watchlistIndexKey(change.alert.watchlistId), '-inf', oldest)
+            .expire(watchlistIndexKey(change.alert.watchlistId), ttl);
+          if (change.items?.length) multi.sadd(itemsKey(id), ...change.items).expire(itemsKey(id), ttl);
+          await multi.exec();
         }
-        return result;
+        return change;
       });
+      if (result.alert) await trimByCount();
+      return result.result;
+    },
+    async list(query) {
+      const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(query.limit)));
+      const key = query.watchlistId ? watchlistIndexKey(query.watchlistId) : indexKey;
+      const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const minMs = query.since === undefined ? '-inf' : String(toMs(query.since));
+      let maxMs = query.until === undefined ? '+inf' : String(toMs(query.until));
+      if (after && (maxMs === '+inf' || after.score < Number(maxMs))) maxMs = String(after.score);
+      const wanted = (alert: Alert) =>
+        (!query.level || alert.level === query.level) &&
+        (!query.minLevel || levelRank(alert.level) >= levelRank(query.minLevel)) &&
+        (!query.watchlistId || alert.watchlistId === query.watchlistId);
+
+      const out: Alert[] = [];
+      let last: { score: number; id: string } | undefined;
+      const batch = Math.max(limit * 2, 50);
+      for (let offset = 0; ; offset += batch) {
+        const flat = await redis.zrevrangebyscore(key, maxMs, minMs, 'WITHSCORES', 'LIMIT', offset, batch);
+        const entries: Array<{ id: string; score: number }> = [];
+        for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: Number(flat[i + 1]) });
+        // Members with the cursor's score sort in reverse lexicographic order: those >= the cursor id came before.
+        const fresh = entries.filter((e) => !(after && e.score === after.score && e.id >= after.id));
+        const alerts = await getMany(fresh.map((e) => e.id));
+        const gone = fresh.filter((_, i) => !alerts[i]).map((e) => e.id);
+        if (gone.length) await redis.zrem(key, ...gone);
+        for (let i = 0; i < fresh.length; i++) {
+          const alert = alerts[i];
+          if (!alert || !wanted(alert)) continue;
+          out.push(alert);
+          last = fresh[i];
+          if (out.length === limit) {
+            const more = i < fresh.length - 1 || entries.length === batch;
+            return { alerts: out, nextCursor: more ? encodeCursor(last) : undefined };
+          }
+        }
+        if (entries.length < batch) return { alerts: out };
+      }
     },
     async listRecent(limit, offset = 0) {
       const ids = await redis.zrevrange(indexKey, offset, offset + limit - 1);
       return this.getMany(ids);
+    },
+  };
+}
+
+function toMs(value: string | number | Date): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) throw new RangeError(`not a time: ${String(value)}`);
+  return ms;
+}
+
+function encodeCursor(position: { score: number; id: string }): string {
+  return Buffer.from(`${position.score}:${position.id}`).toString('base64url');
+}
+
+/** Throws RangeError for a cursor this store did not produce (the API turns it into a 400). */
+export function decodeCursor(cursor: string): { score: number; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const colon = text.indexOf(':');
+  const score = Number(text.slice(0, colon));
+  const id = text.slice(colon + 1);
+  if (colon <= 0 || !Number.isFinite(score) || !/^[A-Za-z0-9_-]+$/.test(id)) throw new RangeError('invalid cursor');
+  return { score, id };
+}
+
+/** The same store in memory, for one-shot runs (`chokepoint scan`): no retention, no locks needed. */
+export function createMemoryAlertStore(): AlertStore {
+  const alerts = new Map<string, Alert>();
+  const items = new Map<string, Set<string>>();
+  const newestFirst = () => [...alerts.values()].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : a.id < b.id ? 1 : -1));
+  return {
+    async get(id) {
+      return alerts.get(id);
+    },
+    async getMany(ids) {
+      return ids.map((id) => alerts.get(id)).filter((a): a is Alert => a !== undefined);
+    },
+    async hasItem(alertId, itemId) {
+      return items.get(alertId)?.has(itemId) ?? false;
+    },
+    async update(id, fn) {
+      const change = await fn(alerts.get(id));
+      if (change.alert) alerts.set(id, change.alert);
+      if (change.items?.length) items.set(id, new Set([...(items.get(id) ?? []), ...change.items]));
+      return change.result;
+    },
+    async list(query) {
+      const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(query.limit)));
+      const since = query.since === undefined ? -Infinity : toMs(query.since);
+      const until = query.until === undefined ? Infinity : toMs(query.until);
+      const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const matching = newestFirst().filter((a) => {
+        const ms = Date.parse(a.updatedAt);
+        return (
+          ms >= since &&
+          ms <= until &&
+          (!query.watchlistId || a.watchlistId === query.watchlistId) &&
+          (!query.level || a.level === query.level) &&
+          (!query.minLevel || levelRank(a.level) >= levelRank(query.minLevel)) &&
+          (!after || ms < after.score || (ms === after.score && a.id < after.id))
+        );
+      });
+      const page = matching.slice(0, limit);
+      const last = page.at(-1);
+      return { alerts: page, nextCursor: matching.length > limit && last ? encodeCursor({ score: Date.parse(last.updatedAt), id: last.id }) : undefined };
+    },
+    async listRecent(limit, offset = 0) {
+      return newestFirst().slice(offset, offset + limit);
     },
   };
 }

@@ -1,0 +1,93 @@
+import type { ChannelConfig, WatchlistConfig } from '../config/schema.js';
+import type { DigestStore } from '../store/digests.js';
+import type { DispatchStore } from '../store/dispatch.js';
+import { deliveryKey } from './ids.js';
+import { finishDispatch, planChannel, routeAlert, type Dispatch } from './routing.js';
+import type { Alert, NotifyReason } from './types.js';
+
+/** A notify job to enqueue: immediately (delayMs 0) or at the end of quiet hours / the next free throttle slot. */
+export interface DueNotification {
+  alertId: string;
+  version: number;
+  channelId: string;
+  reason: NotifyReason;
+  delayMs: number;
+  dispatch: Dispatch;
+}
+
+export interface DispatchOutcome {
+  notifications: DueNotification[];
+  /** Alert x channel pairs held for the digest. */
+  held: Array<{ alertId: string; channelId: string; dispatch: Dispatch }>;
+  /** Earlier versions still waiting to be sent (deferred) that this version replaces: their notify jobs go. */
+  superseded: Array<{ alertId: string; version: number; channelId: string }>;
+}
+
+export interface DispatchDeps {
+  watchlist: WatchlistConfig;
+  channels: ReadonlyMap<string, ChannelConfig>;
+  dispatch: DispatchStore;
+  digests: DigestStore;
+  now: Date;
+}
+
+/**
+ * Decides, once per alert version and channel, whether the version is sent now, later or in the digest, records the
+ * decision (so a replay applies the same one) and updates the digest holdings. Returns the notify jobs to enqueue.
+ * Replaying it for a version already dispatched changes nothing and returns the same jobs (their ids dedupe them).
+ */
+export async function dispatchAlert(alert: Alert, reason: NotifyReason, version: number, deps: DispatchDeps): Promise<DispatchOutcome> {
+  const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
+  const nowMs = deps.now.getTime();
+  const recorded = await deps.dispatch.list(alert.id);
+  for (const channelId of routeAlert(alert, deps.watchlist, deps.channels)) {
+    const channel = deps.channels.get(channelId)!;
+    // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
+    if (recorded.some((d) => d.channelId === channelId && d.version > version && d.mode !== 'digest')) continue;
+    const dispatch = (await deps.dispatch.get(alert.id, version, channelId)) ?? (await decide(alert, version, channel, deps, nowMs));
+    if (dispatch.mode === 'digest') {
+      await deps.digests.hold(channelId, alert.id, dispatch.decidedAt);
+      out.held.push({ alertId: alert.id, channelId, dispatch });
+      continue;
+    }
+    // This version reaches the channel by itself: the held entry of an earlier version is no longer news.
+    await deps.digests.release(channelId, alert.id);
+    const delayMs = Math.max(0, (dispatch.sendAt ?? nowMs) - nowMs);
+    out.notifications.push({ alertId: alert.id, version, channelId, reason, delayMs, dispatch });
+    for (const previous of recorded) {
+      if (previous.channelId === channelId && previous.version < version && previous.mode === 'deferred' && (previous.sendAt ?? 0) > nowMs) {
+        out.superseded.push({ alertId: alert.id, version: previous.version, channelId });
+      }
+    }
+  }
+  return out;
+}
+
+async function decide(alert: Alert, version: number, channel: ChannelConfig, deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
+  const plan = planChannel(alert, channel, nowMs);
+  let slot: number | null = plan.kind === 'send' ? plan.at : null;
+  if (plan.kind === 'send' && plan.throttle !== 'none' && channel.throttle) {
+    const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
+    slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs);
+  }
+  return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
+}
+
+/** Dispatches every due alert version of a score job; merges the outcomes. */
+export async function dispatchDue(
+  due: Array<{ alert: Alert; version: number; reason: NotifyReason }>,
+  deps: Omit<DispatchDeps, 'watchlist'> & { watchlists: ReadonlyMap<string, WatchlistConfig> },
+): Promise<DispatchOutcome> {
+  const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
+  for (const { alert, version, reason } of due) {
+    const watchlist = deps.watchlists.get(alert.watchlistId);
+    if (!watchlist) continue;
+    // Route a replayed older version by the level it had then, so it reaches the channels it was meant for.
+    const level = alert.history?.find((e) => e.version === version)?.level ?? alert.level;
+    const one = await dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist });
+    out.notifications.push(...one.notifications);
+    out.held.push(...one.held);
+    out.superseded.push(...one.superseded);
+  }
+  return out;
+}

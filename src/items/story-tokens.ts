@@ -1,0 +1,150 @@
+/**
+ * Text features for story clustering: normalised, lightly stemmed content words with synonyms folded, so that
+ * "Beijing halts shipments of gallium" and "China bans gallium exports" share most of their tokens.
+ * Pure and deterministic: every worker computes the same features for the same item.
+ */
+
+/** English function words plus newsroom filler ("says", "report") that say nothing about which event it is. */
+const STOPWORDS = new Set(
+  `a about above after again against all also am amid among an and any are as at be because been before being below
+  between both but by can could did do does doing down during each few for from further had has have having he her here
+  hers him his how i if in into is it its itself just may me might more most must my new no nor not now of off on once
+  only or other our ours out over own per same she should so some such than that the their theirs them then there these
+  they this those through to too under until up upon very via was we were what when where which while who whom why
+  will with would you your according amid says said say told report reports reported reportedly week today tuesday
+  monday wednesday thursday friday saturday sunday yesterday latest update breaking exclusive analysis news first
+  one's writethru ld use used uses using need needs needed high higher low lower key major big top set sets make makes
+  made take takes taken get gets give gives go goes going come comes coming part like just still even`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
+/**
+ * Words nearly every item that reaches clustering contains (they are all about supply risk to materials and chips), so
+ * they are weak evidence that two items report the same event: they count half.
+ */
+const GENERIC = new Set(
+  `china us export import restrict ban license tariff sanction rare earth mineral material metal chip supply
+  government ministry commerce department announce rule trade control measure item product industry company market
+  global world country national security year month day escalat tension war retaliat dispute response move plan
+  amid concern impact effect`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
+/** Reworded headlines use these interchangeably; each maps to one canonical token. */
+const SYNONYMS: Record<string, string> = {
+  beijing: 'china', chinese: 'china', prc: 'china', mofcom: 'china',
+  washington: 'us', america: 'us', american: 'us', americans: 'us', usa: 'us',
+  dutch: 'netherlands', holland: 'netherlands', hague: 'netherlands',
+  japanese: 'japan', tokyo: 'japan', korean: 'korea', seoul: 'korea', taiwanese: 'taiwan', taipei: 'taiwan',
+  eu: 'europe', european: 'europe', brussels: 'europe',
+  halt: 'ban', block: 'ban', bar: 'ban', prohibit: 'ban', prohibition: 'ban', embargo: 'ban', forbid: 'ban', stop: 'ban',
+  curb: 'restrict', limit: 'restrict', restriction: 'restrict', control: 'restrict', curtail: 'restrict', tighten: 'restrict',
+  clampdown: 'restrict', crackdown: 'restrict',
+  shipment: 'export', ship: 'export', sale: 'export', outflow: 'export', exporter: 'export', importer: 'import',
+  licence: 'license', permit: 'license', approval: 'license', approve: 'license',
+  pause: 'suspend', lift: 'suspend', ease: 'suspend', relax: 'suspend', delay: 'suspend', postpone: 'suspend', suspension: 'suspend',
+  duty: 'tariff', levy: 'tariff', tariffs: 'tariff',
+  semiconductor: 'chip', chipmaker: 'chip', microchip: 'chip', processor: 'chip', gpu: 'chip', accelerator: 'chip',
+  metal: 'mineral', element: 'mineral', commodity: 'mineral',
+  firm: 'company', business: 'company', manufacturer: 'company', maker: 'company', producer: 'company',
+  announcement: 'announce', unveil: 'announce', declare: 'announce', issue: 'announce', publish: 'announce', release: 'announce',
+  plant: 'factory', fab: 'factory', facility: 'factory', smelter: 'factory', refinery: 'factory',
+  shutdown: 'close', closure: 'close', shut: 'close', idle: 'close',
+  one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7', eight: '8', nine: '9', ten: '10',
+};
+
+const PHRASES: Array<[RegExp, string]> = [
+  [/\bu\.\s?s\.(?:\s?a\.)?/g, ' us '],
+  [/\bunited states\b/g, ' us '],
+  [/\bu\.\s?k\.(?=\W|$)/g, ' uk '],
+  [/\bunited kingdom\b/g, ' uk '],
+  [/\beuropean union\b/g, ' europe '],
+  [/\bpeople'?s republic of china\b/g, ' china '],
+  [/\brare[-\s]earths?\b/g, ' rare earth '],
+];
+
+/** Strips accents and case; keeps letters, digits and decimal numbers. */
+function normaliseText(text: string): string {
+  let out = text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  out = out.replace(/[\u2018\u2019]/g, "'");
+  for (const [pattern, replacement] of PHRASES) out = out.replace(pattern, replacement);
+  return out.replace(/'s\b/g, '');
+}
+
+/** A light suffix stripper: enough to meet "restricts / restricted / restricting / restrictions" in one token. */
+export function stem(word: string): string {
+  if (/^\d/.test(word) || word.length <= 3) return word;
+  let w = word;
+  if (w.endsWith('ies') && w.length > 4) w = `${w.slice(0, -3)}y`;
+  else if (w.endsWith('sses')) w = w.slice(0, -2);
+  else if (w.endsWith('s') && !/(ss|us|is)$/.test(w)) w = w.slice(0, -1);
+  if (w.endsWith('ing') && w.length > 5) w = undouble(w.slice(0, -3));
+  else if (w.endsWith('ed') && w.length > 4) w = undouble(w.slice(0, -2));
+  if (w.endsWith('ions') || w.endsWith('ion')) w = w.replace(/ions?$/, '');
+  return w;
+}
+
+function undouble(w: string): string {
+  return /([b-df-hj-np-tv-z])\1$/.test(w) && !/(ll|ss|zz)$/.test(w) ? w.slice(0, -1) : w;
+}
+
+/** The canonical tokens of a text, in order, duplicates kept. */
+export function storyTokens(text: string): string[] {
+  const words = normaliseText(text).match(/\d+(?:[.,]\d+)*|[a-z]+/g) ?? [];
+  const out: string[] = [];
+  for (const raw of words) {
+    if (STOPWORDS.has(raw) || (raw.length < 2 && !/\d/.test(raw))) continue;
+    const word = raw.replace(/,/g, '');
+    const canonical = SYNONYMS[word] ?? SYNONYMS[stem(word)] ?? stem(word);
+    if (!STOPWORDS.has(canonical)) out.push(canonical);
+  }
+  return out;
+}
+
+/** Token -> weight. Title words count double; generic words half. */
+export type StoryFeatures = Record<string, number>;
+
+export const TITLE_WEIGHT = 2;
+export const SUMMARY_WEIGHT = 1;
+export const GENERIC_FACTOR = 0.5;
+/** Enough of a summary to carry the lede; long bodies add noise that dilutes the overlap. */
+const SUMMARY_CHARS = 400;
+
+export function storyFeatures(text: { title: string; summary?: string }): StoryFeatures {
+  const features: StoryFeatures = {};
+  const add = (tokens: string[], weight: number) => {
+    for (const token of tokens) {
+      const w = weight * (GENERIC.has(token) ? GENERIC_FACTOR : 1);
+      if ((features[token] ?? 0) < w) features[token] = w;
+    }
+  };
+  add(storyTokens(text.title), TITLE_WEIGHT);
+  add(storyTokens((text.summary ?? '').slice(0, SUMMARY_CHARS)), SUMMARY_WEIGHT);
+  return features;
+}
+
+/** Tokens worth indexing for candidate lookup: the non-generic ones (generic ones would match every story). */
+export function distinctiveTokens(features: StoryFeatures): string[] {
+  return Object.keys(features).filter((token) => !GENERIC.has(token)).sort();
+}
+
+/**
+ * Weighted Jaccard similarity, 0..1; 0 when the two share no distinctive token, because overlap in generic words
+ * alone ("China restricts exports") is what two different events of the same week have in common.
+ */
+export function similarity(a: StoryFeatures, b: StoryFeatures): number {
+  let min = 0;
+  let max = 0;
+  let distinctive = false;
+  for (const [token, wa] of Object.entries(a)) {
+    const wb = b[token] ?? 0;
+    if (wb > 0 && !GENERIC.has(token)) distinctive = true;
+    min += Math.min(wa, wb);
+    max += Math.max(wa, wb);
+  }
+  if (!distinctive) return 0;
+  for (const [token, wb] of Object.entries(b)) if (!(token in a)) max += wb;
+  return max === 0 ? 0 : min / max;
+}

@@ -1,0 +1,70 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Queue } from 'bullmq';
+import type { ChannelConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { digestKey } from '../alerts/digest.js';
+import type { DigestJob } from './names.js';
+import type { Scheduler } from './scheduler.js';
+
+/** Longer than any digest interval is likely to be: the id stays refused after the job is gone. */
+const DIGEST_DEDUP_TTL_MS = 8 * 86_400_000;
+
+/**
+ * Enqueues one channel's digest for the window ending at the scheduled slot. The job id is derived from the channel
+ * and the slot (identical in every replica), so N replicas collapse into one digest per window.
+ */
+export async function enqueueDigest(queue: Queue<DigestJob>, channelId: string, windowEnd: number): Promise<void> {
+  const id = digestKey(channelId, windowEnd);
+  await queue.add('digest', { channelId, windowEnd }, { jobId: id, deduplication: { id, ttl: DIGEST_DEDUP_TTL_MS } });
+}
+
+/** A cron task per channel with a digest, in the digest's time zone (so "0 8 * * 1-5" is 08:00 local, DST included). */
+export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<DigestJob>, log: Logger): Scheduler {
+  const tasks: ScheduledTask[] = [];
+  for (const channel of channels) {
+    const digest = channel.digest;
+    if (!digest) continue;
+    const task = cron.schedule(
+      digest.schedule,
+      async (ctx) => {
+        const windowEnd = ctx.date.getTime();
+        try {
+          await enqueueDigest(queue, channel.id, windowEnd);
+        } catch (err) {
+          // Redis down: another replica may enqueue it; otherwise the held alerts go into the next digest.
+          log.warn({ channelId: channel.id, windowEnd, err }, 'could not enqueue scheduled digest');
+        }
+      },
+      { name: `digest-${channel.id}`, timezone: digest.timezone, noOverlap: true, suppressMissedWarning: true },
+    );
+    tasks.push(task);
+  }
+  return {
+    async stop() {
+      await Promise.allSettled(tasks.map((task) => task.destroy()));
+    },
+    size: () => tasks.length,
+  };
+}
+
+/** The next `count` digest times of a channel (for `chokepoint validate`, the API and tests). */
+export function nextDigestTimes(channel: ChannelConfig, count: number): Date[] {
+  if (!channel.digest) return [];
+  const task = cron.createTask(channel.digest.schedule, () => undefined, { timezone: channel.digest.timezone });
+  try {
+    return task.getNextRuns(count);
+  } finally {
+    void task.destroy();
+  }
+}
+
+/** Whether an instant is one of a channel's digest times (in the digest's time zone). */
+export function isDigestTime(channel: ChannelConfig, date: Date): boolean {
+  if (!channel.digest) return false;
+  const task = cron.createTask(channel.digest.schedule, () => undefined, { timezone: channel.digest.timezone });
+  try {
+    return task.match(date);
+  } finally {
+    void task.destroy();
+  }
+}

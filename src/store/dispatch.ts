@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import type { Dispatch } from '../alerts/routing.js';
+import { keyFor } from './keys.js';
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * How the throttle answers when the hour's budget is spent: `deny` (the caller holds the alert for the digest),
+ * `search` (reserve the earliest later time the budget allows: the channel has no digest to take the overflow) or
+ * `force` (critical: reserve now anyway, so it still counts against the hour).
+ */
+export type ThrottleMode = 'deny' | 'search' | 'force';
+
+/**
+ * Per-channel state of dispatch decisions, shared by every worker:
+ * - the throttle: a sliding one-hour window of reserved send times per channel (a sorted set of delivery keys, so
+ *   reserving the same delivery twice is a no-op and a retried job is not counted twice);
+ * - the decision recorded for each alert version and channel (first writer wins), so a replayed job applies the
+ *   same decision instead of deciding again at another time.
+ */
+export interface DispatchStore {
+  /** Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null. */
+  reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number): Promise<number | null>;
+  /** Records the dispatch unless one is recorded for this alert version and channel; returns the recorded one. */
+  record(alertId: string, dispatch: Dispatch): Promise<Dispatch>;
+  get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
+  /** Every recorded dispatch of an alert, oldest version first (the API shows them with the deliveries). */
+  list(alertId: string): Promise<Dispatch[]>;
+  /** Sends reserved in the channel's window from `fromMs` on (for tests and the API). */
+  reserved(channelId: string, fromMs: number): Promise<number[]>;
+}
+
+// Every one-hour window [s, s+h-1] (ms) that contains t must hold fewer than n reservations for t to fit. Sliding s
+// from t-h+1 to t, the count only grows when the window's end reaches a reservation e in (t, t+h-1], i.e. at
+// s = e-h+1; checking s = t-h+1 and those starts is exact.
+const RESERVE = `
+local key, member = KEYS[1], ARGV[1]
+local at, n, h, mode, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', now - h))
+local existing = redis.call('ZSCORE', key, member)
+if existing then return existing end
+local function fmt(x) return string.format('%d', x) end
+local function fits(t)
+  if redis.call('ZCOUNT', key, fmt(t - h + 1), fmt(t)) >= n then return false end
+  local ends = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(t), fmt(t + h - 1), 'WITHSCORES')
+  for i = 2, #ends, 2 do
+    local s = tonumber(ends[i]) - h + 1
+    if redis.call('ZCOUNT', key, fmt(s), fmt(s + h - 1)) >= n then return false end
+  end
+  return true
+end
+local slot = nil
+if mode == 'force' or fits(at) then
+  slot = at
+elseif mode == 'search' then
+  local later = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(at - h), '+inf', 'WITHSCORES')
+  local candidates = {}
+  for i = 2, #later, 2 do candidates[#candidates + 1] = tonumber(later[i]) + h end
+  table.sort(candidates)
+  for _, c in ipairs(candidates) do
+    if c > at and fits(c) then slot = c; break end
+  end
+end
+if not slot then return false end
+redis.call('ZADD', key, fmt(slot), member)
+local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', key, math.max(1000, tonumber(last[2]) + h - now))
+return fmt(slot)
+`;
+
+export function createDispatchStore(redis: Redis, prefix: string, retentionSeconds: number): DispatchStore {
+  const windowKey = (channelId: string) => keyFor(prefix, 'throttle', channelId);
+  const recordKey = (alertId: string) => keyFor(prefix, 'dispatch', alertId);
+  const field = (version: number, channelId: string) => `${version}|${channelId}`;
+  const parse = (raw: string | null | undefined) => (raw ? (JSON.parse(raw) as Dispatch) : undefined);
+
+  return {
+    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs) {
+      const slot = (await redis.eval(RESERVE, 1, windowKey(channelId), deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs))) as string | null;
+      return slot === null ? null : Number(slot);
+    },
+    async record(alertId, dispatch) {
+      const key = recordKey(alertId);
+      const [[setErr], [getErr, raw]] = (await redis
+        .multi()
+        .hsetnx(key, field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch))
+        .hget(key, field(dispatch.version, dispatch.channelId))
+        .expire(key, retentionSeconds)
+        .exec()) as Array<[Error | null, unknown]>;
+      if (setErr || getErr) throw setErr ?? getErr;
+      return parse(raw as string)!;
+    },
+    async get(alertId, version, channelId) {
+      return parse(await redis.hget(recordKey(alertId), field(version, channelId)));
+    },
+    async list(alertId) {
+      const all = await redis.hvals(recordKey(alertId));
+      return all.map((raw) => parse(raw)!).sort((a, b) => a.version - b.version || (a.channelId < b.channelId ? -1 : 1));
+    },
+    async reserved(channelId, fromMs) {
+      const flat = await redis.zrangebyscore(windowKey(channelId), String(fromMs), '+inf', 'WITHSCORES');
+      const out: number[] = [];
+      for (let i = 1; i < flat.length; i += 2) out.push(Number(flat[i]));
+      return out;
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import type { Redis } from 'ioredis';
+import { decayed, fillSeries, HOUR_MS, type RiskPoint } from '../alerts/risk.js';
+import type { Direction } from '../scoring/types.js';
+import { keyFor } from './keys.js';
+
+export interface RiskSettings {
+  halfLifeHours: number;
+  threshold: number;
+  /** Re-arms only after the index falls this fraction below the threshold (and stays there half a half-life). */
+  hysteresis: number;
+  /** Hourly points kept per series. */
+  seriesHours: number;
+}
+
+/** What one contribution did to the index. */
+export interface RiskUpdate {
+  value: number;
+  /** True exactly once per episode: the contribution that took the index over the threshold. */
+  crossed: boolean;
+  /** Above the threshold and not re-armed yet (an alert for `episode` should exist). */
+  active: boolean;
+  episode: number;
+  /** Stories that contributed to the index within the retention. */
+  stories: number;
+}
+
+export interface RiskIndexEntry {
+  watchlistId: string;
+  material: string;
+  /** Decayed to the time of the listing. */
+  value: number;
+  threshold: number;
+  active: boolean;
+  episode: number;
+  updatedAt: string;
+}
+
+/**
+ * The risk index in Redis, one state per watchlist x material, updated by one atomic script so that any number of
+ * workers agree on the value and on the single contribution that crossed the threshold. Each story counts once at its
+ * highest score (its increase is added when it escalates; a de-escalation subtracts its score once), so forty outlets
+ * carrying one story do not make forty times the risk, and re-processing an item adds nothing.
+ */
+export interface RiskIndexStore {
+  record(input: { watchlistId: string; material: string; storyId: string; score: number; direction: Direction; atMs: number; nowMs: number }): Promise<RiskUpdate>;
+  riskSeries(watchlistId: string, material: string, since: Date | number, now?: Date | number): Promise<RiskPoint[]>;
+  listRiskIndex(now?: Date | number): Promise<RiskIndexEntry[]>;
+}
+
+const RECORD = `
+local state, stories, series, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local storyId, score, direction = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local at, now, halfLife = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local threshold, rearm, maxPoints, ttl, member = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local s = redis.call('HMGET', state, 'value', 'at', 'armed', 'episode', 'below')
+local value, since = tonumber(s[1] or '0'), tonumber(s[2] or tostring(now))
+local armed, episode, below = (s[3] or '1') == '1', tonumber(s[4] or '0'), tonumber(s[5] or '')
+local stored = value
+if now > since then value = value * 2 ^ (-(now - since) / halfLife) end
+-- When did it go below the re-arm level? Decay is known, so the moment can be computed.
+if value < rearm and not below then
+  if stored > rearm then below = since + halfLife * math.log(stored / rearm) / math.log(2) else below = since end
+end
+-- Re-arm only after staying below for half a half-life: a dip between two stories of one run is no new episode.
+if not armed and value < rearm and now - below >= halfLife / 2 then armed = true end
+local delta = 0
+if direction == 'de-escalation' then
+  if redis.call('HSETNX', stories, storyId .. '|de', score) == 1 then delta = -score end
+else
+  local previous = tonumber(redis.call('HGET', stories, storyId) or '0')
+  if score > previous then
+    delta = score - previous
+    redis.call('HSET', stories, storyId, score)
+  end
+end
+if at > now then at = now end
+value = value + delta * 2 ^ (-(now - at) / halfLife)
+if value < 0 then value = 0 end
+if value >= rearm then below = nil elseif not below then below = now end
+local crossed = false
+if armed and value >= threshold then
+  armed = false
+  episode = episode + 1
+  crossed = true
+end
+redis.call('HSET', state, 'value', tostring(value), 'at', string.format('%d', now), 'armed', armed and '1' or '0', 'episode', episode)
+if below then redis.call('HSET', state, 'below', string.format('%d', below)) else redis.call('HDEL', state, 'below') end
+redis.call('EXPIRE', state, ttl)
+redis.call('EXPIRE', stories, ttl)
+if delta ~= 0 then
+  redis.call('HSET', series, string.format('%d', now - now % 3600000), tostring(value) .. '@' .. string.format('%d', now))
+  local fields = redis.call('HKEYS', series)
+  if #fields > maxPoints then
+    local buckets = {}
+    for i, f in ipairs(fields) do buckets[i] = tonumber(f) end
+    table.sort(buckets)
+    for i = 1, #buckets - maxPoints do redis.call('HDEL', series, string.format('%d', buckets[i])) end
+  end
+  redis.call('EXPIRE', series, ttl)
+end
+redis.call('SADD', index, member)
+return {tostring(value), crossed and 1 or 0, armed and 0 or 1, episode, redis.call('HLEN', stories)}
+`;
+
+export function createRiskIndexStore(redis: Redis, prefix: string, settings: RiskSettings): RiskIndexStore {
+  const halfLifeMs = settings.halfLifeHours * HOUR_MS;
+  const rearm = settings.threshold * (1 - settings.hysteresis);
+  const ttl = Math.ceil((settings.seriesHours * HOUR_MS) / 1000);
+  const stateKey = (w: string, m: string) => keyFor(prefix, 'risk', w, m);
+  const storiesKey = (w: string, m: string) => keyFor(prefix, 'risk-stories', w, m);
+  const seriesKey = (w: string, m: string) => keyFor(prefix, 'risk-series', w, m);
+  const indexKey = keyFor(prefix, 'risk-index');
+  const member = (w: string, m: string) => JSON.stringify([w, m]);
+  const toMs = (t: Date | number | undefined) => (t === undefined ? Date.now() : typeof t === 'number' ? t : t.getTime());
+
+  return {
+    async record(input) {
+      const { watchlistId: w, material: m } = input;
+      const keys = [stateKey(w, m), storiesKey(w, m), seriesKey(w, m), indexKey];
+      const args = [input.storyId, String(input.score), input.direction, String(input.atMs), String(input.nowMs), String(halfLifeMs), String(settings.threshold), String(rearm), String(settings.seriesHours), String(ttl), member(w, m)];
+      const [value, crossed, active, episode, stories] = (await redis.eval(RECORD, keys.length, ...keys, ...args)) as [string, number, number, number, number];
+      return { value: Number(value), crossed: crossed === 1, active: active === 1, episode: Number(episode), stories: Number(stories) };
+    },
+    async riskSeries(watchlistId, material, since, now) {
+      const raw = await redis.hvals(seriesKey(watchlistId, material));
+      const recorded = raw.map((entry) => {
+        const [value, atMs] = entry.split('@');
+        return { value: Number(value), atMs: Number(atMs) };
+      });
+      const nowMs = toMs(now);
+      const sinceMs = Math.max(toMs(since), nowMs - settings.seriesHours * HOUR_MS);
+      return fillSeries(recorded, sinceMs, nowMs, halfLifeMs);
+    },
+    async listRiskIndex(now) {
+      const nowMs = toMs(now);
+      const members = await redis.smembers(indexKey);
+      const pairs = members.map((raw) => JSON.parse(raw) as [string, string]);
+      const states = await Promise.all(pairs.map(([w, m]) => redis.hmget(stateKey(w, m), 'value', 'at', 'armed', 'episode')));
+      const out: RiskIndexEntry[] = [];
+      const gone: string[] = [];
+      pairs.forEach(([watchlistId, material], i) => {
+        const [value, at, armed, episode] = states[i];
+        if (value === null || at === null) {
+          gone.push(members[i]);
+          return;
+        }
+        out.push({
+          watchlistId,
+          material,
+          value: Math.round(decayed(Number(value), Number(at), nowMs, halfLifeMs) * 100) / 100,
+          threshold: settings.threshold,
+          active: armed === '0',
+          episode: Number(episode ?? 0),
+          updatedAt: new Date(Number(at)).toISOString(),
+        });
+      });
+      if (gone.length) await redis.srem(indexKey, ...gone);
+      return out.sort((a, b) => b.value - a.value || (a.watchlistId + a.material < b.watchlistId + b.material ? -1 : 1));
+    },
+  };
+}

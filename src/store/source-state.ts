@@ -1,0 +1,189 @@
+import type { Redis } from 'ioredis';
+import { redactSecrets } from '../secrets.js';
+import { keyFor } from './keys.js';
+
+/** Conditional-GET validators of a source's last successful fetch. */
+export interface SourceValidators {
+  etag?: string;
+  lastModified?: string;
+}
+
+/** What the operator sees about one source (API /sources, `chokepoint status`). */
+export interface SourceHealth {
+  sourceId: string;
+  lastPollAt: string | null;
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+  /** Message of the last failure (secrets scrubbed), kept after recovery for the record. */
+  lastError: string | null;
+  /** Stable code of the last failure, e.g. CP_SOURCE_TIMEOUT. */
+  lastErrorCode: string | null;
+  consecutiveFailures: number;
+  degraded: boolean;
+  degradedSince: string | null;
+  /** Items the last successful poll produced. */
+  lastItems: number;
+  /** Whether the last successful poll was answered 304 Not Modified. */
+  lastNotModified: boolean;
+  lastBytes: number;
+}
+
+/** What changed in a source's health by one poll; the caller logs only when something did. */
+export interface HealthChange {
+  becameDegraded: boolean;
+  recovered: boolean;
+  consecutiveFailures: number;
+}
+
+export interface SourceStateStore {
+  getValidators(sourceId: string): Promise<SourceValidators>;
+  saveValidators(sourceId: string, validators: SourceValidators): Promise<void>;
+  recordSuccess(sourceId: string, poll: { items: number; notModified: boolean; bytes: number; at: Date }): Promise<HealthChange>;
+  recordFailure(sourceId: string, error: unknown, at: Date): Promise<HealthChange>;
+  getHealth(sourceId: string): Promise<SourceHealth | null>;
+  listHealth(): Promise<SourceHealth[]>;
+  /** Entry key -> content hash of the list as last seen; null before the first (baseline) poll. */
+  getScreeningSnapshot(sourceId: string): Promise<Map<string, string> | null>;
+  /** Applies a diff to the snapshot (and marks the baseline as taken) in one transaction. */
+  updateScreeningSnapshot(sourceId: string, diff: { set: Map<string, string>; remove: string[] }, at: Date): Promise<void>;
+}
+
+// Both scripts touch one key plus the index set, all under one hash tag: atomic, and Redis Cluster safe.
+const RECORD_FAILURE = `
+local n = redis.call('HINCRBY', KEYS[1], 'consecutiveFailures', 1)
+redis.call('HSET', KEYS[1], 'lastPollAt', ARGV[2], 'lastErrorAt', ARGV[2], 'lastError', ARGV[3], 'lastErrorCode', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[1])
+local became = 0
+if n >= tonumber(ARGV[5]) and redis.call('HGET', KEYS[1], 'degraded') ~= '1' then
+  redis.call('HSET', KEYS[1], 'degraded', '1', 'degradedSince', ARGV[2])
+  became = 1
+end
+return {n, became}`;
+
+const RECORD_SUCCESS = `
+local was = redis.call('HGET', KEYS[1], 'degraded')
+redis.call('HSET', KEYS[1], 'consecutiveFailures', '0', 'degraded', '0', 'lastPollAt', ARGV[2], 'lastSuccessAt', ARGV[2],
+  'lastItems', ARGV[3], 'lastNotModified', ARGV[4], 'lastBytes', ARGV[5])
+redis.call('HDEL', KEYS[1], 'degradedSince')
+redis.call('SADD', KEYS[2], ARGV[1])
+if was == '1' then return 1 end
+return 0`;
+
+const CHUNK = 1000;
+const MAX_ERROR_LENGTH = 500;
+
+/**
+ * Per-source state in Redis: validators, health and screening snapshots. Keys are
+ * `{prefix}:source:<id>:{http|health|screening|screening-meta}` plus the index set `{prefix}:sources:health`.
+ */
+export function createSourceStateStore(redis: Redis, prefix: string, opts: { degradedAfter?: number } = {}): SourceStateStore {
+  const degradedAfter = opts.degradedAfter ?? 3;
+  const key = (sourceId: string, part: string) => keyFor(prefix, 'source', sourceId, part);
+  const index = keyFor(prefix, 'sources', 'health');
+
+  async function getHealth(sourceId: string): Promise<SourceHealth | null> {
+    const h = (await redis.hgetall(key(sourceId, 'health'))) as Record<string, string>;
+    return Object.keys(h).length ? toHealth(sourceId, h) : null;
+  }
+
+  return {
+    async getValidators(sourceId) {
+      const h = (await redis.hgetall(key(sourceId, 'http'))) as Record<string, string>;
+      return { ...(h.etag && { etag: h.etag }), ...(h.lastModified && { lastModified: h.lastModified }) };
+    },
+
+    async saveValidators(sourceId, validators) {
+      const k = key(sourceId, 'http');
+      const fields = Object.entries(validators).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '');
+      const tx = redis.multi().del(k);
+      if (fields.length) tx.hset(k, Object.fromEntries(fields));
+      checked(await tx.exec());
+    },
+
+    async recordSuccess(sourceId, poll) {
+      const recovered = await redis.eval(
+        RECORD_SUCCESS,
+        2,
+        key(sourceId, 'health'),
+        index,
+        sourceId,
+        poll.at.toISOString(),
+        String(poll.items),
+        poll.notModified ? '1' : '0',
+        String(poll.bytes),
+      );
+      return { becameDegraded: false, recovered: Number(recovered) === 1, consecutiveFailures: 0 };
+    },
+
+    async recordFailure(sourceId, error, at) {
+      const message = redactSecrets(error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
+      const code = (error as { code?: unknown })?.code;
+      const [n, became] = (await redis.eval(
+        RECORD_FAILURE,
+        2,
+        key(sourceId, 'health'),
+        index,
+        sourceId,
+        at.toISOString(),
+        message,
+        typeof code === 'string' ? code : 'UNKNOWN',
+        String(degradedAfter),
+      )) as [number, number];
+      return { becameDegraded: Number(became) === 1, recovered: false, consecutiveFailures: Number(n) };
+    },
+
+    getHealth,
+
+    async listHealth() {
+      const ids = ((await redis.smembers(index)) as string[]).sort();
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hgetall(key(id, 'health'));
+      const results = (await pipeline.exec()) ?? [];
+      return ids.flatMap((id, i) => {
+        const h = results[i]?.[1] as Record<string, string> | undefined;
+        return h && Object.keys(h).length ? [toHealth(id, h)] : [];
+      });
+    },
+
+    async getScreeningSnapshot(sourceId) {
+      const [[, meta], [, entries]] = ((await redis.multi().get(key(sourceId, 'screening-meta')).hgetall(key(sourceId, 'screening')).exec()) ??
+        []) as Array<[unknown, unknown]>;
+      if (meta === null || meta === undefined) return null;
+      return new Map(Object.entries((entries ?? {}) as Record<string, string>));
+    },
+
+    async updateScreeningSnapshot(sourceId, diff, at) {
+      const k = key(sourceId, 'screening');
+      const tx = redis.multi();
+      const set = [...diff.set];
+      for (let i = 0; i < set.length; i += CHUNK) tx.hset(k, Object.fromEntries(set.slice(i, i + CHUNK)));
+      for (let i = 0; i < diff.remove.length; i += CHUNK) tx.hdel(k, ...diff.remove.slice(i, i + CHUNK));
+      tx.set(key(sourceId, 'screening-meta'), at.toISOString(), 'NX');
+      checked(await tx.exec());
+    },
+  };
+}
+
+/** A MULTI reports each command's error in its result instead of rejecting. */
+function checked(results: Array<[Error | null, unknown]> | null): void {
+  const failed = results?.find(([err]) => err);
+  if (failed) throw failed[0];
+  if (results === null) throw new Error('Redis transaction was aborted');
+}
+
+function toHealth(sourceId: string, h: Record<string, string>): SourceHealth {
+  return {
+    sourceId,
+    lastPollAt: h.lastPollAt ?? null,
+    lastSuccessAt: h.lastSuccessAt ?? null,
+    lastErrorAt: h.lastErrorAt ?? null,
+    lastError: h.lastError ?? null,
+    lastErrorCode: h.lastErrorCode ?? null,
+    consecutiveFailures: Number(h.consecutiveFailures ?? 0),
+    degraded: h.degraded === '1',
+    degradedSince: h.degradedSince ?? null,
+    lastItems: Number(h.lastItems ?? 0),
+    lastNotModified: h.lastNotModified === '1',
+    lastBytes: Number(h.lastBytes ?? 0),
+  };
+}

@@ -1,0 +1,224 @@
+import type { Redis } from 'ioredis';
+import type { Item } from '../items/item.js';
+import { chooseStory, MAX_CANDIDATES, MAX_STORY_MEMBERS, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
+import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
+import { keyFor } from './keys.js';
+
+/** Where an item landed: its story, whether it started it, and the distinct sources of the story so far. */
+export interface StoryAssignment {
+  storyId: string;
+  isNew: boolean;
+  /** Distinct source ids of the story, this item's included. */
+  sources: string[];
+  /** Items in the story, this one included. */
+  items: number;
+}
+
+/** Clusters items into stories; safe to call from several workers at once and idempotent per item id. */
+export interface StoryStore {
+  assign(item: Item, now: Date): Promise<StoryAssignment>;
+}
+
+export class StoryConflictError extends Error {
+  constructor(itemId: string, attempts: number) {
+    super(`could not assign item ${itemId} to a story after ${attempts} attempts: other workers kept changing the candidate stories`);
+    this.name = 'StoryConflictError';
+  }
+}
+
+/** The tokens an item is indexed and looked up by: its distinctive ones, or all of them when it has none. */
+function indexTokens(features: StoryFeatures): string[] {
+  const distinctive = distinctiveTokens(features);
+  return distinctive.length ? distinctive : Object.keys(features).sort();
+}
+
+// KEYS: 1 item->story, 2 story hash, 3 story sources, then N posting keys of the item's tokens, then M candidate story
+// hashes (rev check), then P posting keys of the chosen story's other tokens (refreshed to the new last time).
+// ARGV: storyId, snapshot (sorted ids joined by ","), lo, hi, at, ttl, sourceId, members JSON, tokens JSON, isNew,
+// nItemPostings, nCandidates, then M expected revs, trimBefore, itemId.
+const COMMIT = `
+local storyId, snapshot, lo, hi, at, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local sourceId, members, tokens, isNew = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local nPost, nCand = tonumber(ARGV[11]), tonumber(ARGV[12])
+local trimBefore = ARGV[13 + nCand]
+local existing = redis.call('GET', KEYS[1])
+if existing then return {'existing', existing} end
+local seen, ids = {}, {}
+for i = 1, nPost do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3 + i], lo, hi)) do
+    if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+  end
+end
+table.sort(ids)
+if table.concat(ids, ',') ~= snapshot then return {'conflict'} end
+for i = 1, nCand do
+  local rev = redis.call('HGET', KEYS[3 + nPost + i], 'rev') or '0'
+  if rev ~= ARGV[12 + i] then return {'conflict'} end
+end
+local last = at
+if isNew == '1' then
+  redis.call('HSET', KEYS[2], 'rev', 1, 'first', at, 'last', at, 'members', members, 'tokens', tokens, 'items', 1)
+else
+  local previous = tonumber(redis.call('HGET', KEYS[2], 'last') or at)
+  if previous > last then last = previous end
+  redis.call('HINCRBY', KEYS[2], 'rev', 1)
+  redis.call('HINCRBY', KEYS[2], 'items', 1)
+  redis.call('HSET', KEYS[2], 'last', last, 'members', members, 'tokens', tokens)
+end
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('SADD', KEYS[3], sourceId)
+redis.call('EXPIRE', KEYS[3], ttl)
+for i = 4, #KEYS do
+  if i <= 3 + nPost or i > 3 + nPost + nCand then
+    redis.call('ZADD', KEYS[i], last, storyId)
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimBefore)
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
+end
+redis.call('SET', KEYS[1], storyId, 'EX', ttl)
+return {'ok', storyId, redis.call('HGET', KEYS[2], 'items')}
+`;
+
+/**
+ * Stories in Redis. Optimistic concurrency, decision in TypeScript: read the candidate stories of the item's tokens,
+ * choose (pure), then commit with a script that first checks that no story appeared on those tokens and no
+ * candidate changed since the read; on a conflict, read and choose again. Two reworded headlines processed at the
+ * same instant by two workers thus end in one story, exactly as if they had been processed one after the other.
+ */
+export function createStoryStore(redis: Redis, prefix: string, options: { windowHours: number; threshold?: number; maxAttempts?: number }): StoryStore {
+  const windowMs = options.windowHours * 3_600_000;
+  const ttl = Math.ceil((2 * windowMs) / 1000) + 3600;
+  const threshold = options.threshold ?? STORY_THRESHOLD;
+  const maxAttempts = options.maxAttempts ?? 30;
+  const itemKey = (id: string) => keyFor(prefix, 'story-item', id);
+  const storyKey = (id: string) => keyFor(prefix, 'story', id);
+  const sourcesKey = (id: string) => keyFor(prefix, 'story-sources', id);
+  const postingKey = (token: string) => keyFor(prefix, 'story-postings', token);
+
+  async function existingAssignment(storyId: string, isNew: boolean): Promise<StoryAssignment> {
+    const [sources, items] = await Promise.all([redis.smembers(sourcesKey(storyId)), redis.hget(storyKey(storyId), 'items')]);
+    return { storyId, isNew, sources: sources.sort(), items: Number(items ?? 1) };
+  }
+
+  async function attempt(item: Item, features: StoryFeatures, tokens: string[], now: Date): Promise<StoryAssignment | 'conflict'> {
+    const at = storyTime(item, now, windowMs);
+    const lo = String(at - windowMs);
+    const hi = String(at + windowMs);
+    const read = redis.pipeline();
+    for (const token of tokens) read.zrangebyscore(postingKey(token), lo, hi);
+    const postings = ((await read.exec()) ?? []).map(([err, ids]) => {
+      if (err) throw err;
+      return ids as string[];
+    });
+    const shared = new Map<string, number>();
+    for (const ids of postings) for (const id of ids) shared.set(id, (shared.get(id) ?? 0) + 1);
+    const snapshot = [...shared.keys()].sort();
+    const ranked = [...snapshot].sort((a, b) => (shared.get(b) ?? 0) - (shared.get(a) ?? 0) || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
+    const loaded = await Promise.all(ranked.map((id) => redis.hmget(storyKey(id), 'rev', 'members')));
+    const candidates: Array<StoryCandidate & { rev: string }> = [];
+    ranked.forEach((id, i) => {
+      const [rev, members] = loaded[i];
+      // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
+      candidates.push({ id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [] });
+    });
+
+    const choice = chooseStory(item.id, features, candidates, threshold);
+    const chosen = choice.kind === 'join' ? candidates.find((c) => c.id === choice.storyId) : undefined;
+    // Read after the choice: the commit's rev check guarantees it is still what the rev says.
+    const chosenTokens = chosen ? (JSON.parse((await redis.hget(storyKey(chosen.id), 'tokens')) ?? '[]') as string[]) : [];
+    const members = chosen ? (chosen.members.length < MAX_STORY_MEMBERS ? [...chosen.members, features] : chosen.members) : [features];
+    const allTokens = [...new Set([...chosenTokens, ...tokens])].sort();
+    const itemTokenSet = new Set(tokens);
+    const refreshed = chosenTokens.filter((t) => !itemTokenSet.has(t));
+    const keys = [
+      itemKey(item.id),
+      storyKey(choice.storyId),
+      sourcesKey(choice.storyId),
+      ...tokens.map(postingKey),
+      ...candidates.map((c) => storyKey(c.id)),
+      ...refreshed.map(postingKey),
+    ];
+    const args = [
+      choice.storyId,
+      snapshot.join(','),
+      lo,
+      hi,
+      String(at),
+      String(ttl),
+      item.sourceId,
+      JSON.stringify(members),
+      JSON.stringify(allTokens),
+      choice.kind === 'new' ? '1' : '0',
+      String(tokens.length),
+      String(candidates.length),
+      ...candidates.map((c) => c.rev),
+      String(now.getTime() - 2 * windowMs),
+      item.id,
+    ];
+    const result = (await redis.eval(COMMIT, keys.length, ...keys, ...args)) as string[];
+    if (result[0] === 'conflict') return 'conflict';
+    if (result[0] === 'existing') return existingAssignment(result[1], false);
+    return existingAssignment(choice.storyId, choice.kind === 'new');
+  }
+
+  return {
+    async assign(item, now) {
+      const known = await redis.get(itemKey(item.id));
+      if (known) return existingAssignment(known, false);
+      const features = storyFeatures(item);
+      const tokens = indexTokens(features);
+      for (let i = 1; i <= maxAttempts; i++) {
+        const outcome = await attempt(item, features, tokens, now);
+        if (outcome !== 'conflict') return outcome;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * i));
+      }
+      throw new StoryConflictError(item.id, maxAttempts);
+    },
+  };
+}
+
+/** The same clustering in memory, for one-shot runs (`chokepoint scan`) and benchmarks. */
+export function createMemoryStoryStore(options: { windowHours: number; threshold?: number }): StoryStore {
+  const windowMs = options.windowHours * 3_600_000;
+  const threshold = options.threshold ?? STORY_THRESHOLD;
+  const stories = new Map<string, { members: StoryFeatures[]; tokens: Set<string>; last: number; sources: Set<string>; items: number }>();
+  const byItem = new Map<string, string>();
+  const postings = new Map<string, Set<string>>();
+  const view = (storyId: string, isNew: boolean): StoryAssignment => {
+    const story = stories.get(storyId)!;
+    return { storyId, isNew, sources: [...story.sources].sort(), items: story.items };
+  };
+  return {
+    async assign(item, now) {
+      const known = byItem.get(item.id);
+      if (known) return view(known, false);
+      const features = storyFeatures(item);
+      const tokens = indexTokens(features);
+      const at = storyTime(item, now, windowMs);
+      const shared = new Map<string, number>();
+      for (const token of tokens) {
+        for (const id of postings.get(token) ?? []) {
+          if (Math.abs(stories.get(id)!.last - at) <= windowMs) shared.set(id, (shared.get(id) ?? 0) + 1);
+        }
+      }
+      const ranked = [...shared.keys()].sort((a, b) => shared.get(b)! - shared.get(a)! || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
+      const choice = chooseStory(item.id, features, ranked.map((id) => ({ id, members: stories.get(id)!.members })), threshold);
+      let story = stories.get(choice.storyId);
+      if (!story) {
+        story = { members: [], tokens: new Set(), last: at, sources: new Set(), items: 0 };
+        stories.set(choice.storyId, story);
+      }
+      if (story.members.length < MAX_STORY_MEMBERS) story.members.push(features);
+      story.last = Math.max(story.last, at);
+      story.sources.add(item.sourceId);
+      story.items++;
+      for (const token of tokens) {
+        story.tokens.add(token);
+        if (!postings.has(token)) postings.set(token, new Set());
+        postings.get(token)!.add(choice.storyId);
+      }
+      byItem.set(item.id, choice.storyId);
+      return view(choice.storyId, choice.kind === 'new');
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert } from '../../src/alerts/types.js';
+import { createAlertStore, type AlertStore } from '../../src/store/alerts.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { makeAlert } from './fixtures.js';
+
+const prefix = uniquePrefix('alert-store');
+let redis: Redis;
+let store: AlertStore;
+const NOW = Date.parse('2025-10-06T12:00:00Z');
+const at = (minutesAgo: number) => new Date(NOW - minutesAgo * 60_000).toISOString();
+
+async function put(alert: Alert): Promise<void> {
+  await store.update(alert.id, async () => ({ alert, result: undefined }));
+}
+
+beforeAll(async () => {
+  redis = new Redis(testRedisUrl());
+  store = createAlertStore(redis, prefix, { days: 30, count: 1000 }, () => NOW);
+  // 30 alerts, one a minute, alternating watchlists and levels.
+  const levels = ['info', 'low', 'medium', 'high', 'critical'] as const;
+  for (let i = 0; i < 30; i++) {
+    await put(makeAlert({ id: `a${String(i).padStart(2, '0')}`, watchlistId: i % 2 ? 'semis' : 'magnets', level: levels[i % 5], updatedAt: at(30 - i) }));
+  }
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await cleanPrefix(prefix);
+});
+
+async function all(query: Parameters<AlertStore['list']>[0]): Promise<{ ids: string[]; pages: number }> {
+  const ids: string[] = [];
+  let cursor = query.cursor;
+  let pages = 0;
+  do {
+    const page = await store.list({ ...query, cursor });
+    ids.push(...page.alerts.map((a) => a.id));
+    cursor = page.nextCursor;
+    pages++;
+  } while (cursor && pages < 100);
+  return { ids, pages };
+}
+
+describe('the alert history', () => {
+  it('lists the newest activity first and pages through everything exactly once', async () => {
+    const { ids, pages } = await all({ limit: 7 });
+    expect(ids).toHaveLength(30);
+    expect(new Set(ids).size).toBe(30);
+    expect(ids[0]).toBe('a29');
+    expect(ids.at(-1)).toBe('a00');
+    expect(pages).toBe(5);
+  });
+
+  it('filters by watchlist, exact level and minimum level together', async () => {
+    const { ids } = await all({ watchlistId: 'semis', minLevel: 'high', limit: 2 });
+    // odd indexes with level index 3 or 4: 3, 9, 19, 29 (high/critical on semis)
+    const expected = Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 2 === 1 && i % 5 >= 3).reverse().map((i) => `a${String(i).padStart(2, '0')}`);
+    expect(ids).toEqual(expected);
+    const critical = await store.list({ level: 'critical', limit: 100 });
+    expect(critical.alerts.map((a) => a.level)).toEqual(Array(6).fill('critical'));
+  });
+
+  it('bounds the listing to a time range', async () => {
+    const { alerts } = await store.list({ since: at(10), until: new Date(NOW - 5 * 60_000), limit: 100 });
+    expect(alerts.map((a) => a.id)).toEqual(['a25', 'a24', 'a23', 'a22', 'a21', 'a20']);
+  });
+
+  it('keeps paging stable when an alert is updated between two pages', async () => {
+    const first = await store.list({ limit: 10 });
+    await put(makeAlert({ id: 'a05', level: 'critical', updatedAt: at(0) }));
+    const rest = await all({ limit: 10, cursor: first.nextCursor });
+    const ids = [...first.alerts.map((a) => a.id), ...rest.ids];
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(29); // a05 moved above the first page: seen on a fresh listing, not twice here
+  });
+
+  it('refuses a cursor it did not produce', async () => {
+    await expect(store.list({ limit: 5, cursor: 'bm90LWEtY3Vyc29y!' })).rejects.toThrow(RangeError);
+  });
+
+  it('deletes the oldest alerts beyond the count limit', async () => {
+    const small = createAlertStore(redis, `${prefix}-small`, { days: 30, count: 3 }, () => NOW);
+    for (let i = 0; i < 5; i++) {
+      await small.update(`s${i}`, async () => ({ alert: makeAlert({ id: `s${i}`, updatedAt: at(10 - i) }), result: undefined }));
+    }
+    const page = await small.list({ limit: 10 });
+    expect(page.alerts.map((a) => a.id)).toEqual(['s4', 's3', 's2']);
+    expect(await small.get('s0')).toBeUndefined();
+    await cleanPrefix(`${prefix}-small`);
+  });
+
+  it('remembers which items were folded into an alert', async () => {
+    await store.update('a10', async (previous) => ({ alert: previous!, result: undefined, items: ['item-x'] }));
+    expect(await store.hasItem('a10', 'item-x')).toBe(true);
+    expect(await store.hasItem('a10', 'item-y')).toBe(false);
+  });
+});

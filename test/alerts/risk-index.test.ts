@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillSeries } from '../../src/alerts/risk.js';
+import { createRiskIndexStore, type RiskIndexStore } from '../../src/store/risk-index.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+const prefix = uniquePrefix('risk');
+const HOUR = 3_600_000;
+const T0 = Date.parse('2025-07-01T00:00:00Z');
+let redis: Redis;
+let risk: RiskIndexStore;
+
+beforeAll(() => {
+  redis = new Redis(testRedisUrl());
+  // Threshold 100, re-arms below 80, half-life 10 h.
+  risk = createRiskIndexStore(redis, prefix, { halfLifeHours: 10, threshold: 100, hysteresis: 0.2, seriesHours: 48 });
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await cleanPrefix(prefix);
+});
+
+const add = (storyId: string, score: number, hour: number, material = 'samarium', direction: 'escalation' | 'de-escalation' = 'escalation') =>
+  risk.record({ watchlistId: 'magnets', material, storyId, score, direction, atMs: T0 + hour * HOUR, nowMs: T0 + hour * HOUR });
+
+describe('the risk index', () => {
+  it('crosses the threshold once and does not flap while it hovers around it', async () => {
+    const crossings: number[] = [];
+    // Stories of 40 every 5 hours: 40, 68, 88, 102 (crosses), then dips to 72 before the next story and settles between 97 and 137.
+    for (let i = 0; i < 12; i++) {
+      const update = await add(`s${i}`, 40, i * 5);
+      if (update.crossed) crossings.push(i);
+    }
+    expect(crossings).toEqual([3]);
+    const [entry] = await risk.listRiskIndex(T0 + 55 * HOUR);
+    expect(entry).toMatchObject({ watchlistId: 'magnets', material: 'samarium', active: true, episode: 1 });
+  });
+
+  it('re-arms after falling below the hysteresis level and crosses again as a new episode', async () => {
+    await add('quiet', 0, 100); // 45 h of decay later: far below 80
+    const again = await add('big', 120, 100);
+    expect(again).toMatchObject({ crossed: true, episode: 2 });
+  });
+
+  it('counts a story once, at its highest score, however many outlets carry it', async () => {
+    const first = await add('one-story', 30, 0, 'gallium');
+    const sameAgain = await add('one-story', 30, 0, 'gallium');
+    const escalated = await add('one-story', 50, 0, 'gallium');
+    expect([first.value, sameAgain.value, escalated.value]).toEqual([30, 30, 50]);
+    const suspended = await add('one-story', 20, 0, 'gallium', 'de-escalation');
+    expect(suspended.value).toBe(30);
+  });
+
+  it('decays with the half-life and keeps a bounded hourly series', async () => {
+    const start = await add('decay', 80, 0, 'dysprosium');
+    const later = await add('decay-2', 0, 10, 'dysprosium');
+    expect(start.value).toBe(80);
+    expect(later.value).toBeCloseTo(40, 5);
+    const series = await risk.riskSeries('magnets', 'dysprosium', T0, T0 + 20 * HOUR);
+    expect(series[0]).toEqual({ at: new Date(T0).toISOString(), value: 80 });
+    expect(series.find((p) => p.at === new Date(T0 + 10 * HOUR).toISOString())?.value).toBeCloseTo(40, 1);
+    expect(series.at(-1)).toEqual({ at: new Date(T0 + 20 * HOUR).toISOString(), value: 20 });
+    // Never more than the kept hours, however far back one asks.
+    expect((await risk.riskSeries('magnets', 'dysprosium', 0, T0 + 100 * HOUR)).length).toBeLessThanOrEqual(49);
+  });
+
+  it('fills hours without a contribution with the decayed value', () => {
+    const points = fillSeries([{ atMs: T0, value: 100 }], T0, T0 + 2 * HOUR, HOUR);
+    expect(points.map((p) => p.value)).toEqual([100, 50, 25]);
+  });
+});

@@ -1,0 +1,82 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dispatchAlert } from '../../src/alerts/dispatch.js';
+import { channelSchema, watchlistSchema } from '../../src/config/schema.js';
+import { createDigestStore } from '../../src/store/digests.js';
+import { createDispatchStore, type DispatchStore } from '../../src/store/dispatch.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { makeAlert } from './fixtures.js';
+
+const prefix = uniquePrefix('throttle');
+const HOUR = 3_600_000;
+const T0 = Date.parse('2025-07-01T10:00:00Z');
+let redis: Redis;
+let store: DispatchStore;
+
+beforeAll(() => {
+  redis = new Redis(testRedisUrl());
+  store = createDispatchStore(redis, prefix, 3600);
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await cleanPrefix(prefix);
+});
+
+describe('the per-channel throttle', () => {
+  it('allows N sends in any hour and refuses the next one', async () => {
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await store.reserve('deny', `k${i}`, T0 + i * 60_000, 3, 'deny', T0 + i * 60_000));
+    expect(got).toEqual([T0, T0 + 60_000, T0 + 120_000, null]);
+    // An hour after the first send, one slot is free again: a sliding window, not a clock hour.
+    expect(await store.reserve('deny', 'k5', T0 + HOUR, 3, 'deny', T0 + HOUR)).toBe(T0 + HOUR);
+  });
+
+  it('counts one delivery once however often it is reserved', async () => {
+    expect(await store.reserve('idem', 'same', T0, 1, 'deny', T0)).toBe(T0);
+    expect(await store.reserve('idem', 'same', T0 + 1000, 1, 'deny', T0 + 1000)).toBe(T0);
+    expect(await store.reserve('idem', 'other', T0 + 2000, 1, 'deny', T0 + 2000)).toBeNull();
+  });
+
+  it('finds the next free slot when the channel has no digest, so nothing is dropped', async () => {
+    const slots = [];
+    for (let i = 0; i < 5; i++) slots.push(await store.reserve('search', `s${i}`, T0, 2, 'search', T0));
+    expect(slots).toEqual([T0, T0, T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR]);
+  });
+
+  it('lets a critical send through a spent budget but counts it', async () => {
+    await store.reserve('force', 'a', T0, 1, 'deny', T0);
+    expect(await store.reserve('force', 'crit', T0 + 1000, 1, 'force', T0 + 1000)).toBe(T0 + 1000);
+    expect(await store.reserved('force', 0)).toHaveLength(2);
+  });
+
+  it('checks windows that reach into the future, where deferred sends wait', async () => {
+    // Two sends reserved at the end of quiet hours (in 30 min); budget 2: a send now would make three in one hour.
+    await store.reserve('future', 'q1', T0 + 30 * 60_000, 2, 'deny', T0);
+    await store.reserve('future', 'q2', T0 + 30 * 60_000, 2, 'deny', T0);
+    expect(await store.reserve('future', 'now', T0, 2, 'deny', T0)).toBeNull();
+  });
+});
+
+describe('dispatching alert versions to channels', () => {
+  const watchlist = watchlistSchema.parse({ id: 'magnets', routes: [{ channel: 'ops', minLevel: 'low' }] });
+  const channel = channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 2 }, digest: { schedule: '0 8 * * *', immediateLevel: 'low' } });
+  const channels = new Map([['ops', channel]]);
+
+  it('sends the first N of an hour and holds the overflow for the digest, deciding each version once', async () => {
+    const p = `${prefix}-dispatch`;
+    const deps = { watchlist, channels, dispatch: createDispatchStore(redis, p, 3600), digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await dispatchAlert(makeAlert({ id: `al${i}`, level: 'high' }), 'first', 1, deps));
+    expect(outcomes.map((o) => o.notifications.length)).toEqual([1, 1, 0]);
+    expect(outcomes[2].held).toMatchObject([{ alertId: 'al2', channelId: 'ops', dispatch: { mode: 'digest', why: 'throttled' } }]);
+    expect(await deps.digests.pending('ops', T0)).toEqual([{ alertId: 'al2', heldAt: T0 }]);
+    // A replay an hour later (budget free again) applies the recorded decision, not a new one.
+    const replay = await dispatchAlert(makeAlert({ id: 'al2', level: 'high' }), 'first', 1, { ...deps, now: new Date(T0 + 2 * HOUR) });
+    expect(replay.notifications).toHaveLength(0);
+    // A newer version that goes out at once takes the alert out of the digest.
+    const v2 = await dispatchAlert(makeAlert({ id: 'al2', level: 'critical', version: 2 }), 'escalated', 2, { ...deps, now: new Date(T0 + 2 * HOUR) });
+    expect(v2.notifications).toMatchObject([{ version: 2, delayMs: 0, dispatch: { why: 'critical' } }]);
+    expect(await deps.digests.pending('ops', T0 + 3 * HOUR)).toEqual([]);
+  });
+});
