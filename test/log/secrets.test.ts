@@ -10,7 +10,9 @@ let receiver: LocalServer;
 const secretPath = '/services/T0LOGTEST/B0LOGTEST/xoxb-log-secret-9f8e7d6c5b4a';
 
 beforeAll(async () => {
-  receiver = await startServer((_req, res) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('rollup_error'));
+  receiver = await startServer((_req, res) => {
+    res.writeHead(500, { 'Content-Type': 'text/plain' }).end('rollup_error');
+  });
 });
 afterAll(() => receiver.close());
 
