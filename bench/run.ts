@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark in turn and prints its figures. Each bench module exports run() and can also
  * be run alone with `npx tsx bench/<name>.ts`. Pass names to run a subset: `npm run bench -- parse scoring`.
  */
-const BENCHES = ['parse', 'scoring', 'pipeline'] as const;
+const BENCHES = ['parse', 'scoring', 'stories', 'pipeline'] as const;
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const selected = wanted.length ? BENCHES.filter((b) => wanted.includes(b)) : [...BENCHES];

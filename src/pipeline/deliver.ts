@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
 import type { DeliveryStore } from '../store/deliveries.js';
+import type { DispatchStore } from '../store/dispatch.js';
 import type { ConfigState } from './runtime.js';
 
 export type DeliverOutcome =
@@ -19,7 +20,15 @@ export type DeliverOutcome =
  */
 export async function deliverStage(
   job: NotifyJob,
-  deps: { state: ConfigState; alerts: AlertStore; deliveries: DeliveryStore; log: Logger; now: () => Date; signal?: AbortSignal },
+  deps: {
+    state: ConfigState;
+    alerts: AlertStore;
+    deliveries: DeliveryStore;
+    dispatch?: DispatchStore;
+    log: Logger;
+    now: () => Date;
+    signal?: AbortSignal;
+  },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
   const existing = await deps.deliveries.get(key);
@@ -31,6 +40,12 @@ export async function deliverStage(
   if (!alert) return { status: 'skipped', reason: 'alert-expired' };
   // A newer version supersedes this one only once it exists; until then this version is what people must see.
   if (alert.version < job.version) return { status: 'skipped', reason: 'alert-expired' };
+
+  // A deferred older version that a newer version replaced (its delayed job may already have started running).
+  const dispatches = (await deps.dispatch?.list(job.alertId)) ?? [];
+  if (dispatches.some((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest')) {
+    return { status: 'skipped', reason: 'superseded' };
+  }
 
   const blockedUntil = await deps.deliveries.blockedUntil(job.channelId);
   if (blockedUntil > deps.now().getTime()) return { status: 'wait', untilMs: blockedUntil };

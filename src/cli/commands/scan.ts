@@ -1,5 +1,3 @@
-import { applyAssessment } from '../../alerts/lifecycle.js';
-import { alertIdFor } from '../../alerts/ids.js';
 import { routeAlert } from '../../alerts/routing.js';
 import type { Alert } from '../../alerts/types.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
@@ -9,6 +7,9 @@ import { silentLogger } from '../../log.js';
 import { buildConfigState, type ConfigState } from '../../pipeline/runtime.js';
 import { levelRank } from '../../scoring/types.js';
 import { pollSource } from '../../sources/registry.js';
+import { scoreStage } from '../../pipeline/score.js';
+import { createMemoryAlertStore } from '../../store/alerts.js';
+import { createMemoryStoryStore } from '../../store/stories.js';
 import { createMemorySourceStateStore } from '../../store/memory-source-state.js';
 import type { CliIO, Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -73,7 +74,7 @@ Exit codes: 0 ok, 1 invalid config, a source failed or a delivery failed, 2 usag
     }
     state.http.close();
 
-    const alerts = scanAlerts(items, state, now);
+    const alerts = await scanAlerts(items, state, now);
     if (args.values.json) for (const { alert, channels } of alerts) io.stdout.write(`${JSON.stringify({ ...alert, channels })}\n`);
     else printTable(alerts, io, Boolean(args.values.explain));
     io.stderr.write(`${items.length} items from ${sources.length - failures}/${sources.length} sources, ${alerts.length} alert${alerts.length === 1 ? '' : 's'}\n`);
@@ -89,28 +90,21 @@ interface ScannedAlert {
   channels: string[];
 }
 
-/** Scores items and folds them into alerts in memory, with the same lifecycle rules the worker uses. */
-function scanAlerts(items: Item[], state: ConfigState, now: Date): ScannedAlert[] {
-  const alerts = new Map<string, Alert>();
-  for (const item of items) {
-    const credibility = state.sources.get(item.sourceId)?.credibility;
-    for (const assessment of state.scorer.assess(item, { credibility, now })) {
-      const watchlist = state.watchlists.get(assessment.watchlistId);
-      if (!watchlist || assessment.level === 'none') continue;
-      const id = alertIdFor(watchlist.id, item.id);
-      const decision = applyAssessment({
-        previous: alerts.get(id),
-        assessment,
-        item,
-        storyId: item.id,
-        watchlist,
-        milestones: state.config.settings.alerts.corroborationMilestones,
-        now,
-      });
-      if (decision) alerts.set(id, decision.alert);
-    }
+/** Scores items, clusters them into stories and folds them into alerts in memory, with the worker's own stage. */
+async function scanAlerts(items: Item[], state: ConfigState, now: Date): Promise<ScannedAlert[]> {
+  const settings = state.config.settings.alerts;
+  const outcome = await scoreStage(items, {
+    state,
+    alerts: createMemoryAlertStore(),
+    stories: createMemoryStoryStore({ windowHours: settings.storyWindowHours, threshold: settings.storySimilarity }),
+    now,
+  });
+  const latest = new Map<string, Alert>();
+  for (const due of outcome.due) {
+    const previous = latest.get(due.alert.id);
+    if (!previous || due.alert.version >= previous.version) latest.set(due.alert.id, due.alert);
   }
-  return [...alerts.values()]
+  return [...latest.values()]
     .sort((a, b) => levelRank(b.level) - levelRank(a.level) || b.score - a.score)
     .map((alert) => ({ alert, channels: routeAlert(alert, state.watchlists.get(alert.watchlistId)!, state.channels) }));
 }
