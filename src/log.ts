@@ -69,8 +69,9 @@ export function serializeError(err: unknown): Record<string, unknown> {
   }
   const response = e.response as { status?: number } | undefined;
   if (response && typeof response.status === 'number') out.status = response.status;
-  // Stack traces only for what is not an expected, typed failure.
-  if (!('code' in e && typeof e.code === 'string' && e.code.startsWith('CP_'))) out.stack = err.stack;
+  // Stack traces only for what is not an expected failure: our typed errors (CP_...) and system errors
+  // (ECONNREFUSED, ETIMEDOUT, ...) carry a code and say enough without one.
+  if (!('code' in e && typeof e.code === 'string')) out.stack = err.stack;
   if (err.cause !== undefined) out.cause = serializeError(err.cause);
   return out;
 }

@@ -70,7 +70,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     now: options.now ?? (() => new Date()),
   };
   const queues = createQueues(redis, settings);
-  for (const queue of queues.all()) queue.on('error', (err) => log.warn({ err, queue: queue.name }, 'queue error'));
+  for (const queue of queues.all()) queue.on('error', (err) => logUnlessConnectionError(log, err, { queue: queue.name }, 'queue error'));
   const context: WorkerContext = { runtime, stores: createStores(redis, settings), queues, metrics: options.metrics };
 
   const prefix = bullPrefix(settings);
@@ -96,7 +96,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     workers.push(new Worker(QUEUES.digest, digestProcessor(context), { ...common, concurrency: 1, settings: { backoffStrategy: cappedBackoff(settings.delivery) } }));
   }
   for (const worker of workers) {
-    worker.on('error', (err) => log.warn({ err, queue: worker.name }, 'worker error'));
+    worker.on('error', (err) => logUnlessConnectionError(log, err, { queue: worker.name }, 'worker error'));
     worker.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.debug({ queue: worker.name, jobId: job.id, err }, 'job failed for good');
     });
@@ -166,6 +166,19 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       return stopping;
     },
   };
+}
+
+// The connection watcher (queue/connection.ts) already logs a lost Redis once; BullMQ re-emits the same fault on every
+// queue and worker, which would print a dozen lines per reconnect attempt.
+const CONNECTION_FAULT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable/;
+
+function logUnlessConnectionError(log: Logger, err: Error, context: Record<string, unknown>, message: string): void {
+  const code = (err as Error & { code?: string }).code ?? '';
+  if (CONNECTION_FAULT.test(code) || CONNECTION_FAULT.test(err.message)) {
+    log.debug({ err, ...context }, message);
+    return;
+  }
+  log.warn({ err, ...context }, message);
 }
 
 async function warnOnEvictionPolicy(redis: Redis, log: Logger): Promise<void> {

@@ -30,7 +30,7 @@ afterAll(async () => {
   await cleanPrefix(prefix);
 });
 
-describe('the worker process', () => {
+describe('the worker process', { timeout: 90_000 }, () => {
   it('shuts down cleanly on SIGTERM within 10 seconds, exit code 0', async () => {
     const worker = spawnCli(['worker', '--config', configDir], { REDIS_URL: testRedisUrl(), SLACK_WEBHOOK_URL: slack.webhookUrl });
     children.push(worker.child);
@@ -79,5 +79,9 @@ describe('the worker process', () => {
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
     redis.kill('SIGTERM');
+    const output = worker.output();
+    expect(output).not.toContain('"stack"'); // an expected fault is one line, not a stack trace
+    expect(output.match(/Redis connection lost/g)?.length ?? 0).toBeLessThanOrEqual(2); // one per connection
+    expect(output).not.toMatch(/"msg":"(queue|worker) error"/);
   });
 });
