@@ -110,7 +110,13 @@ Exit codes: 0 parsed (even with no items), 1 fetch or parse error (one line on s
         selectors: v.item && v.title ? { item: String(v.item), title: String(v.title), link: v.link as string, date: v.date as string, summary: v.summary as string } : undefined,
         lists: v.lists as string[] | undefined,
       });
-      for (const item of result.items) io.stdout.write(`${JSON.stringify(ordered(item))}\n`);
+      // `chokepoint parse feed.xml | head` closes the pipe early: stop writing instead of crashing on EPIPE.
+      let closed = false;
+      io.stdout.on('error', () => (closed = true));
+      for (const item of result.items) {
+        if (closed) break;
+        io.stdout.write(`${JSON.stringify(ordered(item))}\n`);
+      }
       return EXIT.OK;
     } catch (err) {
       const message = err instanceof ChokepointError ? err.message.replace(/^source "parse": /, '') : (err as Error).message;

@@ -1,51 +1,86 @@
+import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 
 /**
- * Decodes a feed's bytes: a BOM wins, then the encoding named in the XML prolog, then the Content-Type charset,
- * then UTF-8. Invalid byte sequences become U+FFFD rather than an error.
+ * Decodes a feed's bytes to text. Order: a byte-order mark; UTF-16/32 recognised from "<?xml" bytes; the encoding in
+ * the XML declaration; the Content-Type charset; UTF-8. Publishers get the declaration right more often than their
+ * web servers get the header right, so the declaration wins — unless it claims UTF-8 and the bytes are not UTF-8,
+ * which is the classic misconfiguration, and then the header (or Windows-1252) is tried. Never throws: undecodable
+ * bytes become U+FFFD.
  */
-export function decodeFeedBytes(body: Buffer | string, contentType?: string): { text: string; encoding: string } {
-  if (typeof body === 'string') return { text: body.replace(/^\uFEFF/, ''), encoding: 'utf-16' };
-  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return { text: body.subarray(3).toString('utf8'), encoding: 'utf-8' };
-  if (body.length >= 2 && body[0] === 0xff && body[1] === 0xfe) return { text: iconv.decode(body.subarray(2), 'utf-16le'), encoding: 'utf-16le' };
-  if (body.length >= 2 && body[0] === 0xfe && body[1] === 0xff) return { text: iconv.decode(body.subarray(2), 'utf-16be'), encoding: 'utf-16be' };
-  // UTF-16 without a BOM: "<\0?\0" or "\0<\0?".
-  if (body.length >= 4 && body[0] === 0x3c && body[1] === 0 && body[2] === 0x3f && body[3] === 0) return { text: iconv.decode(body, 'utf-16le'), encoding: 'utf-16le' };
-  if (body.length >= 4 && body[0] === 0 && body[1] === 0x3c && body[2] === 0 && body[3] === 0x3f) return { text: iconv.decode(body, 'utf-16be'), encoding: 'utf-16be' };
-
-  const head = body.subarray(0, 512).toString('latin1');
-  const declared = /^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']/i.exec(head)?.[1];
-  const fromHeader = contentType ? /charset\s*=\s*["']?([A-Za-z0-9._:-]+)/i.exec(contentType)?.[1] : undefined;
-  for (const candidate of [declared, fromHeader]) {
-    const encoding = normaliseEncoding(candidate);
-    if (encoding && encoding !== 'utf-8' && iconv.encodingExists(encoding)) return { text: iconv.decode(body, encoding), encoding };
-    if (encoding === 'utf-8') break;
-  }
-  return { text: body.toString('utf8'), encoding: 'utf-8' };
+export interface DecodedFeed {
+  text: string;
+  /** The encoding used, for logs and tests ("utf-8", "gb18030", ...). */
+  encoding: string;
 }
 
-function normaliseEncoding(name: string | undefined): string | undefined {
-  if (!name) return undefined;
-  const lower = name.toLowerCase();
-  if (lower === 'utf8' || lower === 'utf-8' || lower === 'us-ascii' || lower === 'ascii') return 'utf-8';
-  // GB2312 and GBK pages routinely contain GB18030-only characters; the superset decodes them all.
-  if (lower === 'gb2312' || lower === 'gbk' || lower === 'x-gbk' || lower === 'cp936') return 'gb18030';
-  // ISO-8859-1 labelled pages are Windows-1252 in practice (the WHATWG encoding standard says so too).
-  if (lower === 'iso-8859-1' || lower === 'latin1' || lower === 'latin-1') return 'windows-1252';
-  if (lower === 'shift-jis' || lower === 'sjis' || lower === 'x-sjis') return 'shift_jis';
-  return lower;
+
+export function decodeFeedBytes(body: Buffer | string, contentType?: string): DecodedFeed {
+  if (typeof body === 'string') return { text: body.charCodeAt(0) === 0xfeff ? body.slice(1) : body, encoding: 'utf-16' };
+  const sniffed = sniffUnicode(body);
+  if (sniffed) return { text: iconv.decode(body.subarray(sniffed.skip), sniffed.encoding, { stripBOM: true }), encoding: sniffed.encoding };
+
+  const declared = labelToEncoding(/^\s*<\?xml[^>]*?encoding\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(body.subarray(0, 1024).toString('latin1'))?.[1]);
+  const fromHeader = labelToEncoding(contentType ? /charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(contentType)?.[1] : undefined);
+  const first = declared ?? fromHeader;
+  if (first && first !== 'utf-8') return { text: iconv.decode(body, first), encoding: first };
+  if (isUtf8(body)) return { text: body.toString('utf8'), encoding: 'utf-8' };
+  // Declared (or assumed) UTF-8 but the bytes are not.
+  if (fromHeader && fromHeader !== 'utf-8') return { text: iconv.decode(body, fromHeader), encoding: fromHeader };
+  const text = body.toString('utf8');
+  // No valid multi-byte sequence at all: a single-byte page mislabelled as UTF-8, almost always Windows-1252.
+  if (!/[^\u0000-\u007f\ufffd]/.test(text)) return { text: iconv.decode(body, 'windows-1252'), encoding: 'windows-1252' };
+  return { text, encoding: 'utf-8' };
 }
 
-/** True when the bytes look like binary data rather than text (NULs or many control bytes near the start). */
-export function looksBinary(body: Buffer | string): boolean {
-  if (typeof body === 'string') return false;
-  const sample = body.subarray(0, 1024);
-  if (sample.length >= 2 && ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff))) return false;
-  if (sample.length >= 4 && (sample[1] === 0 || sample[0] === 0) && (sample[0] === 0x3c || sample[1] === 0x3c)) return false;
+/** A byte-order mark, or "<?" written in UTF-16/UTF-32 without one. */
+function sniffUnicode(b: Buffer): { encoding: string; skip: number } | undefined {
+  if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) return { encoding: 'utf-8', skip: 3 };
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) return { encoding: 'utf-32le', skip: 4 };
+  if (b.length >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff) return { encoding: 'utf-32be', skip: 4 };
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return { encoding: 'utf-16le', skip: 2 };
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return { encoding: 'utf-16be', skip: 2 };
+  if (b.length >= 4 && b[0] === 0x3c && b[1] === 0 && b[2] === 0 && b[3] === 0) return { encoding: 'utf-32le', skip: 0 };
+  if (b.length >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x3c) return { encoding: 'utf-32be', skip: 0 };
+  if (b.length >= 4 && b[0] === 0x3c && b[1] === 0 && b[2] !== 0 && b[3] === 0) return { encoding: 'utf-16le', skip: 0 };
+  if (b.length >= 4 && b[0] === 0 && b[1] === 0x3c && b[2] === 0 && b[3] !== 0) return { encoding: 'utf-16be', skip: 0 };
+  return undefined;
+}
+
+/** A charset label as iconv-lite should read it; undefined for labels it does not know. */
+export function labelToEncoding(label: string | undefined): string | undefined {
+  if (!label) return undefined;
+  const name = label.toLowerCase().replace(/^x-/, '');
+  if (name === 'utf8' || name === 'utf-8' || name === 'us-ascii' || name === 'ascii' || name === 'ansi_x3.4-1968') return 'utf-8';
+  // GB2312 and GBK pages routinely contain characters only GB18030 defines; the superset decodes all three.
+  if (name === 'gb2312' || name === 'gbk' || name === 'cp936' || name === 'euc-cn' || name === 'gb_2312-80') return 'gb18030';
+  // ISO-8859-1 labelled pages are Windows-1252 in practice (curly quotes at 0x91-0x94); WHATWG decodes them so too.
+  if (name === 'iso-8859-1' || name === 'latin1' || name === 'latin-1' || name === 'iso8859-1' || name === 'l1') return 'windows-1252';
+  if (name === 'shift-jis' || name === 'sjis' || name === 'shift_jis' || name === 'ms_kanji' || name === 'windows-31j') return 'shift_jis';
+  if (name === 'utf-16' || name === 'utf-32') return undefined; // without a BOM these were sniffed above, or are wrong
+  return iconv.encodingExists(name) ? name : undefined;
+}
+
+/**
+ * What kind of binary data this is, when it is not text at all: known file signatures, NUL bytes (outside UTF-16/32)
+ * or a high share of control bytes near the start. Undefined for text.
+ */
+export function binaryKind(body: Buffer | string): string | undefined {
+  if (typeof body === 'string' || body.length === 0) return undefined;
+  if (sniffUnicode(body)) return undefined;
+  const b = body;
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip-compressed data (the response was not decompressed)';
+  if (b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd-compressed data';
+  if (b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) return 'a ZIP archive';
+  if (b.subarray(0, 5).toString('latin1') === '%PDF-') return 'a PDF document';
+  if (b[0] === 0x89 && b.subarray(1, 4).toString('latin1') === 'PNG') return 'a PNG image';
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'a JPEG image';
+  if (b.subarray(0, 4).toString('latin1') === 'GIF8') return 'a GIF image';
+  const sample = b.subarray(0, 2048);
   let control = 0;
   for (const byte of sample) {
-    if (byte === 0) return true;
-    if (byte < 9 || (byte > 13 && byte < 32)) control++;
+    if (byte === 0) return 'binary data (it contains NUL bytes)';
+    if (byte < 9 || (byte > 13 && byte < 32) || byte === 127) control++;
   }
-  return control > sample.length * 0.1;
+  return control > sample.length * 0.05 ? 'binary data (mostly control bytes)' : undefined;
 }

@@ -1,0 +1,224 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import axios, { type AxiosResponse } from 'axios';
+import type { Settings } from '../config/schema.js';
+import { SourceFetchError } from '../errors.js';
+import { PACKAGE_ROOT } from '../paths.js';
+import { redactSecrets } from '../secrets.js';
+import { assertUrlAllowed } from './ssrf.js';
+import { createGuardedAgents } from './http/agents.js';
+import { displayUrl } from './http/display-url.js';
+import { classifyFailure, AttemptError, statusFailure } from './http/failures.js';
+import { readFileUrl } from './http/file-url.js';
+import { HostLimiter, sleep } from './http/host-limiter.js';
+import { readCapped, BodyTooLargeError } from './http/read-body.js';
+import { backoffDelay } from './http/retry-after.js';
+
+export { displayUrl };
+
+/** Conditional-GET validators remembered per source. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+export interface HttpRequest {
+  url: string;
+  /** Names the source in errors. */
+  sourceId: string;
+  headers?: Record<string, string>;
+  accept?: string;
+  /** Sent as If-None-Match / If-Modified-Since; a 304 answer is returned as notModified. */
+  validators?: Validators;
+  timeoutMs?: number;
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+export type HttpResponse =
+  | { notModified: true; status: number; url: string }
+  | {
+      notModified: false;
+      status: number;
+      /** The final URL after redirects (base for relative links). */
+      url: string;
+      /** Decompressed, undecoded bytes: the parser detects the charset from the prolog or contentType. */
+      body: Buffer;
+      contentType?: string;
+      validators: Validators;
+    };
+
+export interface HttpClient {
+  get(request: HttpRequest): Promise<HttpResponse>;
+  /** Closes kept-alive sockets. */
+  close(): void;
+}
+
+export interface HttpClientOptions {
+  /** Overrides the whole User-Agent header. */
+  userAgent?: string;
+  /** First backoff step between retries (doubles each time, full jitter). */
+  retryBaseDelayMs?: number;
+  /** Longest Retry-After the client waits in place; longer ones fail with retryAfterMs for the job layer. */
+  maxRetryWaitMs?: number;
+  /**
+   * Which addresses count as non-public (default: isPrivateAddress). Lets tests stand a "private" server on
+   * 127.0.0.2 beside a "public" one on 127.0.0.1, and embedders narrow the policy deliberately.
+   */
+  isPrivateAddress?: (ip: string) => boolean;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** `Chokepoint/<version> (+<contact>)`: servers' operators can tell who polls them and how to reach us. */
+export function userAgent(contact?: string): string {
+  return `Chokepoint/${packageVersion()}${contact ? ` (+${contact})` : ''}`;
+}
+
+/**
+ * The one HTTP client every source kind uses: SSRF-guarded sockets, connect timeout and total deadline, a size cap on
+ * the decompressed body, redirects followed by hand (each hop re-checked), conditional GET, per-host politeness,
+ * retries with backoff on network errors and 5xx, and Retry-After on 429.
+ */
+export function createHttpClient(settings: Settings['http'], opts: HttpClientOptions = {}): HttpClient {
+  const isPrivate = opts.isPrivateAddress;
+  const agents = createGuardedAgents({
+    allowPrivateAddresses: settings.allowPrivateAddresses,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    isPrivate,
+  });
+  const limiter = new HostLimiter(settings.perHostConcurrency, settings.perHostIntervalMs);
+  const ua = opts.userAgent ?? userAgent(settings.userAgentContact);
+  const baseDelay = opts.retryBaseDelayMs ?? 500;
+  const maxWait = opts.maxRetryWaitMs ?? 10_000;
+  const instance = axios.create({
+    proxy: false, // an env proxy would resolve DNS itself and bypass the guarded sockets
+    maxRedirects: 0,
+    responseType: 'stream',
+    decompress: true,
+    validateStatus: () => true,
+    httpAgent: agents.httpAgent,
+    httpsAgent: agents.httpsAgent,
+  });
+
+  async function attempt(req: HttpRequest, signal: AbortSignal, maxBytes: number): Promise<HttpResponse> {
+    let current = req.url;
+    const firstOrigin = new URL(current).origin;
+    const chain = [current];
+    for (;;) {
+      // Redirects may never lead to file: URLs, whatever allowFileUrls says.
+      assertUrlAllowed(current, { allowPrivateAddresses: settings.allowPrivateAddresses, allowFileUrls: false, isPrivate });
+      const sameOrigin = new URL(current).origin === firstOrigin;
+      const headers: Record<string, string> = {
+        'User-Agent': ua,
+        Accept: req.accept ?? '*/*',
+        'Accept-Encoding': 'gzip, deflate, br',
+        // Configured headers may carry API keys: they go only to the configured origin.
+        ...(sameOrigin ? req.headers : {}),
+      };
+      if (req.validators?.etag) headers['If-None-Match'] = req.validators.etag;
+      if (req.validators?.lastModified) headers['If-Modified-Since'] = req.validators.lastModified;
+
+      const release = await limiter.acquire(new URL(current).host, signal);
+      try {
+        const res: AxiosResponse<Readable> = await instance.get(current, { headers, signal });
+        const status = res.status;
+        const location = res.headers.location as string | undefined;
+        if (REDIRECTS.has(status) && location) {
+          res.data.destroy();
+          const next = new URL(location, current).href;
+          if (chain.includes(next)) throw new AttemptError('redirect-loop', `redirect loop: ${[...chain, next].map(displayUrl).join(' -> ')}`, false);
+          if (chain.length > settings.maxRedirects) {
+            throw new AttemptError('too-many-redirects', `more than ${settings.maxRedirects} redirects (last: ${displayUrl(next)})`, false);
+          }
+          chain.push(next);
+          current = next;
+          continue;
+        }
+        if (status === 304) {
+          res.data.destroy();
+          return { notModified: true, status, url: current };
+        }
+        if (status < 200 || status >= 300) {
+          res.data.destroy();
+          throw statusFailure(status, res.statusText, res.headers['retry-after'] as string | undefined);
+        }
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          res.data.destroy();
+          throw new BodyTooLargeError(maxBytes);
+        }
+        const body = await readCapped(res.data, maxBytes, signal);
+        const header = (name: string) => (res.headers[name] as string | undefined) || undefined;
+        return {
+          notModified: false,
+          status,
+          url: current,
+          body,
+          contentType: header('content-type'),
+          validators: { etag: header('etag'), lastModified: header('last-modified') },
+        };
+      } finally {
+        release();
+      }
+    }
+  }
+
+  async function get(req: HttpRequest): Promise<HttpResponse> {
+    const timeoutMs = req.timeoutMs ?? settings.timeoutMs;
+    const maxBytes = req.maxBytes ?? settings.maxBytes;
+    const shown = displayUrl(req.url);
+    const fail = (e: unknown, attempts: number): SourceFetchError => {
+      const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });
+      const tries = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+      return new SourceFetchError(req.sourceId, f.reason, redactSecrets(`GET ${shown} failed: ${f.message}${tries}`), {
+        cause: e,
+        retryable: f.retryable,
+        retryAfterMs: f.retryAfterMs,
+      });
+    };
+    try {
+      assertUrlAllowed(req.url, { ...settings, isPrivate });
+    } catch (e) {
+      throw fail(e, 1);
+    }
+    if (req.url.startsWith('file:')) {
+      try {
+        const file = await readFileUrl(req.url, maxBytes, req.validators?.lastModified, req.signal);
+        if (file.notModified) return { notModified: true, status: 304, url: req.url };
+        return { notModified: false, status: 200, url: req.url, body: file.body, contentType: file.contentType, validators: { lastModified: file.lastModified } };
+      } catch (e) {
+        throw fail(e, 1);
+      }
+    }
+
+    for (let n = 0; ; n++) {
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
+      try {
+        return await attempt(req, signal, maxBytes);
+      } catch (e) {
+        const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });
+        if (!f.retryInClient || n >= settings.retries) throw fail(e, n + 1);
+        const wait = f.retryAfterMs ?? backoffDelay(n, baseDelay);
+        if (wait > maxWait) throw fail(e, n + 1);
+        try {
+          await sleep(wait, req.signal);
+        } catch {
+          throw fail(e, n + 1);
+        }
+      }
+    }
+  }
+
+  return { get, close: () => agents.destroy() };
+}

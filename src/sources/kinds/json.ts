@@ -1,0 +1,113 @@
+import type { JsonSourceConfig } from '../../config/schema.js';
+import { FeedParseError } from '../../errors.js';
+import { displayUrl } from '../http/display-url.js';
+import { PRESETS, type JsonPreset } from '../presets.js';
+import type { PollContext, PollResult } from '../registry.js';
+import { ACCEPT, fetchSource } from './fetch.js';
+import { asText, getPath, type RawItem } from './raw-item.js';
+import { toItems } from './to-item.js';
+
+/** Parses a JSON body; an API that answers with text or HTML (GDELT's errors are plain text) is a clear error. */
+export function parseJsonBody(sourceId: string, body: Buffer, url: string, contentType?: string): unknown {
+  const text = body.toString('utf8').replace(/^\uFEFF/, '');
+  try {
+    if (text.trim() === '') throw new Error('empty');
+    return JSON.parse(text);
+  } catch {
+    const snippet = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 160);
+    const type = contentType ? ` (${contentType.split(';')[0]})` : '';
+    throw new FeedParseError(
+      sourceId,
+      'not-json',
+      snippet
+        ? `response from ${displayUrl(url)}${type} is not JSON; it begins: "${snippet}"`
+        : `response from ${displayUrl(url)}${type} is empty, expected JSON`,
+    );
+  }
+}
+
+/** Reads one parsed page with a preset or a configured mapping. */
+export function readJsonPage(
+  source: Pick<JsonSourceConfig, 'id' | 'preset' | 'mapping'>,
+  doc: unknown,
+  url: string,
+): { items: RawItem[]; next?: string } {
+  const preset: JsonPreset | undefined = source.preset ? PRESETS[source.preset] : undefined;
+  if (preset) {
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc) || (preset.expects && !(preset.expects in doc))) {
+      const what = preset.expects ? `an object with "${preset.expects}"` : 'an object';
+      throw new FeedParseError(source.id, 'unexpected-json', `response from ${displayUrl(url)} is not a ${source.preset} answer (expected ${what})`);
+    }
+    const d = doc as Record<string, unknown>;
+    return { items: preset.read(d), next: preset.nextPage?.(d) };
+  }
+  const mapping = source.mapping!;
+  const list = getPath(doc, mapping.items);
+  if (!Array.isArray(list)) {
+    throw new FeedParseError(source.id, 'unexpected-json', `response from ${displayUrl(url)} has no array at "${mapping.items}"`);
+  }
+  const field = (record: unknown, path?: string) => (path ? asText(getPath(record, path)) : undefined);
+  const items = list.flatMap((record): RawItem[] => {
+    const title = field(record, mapping.title);
+    if (!title) return [];
+    return [
+      {
+        guid: field(record, mapping.id),
+        title,
+        url: field(record, mapping.url),
+        summary: field(record, mapping.summary),
+        date: field(record, mapping.date),
+        author: field(record, mapping.author),
+      },
+    ];
+  });
+  return { items };
+}
+
+/**
+ * Pagination stays on the source's own host: a next_page_url pointing elsewhere is a hostile or broken answer, and
+ * the configured headers (API keys) must not follow it.
+ */
+function sameHost(next: string, base: string): string | undefined {
+  try {
+    const url = new URL(next, base);
+    return url.host === new URL(base).host && (url.protocol === 'https:' || url.protocol === 'http:') ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function poll(source: JsonSourceConfig, ctx: PollContext): Promise<PollResult> {
+  const first = await fetchSource(source, ctx, ACCEPT.json);
+  if (first.notModified) return { status: 'not-modified' };
+  let response = first.response;
+  let bytes = response.body.length;
+  let page = readJsonPage(source, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url);
+  const raw = [...page.items];
+  const seen = new Set([response.url]);
+  for (let n = 1; n < source.maxPages && page.next; n++) {
+    const next = sameHost(page.next, response.url);
+    if (!next || seen.has(next)) {
+      if (!next) ctx.log.warn({ sourceId: source.id, next: displayUrl(page.next) }, 'ignoring a next page on another host');
+      break;
+    }
+    seen.add(next);
+    const res = await ctx.http.get({
+      url: next,
+      sourceId: source.id,
+      accept: ACCEPT.json,
+      headers: source.headers,
+      timeoutMs: source.timeoutMs,
+      maxBytes: source.maxBytes,
+      signal: ctx.signal,
+    });
+    if (res.notModified) break;
+    response = res;
+    bytes += res.body.length;
+    page = readJsonPage(source, parseJsonBody(source.id, res.body, res.url, res.contentType), res.url);
+    raw.push(...page.items);
+  }
+  const items = toItems(raw, source.id, ctx.now);
+  await first.commit();
+  return { status: 'ok', items, bytes };
+}

@@ -1,0 +1,19 @@
+import type { RssSourceConfig } from '../../config/schema.js';
+import { parseFeed } from '../feed/parse.js';
+import type { PollContext, PollResult } from '../registry.js';
+import { ACCEPT, fetchSource } from './fetch.js';
+
+/** Feeds (RSS 0.9x/2.0, RSS 1.0/RDF, Atom): a conditional GET, then the feed parser. A 304 costs no parsing. */
+export async function poll(source: RssSourceConfig, ctx: PollContext): Promise<PollResult> {
+  const fetched = await fetchSource(source, ctx, ACCEPT.feed);
+  if (fetched.notModified) return { status: 'not-modified' };
+  const { response } = fetched;
+  const feed = parseFeed(response.body, {
+    sourceId: source.id,
+    contentType: response.contentType,
+    baseUrl: response.url,
+    fetchedAt: ctx.now,
+  });
+  await fetched.commit();
+  return { status: 'ok', items: feed.items, bytes: response.body.length, title: feed.title };
+}

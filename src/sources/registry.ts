@@ -1,0 +1,63 @@
+import type { Logger } from '../log.js';
+import type { SourceConfig } from '../config/schema.js';
+import type { Item } from '../items/item.js';
+import type { SourceStateStore } from '../store/source-state.js';
+import type { HttpClient } from './http.js';
+import * as html from './kinds/html.js';
+import * as json from './kinds/json.js';
+import * as rss from './kinds/rss.js';
+import * as screening from './kinds/screening.js';
+
+/** What a source kind needs to poll: the shared HTTP client, its Redis-backed state, the clock and a logger. */
+export interface PollContext {
+  http: HttpClient;
+  state: SourceStateStore;
+  now: Date;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** A 304 (or an unchanged file) is a result, not an error; it costs no parsing. */
+export type PollResult = { status: 'not-modified' } | { status: 'ok'; items: Item[]; bytes: number; title?: string };
+
+/** One source kind: fetch (conditional GET) and parse in one call; throws SourceFetchError or FeedParseError. */
+export interface SourceKind<S extends SourceConfig = SourceConfig> {
+  poll(source: S, ctx: PollContext): Promise<PollResult>;
+}
+
+type KindOf<K extends SourceConfig['kind']> = Extract<SourceConfig, { kind: K }>;
+const KINDS: { [K in SourceConfig['kind']]: SourceKind<KindOf<K>> } = { rss, json, html, screening };
+
+/** Polls one source with the module registered for its kind. */
+export function pollSource(source: SourceConfig, ctx: PollContext): Promise<PollResult> {
+  const kind = KINDS[source.kind] as SourceKind;
+  return kind.poll(source, ctx);
+}
+
+/**
+ * Polls a source and records its health: one log line when it becomes degraded or recovers, a debug line otherwise,
+ * so a feed that is down for a day does not write an error every fifteen minutes. Rethrows the poll's error.
+ */
+export async function pollSourceWithHealth(source: SourceConfig, ctx: PollContext): Promise<PollResult> {
+  const log = ctx.log.child({ sourceId: source.id });
+  let result: PollResult;
+  try {
+    result = await pollSource(source, ctx);
+  } catch (err) {
+    const change = await ctx.state.recordFailure(source.id, err, ctx.now);
+    if (change.becameDegraded) {
+      log.error({ err, consecutiveFailures: change.consecutiveFailures }, 'source degraded: it failed %d times in a row', change.consecutiveFailures);
+    } else {
+      log.debug({ err, consecutiveFailures: change.consecutiveFailures }, 'source poll failed');
+    }
+    throw err;
+  }
+  const change = await ctx.state.recordSuccess(source.id, {
+    items: result.status === 'ok' ? result.items.length : 0,
+    notModified: result.status === 'not-modified',
+    bytes: result.status === 'ok' ? result.bytes : 0,
+    at: ctx.now,
+  });
+  if (change.recovered) log.info('source recovered');
+  return result;
+}

@@ -1,0 +1,316 @@
+import http from 'node:http';
+import zlib from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SourceFetchError } from '../../src/errors.js';
+import { createGuardedAgents } from '../../src/sources/http/agents.js';
+import { createHttpClient, type HttpClient, type HttpResponse } from '../../src/sources/http.js';
+import { httpSettings, startServer, type TestServer } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function serve(handler: http.RequestListener, host?: string): Promise<TestServer> {
+  const server = await startServer(handler, host);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+function client(overrides: Parameters<typeof httpSettings>[0] = {}, opts: Parameters<typeof createHttpClient>[1] = {}): HttpClient {
+  const c = createHttpClient(httpSettings(overrides), { retryBaseDelayMs: 5, ...opts });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<SourceFetchError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SourceFetchError);
+  return err as SourceFetchError;
+}
+
+function ok(res: HttpResponse): Extract<HttpResponse, { notModified: false }> {
+  if (res.notModified) throw new Error('expected a body');
+  return res;
+}
+
+describe('HTTP client', () => {
+  it('returns the body, content type, final URL and validators after following a redirect', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/old') return res.writeHead(301, { Location: '/feed.xml' }).end();
+      res.writeHead(200, { 'Content-Type': 'application/rss+xml; charset=ISO-8859-1', ETag: '"v1"', 'Last-Modified': 'Fri, 04 Apr 2025 12:00:00 GMT' });
+      res.end(Buffer.from([0x3c, 0x72, 0x73, 0x73, 0x3e, 0xe9]));
+    });
+    const res = ok(await client().get({ url: `${server.url}/old`, sourceId: 's1' }));
+    expect(res.url).toBe(`${server.url}/feed.xml`);
+    expect(res.body).toEqual(Buffer.from([0x3c, 0x72, 0x73, 0x73, 0x3e, 0xe9]));
+    expect(res.contentType).toBe('application/rss+xml; charset=ISO-8859-1');
+    expect(res.validators).toEqual({ etag: '"v1"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
+  });
+
+  it('names Chokepoint, its version and the configured contact in the User-Agent', async () => {
+    const server = await serve((_req, res) => res.end('x'));
+    await client({ userAgentContact: 'mailto:ops@example.com' }).get({ url: server.url, sourceId: 's1' });
+    expect(server.requests[0].headers['user-agent']).toMatch(/^Chokepoint\/\d+\.\d+\.\d+ \(\+mailto:ops@example\.com\)$/);
+  });
+
+  it('sends stored validators and reports a 304 as not modified', async () => {
+    const server = await serve((req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') return res.writeHead(304).end();
+      res.end('full body');
+    });
+    const res = await client().get({ url: server.url, sourceId: 's1', validators: { etag: '"v1"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' } });
+    expect(res.notModified).toBe(true);
+    expect(server.requests[0].headers['if-modified-since']).toBe('Fri, 04 Apr 2025 12:00:00 GMT');
+  });
+
+  it('decompresses gzip bodies', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Type': 'application/json' });
+      res.end(zlib.gzipSync('{"ok":true}'));
+    });
+    expect(ok(await client().get({ url: server.url, sourceId: 's1' })).body.toString()).toBe('{"ok":true}');
+  });
+
+  it('stops an endless gzip bomb at the decompressed size cap', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Encoding': 'gzip' });
+      const gzip = zlib.createGzip();
+      gzip.pipe(res);
+      const zeros = Buffer.alloc(1 << 20);
+      // Never ends: only a client that counts decompressed bytes as they arrive gets out.
+      const pump = () => {
+        if (res.destroyed) return gzip.destroy();
+        while (gzip.write(zeros)) if (res.destroyed) return;
+        gzip.once('drain', pump);
+      };
+      res.on('close', () => gzip.destroy());
+      pump();
+    });
+    const err = await failure(client({ maxBytes: 2 << 20 }).get({ url: server.url, sourceId: 'bomb' }));
+    expect(err.code).toBe('CP_SOURCE_TOO_LARGE');
+    expect(err.message).toContain('source "bomb"');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('refuses a body over the cap, declared or streamed', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/declared') return res.writeHead(200, { 'Content-Length': 5000 }).end('x'.repeat(5000));
+      res.write('x'.repeat(3000));
+      res.end('x'.repeat(3000));
+    });
+    const c = client({ maxBytes: 4096 });
+    expect((await failure(c.get({ url: `${server.url}/declared`, sourceId: 's1' }))).code).toBe('CP_SOURCE_TOO_LARGE');
+    expect((await failure(c.get({ url: `${server.url}/chunked`, sourceId: 's1' }))).code).toBe('CP_SOURCE_TOO_LARGE');
+    // A per-source override raises the cap.
+    expect(ok(await c.get({ url: `${server.url}/chunked`, sourceId: 's1', maxBytes: 10_000 })).body.length).toBe(6000);
+  });
+
+  it('cuts a server that trickles bytes forever at the total deadline, without retrying it', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('.'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    const err = await failure(client({ timeoutMs: 400 }).get({ url: server.url, sourceId: 'drip' }));
+    expect(err.code).toBe('CP_SOURCE_TIMEOUT');
+    expect(err.message).toContain('400 ms');
+    expect(err.retryable).toBe(true);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('reports a redirect loop with the chain of URLs', async () => {
+    const server = await serve((req, res) => res.writeHead(302, { Location: req.url === '/a' ? '/b' : '/a' }).end());
+    const err = await failure(client().get({ url: `${server.url}/a`, sourceId: 's1' }));
+    expect(err.code).toBe('CP_SOURCE_REDIRECT_LOOP');
+    expect(err.message).toContain(`${server.url}/a -> ${server.url}/b -> ${server.url}/a`);
+  });
+
+  it('follows at most maxRedirects redirects', async () => {
+    const server = await serve((req, res) => {
+      const n = Number(req.url!.slice(1));
+      if (n > 0) return res.writeHead(307, { Location: `/${n - 1}` }).end();
+      res.end('done');
+    });
+    const c = client({ maxRedirects: 5 });
+    expect(ok(await c.get({ url: `${server.url}/5`, sourceId: 's1' })).body.toString()).toBe('done');
+    expect((await failure(c.get({ url: `${server.url}/6`, sourceId: 's1' }))).code).toBe('CP_SOURCE_TOO_MANY_REDIRECTS');
+  });
+
+  it('refuses loopback addresses unless allowPrivateAddresses is set, without sending a request', async () => {
+    const server = await serve((_req, res) => res.end('secret'));
+    const err = await failure(client({ allowPrivateAddresses: false }).get({ url: `${server.url}/latest`, sourceId: 'ssrf' }));
+    expect(err.code).toBe('CP_SOURCE_SSRF_REFUSED');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('http.allowPrivateAddresses');
+    for (const url of ['http://localhost/', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://2130706433/']) {
+      expect((await failure(client({ allowPrivateAddresses: false }).get({ url, sourceId: 'ssrf' }))).code).toBe('CP_SOURCE_SSRF_REFUSED');
+    }
+    expect(server.requests).toHaveLength(0);
+    expect(ok(await client({ allowPrivateAddresses: true }).get({ url: server.url, sourceId: 'ok' })).body.toString()).toBe('secret');
+  });
+
+  it('re-checks every redirect hop against the SSRF guard', async () => {
+    // 127.0.0.2 plays the private network and 127.0.0.1 the public internet.
+    const inner = await serve((_req, res) => res.end('metadata'), '127.0.0.2');
+    const outer = await serve((_req, res) => res.writeHead(302, { Location: `${inner.url}/latest` }).end());
+    const c = client({ allowPrivateAddresses: false }, { isPrivateAddress: (ip) => ip === '127.0.0.2' });
+    const err = await failure(c.get({ url: outer.url, sourceId: 'hop' }));
+    expect(err.code).toBe('CP_SOURCE_SSRF_REFUSED');
+    expect(outer.requests).toHaveLength(1);
+    expect(inner.requests).toHaveLength(0);
+  });
+
+  it('reads file: URLs only when allowFileUrls is set, and never through a redirect', async () => {
+    const file = new URL('../../package.json', import.meta.url).href;
+    expect((await failure(client().get({ url: file, sourceId: 'f' }))).code).toBe('CP_SOURCE_URL_REFUSED');
+    const res = ok(await client({ allowFileUrls: true }).get({ url: file, sourceId: 'f' }));
+    expect(JSON.parse(res.body.toString()).name).toBe('chokepoint');
+    expect(res.contentType).toBe('application/json');
+    const again = await client({ allowFileUrls: true }).get({ url: file, sourceId: 'f', validators: res.validators });
+    expect(again.notModified).toBe(true);
+    const server = await serve((_req, res2) => res2.writeHead(302, { Location: file }).end());
+    expect((await failure(client({ allowFileUrls: true }).get({ url: server.url, sourceId: 'f' }))).code).toBe('CP_SOURCE_URL_REFUSED');
+  });
+
+  it('retries 5xx with backoff and succeeds when the server recovers', async () => {
+    let calls = 0;
+    const server = await serve((_req, res) => (++calls < 3 ? res.writeHead(503).end() : res.end('ok')));
+    expect(ok(await client({ retries: 2 }).get({ url: server.url, sourceId: 's1' })).body.toString()).toBe('ok');
+    expect(calls).toBe(3);
+  });
+
+  it('gives up on a persistent 5xx as retryable, naming the attempts', async () => {
+    const server = await serve((_req, res) => res.writeHead(502, 'Bad Gateway').end());
+    const err = await failure(client({ retries: 2 }).get({ url: server.url, sourceId: 's1' }));
+    expect(err.code).toBe('CP_SOURCE_HTTP_STATUS');
+    expect(err.message).toContain('HTTP 502 Bad Gateway (after 3 attempts)');
+    expect(err.retryable).toBe(true);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('does not retry other 4xx', async () => {
+    const server = await serve((_req, res) => res.writeHead(404).end());
+    const err = await failure(client({ retries: 3 }).get({ url: server.url, sourceId: 's1' }));
+    expect(err.message).toContain('HTTP 404');
+    expect(err.retryable).toBe(false);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('retries a reset connection', async () => {
+    let calls = 0;
+    const server = await serve((req, res) => (++calls === 1 ? req.socket.destroy() : res.end('ok')));
+    expect(ok(await client().get({ url: server.url, sourceId: 's1' })).body.toString()).toBe('ok');
+    expect(calls).toBe(2);
+  });
+
+  it('waits out a short Retry-After on 429 and tries again', async () => {
+    const times: number[] = [];
+    const server = await serve((_req, res) => {
+      times.push(Date.now());
+      if (times.length === 1) return res.writeHead(429, { 'Retry-After': '1' }).end();
+      res.end('ok');
+    });
+    expect(ok(await client().get({ url: server.url, sourceId: 's1' })).body.toString()).toBe('ok');
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(950);
+  });
+
+  it('hands a long Retry-After (seconds or HTTP date) to the job layer as retryAfterMs', async () => {
+    const date = new Date(Date.now() + 3_600_000).toUTCString();
+    const server = await serve((req, res) => res.writeHead(429, { 'Retry-After': req.url === '/date' ? date : '120' }).end());
+    const err = await failure(client().get({ url: server.url, sourceId: 's1' }));
+    expect(err.code).toBe('CP_SOURCE_RATE_LIMITED');
+    expect(err.retryAfterMs).toBe(120_000);
+    expect(err.retryable).toBe(true);
+    const byDate = await failure(client().get({ url: `${server.url}/date`, sourceId: 's1' }));
+    expect(byDate.retryAfterMs).toBeGreaterThan(3_500_000);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('keeps credentials out of error messages', async () => {
+    const server = await serve((_req, res) => res.writeHead(500).end());
+    const { port } = new URL(server.url);
+    const err = await failure(
+      client({ retries: 0 }).get({ url: `http://user:hunter2pass@127.0.0.1:${port}/api?api_key=SUPERSECRET123&q=gallium`, sourceId: 's1' }),
+    );
+    expect(err.message).not.toContain('SUPERSECRET123');
+    expect(err.message).not.toContain('hunter2pass');
+    expect(err.message).toContain('q=gallium');
+  });
+
+  it('sends configured headers to the configured origin only', async () => {
+    const other = await serve((_req, res) => res.end('moved'), '127.0.0.2');
+    const server = await serve((_req, res) => res.writeHead(302, { Location: other.url }).end());
+    await client().get({ url: server.url, sourceId: 's1', headers: { 'X-Api-Key': 'k-123456' } });
+    expect(server.requests[0].headers['x-api-key']).toBe('k-123456');
+    expect(other.requests[0].headers['x-api-key']).toBeUndefined();
+  });
+
+  it('keeps at most perHostConcurrency requests in flight to one host', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const server = await serve((_req, res) => {
+      peak = Math.max(peak, ++inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.end('ok');
+      }, 30);
+    });
+    const c = client({ perHostConcurrency: 2 });
+    await Promise.all(Array.from({ length: 6 }, () => c.get({ url: server.url, sourceId: 's1' })));
+    expect(peak).toBe(2);
+    expect(server.requests).toHaveLength(6);
+  });
+
+  it('spaces request starts to one host by perHostIntervalMs', async () => {
+    const times: number[] = [];
+    const server = await serve((_req, res) => {
+      times.push(Date.now());
+      res.end('ok');
+    });
+    const c = client({ perHostIntervalMs: 150, perHostConcurrency: 4 });
+    await Promise.all(Array.from({ length: 3 }, () => c.get({ url: server.url, sourceId: 's1' })));
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(140);
+    expect(times[2] - times[1]).toBeGreaterThanOrEqual(140);
+  });
+
+  it('uses no proxy from the environment', async () => {
+    const server = await serve((_req, res) => res.end('direct'));
+    const saved = process.env.http_proxy;
+    process.env.http_proxy = 'http://127.0.0.1:9';
+    try {
+      expect(ok(await client().get({ url: server.url, sourceId: 's1' })).body.toString()).toBe('direct');
+    } finally {
+      if (saved === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved;
+    }
+  });
+});
+
+describe('guarded agents', () => {
+  async function connectVia(host: string, port: number): Promise<Error> {
+    const agents = createGuardedAgents({ allowPrivateAddresses: false, connectTimeoutMs: 1000 });
+    cleanups.push(() => agents.destroy());
+    return new Promise<Error>((resolve) => {
+      http.get({ host, port, agent: agents.httpAgent }, () => resolve(new Error('connected'))).on('error', resolve);
+    });
+  }
+
+  it('refuse a literal private IP at connect time even when the URL check is bypassed', async () => {
+    const server = await serve((_req, res) => res.end('x'));
+    const err = await connectVia('127.0.0.1', Number(new URL(server.url).port));
+    expect((err as { code?: string }).code).toBe('CP_SSRF_REFUSED');
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('refuse a hostname whose DNS answer is private (the rebinding case) at connect time', async () => {
+    const server = await serve((_req, res) => res.end('x'));
+    const err = await connectVia('localhost', Number(new URL(server.url).port));
+    expect((err as { code?: string }).code).toBe('CP_SSRF_REFUSED');
+    expect(err.message).toContain('127.0.0.1');
+    expect(server.requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import type http from 'node:http';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sourceSchema, type SourceConfig } from '../../src/config/schema.js';
+import { FeedParseError, SourceFetchError } from '../../src/errors.js';
+import { memoryLogger, silentLogger } from '../../src/log.js';
+import { clearSecretsForTests, registerSecret } from '../../src/secrets.js';
+import { createHttpClient, type HttpClient } from '../../src/sources/http.js';
+import { pollSource, pollSourceWithHealth, type PollContext, type PollResult } from '../../src/sources/registry.js';
+import { createSourceStateStore, type SourceStateStore } from '../../src/store/source-state.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { httpSettings, startServer, type TestServer } from './helpers.js';
+
+const prefix = uniquePrefix('poll');
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+let redis: Redis;
+let state: SourceStateStore;
+let client: HttpClient;
+const servers: TestServer[] = [];
+
+beforeAll(() => {
+  redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
+  state = createSourceStateStore(redis, prefix, { degradedAfter: 2 });
+  client = createHttpClient(httpSettings({ retries: 0 }), { retryBaseDelayMs: 1 });
+});
+afterEach(async () => {
+  while (servers.length) await servers.pop()!.close();
+});
+afterAll(async () => {
+  client.close();
+  await cleanPrefix(prefix);
+  redis.disconnect();
+});
+
+async function serve(handler: http.RequestListener, host?: string): Promise<TestServer> {
+  const server = await startServer(handler, host);
+  servers.push(server);
+  return server;
+}
+
+const ctx = (over: Partial<PollContext> = {}): PollContext => ({ http: client, state, now: new Date('2025-04-04T12:00:00Z'), log: silentLogger(), ...over });
+const source = (raw: Record<string, unknown>): SourceConfig => sourceSchema.parse(raw);
+const ok = (r: PollResult) => {
+  if (r.status !== 'ok') throw new Error(`expected ok, got ${r.status}`);
+  return r;
+};
+
+const RSS = `<?xml version="1.0"?><rss version="2.0"><channel><title>BIS</title><link>https://www.bis.gov/</link>
+<item><title>Entity List additions</title><link>https://www.bis.gov/press/1</link><guid>bis-1</guid><pubDate>Fri, 04 Apr 2025 10:00:00 GMT</pubDate></item>
+</channel></rss>`;
+
+describe('polling sources', () => {
+  it('polls a feed once, then costs a 304 and no parsing while it is unchanged', async () => {
+    const server = await serve((req, res) => {
+      if (req.headers['if-none-match'] === '"r1"') return res.writeHead(304).end();
+      res.writeHead(200, { 'Content-Type': 'application/rss+xml', ETag: '"r1"' }).end(RSS);
+    });
+    const feed = source({ id: 'bis-rss', kind: 'rss', url: `${server.url}/rss` });
+    const first = ok(await pollSource(feed, ctx()));
+    expect(first.title).toBe('BIS');
+    expect(first.items.map((i) => i.title)).toEqual(['Entity List additions']);
+    expect(first.items[0]).toMatchObject({ sourceId: 'bis-rss', url: 'https://www.bis.gov/press/1', publishedAt: '2025-04-04T10:00:00.000Z' });
+    expect(await pollSource(feed, ctx())).toEqual({ status: 'not-modified' });
+    expect(server.requests[1].headers['if-none-match']).toBe('"r1"');
+  });
+
+  it('keeps no validators from a response that failed to parse, so the next poll fetches it again', async () => {
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html', ETag: '"broken"' }).end('<!doctype html><html><body>Sign in</body></html>'));
+    const feed = source({ id: 'html-as-feed', kind: 'rss', url: server.url });
+    const err = await pollSource(feed, ctx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeedParseError);
+    expect((err as FeedParseError).message).toContain('source "html-as-feed"');
+    await pollSource(feed, ctx()).catch(() => undefined);
+    expect(server.requests[1].headers['if-none-match']).toBeUndefined();
+  });
+
+  it('follows Federal Register next_page_url up to maxPages, on the same host only', async () => {
+    const page1 = (next: string) => fixture('federal-register-page1.json').replace('NEXT_PAGE', next);
+    const server = await serve((req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url!.startsWith('/api/v1/documents.json?page=2')) return res.end(fixture('federal-register-page2.json'));
+      res.end(page1(`${server.url}/api/v1/documents.json?page=2&per_page=2`));
+    });
+    const fr = (maxPages: number) => source({ id: `fr-${maxPages}`, kind: 'json', preset: 'federal-register', maxPages, url: `${server.url}/api/v1/documents.json?per_page=2` });
+    const two = ok(await pollSource(fr(3), ctx()));
+    expect(two.items.map((i) => i.guid)).toEqual(['2025-05871', '2025-00636', '2024-99999']);
+    expect(two.items[2].summary).toBe('Request for comments on gallium & germanium.');
+    expect(two.items[0]).toMatchObject({ author: 'Commerce Department; Industry and Security Bureau', publishedAt: '2025-04-04T00:00:00.000Z' });
+    expect(ok(await pollSource(fr(1), ctx())).items).toHaveLength(2);
+
+    const elsewhere = await serve((_req, res) => res.end(page1('http://127.0.0.2:9/steal')), '127.0.0.1');
+    const log = memoryLogger();
+    const one = ok(await pollSource(source({ id: 'fr-x', kind: 'json', preset: 'federal-register', url: elsewhere.url }), ctx({ log: log.log })));
+    expect(one.items).toHaveLength(2);
+    expect(log.lines().join('\n')).toContain('ignoring a next page on another host');
+  });
+
+  it('reports a GDELT plain-text error as a parse error naming the source', async () => {
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('Invalid query: the phrase is too short.'));
+    const err = await pollSource(source({ id: 'gdelt-ga', kind: 'json', preset: 'gdelt', url: `${server.url}/api/v2/doc/doc?query=ga` }), ctx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeedParseError);
+    expect((err as FeedParseError).message).toMatch(/^source "gdelt-ga": response from .* is not JSON; it begins: "Invalid query: the phrase is too short\."$/);
+  });
+
+  it('reads GDELT articles into items with UTC dates', async () => {
+    const server = await serve((_req, res) => res.end(fixture('gdelt-artlist.json')));
+    const result = ok(await pollSource(source({ id: 'gdelt', kind: 'json', preset: 'gdelt', url: server.url }), ctx()));
+    expect(result.items.map((i) => i.publishedAt)).toEqual(['2025-04-04T12:30:00.000Z', '2025-04-04T13:05:00.000Z']);
+  });
+
+  it('reads a press page with selectors into items with absolute links', async () => {
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(fixture('press.html').replace('https://www.bis.gov/press/', '/press/')));
+    const page = source({ id: 'bis-press', kind: 'html', url: `${server.url}/about/index.html`, selectors: { item: 'li.release', title: 'h3', date: 'time, .date', summary: '.teaser' } });
+    const result = ok(await pollSource(page, ctx()));
+    expect(result.items.map((i) => i.url)).toEqual([`${server.url}/press/2025/04/entity-list-additions`, `${server.url}/press/2024/12/gallium`]);
+    expect(result.items[0].summary).toBe('The additions target rare earth magnet suppliers & traders. Café test:');
+    expect(result.items[0].publishedAt).toBe('2025-04-04T14:00:00.000Z');
+  });
+
+  it('records a screening baseline first, then yields only entries added or changed since the last poll', async () => {
+    const base = JSON.parse(fixture('csl.json')) as { results: Array<Record<string, unknown>> };
+    let doc = base;
+    const server = await serve((_req, res) => res.end(JSON.stringify(doc)));
+    const csl = source({ id: 'csl', kind: 'screening', url: server.url, lists: ['Entity List'] });
+    expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
+    expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
+
+    doc = structuredClone(base);
+    doc.results[1].alt_names = ['SZ Chip'];
+    doc.results.push({ id: 'new-1', name: 'Baotou Magnet Works', source: 'Entity List (EL) - Bureau of Industry and Security', addresses: [{ city: 'Baotou', country: 'CN' }], start_date: '2025-04-04' });
+    doc.results.push({ id: 'new-2', name: 'Not on a watched list', source: 'Unverified List (UVL) - Bureau of Industry and Security' });
+    const changed = ok(await pollSource(csl, ctx()));
+    expect(changed.items.map((i) => [i.title, i.screening?.change])).toEqual([
+      ['Entity List: Shenzhen Chip Trading Ltd (CN, HK)', 'changed'],
+      ['Entity List: Baotou Magnet Works (CN)', 'added'],
+    ]);
+    expect(changed.items[1]).toMatchObject({ sourceId: 'csl', publishedAt: '2025-04-04T00:00:00.000Z', screening: { list: 'Entity List (EL) - Bureau of Industry and Security' } });
+    expect(changed.items[0].id).not.toBe(changed.items[1].id);
+    expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
+  });
+
+  it('diffs a 20,000-entry screening list and reports the one new entry', async () => {
+    const results = Array.from({ length: 20_000 }, (_, i) => ({ id: `id-${i}`, name: `Company ${i}`, source: 'Entity List (EL) - Bureau of Industry and Security', addresses: [{ country: 'CN' }] }));
+    let body = JSON.stringify({ results });
+    const server = await serve((_req, res) => res.end(body));
+    const csl = source({ id: 'csl-big', kind: 'screening', url: server.url });
+    ok(await pollSource(csl, ctx()));
+    body = JSON.stringify({ results: [...results, { id: 'id-new', name: 'Newly Listed Ltd', source: 'Entity List (EL) - Bureau of Industry and Security' }] });
+    const second = ok(await pollSource(csl, ctx()));
+    expect(second.items.map((i) => i.title)).toEqual(['Entity List: Newly Listed Ltd']);
+    expect(await redis.hlen(`{${prefix}}:source:csl-big:screening`)).toBe(20_001);
+  });
+
+  it('logs a failing source as degraded once, and its recovery once', async () => {
+    let up = false;
+    const server = await serve((_req, res) => (up ? res.end(RSS) : res.writeHead(404).end()));
+    const feed = source({ id: 'flaky', kind: 'rss', url: server.url });
+    const { log, lines } = memoryLogger('info');
+    for (let i = 0; i < 4; i++) {
+      const err = await pollSourceWithHealth(feed, ctx({ log })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SourceFetchError);
+    }
+    expect(lines().filter((l) => l.includes('source degraded'))).toHaveLength(1);
+    expect(await state.getHealth('flaky')).toMatchObject({ degraded: true, consecutiveFailures: 4, lastErrorCode: 'CP_SOURCE_HTTP_STATUS' });
+    up = true;
+    ok(await pollSourceWithHealth(feed, ctx({ log })));
+    ok(await pollSourceWithHealth(feed, ctx({ log })));
+    expect(lines().filter((l) => l.includes('source recovered'))).toHaveLength(1);
+    expect(await state.getHealth('flaky')).toMatchObject({ degraded: false, consecutiveFailures: 0, lastItems: 1 });
+  });
+
+  it('goes on polling other sources after a hostile one fails', async () => {
+    const hostile = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(Buffer.from([0xff, 0xfe, 0x00, 0x13, 0x37, 0x00, 0x9c])));
+    const good = await serve((_req, res) => res.end(RSS));
+    const results = await Promise.allSettled([
+      pollSource(source({ id: 'garbage', kind: 'rss', url: hostile.url }), ctx()),
+      pollSource(source({ id: 'good', kind: 'rss', url: good.url }), ctx()),
+    ]);
+    expect(results[0].status).toBe('rejected');
+    expect(String((results[0] as PromiseRejectedResult).reason.message)).toContain('source "garbage"');
+    expect(results[1].status).toBe('fulfilled');
+  });
+
+  it("keeps a source's configured secrets out of its error, its log lines and its recorded health", async () => {
+    const token = 'tok-7f3a9c2e5b1d';
+    registerSecret(token);
+    try {
+      const server = await serve((_req, res) => res.writeHead(503).end());
+      const { log, lines } = memoryLogger('debug');
+      const leaky = source({ id: 'leaky', kind: 'json', preset: 'gdelt', url: `${server.url}/api?query=x&key=${token}`, headers: { Authorization: `Bearer ${token}` } });
+      for (let i = 0; i < 2; i++) {
+        const err = (await pollSourceWithHealth(leaky, ctx({ log })).catch((e: unknown) => e)) as Error;
+        expect(err.message).toContain('HTTP 503');
+        expect(err.message).not.toContain(token);
+      }
+      expect(server.requests[0].headers.authorization).toBe(`Bearer ${token}`);
+      expect(lines().length).toBeGreaterThan(0);
+      expect(lines().join('\n')).not.toContain(token);
+      expect(JSON.stringify(await state.getHealth('leaky'))).not.toContain(token);
+    } finally {
+      clearSecretsForTests();
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SourceFetchError } from '../../src/errors.js';
+import { clearSecretsForTests, registerSecret } from '../../src/secrets.js';
+import { createSourceStateStore, type SourceStateStore } from '../../src/store/source-state.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+const prefix = uniquePrefix('source-state');
+let redis: Redis;
+let store: SourceStateStore;
+const at = (minute: number) => new Date(Date.UTC(2025, 3, 4, 12, minute));
+
+beforeAll(() => {
+  redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
+  store = createSourceStateStore(redis, prefix, { degradedAfter: 3 });
+});
+afterAll(async () => {
+  clearSecretsForTests();
+  await cleanPrefix(prefix);
+  redis.disconnect();
+});
+
+describe('source state store', () => {
+  it('remembers validators per source and forgets the ones a new response no longer sends', async () => {
+    expect(await store.getValidators('fr')).toEqual({});
+    await store.saveValidators('fr', { etag: '"abc"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
+    expect(await store.getValidators('fr')).toEqual({ etag: '"abc"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
+    await store.saveValidators('fr', { etag: '"def"' });
+    expect(await store.getValidators('fr')).toEqual({ etag: '"def"' });
+    expect(await store.getValidators('other')).toEqual({});
+  });
+
+  it('keeps every key under the hash-tagged prefix', async () => {
+    await store.recordSuccess('tagged', { items: 1, notModified: false, bytes: 10, at: at(0) });
+    const keys = await redis.keys(`{${prefix}}:*`);
+    expect(keys).toContain(`{${prefix}}:source:tagged:health`);
+    expect(keys.every((k) => k.startsWith(`{${prefix}}:`))).toBe(true);
+  });
+
+  it('marks a source degraded once, at the Nth consecutive failure, and reports the recovery', async () => {
+    const error = new SourceFetchError('bis', 'timeout', 'GET https://www.bis.gov/rss failed: no complete response within 30000 ms');
+    const changes = [];
+    for (let i = 0; i < 5; i++) changes.push(await store.recordFailure('bis', error, at(i)));
+    expect(changes.map((c) => c.becameDegraded)).toEqual([false, false, true, false, false]);
+    expect(changes.map((c) => c.consecutiveFailures)).toEqual([1, 2, 3, 4, 5]);
+    const degraded = await store.getHealth('bis');
+    expect(degraded).toMatchObject({
+      degraded: true,
+      degradedSince: at(2).toISOString(),
+      consecutiveFailures: 5,
+      lastErrorCode: 'CP_SOURCE_TIMEOUT',
+      lastErrorAt: at(4).toISOString(),
+    });
+    expect(degraded?.lastError).toContain('no complete response');
+
+    const recovery = await store.recordSuccess('bis', { items: 0, notModified: true, bytes: 0, at: at(10) });
+    expect(recovery).toEqual({ becameDegraded: false, recovered: true, consecutiveFailures: 0 });
+    expect(await store.recordSuccess('bis', { items: 4, notModified: false, bytes: 2048, at: at(11) })).toMatchObject({ recovered: false });
+    expect(await store.getHealth('bis')).toMatchObject({
+      degraded: false,
+      degradedSince: null,
+      consecutiveFailures: 0,
+      lastSuccessAt: at(11).toISOString(),
+      lastItems: 4,
+      lastNotModified: false,
+      lastBytes: 2048,
+      // The last error stays on record after recovery.
+      lastErrorCode: 'CP_SOURCE_TIMEOUT',
+    });
+  });
+
+  it('records a 304 poll as not modified', async () => {
+    await store.recordSuccess('gdelt', { items: 0, notModified: true, bytes: 0, at: at(1) });
+    expect(await store.getHealth('gdelt')).toMatchObject({ lastNotModified: true, lastItems: 0 });
+  });
+
+  it('never stores a registered secret in the last error', async () => {
+    registerSecret('tok-SECRET-987654');
+    await store.recordFailure('leaky', new Error('GET https://api.example.com/?token=tok-SECRET-987654 failed'), at(0));
+    expect((await store.getHealth('leaky'))?.lastError).not.toContain('tok-SECRET-987654');
+  });
+
+  it('lists the health of every source that has been polled', async () => {
+    const ids = (await store.listHealth()).map((h) => h.sourceId);
+    expect(ids).toEqual(expect.arrayContaining(['bis', 'gdelt', 'leaky', 'tagged']));
+    expect(await store.getHealth('never-polled')).toBeNull();
+  });
+
+  it('has no screening snapshot before the baseline, then applies diffs to it', async () => {
+    expect(await store.getScreeningSnapshot('csl')).toBeNull();
+    await store.updateScreeningSnapshot('csl', { set: new Map(), remove: [] }, at(0));
+    expect(await store.getScreeningSnapshot('csl')).toEqual(new Map());
+    const many = new Map(Array.from({ length: 2500 }, (_, i) => [`e${i}`, `h${i}`] as [string, string]));
+    await store.updateScreeningSnapshot('csl', { set: many, remove: [] }, at(1));
+    await store.updateScreeningSnapshot('csl', { set: new Map([['e1', 'changed']]), remove: ['e0', 'e2'] }, at(2));
+    const snapshot = await store.getScreeningSnapshot('csl');
+    expect(snapshot?.size).toBe(2498);
+    expect(snapshot?.get('e1')).toBe('changed');
+    expect(snapshot?.has('e0')).toBe(false);
+  });
+});
