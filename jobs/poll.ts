@@ -40,6 +40,7 @@ export function pollProcessor(ctx: WorkerContext) {
       await ctx.queues.score.add('score', { sourceId, items: batch }, { jobId: jobId('score', sourceId, digest) });
       await ctx.stores.seen.markSeen(batch.map((item) => item.id));
     }
+    await outcome.commit();
     log.info({ fetched: outcome.fetched, fresh: outcome.fresh.length }, 'polled');
     return { status: 'ok', fetched: outcome.fetched, fresh: outcome.fresh.length };
   };

@@ -15,10 +15,18 @@ export interface PollContext {
   now: Date;
   log: Logger;
   signal?: AbortSignal;
+  /**
+   * When true, the kind does not store the conditional-GET validators (or the screening snapshot) itself but returns
+   * `commit` for the caller to run once the items are safely queued: a crash in between then re-fetches the items
+   * instead of losing them behind a 304.
+   */
+  deferCommit?: boolean;
 }
 
 /** A 304 (or an unchanged file) is a result, not an error; it costs no parsing. */
-export type PollResult = { status: 'not-modified' } | { status: 'ok'; items: Item[]; bytes: number; title?: string };
+export type PollResult =
+  | { status: 'not-modified' }
+  | { status: 'ok'; items: Item[]; bytes: number; title?: string; commit: () => Promise<void> };
 
 /** One source kind: fetch (conditional GET) and parse in one call; throws SourceFetchError or FeedParseError. */
 export interface SourceKind<S extends SourceConfig = SourceConfig> {

@@ -33,3 +33,10 @@ export const ACCEPT = {
   json: 'application/json, text/json;q=0.9, */*;q=0.5',
   html: 'text/html, application/xhtml+xml;q=0.9, */*;q=0.5',
 } as const;
+
+/** Runs the commit now unless the caller asked to defer it (PollContext.deferCommit); returns what is left to run. */
+export async function commitUnlessDeferred(ctx: PollContext, commit: () => Promise<void>): Promise<() => Promise<void>> {
+  if (ctx.deferCommit) return commit;
+  await commit();
+  return async () => undefined;
+}

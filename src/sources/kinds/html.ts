@@ -4,7 +4,7 @@ import type { HtmlSourceConfig } from '../../config/schema.js';
 import { FeedParseError } from '../../errors.js';
 import { displayUrl } from '../http/display-url.js';
 import type { PollContext, PollResult } from '../registry.js';
-import { ACCEPT, fetchSource } from './fetch.js';
+import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import type { RawItem } from './raw-item.js';
 import { toItems } from './to-item.js';
 
@@ -96,6 +96,6 @@ export async function poll(source: HtmlSourceConfig, ctx: PollContext): Promise<
   const html = decodeHtml(response.body, response.contentType);
   const page = extractHtml(source.id, html, response.url, source.selectors);
   const items = toItems(page.items, source.id, ctx.now);
-  await fetched.commit();
-  return { status: 'ok', items, bytes: response.body.length, title: page.title };
+  const commit = await commitUnlessDeferred(ctx, fetched.commit);
+  return { status: 'ok', items, bytes: response.body.length, title: page.title, commit };
 }

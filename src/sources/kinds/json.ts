@@ -3,7 +3,7 @@ import { FeedParseError } from '../../errors.js';
 import { displayUrl } from '../http/display-url.js';
 import { PRESETS, type JsonPreset } from '../presets.js';
 import type { PollContext, PollResult } from '../registry.js';
-import { ACCEPT, fetchSource } from './fetch.js';
+import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import { asText, getPath, type RawItem } from './raw-item.js';
 import { toItems } from './to-item.js';
 
@@ -108,6 +108,6 @@ export async function poll(source: JsonSourceConfig, ctx: PollContext): Promise<
     raw.push(...page.items);
   }
   const items = toItems(raw, source.id, ctx.now);
-  await first.commit();
-  return { status: 'ok', items, bytes };
+  const commit = await commitUnlessDeferred(ctx, first.commit);
+  return { status: 'ok', items, bytes, commit };
 }

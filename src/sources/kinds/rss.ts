@@ -1,7 +1,7 @@
 import type { RssSourceConfig } from '../../config/schema.js';
 import { parseFeed } from '../feed/parse.js';
 import type { PollContext, PollResult } from '../registry.js';
-import { ACCEPT, fetchSource } from './fetch.js';
+import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 
 /** Feeds (RSS 0.9x/2.0, RSS 1.0/RDF, Atom): a conditional GET, then the feed parser. A 304 costs no parsing. */
 export async function poll(source: RssSourceConfig, ctx: PollContext): Promise<PollResult> {
@@ -14,6 +14,6 @@ export async function poll(source: RssSourceConfig, ctx: PollContext): Promise<P
     baseUrl: response.url,
     fetchedAt: ctx.now,
   });
-  await fetched.commit();
-  return { status: 'ok', items: feed.items, bytes: response.body.length, title: feed.title };
+  const commit = await commitUnlessDeferred(ctx, fetched.commit);
+  return { status: 'ok', items: feed.items, bytes: response.body.length, title: feed.title, commit };
 }

@@ -4,7 +4,7 @@ import { FeedParseError } from '../../errors.js';
 import type { ScreeningEntry } from '../../items/item.js';
 import { displayUrl } from '../http/display-url.js';
 import type { PollContext, PollResult } from '../registry.js';
-import { ACCEPT, fetchSource } from './fetch.js';
+import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import { parseJsonBody } from './json.js';
 import { asText, type RawItem } from './raw-item.js';
 import { toItems } from './to-item.js';
@@ -114,8 +114,10 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
   const previous = await ctx.state.getScreeningSnapshot(source.id);
   const diff = diffScreening(previous ?? new Map(), current);
   const items = previous === null ? [] : toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now);
-  await ctx.state.updateScreeningSnapshot(source.id, diff, ctx.now);
-  if (previous === null) ctx.log.info({ sourceId: source.id, entries: current.length }, 'screening list baseline recorded; later polls report changes');
-  await fetched.commit();
-  return { status: 'ok', items, bytes: response.body.length };
+  const commit = await commitUnlessDeferred(ctx, async () => {
+    await ctx.state.updateScreeningSnapshot(source.id, diff, ctx.now);
+    if (previous === null) ctx.log.info({ sourceId: source.id, entries: current.length }, 'screening list baseline recorded; later polls report changes');
+    await fetched.commit();
+  });
+  return { status: 'ok', items, bytes: response.body.length, commit };
 }
