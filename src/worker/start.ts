@@ -132,7 +132,10 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     );
     if (ignored.length) log.warn({ keys: ignored }, 'these settings change only on restart');
     // Let jobs that started with the old notifiers finish before their SMTP pools close.
-    setTimeout(() => void previous.notifiers.close().catch(() => undefined), 60_000).unref();
+    setTimeout(() => {
+      previous.http.close();
+      void previous.notifiers.close().catch(() => undefined);
+    }, 60_000).unref();
     log.info({ sources: next.sources.length, watchlists: next.watchlists.length, channels: next.channels.length }, 'config reloaded');
   };
   return {
@@ -155,6 +158,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
           clearTimeout(forced);
           await queues.close();
           await runtime.state.notifiers.close();
+          runtime.state.http.close();
           await Promise.allSettled(connections.map((c) => c.quit()));
         })();
         // worker.close() can wait forever while Redis is unreachable (bullmq#4656): never outlive the deadline.
