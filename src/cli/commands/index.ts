@@ -7,6 +7,7 @@ import { backtestCommand } from './backtest.js';
 import { scanCommand } from './scan.js';
 import { notifyTestCommand } from './notify-test.js';
 import { parseCommand } from './parse.js';
+import { demoCommand } from './demo.js';
 
 /** Every `chokepoint` subcommand, in the order `chokepoint --help` lists them. Add one import and one entry. */
 export const COMMANDS: Command[] = [
@@ -18,4 +19,5 @@ export const COMMANDS: Command[] = [
   scoreCommand,
   backtestCommand,
   notifyTestCommand,
+  demoCommand,
 ];
