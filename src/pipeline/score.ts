@@ -93,9 +93,14 @@ async function foldItem(alertId: string, item: Item, storyId: string, assessment
 /** Adds the assessment to the risk index of each watched entity; returns the risk alert due when one crossed. */
 async function feedRiskIndex(item: Item, assessment: Assessment, watchlist: WatchlistConfig, storyId: string, deps: ScoreDeps): Promise<AlertVersionDue[]> {
   const settings = deps.state.config.settings;
-  const atMs = storyTime(item, deps.now, settings.alerts.storyWindowHours * 3_600_000);
+  // The index decays from when the news was published (a backlog read on a fresh install weighs what it weighed
+  // then, not as if it were all new), never from the future.
+  const published = item.publishedAt ? Date.parse(item.publishedAt) : NaN;
+  const atMs = Number.isFinite(published) ? Math.min(published, deps.now.getTime()) : storyTime(item, deps.now, settings.alerts.storyWindowHours * 3_600_000);
+  // Risk is tracked per material or product; countries and actors ("us-china") describe who acts, not what is at risk.
+  const tracked = new Set(assessment.matches.filter((m) => m.category === 'material' || m.category === 'product').map((m) => m.entity));
   const out: AlertVersionDue[] = [];
-  for (const material of new Set(assessment.entities)) {
+  for (const material of new Set(assessment.entities.filter((entity) => tracked.has(entity)))) {
     const update = await deps.risk!.record({
       watchlistId: watchlist.id,
       material,

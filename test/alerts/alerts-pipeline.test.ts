@@ -266,4 +266,18 @@ describe('the risk index through the pipeline', () => {
     expect(entry).toMatchObject({ watchlistId: 'magnets', active: true, episode: 1 });
     expect(entry.value).toBeGreaterThan(150);
   });
+
+  it('weighs a backlog of old stories as of their publication, so a fresh install raises no risk alert', async () => {
+    clock.now = Date.parse('2025-08-20T10:00:00Z');
+    const titles = ['Cobalt refinery strike halts output', 'Cobalt exporter suspends contracts', 'Cobalt hydroxide shortage hits cathode makers', 'Cobalt prices spike on Congo export quota', 'Cobalt sulphate buyers scramble for cargoes', 'Cobalt mine floods, output lost for months'];
+    for (const [i, title] of titles.entries()) {
+      run.scorer.set(title, { watchlistId: 'magnets', level: 'high', entities: ['cobalt'] });
+      // Published 30-60 days ago, read today.
+      await run.score('wire-b', [item(plain(title, 'wire-b'), new Date(clock.now - (30 + i * 10) * 86_400_000).toISOString())]);
+    }
+    const [entry] = (await run.worker.context.stores.risk.listRiskIndex(clock.now)).filter((e) => e.material === 'cobalt');
+    expect(entry?.active ?? false).toBe(false);
+    const risk = (await run.worker.context.stores.alerts.list({ watchlistId: 'magnets', since: Date.parse('2025-08-20T00:00:00Z'), limit: 20 })).alerts;
+    expect(risk.filter((a) => a.kind === 'risk-index' && a.entities.includes('cobalt'))).toHaveLength(0);
+  });
 });

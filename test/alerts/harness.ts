@@ -47,7 +47,14 @@ export class FakeScorer implements Scorer {
         score,
         level,
         direction: level === 'none' ? 'neutral' : (verdict?.direction ?? 'escalation'),
-        matches: [],
+        // Watched materials as the real scorer reports them: an entity id and a match of category material.
+        matches: (level === 'none' ? [] : (verdict?.entities ?? ['samarium'])).map((entity) => ({
+          term: entity,
+          entity,
+          category: 'material' as const,
+          field: 'title' as const,
+          position: 0,
+        })),
         factors: [{ name: 'fake', value: score, detail: 'test verdict' }],
         why: `The test says ${level}.`,
         entities: level === 'none' ? [] : (verdict?.entities ?? ['samarium']),
