@@ -112,7 +112,23 @@ export const GENERIC_FACTOR = 0.5;
 /** Enough of a summary to carry the lede; long bodies add noise that dilutes the overlap. */
 const SUMMARY_CHARS = 400;
 
-export function storyFeatures(text: { title: string; summary?: string }): StoryFeatures {
+// "China bans gallium exports - Reuters": aggregators (Google News) append the outlet, and repeat it in the summary.
+// Outlet names say who reported, not what happened; left in, they pull unrelated stories of one outlet together.
+const OUTLET_SUFFIX = /\s+[-–—|]\s+([^-–—|]{2,60})$/;
+
+/** Splits an aggregator's " - Outlet" suffix off a title (only when it is short and the headline is not). */
+export function withoutOutlet(text: { title: string; summary?: string }): { title: string; summary?: string } {
+  const match = OUTLET_SUFFIX.exec(text.title);
+  if (!match) return text;
+  const outlet = match[1].trim();
+  const headline = text.title.slice(0, match.index);
+  if (outlet.split(/\s+/).length > 6 || headline.split(/\s+/).length < 4) return text;
+  const summary = text.summary?.split(outlet).join(' ');
+  return { title: headline, summary };
+}
+
+export function storyFeatures(input: { title: string; summary?: string }): StoryFeatures {
+  const text = withoutOutlet(input);
   const features: StoryFeatures = {};
   const add = (tokens: string[], weight: number) => {
     for (const token of tokens) {

@@ -21,6 +21,19 @@ describe('story text features', () => {
   });
 });
 
+describe('aggregator outlet suffixes', () => {
+  it('do not make two unrelated stories from one outlet similar', () => {
+    const a = storyFeatures({ title: 'Beijing lifts antimony export curbs - Metal Bulletin Daily', summary: 'Beijing lifts antimony export curbs Metal Bulletin Daily' });
+    const b = storyFeatures({ title: 'Gallium smelters idle as power rationing bites - Metal Bulletin Daily', summary: 'Gallium smelters idle as power rationing bites Metal Bulletin Daily' });
+    expect(similarity(a, b)).toBeLessThan(0.1);
+  });
+
+  it('keep a dash that is part of the headline', () => {
+    const features = storyFeatures({ title: 'Rare earths - the new oil' });
+    expect(Object.keys(features)).toEqual(expect.arrayContaining([expect.stringMatching(/^oil/)]));
+  });
+});
+
 describe('story choice', () => {
   it('names a new story after its first item, so a retry names it the same', () => {
     const choice = chooseStory('item-1', storyFeatures({ title: 'Gallium ban' }), []);
