@@ -1,0 +1,278 @@
+import type { Item } from '../items/item.js';
+import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
+import { type CompiledLexicon, type EntityInfo, HALT_SIGNAL, RESUME_SIGNAL } from './lexicon.js';
+import type { Matcher, TermKind } from './matcher.js';
+import { createScratch, normalizeText, sentenceAt, tokenAt } from './normalize.js';
+import type { Direction, ItemField } from './types.js';
+
+/** Where a term was found. Tokens and sentences are numbered within the field. */
+export interface Located {
+  field: ItemField;
+  start: number;
+  end: number;
+  token: number;
+  tokenEnd: number;
+  sentence: number;
+  /** The words as they appear in the item. */
+  text: string;
+  /** Offset in the original field. */
+  position: number;
+}
+
+export interface EntityHit extends Located {
+  id: string;
+  kind: TermKind;
+  /** Watchlist id of keywords and suppliers. */
+  scope?: string;
+}
+
+export interface SignalHit extends Located {
+  signal: SignalEntry;
+  polarity: Direction;
+  /** The action that changed the signal's meaning ("suspend" export controls). */
+  action?: { entry: ActionEntry; text: string };
+  /** For halts and resumptions: the flow halted or resumed ("exports"). */
+  flow?: string;
+  hedged: boolean;
+  /** Named as the cause or context of the news ("since controls were introduced", "in violation of export controls"). */
+  background: boolean;
+  inForce: boolean;
+  offTopic: boolean;
+  actor?: EntityInfo;
+  /** Countries named (or acted for) in the signal's sentence. */
+  countries: string[];
+}
+
+export interface CueHit extends Located {
+  id: string;
+  scope?: string;
+}
+
+/** Everything about an item that does not depend on a watchlist: computed once, scored against every watchlist. */
+export interface ItemAnalysis {
+  entities: EntityHit[];
+  signals: SignalHit[];
+  exclusions: CueHit[];
+  /** Watchlist `exclude` terms found (scope = watchlist id). */
+  excludes: CueHit[];
+  /** An opinion or analysis piece (question title, "explainer", ...). */
+  analysis: boolean;
+}
+
+/** Tokens between two located terms (0 when adjacent), or -1 when they overlap. */
+export function gap(a: Located, b: Located): number {
+  if (a.tokenEnd < b.token) return b.token - a.tokenEnd - 1;
+  if (b.tokenEnd < a.token) return a.token - b.tokenEnd - 1;
+  return -1;
+}
+
+const ACTION_BEFORE = 6; // "suspend [its rare earth] export controls", "issues [first batch of rare-earth] export licences"
+const ACTION_AFTER = 2; // "export controls [were] suspended"
+const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
+const HEDGE_AFTER = 1; // "tariffs loom"
+const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "after [U.S. President Donald Trump imposed reciprocal] tariffs"
+
+export class Analyser {
+  // Reused for every field: analysis is synchronous and keeps only numbers and slices of the original text.
+  private readonly scratch = createScratch();
+
+  constructor(
+    private readonly lexicon: CompiledLexicon,
+    private readonly matcher: Matcher,
+  ) {}
+
+  analyse(item: Item): ItemAnalysis {
+    const out: ItemAnalysis = { entities: [], signals: [], exclusions: [], excludes: [], analysis: false };
+    const fields: Array<[ItemField, string | undefined]> = [
+      ['title', item.title],
+      ['summary', item.summary],
+      ['content', item.content],
+    ];
+    for (const [field, text] of fields) {
+      if (text) this.analyseField(field, text, out);
+    }
+    // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
+    const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
+    const lent = official && this.lexicon.entities.get(official.id);
+    if (lent) for (const s of out.signals) if (!s.actor && actsFor(lent, s)) s.actor = lent;
+    // A question for a title is the mark of analysis or opinion ("Strategic leverage or disruption?").
+    if (/\?\s*$/.test(item.title ?? '')) out.analysis = true;
+    return out;
+  }
+
+  private analyseField(field: ItemField, text: string, out: ItemAnalysis): void {
+    const norm = normalizeText(text, this.scratch);
+    const hits = this.matcher.find(norm);
+    const entities: EntityHit[] = [];
+    let signals: Array<SignalHit> = [];
+    const actions: CueHit[] = [];
+    const cues: CueHit[] = [];
+    for (const hit of hits) {
+      const term = this.matcher.terms[hit.term];
+      // Hits are built field by field rather than spread from one object: spreads are the slowest part of this loop.
+      const from = norm.origin[hit.start];
+      const to = norm.origin[hit.end - 1] + 1;
+      const token = tokenAt(norm, hit.start);
+      const tokenEnd = tokenAt(norm, hit.end - 1);
+      const sentence = sentenceAt(norm, hit.start);
+      const words = text.slice(from, to);
+      const { start, end } = hit;
+      switch (term.kind) {
+        case 'signal': {
+          const signal = this.lexicon.signals.get(term.id)!;
+          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, inForce: false, offTopic: false, actor: undefined, countries: [] });
+          break;
+        }
+        case 'action':
+          actions.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
+          break;
+        case 'cue':
+          cues.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
+          break;
+        case 'exclusion':
+          out.exclusions.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
+          break;
+        case 'watch-exclude':
+          out.excludes.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: term.scope });
+          break;
+        default:
+          entities.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, kind: term.kind, scope: term.scope });
+      }
+    }
+    if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
+
+    // Everything below relates a signal to what shares its sentence: group once, look up per signal.
+    const cuesBySentence = groupBySentence(cues);
+    const near = (group: string, s: Located, before: number, after: number) =>
+      (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group && nearBy(c, s, before, after));
+    const inSentence = (group: string, s: Located) => (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group);
+    signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
+    if (actions.length) signals = signals.map((s) => this.applyAction(s, actions));
+    this.addPairs(field, entities);
+
+    const entitiesBySentence = groupBySentence(entities);
+    // The actor is usually named in the signal's sentence, else elsewhere in the same field ("..., the ministry said").
+    const actorsOf = (list: EntityHit[]) => list.filter((e) => e.kind === 'actor').map((e) => this.lexicon.entities.get(e.id)!);
+    const fieldActor = pickActor(actorsOf(entities));
+    const sentenceInfo = new Map<number, { actor?: EntityInfo; countries: string[] }>();
+    for (const [sentence, list] of entitiesBySentence) {
+      const countries = new Set<string>();
+      for (const e of list) {
+        const info = this.lexicon.entities.get(e.id);
+        if (e.kind === 'country' && info && !info.pair) countries.add(e.id);
+        else if (info?.country) countries.add(info.country);
+      }
+      sentenceInfo.set(sentence, { actor: pickActor(actorsOf(list)), countries: [...countries] });
+    }
+
+    for (const s of signals) {
+      s.hedged = near('hedge', s, HEDGE_BEFORE, HEDGE_AFTER);
+      s.background = near('evasion', s, BACKGROUND_BEFORE, -1) || near('background', s, BACKGROUND_BEFORE, -1);
+      s.inForce = inSentence('in-force', s);
+      s.offTopic = inSentence('off-topic', s);
+      const info = sentenceInfo.get(s.sentence);
+      s.countries = info?.countries ?? [];
+      s.actor = info?.actor ?? (actsFor(fieldActor, s) ? fieldActor : undefined);
+    }
+    // A cause clause is background only beside the news it explains ("bans exports in response to sanctions").
+    for (const s of signals) {
+      if (!s.background || near('evasion', s, BACKGROUND_BEFORE, -1)) continue;
+      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0);
+    }
+    out.entities.push(...entities);
+    out.signals.push(...signals);
+  }
+
+  /** The closest action in the sentence that acts on the signal's class decides what the signal means. */
+  private applyAction(s: SignalHit, actions: CueHit[]): SignalHit {
+    let best: { action: CueHit; entry: ActionEntry; distance: number } | undefined;
+    for (const a of actions) {
+      if (a.sentence !== s.sentence) continue;
+      const entry = this.lexicon.actions.get(a.id)!;
+      if (!entry.effects[s.signal.class]) continue;
+      const before = a.tokenEnd < s.token;
+      const distance = gap(a, s);
+      if (distance < 0 || distance > (before ? ACTION_BEFORE : ACTION_AFTER)) continue;
+      // Prefer the verb before the object ("lift the ban") over a passive one after it, at equal distance; a lifting verb
+      // governs a participle next to the object ("suspend newly imposed controls").
+      const lifting = before && entry.effects[s.signal.class] === 'de-escalation' ? -ACTION_BEFORE : 0;
+      const rank = distance + (before ? 0 : 0.5) + lifting;
+      if (!best || rank < best.distance) best = { action: a, entry, distance: rank };
+    }
+    if (!best) return s;
+    const effect = best.entry.effects[s.signal.class]!;
+    const action = { entry: best.entry, text: best.action.text };
+    if (effect === 'halt' || effect === 'resume') {
+      const derived = this.lexicon.signals.get(effect === 'halt' ? HALT_SIGNAL : RESUME_SIGNAL)!;
+      const from = best.action.start < s.start ? best.action : s;
+      const to = best.action.end > s.end ? best.action : s;
+      return {
+        ...s,
+        start: from.start,
+        end: to.end,
+        token: from.token,
+        tokenEnd: to.tokenEnd,
+        position: from.position,
+        signal: derived,
+        polarity: derived.direction,
+        action,
+        flow: s.text.toLowerCase(),
+      };
+    }
+    if (s.signal.direction === 'de-escalation' && effect === 'de-escalation') return { ...s, action };
+    return { ...s, polarity: effect === 'de-escalation' ? 'de-escalation' : 'escalation', action };
+  }
+
+  /** Two countries of a pair in one sentence ("Washington and Beijing agree...") stand for the pair. */
+  private addPairs(field: ItemField, entities: EntityHit[]): void {
+    if (this.lexicon.pairs.length === 0) return;
+    const bySentence = new Map<number, EntityHit[]>();
+    for (const e of entities) {
+      if (e.kind !== 'country' && e.kind !== 'actor') continue;
+      bySentence.set(e.sentence, [...(bySentence.get(e.sentence) ?? []), e]);
+    }
+    for (const [sentence, hits] of bySentence) {
+      for (const pair of this.lexicon.pairs) {
+        if (hits.some((h) => h.id === pair.id)) continue;
+        const countryOf = (h: EntityHit) => (h.kind === 'country' ? h.id : this.lexicon.entities.get(h.id)?.country);
+        const first = hits.find((h) => countryOf(h) === pair.pair![0]);
+        const second = hits.find((h) => countryOf(h) === pair.pair![1]);
+        if (!first || !second) continue;
+        const a = first.start < second.start ? first : second;
+        const b = a === first ? second : first;
+        entities.push({ ...a, end: b.end, tokenEnd: b.tokenEnd, sentence, text: `${a.text} … ${b.text}`, id: pair.id, kind: 'country', field });
+      }
+    }
+  }
+}
+
+const NONE: CueHit[] = [];
+
+function groupBySentence<T extends Located>(list: T[]): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const x of list) {
+    const group = out.get(x.sentence);
+    if (group) group.push(x);
+    else out.set(x.sentence, [x]);
+  }
+  return out;
+}
+
+/**
+ * Whether an actor named elsewhere in the story can be credited with a signal: only when it acts for the country
+ * that leads the signal's sentence ("China halts ... to US": not the White House), or when that sentence names none.
+ */
+function actsFor(actor: EntityInfo | undefined, s: SignalHit): boolean {
+  return !!actor && (s.countries.length === 0 || s.countries[0] === actor.country);
+}
+
+/** An official actor if there is one, else any. */
+function pickActor(actors: EntityInfo[]): EntityInfo | undefined {
+  return actors.find((a) => a.official) ?? actors[0];
+}
+
+function nearBy(cue: Located, s: Located, before: number, after: number): boolean {
+  const distance = gap(cue, s);
+  if (distance < 0) return true;
+  return cue.tokenEnd < s.token ? distance <= before : distance <= after;
+}

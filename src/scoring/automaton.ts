@@ -1,0 +1,157 @@
+/**
+ * Aho-Corasick automaton over UTF-16 code units: every pattern is found in one left-to-right pass, so the cost per
+ * item grows with the length of the text and the number of hits, not with the number of patterns.
+ *
+ * Layout: characters are first mapped to a dense alphabet (only characters that occur in some pattern get a symbol;
+ * any other character sends the automaton back to the root). The root has a dense row (most steps start there, after
+ * a space); every other node keeps its children as a sorted run in two flat typed arrays, which most nodes of a
+ * lexicon trie have one or two of. A Map keyed by node and symbol would cost a hash per character, several times
+ * slower. Failure links and "dictionary" links (the next node on the failure chain that ends a pattern) are
+ * precomputed, so reporting all overlapping matches costs only the matches themselves.
+ */
+export class Automaton {
+  private readonly symbols = new Uint16Array(65536);
+  private readonly childStart: Int32Array;
+  private readonly childSymbol: Uint16Array;
+  private readonly childNode: Int32Array;
+  private readonly rootRow: Int32Array;
+  private readonly fail: Int32Array;
+  /** First pattern ending at each node (-1 none); further ones follow through outNext. */
+  private readonly outHead: Int32Array;
+  private readonly outNext: Int32Array;
+  private readonly dictLink: Int32Array;
+  readonly nodeCount: number;
+
+  constructor(patterns: readonly Uint16Array[]) {
+    let size = 1;
+    for (const p of patterns) for (const c of p) if (this.symbols[c] === 0) this.symbols[c] = size++;
+
+    // Trie (a Map while building; flattened below).
+    const edges = new Map<number, number>();
+    const outHeadList: number[] = [-1];
+    const outNext = new Int32Array(patterns.length).fill(-1);
+    let nodes = 1;
+    patterns.forEach((pattern, id) => {
+      let node = 0;
+      for (const c of pattern) {
+        const key = node * size + this.symbols[c];
+        let next = edges.get(key);
+        if (next === undefined) {
+          next = nodes++;
+          edges.set(key, next);
+          outHeadList.push(-1);
+        }
+        node = next;
+      }
+      if (pattern.length === 0) return;
+      outNext[id] = outHeadList[node];
+      outHeadList[node] = id;
+    });
+    this.nodeCount = nodes;
+    this.outHead = Int32Array.from(outHeadList);
+    this.outNext = outNext;
+
+    // Children per node, sorted by symbol, flattened into typed arrays.
+    const children: Array<Array<[number, number]>> = Array.from({ length: nodes }, () => []);
+    for (const [key, child] of edges) children[Math.floor(key / size)].push([key % size, child]);
+    this.childStart = new Int32Array(nodes + 1);
+    this.childSymbol = new Uint16Array(edges.size);
+    this.childNode = new Int32Array(edges.size);
+    let edge = 0;
+    for (let node = 0; node < nodes; node++) {
+      this.childStart[node] = edge;
+      for (const [symbol, child] of children[node].sort((a, b) => a[0] - b[0])) {
+        this.childSymbol[edge] = symbol;
+        this.childNode[edge++] = child;
+      }
+    }
+    this.childStart[nodes] = edge;
+
+    this.rootRow = new Int32Array(size);
+    for (const [symbol, child] of children[0]) this.rootRow[symbol] = child;
+
+    this.fail = new Int32Array(nodes);
+    this.dictLink = new Int32Array(nodes).fill(-1);
+    const queue = new Int32Array(nodes);
+    let head = 0;
+    let tail = 0;
+    for (const [, child] of children[0]) queue[tail++] = child;
+    while (head < tail) {
+      const node = queue[head++];
+      for (const [symbol, child] of children[node]) {
+        let f = this.fail[node];
+        let target = this.step(f, symbol);
+        while (target < 0 && f !== 0) {
+          f = this.fail[f];
+          target = this.step(f, symbol);
+        }
+        const failTo = target < 0 || target === child ? 0 : target;
+        this.fail[child] = failTo;
+        this.dictLink[child] = this.outHead[failTo] >= 0 ? failTo : this.dictLink[failTo];
+        queue[tail++] = child;
+      }
+    }
+  }
+
+  /** The transition from node on symbol, or -1. */
+  private step(node: number, symbol: number): number {
+    if (node === 0) return this.rootRow[symbol] || -1;
+    let lo = this.childStart[node];
+    let hi = this.childStart[node + 1] - 1;
+    // Binary search over the sorted run; for the usual one or two children this is one or two comparisons.
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.childSymbol[mid];
+      if (s === symbol) return this.childNode[mid];
+      if (s < symbol) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /**
+   * Scans text[0..length) and calls onMatch(patternId, end) for every occurrence (end is exclusive), including
+   * overlapping and nested ones.
+   */
+  scan(text: Uint16Array, length: number, onMatch: (patternId: number, end: number) => void): void {
+    const { symbols, rootRow, childStart, childSymbol, childNode, fail, outHead, outNext, dictLink } = this;
+    let node = 0;
+    for (let i = 0; i < length; i++) {
+      const symbol = symbols[text[i]];
+      if (symbol === 0) {
+        node = 0;
+        continue;
+      }
+      for (;;) {
+        if (node === 0) {
+          node = rootRow[symbol];
+          break;
+        }
+        let lo = childStart[node];
+        let hi = childStart[node + 1] - 1;
+        let next = -1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          const s = childSymbol[mid];
+          if (s === symbol) {
+            next = childNode[mid];
+            break;
+          }
+          if (s < symbol) lo = mid + 1;
+          else hi = mid - 1;
+        }
+        if (next >= 0) {
+          node = next;
+          break;
+        }
+        node = fail[node];
+      }
+      if (node === 0) continue;
+      let reporting = outHead[node] >= 0 ? node : dictLink[node];
+      while (reporting > 0) {
+        for (let id = outHead[reporting]; id >= 0; id = outNext[id]) onMatch(id, i + 1);
+        reporting = dictLink[reporting];
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { aliasForms, expandAlternatives, plurals } from '../../src/scoring/alias.js';
+import { Automaton } from '../../src/scoring/automaton.js';
+import { Matcher, type Term } from '../../src/scoring/matcher.js';
+import { normalizeText } from '../../src/scoring/normalize.js';
+
+/** A matcher over a few terms; returns what it finds in `text` as "id=words as written". */
+function finder(entries: Array<[Term['kind'], string, string[]]>) {
+  const terms: Term[] = entries.map(([kind, id]) => ({ kind, id, scope: kind === 'keyword' ? 'w' : undefined }));
+  const matcher = new Matcher(terms, (i) => entries[i][2]);
+  return (text: string) => {
+    const norm = normalizeText(text);
+    return matcher.find(norm).map((hit) => {
+      const from = norm.origin[hit.start];
+      const to = norm.origin[hit.end - 1] + 1;
+      return `${terms[hit.term].id}=${text.slice(from, to)}`;
+    });
+  };
+}
+
+describe('the automaton', () => {
+  it('reports every occurrence, overlapping and nested, exactly as a naive search does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.stringMatching(/^[abc]{1,4}$/), { minLength: 1, maxLength: 12 }),
+        fc.stringMatching(/^[abcd]{0,60}$/),
+        (patterns, text) => {
+          const codes = (s: string) => Uint16Array.from(s, (c) => c.charCodeAt(0));
+          const found: string[] = [];
+          new Automaton(patterns.map(codes)).scan(codes(text), text.length, (id, end) => found.push(`${id}@${end}`));
+          const expected: string[] = [];
+          patterns.forEach((p, id) => {
+            for (let i = text.indexOf(p); i >= 0; i = text.indexOf(p, i + 1)) expected.push(`${id}@${i + p.length}`);
+          });
+          expect(found.sort()).toEqual(expected.sort());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('the matcher', () => {
+  const find = finder([
+    ['material', 'tin', ['tin']],
+    ['signal', 'ban', ['{ban|banned}']],
+    ['material', 'rare-earths', ['rare earth']],
+    ['material', 'rare-earth-magnets', ['rare earth magnet']],
+    ['product', 'chips', ['chip', 'chip maker']],
+    ['material', 'battery', ['battery']],
+    ['signal', 'embargo', ['embargo']],
+    ['country', 'US', ['US', 'U.S.']],
+    ['company', 'micron', ['^Micron']],
+    ['material', 'rare-earths-zh', ['稀土']],
+    ['signal', 'export-control-zh', ['出口管制']],
+    ['material', 'ndfeb', ['NdFeB']],
+    ['signal', 'truce', ['détente']],
+    ['exclusion', 'snack', ['potato chip', 'blue chip']],
+    ['keyword', 'rare earth', ['rare earth']],
+  ]);
+
+  it('matches whole words only', () => {
+    expect(find('Continuing talks on the urban banner')).toEqual([]);
+    expect(find('Tin prices; a ban.')).toEqual(['tin=Tin', 'ban=ban']);
+  });
+
+  it('matches plurals of the last word and listed verb forms', () => {
+    expect(find('Chips, batteries and embargoes')).toEqual(['chips=Chips', 'battery=batteries', 'embargo=embargoes']);
+    expect(find('They banned it')).toEqual(['ban=banned']);
+  });
+
+  it('treats hyphens, dashes and runs of spaces as one space, and finds the joined form of two-word terms', () => {
+    expect(find('rare-earth magnets')).toEqual(['rare earth=rare-earth', 'rare-earth-magnets=rare-earth magnets']);
+    expect(find('rare–earth and rare   earth')).toEqual(['rare-earths=rare–earth', 'rare earth=rare–earth', 'rare-earths=rare   earth', 'rare earth=rare   earth']);
+    expect(find('a chip-maker and chipmakers')).toEqual(['chips=chip-maker', 'chips=chipmakers']);
+  });
+
+  it('prefers the longest term among overlapping ones, but keeps a watchlist keyword on the same words', () => {
+    expect(find('rare earth magnet exports')).toEqual(['rare earth=rare earth', 'rare-earth-magnets=rare earth magnet']);
+  });
+
+  it('finds Chinese terms without word boundaries, and Latin terms next to Chinese characters', () => {
+    expect(find('商务部对稀土实施出口管制')).toEqual(['rare-earths-zh=稀土', 'export-control-zh=出口管制']);
+    expect(find('钕铁硼NdFeB磁体')).toEqual(['ndfeb=NdFeB']);
+  });
+
+  it('matches acronyms and "^" terms only in the case written', () => {
+    expect(find('Join us in the U.S. and the US')).toEqual(['US=U.S', 'US=US']);
+    expect(find('a 5 micron filter from Micron')).toEqual(['micron=Micron']);
+  });
+
+  it('folds accents and full-width forms', () => {
+    expect(find('a detente, then a DÉTENTE')).toEqual(['truce=detente', 'truce=DÉTENTE']);
+    expect(find('ＣＨＩＰＳ')).toEqual(['chips=ＣＨＩＰＳ']);
+  });
+
+  it('silences every term an exclusion overlaps', () => {
+    expect(find('potato chips and blue-chip stocks, not chips')).toEqual(['snack=potato chips', 'snack=blue-chip', 'chips=chips']);
+  });
+});
+
+describe('alias syntax', () => {
+  it('expands alternatives, including an empty one', () => {
+    expect(expandAlternatives('{ban|bans} {the |}export')).toEqual(['ban the export', 'ban export', 'bans the export', 'bans export']);
+  });
+
+  it('rejects unbalanced braces', () => {
+    expect(() => expandAlternatives('{ban|bans export')).toThrow(/without "}"/);
+    expect(() => expandAlternatives('ban|bans')).toThrow(/unbalanced/);
+  });
+
+  it('makes English plurals of the last word', () => {
+    expect(plurals('chip')).toEqual(['chips']);
+    expect(plurals('supply')).toEqual(['supplies']);
+    expect(plurals('tax')).toEqual(['taxes']);
+    expect(plurals('analysis')).toEqual(['analyses']);
+    expect(plurals('controls')).toEqual([]);
+  });
+
+  it('matches "=" terms exactly as written, with no generated forms', () => {
+    expect(aliasForms('=CHIP')).toEqual([{ lower: 'chip', cased: 'CHIP' }]);
+  });
+});
