@@ -4,7 +4,7 @@ import { configJsonSchemas } from '../../src/config/json-schema.js';
 import { PACKAGE_CONFIG_DIR } from '../../src/paths.js';
 
 describe('JSON Schemas for editors', () => {
-  it('are committed under config/schema and match the zod schemas (run `chokepoint schema --out config/schema`)', () => {
+  it('are committed under config/schema and match the zod schemas (regenerate: npx tsx scripts/update-readme.ts)', () => {
     for (const [file, schema] of Object.entries(configJsonSchemas())) {
       const committed = JSON.parse(readFileSync(`${PACKAGE_CONFIG_DIR}/schema/${file}`, 'utf8'));
       expect(committed, file).toEqual(schema);
