@@ -1,23 +1,38 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalUrl } from './urls.js';
 
 /**
- * A stable item id. Precedence: the publisher's guid, else the canonical URL, else the normalised title.
- * - A URL-like guid and a URL identify an article on the web, so they are NOT scoped to the source: the same article
- *   carried by two feeds is one item (seen once).
- * - An opaque guid ("12345", "tag:...") and a title are only unique within a feed, so they ARE scoped to the source.
+ * A stable item id (32 hex characters of SHA-256). Precedence: the publisher's guid, else the canonical URL, else
+ * the normalised title.
+ *
+ * Whether the source is part of the id:
+ * - A URL (the item's link, or a guid that is an http(s) URL) names one article on the web, so it is NOT scoped to
+ *   the source: the same article carried by two feeds, or by a feed and a search feed, gets one id and is seen once.
+ *   The URL is canonicalised first, so tracking parameters and fragments do not split it.
+ * - An opaque guid ("12345", "tag:example.com,2025:1") and a title are only unique within one feed ("Daily
+ *   briefing" recurs everywhere), so they ARE scoped to the source.
  */
 export function itemFingerprint(parts: { sourceId?: string; guid?: string; url?: string; title?: string }): string {
+  return fingerprintOfCanonical({ ...parts, url: canonicalUrl(parts.url) });
+}
+
+/** itemFingerprint for a URL that is already canonical (makeItem's hot path: one URL parse per item, not two). */
+export function fingerprintOfCanonical(parts: { sourceId?: string; guid?: string; url?: string; title?: string }): string {
   const source = parts.sourceId ?? '';
   const guid = parts.guid?.trim();
   let key: string;
-  if (guid) {
-    const asUrl = /^https?:\/\//i.test(guid) ? canonicalUrl(guid) : undefined;
-    key = asUrl ? `u\u0000${asUrl}` : `g\u0000${source}\u0000${guid}`;
-  } else if (parts.url && canonicalUrl(parts.url)) {
-    key = `u\u0000${canonicalUrl(parts.url)}`;
-  } else {
-    key = `t\u0000${source}\u0000${(parts.title ?? '').toLowerCase().replace(/\s+/g, ' ').trim()}`;
-  }
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  const guidUrl = guid && /^https?:\/\//i.test(guid) ? (guid === parts.url ? guid : canonicalUrl(guid)) : undefined;
+  const url = parts.url;
+  if (guidUrl) key = `u\u0000${guidUrl}`;
+  else if (guid) key = `g\u0000${source}\u0000${guid}`;
+  else if (url) key = `u\u0000${url}`;
+  else key = `t\u0000${source}\u0000${normaliseTitle(parts.title ?? '')}`;
+  return hash('sha256', key, 'hex').slice(0, 32);
+}
+
+/** Case, width and spacing differences do not make a different title. */
+function normaliseTitle(title: string): string {
+  // NFKC folds full-width and compatibility forms (Ｃｈｉｎａ, ﬁ); ASCII needs none of it.
+  const folded = /[^\x00-\x7f]/.test(title) ? title.normalize('NFKC') : title;
+  return folded.toLowerCase().replace(/\s+/g, ' ').trim();
 }

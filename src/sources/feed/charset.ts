@@ -20,7 +20,7 @@ export function decodeFeedBytes(body: Buffer | string, contentType?: string): De
   const sniffed = sniffUnicode(body);
   if (sniffed) return { text: iconv.decode(body.subarray(sniffed.skip), sniffed.encoding, { stripBOM: true }), encoding: sniffed.encoding };
 
-  const declared = labelToEncoding(/^\s*<\?xml[^>]*?encoding\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(body.subarray(0, 1024).toString('latin1'))?.[1]);
+  const declared = labelToEncoding(/^\s*<\?xml[^>]*?encoding\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(body.toString('latin1', 0, Math.min(body.length, 256)))?.[1]);
   const fromHeader = labelToEncoding(contentType ? /charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(contentType)?.[1] : undefined);
   const first = declared ?? fromHeader;
   if (first && first !== 'utf-8') return { text: iconv.decode(body, first), encoding: first };
@@ -72,15 +72,16 @@ export function binaryKind(body: Buffer | string): string | undefined {
   if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip-compressed data (the response was not decompressed)';
   if (b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd-compressed data';
   if (b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) return 'a ZIP archive';
-  if (b.subarray(0, 5).toString('latin1') === '%PDF-') return 'a PDF document';
-  if (b[0] === 0x89 && b.subarray(1, 4).toString('latin1') === 'PNG') return 'a PNG image';
+  if (b[0] === 0x25 && b[1] === 0x50 && b[2] === 0x44 && b[3] === 0x46) return 'a PDF document';
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'a PNG image';
   if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'a JPEG image';
-  if (b.subarray(0, 4).toString('latin1') === 'GIF8') return 'a GIF image';
-  const sample = b.subarray(0, 2048);
+  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'a GIF image';
+  const end = Math.min(b.length, 512);
   let control = 0;
-  for (const byte of sample) {
+  for (let i = 0; i < end; i++) {
+    const byte = b[i];
     if (byte === 0) return 'binary data (it contains NUL bytes)';
     if (byte < 9 || (byte > 13 && byte < 32) || byte === 127) control++;
   }
-  return control > sample.length * 0.05 ? 'binary data (mostly control bytes)' : undefined;
+  return control > end * 0.05 ? 'binary data (mostly control bytes)' : undefined;
 }

@@ -1,264 +1,113 @@
 import { FeedParseError } from '../../errors.js';
-import type { Item } from '../../items/item.js';
-import { htmlToText, makeItem } from '../../items/normalise.js';
-import { canonicalUrl } from '../../items/urls.js';
-import { decodeFeedBytes, looksBinary } from './charset.js';
-import { asArray, attr, child, children, markupOf, textOf, xmlParser, type XmlNode, type XmlValue } from './xml.js';
+import { parseAtom } from './atom.js';
+import { binaryKind, decodeFeedBytes } from './charset.js';
+import { type EntryRun, mergeEntries, splitEntries } from './entries.js';
+import { readerFor } from './namespaces.js';
+import { readProlog } from './prolog.js';
+import { parseRdf, parseRss } from './rss.js';
+import type { FeedContext, ParsedFeed, ParseFeedOptions } from './types.js';
+import type { Rename } from './scan.js';
+import { isObject, type XmlNode, type XmlObject } from './xml.js';
 
-export interface ParsedFeed {
-  format: 'rss' | 'atom' | 'rdf';
-  title?: string;
-  link?: string;
-  items: Item[];
-  /** True when the feed had more than maxItems entries and only the first maxItems were kept. */
-  truncated?: boolean;
-}
+export type { ParsedFeed, ParseFeedOptions } from './types.js';
 
-export interface ParseFeedOptions {
-  sourceId: string;
-  contentType?: string;
-  /** The document's URL: the base for relative links. */
-  baseUrl?: string;
-  fetchedAt?: Date;
-  /** Entries kept at most (feeds list the newest first). */
-  maxItems?: number;
-}
-
-const DEFAULT_MAX_ITEMS = 10_000;
-const ENTITY_DECLARATION = /<!ENTITY/i;
+/** Feeds are read newest first; beyond this many entries the rest is dropped (and `truncated` set). */
+export const DEFAULT_MAX_ITEMS = 2_000;
 
 /**
- * Parses RSS 0.9x/2.0, RSS 1.0 (RDF) and Atom 1.0 (and 0.3), detected from the document. Throws FeedParseError
- * (binary, dtd-forbidden, not-a-feed, malformed-xml, entity-expansion) naming the source and the cause.
+ * Parses RSS 0.9x/2.0, RSS 1.0/RDF and Atom 1.0/0.3, detected from the document, into normalised Items.
+ * Pure: no I/O, nothing fetched (not even a DTD). Throws FeedParseError naming the source and the cause, with
+ * `reason` one of: empty, binary, not-a-feed, dtd-forbidden, truncated, malformed-xml.
  */
 export function parseFeed(body: Buffer | string, options: ParseFeedOptions): ParsedFeed {
   const { sourceId } = options;
-  if ((typeof body === 'string' ? body.length : body.length) === 0) throw new FeedParseError(sourceId, 'empty', 'the document is empty');
-  if (looksBinary(body)) throw new FeedParseError(sourceId, 'binary', 'the document is binary data, not a feed');
-  let { text } = decodeFeedBytes(body, options.contentType);
-
-  const doctype = /<!DOCTYPE[\s\S]*?(\[[\s\S]*?\]\s*)?>/i.exec(text.slice(0, 65_536));
-  if (doctype) {
-    // An internal subset can declare entities (billion laughs, external entities): refuse, fetch nothing, expand nothing.
-    if (doctype[1] && ENTITY_DECLARATION.test(doctype[1])) {
-      throw new FeedParseError(sourceId, 'dtd-forbidden', 'the document declares DTD entities, which are refused for safety (XXE, entity expansion)');
-    }
-    text = text.slice(0, doctype.index) + text.slice(doctype.index + doctype[0].length);
-  }
-  const start = text.search(/<[A-Za-z]/);
-  if (start < 0) throw new FeedParseError(sourceId, 'not-a-feed', 'the document contains no XML element');
-  if (/^<(html|!doctype html)\b/i.test(text.slice(start, start + 20)) || /^\s*<!doctype html/i.test(text)) {
-    throw new FeedParseError(sourceId, 'not-a-feed', 'the document is an HTML page, not a feed (is the URL the feed\'s address?)');
-  }
-
-  let doc: Record<string, XmlValue>;
-  let rootName: string | undefined;
   try {
-    doc = xmlParser.parse(text) as Record<string, XmlValue>;
-    rootName = Object.keys(doc).find((k) => !k.startsWith('?') && !k.startsWith('#'));
+    return parse(body, options);
   } catch (err) {
-    const message = (err as Error).message;
-    const reason = /entit/i.test(message) ? 'entity-expansion' : 'malformed-xml';
-    throw new FeedParseError(sourceId, reason, `the document is not well-formed XML: ${message.split('\n')[0].slice(0, 200)}`, { cause: err });
+    if (err instanceof FeedParseError) throw err;
+    // Anything else is a document shape we did not foresee: still the document's fault, still a typed error.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new FeedParseError(sourceId, 'malformed-xml', `the feed could not be read: ${firstLine(message)}`, { cause: err });
   }
-  const closing = rootName ? new RegExp(`</${rootName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*>\\s*$`) : null;
-  if (closing && !closing.test(text.slice(-200))) {
-    throw new FeedParseError(sourceId, 'truncated', `the document ends before its closing </${rootName}> tag (truncated download?)`);
-  }
-  const ctx: Ctx = {
+}
+
+function parse(body: Buffer | string, options: ParseFeedOptions): ParsedFeed {
+  const { sourceId } = options;
+  if (body.length === 0) throw new FeedParseError(sourceId, 'empty', 'the document is empty');
+  const binary = binaryKind(body);
+  if (binary) throw new FeedParseError(sourceId, 'binary', `the document is ${binary}, not a feed`);
+  const { text, encoding } = decodeFeedBytes(body, options.contentType);
+  const prolog = readProlog(text, sourceId);
+  const format = formatOf(prolog.rootName);
+  const xml = prolog.rootStart > 0 ? text.slice(prolog.rootStart) : text;
+
+  const { doc, rename, run } = parseXml(xml, format, sourceId);
+  const key = Object.keys(doc).find((k) => !k.startsWith('?') && !k.startsWith('#') && !k.startsWith('@'));
+  const found = key === undefined ? undefined : doc[key];
+  let root: XmlNode = (Array.isArray(found) ? found[0] : found) ?? '';
+  if (run) root = withEntries(root, run, format);
+  const ctx: FeedContext = {
     sourceId,
     fetchedAt: options.fetchedAt ?? new Date(),
     base: options.baseUrl,
-    maxItems: options.maxItems ?? DEFAULT_MAX_ITEMS,
+    maxItems: Math.max(1, options.maxItems ?? DEFAULT_MAX_ITEMS),
+    rename,
   };
-  const root = rootName ? doc[rootName] : undefined;
-  const local = rootName?.split(':').pop()?.toLowerCase();
-  if (local === 'rss' || local === 'rss091' || rootName === 'channel') return parseRss(rootName === 'channel' ? { channel: root as XmlNode } : (firstOf(root) as XmlNode), ctx);
-  if (local === 'feed') return parseAtom(firstOf(root) as XmlNode, ctx);
-  if (local === 'rdf') return parseRdf(firstOf(root) as XmlNode, ctx);
-  if (local === 'html') throw new FeedParseError(sourceId, 'not-a-feed', 'the document is an HTML page, not a feed (is the URL the feed\'s address?)');
-  throw new FeedParseError(sourceId, rootName ? 'not-a-feed' : 'malformed-xml', rootName ? `the root element <${rootName}> is not RSS, RDF or Atom` : 'no root element found (truncated or empty document?)');
+  const feed = format === 'atom' ? parseAtom(root, ctx) : format === 'rdf' ? parseRdf(root, ctx) : parseRss(rootChannel(key, root), ctx);
+  return { ...feed, encoding };
 }
 
-interface Ctx {
-  sourceId: string;
-  fetchedAt: Date;
-  base?: string;
-  maxItems: number;
-}
-
-function firstOf(value: XmlValue): XmlNode {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function str(value: XmlValue): string | undefined {
-  const text = textOf(firstOf(value)).trim();
-  return text || undefined;
-}
-
-function withBase(node: XmlNode, base: string | undefined): string | undefined {
-  const declared = attr(node, 'xml:base');
-  if (!declared) return base;
-  return canonicalUrl(declared, base) ?? base;
-}
-
-function limit<T>(entries: T[], ctx: Ctx): { entries: T[]; truncated: boolean } {
-  return entries.length > ctx.maxItems ? { entries: entries.slice(0, ctx.maxItems), truncated: true } : { entries, truncated: false };
-}
-
-// ----------------------------------------------------------------------------------------------- RSS 0.9x / 2.0
-
-function parseRss(rss: XmlNode, ctx: Ctx): ParsedFeed {
-  const channel = firstOf(child(rss, 'channel')) ?? rss;
-  const base = withBase(channel, withBase(rss, ctx.base));
-  // RSS 0.90 and some broken feeds put items beside the channel rather than inside it.
-  const rawItems = [...children(channel, 'item'), ...(channel !== rss ? children(rss, 'item') : [])];
-  const { entries, truncated } = limit(rawItems, ctx);
-  const link = rssLink(channel, base);
-  return {
-    format: 'rss',
-    title: cleanTitle(child(channel, 'title', 'dc:title')),
-    link,
-    items: entries.filter(isObject).map((item) => rssItem(item, ctx, withBase(item, link && !base ? link : base))),
-    truncated: truncated || undefined,
-  };
-}
-
-function rssLink(node: XmlNode, base: string | undefined): string | undefined {
-  for (const link of children(node, 'link')) {
-    const text = textOf(link).trim();
-    if (text) return canonicalUrl(text, base);
+/**
+ * Runs the XML parser on the document's skeleton (entries cut out, see entries.ts) or, when the cut is not clean, on
+ * the whole document. A text element closed by a misspelt tag (<language>en</langauge>) cannot be read as a raw stop
+ * node; the whole document is then read as ordinary XML, which tolerates the mismatch, as other feed readers do.
+ */
+function parseXml(xml: string, format: 'rss' | 'atom' | 'rdf', sourceId: string): { doc: Record<string, unknown>; rename: Rename; run?: EntryRun } {
+  const lenientFor: string[] = [];
+  for (;;) {
+    const { parser, rename } = readerFor(xml, format, lenientFor);
+    const run = lenientFor.length ? undefined : splitEntries(xml, format, rename);
+    try {
+      return { doc: parser.parse(run ? run.skeleton : xml) as Record<string, unknown>, rename, run };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const unclosed = /^Unexpected end of (\S+)/.exec(message)?.[1]?.replace(/^.*:/, '');
+      if (!unclosed || lenientFor.includes(unclosed) || lenientFor.length >= 3) {
+        throw new FeedParseError(sourceId, 'malformed-xml', `the document is not well-formed XML: ${firstLine(message)}`, { cause: err });
+      }
+      lenientFor.push(unclosed);
+    }
   }
-  for (const link of children(node, 'atom:link', 'atom10:link', 'a10:link')) {
-    const rel = attr(link, 'rel') ?? 'alternate';
-    if (rel === 'alternate' && attr(link, 'href')) return canonicalUrl(attr(link, 'href'), base);
+}
+
+/** Puts the scanned entries back where they were: in <channel> for RSS 2.0, in the root element otherwise. */
+function withEntries(root: XmlNode, run: EntryRun, format: 'rss' | 'atom' | 'rdf'): XmlNode {
+  const rootObject: XmlObject = isObject(root) ? root : {};
+  if (format !== 'atom' && run.inChannel) {
+    const found = rootObject.channel;
+    const channel = Array.isArray(found) ? found[0] : found;
+    const channelObject: XmlObject = isObject(channel) ? channel : {};
+    if (Array.isArray(found)) found[0] = channelObject;
+    else rootObject.channel = channelObject;
+    mergeEntries(channelObject, run);
+  } else {
+    mergeEntries(rootObject, run);
   }
-  return undefined;
+  return rootObject;
 }
 
-function rssItem(item: XmlNode, ctx: Ctx, base: string | undefined): Item {
-  const guidNode = firstOf(child(item, 'guid'));
-  const guid = str(guidNode);
-  const permalink = attr(guidNode, 'isPermaLink');
-  let url = rssLink(item, base);
-  if (!url && guid && permalink !== 'false' && /^https?:\/\//i.test(guid)) url = canonicalUrl(guid, base);
-  if (!url) {
-    const enclosure = firstOf(child(item, 'enclosure'));
-    if (attr(enclosure, 'url')) url = canonicalUrl(attr(enclosure, 'url'), base);
-  }
-  const description = rawHtml(child(item, 'description', 'dc:description', 'media:description')) ?? mediaDescription(item);
-  const content = rawHtml(child(item, 'content:encoded', 'xhtml:body', 'body'));
-  return makeItem({
-    sourceId: ctx.sourceId,
-    guid,
-    title: rawHtml(child(item, 'title', 'dc:title', 'media:title')),
-    summary: description,
-    content,
-    url,
-    baseUrl: base,
-    date: str(child(item, 'pubDate', 'dc:date', 'pubdate', 'a10:updated', 'atom:updated', 'dcterms:issued', 'dcterms:created', 'dc:created', 'published', 'updated', 'date', 'lastBuildDate')),
-    author: str(child(item, 'dc:creator', 'author', 'a10:author', 'itunes:author')),
-    categories: children(item, 'category', 'dc:subject').map((c) => textOf(c).trim()).filter(Boolean),
-    language: str(child(item, 'dc:language')),
-    fetchedAt: ctx.fetchedAt,
-  });
+function formatOf(rootName: string): 'rss' | 'atom' | 'rdf' {
+  const local = rootName.slice(rootName.indexOf(':') + 1).toLowerCase();
+  if (local === 'feed') return 'atom';
+  if (local === 'rdf') return 'rdf';
+  return 'rss';
 }
 
-function mediaDescription(item: XmlNode): string | undefined {
-  for (const group of [...children(item, 'media:group'), ...children(item, 'media:content')]) {
-    const description = rawHtml(child(group, 'media:description'));
-    if (description) return description;
-  }
-  return undefined;
+/** A bare <channel> root (some Userland-era feeds) reads as an <rss> holding it. */
+function rootChannel(key: string | undefined, root: XmlNode): XmlNode {
+  return key?.toLowerCase() === 'channel' && isObject(root) ? { channel: root } : root;
 }
 
-function rawHtml(value: XmlValue): string | undefined {
-  const node = firstOf(value);
-  if (node === undefined) return undefined;
-  if (typeof node === 'string') return node;
-  const type = attr(node, 'type');
-  if (type === 'xhtml' || (!('#text' in node) && Object.keys(node).some((k) => !k.startsWith('@_')))) return markupOf(node);
-  return textOf(node);
+function firstLine(message: string): string {
+  return message.split('\n')[0].slice(0, 200);
 }
-
-function cleanTitle(value: XmlValue): string | undefined {
-  const html = rawHtml(value);
-  const text = html === undefined ? undefined : htmlToText(html);
-  return text || undefined;
-}
-
-function isObject(node: XmlNode): node is Exclude<XmlNode, string | undefined> {
-  return !!node && typeof node === 'object';
-}
-
-// ------------------------------------------------------------------------------------------------------- Atom
-
-function parseAtom(feed: XmlNode, ctx: Ctx): ParsedFeed {
-  const base = withBase(feed, ctx.base);
-  const { entries, truncated } = limit(children(feed, 'entry', 'atom:entry'), ctx);
-  return {
-    format: 'atom',
-    title: cleanTitle(child(feed, 'title', 'atom:title')),
-    link: atomLink(feed, base),
-    items: entries.filter(isObject).map((entry) => atomEntry(entry, ctx, withBase(entry, base))),
-    truncated: truncated || undefined,
-  };
-}
-
-function atomLink(node: XmlNode, base: string | undefined): string | undefined {
-  const links = children(node, 'link', 'atom:link');
-  const pick = (predicate: (rel: string) => boolean) => links.find((l) => predicate(attr(l, 'rel') ?? 'alternate') && (attr(l, 'href') || textOf(l)));
-  const link = pick((rel) => rel === 'alternate') ?? pick((rel) => rel !== 'self' && rel !== 'edit' && rel !== 'replies' && rel !== 'enclosure') ?? pick(() => true);
-  if (!link) return undefined;
-  return canonicalUrl(attr(link, 'href') ?? textOf(link).trim(), withBase(link, base));
-}
-
-function atomEntry(entry: XmlNode, ctx: Ctx, base: string | undefined): Item {
-  const authorNode = firstOf(child(entry, 'author', 'atom:author'));
-  const author = authorNode && typeof authorNode === 'object' ? str(child(authorNode, 'name', 'atom:name')) ?? str(authorNode) : str(authorNode);
-  return makeItem({
-    sourceId: ctx.sourceId,
-    guid: str(child(entry, 'id', 'atom:id')),
-    title: rawHtml(child(entry, 'title', 'atom:title')),
-    summary: rawHtml(child(entry, 'summary', 'atom:summary')),
-    content: rawHtml(child(entry, 'content', 'atom:content')),
-    url: atomLink(entry, base),
-    baseUrl: base,
-    date: str(child(entry, 'published', 'atom:published', 'issued', 'updated', 'atom:updated', 'modified', 'created', 'dc:date')),
-    author: author ?? str(child(entry, 'dc:creator')),
-    categories: children(entry, 'category', 'atom:category').map((c) => attr(c, 'term') ?? attr(c, 'label') ?? textOf(c)).filter((c): c is string => !!c),
-    fetchedAt: ctx.fetchedAt,
-  });
-}
-
-// --------------------------------------------------------------------------------------------------- RSS 1.0
-
-function parseRdf(rdf: XmlNode, ctx: Ctx): ParsedFeed {
-  const channel = firstOf(child(rdf, 'channel', 'rss:channel'));
-  const base = withBase(rdf, ctx.base);
-  const { entries, truncated } = limit([...children(rdf, 'item', 'rss:item'), ...children(channel, 'item', 'rss:item')], ctx);
-  return {
-    format: 'rdf',
-    title: cleanTitle(child(channel, 'title', 'rss:title', 'dc:title')),
-    link: rssLink(channel, base) ?? canonicalUrl(str(child(channel, 'rss:link')), base),
-    items: entries.filter(isObject).map((item) =>
-      makeItem({
-        sourceId: ctx.sourceId,
-        guid: attr(item, 'rdf:about') ?? str(child(item, 'dc:identifier')),
-        title: rawHtml(child(item, 'title', 'rss:title', 'dc:title')),
-        summary: rawHtml(child(item, 'description', 'rss:description', 'dc:description')),
-        content: rawHtml(child(item, 'content:encoded')),
-        url: canonicalUrl(str(child(item, 'link', 'rss:link')), base) ?? canonicalUrl(attr(item, 'rdf:about'), base),
-        baseUrl: base,
-        date: str(child(item, 'dc:date', 'dcterms:issued', 'dcterms:modified', 'pubDate')),
-        author: str(child(item, 'dc:creator', 'dc:author')),
-        categories: children(item, 'dc:subject').map((c) => textOf(c).trim()).filter(Boolean),
-        language: str(child(item, 'dc:language')),
-        fetchedAt: ctx.fetchedAt,
-      }),
-    ),
-    truncated: truncated || undefined,
-  };
-}
-
-export { asArray };

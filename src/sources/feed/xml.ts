@@ -1,88 +1,163 @@
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, type X2jOptions } from 'fast-xml-parser';
+import { decodeEntities, foldText, htmlToText } from '../../items/text.js';
+import { LAZY_ATTRIBUTES, readAttributes } from './scan.js';
+import type { XmlNode, XmlObject } from './types-xml.js';
 
 /**
- * fast-xml-parser configured for untrusted feeds: attributes kept (links, guids, xml:base), values kept as strings,
- * entity expansion bounded, nesting bounded. DTDs with entity declarations never reach it (see parse.ts).
+ * fast-xml-parser set up for untrusted feeds, and fast:
+ * - <title> is a "stop node": the parser hands over its raw inner markup untouched, and we decode it ourselves
+ *   (CDATA literal, character references, escaped or inline HTML), so markup in a title keeps its order.
+ * - processEntities is off and the entity decoder is a no-op: the parser expands nothing, so no entity can amplify,
+ *   whatever a DOCTYPE says (and DOCTYPEs never reach it, see prolog.ts). We decode the XML and HTML character
+ *   references ourselves, in linear time, only in the fields we read.
+ * - jPath off: string paths per tag cost more than the rest of the parse.
+ * - Each <item> and <entry> is a stop node too: scan.ts locates its few fields in the raw markup, which is much
+ *   cheaper than building the parser's object tree for every entry.
+ * The parser compiles its stop-node patterns on every parse, so the list stays short.
  */
-const RAW_TEXT_NODES = ['title', 'description', 'summary', 'content', 'content:encoded', 'media:description', 'media:title', 'dc:description', 'xhtml:body', 'body', 'atom:title', 'atom:summary', 'atom:content', 'rss:title', 'rss:description', 'dc:title'];
+const STOP_NODES = ['item', 'entry', 'title'];
 
-export const xmlParser = new XMLParser({
+/** Never expands anything: the parser's own entity handling is off, and DOCTYPE declarations are ignored. */
+const NO_ENTITIES = {
+  reset(): void {},
+  setXmlVersion(): void {},
+  setExternalEntities(): void {},
+  addInputEntities(): void {},
+  decode(value: string): string {
+    return value;
+  },
+};
+
+export const PARSER_OPTIONS: Partial<X2jOptions> = {
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   textNodeName: '#text',
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
-  cdataPropName: false,
-  processEntities: true,
-  htmlEntities: true,
+  processEntities: false,
+  entityDecoder: NO_ENTITIES as unknown as X2jOptions['entityDecoder'],
   ignoreDeclaration: true,
   ignorePiTags: true,
-  maxNestedTags: 200,
-  // Text constructs are kept as raw markup: mixed content (xhtml, HTML left unescaped) keeps its order, and
-  // htmlToText cleans it in one place.
-  stopNodes: RAW_TEXT_NODES.map((name) => `*.${name}`),
-} as ConstructorParameters<typeof XMLParser>[0]);
+  jPath: false,
+  // Feeds nest a dozen levels at most; a deep document is an attack on the parser's stack.
+  maxNestedTags: 100,
+  stopNodes: STOP_NODES.map((name) => `..${name}`),
+};
 
-export type XmlNode = string | { [key: string]: XmlValue } | undefined;
-export type XmlValue = XmlNode | XmlNode[];
+export const xmlParser = new XMLParser(PARSER_OPTIONS);
 
-export function asArray<T>(value: T | T[] | undefined): T[] {
-  if (value === undefined || value === null) return [];
-  return Array.isArray(value) ? value : [value];
+export type { XmlNode, XmlObject } from './types-xml.js';
+
+export function isObject(node: unknown): node is XmlObject {
+  return typeof node === 'object' && node !== null && !Array.isArray(node);
 }
 
-/** The first child with this local name, whatever namespace prefix the feed chose (dc:date, DC:date, ...). */
-export function child(node: XmlValue, ...names: string[]): XmlValue {
-  if (!node || typeof node !== 'object' || Array.isArray(node)) return undefined;
+/** All children with one of these names, in the order the names are given. */
+export function children(node: unknown, ...names: string[]): XmlNode[] {
+  if (!isObject(node)) return [];
+  const out: XmlNode[] = [];
   for (const name of names) {
-    if (name in node) return node[name];
+    const value = node[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) out.push(...value);
+    else out.push(value);
+  }
+  return out;
+}
+
+/** The first child with one of these names (the names are tried in order of preference). */
+export function child(node: unknown, ...names: string[]): XmlNode | undefined {
+  if (!isObject(node)) return undefined;
+  for (const name of names) {
+    const value = node[name];
+    if (value === undefined) continue;
+    return Array.isArray(value) ? value[0] : value;
   }
   return undefined;
 }
 
-/** All children (across arrays) with one of these names. */
-export function children(node: XmlValue, ...names: string[]): XmlNode[] {
-  const out: XmlNode[] = [];
-  if (!node || typeof node !== 'object' || Array.isArray(node)) return out;
-  for (const name of names) if (name in node) out.push(...asArray(node[name] as XmlNode | XmlNode[]));
-  return out;
-}
-
-export function attr(node: XmlValue, name: string): string | undefined {
-  if (!node || typeof node !== 'object' || Array.isArray(node)) return undefined;
+/** An attribute's value, character references decoded. */
+export function attr(node: unknown, name: string): string | undefined {
+  if (!isObject(node)) return undefined;
+  const lazy = node[LAZY_ATTRIBUTES];
+  if (typeof lazy === 'string') {
+    delete node[LAZY_ATTRIBUTES];
+    readAttributes(lazy, node);
+  }
   const value = node[`@_${name}`];
-  return typeof value === 'string' ? value : undefined;
+  return typeof value === 'string' ? decodeEntities(value) : undefined;
 }
 
-/** All text inside a node, in document order as far as the parser keeps it (mixed content is approximated). */
-export function textOf(node: XmlValue, depth = 0): string {
-  if (node === undefined || node === null || depth > 50) return '';
+/**
+ * The raw inner markup of a stop node. An element parsed as ordinary XML (see parse.ts, lenient retry) yields the
+ * text of its descendants instead, escaped again so that it reads as markup-free character data.
+ */
+export function rawOf(node: unknown, depth = 0): string {
   if (typeof node === 'string') return node;
-  if (typeof node === 'number' || typeof node === 'boolean') return String(node);
-  if (Array.isArray(node)) return node.map((n) => textOf(n, depth + 1)).filter(Boolean).join(' ');
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(node)) {
-    if (key.startsWith('@_')) continue;
-    parts.push(textOf(value as XmlValue, depth + 1));
-  }
-  return parts.filter(Boolean).join(' ');
+  if (Array.isArray(node)) return depth > 20 ? '' : node.map((n) => rawOf(n, depth + 1)).join(' ');
+  if (!isObject(node)) return '';
+  const text = node['#text'];
+  if (typeof text === 'string') return text;
+  if (depth > 20) return '';
+  return Object.keys(node)
+    .filter((k) => !k.startsWith('@'))
+    .map((k) => rawOf(node[k], depth + 1))
+    .join(' ');
 }
 
-/** Serialises xhtml content back to markup-ish text, so htmlToText can clean it like other HTML. */
-export function markupOf(node: XmlValue, depth = 0): string {
-  if (node === undefined || node === null || depth > 50) return '';
-  if (typeof node !== 'object') return escapeText(String(node));
-  if (Array.isArray(node)) return node.map((n) => markupOf(n, depth + 1)).join(' ');
+/** Character data of raw markup: CDATA sections literal, references decoded, comments dropped, tags kept as text. */
+export function charData(raw: string): string {
+  if (!raw.includes('<')) return decodeEntities(raw);
   let out = '';
-  for (const [key, value] of Object.entries(node)) {
-    if (key.startsWith('@_')) continue;
-    if (key === '#text') out += escapeText(String(value));
-    else for (const v of asArray(value as XmlNode)) out += `<${key}>${markupOf(v, depth + 1)}</${key}> `;
+  let i = 0;
+  while (i < raw.length) {
+    const open = raw.indexOf('<', i);
+    if (open < 0) {
+      out += decodeEntities(raw.slice(i));
+      break;
+    }
+    out += decodeEntities(raw.slice(i, open));
+    if (raw.startsWith('<![CDATA[', open)) {
+      const end = raw.indexOf(']]>', open + 9);
+      out += raw.slice(open + 9, end < 0 ? raw.length : end);
+      i = end < 0 ? raw.length : end + 3;
+    } else if (raw.startsWith('<!--', open)) {
+      const end = raw.indexOf('-->', open + 4);
+      i = end < 0 ? raw.length : end + 3;
+    } else {
+      out += '<';
+      i = open + 1;
+    }
   }
   return out;
 }
 
-function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+/** True when raw markup holds child elements (inline XHTML or unescaped HTML), outside CDATA sections. */
+function hasElements(raw: string): boolean {
+  if (!raw.includes('<')) return false;
+  if (!raw.includes('<![CDATA[')) return /<[A-Za-z_]/.test(raw);
+  return /<[A-Za-z_]/.test(raw.replace(/<!\[CDATA\[[\s\S]*?(?:\]\]>|$)/g, ''));
+}
+
+/** A plain-text leaf (guid, link, date, name): character data with whitespace folded. */
+export function leafText(node: unknown): string | undefined {
+  const raw = rawOf(node);
+  if (!raw) return undefined;
+  return foldText(hasElements(raw) ? htmlToText(raw) : charData(raw)) || undefined;
+}
+
+export type TextKind = 'text' | 'html' | 'xhtml';
+
+/**
+ * A text construct (title, description, summary, content) as plain text. `kind` is how to read its character data:
+ * RSS text is HTML by custom; Atom says so in its type attribute (text by default). Inline elements are always
+ * markup, whatever the declared kind.
+ */
+export function richText(node: unknown, kind: TextKind): string | undefined {
+  const raw = rawOf(node);
+  if (!raw) return undefined;
+  if (kind === 'xhtml' || hasElements(raw)) return htmlToText(raw) || undefined;
+  const data = charData(raw);
+  return (kind === 'html' ? htmlToText(data) : foldText(data)) || undefined;
 }

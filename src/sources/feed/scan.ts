@@ -1,0 +1,195 @@
+import type { XmlObject } from './types-xml.js';
+
+/**
+ * Reads the child elements of one entry's raw XML (fast-xml-parser hands each <item>/<entry> over raw, as a stop
+ * node). Building fast-xml-parser's object tree for every entry cost as much as rss-parser's whole parse; an entry's
+ * fields are few and flat, so we only locate them: each child becomes { '#text': raw inner markup, '@_name': value },
+ * the same shape as a stop node, and the text helpers in xml.ts decode what the mappers read.
+ *
+ * Only the listed container elements (media:group, author, ...) are opened further; everything else stays raw.
+ * Linear: every search moves forward, and cached "next CDATA/comment" positions are only recomputed once passed.
+ * Lenient like browsers: an element that is never closed extends to the end of the entry.
+ */
+export type Rename = (name: string) => string;
+
+/** The identity renaming: the document uses conventional names. */
+export const KEEP_NAMES: Rename = (name) => name;
+/** Key under which a scanned element keeps its attribute text until one is read (see attr in xml.ts). */
+export const LAZY_ATTRIBUTES = '@@attributes';
+
+const CONTAINERS = new Set(['media:group', 'media:content', 'author', 'contributor', 'source', 'atom:author']);
+const MAX_DEPTH = 6;
+const UNSAFE_NAMES = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
+const ATTRIBUTE = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g;
+
+/** An entry node with its children located: the stop node's attributes plus one key per child element name. */
+export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0): XmlObject {
+  const out: XmlObject = {};
+  let raw = '';
+  if (typeof node === 'string') raw = node;
+  else if (node && typeof node === 'object' && !Array.isArray(node)) {
+    // Parsed as ordinary XML already (the lenient retry in parse.ts): its children are there.
+    if (Object.keys(node).some((key) => key !== '#text' && !key.startsWith('@'))) return node as XmlObject;
+    for (const [key, value] of Object.entries(node as XmlObject)) {
+      if (key === '#text') raw = typeof value === 'string' ? value : '';
+      else if (key.startsWith('@')) out[key] = value;
+    }
+  }
+  out['#text'] = raw;
+  if (raw.includes('<')) scanChildren(raw, out, rename, depth);
+  return out;
+}
+
+/** Positions of the next CDATA section and comment found so far; searches only ever move forward. */
+interface Cursor {
+  raw: string;
+  cdata: number;
+  comment: number;
+}
+
+function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number): void {
+  const n = raw.length;
+  const cursor: Cursor = { raw, cdata: -2, comment: -2 };
+  let i = 0;
+  while (i < n) {
+    const lt = raw.indexOf('<', i);
+    if (lt < 0 || lt + 1 >= n) return;
+    const c = raw.charCodeAt(lt + 1);
+    if (c === 0x21 /* ! */) {
+      i = raw.startsWith('<![CDATA[', lt) ? after(raw, ']]>', lt + 9) : raw.startsWith('<!--', lt) ? after(raw, '-->', lt + 4) : after(raw, '>', lt + 2);
+      continue;
+    }
+    if (c === 0x3f /* ? */ || c === 0x2f /* / (a stray end tag) */) {
+      i = after(raw, '>', lt + 2);
+      continue;
+    }
+    const nameEnd = nameEndAt(raw, lt + 1);
+    if (nameEnd === lt + 1) {
+      i = lt + 1;
+      continue;
+    }
+    const rawName = raw.slice(lt + 1, nameEnd);
+    const tagEnd = tagEndAt(raw, nameEnd);
+    const selfClosing = raw.charCodeAt(tagEnd - 1) === 0x2f;
+    const child: XmlObject = {};
+    const attributes = raw.slice(nameEnd, selfClosing ? tagEnd - 1 : tagEnd);
+    // Most attributes are never read (enclosure lengths, media sizes): keep them raw until attr() asks.
+    if (rename === KEEP_NAMES) {
+      if (attributes.includes('=')) child[LAZY_ATTRIBUTES] = attributes;
+    } else readAttributes(attributes, child, rename);
+    let inner = '';
+    if (selfClosing || tagEnd >= n) {
+      i = tagEnd + 1;
+    } else {
+      const [innerEnd, next] = closeOf(cursor, rawName, tagEnd + 1);
+      inner = raw.slice(tagEnd + 1, innerEnd);
+      i = next;
+    }
+    child['#text'] = inner;
+    const name = rename(rawName);
+    // Element names become object keys: never let one reach or shadow a prototype.
+    if (UNSAFE_NAMES.has(name)) continue;
+    const value = CONTAINERS.has(name) && depth < MAX_DEPTH && inner.includes('<') ? expand(child, rename, depth + 1) : child;
+    const existing = out[name];
+    if (existing === undefined) out[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[name] = [existing, value];
+  }
+}
+
+function after(raw: string, marker: string, from: number): number {
+  const at = raw.indexOf(marker, from);
+  return at < 0 ? raw.length : at + marker.length;
+}
+
+function nameEndAt(raw: string, from: number): number {
+  let j = from;
+  const first = raw.charCodeAt(j);
+  if (!((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a) || first === 0x5f || first > 0x7f)) return from;
+  while (j < raw.length) {
+    const c = raw.charCodeAt(j);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x3e || c === 0x2f) break;
+    j++;
+  }
+  return j;
+}
+
+/** Index of the '>' that ends a start tag, honouring quoted attribute values. */
+function tagEndAt(raw: string, from: number): number {
+  let j = from;
+  while (j < raw.length) {
+    const c = raw.charCodeAt(j);
+    if (c === 0x3e) return j;
+    if (c === 0x22 || c === 0x27) {
+      const close = raw.indexOf(c === 0x22 ? '"' : "'", j + 1);
+      if (close < 0) break;
+      j = close + 1;
+    } else j++;
+  }
+  const gt = raw.indexOf('>', from);
+  return gt < 0 ? raw.length : gt;
+}
+
+/** Parses attribute text into "@_name" keys. */
+export function readAttributes(text: string, into: XmlObject, rename: Rename = KEEP_NAMES): void {
+  if (!text.includes('=')) return;
+  ATTRIBUTE.lastIndex = 0;
+  for (let m = ATTRIBUTE.exec(text); m; m = ATTRIBUTE.exec(text)) {
+    const name = m[1].startsWith('xml:') || m[1].startsWith('xmlns') ? m[1] : rename(m[1]);
+    into[`@_${name}`] = m[2] ?? m[3] ?? m[4] ?? '';
+  }
+}
+
+/**
+ * The end of the inner markup of an element named `name` whose content starts at `from`, and the index after its end
+ * tag. Nested elements of the same name are counted; CDATA sections and comments are skipped.
+ */
+function closeOf(cursor: Cursor, name: string, from: number): [number, number] {
+  const { raw } = cursor;
+  const open = `<${name}`;
+  const close = `</${name}`;
+  let depth = 1;
+  let pos = from;
+  for (;;) {
+    const end = nextTag(raw, close, pos);
+    if (end < 0) return [raw.length, raw.length];
+    if (cursor.cdata !== -1 && cursor.cdata < pos) cursor.cdata = raw.indexOf('<![CDATA[', pos);
+    if (cursor.comment !== -1 && cursor.comment < pos) cursor.comment = raw.indexOf('<!--', pos);
+    const cdata = cursor.cdata >= 0 && cursor.cdata < end ? cursor.cdata : Infinity;
+    const comment = cursor.comment >= 0 && cursor.comment < end ? cursor.comment : Infinity;
+    if (cdata !== Infinity || comment !== Infinity) {
+      pos = cdata < comment ? after(raw, ']]>', cdata + 9) : after(raw, '-->', comment + 4);
+      continue;
+    }
+    // Only the element's own content can hold a nested element of its name: search that stretch, not the rest.
+    const nested = end - pos > open.length ? nextTagBefore(raw, open, pos, end) : -1;
+    if (nested >= 0) {
+      const nestedEnd = tagEndAt(raw, nested + open.length);
+      if (raw.charCodeAt(nestedEnd - 1) !== 0x2f) depth++;
+      pos = nestedEnd + 1;
+      continue;
+    }
+    const endTagEnd = after(raw, '>', end + close.length);
+    if (--depth === 0) return [end, endTagEnd];
+    pos = endTagEnd;
+  }
+}
+
+/** Next "<name" or "</name" at a name boundary (so "<title" does not match "<titles"). */
+function nextTag(raw: string, tag: string, from: number): number {
+  let at = raw.indexOf(tag, from);
+  while (at >= 0) {
+    const c = raw.charCodeAt(at + tag.length);
+    if (c === 0x3e || c === 0x2f || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || Number.isNaN(c)) return at;
+    at = raw.indexOf(tag, at + 1);
+  }
+  return -1;
+}
+
+/** nextTag within raw[from, to). */
+function nextTagBefore(raw: string, tag: string, from: number, to: number): number {
+  const stretch = raw.substring(from, to);
+  if (!stretch.includes(tag)) return -1;
+  const at = nextTag(stretch, tag, 0);
+  return at < 0 ? -1 : from + at;
+}

@@ -1,0 +1,137 @@
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { FeedParseError } from '../../src/errors.js';
+import { LIMITS } from '../../src/items/normalise.js';
+import { parseFeed } from '../../src/sources/feed/parse.js';
+
+/**
+ * Hostile documents: each yields a FeedParseError that names the source and the cause, or parses correctly where that
+ * is the right answer. A hang (quadratic scan, entity expansion) would hit the per-test timeout.
+ */
+const parse = (body: string | Buffer) => parseFeed(body, { sourceId: 'hostile-source', fetchedAt: new Date(0) });
+
+function refusal(body: string | Buffer): FeedParseError {
+  try {
+    parse(body);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FeedParseError);
+    const error = err as FeedParseError;
+    expect(error.sourceId).toBe('hostile-source');
+    expect(error.message).toContain('source "hostile-source"');
+    return error;
+  }
+  throw new Error('expected a FeedParseError');
+}
+
+const items = (n: number, title = (i: number) => `Item ${i}`) =>
+  Array.from({ length: n }, (_, i) => `<item><title>${title(i)}</title><link>https://example.com/${i}</link></item>`).join('');
+
+describe('hostile feeds', { timeout: 20_000 }, () => {
+  it('refuses an external entity (XXE) without reading the file', () => {
+    const error = refusal(`<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss><channel><title>&xxe;</title></channel></rss>`);
+    expect(error.reason).toBe('dtd-forbidden');
+    expect(error.code).toBe('CP_PARSE_DTD_FORBIDDEN');
+    expect(error.message).not.toContain('root:');
+  });
+
+  it('refuses a parameter entity pointing at a remote DTD', () => {
+    expect(refusal(`<!DOCTYPE rss [<!ENTITY % remote SYSTEM "http://169.254.169.254/latest/meta-data/">%remote;]><rss/>`).reason).toBe('dtd-forbidden');
+  });
+
+  it('refuses billion laughs without expanding anything', () => {
+    const lol = Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i};`.repeat(10)}">`).join('\n');
+    const error = refusal(`<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">\n${lol}]><rss><channel><title>&lol9;</title></channel></rss>`);
+    expect(error.reason).toBe('dtd-forbidden');
+  });
+
+  it('never expands entities declared in a DOCTYPE smuggled inside the document', () => {
+    const lol = Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i};`.repeat(10)}">`).join('');
+    const feed = parse(`<rss><!DOCTYPE x [<!ENTITY lol0 "lol">${lol}]><channel><title>&lol9;</title><item><title>&lol9;</title></item></channel></rss>`);
+    expect(feed.items[0].title.length).toBeLessThan(100);
+  });
+
+  it('names an HTML page served in place of a feed, and the feed the page links to', () => {
+    const error = refusal(`<!DOCTYPE html><html><head><title>Press</title>
+<link rel="alternate" type="application/rss+xml" href="https://agency.example.gov/press.rss"></head><body><p>Hi<br>there</body></html>`);
+    expect(error.reason).toBe('not-a-feed');
+    expect(error.message).toContain('HTML page');
+    expect(error.message).toContain('https://agency.example.gov/press.rss');
+  });
+
+  it('refuses binary garbage, a gzip body nobody decompressed, and an image', () => {
+    const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256));
+    expect(refusal(garbage).reason).toBe('binary');
+    expect(refusal(gzipSync('<rss><channel/></rss>')).message).toContain('gzip');
+    expect(refusal(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])).message).toContain('PNG');
+  });
+
+  it('refuses a truncated document rather than inventing or dropping items', () => {
+    const full = `<rss><channel><title>t</title>${items(3)}</channel></rss>`;
+    for (const cut of [full.length - 3, full.length / 2, 30]) {
+      expect(refusal(full.slice(0, cut)).reason).toBe('truncated');
+    }
+  });
+
+  it('refuses an empty document and one that is not XML', () => {
+    expect(refusal('').reason).toBe('empty');
+    expect(refusal('   \n').reason).toBe('empty');
+    expect(refusal('{"items": []}').reason).toBe('not-a-feed');
+    expect(refusal('<note><to>you</to></note>').reason).toBe('not-a-feed');
+  });
+
+  it('reads invalid UTF-8 with replacement characters instead of failing', () => {
+    const body = Buffer.concat([Buffer.from('<rss><channel><item><title>caf\u00e9 '), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(' ok</title></item></channel></rss>')]);
+    expect(parse(body).items[0].title).toBe('café \uFFFD\uFFFD\uFFFD ok');
+  });
+
+  it('keeps the first 2,000 of 50,000 items and says so', () => {
+    const feed = parse(`<rss><channel><title>big</title>${items(50_000)}</channel></rss>`);
+    expect(feed.items).toHaveLength(2_000);
+    expect(feed.items[1_999].url).toBe('https://example.com/1999');
+    expect(feed.truncated).toBe(true);
+  });
+
+  it('cuts a 1 MB title to a readable one', () => {
+    const feed = parse(`<rss><channel><title>${'A'.repeat(1_000_000)}</title>${items(1, () => 'word '.repeat(200_000))}</channel></rss>`);
+    expect(feed.items[0].title.length).toBeLessThanOrEqual(LIMITS.title);
+    expect(feed.title!.length).toBeGreaterThan(0);
+  });
+
+  it('refuses elements nested thousands deep instead of overflowing the stack', () => {
+    expect(refusal(`<rss>${'<a>'.repeat(5_000)}${'</a>'.repeat(5_000)}</rss>`).reason).toBe('malformed-xml');
+  });
+
+  it('survives deeply nested containers inside an item', () => {
+    const nested = `${'<media:group>'.repeat(2_000)}x${'</media:group>'.repeat(2_000)}`;
+    expect(parse(`<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><title>t</title>${nested}</item></channel></rss>`).items).toHaveLength(1);
+  });
+
+  it('refuses a CDATA section that is never closed (it swallows the rest of the document)', () => {
+    expect(refusal(`<rss><channel><item><title>ok</title><description><![CDATA[never closed <!-- "' </description></item></channel></rss>`).reason).toBe('malformed-xml');
+  });
+
+  it('does not end an item at an end tag written inside CDATA', () => {
+    const feed = parse(`<rss><channel><item><description><![CDATA[Q&A </item> "quoted]]></description><title>After</title><link>https://example.com/1</link></item></channel></rss>`);
+    expect(feed.items).toHaveLength(1);
+    expect(feed.items[0]).toMatchObject({ title: 'After', summary: 'Q&A "quoted', url: 'https://example.com/1' });
+  });
+
+  it('handles a megabyte of attributes and tags in one item', () => {
+    const attrs = Array.from({ length: 20_000 }, (_, i) => `a${i}="${i}"`).join(' ');
+    const tags = '<x/>'.repeat(100_000);
+    const feed = parse(`<rss><channel><item ${attrs}><title>t</title>${tags}<link>https://example.com/x</link></item></channel></rss>`);
+    expect(feed.items[0].url).toBe('https://example.com/x');
+  });
+
+  it('reads the items of a feed whose last item is closed by a misspelt tag', () => {
+    const feed = parse('<rss><channel><item><title>one</title><link>https://example.com/1</link></item><item><title>two</title><link>https://example.com/2</link></itme></channel></rss>');
+    expect(feed.items.map((i) => [i.title, i.url])).toEqual([['one', 'https://example.com/1'], ['two', 'https://example.com/2']]);
+  });
+
+  it('does not let element names reach object prototypes', () => {
+    const feed = parse('<rss><channel><item><__proto__ title="x"><polluted>yes</polluted></__proto__><constructor>c</constructor><title>t</title></item></channel></rss>');
+    expect(feed.items[0].title).toBe('t');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalUrl } from '../../src/items/urls.js';
+
+describe('canonicalUrl', () => {
+  it('drops utm_*, fbclid, gclid, mc_cid and other campaign parameters but keeps the ones that select content', () => {
+    expect(canonicalUrl('https://example.com/news?id=42&utm_source=rss&utm_medium=feed&fbclid=abc&gclid=x&mc_cid=1&mc_eid=2'))
+      .toBe('https://example.com/news?id=42');
+    expect(canonicalUrl('https://example.com/a?page=2&ref=home&xtor=RSS-1')).toBe('https://example.com/a?page=2&ref=home');
+  });
+
+  it('drops the fragment and an empty query', () => {
+    expect(canonicalUrl('https://example.com/a#comments')).toBe('https://example.com/a');
+    expect(canonicalUrl('https://example.com/a?utm_source=x#top')).toBe('https://example.com/a');
+    expect(canonicalUrl('https://example.com/a?')).toBe('https://example.com/a');
+  });
+
+  it('lower-cases the host, drops the default port and credentials', () => {
+    expect(canonicalUrl('HTTPS://User:Secret@News.Example.COM:443/Path')).toBe('https://news.example.com/Path');
+    expect(canonicalUrl('http://example.com:80/')).toBe('http://example.com/');
+  });
+
+  it('resolves relative links against a base', () => {
+    expect(canonicalUrl('/2025/04/story.html', 'https://example.com/feed.xml')).toBe('https://example.com/2025/04/story.html');
+    expect(canonicalUrl('story.html', 'https://example.com/news/')).toBe('https://example.com/news/story.html');
+  });
+
+  it('returns undefined for what is not an http(s) URL', () => {
+    expect(canonicalUrl('mailto:press@example.com')).toBeUndefined();
+    expect(canonicalUrl('javascript:alert(1)')).toBeUndefined();
+    expect(canonicalUrl('file:///etc/passwd')).toBeUndefined();
+    expect(canonicalUrl('/relative/without/base')).toBeUndefined();
+    expect(canonicalUrl('not a url')).toBeUndefined();
+    expect(canonicalUrl('')).toBeUndefined();
+    expect(canonicalUrl(undefined)).toBeUndefined();
+  });
+
+  it('gives the same URL for the same article shared with different tracking', () => {
+    const a = canonicalUrl('https://www.example.com/story?id=7&utm_campaign=newsletter#section');
+    const b = canonicalUrl('https://WWW.EXAMPLE.COM/story?id=7&fbclid=IwAR0');
+    expect(a).toBe(b);
+  });
+});
