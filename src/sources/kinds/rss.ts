@@ -14,6 +14,10 @@ export async function poll(source: RssSourceConfig, ctx: PollContext): Promise<P
     baseUrl: response.url,
     fetchedAt: ctx.now,
   });
+  if (feed.truncated) {
+    // Feeds list the newest first: the kept entries are the ones that matter, but the operator should know.
+    ctx.log.warn({ sourceId: source.id, kept: feed.items.length }, 'feed has more entries than the parser keeps; the oldest were skipped');
+  }
   const commit = await commitUnlessDeferred(ctx, fetched.commit);
   return { status: 'ok', items: feed.items, bytes: response.body.length, title: feed.title, commit };
 }
