@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { workerCommand } from './worker.js';
+import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
 import { scoreCommand } from './score.js';
@@ -12,6 +13,7 @@ import { demoCommand } from './demo.js';
 /** Every `chokepoint` subcommand, in the order `chokepoint --help` lists them. Add one import and one entry. */
 export const COMMANDS: Command[] = [
   workerCommand,
+  serveCommand,
   validateCommand,
   scanCommand,
   parseCommand,

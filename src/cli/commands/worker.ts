@@ -1,3 +1,5 @@
+import { ApiStartError } from '../../api/errors.js';
+import { type RunningApi, startApiServer } from '../../api/server.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { type ChokepointConfig, loadConfig, resolveConfigDir } from '../../config/load.js';
 import { createLogger, type Logger } from '../../log.js';
@@ -6,10 +8,13 @@ import type { CliIO, Command, ParsedArgs } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { loadConfigOrReport } from './shared.js';
 
+/** The worker's roles plus "api": the HTTP server, which runs in the worker process but is no pipeline stage. */
+const ROLES: Array<Role | 'api'> = [...ALL_ROLES, 'api'];
+
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'Run the long-lived worker: schedules, polling, scoring and notifications on BullMQ',
-  help: `Usage: chokepoint worker [--config DIR] [--role scheduler,poll,score,notify]
+  help: `Usage: chokepoint worker [--config DIR] [--role scheduler,poll,score,notify,api]
 
 SIGHUP re-reads and re-validates the config directory and applies it without losing in-flight jobs;
 an invalid new config is logged in full and the old one stays. Runs until SIGINT or SIGTERM, then stops scheduling, finishes in-flight jobs (forcing after
@@ -18,17 +23,21 @@ schedule tick becomes one poll job whatever the number of workers.
 Redis is $REDIS_URL, else settings.yaml redis.url, else redis://127.0.0.1:6379. While Redis is down
 the worker logs once, retries with backoff and carries on when it returns.
 
-Options:
-  --role LIST   comma-separated roles to run (default: all): ${ALL_ROLES.join(', ')}
+With the api role (and settings.api.enabled) the worker also serves the dashboard, JSON API, queue board and
+/healthz, /readyz, /metrics on settings.api.host:port (default 127.0.0.1:8787; see chokepoint serve --help).
+Run one process per host with the api role, or give each its own settings.api.port.
 
-Exit codes: 0 clean shutdown, 1 invalid config, 2 usage error.`,
+Options:
+  --role LIST   comma-separated roles to run (default: all): ${ROLES.join(', ')}
+
+Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be served, 2 usage error.`,
   options: { role: { type: 'string' } },
   async run(args, io) {
     const config = loadConfigOrReport(args, io);
     if (!config) return EXIT.FAILURE;
     const roles = parseRoles(args.values.role as string | undefined);
     if (!roles) {
-      io.stderr.write(`chokepoint worker: --role takes a comma-separated list of: ${ALL_ROLES.join(', ')}\n`);
+      io.stderr.write(`chokepoint worker: --role takes a comma-separated list of: ${ROLES.join(', ')}\n`);
       return EXIT.USAGE;
     }
     const log = createLogger({ level: io.env.LOG_LEVEL ?? config.settings.log.level });
@@ -45,22 +54,43 @@ Exit codes: 0 clean shutdown, 1 invalid config, 2 usage error.`,
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
 
+    // The API listens before any job is consumed. A missing token for a public address stops the start; a port
+    // taken (most likely by another worker on this host, which serves the API) does not stop this worker.
+    let api: RunningApi | undefined;
+    if (roles.includes('api') && config.settings.api.enabled) {
+      try {
+        api = await startApiServer({ config, log, env: io.env, pipeline: true });
+      } catch (err) {
+        if (!(err instanceof ApiStartError)) throw err;
+        if (err.code !== 'CP_API_PORT_IN_USE') {
+          io.stderr.write(`chokepoint worker: ${err.message}\n`);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          return EXIT.FAILURE;
+        }
+        log.error({ code: err.code }, `${err.message}; this worker runs without the API and its metrics`);
+      }
+    }
+    const workerRoles = roles.filter((r): r is Role => r !== 'api');
     let running;
     try {
-      running = await startWorker({ config, log, roles, signal: abort.signal });
+      running = workerRoles.length ? await startWorker({ config, log, roles: workerRoles, signal: abort.signal, metrics: api?.metrics }) : undefined;
     } catch (err) {
+      await api?.close();
       if (abort.signal.aborted) return EXIT.OK;
       throw err;
     }
     const onReload = () => {
       log.info('SIGHUP: reloading config');
       const next = tryLoad(args, io, log);
-      if (next) running.reload(next).catch((err) => log.error({ err }, 'config reload failed; keeping the old config'));
+      if (next) api?.updateConfig(next);
+      if (next && running) running.reload(next).catch((err) => log.error({ err }, 'config reload failed; keeping the old config'));
     };
     process.on('SIGHUP', onReload);
     await stopped;
     process.off('SIGHUP', onReload);
-    await running.stop();
+    await running?.stop();
+    await api?.close();
     log.info('worker stopped');
     log.flush?.();
     return EXIT.OK;
@@ -81,8 +111,8 @@ function tryLoad(args: ParsedArgs, io: CliIO, log: Logger): ChokepointConfig | n
   }
 }
 
-function parseRoles(value: string | undefined): Role[] | null {
-  if (!value) return [...ALL_ROLES];
+function parseRoles(value: string | undefined): Array<Role | 'api'> | null {
+  if (!value) return [...ROLES];
   const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
-  return roles.every((r): r is Role => (ALL_ROLES as string[]).includes(r)) ? roles : null;
+  return roles.length > 0 && roles.every((r): r is Role | 'api' => (ROLES as string[]).includes(r)) ? roles : null;
 }

@@ -1,0 +1,79 @@
+import { parse as parseForm } from 'node:querystring';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { ChokepointError } from '../errors.js';
+import { authHook, safeNext, SESSION_COOKIE, sessionCookie, tokenMatches } from './auth.js';
+import { registerQueueUi } from './bull-board.js';
+import type { ApiContext } from './context.js';
+import { dashboardRoutes, loginPage } from './dashboard.js';
+import { HttpError } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { alertRoutes } from './routes/alerts.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { riskRoutes } from './routes/risk.js';
+import { sourceRoutes } from './routes/sources.js';
+import { statusRoutes } from './routes/status.js';
+
+/** The fastify app with every route, not yet listening (tests use it with inject or listen on port 0). */
+export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'api' }) as FastifyBaseLogger,
+    // Per-request lines go out at debug from our own hook, without the query string (a ?token= login carries a secret).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    // Keep-alive sockets must not hold the worker's shutdown open.
+    forceCloseConnections: true,
+  });
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) => {
+    done(null, parseForm(body as string));
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+    if (!reply.hasHeader('x-frame-options')) reply.header('x-frame-options', 'DENY');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api request');
+  });
+  app.setErrorHandler((thrown, request, reply) => {
+    const err = thrown instanceof Error ? thrown : new Error(String(thrown));
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: { code: (err as { code?: string }).code ?? 'CP_API_BAD_REQUEST', message: err.message } });
+    }
+    request.log.error({ err, path: request.url.split('?')[0] }, 'API request failed');
+    const code = err instanceof ChokepointError ? err.code : 'CP_API_INTERNAL';
+    return reply.code(500).send({ error: { code, message: 'internal error; see the server log' } });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: { code: 'CP_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }));
+
+  const envName = ctx.auth.envName;
+  app.addHook('onRequest', authHook(ctx.auth, (next, failed) => loginPage(next, failed, envName)));
+
+  app.post<{ Body: Record<string, unknown> | undefined }>('/login', async (request, reply) => {
+    const next = safeNext(request.body?.next);
+    if (ctx.auth.kind === 'loopback') return reply.redirect(next, 303);
+    if (!tokenMatches(ctx.auth.token, typeof request.body?.token === 'string' ? request.body.token : undefined)) {
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, true, envName));
+    }
+    return reply.header('set-cookie', sessionCookie(ctx.auth.token, request)).redirect(next, 303);
+  });
+  app.get('/logout', async (_request, reply) =>
+    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).redirect('/', 303),
+  );
+
+  healthRoutes(app, ctx);
+  metricsRoutes(app, ctx);
+  statusRoutes(app, ctx);
+  alertRoutes(app, ctx);
+  riskRoutes(app, ctx);
+  sourceRoutes(app, ctx);
+  deliveryRoutes(app, ctx);
+  app.get('/openapi.json', async () => openApiDocument(ctx.version));
+  dashboardRoutes(app);
+  await registerQueueUi(app, ctx.queues);
+  return app;
+}

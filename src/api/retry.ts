@@ -1,0 +1,65 @@
+import type { Job, Queue } from 'bullmq';
+import { jobId } from '../queue/names.js';
+import type { Queues } from '../queue/queues.js';
+import type { AlertStore } from '../store/alerts.js';
+import type { Delivery, DeliveryStore } from '../store/deliveries.js';
+import { conflict, HttpError, notFound } from './errors.js';
+
+export interface RetryOutcome {
+  key: string;
+  queue: string;
+  jobId: string;
+  /** "retried": the failed job was moved back to waiting; "enqueued": it was gone, a new one was added. */
+  action: 'retried' | 'enqueued';
+}
+
+const QUEUED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * Sends a failed delivery again. The failed job is retried in place (full attempts again) while BullMQ still keeps
+ * it; once retention removed it, a new job with the same id and data is added. Either way the delivery leaves the
+ * failed list; if it fails again the notify job puts it back.
+ */
+export async function retryDelivery(
+  key: string,
+  deps: { deliveries: DeliveryStore; alerts: AlertStore; queues: Queues; channelExists(id: string): boolean },
+): Promise<RetryOutcome> {
+  const delivery = await deps.deliveries.get(key);
+  if (!delivery) throw notFound(`no delivery "${key}" (it may have expired)`);
+  if (delivery.status !== 'failed') throw conflict(`delivery "${key}" is ${delivery.status}, not failed`);
+  if (!deps.channelExists(delivery.channelId)) throw conflict(`channel "${delivery.channelId}" is no longer configured (or is inactive)`);
+  if (delivery.alertId && !(await deps.alerts.get(delivery.alertId))) {
+    throw new HttpError(410, 'CP_API_GONE', `alert "${delivery.alertId}" has expired; there is nothing left to send`);
+  }
+  const target = jobFor(delivery, deps.queues);
+  const existing = await target.queue.getJob(target.id);
+  let action: RetryOutcome['action'] = 'enqueued';
+  if (existing) {
+    const state = await existing.getState();
+    if (QUEUED.has(state)) throw conflict(`delivery "${key}" is already queued (job ${target.id} is ${state})`);
+    if (state === 'failed') {
+      await (existing as Job).retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch((err: Error) => {
+        throw conflict(`job ${target.id} could not be retried: ${err.message}`);
+      });
+      action = 'retried';
+    } else await existing.remove();
+  }
+  if (action === 'enqueued') await target.queue.add(target.name, target.data, { jobId: target.id });
+  await deps.deliveries.clearFailed(key);
+  return { key, queue: target.queue.name, jobId: target.id, action };
+}
+
+function jobFor(delivery: Delivery, queues: Queues): { queue: Queue; name: string; id: string; data: object } {
+  if (delivery.alertId && delivery.version !== undefined) {
+    return {
+      queue: queues.notify as Queue,
+      name: 'notify',
+      id: jobId('notify', delivery.key),
+      data: { alertId: delivery.alertId, version: delivery.version, channelId: delivery.channelId },
+    };
+  }
+  // Digest deliveries are keyed digest-<channelId>-<windowEnd>, which is also their job id.
+  const windowEnd = Number(delivery.key.slice(delivery.key.lastIndexOf('-') + 1));
+  if (!delivery.key.startsWith('digest-') || !Number.isFinite(windowEnd)) throw conflict(`delivery "${delivery.key}" names no alert or digest to send`);
+  return { queue: queues.digest as Queue, name: 'digest', id: delivery.key, data: { channelId: delivery.channelId, windowEnd } };
+}

@@ -1,0 +1,166 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLoopbackHost, resolveAuth, sessionValue } from '../../src/api/auth.js';
+import { ApiStartError } from '../../src/api/errors.js';
+import { getJson, type SeededApi, startTestApi, TOKEN } from './seed.js';
+
+function rawGet(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const html = { accept: 'text/html,application/xhtml+xml' };
+
+describe('where the API may listen', () => {
+  it('treats only loopback names and addresses as loopback', () => {
+    for (const host of ['127.0.0.1', '127.8.9.1', '::1', '[::1]', 'localhost', 'api.localhost']) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'example.org', 'localhost.example.org', '']) expect(isLoopbackHost(host), host).toBe(false);
+  });
+
+  it('refuses to listen beyond loopback without a token, naming the variable to set', () => {
+    const refuse = () => resolveAuth({ host: '0.0.0.0', tokenEnv: 'CHOKEPOINT_API_TOKEN' }, {});
+    expect(refuse).toThrow(ApiStartError);
+    expect(refuse).toThrow(/refusing to serve the API on 0\.0\.0\.0 without a token: set \$CHOKEPOINT_API_TOKEN/);
+    expect(resolveAuth({ host: '0.0.0.0', tokenEnv: 'MY_TOKEN' }, { MY_TOKEN: 'abc-def-ghi-jkl' }).kind).toBe('token');
+    expect(resolveAuth({ host: '127.0.0.1', tokenEnv: 'CHOKEPOINT_API_TOKEN' }, {}).kind).toBe('loopback');
+  });
+
+  it('does not start (and binds nothing) when asked for 0.0.0.0 without a token', async () => {
+    await expect(startTestApi({ label: 'auth-bind', host: '0.0.0.0' })).rejects.toMatchObject({ code: 'CP_API_TOKEN_REQUIRED' });
+  });
+});
+
+describe('with a token', () => {
+  let t: SeededApi;
+  beforeAll(async () => {
+    t = await startTestApi({ label: 'auth-token', token: TOKEN });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('serves health, readiness and metrics without a token', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await getJson(t.url + path)).status, path).toBe(200);
+  });
+
+  it('answers 401 with a Bearer challenge to API calls without a token or with a wrong one', async () => {
+    const none = await getJson(`${t.url}/api/alerts`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(none.body.error).toMatchObject({ code: 'CP_API_UNAUTHORIZED', message: expect.stringContaining('$CHOKEPOINT_API_TOKEN') });
+    expect((await getJson(`${t.url}/api/alerts`, { token: `${TOKEN}x` })).status).toBe(401);
+    expect((await getJson(`${t.url}/api/alerts`, { token: TOKEN.slice(0, -1) })).status).toBe(401);
+    expect((await getJson(`${t.url}/openapi.json`)).status).toBe(401);
+  });
+
+  it('accepts the token as Bearer, as a Basic password, or as a Basic user name with no password', async () => {
+    expect((await getJson(`${t.url}/api/alerts`, { token: TOKEN })).status).toBe(200);
+    expect((await getJson(`${t.url}/api/alerts`, { headers: { authorization: basic('ops', TOKEN) } })).status).toBe(200);
+    expect((await getJson(`${t.url}/api/alerts`, { headers: { authorization: basic(TOKEN, '') } })).status).toBe(200);
+    expect((await getJson(`${t.url}/api/alerts`, { headers: { authorization: basic('ops', 'wrong') } })).status).toBe(401);
+  });
+
+  it('keeps the queue board behind the same token', async () => {
+    expect((await getJson(`${t.url}/admin/queues`)).status).toBe(401);
+    expect((await getJson(`${t.url}/admin/queues/api/queues`)).status).toBe(401);
+    const board = await getJson(`${t.url}/admin/queues`, { token: TOKEN });
+    expect(board.status).toBe(200);
+    expect(board.body).toContain('Chokepoint queues');
+    const queues = await getJson(`${t.url}/admin/queues/api/queues?activeQueue=notify&status=latest&page=1`, { token: TOKEN });
+    expect(queues.status).toBe(200);
+    expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['digest', 'notify', 'poll', 'score']);
+  });
+
+  it('shows a sign-in page with a Basic challenge to a browser without credentials', async () => {
+    const page = await getJson(`${t.url}/`, { headers: html });
+    expect(page.status).toBe(401);
+    expect(page.headers.get('www-authenticate')).toMatch(/^Basic realm="Chokepoint"/);
+    expect(page.body).toContain('<form method="post" action="/login">');
+  });
+
+  it('trades ?token= for an HttpOnly session cookie, drops it from the URL, and accepts the cookie afterwards', async () => {
+    const login = await getJson(`${t.url}/admin/queues?token=${TOKEN}&x=1`, { headers: html });
+    expect(login.status).toBe(303);
+    expect(login.headers.get('location')).toBe('/admin/queues?x=1');
+    const cookie = login.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^chokepoint_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    // The cookie holds a MAC of the token, never the token itself.
+    expect(cookie).not.toContain(TOKEN);
+    const session = cookie.split(';')[0];
+    expect((await getJson(`${t.url}/`, { headers: { ...html, cookie: session } })).status).toBe(200);
+    expect((await getJson(`${t.url}/api/status`, { headers: { cookie: session } })).status).toBe(200);
+    expect((await getJson(`${t.url}/api/status`, { headers: { cookie: 'chokepoint_session=forged' } })).status).toBe(401);
+    expect((await getJson(`${t.url}/?token=wrong`, { headers: html })).status).toBe(401);
+  });
+
+  it('signs in through the form, refusing a wrong token and an off-site redirect', async () => {
+    const form = (token: string, next: string) =>
+      getJson(`${t.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, next }).toString() });
+    const ok = await form(TOKEN, '/admin/queues');
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/admin/queues');
+    expect(ok.headers.get('set-cookie')).toContain(`chokepoint_session=${sessionValue(TOKEN)}`);
+    expect((await form(TOKEN, '//evil.example/')).headers.get('location')).toBe('/');
+    const wrong = await form('nope', '/');
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toContain('That token is not right');
+  });
+
+  it('refuses a cross-site POST carried by the session cookie, but not one with a Bearer token', async () => {
+    const session = `chokepoint_session=${sessionValue(TOKEN)}`;
+    const crossSite = await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST', headers: { cookie: session, origin: 'https://evil.example' } });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.body.error.code).toBe('CP_API_CROSS_SITE');
+    const sameSite = await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST', headers: { cookie: session, origin: t.url } });
+    expect(sameSite.status).toBe(404);
+    const bearer = await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST', token: TOKEN, headers: { origin: 'https://evil.example' } });
+    expect(bearer.status).toBe(404);
+  });
+
+  it('never writes the token to the log, even when it came in a URL', async () => {
+    await getJson(`${t.url}/?token=${TOKEN}`, { headers: html });
+    await getJson(`${t.url}/api/alerts?cursor=bad`, { token: TOKEN });
+    expect(t.logs().join('\n')).not.toContain(TOKEN);
+    expect(t.logs().some((line) => line.includes('api request'))).toBe(true);
+  });
+});
+
+describe('without a token, on loopback', () => {
+  let t: SeededApi;
+  beforeAll(async () => {
+    t = await startTestApi({ label: 'auth-open' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('serves the API and the dashboard without credentials and says so in the log', async () => {
+    expect((await getJson(`${t.url}/api/alerts`)).status).toBe(200);
+    expect((await getJson(`${t.url}/`, { headers: html })).status).toBe(200);
+    expect((await getJson(`${t.url}/admin/queues`)).status).toBe(200);
+    expect(t.logs().join('\n')).toMatch(/CHOKEPOINT_API_TOKEN is not set: the API, dashboard and queue board are served without a token, to loopback only/);
+  });
+
+  it('refuses requests whose Host is not a loopback name (DNS rebinding), except health checks', async () => {
+    // fetch() will not send a Host of our choosing; node:http will, as a rebinding browser effectively does.
+    const rebound = await rawGet(`${t.url}/api/alerts`, 'attacker.example:8787');
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error.code).toBe('CP_API_HOST_REFUSED');
+    expect((await rawGet(`${t.url}/healthz`, 'attacker.example:8787')).status).toBe(200);
+    expect((await rawGet(`${t.url}/api/alerts`, 'localhost:8787')).status).toBe(200);
+  });
+
+  it('refuses cross-site state changes from a browser page', async () => {
+    const post = await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST', headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    expect(post.status).toBe(403);
+    expect((await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST' })).status).toBe(404);
+  });
+});
