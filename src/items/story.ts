@@ -8,7 +8,7 @@ import { similarity, type StoryFeatures } from './story-tokens.js';
  * threshold; otherwise it starts a story. Pure: the store supplies candidates and applies the decision.
  */
 
-/** Weighted Jaccard at or above which an item joins a story. Tuned on reworded wire headlines; see docs/alerts.md. */
+/** Weighted Jaccard at or above which an item joins a story. Tuned on reworded wire headlines; see the README, "Alerts: stories". */
 export const STORY_THRESHOLD = 0.24;
 /** Members kept per story to compare against: the first ones define the event; more would let the story drift. */
 export const MAX_STORY_MEMBERS = 8;

@@ -14,7 +14,7 @@ export const serveCommand: Command = {
 
 Serves, on settings.api.host:port (default 127.0.0.1:8787):
   /            the dashboard: latest alerts, risk index chart, source health, failed deliveries
-  /api/...     the JSON API (docs/api.md; OpenAPI at /openapi.json)
+  /api/...     the JSON API (README, "HTTP API"; OpenAPI at /openapi.json)
   /admin/queues  Bull Board over the poll, score, notify and digest queues
   /healthz /readyz /metrics  liveness, readiness, Prometheus (no token needed)
 Everything else needs the token in $CHOKEPOINT_API_TOKEN (settings.api.tokenEnv): "Authorization: Bearer <token>",
