@@ -31,27 +31,30 @@ export async function deliverStage(
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
-  const existing = await deps.deliveries.get(key);
+  // Independent reads in one round trip: this runs once per notification, the pipeline's most frequent job.
+  const [existing, alert, dispatches, blockedUntil, previousRefs] = await Promise.all([
+    deps.deliveries.get(key),
+    deps.alerts.get(job.alertId),
+    deps.dispatch?.list(job.alertId),
+    deps.deliveries.blockedUntil(job.channelId),
+    deps.deliveries.refsFor(job.alertId, job.channelId),
+  ]);
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
 
   const entry = deps.state.notifiers.get(job.channelId);
   if (!entry) return { status: 'skipped', reason: 'unknown-channel' };
-  const alert = await deps.alerts.get(job.alertId);
   if (!alert) return { status: 'skipped', reason: 'alert-expired' };
   // A newer version supersedes this one only once it exists; until then this version is what people must see.
   if (alert.version < job.version) return { status: 'skipped', reason: 'alert-expired' };
 
   // A deferred older version that a newer version replaced (its delayed job may already have started running).
-  const dispatches = (await deps.dispatch?.list(job.alertId)) ?? [];
-  if (dispatches.some((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest')) {
+  if ((dispatches ?? []).some((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest')) {
     return { status: 'skipped', reason: 'superseded' };
   }
 
-  const blockedUntil = await deps.deliveries.blockedUntil(job.channelId);
   if (blockedUntil > deps.now().getTime()) return { status: 'wait', untilMs: blockedUntil };
 
   const base = { alertId: job.alertId, version: job.version, channelId: job.channelId };
-  const previousRefs = await deps.deliveries.refsFor(job.alertId, job.channelId);
   // Render the alert as it was at this version: a later version of the same alert gets its own job.
   const snapshot = { ...alert, version: job.version };
   try {

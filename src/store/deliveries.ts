@@ -11,6 +11,7 @@ export interface Delivery {
   version?: number;
   channelId: string;
   status: DeliveryStatus;
+  /** Sends that got an answer other than 429 (or no answer): the failed ones and the one that succeeded. */
   attempts: number;
   lastError?: string;
   errorKind?: string;
@@ -63,7 +64,9 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         ...base,
         key,
         status: outcome.status,
-        attempts: (previous?.attempts ?? 0) + (outcome.status === 'rate-limited' ? 0 : 1),
+        // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the verdict
+        // on the last send, already counted, and a 429 costs no attempt.
+        attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
         lastError: outcome.error ?? (outcome.status === 'delivered' ? undefined : previous?.lastError),
         errorKind: outcome.errorKind,
         response: outcome.response ?? previous?.response,

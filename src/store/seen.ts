@@ -11,26 +11,33 @@ export interface SeenStore {
   markSeen(ids: string[]): Promise<void>;
 }
 
+/** Keys per command: one MGET or one script call per chunk instead of one command per item (the poll's hot path). */
+const CHUNK = 500;
+
+// One script call sets a chunk of keys with their TTL (MSET has no EX). All keys share the prefix's hash tag, so
+// this is one slot on Redis Cluster too.
+const MARK = `for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', ARGV[1]) end return #KEYS`;
+
 export function createSeenStore(redis: Redis, prefix: string, ttlSeconds: number): SeenStore {
   const key = (id: string) => keyFor(prefix, 'seen', id);
+  const ttl = String(Math.ceil(ttlSeconds));
   return {
     async filterUnseen(ids) {
-      if (ids.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.exists(key(id));
-      const results = (await pipeline.exec()) ?? [];
-      return ids.filter((_, i) => {
-        const [err, exists] = results[i] ?? [];
-        if (err) throw err;
-        return exists === 0;
-      });
+      const unseen: string[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const chunk = ids.slice(i, i + CHUNK);
+        const values = await redis.mget(chunk.map(key));
+        chunk.forEach((id, j) => {
+          if (values[j] === null) unseen.push(id);
+        });
+      }
+      return unseen;
     },
     async markSeen(ids) {
-      if (ids.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.set(key(id), '1', 'EX', Math.ceil(ttlSeconds));
-      const results = (await pipeline.exec()) ?? [];
-      for (const [err] of results) if (err) throw err;
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const chunk = ids.slice(i, i + CHUNK);
+        await redis.eval(MARK, chunk.length, ...chunk.map(key), ttl);
+      }
     },
   };
 }

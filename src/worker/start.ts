@@ -15,6 +15,9 @@ import { digestProcessor } from '../../jobs/digest.js';
 import { startDigestSchedules } from '../queue/digest-schedule.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 
+/** Times a job may be recovered after its worker died before it fails for good (BullMQ's default is 1). */
+export const MAX_STALLED_COUNT = 5;
+
 export type Role = 'scheduler' | 'poll' | 'score' | 'notify';
 export const ALL_ROLES: Role[] = ['scheduler', 'poll', 'score', 'notify'];
 
@@ -79,6 +82,10 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     prefix,
     removeOnComplete: { age: settings.retention.completedJobsAgeSeconds, count: settings.retention.completedJobs },
     removeOnFail: { age: settings.retention.failedJobsAgeSeconds, count: settings.retention.failedJobs },
+    // A job whose worker died (SIGKILL, OOM, lost host) is "stalled" and re-run by another worker. BullMQ's default
+    // fails it for good at the second stall, which would silently drop an alert when crashes come in a row; every
+    // processor is idempotent, so allow several, while still stopping a job that kills every worker it lands on.
+    maxStalledCount: MAX_STALLED_COUNT,
   };
   const workers: Worker[] = [];
   const concurrency = settings.worker;
@@ -99,6 +106,10 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     worker.on('error', (err) => logUnlessConnectionError(log, err, { queue: worker.name }, 'worker error'));
     worker.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.debug({ queue: worker.name, jobId: job.id, err }, 'job failed for good');
+      // Not an error the processor saw (nothing else records it): say so loudly.
+      else if (/stalled more than allowable limit/.test(err.message)) {
+        log.error({ queue: worker.name, jobId: job?.id, maxStalledCount: MAX_STALLED_COUNT }, 'job failed for good: its workers died while running it too many times');
+      }
     });
   }
 
@@ -163,8 +174,14 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
         })();
         // worker.close() can wait forever while Redis is unreachable (bullmq#4656): never outlive the deadline.
         const deadline = new Promise((resolve) => setTimeout(resolve, timeout + 1_500).unref());
-        await Promise.race([graceful, deadline]);
+        const finished = await Promise.race([graceful.then(() => true), deadline.then(() => false)]);
         clearTimeout(forced);
+        if (!finished) {
+          // A close that did not finish leaves BullMQ's own connections (the workers' blocking clients) reconnecting
+          // for ever, which keeps the process alive after "worker stopped". Cut them, without waiting long.
+          const cut = Promise.allSettled([...workers, ...queues.all()].map((q) => q.disconnect()));
+          await Promise.race([cut, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+        }
         connections.forEach((c) => c.disconnect());
       })();
       return stopping;

@@ -1,0 +1,96 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryKey } from '../../src/alerts/ids.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
+import { type RssEntry, startFeedServer } from '../helpers/http.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { type Receiver, startReceiver } from './support/receiver.js';
+import { waitUntil } from './support/wait.js';
+import { spawnWorker, type WorkerProcess } from './support/worker-process.js';
+
+/** SIGHUP to a running worker process: the config is re-read, validated and applied, or refused as a whole. */
+const prefix = uniquePrefix('reload');
+// Three unrelated events (different actors, places and words), so that story clustering keeps them apart.
+const STORIES = [
+  { title: 'China bans exports of gallium to Zentravix Holdings', description: 'The commerce ministry announced an immediate ban on gallium shipments.' },
+  { title: 'Germanium smelter in Yunnan halted after flood, Quorvane Metals says', description: 'Quorvane Metals declared force majeure on germanium deliveries.' },
+  { title: 'Antimony licence requirement imposed on Belvastro Trading by Hunan officials', description: 'Provincial officials require export licences for antimony from Belvastro.' },
+];
+const story = (n: number): RssEntry => ({ guid: `reload-${n}`, link: `https://example.org/reload/${n}`, ...STORIES[n - 1] });
+const watchlist = (channels: string[]) =>
+  `watchlists:\n  - id: minerals\n    keywords: [gallium, germanium, antimony]\n    routes: [${channels.map((c) => `{ channel: ${c}, minLevel: info }`).join(', ')}]\n`;
+
+let feed: Awaited<ReturnType<typeof startFeedServer>>;
+let receiver: Receiver;
+let config: { dir: string; cleanup: () => void };
+let worker: WorkerProcess;
+let redis: Redis;
+
+beforeAll(async () => {
+  feed = await startFeedServer([]);
+  receiver = await startReceiver();
+  // The first channel answers slowly, so that its notification is still in flight when the reload comes.
+  receiver.respond = (req) => ({ status: 200, delayMs: req.channel === 'first' ? 3_000 : 0 });
+  config = writeConfigDir({
+    'sources.yaml': `sources:\n  - { id: wire, kind: rss, url: "${feed.feedUrl}", schedule: "*/2 * * * * *" }\n`,
+    'watchlists.yaml': watchlist(['first']),
+    'channels.yaml': `channels:\n  - { id: first, kind: webhook, url: "${receiver.urlFor('first')}" }\n  - { id: second, kind: webhook, url: "${receiver.urlFor('second')}" }\n`,
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\napi: { enabled: false }\nriskIndex: { threshold: 1000000000 }\n`,
+  });
+  worker = spawnWorker({ configDir: config.dir, env: { REDIS_URL: testRedisUrl() } });
+  redis = new Redis(testRedisUrl());
+  await worker.waitFor(/worker started/, 30_000);
+}, 40_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  redis?.disconnect();
+  await Promise.allSettled([feed?.close(), receiver?.close()]);
+  config?.cleanup();
+  await cleanPrefix(prefix);
+});
+
+const sent = (channel: string, n: number) => receiver.requests.filter((r) => r.channel === channel && r.link === `https://example.org/reload/${n}`);
+
+describe('config reload on SIGHUP', () => {
+  it('applies a valid new config and lets the notification in flight finish, once', async () => {
+    feed.setEntries([story(1)]);
+    await waitUntil(() => sent('first', 1).length === 1, { timeoutMs: 20_000 });
+
+    // Reload while that delivery waits for the slow receiver: from now on alerts go to the second channel.
+    writeFileSync(path.join(config.dir, 'watchlists.yaml'), watchlist(['second']));
+    worker.child.kill('SIGHUP');
+    await worker.waitFor(/config reloaded/, 10_000);
+    const inFlight = sent('first', 1)[0];
+    const deliveries = createDeliveryStore(redis, prefix, 3600);
+    // The reload really happened while the delivery was in flight.
+    expect((await deliveries.get(deliveryKey(inFlight.alertId, 1, 'first')))?.status).not.toBe('delivered');
+    await waitUntil(async () => (await deliveries.get(deliveryKey(inFlight.alertId, 1, 'first')))?.status === 'delivered', { timeoutMs: 10_000 });
+
+    feed.setEntries([story(1), story(2)]);
+    await waitUntil(() => sent('second', 2).length === 1, { timeoutMs: 20_000 });
+    expect(sent('first', 2)).toEqual([]);
+    expect(sent('first', 1)).toHaveLength(1);
+    expect(worker.child.exitCode).toBeNull();
+  });
+
+  it('keeps the old config when the new one is invalid, and logs every error in it', async () => {
+    writeFileSync(path.join(config.dir, 'watchlists.yaml'), watchlist(['second']).replace('minLevel: info', 'minLevel: urgent'));
+    writeFileSync(path.join(config.dir, 'sources.yaml'), `sources:\n  - { id: wire, kind: rss, url: "${feed.feedUrl}", schedule: "every now and then" }\n`);
+    const before = worker.output().length;
+    worker.child.kill('SIGHUP');
+    await worker.waitFor(/new config is invalid/, 10_000);
+    const logged = worker.output().slice(before);
+    expect(logged).toMatch(/new config is invalid \(2 errors\); keeping the old one/);
+    expect(logged).toMatch(/sources\.yaml:2[^"]*schedule/);
+    expect(logged).toMatch(/watchlists\.yaml:4[^"]*minLevel/);
+
+    // Still the config of the last good reload: a new story goes to the second channel.
+    feed.setEntries([story(1), story(2), story(3)]);
+    await waitUntil(() => sent('second', 3).length === 1, { timeoutMs: 20_000 });
+    expect(worker.child.exitCode).toBeNull();
+  });
+});
