@@ -72,10 +72,8 @@ async function runCommand(command: Command, args: ReturnType<typeof parseArgs>, 
 const invokedDirectly = process.argv[1] && /chokepoint(\.js)?$|cli[\\/]main\.(js|ts)$/.test(process.argv[1]);
 if (invokedDirectly) {
   const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
-  // The worker command keeps the process alive itself and resolves only when it has shut down.
+  // Every command resolves only when its work is done (worker, serve and demo after their shutdown). Let stdout and
+  // the logger drain, then exit even if a library left a handle open (a reconnecting client after a cut close).
   process.exitCode = code;
-  if (code !== EXIT.OK || !['worker', 'serve', 'demo'].includes(process.argv[2] ?? '')) {
-    // Let stdout drain, then exit even if a library left a handle open.
-    setTimeout(() => process.exit(code), 50).unref();
-  }
+  setTimeout(() => process.exit(code), 200).unref();
 }

@@ -157,8 +157,9 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     connections,
     stop() {
       stopping ??= (async () => {
-        await scheduler?.stop();
-        await digestScheduler?.stop();
+        // A tick blocked on a Redis call (Redis just came back, or is still down) must not hold the shutdown up.
+        const stopSchedules = Promise.allSettled([scheduler?.stop(), digestScheduler?.stop()]);
+        await Promise.race([stopSchedules, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
         const timeout = settings.worker.shutdownTimeoutMs;
         const forced = setTimeout(() => {
           log.warn({ timeoutMs: timeout }, 'in-flight jobs did not finish in time; closing forcefully (they will be retried)');
@@ -173,7 +174,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
           await Promise.allSettled(connections.map((c) => c.quit()));
         })();
         // worker.close() can wait forever while Redis is unreachable (bullmq#4656): never outlive the deadline.
-        const deadline = new Promise((resolve) => setTimeout(resolve, timeout + 1_500).unref());
+        const deadline = new Promise((resolve) => setTimeout(resolve, timeout + 500).unref());
         const finished = await Promise.race([graceful.then(() => true), deadline.then(() => false)]);
         clearTimeout(forced);
         if (!finished) {

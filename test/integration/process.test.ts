@@ -77,7 +77,9 @@ describe('the worker process', { timeout: 90_000 }, () => {
     await worker.waitFor(/Redis connection restored/, 20_000);
     expect(worker.child.exitCode).toBeNull();
     worker.child.kill('SIGTERM');
-    expect((await worker.exited).code).toBe(0);
+    const exit = await Promise.race([worker.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000))]);
+    if (!exit) throw new Error(`worker did not exit within 15 s of SIGTERM:\n${worker.output().slice(-4000)}`);
+    expect(exit.code).toBe(0);
     redis.kill('SIGTERM');
     const output = worker.output();
     expect(output).not.toContain('"stack"'); // an expected fault is one line, not a stack trace
