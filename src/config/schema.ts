@@ -270,7 +270,7 @@ export const settingsFileSchema = z.strictObject({
       pollConcurrency: z.number().int().positive().default(4).describe('Poll jobs run at once per worker process.'),
       scoreConcurrency: z.number().int().positive().default(2).describe('Score jobs (batches of up to 100 items) run at once per worker process.'),
       notifyConcurrency: z.number().int().positive().default(8).describe('Notifications sent at once per worker process.'),
-      shutdownTimeoutMs: z.number().int().positive().default(8_000).describe('On SIGTERM, how long in-flight jobs may run before they are abandoned (to be retried elsewhere).'),
+      shutdownTimeoutMs: z.number().int().positive().default(7_000).describe('On SIGTERM, how long in-flight jobs may run before they are abandoned (to be retried elsewhere).'),
       pollOnStart: z.boolean().default(true).describe('Poll every source once at start instead of waiting for its first tick.'),
     })
     .prefault({}),

@@ -161,22 +161,22 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
         const stopSchedules = Promise.allSettled([scheduler?.stop(), digestScheduler?.stop()]);
         await Promise.race([stopSchedules, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
         const timeout = settings.worker.shutdownTimeoutMs;
-        const forced = setTimeout(() => {
-          log.warn({ timeoutMs: timeout }, 'in-flight jobs did not finish in time; closing forcefully (they will be retried)');
-          for (const worker of workers) void worker.close(true);
-        }, timeout);
+        // Wait for in-flight jobs with pause(), then close: once a close() has started, BullMQ's close(true) returns
+        // that same pending promise, so a close stuck waiting for a job (bullmq#4656, e.g. right after Redis came
+        // back) could never be forced, and its lock-renewal timer kept the process alive after "worker stopped".
+        const drained = Promise.allSettled(workers.map((worker) => worker.pause()));
+        const inTime = await Promise.race([drained.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeout).unref())]);
+        if (!inTime) log.warn({ timeoutMs: timeout }, 'in-flight jobs did not finish in time; closing forcefully (they will be retried)');
         const graceful = (async () => {
-          await Promise.allSettled(workers.map((worker) => worker.close()));
-          clearTimeout(forced);
+          await Promise.allSettled(workers.map((worker) => worker.close(!inTime)));
           await queues.close();
           await runtime.state.notifiers.close();
           runtime.state.http.close();
           await Promise.allSettled(connections.map((c) => c.quit()));
         })();
         // worker.close() can wait forever while Redis is unreachable (bullmq#4656): never outlive the deadline.
-        const deadline = new Promise((resolve) => setTimeout(resolve, timeout + 500).unref());
+        const deadline = new Promise((resolve) => setTimeout(resolve, 1_500).unref());
         const finished = await Promise.race([graceful.then(() => true), deadline.then(() => false)]);
-        clearTimeout(forced);
         if (!finished) {
           // A close that did not finish leaves BullMQ's own connections (the workers' blocking clients) reconnecting
           // for ever, which keeps the process alive after "worker stopped". Cut them, without waiting long.
