@@ -60,6 +60,8 @@ export function createLogger(options: LogOptions = {}): Logger {
  * Errors are logged as a reduced object: a library error (axios, nodemailer) carries its request config, URL and
  * headers as enumerable properties, which would drag secrets into the line.
  */
+const EXPECTED_FAULT = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out|Reached the max retries per request limit/;
+
 export function serializeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { message: String(err) };
   const out: Record<string, unknown> = { type: err.name, message: err.message };
@@ -71,7 +73,9 @@ export function serializeError(err: unknown): Record<string, unknown> {
   if (response && typeof response.status === 'number') out.status = response.status;
   // Stack traces only for what is not an expected failure: our typed errors (CP_...) and system errors
   // (ECONNREFUSED, ETIMEDOUT, ...) carry a code and say enough without one.
-  if (!('code' in e && typeof e.code === 'string')) out.stack = err.stack;
+  // Lost-connection errors from the Redis client carry no code ("Connection is closed.") but are just as expected.
+  const expected = ('code' in e && typeof e.code === 'string') || EXPECTED_FAULT.test(err.message);
+  if (!expected) out.stack = err.stack;
   if (err.cause !== undefined) out.cause = serializeError(err.cause);
   return out;
 }
