@@ -36,16 +36,7 @@ export function redactSecrets(text: string): string {
   return text.replace(pattern, '[redacted]');
 }
 
-/** Redacts each secret in the string, and also any JSON-escaped form of it (slashes escaped in JSON). */
-export function redactSecretsInJson(json: string): string {
-  return redactSecrets(json);
-}
-
 export function clearSecretsForTests(): void {
   secrets.clear();
   pattern = null;
-}
-
-export function secretCount(): number {
-  return secrets.size;
 }

@@ -105,7 +105,6 @@ export const screeningSourceSchema = z.strictObject({
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [rssSourceSchema, jsonSourceSchema, htmlSourceSchema, screeningSourceSchema]);
-export const SOURCE_KINDS = ['rss', 'json', 'html', 'screening'] as const;
 
 export const sourcesFileSchema = z.strictObject({
   sources: z.array(sourceSchema).default([]),
@@ -219,7 +218,6 @@ export const teamsChannelSchema = z.strictObject({
 });
 
 export const channelSchema = z.discriminatedUnion('kind', [slackChannelSchema, emailChannelSchema, webhookChannelSchema, teamsChannelSchema]);
-export const CHANNEL_KINDS = ['slack', 'email', 'webhook', 'teams'] as const;
 
 export const channelsFileSchema = z.strictObject({
   channels: z.array(channelSchema).default([]),

@@ -21,8 +21,6 @@ export interface ConfigState {
   channels: ReadonlyMap<string, ChannelConfig>;
 }
 
-export const USER_AGENT_PRODUCT = 'Chokepoint';
-
 export function buildConfigState(config: ChokepointConfig): ConfigState {
   const scorer = createScorer(config);
   return {

@@ -1,11 +1,9 @@
 import { ApiStartError } from '../../api/errors.js';
 import { startApiServer } from '../../api/server.js';
-import { ConfigError, formatIssue } from '../../config/errors.js';
-import { loadConfig, resolveConfigDir } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { loadConfigOrReport } from './shared.js';
+import { loadConfigOrReport, reloadConfigOrLog } from './shared.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -51,13 +49,10 @@ Exit codes: 0 clean shutdown, 1 invalid config or the address cannot be served, 
     }
     const running = api;
     const onReload = () => {
-      try {
-        running.updateConfig(loadConfig(resolveConfigDir(args.values.config as string | undefined, io.env), io.env));
-        log.info('config reloaded');
-      } catch (err) {
-        if (err instanceof ConfigError) log.error({ issues: err.issues.map(formatIssue) }, 'new config is invalid; keeping the old one');
-        else log.error({ err }, 'could not reload the config; keeping the old one');
-      }
+      const next = reloadConfigOrLog(args, io, log);
+      if (!next) return;
+      running.updateConfig(next);
+      log.info('config reloaded');
     };
     process.on('SIGHUP', onReload);
     const signal = await new Promise<string>((resolve) => {

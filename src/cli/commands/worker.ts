@@ -1,12 +1,10 @@
 import { ApiStartError } from '../../api/errors.js';
 import { type RunningApi, startApiServer } from '../../api/server.js';
-import { ConfigError, formatIssue } from '../../config/errors.js';
-import { type ChokepointConfig, loadConfig, resolveConfigDir } from '../../config/load.js';
-import { createLogger, type Logger } from '../../log.js';
+import { createLogger } from '../../log.js';
 import { ALL_ROLES, type Role, startWorker } from '../../worker/start.js';
-import type { CliIO, Command, ParsedArgs } from '../command.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { loadConfigOrReport } from './shared.js';
+import { loadConfigOrReport, reloadConfigOrLog } from './shared.js';
 
 /** The worker's roles plus "api": the HTTP server, which runs in the worker process but is no pipeline stage. */
 const ROLES: Array<Role | 'api'> = [...ALL_ROLES, 'api'];
@@ -82,7 +80,7 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     }
     const onReload = () => {
       log.info('SIGHUP: reloading config');
-      const next = tryLoad(args, io, log);
+      const next = reloadConfigOrLog(args, io, log);
       if (next) api?.updateConfig(next);
       if (next && running) running.reload(next).catch((err) => log.error({ err }, 'config reload failed; keeping the old config'));
     };
@@ -96,20 +94,6 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     return EXIT.OK;
   },
 };
-
-/** Loads the config for a reload; on error logs every issue and returns null (the old config stays). */
-function tryLoad(args: ParsedArgs, io: CliIO, log: Logger): ChokepointConfig | null {
-  try {
-    return loadConfig(resolveConfigDir(args.values.config as string | undefined, io.env), io.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      log.error({ issues: err.issues.map(formatIssue) }, `new config is invalid (${err.issues.length} errors); keeping the old one`);
-      return null;
-    }
-    log.error({ err }, 'could not load the new config; keeping the old one');
-    return null;
-  }
-}
 
 function parseRoles(value: string | undefined): Array<Role | 'api'> | null {
   if (!value) return [...ROLES];
