@@ -32,18 +32,22 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // A fresh client per attempt, with no reconnection of its own: a retrying client refuses a second connect().
     for (const port of ports) {
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
       for (let i = 0; ; i++) {
+        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        probe.on('error', () => undefined);
         try {
           await probe.connect();
+          await probe.ping();
           break;
         } catch (err) {
           if (i > 50) throw err;
           await new Promise((resolve) => setTimeout(resolve, 100));
+        } finally {
+          probe.disconnect();
         }
       }
-      probe.disconnect();
     }
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     const probe = new Redis({ port: ports[0], host: '127.0.0.1' });
