@@ -44,7 +44,8 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
     if (recorded.some((d) => d.channelId === channelId && d.version > version && d.mode !== 'digest')) continue;
-    const dispatch = (await deps.dispatch.get(alert.id, version, channelId)) ?? (await decide(alert, version, channel, deps, nowMs));
+    // A decision recorded since the list was read is what record() hands back (first writer wins), so none is lost.
+    const dispatch = recorded.find((d) => d.version === version && d.channelId === channelId) ?? (await decide(alert, version, channel, deps, nowMs));
     if (dispatch.mode === 'digest') {
       await deps.digests.hold(channelId, alert.id, dispatch.decidedAt);
       out.held.push({ alertId: alert.id, channelId, dispatch });

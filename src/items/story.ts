@@ -14,6 +14,14 @@ export const STORY_THRESHOLD = 0.24;
 export const MAX_STORY_MEMBERS = 8;
 /** Candidates looked at per item: those sharing the most distinctive tokens (a true match shares many). */
 export const MAX_CANDIDATES = 10;
+/**
+ * Stories consulted per token: the most recently active ones. A token as common as a material's name can be shared
+ * by every story of the window, and reading all of them made each item cost in proportion to the stories of the
+ * window; a story the item truly belongs to also shares its rarer tokens, whose lists are short.
+ */
+export const STORIES_PER_TOKEN = 50;
+/** Tokens an item is indexed and looked up by (see indexTokens in the story store). */
+export const INDEX_TOKENS = 12;
 
 export interface StoryCandidate {
   id: string;

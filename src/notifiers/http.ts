@@ -48,10 +48,7 @@ export async function postOnce(
   } catch (err) {
     throw refused(target, err);
   }
-  // One agent per request: the guard's lookup is bound to this send's policy, and no socket outlives the send.
-  const lookup = guardedLookup(allowPrivate);
-  const httpAgent = new http.Agent({ lookup });
-  const httpsAgent = new https.Agent({ lookup });
+  const { httpAgent, httpsAgent } = agentsFor(allowPrivate);
   // axios' timeout is an idle timer; a receiver that drips its answer byte by byte needs a wall-clock deadline too.
   const deadline = AbortSignal.timeout(context.http.timeoutMs + 1000);
   const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
@@ -72,10 +69,27 @@ export async function postOnce(
     return { status: response.status, body: String(response.data ?? ''), headers: response.headers as HttpReply['headers'] };
   } catch (err) {
     throw networkFailure(target, err as AxiosError, deadline.aborted && !context.signal?.aborted);
-  } finally {
-    httpAgent.destroy();
-    httpsAgent.destroy();
   }
+}
+
+/**
+ * Keep-alive agents, one pair per address policy: a notification storm to one receiver reuses its connections
+ * instead of paying a TCP (and TLS) handshake per message. The guard's lookup is bound to the agent's policy, so a
+ * reused socket is one the same policy let through. Idle sockets close after a few seconds (before the usual
+ * 5 s server keep-alive, which narrows the race of a send on a socket the receiver is closing) and never hold
+ * the process open.
+ */
+const IDLE_SOCKET_MS = 4_000;
+const agentsByPolicy = new Map<boolean, { httpAgent: http.Agent; httpsAgent: https.Agent }>();
+
+function agentsFor(allowPrivate: boolean): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  let agents = agentsByPolicy.get(allowPrivate);
+  if (!agents) {
+    const options = { lookup: guardedLookup(allowPrivate), keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: 32 };
+    agents = { httpAgent: new http.Agent(options), httpsAgent: new https.Agent(options) };
+    agentsByPolicy.set(allowPrivate, agents);
+  }
+  return agents;
 }
 
 function refused(target: HttpTarget, err: unknown): DeliveryError {

@@ -73,8 +73,8 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
   }
 
   /** Deletes alerts pushed out of the global index by the count limit, so the count bounds memory too. */
-  async function trimByCount(): Promise<void> {
-    const excess = (await redis.zcard(indexKey)) - retention.count;
+  async function trimByCount(indexed: number): Promise<void> {
+    const excess = indexed - retention.count;
     if (excess <= 0) return;
     const evicted = await redis.zrange(indexKey, '0', String(excess - 1));
     if (evicted.length === 0) return;
@@ -98,27 +98,25 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
       return (await redis.sismember(itemsKey(alertId), itemId)) === 1;
     },
     async update(id, fn) {
-      const result = await withLock(redis, keyFor(prefix, 'lock', 'alert', id), async () => {
-        const previous = parse(await redis.get(alertKey(id)));
-        const change = await fn(previous);
+      const { result, replies } = await withLock(redis, keyFor(prefix, 'lock', 'alert', id), alertKey(id), async (raw, writes) => {
+        const change = await fn(parse(raw));
         if (change.alert) {
           const updatedMs = Date.parse(change.alert.updatedAt);
           // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
           const oldest = Math.min(clock(), updatedMs) - ttl * 1000;
-          const multi = redis
-            .multi()
+          writes
             .set(alertKey(id), JSON.stringify(change.alert), 'EX', ttl)
             .zadd(indexKey, updatedMs, id)
             .zadd(watchlistIndexKey(change.alert.watchlistId), updatedMs, id)
             .zremrangebyscore(indexKey, '-inf', oldest)
             .zremrangebyscore(watchlistIndexKey(change.alert.watchlistId), '-inf', oldest)
             .expire(watchlistIndexKey(change.alert.watchlistId), ttl);
-          if (change.items?.length) multi.sadd(itemsKey(id), ...change.items).expire(itemsKey(id), ttl);
-          await multi.exec();
+          if (change.items?.length) writes.sadd(itemsKey(id), ...change.items).expire(itemsKey(id), ttl);
+          writes.zcard(indexKey);
         }
         return change;
       });
-      if (result.alert) await trimByCount();
+      if (result.alert) await trimByCount(Number(replies.at(-1)?.[1] ?? 0));
       return result.result;
     },
     async list(query) {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keyFor } from './keys.js';
+import { redisScript } from './script.js';
 
 /** An alert waiting for a channel's digest, and when it was put there (its latest version's decision time). */
 export interface HeldAlert {
@@ -28,14 +29,14 @@ export interface DigestStore {
 /** More than any digest could show; beyond it the oldest held entries give way. */
 const MAX_HELD = 5_000;
 
-const CLEAR = `
+const CLEAR = redisScript(`
 local removed = 0
 for i = 1, #ARGV, 2 do
   local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if score and tonumber(score) == tonumber(ARGV[i + 1]) then removed = removed + redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
 return removed
-`;
+`);
 
 export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number): DigestStore {
   const heldKey = (channelId: string) => keyFor(prefix, 'digest-held', channelId);
@@ -60,7 +61,7 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
     },
     async clear(channelId, entries) {
       if (entries.length === 0) return;
-      await redis.eval(CLEAR, 1, heldKey(channelId), ...entries.flatMap((e) => [e.alertId, String(e.heldAt)]));
+      await CLEAR(redis, [heldKey(channelId)], entries.flatMap((e) => [e.alertId, String(e.heldAt)]));
     },
     async lastWindowEnd(channelId) {
       const raw = await redis.get(lastKey(channelId));

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Dispatch } from '../alerts/routing.js';
 import { keyFor } from './keys.js';
+import { redisScript } from './script.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -23,7 +24,6 @@ export interface DispatchStore {
   reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number): Promise<number | null>;
   /** Records the dispatch unless one is recorded for this alert version and channel; returns the recorded one. */
   record(alertId: string, dispatch: Dispatch): Promise<Dispatch>;
-  get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
   /** Every recorded dispatch of an alert, oldest version first (the API shows them with the deliveries). */
   list(alertId: string): Promise<Dispatch[]>;
   /** Sends reserved in the channel's window from `fromMs` on (for tests and the API). */
@@ -33,7 +33,7 @@ export interface DispatchStore {
 // Every one-hour window [s, s+h-1] (ms) that contains t must hold fewer than n reservations for t to fit. Sliding s
 // from t-h+1 to t, the count only grows when the window's end reaches a reservation e in (t, t+h-1], i.e. at
 // s = e-h+1; checking s = t-h+1 and those starts is exact.
-const RESERVE = `
+const RESERVE = redisScript(`
 local key, member = KEYS[1], ARGV[1]
 local at, n, h, mode, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', now - h))
@@ -66,7 +66,7 @@ redis.call('ZADD', key, fmt(slot), member)
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', key, math.max(1000, tonumber(last[2]) + h - now))
 return fmt(slot)
-`;
+`);
 
 export function createDispatchStore(redis: Redis, prefix: string, retentionSeconds: number): DispatchStore {
   const windowKey = (channelId: string) => keyFor(prefix, 'throttle', channelId);
@@ -76,7 +76,7 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
 
   return {
     async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs) {
-      const slot = (await redis.eval(RESERVE, 1, windowKey(channelId), deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs))) as string | null;
+      const slot = await RESERVE<string | null>(redis, [windowKey(channelId)], [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs)]);
       return slot === null ? null : Number(slot);
     },
     async record(alertId, dispatch) {
@@ -89,9 +89,6 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
         .exec()) as Array<[Error | null, unknown]>;
       if (setErr || getErr) throw setErr ?? getErr;
       return parse(raw as string)!;
-    },
-    async get(alertId, version, channelId) {
-      return parse(await redis.hget(recordKey(alertId), field(version, channelId)));
     },
     async list(alertId) {
       const all = await redis.hvals(recordKey(alertId));

@@ -1,24 +1,53 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
+// Short enough to queue inside MULTI as a plain EVAL: a transaction cannot fall back from EVALSHA on NOSCRIPT.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+export type Replies = Array<[Error | null, unknown]>;
+
 /**
- * Runs fn while holding a short Redis lock (SET NX PX), so read-modify-write of one alert is serialised across
- * worker processes. The TTL bounds the damage of a crashed holder.
+ * Runs fn while holding a short Redis lock (SET NX PX), so read-modify-write of one record is serialised across
+ * worker processes. The TTL bounds the damage of a crashed holder. The record at `readKey` is read in the
+ * transaction that takes the lock, and fn queues its writes on the transaction that releases it: a locked
+ * read-modify-write costs two round trips, which matters on the path every alerting item takes.
+ * Returns fn's result and the replies to the writes it queued (an error reply throws).
  */
-export async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>, ttlMs = 10_000, waitMs = 15_000): Promise<T> {
+export async function withLock<T>(
+  redis: Redis,
+  key: string,
+  readKey: string,
+  fn: (value: string | null, writes: ChainableCommander) => Promise<T>,
+  ttlMs = 10_000,
+  waitMs = 15_000,
+): Promise<{ result: T; replies: Replies }> {
   const token = randomUUID();
   const deadline = Date.now() + waitMs;
   let delay = 5;
-  while ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') {
+  let value: string | null;
+  for (;;) {
+    const [[lockErr, taken], [readErr, read]] = (await redis.multi().set(key, token, 'PX', ttlMs, 'NX').get(readKey).exec()) as Replies;
+    if (lockErr || readErr) throw lockErr ?? readErr;
+    if (taken === 'OK') {
+      value = read as string | null;
+      break;
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${key}`);
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 100);
   }
+  const writes = redis.multi();
+  let result: T;
   try {
-    return await fn();
-  } finally {
+    result = await fn(value, writes);
+  } catch (err) {
+    writes.discard();
     await redis.eval(RELEASE, 1, key, token).catch(() => undefined);
+    throw err;
   }
+  const replies = ((await writes.eval(RELEASE, 1, key, token).exec()) ?? []) as Replies;
+  const own = replies.slice(0, -1);
+  const failed = own.find(([err]) => err);
+  if (failed) throw failed[0];
+  return { result, replies: own };
 }

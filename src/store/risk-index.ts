@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { decayed, fillSeries, HOUR_MS, type RiskPoint } from '../alerts/risk.js';
 import type { Direction } from '../scoring/types.js';
 import { keyFor } from './keys.js';
+import { redisScript } from './script.js';
 
 export interface RiskSettings {
   halfLifeHours: number;
@@ -47,7 +48,7 @@ export interface RiskIndexStore {
   listRiskIndex(now?: Date | number): Promise<RiskIndexEntry[]>;
 }
 
-const RECORD = `
+const RECORD = redisScript(`
 local state, stories, series, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local storyId, score, direction = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local at, now, halfLife = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -100,7 +101,7 @@ if delta ~= 0 then
 end
 redis.call('SADD', index, member)
 return {tostring(value), crossed and 1 or 0, armed and 0 or 1, episode, redis.call('HLEN', stories)}
-`;
+`);
 
 export function createRiskIndexStore(redis: Redis, prefix: string, settings: RiskSettings): RiskIndexStore {
   const halfLifeMs = settings.halfLifeHours * HOUR_MS;
@@ -118,7 +119,7 @@ export function createRiskIndexStore(redis: Redis, prefix: string, settings: Ris
       const { watchlistId: w, material: m } = input;
       const keys = [stateKey(w, m), storiesKey(w, m), seriesKey(w, m), indexKey];
       const args = [input.storyId, String(input.score), input.direction, String(input.atMs), String(input.nowMs), String(halfLifeMs), String(settings.threshold), String(rearm), String(settings.seriesHours), String(ttl), member(w, m)];
-      const [value, crossed, active, episode, stories] = (await redis.eval(RECORD, keys.length, ...keys, ...args)) as [string, number, number, number, number];
+      const [value, crossed, active, episode, stories] = await RECORD<[string, number, number, number, number]>(redis, keys, args);
       return { value: Number(value), crossed: crossed === 1, active: active === 1, episode: Number(episode), stories: Number(stories) };
     },
     async riskSeries(watchlistId, material, since, now) {

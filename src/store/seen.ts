@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keyFor } from './keys.js';
+import { redisScript } from './script.js';
 
 /**
  * Fingerprints of items already handed to scoring, one key each with a TTL, so memory is bounded by the retention
@@ -16,7 +17,7 @@ const CHUNK = 500;
 
 // One script call sets a chunk of keys with their TTL (MSET has no EX). All keys share the prefix's hash tag, so
 // this is one slot on Redis Cluster too.
-const MARK = `for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', ARGV[1]) end return #KEYS`;
+const MARK = redisScript(`for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', ARGV[1]) end return #KEYS`);
 
 export function createSeenStore(redis: Redis, prefix: string, ttlSeconds: number): SeenStore {
   const key = (id: string) => keyFor(prefix, 'seen', id);
@@ -36,7 +37,7 @@ export function createSeenStore(redis: Redis, prefix: string, ttlSeconds: number
     async markSeen(ids) {
       for (let i = 0; i < ids.length; i += CHUNK) {
         const chunk = ids.slice(i, i + CHUNK);
-        await redis.eval(MARK, chunk.length, ...chunk.map(key), ttl);
+        await MARK(redis, chunk.map(key), [ttl]);
       }
     },
   };

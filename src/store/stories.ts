@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
-import { chooseStory, MAX_CANDIDATES, MAX_STORY_MEMBERS, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
+import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
 import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
+import { redisScript } from './script.js';
 
 /** Where an item landed: its story, whether it started it, and the distinct sources of the story so far. */
 export interface StoryAssignment {
@@ -26,17 +28,27 @@ export class StoryConflictError extends Error {
   }
 }
 
-/** The tokens an item is indexed and looked up by: its distinctive ones, or all of them when it has none. */
+/**
+ * The tokens an item is indexed and looked up by: its heaviest distinctive ones (title words before summary words,
+ * longer before shorter), or its heaviest tokens when it has no distinctive one. A reworded report of the same event
+ * shares several of its headline's words, so a dozen find it; indexing every word of the lede only made each item
+ * cost a posting read and write per word.
+ */
 function indexTokens(features: StoryFeatures): string[] {
   const distinctive = distinctiveTokens(features);
-  return distinctive.length ? distinctive : Object.keys(features).sort();
+  const pool = distinctive.length ? distinctive : Object.keys(features);
+  return pool
+    .sort((a, b) => features[b] - features[a] || b.length - a.length || (a < b ? -1 : 1))
+    .slice(0, INDEX_TOKENS)
+    .sort();
 }
 
 // KEYS: 1 item->story, 2 story hash, 3 story sources, then N posting keys of the item's tokens, then M candidate story
 // hashes (rev check), then P posting keys of the chosen story's other tokens (refreshed to the new last time).
-// ARGV: storyId, snapshot (sorted ids joined by ","), lo, hi, at, ttl, sourceId, members JSON, tokens JSON, isNew,
-// nItemPostings, nCandidates, then M expected revs, trimBefore, itemId.
-const COMMIT = `
+// ARGV: storyId, snapshot digest (SHA-1 of the sorted ids joined by ","), lo, hi, at, ttl, sourceId, members JSON,
+// tokens JSON, isNew, nItemPostings, nCandidates, then M expected revs, trimBefore, itemId.
+// Returns {'ok', items, source...}, {'existing', storyId} or {'conflict'}.
+const COMMIT = redisScript(`
 local storyId, snapshot, lo, hi, at, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local sourceId, members, tokens, isNew = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local nPost, nCand = tonumber(ARGV[11]), tonumber(ARGV[12])
@@ -45,12 +57,12 @@ local existing = redis.call('GET', KEYS[1])
 if existing then return {'existing', existing} end
 local seen, ids = {}, {}
 for i = 1, nPost do
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3 + i], lo, hi)) do
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[3 + i], hi, lo, 'LIMIT', 0, ${STORIES_PER_TOKEN})) do
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end
 end
 table.sort(ids)
-if table.concat(ids, ',') ~= snapshot then return {'conflict'} end
+if redis.sha1hex(table.concat(ids, ',')) ~= snapshot then return {'conflict'} end
 for i = 1, nCand do
   local rev = redis.call('HGET', KEYS[3 + nPost + i], 'rev') or '0'
   if rev ~= ARGV[12 + i] then return {'conflict'} end
@@ -76,14 +88,17 @@ for i = 4, #KEYS do
   end
 end
 redis.call('SET', KEYS[1], storyId, 'EX', ttl)
-return {'ok', storyId, redis.call('HGET', KEYS[2], 'items')}
-`;
+local out = {'ok', redis.call('HGET', KEYS[2], 'items')}
+for _, source in ipairs(redis.call('SMEMBERS', KEYS[3])) do out[#out + 1] = source end
+return out
+`);
 
 /**
  * Stories in Redis. Optimistic concurrency, decision in TypeScript: read the candidate stories of the item's tokens,
  * choose (pure), then commit with a script that first checks that no story appeared on those tokens and no
  * candidate changed since the read; on a conflict, read and choose again. Two reworded headlines processed at the
  * same instant by two workers thus end in one story, exactly as if they had been processed one after the other.
+ * An uncontended item costs three round trips: the postings, the candidates, the commit.
  */
 export function createStoryStore(redis: Redis, prefix: string, options: { windowHours: number; threshold?: number; maxAttempts?: number }): StoryStore {
   const windowMs = options.windowHours * 3_600_000;
@@ -95,37 +110,41 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
   const sourcesKey = (id: string) => keyFor(prefix, 'story-sources', id);
   const postingKey = (token: string) => keyFor(prefix, 'story-postings', token);
 
-  async function existingAssignment(storyId: string, isNew: boolean): Promise<StoryAssignment> {
+  async function existingAssignment(storyId: string): Promise<StoryAssignment> {
     const [sources, items] = await Promise.all([redis.smembers(sourcesKey(storyId)), redis.hget(storyKey(storyId), 'items')]);
-    return { storyId, isNew, sources: sources.sort(), items: Number(items ?? 1) };
+    return { storyId, isNew: false, sources: sources.sort(), items: Number(items ?? 1) };
   }
 
   async function attempt(item: Item, features: StoryFeatures, tokens: string[], now: Date): Promise<StoryAssignment | 'conflict'> {
     const at = storyTime(item, now, windowMs);
     const lo = String(at - windowMs);
     const hi = String(at + windowMs);
-    const read = redis.pipeline();
-    for (const token of tokens) read.zrangebyscore(postingKey(token), lo, hi);
-    const postings = ((await read.exec()) ?? []).map(([err, ids]) => {
+    const read = redis.pipeline().get(itemKey(item.id));
+    for (const token of tokens) read.zrevrangebyscore(postingKey(token), hi, lo, 'LIMIT', 0, STORIES_PER_TOKEN);
+    const [known, ...postings] = ((await read.exec()) ?? []).map(([err, reply]) => {
       if (err) throw err;
-      return ids as string[];
-    });
+      return reply;
+    }) as [string | null, ...string[][]];
+    if (known) return existingAssignment(known);
     const shared = new Map<string, number>();
     for (const ids of postings) for (const id of ids) shared.set(id, (shared.get(id) ?? 0) + 1);
     const snapshot = [...shared.keys()].sort();
     const ranked = [...snapshot].sort((a, b) => (shared.get(b) ?? 0) - (shared.get(a) ?? 0) || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
-    const loaded = await Promise.all(ranked.map((id) => redis.hmget(storyKey(id), 'rev', 'members')));
-    const candidates: Array<StoryCandidate & { rev: string }> = [];
-    ranked.forEach((id, i) => {
-      const [rev, members] = loaded[i];
+    const load = redis.pipeline();
+    for (const id of ranked) load.hmget(storyKey(id), 'rev', 'members', 'tokens');
+    const loaded = ranked.length ? ((await load.exec()) ?? []) : [];
+    const candidates: Array<StoryCandidate & { rev: string; tokens: string | null }> = ranked.map((id, i) => {
+      const [err, reply] = loaded[i];
+      if (err) throw err;
+      const [rev, members, tokens] = reply as Array<string | null>;
       // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
-      candidates.push({ id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [] });
+      return { id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], tokens };
     });
 
     const choice = chooseStory(item.id, features, candidates, threshold);
     const chosen = choice.kind === 'join' ? candidates.find((c) => c.id === choice.storyId) : undefined;
-    // Read after the choice: the commit's rev check guarantees it is still what the rev says.
-    const chosenTokens = chosen ? (JSON.parse((await redis.hget(storyKey(chosen.id), 'tokens')) ?? '[]') as string[]) : [];
+    // Read with the candidates: the commit's rev check guarantees it is still what the rev says.
+    const chosenTokens = chosen?.tokens ? (JSON.parse(chosen.tokens) as string[]) : [];
     const members = chosen ? (chosen.members.length < MAX_STORY_MEMBERS ? [...chosen.members, features] : chosen.members) : [features];
     const allTokens = [...new Set([...chosenTokens, ...tokens])].sort();
     const itemTokenSet = new Set(tokens);
@@ -140,7 +159,8 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     ];
     const args = [
       choice.storyId,
-      snapshot.join(','),
+      // A digest, not the list: a token as common as "china" has every story of the window in its postings.
+      createHash('sha1').update(snapshot.join(',')).digest('hex'),
       lo,
       hi,
       String(at),
@@ -155,16 +175,15 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       String(now.getTime() - 2 * windowMs),
       item.id,
     ];
-    const result = (await redis.eval(COMMIT, keys.length, ...keys, ...args)) as string[];
-    if (result[0] === 'conflict') return 'conflict';
-    if (result[0] === 'existing') return existingAssignment(result[1], false);
-    return existingAssignment(choice.storyId, choice.kind === 'new');
+    const [status, ...rest] = await COMMIT<string[]>(redis, keys, args);
+    if (status === 'conflict') return 'conflict';
+    if (status === 'existing') return existingAssignment(rest[0]);
+    const [items, ...sources] = rest;
+    return { storyId: choice.storyId, isNew: choice.kind === 'new', sources: sources.sort(), items: Number(items ?? 1) };
   }
 
   return {
     async assign(item, now) {
-      const known = await redis.get(itemKey(item.id));
-      if (known) return existingAssignment(known, false);
       const features = storyFeatures(item);
       const tokens = indexTokens(features);
       for (let i = 1; i <= maxAttempts; i++) {
@@ -196,10 +215,14 @@ export function createMemoryStoryStore(options: { windowHours: number; threshold
       const tokens = indexTokens(features);
       const at = storyTime(item, now, windowMs);
       const shared = new Map<string, number>();
+      const last = (id: string) => stories.get(id)!.last;
       for (const token of tokens) {
-        for (const id of postings.get(token) ?? []) {
-          if (Math.abs(stories.get(id)!.last - at) <= windowMs) shared.set(id, (shared.get(id) ?? 0) + 1);
-        }
+        // As in Redis: the token's most recently active stories within the window (ties in reverse id order).
+        const recent = [...(postings.get(token) ?? [])]
+          .filter((id) => Math.abs(last(id) - at) <= windowMs)
+          .sort((a, b) => last(b) - last(a) || (a < b ? 1 : -1))
+          .slice(0, STORIES_PER_TOKEN);
+        for (const id of recent) shared.set(id, (shared.get(id) ?? 0) + 1);
       }
       const ranked = [...shared.keys()].sort((a, b) => shared.get(b)! - shared.get(a)! || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
       const choice = chooseStory(item.id, features, ranked.map((id) => ({ id, members: stories.get(id)!.members })), threshold);
