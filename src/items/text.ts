@@ -21,24 +21,65 @@ const COMMON_TAG = /<\/?(?:p|a|b|i|u|em|strong|span|div|br|img|ul|ol|li|h[1-6]|t
 // Windows-1252 meanings of the C1 range, as HTML5 decodes &#128;..&#159; (publishers mean these characters).
 const C1 = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
 
-const ENTITY = /&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,8})|([A-Za-z][A-Za-z0-9]{1,31}));/g;
-// Control characters (other than tab, newline, return) and the C1 block are never meant as text; soft hyphens and
-// zero-width spaces only split words when matched.
-const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b]/g;
-const SPACE = /\s+/g;
-const C1_CHAR = /[\u0080-\u009f]/;
-const C1_CHARS = /[\u0080-\u009f]/g;
-const INVISIBLE_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b]/;
-// Whitespace other than the plain space, and the characters INVISIBLE drops (one character class: a fast scan).
+// Whitespace other than the plain space, and the characters foldText drops (one character class: a fast scan).
 const NEEDS_FOLD = /[\u0000-\u001f\u007f-\u00a0\u00ad\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]/;
 
 /** Decodes HTML/XML character references (named, decimal, hex). Unknown names stay as written. */
 export function decodeEntities(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(ENTITY, (whole, dec: string | undefined, hex: string | undefined, name: string | undefined) => {
-    if (name !== undefined) return NAMED_ENTITIES.get(name) ?? NAMED_ENTITIES.get(name.toLowerCase()) ?? whole;
-    return fromCodePoint(dec !== undefined ? parseInt(dec, 10) : parseInt(hex as string, 16));
-  });
+  let amp = text.indexOf('&');
+  if (amp < 0) return text;
+  // A hand-written scan: escaped HTML carries a reference every few characters, and a regex replacement calling
+  // back for each one cost more than the rest of the text cleaning.
+  const n = text.length;
+  let out = '';
+  let last = 0;
+  while (amp >= 0) {
+    let i = amp + 1;
+    let c = text.charCodeAt(i);
+    let decoded: string | undefined;
+    if (c === 0x23 /* # */) {
+      c = text.charCodeAt(++i);
+      const hex = c === 0x78 || c === 0x58;
+      if (hex) i++;
+      const first = i;
+      let code = 0;
+      for (; i < n && i - first < 8; i++) {
+        const d = text.charCodeAt(i);
+        if (d >= 0x30 && d <= 0x39) code = code * (hex ? 16 : 10) + d - 0x30;
+        else if (hex && (d | 0x20) >= 0x61 && (d | 0x20) <= 0x66) code = code * 16 + (d | 0x20) - 0x57;
+        else break;
+      }
+      if (i > first && text.charCodeAt(i) === 0x3b) decoded = fromCodePoint(code);
+    } else if (isLetter(c)) {
+      const first = i++;
+      for (; i < n && i - first < 32; i++) {
+        const d = text.charCodeAt(i);
+        if (!isLetter(d) && !(d >= 0x30 && d <= 0x39)) break;
+      }
+      if (i - first >= 2 && text.charCodeAt(i) === 0x3b) {
+        const name = text.slice(first, i);
+        decoded = NAMED_ENTITIES.get(name) ?? NAMED_ENTITIES.get(name.toLowerCase());
+        // An unknown name stays as written, and nothing inside it can start another reference.
+        if (decoded === undefined) {
+          amp = text.indexOf('&', i + 1);
+          continue;
+        }
+      }
+    }
+    if (decoded === undefined) {
+      amp = text.indexOf('&', amp + 1);
+      continue;
+    }
+    out += text.slice(last, amp) + decoded;
+    last = i + 1;
+    amp = text.indexOf('&', last);
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+function isLetter(code: number): boolean {
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x7a;
 }
 
 function fromCodePoint(code: number): string {
@@ -50,13 +91,60 @@ function fromCodePoint(code: number): string {
 /** Folds whitespace into single spaces, drops invisible control characters, trims. For text that is not HTML. */
 export function foldText(text: string | undefined | null): string {
   if (!text) return '';
-  let out = String(text);
-  // Most text needs nothing but a trim: one scan instead of two replacements.
-  if (!NEEDS_FOLD.test(out) && !out.includes('  ')) return out.trim();
-  // U+0080-U+009F in a feed are Windows-1252 bytes that went through a Latin-1 decoder: restore what was meant.
-  if (C1_CHAR.test(out)) out = out.replace(C1_CHARS, (c) => C1[c.charCodeAt(0) - 0x80]);
-  if (INVISIBLE_CHAR.test(out)) out = out.replace(INVISIBLE, '');
-  return out.replace(SPACE, ' ').trim();
+  const s = String(text);
+  // Most text needs nothing but a trim: one scan instead of a rewrite.
+  if (!NEEDS_FOLD.test(s) && !s.includes('  ')) return s.trim();
+  // One pass that copies runs of ordinary characters whole and handles the others one by one.
+  const n = s.length;
+  let out = '';
+  let start = 0;
+  let space = false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x20 && c < 0x7f) continue;
+    // A single space between words stays inside the run.
+    if (c === 0x20 && i > start && i + 1 < n) {
+      const next = s.charCodeAt(i + 1);
+      if (next > 0x20 && next < 0x7f) continue;
+    }
+    const kind = foldClass(c);
+    if (kind === KEEP) continue;
+    if (i > start) {
+      out += space && out ? ` ${s.slice(start, i)}` : s.slice(start, i);
+      space = false;
+    }
+    start = i + 1;
+    if (kind === SPACE) space = true;
+    else if (kind === C1_BYTE) {
+      // U+0080-U+009F in a feed are Windows-1252 bytes that went through a Latin-1 decoder: restore what was meant.
+      const meant = C1[c - 0x80];
+      out += space && out ? ` ${meant}` : meant;
+      space = false;
+    }
+  }
+  if (n > start) out += space && out ? ` ${s.slice(start)}` : s.slice(start);
+  return out;
+}
+
+const KEEP = 0;
+const SPACE = 1;
+const DROP = 2;
+const C1_BYTE = 3;
+
+/**
+ * How foldText treats a character: whitespace (what \s matches) folds into one space; control characters (other
+ * than tab, newline, return), the C1 block without a Windows-1252 meaning, soft hyphens and zero-width spaces are
+ * dropped, and only split words when matched.
+ */
+function foldClass(c: number): number {
+  if (c <= 0x20) return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d ? SPACE : DROP;
+  if (c < 0x7f) return KEEP;
+  if (c <= 0x9f) return c === 0x7f || C1.charCodeAt(c - 0x80) <= 0x9f ? DROP : C1_BYTE;
+  if (c === 0xa0) return SPACE;
+  if (c === 0xad) return DROP;
+  if (c < 0x1680) return KEEP;
+  if (c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff) return SPACE;
+  return c === 0x200b ? DROP : KEEP;
 }
 
 /** Scripts, styles and tags dropped, entities decoded, whitespace folded into single spaces. */

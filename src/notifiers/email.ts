@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import { createRequire } from 'node:module';
 import type { NodemailerError, Transporter } from 'nodemailer';
 import type { EmailChannelConfig } from '../config/schema.js';
 import { DeliveryError } from '../errors.js';
@@ -7,6 +7,11 @@ import { safeCause } from './http.js';
 import { oneLine, truncate } from './format.js';
 import { channelSecrets, scrub } from './redact.js';
 import type { DeliveryReceipt, Notification, Notifier, SendContext } from './types.js';
+
+// nodemailer is loaded with the first email channel's transport, not in every worker.
+const require = createRequire(import.meta.url);
+let nodemailerModule: typeof import('nodemailer') | undefined;
+const nodemailer = (): typeof import('nodemailer') => (nodemailerModule ??= require('nodemailer') as typeof import('nodemailer'));
 
 export type { EmailPayload } from './email-render.js';
 
@@ -70,7 +75,7 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
     const existing = pools.get(channel.id);
     if (existing && existing.smtpUrl === channel.smtpUrl) return existing.transport;
     existing?.transport.close();
-    const transport = nodemailer.createTransport({
+    const transport = nodemailer().createTransport({
       url: channel.smtpUrl,
       pool: true,
       maxConnections: 2,

@@ -1,4 +1,3 @@
-import { runDemo } from '../../demo/run.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -44,6 +43,7 @@ Exit codes: 0 alerts were delivered, 1 nothing arrived or a source or delivery f
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
+      const { runDemo } = await import('../../demo/run.js');
       const result = await runDemo({ io, env: io.env, once, stop: abort.signal, apiPort: port });
       return result.code;
     } finally {

@@ -1,5 +1,4 @@
 import { ApiStartError } from '../../api/errors.js';
-import { startApiServer } from '../../api/server.js';
 import { createLogger } from '../../log.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -41,6 +40,7 @@ Exit codes: 0 clean shutdown, 1 invalid config or the address cannot be served, 
 
     let api;
     try {
+      const { startApiServer } = await import('../../api/server.js');
       api = await startApiServer({ config, log, env: io.env, host: args.values.host as string | undefined, port });
     } catch (err) {
       if (!(err instanceof ApiStartError)) throw err;

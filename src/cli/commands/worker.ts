@@ -1,5 +1,5 @@
 import { ApiStartError } from '../../api/errors.js';
-import { type RunningApi, startApiServer } from '../../api/server.js';
+import type { RunningApi } from '../../api/server.js';
 import { createLogger } from '../../log.js';
 import { ALL_ROLES, type Role, startWorker } from '../../worker/start.js';
 import type { Command } from '../command.js';
@@ -57,6 +57,8 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     let api: RunningApi | undefined;
     if (roles.includes('api') && config.settings.api.enabled) {
       try {
+        // Loaded only here: fastify and the queue board weigh ~10 MB in every worker that serves no API.
+        const { startApiServer } = await import('../../api/server.js');
         api = await startApiServer({ config, log, env: io.env, pipeline: true });
       } catch (err) {
         if (!(err instanceof ApiStartError)) throw err;

@@ -60,6 +60,9 @@ function firstTag(text: string, tag: string): number {
 }
 
 function opensUnclosed(text: string, open: string, close: string): boolean {
+  // Most feeds have no CDATA section at all; V8 looks for a long pattern, forwards or backwards, four times slower
+  // than for the "<!" both markers start with.
+  if (!text.includes('<!')) return false;
   const lastOpen = text.lastIndexOf(open);
   return lastOpen >= 0 && text.indexOf(close, lastOpen + open.length) < 0;
 }

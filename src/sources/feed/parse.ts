@@ -54,7 +54,8 @@ function parse(body: Buffer | string, options: ParseFeedOptions): ParsedFeed {
     rename,
   };
   const feed = format === 'atom' ? parseAtom(root, ctx) : format === 'rdf' ? parseRdf(root, ctx) : parseRss(rootChannel(key, root), ctx);
-  return { ...feed, encoding };
+  feed.encoding = encoding;
+  return feed;
 }
 
 /**

@@ -40,16 +40,15 @@ export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0): X
   return out;
 }
 
-/** Positions of the next CDATA section and comment found so far; searches only ever move forward. */
+/** Position of the next CDATA section or comment found so far (-1: none left); searches only ever move forward. */
 interface Cursor {
   raw: string;
-  cdata: number;
-  comment: number;
+  markup: number;
 }
 
 function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number): void {
   const n = raw.length;
-  const cursor: Cursor = { raw, cdata: -2, comment: -2 };
+  const cursor: Cursor = { raw, markup: -2 };
   let i = 0;
   while (i < n) {
     const lt = raw.indexOf('<', i);
@@ -146,21 +145,21 @@ export function readAttributes(text: string, into: XmlObject, rename: Rename = K
  */
 function closeOf(cursor: Cursor, name: string, from: number): [number, number] {
   const { raw } = cursor;
-  const open = `<${name}`;
   const close = `</${name}`;
+  let open: string | undefined;
   let depth = 1;
   let pos = from;
+  let end = -1;
   for (;;) {
-    const end = nextTag(raw, close, pos);
+    // The end tag found last is still the first one from pos on unless pos has moved past it.
+    if (end < pos) end = nextTag(raw, close, pos);
     if (end < 0) return [raw.length, raw.length];
-    if (cursor.cdata !== -1 && cursor.cdata < pos) cursor.cdata = raw.indexOf('<![CDATA[', pos);
-    if (cursor.comment !== -1 && cursor.comment < pos) cursor.comment = raw.indexOf('<!--', pos);
-    const cdata = cursor.cdata >= 0 && cursor.cdata < end ? cursor.cdata : Infinity;
-    const comment = cursor.comment >= 0 && cursor.comment < end ? cursor.comment : Infinity;
-    if (cdata !== Infinity || comment !== Infinity) {
-      pos = cdata < comment ? after(raw, ']]>', cdata + 9) : after(raw, '-->', comment + 4);
+    const skipped = markupBefore(cursor, pos, end);
+    if (skipped >= 0) {
+      pos = raw.charCodeAt(skipped + 2) === 0x5b /* [ */ ? after(raw, ']]>', skipped + 9) : after(raw, '-->', skipped + 4);
       continue;
     }
+    open ??= `<${name}`;
     // Only the element's own content can hold a nested element of its name: search that stretch, not the rest.
     const nested = end - pos > open.length ? nextTagBefore(raw, open, pos, end) : -1;
     if (nested >= 0) {
@@ -173,6 +172,18 @@ function closeOf(cursor: Cursor, name: string, from: number): [number, number] {
     if (--depth === 0) return [end, endTagEnd];
     pos = endTagEnd;
   }
+}
+
+/** Start of the first CDATA section or comment in raw[pos, end), or -1. */
+function markupBefore(cursor: Cursor, pos: number, end: number): number {
+  if (cursor.markup !== -1 && cursor.markup < pos) {
+    const { raw } = cursor;
+    // One search for "<!" finds both kinds (and rarely anything else, which is passed over).
+    let at = raw.indexOf('<!', pos);
+    while (at >= 0 && !raw.startsWith('[CDATA[', at + 2) && !raw.startsWith('--', at + 2)) at = raw.indexOf('<!', at + 2);
+    cursor.markup = at;
+  }
+  return cursor.markup >= 0 && cursor.markup < end ? cursor.markup : -1;
 }
 
 /** Next "<name" or "</name" at a name boundary (so "<title" does not match "<titles"). */

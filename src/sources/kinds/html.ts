@@ -1,4 +1,4 @@
-import * as cheerio from 'cheerio';
+import { createRequire } from 'node:module';
 import iconv from 'iconv-lite';
 import type { HtmlSourceConfig } from '../../config/schema.js';
 import { FeedParseError } from '../../errors.js';
@@ -7,6 +7,11 @@ import type { PollContext, PollResult } from '../registry.js';
 import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import type { RawItem } from './raw-item.js';
 import { toItems } from './to-item.js';
+
+// cheerio (~12 MB resident) is loaded on the first HTML page, not in every worker: most deployments read only feeds.
+const require = createRequire(import.meta.url);
+let cheerioModule: typeof import('cheerio') | undefined;
+const cheerio = (): typeof import('cheerio') => (cheerioModule ??= require('cheerio') as typeof import('cheerio'));
 
 type Selectors = HtmlSourceConfig['selectors'];
 
@@ -41,7 +46,7 @@ function resolve(href: string | undefined, base: string): string | undefined {
 
 /** Extracts raw items from a page with the source's CSS selectors; relative links resolve against the page (or <base>). */
 export function extractHtml(sourceId: string, html: string, pageUrl: string, selectors: Selectors): { title?: string; items: RawItem[] } {
-  const $ = cheerio.load(html);
+  const $ = cheerio().load(html);
   const base = resolve($('base[href]').first().attr('href'), pageUrl) ?? pageUrl;
   let entries: ReturnType<typeof $>;
   try {

@@ -54,10 +54,17 @@ export function readCpuSeconds(pid: number): number {
   }
 }
 
+/** The V8 heap flags `npm start` runs the worker with: tests and benchmarks run it the same way. */
+export function startHeapFlags(): string[] {
+  const scripts = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  return scripts.start.split(/\s+/).filter((arg) => /^--max-(old|semi)-space-size=\d+$/.test(arg));
+}
+
 export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
   const main = options.main ?? path.join(PACKAGE_ROOT, 'src/cli/main.ts');
   const nodeArgs = [
     ...(main.endsWith('.ts') ? ['--import', 'tsx'] : []),
+    ...startHeapFlags(),
     ...(options.nodeArgs ?? []),
     ...(process.env.CHOKEPOINT_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
   ];
