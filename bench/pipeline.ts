@@ -3,7 +3,11 @@
  * receiver, in a separate worker process; and, in the same run, a no-op BullMQ loop (one job per item on the same
  * Redis) as the ceiling. Prints items/s, fetch->delivery latency (p50/p99), the worker's peak RSS and the ratio.
  *   npx tsx bench/pipeline.ts      (BENCH_ITEMS=5000 BENCH_SOURCES=10 BENCH_ALERT_EVERY=10 BENCH_NOOP_CONCURRENCY=16
- *                                   BENCH_WORKERS=1 BENCH_NOOP=1)
+ *                                   BENCH_WORKERS=1 BENCH_NOOP=1 BENCH_ALERT_SWEEP=30,100)
+ *
+ * The main run alerts on 1 item in 10, a heavy day. Each alert costs far more than an item that does not alert (a
+ * story, an alert, a dispatch decision, a notify job, an HTTP delivery and its ledger entry), so the run is repeated
+ * at the rates of BENCH_ALERT_SWEEP to show where the pipeline meets the no-op loop.
  *
  * The worker is started as users start it, `bin/chokepoint.js worker` (dist/ when built, which npm install does, else
  * TypeScript through tsx, whose compiler then counts in the RSS; the run says which). BENCH_WORKER_MAIN points at
@@ -42,9 +46,9 @@ function workerMain(): { main: string; compiled: boolean } {
   return { main: path.join(PACKAGE_ROOT, 'bin/chokepoint.js'), compiled: existsSync(path.join(PACKAGE_ROOT, 'dist/src/cli/main.js')) };
 }
 
-async function pipelineRun(redisUrl: string) {
+async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   const prefix = uniquePrefix('bench');
-  const entries = syntheticEntries(ITEMS, { alertEvery: ALERT_EVERY, prefix });
+  const entries = syntheticEntries(ITEMS, { alertEvery, prefix });
   const perSource = Math.ceil(ITEMS / SOURCES);
   const feedsXml = Array.from({ length: SOURCES }, (_, i) => rssDocument(`bench ${i}`, entries.slice(i * perSource, (i + 1) * perSource)));
   const sourceOfLink = new Map(entries.map((e, i) => [e.link, Math.floor(i / perSource)]));
@@ -164,6 +168,15 @@ export async function run(): Promise<void> {
     `worker start-up to first fetch: ${pipeline.startupMs} ms; worker peak RSS: ${pipeline.peakRssMb.toFixed(1)} MB (target < 150 MB; node flags as npm start: ${[...startHeapFlags(), ...(process.env.CHOKEPOINT_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])].join(' ')}) ${pipeline.peakRssMb < 150 ? 'MET' : 'NOT MET'}` +
       (pipeline.compiled ? '' : ' [worker run from TypeScript via tsx: run `npm run build` first for the real figure]'),
   );
+  const sweep = (process.env.BENCH_ALERT_SWEEP ?? '30,100').split(',').map(Number).filter((n) => n > 0 && n !== ALERT_EVERY);
+  for (const alertEvery of sweep) {
+    const other = await pipelineRun(redisUrl, alertEvery);
+    const r = other.itemsPerSecond / noop.itemsPerSecond;
+    console.log(
+      `  1 in ${alertEvery} alerting: ${other.itemsPerSecond.toFixed(0)} items/s, ratio ${r.toFixed(2)}x ${r >= 1 ? 'MET' : 'NOT MET'}; ` +
+        `${other.delivered}/${other.expected} delivered, ${other.duplicates} duplicates; p50 ${other.p50} ms, p99 ${other.p99} ms; peak RSS ${other.peakRssMb.toFixed(1)} MB`,
+    );
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
