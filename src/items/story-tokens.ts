@@ -133,7 +133,8 @@ export function storyFeatures(input: { title: string; summary?: string }): Story
   const add = (tokens: string[], weight: number) => {
     for (const token of tokens) {
       const w = weight * (GENERIC.has(token) ? GENERIC_FACTOR : 1);
-      if ((features[token] ?? 0) < w) features[token] = w;
+      const current = features[token];
+      if (typeof current !== 'number' || current < w) features[token] = w;
     }
   };
   add(storyTokens(text.title), TITLE_WEIGHT);
@@ -151,16 +152,28 @@ export function distinctiveTokens(features: StoryFeatures): string[] {
  * alone ("China restricts exports") is what two different events of the same week have in common.
  */
 export function similarity(a: StoryFeatures, b: StoryFeatures): number {
+  // for...in rather than Object.entries: this runs for every candidate member of every alerting item.
   let min = 0;
   let max = 0;
   let distinctive = false;
-  for (const [token, wa] of Object.entries(a)) {
-    const wb = b[token] ?? 0;
-    if (wb > 0 && !GENERIC.has(token)) distinctive = true;
-    min += Math.min(wa, wb);
-    max += Math.max(wa, wb);
+  for (const token in a) {
+    const wa = a[token];
+    const wb = b[token];
+    // typeof, not undefined: a plain object answers b.constructor for a story that never said "constructor".
+    if (typeof wb !== 'number') {
+      max += wa;
+      continue;
+    }
+    if (!distinctive && wb > 0 && !GENERIC.has(token)) distinctive = true;
+    if (wa < wb) {
+      min += wa;
+      max += wb;
+    } else {
+      min += wb;
+      max += wa;
+    }
   }
   if (!distinctive) return 0;
-  for (const [token, wb] of Object.entries(b)) if (!(token in a)) max += wb;
+  for (const token in b) if (typeof a[token] !== 'number') max += b[token];
   return max === 0 ? 0 : min / max;
 }
