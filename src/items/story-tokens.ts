@@ -33,7 +33,8 @@ const GENERIC = new Set(
 );
 
 /** Reworded headlines use these interchangeably; each maps to one canonical token. */
-const SYNONYMS: Record<string, string> = {
+// Null prototype: looked up with arbitrary words, and "constructor" must not find Object's constructor.
+const SYNONYMS: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
   beijing: 'china', chinese: 'china', prc: 'china', mofcom: 'china',
   washington: 'us', america: 'us', american: 'us', americans: 'us', usa: 'us',
   dutch: 'netherlands', holland: 'netherlands', hague: 'netherlands',
@@ -53,7 +54,7 @@ const SYNONYMS: Record<string, string> = {
   plant: 'factory', fab: 'factory', facility: 'factory', smelter: 'factory', refinery: 'factory',
   shutdown: 'close', closure: 'close', shut: 'close', idle: 'close',
   one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7', eight: '8', nine: '9', ten: '10',
-};
+});
 
 const PHRASES: Array<[RegExp, string]> = [
   [/\bu\.\s?s\.(?:\s?a\.)?/g, ' us '],
