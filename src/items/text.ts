@@ -57,8 +57,11 @@ export function decodeEntities(text: string): string {
         if (!isLetter(d) && !(d >= 0x30 && d <= 0x39)) break;
       }
       if (i - first >= 2 && text.charCodeAt(i) === 0x3b) {
-        const name = text.slice(first, i);
-        decoded = NAMED_ENTITIES.get(name) ?? NAMED_ENTITIES.get(name.toLowerCase());
+        decoded = markupEntity(text, first, i - first);
+        if (decoded === undefined) {
+          const name = text.slice(first, i);
+          decoded = NAMED_ENTITIES.get(name) ?? NAMED_ENTITIES.get(name.toLowerCase());
+        }
         // An unknown name stays as written, and nothing inside it can start another reference.
         if (decoded === undefined) {
           amp = text.indexOf('&', i + 1);
@@ -75,6 +78,17 @@ export function decodeEntities(text: string): string {
     amp = text.indexOf('&', last);
   }
   return last === 0 ? text : out + text.slice(last);
+}
+
+/** &lt; &gt; &amp; &quot;, which escaped HTML is made of, recognised without a lookup. */
+function markupEntity(text: string, at: number, length: number): string | undefined {
+  if (length === 2 && text.charCodeAt(at + 1) === 0x74 /* t */) {
+    const first = text.charCodeAt(at);
+    return first === 0x6c /* l */ ? '<' : first === 0x67 /* g */ ? '>' : undefined;
+  }
+  if (length === 3 && text.startsWith('amp', at)) return '&';
+  if (length === 4 && text.startsWith('quot', at)) return '"';
+  return undefined;
 }
 
 function isLetter(code: number): boolean {

@@ -227,6 +227,22 @@ describe('parseFeed: character sets', () => {
     expect(parse(Buffer.concat([Buffer.from([0xfe, 0xff]), iconv.encode(xml, 'utf-16be')])).title).toBe('BOM ✓');
   });
 
+  it('reads a large UTF-8 feed, astral characters included, the same as a small one', () => {
+    const title = 'Gallium “export” licences — 稀土 😀 déjà vu';
+    const item = `<item><title>${title}</title><link>https://news.example.com/a</link></item>`;
+    const body = Buffer.from(`<?xml version="1.0" encoding="utf-8"?><rss><channel><title>${title}</title>${item.repeat(60)}</channel></rss>`);
+    expect(body.length).toBeGreaterThan(4_096);
+    const feed = parse(body);
+    expect(feed.title).toBe(title);
+    expect(feed.items.map((i) => i.title)).toEqual(Array(60).fill(title));
+  });
+
+  it('reads the encoding declared after leading whitespace, and none from a document without a declaration', () => {
+    const declared = Buffer.concat([Buffer.from(' \n\t<?xml version="1.0" encoding="windows-1252"?><rss><channel><title>'), iconv.encode('€5', 'windows-1252'), Buffer.from('</title></channel></rss>')]);
+    expect(parse(declared)).toMatchObject({ title: '€5', encoding: 'windows-1252' });
+    expect(parse(Buffer.from('<!-- encoding="windows-1252" --><rss><channel><title>x</title></channel></rss>')).encoding).toBe('utf-8');
+  });
+
   it('reads a Windows-1252 feed mislabelled as UTF-8', () => {
     const body = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="utf-8"?><rss><channel><title>'), iconv.encode('Café “Zürich”', 'windows-1252'), Buffer.from('</title></channel></rss>')]);
     expect(parse(body).title).toBe('Café “Zürich”');

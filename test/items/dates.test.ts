@@ -87,6 +87,12 @@ describe('parseDate', () => {
     expect(at(`Thu, 01 Jan 2004 ${'9'.repeat(10_000)}`)).toBeNull();
   });
 
+  it('writes years before 1000 with four digits, and folds whitespace only where there is any', () => {
+    expect(parseDate('0050-06-01')).toBe('0050-06-01T00:00:00.000Z');
+    expect(parseDate('0999-12-31T23:00:00-02:00')).toBe('1000-01-01T01:00:00.000Z');
+    expect(parseDate(' Thu,\n 01 Jan 2004\t19:48:21  GMT ')).toBe('2004-01-01T19:48:21.000Z');
+  });
+
   it('returns null for missing values', () => {
     expect(parseDate(undefined)).toBeNull();
     expect(parseDate(null)).toBeNull();

@@ -65,6 +65,11 @@ describe('decodeEntities', () => {
   it('replaces invalid code points with U+FFFD', () => {
     expect(decodeEntities('&#0;&#xD800;&#x110000;')).toBe('\uFFFD\uFFFD\uFFFD');
   });
+
+  it('leaves what is not a complete reference as written', () => {
+    expect(decodeEntities('&&amp; &#; &#x; &#123456789; &a; &LT; &Lt;')).toBe('&& &#; &#x; &#123456789; &a; < <');
+    expect(decodeEntities(`&${'a'.repeat(32)}; &lt`)).toBe(`&${'a'.repeat(32)}; &lt`);
+  });
 });
 
 describe('clip', () => {

@@ -34,6 +34,25 @@ describe('canonicalUrl', () => {
     expect(canonicalUrl(undefined)).toBeUndefined();
   });
 
+  it('keeps a link that is already canonical exactly as written', () => {
+    for (const url of ['https://news.example.com/2025/04/gallium-export-controls', 'http://example.com/a;b/c~d?id=42&page=2', 'https://example.com/']) {
+      expect(canonicalUrl(url)).toBe(url);
+      expect(canonicalUrl(url, 'https://other.example/feed.xml')).toBe(url);
+    }
+  });
+
+  it('still parses links that only look canonical: IP hosts, punycode, dot segments, encoded keys', () => {
+    expect(canonicalUrl('http://127.1/a')).toBe('http://127.0.0.1/a');
+    expect(canonicalUrl('https://example.com/a/./b/../c')).toBe('https://example.com/a/c');
+    expect(canonicalUrl('https://example.com/a/%2e%2E/c')).toBe('https://example.com/c');
+    expect(canonicalUrl('https://example.com/a?utm%5Fsource=x&id=1')).toBe('https://example.com/a?id=1');
+    expect(canonicalUrl("https://example.com/a?q=it's")).toBe('https://example.com/a?q=it%27s');
+  });
+
+  it('refuses an absolute link offered with a base that is not a URL, as the URL parser does', () => {
+    expect(canonicalUrl('https://news.example.com/a', 'not a url')).toBeUndefined();
+  });
+
   it('gives the same URL for the same article shared with different tracking', () => {
     const a = canonicalUrl('https://www.example.com/story?id=7&utm_campaign=newsletter#section');
     const b = canonicalUrl('https://WWW.EXAMPLE.COM/story?id=7&fbclid=IwAR0');

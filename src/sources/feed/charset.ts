@@ -20,7 +20,7 @@ export function decodeFeedBytes(body: Buffer | string, contentType?: string): De
   const sniffed = sniffUnicode(body);
   if (sniffed) return { text: iconv.decode(body.subarray(sniffed.skip), sniffed.encoding, { stripBOM: true }), encoding: sniffed.encoding };
 
-  const declared = labelToEncoding(/^\s*<\?xml[^>]*?encoding\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(body.toString('latin1', 0, Math.min(body.length, 256)))?.[1]);
+  const declared = labelToEncoding(declaredLabel(body));
   const fromHeader = labelToEncoding(contentType ? /charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(contentType)?.[1] : undefined);
   const first = declared ?? fromHeader;
   if (first && first !== 'utf-8') return { text: iconv.decode(body, first), encoding: first };
@@ -31,6 +31,18 @@ export function decodeFeedBytes(body: Buffer | string, contentType?: string): De
   // No valid multi-byte sequence at all: a single-byte page mislabelled as UTF-8, almost always Windows-1252.
   if (!/[^\u0000-\u007f\ufffd]/.test(text)) return { text: iconv.decode(body, 'windows-1252'), encoding: 'windows-1252' };
   return { text, encoding: 'utf-8' };
+}
+
+const DECLARATION = /^\s*<\?xml[^>]*?encoding\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i;
+
+/** The encoding an XML declaration names. Only a document that starts with "<?" can have one: most start otherwise. */
+function declaredLabel(body: Buffer): string | undefined {
+  const end = Math.min(body.length, 256);
+  let i = 0;
+  // What \s matches among Latin-1 characters.
+  while (i < end && ((body[i] >= 0x09 && body[i] <= 0x0d) || body[i] === 0x20 || body[i] === 0xa0)) i++;
+  if (body[i] !== 0x3c || body[i + 1] !== 0x3f) return undefined;
+  return DECLARATION.exec(body.toString('latin1', 0, end))?.[1];
 }
 
 /**
@@ -90,7 +102,7 @@ export function binaryKind(body: Buffer | string): string | undefined {
   if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'a JPEG image';
   if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'a GIF image';
   const end = Math.min(b.length, 512);
-  // Text has no such bytes at all: one native scan instead of a loop over every byte.
+  // Text rarely has any such byte: one native scan settles most documents without a loop over every byte.
   if (!CONTROL_BYTE.test(b.toString('latin1', 0, end))) return undefined;
   let control = 0;
   for (let i = 0; i < end; i++) {

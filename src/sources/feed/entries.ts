@@ -43,9 +43,9 @@ export function splitEntries(xml: string, format: 'rss' | 'atom' | 'rdf', rename
 
 /** Adds the run's children to their parent: its entries, and any other element the parent does not have yet. */
 export function mergeEntries(parent: XmlObject, run: EntryRun): void {
-  for (const [key, value] of Object.entries(run.children)) {
+  for (const key of Object.keys(run.children)) {
     if (key === '#text' || key.startsWith('@')) continue;
-    if (parent[key] === undefined || key === 'item' || key === 'entry') parent[key] = value;
+    if (parent[key] === undefined || key === 'item' || key === 'entry') parent[key] = run.children[key];
   }
 }
 

@@ -28,7 +28,7 @@ const CONVENTIONAL: Record<string, string> = {
 /** Namespaces that are the document's own vocabulary: their elements are read without a prefix. */
 const OWN: Record<string, string[]> = { atom: ['atom'], rdf: ['rss'], rss: ['rss2'] };
 
-const DECLARATION = /xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']/g;
+const DECLARATION = /xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']([^"']*)["']/y;
 
 export interface DocumentReader {
   parser: XMLParser;
@@ -46,14 +46,23 @@ const SHARED: DocumentReader = { parser: xmlParser, rename: KEEP };
 export function readerFor(text: string, format: 'rss' | 'atom' | 'rdf', lenientFor: string[] = []): DocumentReader {
   const prefixes = new Map<string, string>();
   const own = OWN[format];
-  if (text.includes('xmlns:')) {
-    DECLARATION.lastIndex = 0;
-    for (let m = DECLARATION.exec(text); m; m = DECLARATION.exec(text)) {
-      const conventional = CONVENTIONAL[m[2].trim()];
-      if (conventional === undefined) continue;
-      const target = own.includes(conventional) ? '' : conventional;
-      if (m[1] !== target) prefixes.set(m[1], target);
+  // Podcast feeds repeat the same declaration on every element of every item: a repeat is not looked up again.
+  let last = '';
+  let lastTarget: string | undefined;
+  for (let at = text.indexOf('xmlns:'); at >= 0; ) {
+    DECLARATION.lastIndex = at;
+    const m = DECLARATION.exec(text);
+    if (!m) {
+      at = text.indexOf('xmlns:', at + 1);
+      continue;
     }
+    at = text.indexOf('xmlns:', DECLARATION.lastIndex);
+    if (m[0] !== last) {
+      last = m[0];
+      const conventional = CONVENTIONAL[m[2].trim()];
+      lastTarget = conventional === undefined ? undefined : own.includes(conventional) ? '' : conventional;
+    }
+    if (lastTarget !== undefined && m[1] !== lastTarget) prefixes.set(m[1], lastTarget);
   }
   const foldCase = format === 'rss' && hasOddCase(text);
   if (prefixes.size === 0 && !lenientFor.length && !foldCase) return SHARED;

@@ -7,7 +7,7 @@ import { readProlog } from './prolog.js';
 import { parseRdf, parseRss } from './rss.js';
 import type { FeedContext, ParsedFeed, ParseFeedOptions } from './types.js';
 import type { Rename } from './scan.js';
-import { isObject, type XmlNode, type XmlObject } from './xml.js';
+import { isObject, skeletonParser, xmlParser, type XmlNode, type XmlObject } from './xml.js';
 
 export type { ParsedFeed, ParseFeedOptions } from './types.js';
 
@@ -68,8 +68,10 @@ function parseXml(xml: string, format: 'rss' | 'atom' | 'rdf', sourceId: string)
   for (;;) {
     const { parser, rename } = readerFor(xml, format, lenientFor);
     const run = lenientFor.length ? undefined : splitEntries(xml, format, rename);
+    const input = run ? run.skeleton : xml;
+    const chosen = parser === xmlParser && !input.includes('<item') && !input.includes('<entry') ? skeletonParser : parser;
     try {
-      return { doc: parser.parse(run ? run.skeleton : xml) as Record<string, unknown>, rename, run };
+      return { doc: chosen.parse(input) as Record<string, unknown>, rename, run };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const unclosed = /^Unexpected end of (\S+)/.exec(message)?.[1]?.replace(/^.*:/, '');

@@ -24,7 +24,9 @@ const ATTRIBUTE = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g;
 
 /** An entry node with its children located: the stop node's attributes plus one key per child element name. */
 export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0): XmlObject {
-  const out: XmlObject = {};
+  // A dictionary: the mappers ask for many names an entry lacks (dc:date, media:title, ...), which a dictionary answers
+  // at once, where thousands of differently shaped entries defeat the inline caches of ordinary objects.
+  const out: XmlObject = Object.create(null) as XmlObject;
   let raw = '';
   if (typeof node === 'string') raw = node;
   else if (node && typeof node === 'object' && !Array.isArray(node)) {
@@ -44,11 +46,13 @@ export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0): X
 interface Cursor {
   raw: string;
   markup: number;
+  /** Where the element closeOf last read ends: the index after its end tag. */
+  after: number;
 }
 
 function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number): void {
   const n = raw.length;
-  const cursor: Cursor = { raw, markup: -2 };
+  const cursor: Cursor = { raw, markup: -2, after: 0 };
   let i = 0;
   while (i < n) {
     const lt = raw.indexOf('<', i);
@@ -70,21 +74,19 @@ function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number
     const rawName = raw.slice(lt + 1, nameEnd);
     const tagEnd = tagEndAt(raw, nameEnd);
     const selfClosing = raw.charCodeAt(tagEnd - 1) === 0x2f;
-    const child: XmlObject = {};
+    let inner = '';
+    if (selfClosing || tagEnd >= n) {
+      i = tagEnd + 1;
+    } else {
+      inner = raw.slice(tagEnd + 1, closeOf(cursor, rawName, tagEnd + 1));
+      i = cursor.after;
+    }
+    const child: XmlObject = { '#text': inner };
     const attributes = raw.slice(nameEnd, selfClosing ? tagEnd - 1 : tagEnd);
     // Most attributes are never read (enclosure lengths, media sizes): keep them raw until attr() asks.
     if (rename === KEEP_NAMES) {
       if (attributes.includes('=')) child[LAZY_ATTRIBUTES] = attributes;
     } else readAttributes(attributes, child, rename);
-    let inner = '';
-    if (selfClosing || tagEnd >= n) {
-      i = tagEnd + 1;
-    } else {
-      const [innerEnd, next] = closeOf(cursor, rawName, tagEnd + 1);
-      inner = raw.slice(tagEnd + 1, innerEnd);
-      i = next;
-    }
-    child['#text'] = inner;
     const name = rename(rawName);
     // Element names become object keys: never let one reach or shadow a prototype.
     if (UNSAFE_NAMES.has(name)) continue;
@@ -140,11 +142,17 @@ export function readAttributes(text: string, into: XmlObject, rename: Rename = K
 }
 
 /**
- * The end of the inner markup of an element named `name` whose content starts at `from`, and the index after its end
- * tag. Nested elements of the same name are counted; CDATA sections and comments are skipped.
+ * The end of the inner markup of an element named `name` whose content starts at `from`; the index after its end tag
+ * goes to cursor.after. Nested elements of the same name are counted; CDATA sections and comments are skipped.
  */
-function closeOf(cursor: Cursor, name: string, from: number): [number, number] {
+function closeOf(cursor: Cursor, name: string, from: number): number {
   const { raw } = cursor;
+  // Most elements hold text only: the first "<" after the start tag is their end tag, and nothing need be searched.
+  const lt = raw.indexOf('<', from);
+  if (lt >= 0 && raw.charCodeAt(lt + 1) === 0x2f && raw.startsWith(name, lt + 2) && isBoundary(raw.charCodeAt(lt + 2 + name.length))) {
+    cursor.after = after(raw, '>', lt + 2 + name.length);
+    return lt;
+  }
   const close = `</${name}`;
   let open: string | undefined;
   let depth = 1;
@@ -153,7 +161,10 @@ function closeOf(cursor: Cursor, name: string, from: number): [number, number] {
   for (;;) {
     // The end tag found last is still the first one from pos on unless pos has moved past it.
     if (end < pos) end = nextTag(raw, close, pos);
-    if (end < 0) return [raw.length, raw.length];
+    if (end < 0) {
+      cursor.after = raw.length;
+      return raw.length;
+    }
     const skipped = markupBefore(cursor, pos, end);
     if (skipped >= 0) {
       pos = raw.charCodeAt(skipped + 2) === 0x5b /* [ */ ? after(raw, ']]>', skipped + 9) : after(raw, '-->', skipped + 4);
@@ -169,7 +180,10 @@ function closeOf(cursor: Cursor, name: string, from: number): [number, number] {
       continue;
     }
     const endTagEnd = after(raw, '>', end + close.length);
-    if (--depth === 0) return [end, endTagEnd];
+    if (--depth === 0) {
+      cursor.after = endTagEnd;
+      return end;
+    }
     pos = endTagEnd;
   }
 }
@@ -190,11 +204,15 @@ function markupBefore(cursor: Cursor, pos: number, end: number): number {
 function nextTag(raw: string, tag: string, from: number): number {
   let at = raw.indexOf(tag, from);
   while (at >= 0) {
-    const c = raw.charCodeAt(at + tag.length);
-    if (c === 0x3e || c === 0x2f || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || Number.isNaN(c)) return at;
+    if (isBoundary(raw.charCodeAt(at + tag.length))) return at;
     at = raw.indexOf(tag, at + 1);
   }
   return -1;
+}
+
+/** Whether the character after a tag name ends the name (the end of the text does too). */
+function isBoundary(c: number): boolean {
+  return c === 0x3e || c === 0x2f || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || Number.isNaN(c);
 }
 
 /** nextTag within raw[from, to). */

@@ -29,7 +29,9 @@ const NO_ENTITIES = {
 };
 
 export const PARSER_OPTIONS: Partial<X2jOptions> = {
-  ignoreAttributes: false,
+  // Namespace declarations are read from the document's text (namespaces.ts), never from the tree; root elements carry
+  // a dozen of them, and each attribute kept costs the parser as much as an element.
+  ignoreAttributes: (name: string) => name.startsWith('xmlns'),
   attributeNamePrefix: '@_',
   textNodeName: '#text',
   parseTagValue: false,
@@ -46,6 +48,12 @@ export const PARSER_OPTIONS: Partial<X2jOptions> = {
 };
 
 export const xmlParser = new XMLParser(PARSER_OPTIONS);
+
+/**
+ * The shared parser for a document with no <item> or <entry> left in it (most skeletons, see entries.ts): <title> is
+ * then its only possible stop node, and each pattern costs on every parse and every tag.
+ */
+export const skeletonParser = new XMLParser({ ...PARSER_OPTIONS, stopNodes: ['..title'] });
 
 export type { XmlNode, XmlObject } from './types-xml.js';
 
@@ -82,12 +90,18 @@ export function attr(node: unknown, name: string): string | undefined {
   if (!isObject(node)) return undefined;
   const lazy = node[LAZY_ATTRIBUTES];
   if (typeof lazy === 'string') {
-    delete node[LAZY_ATTRIBUTES];
+    // Not delete, which would switch an ordinary node to slower dictionary storage just as its attributes are added.
+    node[LAZY_ATTRIBUTES] = undefined;
     readAttributes(lazy, node);
   }
-  const value = node[`@_${name}`];
+  let key = ATTRIBUTE_KEYS.get(name);
+  if (key === undefined) ATTRIBUTE_KEYS.set(name, (key = `@_${name}`));
+  const value = node[key];
   return typeof value === 'string' ? decodeEntities(value) : undefined;
 }
+
+/** "@_href" for "href": the mappers ask for a dozen attribute names, and a key built afresh is slow to look up. */
+const ATTRIBUTE_KEYS = new Map<string, string>();
 
 /**
  * The raw inner markup of a stop node. An element parsed as ordinary XML (see parse.ts, lenient retry) yields the
@@ -133,11 +147,30 @@ export function charData(raw: string): string {
   return out;
 }
 
-/** True when raw markup holds child elements (inline XHTML or unescaped HTML), outside CDATA sections. */
+/**
+ * True when raw markup holds child elements (inline XHTML or unescaped HTML): a "<" and a name start character once
+ * CDATA sections are taken out. Sections are skipped with indexOf: a description is often one long CDATA section.
+ */
 function hasElements(raw: string): boolean {
-  if (!raw.includes('<')) return false;
-  if (!raw.includes('<![CDATA[')) return /<[A-Za-z_]/.test(raw);
-  return /<[A-Za-z_]/.test(raw.replace(/<!\[CDATA\[[\s\S]*?(?:\]\]>|$)/g, ''));
+  let lt = raw.indexOf('<');
+  while (lt >= 0) {
+    if (raw.startsWith('<![CDATA[', lt)) {
+      const end = raw.indexOf(']]>', lt + 9);
+      if (end < 0) return false;
+      lt = raw.indexOf('<', end + 3);
+      continue;
+    }
+    // With the sections taken out, a "<" is followed by whatever follows them.
+    let next = lt + 1;
+    while (raw.startsWith('<![CDATA[', next)) {
+      const end = raw.indexOf(']]>', next + 9);
+      next = end < 0 ? raw.length : end + 3;
+    }
+    const c = raw.charCodeAt(next);
+    if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f) return true;
+    lt = raw.indexOf('<', next);
+  }
+  return false;
 }
 
 /** A plain-text leaf (guid, link, date, name): character data with whitespace folded. */
