@@ -14,6 +14,7 @@ import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { startDigestSchedules } from '../queue/digest-schedule.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
+import { logUnlessConnectionError } from './worker-errors.js';
 
 /** Times a job may be recovered after its worker died before it fails for good (BullMQ's default is 1). */
 export const MAX_STALLED_COUNT = 5;
@@ -192,19 +193,6 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       return stopping;
     },
   };
-}
-
-// The connection watcher (queue/connection.ts) already logs a lost Redis once; BullMQ re-emits the same fault on every
-// queue and worker, which would print a dozen lines per reconnect attempt.
-const CONNECTION_FAULT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable/;
-
-function logUnlessConnectionError(log: Logger, err: Error, context: Record<string, unknown>, message: string): void {
-  const code = (err as Error & { code?: string }).code ?? '';
-  if (CONNECTION_FAULT.test(code) || CONNECTION_FAULT.test(err.message)) {
-    log.debug({ err, ...context }, message);
-    return;
-  }
-  log.warn({ err, ...context }, message);
 }
 
 async function warnOnEvictionPolicy(redis: Redis, log: Logger): Promise<void> {

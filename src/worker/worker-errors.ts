@@ -1,0 +1,33 @@
+import type { Logger } from '../log.js';
+
+// The connection watcher (queue/connection.ts) already logs a lost Redis once; BullMQ re-emits the same fault on every
+// queue and worker, which would print a dozen lines per reconnect attempt.
+const CONNECTION_FAULT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable/;
+
+// BullMQ's words when a job it was finishing is gone from Redis, or no longer locked by this worker.
+const JOB_STATE_LOST = /^Missing (key|lock) for job (\S+)\. (\w+)/;
+
+/**
+ * Logs an error a BullMQ queue or worker emitted: connection faults at debug (the connection watcher already said it
+ * once), jobs whose Redis state vanished as one warning line, anything else with its error.
+ */
+export function logUnlessConnectionError(log: Logger, err: Error, context: Record<string, unknown>, message: string): void {
+  const code = (err as Error & { code?: string }).code ?? '';
+  if (CONNECTION_FAULT.test(code) || CONNECTION_FAULT.test(err.message)) {
+    log.debug({ err, ...context }, message);
+    return;
+  }
+  // Expected after a Redis restart without persistence, or a stall: one line that says what happened, no stack.
+  const lost = JOB_STATE_LOST.exec(err.message);
+  if (lost) {
+    const [, what, jobId, step] = lost;
+    log.warn(
+      { ...context, jobId, step },
+      what === 'key'
+        ? 'job vanished from Redis while it ran (Redis restarted without persistence, or its keys were deleted); nothing to finish'
+        : 'job lost its lock while it ran (stalled: another worker may run it again; every job is idempotent)',
+    );
+    return;
+  }
+  log.warn({ err, ...context }, message);
+}
