@@ -1,6 +1,7 @@
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { parseFeed } from '../../src/sources/feed/parse.js';
+import { skeletonParser, xmlParser } from '../../src/sources/feed/xml.js';
 
 const fetchedAt = new Date('2025-04-04T12:00:00Z');
 const parse = (body: string | Buffer, extra: { contentType?: string; baseUrl?: string; maxItems?: number } = {}) =>
@@ -246,5 +247,15 @@ describe('parseFeed: character sets', () => {
   it('reads a Windows-1252 feed mislabelled as UTF-8', () => {
     const body = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="utf-8"?><rss><channel><title>'), iconv.encode('Café “Zürich”', 'windows-1252'), Buffer.from('</title></channel></rss>')]);
     expect(parse(body).title).toBe('Café “Zürich”');
+  });
+});
+
+describe('the shared XML parsers', () => {
+  // The stop-node patterns are compiled once, as path-expression-matcher objects; should fast-xml-parser ever load
+  // another copy of that package, it would ignore them silently, and titles would lose their markup order.
+  it('hand a <title> over raw (a stop node), with its inner markup in order', () => {
+    for (const parser of [xmlParser, skeletonParser]) {
+      expect(parser.parse('<rss><channel><title>a <b>bold</b> move</title></channel></rss>')).toEqual({ rss: { channel: { title: 'a <b>bold</b> move' } } });
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { XMLParser, type X2jOptions } from 'fast-xml-parser';
+import { Expression } from 'path-expression-matcher';
 import { decodeEntities, foldText, htmlToText } from '../../items/text.js';
 import { LAZY_ATTRIBUTES, readAttributes } from './scan.js';
 import type { XmlNode, XmlObject } from './types-xml.js';
@@ -44,7 +45,9 @@ export const PARSER_OPTIONS: Partial<X2jOptions> = {
   jPath: false,
   // Feeds nest a dozen levels at most; a deep document is an attack on the parser's stack.
   maxNestedTags: 100,
-  stopNodes: STOP_NODES.map((name) => `..${name}`),
+  // Compiled once here: given as strings, fast-xml-parser compiles every pattern again on every parse, which cost more
+  // than parsing the small documents most polls fetch.
+  stopNodes: STOP_NODES.map((name) => new Expression(`..${name}`)),
 };
 
 export const xmlParser = new XMLParser(PARSER_OPTIONS);
@@ -53,7 +56,7 @@ export const xmlParser = new XMLParser(PARSER_OPTIONS);
  * The shared parser for a document with no <item> or <entry> left in it (most skeletons, see entries.ts): <title> is
  * then its only possible stop node, and each pattern costs on every parse and every tag.
  */
-export const skeletonParser = new XMLParser({ ...PARSER_OPTIONS, stopNodes: ['..title'] });
+export const skeletonParser = new XMLParser({ ...PARSER_OPTIONS, stopNodes: [new Expression('..title')] });
 
 export type { XmlNode, XmlObject } from './types-xml.js';
 
