@@ -52,7 +52,9 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
       continue;
     }
     // This version reaches the channel by itself: the held entry of an earlier version is no longer news.
-    await deps.digests.release(channelId, alert.id);
+    // Only a channel with a digest holds alerts (one that lost its digest in a reload keeps stale holdings until they
+    // expire, and would at worst list a sent alert once more if the digest came back): spare the round trip.
+    if (channel.digest) await deps.digests.release(channelId, alert.id);
     const delayMs = Math.max(0, (dispatch.sendAt ?? nowMs) - nowMs);
     out.notifications.push({ alertId: alert.id, version, channelId, reason, delayMs, dispatch });
     for (const previous of recorded) {

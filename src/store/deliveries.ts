@@ -27,6 +27,15 @@ export interface Delivery {
  */
 export interface DeliveryStore {
   get(key: string): Promise<Delivery | undefined>;
+  /**
+   * What a send needs to know, in one round trip: the ledger entry, the channel's 429 block, and the refs of earlier
+   * deliveries of this alert to this channel (for threading follow-ups).
+   */
+  beforeSend(key: string, alertId: string, channelId: string): Promise<{ existing?: Delivery; blockedUntil: number; refs: Record<string, string> }>;
+  /**
+   * Writes the outcome of an attempt onto the entry. `previous` is the entry as the caller read it, when it holds the
+   * job's lock (nobody else writes the entry meanwhile); otherwise it is read here.
+   */
   recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: {
     status: DeliveryStatus;
     error?: string;
@@ -34,10 +43,8 @@ export interface DeliveryStore {
     response?: string;
     refs?: Record<string, string>;
     at: Date;
-  }): Promise<Delivery>;
+  }, known?: { previous: Delivery | undefined }): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
-  /** Refs of earlier deliveries of this alert to this channel (for threading follow-ups). */
-  refsFor(alertId: string, channelId: string): Promise<Record<string, string>>;
   /** Per-channel "do not send before" time after a 429, shared by all workers. */
   blockedUntil(channelId: string): Promise<number>;
   blockChannel(channelId: string, untilMs: number): Promise<void>;
@@ -58,8 +65,15 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     async get(key) {
       return parse(await redis.get(entryKey(key)));
     },
-    async recordAttempt(key, base, outcome) {
-      const previous = parse(await redis.get(entryKey(key)));
+    async beforeSend(key, alertId, channelId) {
+      const replies = (await redis.pipeline().get(entryKey(key)).get(blockKey(channelId)).hgetall(refsKey(alertId, channelId)).exec()) ?? [];
+      const failed = replies.find(([err]) => err);
+      if (failed) throw failed[0];
+      const [[, entry], [, block], [, refs]] = replies as Array<[null, unknown]>;
+      return { existing: parse(entry as string | null), blockedUntil: Number(block ?? 0), refs: refs as Record<string, string> };
+    },
+    async recordAttempt(key, base, outcome, known) {
+      const previous = known ? known.previous : parse(await redis.get(entryKey(key)));
       const delivery: Delivery = {
         ...base,
         key,
@@ -93,9 +107,6 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       if (keys.length === 0) return [];
       const raws = await redis.mget(keys.map(entryKey));
       return raws.map(parse).filter((d): d is Delivery => d !== undefined && d.status === 'failed');
-    },
-    async refsFor(alertId, channelId) {
-      return redis.hgetall(refsKey(alertId, channelId));
     },
     async blockedUntil(channelId) {
       return Number((await redis.get(blockKey(channelId))) ?? 0);
