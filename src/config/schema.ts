@@ -60,7 +60,7 @@ const sourceCommon = {
     .default(0.6)
     .describe('How far to trust this source, 0-1: official record ~1.0, major outlet ~0.7, aggregator ~0.5.'),
   timeoutMs: z.number().int().positive().optional().describe('Total time allowed for one fetch; defaults to http.timeoutMs.'),
-  maxBytes: z.number().int().positive().optional().describe('Body size cap after decompression; defaults to http.maxBytes.'),
+  maxBytes: z.number().int().positive().optional().describe('Body size cap after decompression; defaults to http.maxBytes (for html sources at most 2 MB: a parsed page takes ~50x its size in memory).'),
   headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (values may use ${NAME}).'),
 };
 

@@ -32,7 +32,9 @@ export interface HttpRequest {
   /** Sent as If-None-Match / If-Modified-Since; a 304 answer is returned as notModified. */
   validators?: Validators;
   timeoutMs?: number;
+  /** The body cap for this request; else http.maxBytes, lowered to `maxBytesAtMost` when that is given. */
   maxBytes?: number;
+  maxBytesAtMost?: number;
   signal?: AbortSignal;
 }
 
@@ -175,7 +177,7 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
 
   async function get(req: HttpRequest): Promise<HttpResponse> {
     const timeoutMs = req.timeoutMs ?? settings.timeoutMs;
-    const maxBytes = req.maxBytes ?? settings.maxBytes;
+    const maxBytes = req.maxBytes ?? Math.min(settings.maxBytes, req.maxBytesAtMost ?? Infinity);
     const shown = displayUrl(req.url);
     const fail = (e: unknown, attempts: number): SourceFetchError => {
       const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });

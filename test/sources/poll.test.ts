@@ -118,6 +118,19 @@ describe('polling sources', () => {
     expect(result.items[0].publishedAt).toBe('2025-04-04T14:00:00.000Z');
   });
 
+  it('refuses an HTML page over 2 MB by default (its DOM would take ~50x that), and reads it when the source allows more', async () => {
+    const article = '<li class="release"><h3><a href="/p">Gallium export licences</a></h3><p class="teaser">Text of the release.</p></li>';
+    const page = `<!doctype html><html><body><ul>${article.repeat(Math.ceil((2.5 * 1024 * 1024) / article.length))}</ul></body></html>`;
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(page));
+    const selectors = { item: 'li.release', title: 'h3', link: 'h3 a', summary: '.teaser' };
+    const err = await pollSource(source({ id: 'big-press', kind: 'html', url: server.url, selectors }), ctx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceFetchError);
+    expect((err as SourceFetchError).code).toBe('CP_SOURCE_TOO_LARGE');
+    expect((err as SourceFetchError).message).toMatch(/^source "big-press": GET .* failed: body larger than 2097152 bytes/);
+    const allowed = ok(await pollSource(source({ id: 'big-press', kind: 'html', url: server.url, selectors, maxBytes: 4 * 1024 * 1024 }), ctx()));
+    expect(allowed.items.length).toBeGreaterThan(100);
+  });
+
   it('records a screening baseline first, then yields only entries added or changed since the last poll', async () => {
     const base = JSON.parse(fixture('csl.json')) as { results: Array<Record<string, unknown>> };
     let doc = base;

@@ -12,7 +12,7 @@ export type Fetched =
     };
 
 /** A conditional GET of the source's URL with its stored validators and its own timeout, size cap and headers. */
-export async function fetchSource(source: SourceConfig, ctx: PollContext, accept: string): Promise<Fetched> {
+export async function fetchSource(source: SourceConfig, ctx: PollContext, accept: string, options: { maxBytesAtMost?: number } = {}): Promise<Fetched> {
   const validators = await ctx.state.getValidators(source.id);
   const response = await ctx.http.get({
     url: source.url,
@@ -22,6 +22,7 @@ export async function fetchSource(source: SourceConfig, ctx: PollContext, accept
     validators,
     timeoutMs: source.timeoutMs,
     maxBytes: source.maxBytes,
+    maxBytesAtMost: options.maxBytesAtMost,
     signal: ctx.signal,
   });
   if (response.notModified) return { notModified: true };

@@ -16,6 +16,13 @@ const cheerio = (): typeof import('cheerio') => (cheerioModule ??= require('chee
 type Selectors = HtmlSourceConfig['selectors'];
 
 /**
+ * The default cap on an HTML page (a source's own maxBytes overrides it): cheerio's DOM takes about 50 times the
+ * page's size in memory, so a 10 MB page (the general cap) would need ~500 MB of heap and crash the worker; a press
+ * page is a few hundred KB.
+ */
+export const HTML_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
  * Decodes an HTML page: the charset of the Content-Type, else a <meta charset> / http-equiv in the first 2 KB,
  * else UTF-8 (the HTML default for unlabelled documents we are likely to meet).
  */
@@ -95,7 +102,7 @@ export function extractHtml(sourceId: string, html: string, pageUrl: string, sel
 }
 
 export async function poll(source: HtmlSourceConfig, ctx: PollContext): Promise<PollResult> {
-  const fetched = await fetchSource(source, ctx, ACCEPT.html);
+  const fetched = await fetchSource(source, ctx, ACCEPT.html, { maxBytesAtMost: HTML_MAX_BYTES });
   if (fetched.notModified) return { status: 'not-modified' };
   const { response } = fetched;
   const html = decodeHtml(response.body, response.contentType);
