@@ -44,17 +44,16 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
     if (recorded.some((d) => d.channelId === channelId && d.version > version && d.mode !== 'digest')) continue;
-    // A decision recorded since the list was read is what record() hands back (first writer wins), so none is lost.
-    const dispatch = recorded.find((d) => d.version === version && d.channelId === channelId) ?? (await decide(alert, version, channel, deps, nowMs));
+    // Read again, not taken from the list: a decision another worker recorded meanwhile must win before this one
+    // reserves a throttle slot it would never use.
+    const dispatch = (await deps.dispatch.get(alert.id, version, channelId)) ?? (await decide(alert, version, channel, deps, nowMs));
     if (dispatch.mode === 'digest') {
       await deps.digests.hold(channelId, alert.id, dispatch.decidedAt);
       out.held.push({ alertId: alert.id, channelId, dispatch });
       continue;
     }
     // This version reaches the channel by itself: the held entry of an earlier version is no longer news.
-    // Only a channel with a digest holds alerts (one that lost its digest in a reload keeps stale holdings until they
-    // expire, and would at worst list a sent alert once more if the digest came back): spare the round trip.
-    if (channel.digest) await deps.digests.release(channelId, alert.id);
+    await deps.digests.release(channelId, alert.id);
     const delayMs = Math.max(0, (dispatch.sendAt ?? nowMs) - nowMs);
     out.notifications.push({ alertId: alert.id, version, channelId, reason, delayMs, dispatch });
     for (const previous of recorded) {

@@ -147,8 +147,9 @@ const C1_BYTE = 3;
 
 /**
  * How foldText treats a character: whitespace (what \s matches) folds into one space; control characters (other
- * than tab, newline, return), the C1 block without a Windows-1252 meaning, soft hyphens and zero-width spaces are
- * dropped, and only split words when matched.
+ * than tab, newline, return) and the C1 codes without a Windows-1252 meaning are dropped, never meant as text; soft
+ * hyphens and zero-width spaces are dropped too, since they would only split words when matched; the other C1 codes
+ * become their Windows-1252 characters; everything else is kept.
  */
 function foldClass(c: number): number {
   if (c <= 0x20) return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d ? SPACE : DROP;

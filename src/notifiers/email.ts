@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type { NodemailerError, Transporter } from 'nodemailer';
 import type { EmailChannelConfig } from '../config/schema.js';
 import { DeliveryError } from '../errors.js';
@@ -7,11 +6,10 @@ import { safeCause } from './http.js';
 import { oneLine, truncate } from './format.js';
 import { channelSecrets, scrub } from './redact.js';
 import type { DeliveryReceipt, Notification, Notifier, SendContext } from './types.js';
+import { lazyRequire } from '../lazy-require.js';
 
-// nodemailer is loaded with the first email channel's transport, not in every worker.
-const require = createRequire(import.meta.url);
-let nodemailerModule: typeof import('nodemailer') | undefined;
-const nodemailer = (): typeof import('nodemailer') => (nodemailerModule ??= require('nodemailer') as typeof import('nodemailer'));
+// Loaded with the first email channel's transport, not in every worker.
+const nodemailer = lazyRequire<typeof import('nodemailer')>('nodemailer');
 
 export type { EmailPayload } from './email-render.js';
 

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
 import axios, { type AxiosError } from 'axios';
 import { DeliveryError } from '../errors.js';
-import { assertUrlAllowed, guardedLookup, UrlRefusedError } from '../sources/ssrf.js';
+import { createGuardedAgents, type GuardedAgents } from '../sources/http/agents.js';
+import { assertUrlAllowed, UrlRefusedError } from '../sources/ssrf.js';
 import type { SendContext } from './types.js';
 import { scrub } from './redact.js';
 import { retryAfterMs } from './retry-after.js';
@@ -48,7 +47,7 @@ export async function postOnce(
   } catch (err) {
     throw refused(target, err);
   }
-  const { httpAgent, httpsAgent } = agentsFor(allowPrivate);
+  const { httpAgent, httpsAgent } = agentsFor(allowPrivate, context.http.timeoutMs);
   // axios' timeout is an idle timer; a receiver that drips its answer byte by byte needs a wall-clock deadline too.
   const deadline = AbortSignal.timeout(context.http.timeoutMs + 1000);
   const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
@@ -73,21 +72,21 @@ export async function postOnce(
 }
 
 /**
- * Keep-alive agents, one pair per address policy: a notification storm to one receiver reuses its connections
- * instead of paying a TCP (and TLS) handshake per message. The guard's lookup is bound to the agent's policy, so a
- * reused socket is one the same policy let through. Idle sockets close after a few seconds (before the usual
- * 5 s server keep-alive, which narrows the race of a send on a socket the receiver is closing) and never hold
- * the process open.
+ * Keep-alive agents, one pair per address policy and timeout, shared with the sources' guard (address checked at
+ * connect time, literal IPs included, and a connect timeout): a notification storm to one receiver reuses its
+ * connections instead of paying a TCP (and TLS) handshake per message. A reused socket is one the same policy let
+ * through. Idle sockets close after a few seconds (before the usual 5 s server keep-alive, which narrows the race
+ * of a send on a socket the receiver is closing) and never hold the process open.
  */
 const IDLE_SOCKET_MS = 4_000;
-const agentsByPolicy = new Map<boolean, { httpAgent: http.Agent; httpsAgent: https.Agent }>();
+const agentsByPolicy = new Map<string, GuardedAgents>();
 
-function agentsFor(allowPrivate: boolean): { httpAgent: http.Agent; httpsAgent: https.Agent } {
-  let agents = agentsByPolicy.get(allowPrivate);
+function agentsFor(allowPrivate: boolean, timeoutMs: number): GuardedAgents {
+  const key = `${allowPrivate}:${timeoutMs}`;
+  let agents = agentsByPolicy.get(key);
   if (!agents) {
-    const options = { lookup: guardedLookup(allowPrivate), keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: 32 };
-    agents = { httpAgent: new http.Agent(options), httpsAgent: new https.Agent(options) };
-    agentsByPolicy.set(allowPrivate, agents);
+    agents = createGuardedAgents({ allowPrivateAddresses: allowPrivate, connectTimeoutMs: timeoutMs, idleSocketMs: IDLE_SOCKET_MS });
+    agentsByPolicy.set(key, agents);
   }
   return agents;
 }

@@ -37,8 +37,6 @@ export async function deliverStage(
     deps.alerts.get(job.alertId),
     deps.dispatch?.list(job.alertId),
   ]);
-  // This job holds its BullMQ lock: nobody else writes its ledger entry until it ends.
-  const known = { previous: existing };
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
 
   const entry = deps.state.notifiers.get(job.channelId);
@@ -65,16 +63,16 @@ export async function deliverStage(
       signal: deps.signal,
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
-    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() }, known);
+    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() });
     return { status: 'delivered', response: receipt.response };
   } catch (err) {
     const error = err instanceof DeliveryError ? err : DeliveryError.retryable(job.channelId, (err as Error).message, { cause: err });
     if (error.kind === 'rate-limited') {
       const untilMs = deps.now().getTime() + (error.delayMs ?? 30_000);
       await deps.deliveries.blockChannel(job.channelId, untilMs);
-      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, known);
+      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() });
     } else {
-      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() }, known);
+      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() });
     }
     throw error;
   }

@@ -32,10 +32,6 @@ export interface DeliveryStore {
    * deliveries of this alert to this channel (for threading follow-ups).
    */
   beforeSend(key: string, alertId: string, channelId: string): Promise<{ existing?: Delivery; blockedUntil: number; refs: Record<string, string> }>;
-  /**
-   * Writes the outcome of an attempt onto the entry. `previous` is the entry as the caller read it, when it holds the
-   * job's lock (nobody else writes the entry meanwhile); otherwise it is read here.
-   */
   recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: {
     status: DeliveryStatus;
     error?: string;
@@ -43,7 +39,7 @@ export interface DeliveryStore {
     response?: string;
     refs?: Record<string, string>;
     at: Date;
-  }, known?: { previous: Delivery | undefined }): Promise<Delivery>;
+  }): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
   /** Per-channel "do not send before" time after a 429, shared by all workers. */
   blockedUntil(channelId: string): Promise<number>;
@@ -72,8 +68,11 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       const [[, entry], [, block], [, refs]] = replies as Array<[null, unknown]>;
       return { existing: parse(entry as string | null), blockedUntil: Number(block ?? 0), refs: refs as Record<string, string> };
     },
-    async recordAttempt(key, base, outcome, known) {
-      const previous = known ? known.previous : parse(await redis.get(entryKey(key)));
+    async recordAttempt(key, base, outcome) {
+      // Read now, not before the send: a job whose lock lapsed may run twice at once, and each outcome builds on the
+      // entry as it is. Delivered is final: a failing twin must not reopen it (its retry would send again).
+      const previous = parse(await redis.get(entryKey(key)));
+      if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
       const delivery: Delivery = {
         ...base,
         key,

@@ -24,6 +24,7 @@ export interface DispatchStore {
   reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number): Promise<number | null>;
   /** Records the dispatch unless one is recorded for this alert version and channel; returns the recorded one. */
   record(alertId: string, dispatch: Dispatch): Promise<Dispatch>;
+  get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
   /** Every recorded dispatch of an alert, oldest version first (the API shows them with the deliveries). */
   list(alertId: string): Promise<Dispatch[]>;
   /** Sends reserved in the channel's window from `fromMs` on (for tests and the API). */
@@ -89,6 +90,9 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
         .exec()) as Array<[Error | null, unknown]>;
       if (setErr || getErr) throw setErr ?? getErr;
       return parse(raw as string)!;
+    },
+    async get(alertId, version, channelId) {
+      return parse(await redis.hget(recordKey(alertId), field(version, channelId)));
     },
     async list(alertId) {
       const all = await redis.hvals(recordKey(alertId));

@@ -36,16 +36,25 @@ export async function withLock<T>(
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 100);
   }
+  const release = () => redis.eval(RELEASE, 1, key, token).catch(() => undefined);
+  // Queued client-side until exec: if fn throws, nothing of it reaches Redis.
   const writes = redis.multi();
   let result: T;
   try {
     result = await fn(value, writes);
   } catch (err) {
-    writes.discard();
-    await redis.eval(RELEASE, 1, key, token).catch(() => undefined);
+    await release();
     throw err;
   }
-  const replies = ((await writes.eval(RELEASE, 1, key, token).exec()) ?? []) as Replies;
+  let replies: Replies;
+  try {
+    replies = ((await writes.eval(RELEASE, 1, key, token).exec()) ?? []) as Replies;
+  } catch (err) {
+    // The transaction was refused whole (EXECABORT) or the connection failed: release on its own rather than hold
+    // the lock for its whole TTL.
+    await release();
+    throw err;
+  }
   const own = replies.slice(0, -1);
   const failed = own.find(([err]) => err);
   if (failed) throw failed[0];

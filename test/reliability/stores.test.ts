@@ -52,4 +52,16 @@ describe('the delivery ledger', () => {
     expect(await ledger.get('a2-v1-hook')).toMatchObject({ status: 'delivered', attempts: 2 });
     expect((await ledger.listFailed()).map((d) => d.key)).not.toContain('a2-v1-hook');
   });
+
+  it('keeps a delivered entry delivered when a twin run of the job fails afterwards (its retry would send again)', async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const b = { ...base, alertId: 'a3' };
+    await ledger.recordAttempt('a3-v1-hook', b, { status: 'delivered', response: 'HTTP 200', refs: { ts: '1.2' }, at });
+    for (const status of ['pending', 'rate-limited', 'failed'] as const) {
+      const entry = await ledger.recordAttempt('a3-v1-hook', b, { status, error: 'socket hang up', errorKind: 'retryable', at });
+      expect(entry).toMatchObject({ status: 'delivered', attempts: 1, refs: { ts: '1.2' } });
+    }
+    expect(await ledger.get('a3-v1-hook')).toMatchObject({ status: 'delivered', attempts: 1, deliveredAt: at.toISOString() });
+    expect((await ledger.listFailed()).map((d) => d.key)).not.toContain('a3-v1-hook');
+  });
 });

@@ -57,10 +57,13 @@ export function createGuardedAgents(opts: {
   connectTimeoutMs: number;
   /** Which addresses count as non-public; defaults to isPrivateAddress. */
   isPrivate?: (ip: string) => boolean;
+  /** Close a kept-alive socket idle this long (default: when the server closes it). */
+  idleSocketMs?: number;
 }): GuardedAgents {
   const isPrivate = opts.isPrivate ?? isPrivateAddress;
-  const httpAgent = guard(new http.Agent({ keepAlive: true, maxSockets: 16 }), opts.allowPrivateAddresses, opts.connectTimeoutMs, isPrivate);
-  const httpsAgent = guard(new https.Agent({ keepAlive: true, maxSockets: 16 }), opts.allowPrivateAddresses, opts.connectTimeoutMs, isPrivate);
+  const options = { keepAlive: true, maxSockets: 16, ...(opts.idleSocketMs ? { timeout: opts.idleSocketMs } : {}) };
+  const httpAgent = guard(new http.Agent(options), opts.allowPrivateAddresses, opts.connectTimeoutMs, isPrivate);
+  const httpsAgent = guard(new https.Agent(options), opts.allowPrivateAddresses, opts.connectTimeoutMs, isPrivate);
   return {
     httpAgent,
     httpsAgent,

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import iconv from 'iconv-lite';
 import type { HtmlSourceConfig } from '../../config/schema.js';
+import { lazyRequire } from '../../lazy-require.js';
 import { FeedParseError } from '../../errors.js';
 import { displayUrl } from '../http/display-url.js';
 import type { PollContext, PollResult } from '../registry.js';
@@ -8,10 +8,8 @@ import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import type { RawItem } from './raw-item.js';
 import { toItems } from './to-item.js';
 
-// cheerio (~12 MB resident) is loaded on the first HTML page, not in every worker: most deployments read only feeds.
-const require = createRequire(import.meta.url);
-let cheerioModule: typeof import('cheerio') | undefined;
-const cheerio = (): typeof import('cheerio') => (cheerioModule ??= require('cheerio') as typeof import('cheerio'));
+// Loaded on the first HTML page, not in every worker: most deployments read only feeds.
+const cheerio = lazyRequire<typeof import('cheerio')>('cheerio');
 
 type Selectors = HtmlSourceConfig['selectors'];
 
