@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keyFor } from './keys.js';
+import { replyValues } from './replies.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'rate-limited';
 
@@ -62,10 +63,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return parse(await redis.get(entryKey(key)));
     },
     async beforeSend(key, alertId, channelId) {
-      const replies = (await redis.pipeline().get(entryKey(key)).get(blockKey(channelId)).hgetall(refsKey(alertId, channelId)).exec()) ?? [];
-      const failed = replies.find(([err]) => err);
-      if (failed) throw failed[0];
-      const [[, entry], [, block], [, refs]] = replies as Array<[null, unknown]>;
+      const [entry, block, refs] = replyValues(await redis.pipeline().get(entryKey(key)).get(blockKey(channelId)).hgetall(refsKey(alertId, channelId)).exec());
       return { existing: parse(entry as string | null), blockedUntil: Number(block ?? 0), refs: refs as Record<string, string> };
     },
     async recordAttempt(key, base, outcome) {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Dispatch } from '../alerts/routing.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
+import { replyValues } from './replies.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -82,13 +83,14 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
     },
     async record(alertId, dispatch) {
       const key = recordKey(alertId);
-      const [[setErr], [getErr, raw]] = (await redis
-        .multi()
-        .hsetnx(key, field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch))
-        .hget(key, field(dispatch.version, dispatch.channelId))
-        .expire(key, retentionSeconds)
-        .exec()) as Array<[Error | null, unknown]>;
-      if (setErr || getErr) throw setErr ?? getErr;
+      const [, raw] = replyValues(
+        await redis
+          .multi()
+          .hsetnx(key, field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch))
+          .hget(key, field(dispatch.version, dispatch.channelId))
+          .expire(key, retentionSeconds)
+          .exec(),
+      );
       return parse(raw as string)!;
     },
     async get(alertId, version, channelId) {

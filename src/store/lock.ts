@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { replyValues, type Replies } from './replies.js';
 
 // Short enough to queue inside MULTI as a plain EVAL: a transaction cannot fall back from EVALSHA on NOSCRIPT.
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-
-export type Replies = Array<[Error | null, unknown]>;
 
 /**
  * Runs fn while holding a short Redis lock (SET NX PX), so read-modify-write of one record is serialised across
@@ -20,14 +19,13 @@ export async function withLock<T>(
   fn: (value: string | null, writes: ChainableCommander) => Promise<T>,
   ttlMs = 10_000,
   waitMs = 15_000,
-): Promise<{ result: T; replies: Replies }> {
+): Promise<{ result: T; replies: Array<[Error | null, unknown]> }> {
   const token = randomUUID();
   const deadline = Date.now() + waitMs;
   let delay = 5;
   let value: string | null;
   for (;;) {
-    const [[lockErr, taken], [readErr, read]] = (await redis.multi().set(key, token, 'PX', ttlMs, 'NX').get(readKey).exec()) as Replies;
-    if (lockErr || readErr) throw lockErr ?? readErr;
+    const [taken, read] = replyValues(await redis.multi().set(key, token, 'PX', ttlMs, 'NX').get(readKey).exec());
     if (taken === 'OK') {
       value = read as string | null;
       break;
@@ -48,15 +46,14 @@ export async function withLock<T>(
   }
   let replies: Replies;
   try {
-    replies = ((await writes.eval(RELEASE, 1, key, token).exec()) ?? []) as Replies;
+    replies = await writes.eval(RELEASE, 1, key, token).exec();
   } catch (err) {
     // The transaction was refused whole (EXECABORT) or the connection failed: release on its own rather than hold
     // the lock for its whole TTL.
     await release();
     throw err;
   }
-  const own = replies.slice(0, -1);
-  const failed = own.find(([err]) => err);
-  if (failed) throw failed[0];
-  return { result, replies: own };
+  replyValues(replies);
+  // The release's own reply is last (0 when the lock had lapsed: no error of the writes).
+  return { result, replies: replies!.slice(0, -1) };
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { redactSecrets } from '../secrets.js';
 import { keyFor } from './keys.js';
+import { replyValues } from './replies.js';
 
 /** Conditional-GET validators of a source's last successful fetch. */
 export interface SourceValidators {
@@ -97,7 +98,7 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
       const fields = Object.entries(validators).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '');
       const tx = redis.multi().del(k);
       if (fields.length) tx.hset(k, Object.fromEntries(fields));
-      checked(await tx.exec());
+      replyValues(await tx.exec());
     },
 
     async recordSuccess(sourceId, poll) {
@@ -159,18 +160,12 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
       for (let i = 0; i < set.length; i += CHUNK) tx.hset(k, Object.fromEntries(set.slice(i, i + CHUNK)));
       for (let i = 0; i < diff.remove.length; i += CHUNK) tx.hdel(k, ...diff.remove.slice(i, i + CHUNK));
       tx.set(key(sourceId, 'screening-meta'), at.toISOString(), 'NX');
-      checked(await tx.exec());
+      replyValues(await tx.exec());
     },
   };
 }
 
 /** A MULTI reports each command's error in its result instead of rejecting. */
-function checked(results: Array<[Error | null, unknown]> | null): void {
-  const failed = results?.find(([err]) => err);
-  if (failed) throw failed[0];
-  if (results === null) throw new Error('Redis transaction was aborted');
-}
-
 function toHealth(sourceId: string, h: Record<string, string>): SourceHealth {
   return {
     sourceId,

@@ -5,6 +5,7 @@ import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, STORIES_P
 import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
+import { replyValues } from './replies.js';
 
 /** Where an item landed: its story, whether it started it, and the distinct sources of the story so far. */
 export interface StoryAssignment {
@@ -121,10 +122,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const hi = String(at + windowMs);
     const read = redis.pipeline().get(itemKey(item.id));
     for (const token of tokens) read.zrevrangebyscore(postingKey(token), hi, lo, 'LIMIT', 0, STORIES_PER_TOKEN);
-    const [known, ...postings] = ((await read.exec()) ?? []).map(([err, reply]) => {
-      if (err) throw err;
-      return reply;
-    }) as [string | null, ...string[][]];
+    const [known, ...postings] = replyValues(await read.exec()) as [string | null, ...string[][]];
     if (known) return existingAssignment(known);
     const shared = new Map<string, number>();
     for (const ids of postings) for (const id of ids) shared.set(id, (shared.get(id) ?? 0) + 1);
@@ -132,11 +130,9 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const ranked = [...snapshot].sort((a, b) => (shared.get(b) ?? 0) - (shared.get(a) ?? 0) || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
     const load = redis.pipeline();
     for (const id of ranked) load.hmget(storyKey(id), 'rev', 'members', 'tokens');
-    const loaded = ranked.length ? ((await load.exec()) ?? []) : [];
+    const loaded = ranked.length ? replyValues(await load.exec()) : [];
     const candidates: Array<StoryCandidate & { rev: string; tokens: string | null }> = ranked.map((id, i) => {
-      const [err, reply] = loaded[i];
-      if (err) throw err;
-      const [rev, members, tokens] = reply as Array<string | null>;
+      const [rev, members, tokens] = loaded[i] as Array<string | null>;
       // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
       return { id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], tokens };
     });
