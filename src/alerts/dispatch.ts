@@ -44,16 +44,11 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
     if (recorded.some((d) => d.channelId === channelId && d.version > version && d.mode !== 'digest')) continue;
-    // Read again, not taken from the list: a decision another worker recorded meanwhile must win before this one
-    // reserves a throttle slot it would never use.
-    const dispatch = (await deps.dispatch.get(alert.id, version, channelId)) ?? (await decide(alert, version, channel, deps, nowMs));
+    const dispatch = await decision(alert, version, channel, recorded, deps, nowMs);
     if (dispatch.mode === 'digest') {
-      await deps.digests.hold(channelId, alert.id, dispatch.decidedAt);
       out.held.push({ alertId: alert.id, channelId, dispatch });
       continue;
     }
-    // This version reaches the channel by itself: the held entry of an earlier version is no longer news.
-    await deps.digests.release(channelId, alert.id);
     const delayMs = Math.max(0, (dispatch.sendAt ?? nowMs) - nowMs);
     out.notifications.push({ alertId: alert.id, version, channelId, reason, delayMs, dispatch });
     for (const previous of recorded) {
@@ -65,14 +60,34 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
   return out;
 }
 
-async function decide(alert: Alert, version: number, channel: ChannelConfig, deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
+/**
+ * The decision for one alert version and channel, recorded, with the channel's digest holding brought in line with it
+ * (held for a digest decision; otherwise released, since this version reaches the channel by itself and the held
+ * entry of an earlier version is no longer news). A recorded decision never changes (first writer wins), so one found
+ * in the alert's list is final.
+ */
+async function decision(alert: Alert, version: number, channel: ChannelConfig, recorded: Dispatch[], deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
+  const settleDigest = (d: Dispatch) => (d.mode === 'digest' ? deps.digests.hold(channel.id, alert.id, d.decidedAt) : deps.digests.release(channel.id, alert.id));
+  let known = recorded.find((d) => d.channelId === channel.id && d.version === version);
+  // Reserving a throttle slot is the one side effect of deciding: read again first, so that a decision another worker
+  // recorded since the list was read wins before this one reserves a slot it would never use.
+  if (!known && channel.throttle) known = await deps.dispatch.get(alert.id, version, channel.id);
+  if (known) {
+    await settleDigest(known);
+    return known;
+  }
   const plan = planChannel(alert, channel, nowMs);
   let slot: number | null = plan.kind === 'send' ? plan.at : null;
   if (plan.kind === 'send' && plan.throttle !== 'none' && channel.throttle) {
     const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
     slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs);
   }
-  return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
+  const mine = finishDispatch(plan, slot, channel.id, version, nowMs);
+  // Recording and the digest update go out together; should another worker's decision have won the record (a twin
+  // run of the same job), the holding is then brought in line with the winner.
+  const [winner] = await Promise.all([deps.dispatch.record(alert.id, mine), settleDigest(mine)]);
+  if ((winner.mode === 'digest') !== (mine.mode === 'digest') || (winner.mode === 'digest' && winner.decidedAt !== mine.decidedAt)) await settleDigest(winner);
+  return winner;
 }
 
 /** Dispatches every due alert version of a score job; merges the outcomes. */

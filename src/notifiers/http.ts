@@ -1,4 +1,5 @@
-import axios, { type AxiosError } from 'axios';
+import http from 'node:http';
+import https from 'node:https';
 import { DeliveryError } from '../errors.js';
 import { createGuardedAgents, type GuardedAgents } from '../sources/http/agents.js';
 import { assertUrlAllowed, UrlRefusedError } from '../sources/ssrf.js';
@@ -34,6 +35,10 @@ export const USER_AGENT = 'chokepoint-notifier/0.1 (+https://github.com/chokepoi
  * webhook that redirects is misconfigured, and following it would re-send the body elsewhere), the SSRF guard on
  * the URL and at connect time. Network failures and timeouts throw DeliveryError.retryable; a refused address
  * throws DeliveryError.permanent; any HTTP status is returned for the caller to classify.
+ *
+ * Node's own client rather than axios (which the sources use): this runs once per notification, and axios' request
+ * and config machinery cost about as much CPU again as the request itself; none of what it adds (proxies,
+ * redirects, decompression, transforms) is wanted here.
  */
 export async function postOnce(
   target: HttpTarget,
@@ -47,27 +52,59 @@ export async function postOnce(
   } catch (err) {
     throw refused(target, err);
   }
-  const { httpAgent, httpsAgent } = agentsFor(allowPrivate, context.http.timeoutMs);
-  // axios' timeout is an idle timer; a receiver that drips its answer byte by byte needs a wall-clock deadline too.
-  const deadline = AbortSignal.timeout(context.http.timeoutMs + 1000);
+  const timeoutMs = context.http.timeoutMs;
+  const { httpAgent, httpsAgent } = agentsFor(allowPrivate, timeoutMs);
+  // The socket timeout is an idle timer; a receiver that drips its answer byte by byte needs a wall-clock deadline too.
+  const deadline = AbortSignal.timeout(timeoutMs + 1000);
   const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
+  const url = new URL(target.url);
   try {
-    const response = await axios.post<string>(target.url, body, {
-      headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT, ...headers },
-      proxy: false,
-      maxRedirects: 0,
-      timeout: context.http.timeoutMs,
-      signal,
-      httpAgent,
-      httpsAgent,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      maxContentLength: MAX_REPLY_BYTES,
-      validateStatus: () => true,
+    return await new Promise<HttpReply>((resolve, reject) => {
+      const payload = Buffer.from(body, 'utf8');
+      const request = (url.protocol === 'https:' ? https : http).request(url, {
+        method: 'POST',
+        agent: url.protocol === 'https:' ? httpsAgent : httpAgent,
+        signal,
+        headers: {
+          'Content-Type': 'application/json',
+          'User-Agent': USER_AGENT,
+          Accept: 'application/json, text/plain, */*',
+          'Accept-Encoding': 'identity',
+          ...headers,
+          'Content-Length': String(payload.length),
+        },
+      });
+      request.setTimeout(timeoutMs, () => request.destroy(new NoAnswerError(timeoutMs)));
+      request.on('error', reject);
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_REPLY_BYTES) request.destroy(new ReplyTooLargeError());
+          else chunks.push(chunk);
+        });
+        response.on('error', reject);
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }));
+      });
+      request.end(payload);
     });
-    return { status: response.status, body: String(response.data ?? ''), headers: response.headers as HttpReply['headers'] };
   } catch (err) {
-    throw networkFailure(target, err as AxiosError, deadline.aborted && !context.signal?.aborted);
+    throw networkFailure(target, err as NodeJS.ErrnoException, timeoutMs, deadline.aborted && !context.signal?.aborted);
+  }
+}
+
+class NoAnswerError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+class ReplyTooLargeError extends Error {
+  readonly code = 'CP_REPLY_TOO_LARGE';
+  constructor() {
+    super(`reply larger than ${MAX_REPLY_BYTES} bytes`);
   }
 }
 
@@ -98,23 +135,17 @@ function refused(target: HttpTarget, err: unknown): DeliveryError {
   });
 }
 
-function networkFailure(target: HttpTarget, err: AxiosError, deadlinePassed: boolean): DeliveryError {
-  const cause = err.cause;
-  if (cause instanceof UrlRefusedError || err.code === 'CP_SSRF_REFUSED') return refused(target, cause ?? err);
+function networkFailure(target: HttpTarget, err: NodeJS.ErrnoException, timeoutMs: number, deadlinePassed: boolean): DeliveryError {
+  if (err instanceof UrlRefusedError || err.code === 'CP_SSRF_REFUSED') return refused(target, err);
   const code = err.code ?? 'unknown';
   let what: string;
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || deadlinePassed) what = `no answer within ${timeoutText(err)}`;
-  else if (code === 'ERR_CANCELED') what = 'send was cancelled';
-  else if (code === 'ERR_BAD_RESPONSE' || code === 'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED') what = 'the reply was too large or malformed';
+  if (code === 'ETIMEDOUT' || deadlinePassed) what = `no answer within ${timeoutMs} ms`;
+  else if (code === 'ABORT_ERR' || err.name === 'AbortError') what = 'send was cancelled';
+  else if (code === 'CP_REPLY_TOO_LARGE' || code.startsWith('HPE_')) what = 'the reply was too large or malformed';
   else what = `network error ${code}`;
   return DeliveryError.retryable(target.channelId, `${target.label} request failed: ${what}; will retry`, {
     cause: safeCause(err, target),
   });
-}
-
-function timeoutText(err: AxiosError): string {
-  const timeout = err.config?.timeout;
-  return timeout ? `${timeout} ms` : 'the timeout';
 }
 
 /**

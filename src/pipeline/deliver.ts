@@ -32,7 +32,7 @@ export async function deliverStage(
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
   // Independent reads in one round trip: this runs once per notification, the pipeline's most frequent job.
-  const [{ existing, blockedUntil, refs: previousRefs }, alert, dispatches] = await Promise.all([
+  const [{ existing, blockedUntil, refs: previousRefs, entryAsRead }, alert, dispatches] = await Promise.all([
     deps.deliveries.beforeSend(key, job.alertId, job.channelId),
     deps.alerts.get(job.alertId),
     deps.dispatch?.list(job.alertId),
@@ -63,16 +63,16 @@ export async function deliverStage(
       signal: deps.signal,
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
-    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() });
+    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() }, entryAsRead);
     return { status: 'delivered', response: receipt.response };
   } catch (err) {
     const error = err instanceof DeliveryError ? err : DeliveryError.retryable(job.channelId, (err as Error).message, { cause: err });
     if (error.kind === 'rate-limited') {
       const untilMs = deps.now().getTime() + (error.delayMs ?? 30_000);
       await deps.deliveries.blockChannel(job.channelId, untilMs);
-      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() });
+      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, entryAsRead);
     } else {
-      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() });
+      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() }, entryAsRead);
     }
     throw error;
   }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keyFor } from './keys.js';
+import { redisScript } from './script.js';
 import { replyValues } from './replies.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'rate-limited';
@@ -32,15 +33,25 @@ export interface DeliveryStore {
    * What a send needs to know, in one round trip: the ledger entry, the channel's 429 block, and the refs of earlier
    * deliveries of this alert to this channel (for threading follow-ups).
    */
-  beforeSend(key: string, alertId: string, channelId: string): Promise<{ existing?: Delivery; blockedUntil: number; refs: Record<string, string> }>;
-  recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: {
-    status: DeliveryStatus;
-    error?: string;
-    errorKind?: string;
-    response?: string;
-    refs?: Record<string, string>;
-    at: Date;
-  }): Promise<Delivery>;
+  beforeSend(key: string, alertId: string, channelId: string): Promise<{ existing?: Delivery; blockedUntil: number; refs: Record<string, string>; entryAsRead: LedgerRead }>;
+  /**
+   * Records the outcome of an attempt on top of the entry as it is now. `readBefore` (from beforeSend) saves reading
+   * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
+   * builds on the newer entry.
+   */
+  recordAttempt(
+    key: string,
+    base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>,
+    outcome: {
+      status: DeliveryStatus;
+      error?: string;
+      errorKind?: string;
+      response?: string;
+      refs?: Record<string, string>;
+      at: Date;
+    },
+    readBefore?: LedgerRead,
+  ): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
   /** Per-channel "do not send before" time after a 429, shared by all workers. */
   blockedUntil(channelId: string): Promise<number>;
@@ -48,6 +59,34 @@ export interface DeliveryStore {
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
 }
+
+/** A ledger entry exactly as stored (null: none), as a precondition for recordAttempt. */
+export type LedgerRead = { readonly raw: string | null };
+
+// KEYS: 1 entry, 2 failed index, 3 the alert's delivery set (or the entry again when no alert), 4 the refs hash.
+// ARGV: entry as read ('' for none), new entry JSON, retention s, failed ('1'/'0'), at ms, delivery key, alert ('1'/'0'),
+// then refs as field, value pairs. Writes only if the entry is still as read: returns {1}, else {0, entry now}.
+const WRITE_ENTRY = redisScript(`
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return {0, current} end
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6]) else redis.call('ZREM', KEYS[2], ARGV[6]) end
+if ARGV[7] == '1' then
+  redis.call('SADD', KEYS[3], ARGV[6])
+  redis.call('EXPIRE', KEYS[3], ttl)
+  if #ARGV > 7 then
+    redis.call('HSET', KEYS[4], unpack(ARGV, 8))
+    redis.call('EXPIRE', KEYS[4], ttl)
+  end
+end
+-- Bound the failed index even if nobody ever looks at it.
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -10001)
+return {1}
+`);
+
+/** Twin runs racing on one entry settle in a couple of rounds; more means something is badly wrong. */
+const MAX_WRITE_ROUNDS = 20;
 
 export function createDeliveryStore(redis: Redis, prefix: string, retentionSeconds: number): DeliveryStore {
   const entryKey = (key: string) => keyFor(prefix, 'delivery', key);
@@ -64,40 +103,40 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     },
     async beforeSend(key, alertId, channelId) {
       const [entry, block, refs] = replyValues(await redis.pipeline().get(entryKey(key)).get(blockKey(channelId)).hgetall(refsKey(alertId, channelId)).exec());
-      return { existing: parse(entry as string | null), blockedUntil: Number(block ?? 0), refs: refs as Record<string, string> };
+      return { existing: parse(entry as string | null), blockedUntil: Number(block ?? 0), refs: refs as Record<string, string>, entryAsRead: { raw: (entry as string | null) ?? null } };
     },
-    async recordAttempt(key, base, outcome) {
-      // Read now, not before the send: a job whose lock lapsed may run twice at once, and each outcome builds on the
-      // entry as it is. Delivered is final: a failing twin must not reopen it (its retry would send again).
-      const previous = parse(await redis.get(entryKey(key)));
-      if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
-      const delivery: Delivery = {
-        ...base,
-        key,
-        status: outcome.status,
-        // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the verdict
-        // on the last send, already counted, and a 429 costs no attempt.
-        attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
-        lastError: outcome.error ?? (outcome.status === 'delivered' ? undefined : previous?.lastError),
-        errorKind: outcome.errorKind,
-        response: outcome.response ?? previous?.response,
-        deliveredAt: outcome.status === 'delivered' ? outcome.at.toISOString() : previous?.deliveredAt,
-        updatedAt: outcome.at.toISOString(),
-        refs: outcome.refs ?? previous?.refs,
-      };
-      const multi = redis.multi().set(entryKey(key), JSON.stringify(delivery), 'EX', retentionSeconds);
-      if (delivery.status === 'failed') multi.zadd(failedKey, outcome.at.getTime(), key);
-      else multi.zrem(failedKey, key);
-      if (base.alertId) {
-        multi.sadd(byAlertKey(base.alertId), key).expire(byAlertKey(base.alertId), retentionSeconds);
-        if (outcome.refs && Object.keys(outcome.refs).length > 0 && delivery.status === 'delivered') {
-          multi.hset(refsKey(base.alertId, base.channelId), outcome.refs).expire(refsKey(base.alertId, base.channelId), retentionSeconds);
-        }
+    async recordAttempt(key, base, outcome, readBefore) {
+      // Built on the entry as it is when written, not as it was before the send: a job whose lock lapsed may run twice
+      // at once, and each outcome builds on the other's. Delivered is final: a failing twin must not reopen it (its
+      // retry would send again).
+      let raw = readBefore ? readBefore.raw : await redis.get(entryKey(key));
+      for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
+        const previous = parse(raw);
+        if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
+        const delivery: Delivery = {
+          ...base,
+          key,
+          status: outcome.status,
+          // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the
+          // verdict on the last send, already counted, and a 429 costs no attempt.
+          attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
+          lastError: outcome.error ?? (outcome.status === 'delivered' ? undefined : previous?.lastError),
+          errorKind: outcome.errorKind,
+          response: outcome.response ?? previous?.response,
+          deliveredAt: outcome.status === 'delivered' ? outcome.at.toISOString() : previous?.deliveredAt,
+          updatedAt: outcome.at.toISOString(),
+          refs: outcome.refs ?? previous?.refs,
+        };
+        const withRefs = base.alertId && delivery.status === 'delivered' && outcome.refs ? Object.entries(outcome.refs).flat() : [];
+        const [written, now] = await WRITE_ENTRY<[number, string | null]>(
+          redis,
+          [entryKey(key), failedKey, base.alertId ? byAlertKey(base.alertId) : entryKey(key), base.alertId ? refsKey(base.alertId, base.channelId) : entryKey(key)],
+          [raw ?? '', JSON.stringify(delivery), retentionSeconds, delivery.status === 'failed' ? '1' : '0', outcome.at.getTime(), key, base.alertId ? '1' : '0', ...withRefs],
+        );
+        if (written === 1) return delivery;
+        raw = now ?? null;
       }
-      // Bound the failed index even if nobody ever looks at it.
-      multi.zremrangebyrank(failedKey, 0, -10_001);
-      await multi.exec();
-      return delivery;
+      throw new Error(`delivery ledger entry ${key} kept changing under ${MAX_WRITE_ROUNDS} writes`);
     },
     async listFailed(limit = 100, offset = 0) {
       const keys = await redis.zrevrange(failedKey, offset, offset + limit - 1);

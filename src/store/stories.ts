@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
 import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
 import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
-import { replyValues } from './replies.js';
 
 /** Where an item landed: its story, whether it started it, and the distinct sources of the story so far. */
 export interface StoryAssignment {
@@ -43,6 +41,40 @@ function indexTokens(features: StoryFeatures): string[] {
     .slice(0, INDEX_TOKENS)
     .sort();
 }
+
+// KEYS: 1 item->story, then N posting keys of the item's tokens. ARGV: hi, lo, story key prefix ("{prefix}:story:").
+// Returns {'existing', storyId} or {'ok', snapshot digest, then per candidate: id, rev, members JSON, tokens JSON}.
+// The candidates are the stories sharing the most tokens with the item (ties by id), at most MAX_CANDIDATES; the
+// snapshot digest is the SHA-1 of every story id the postings hold, sorted and joined by "," (a digest, not the
+// list: a token as common as "china" has every story of the window in its postings), which COMMIT checks again.
+// The story hashes are read by name: they share the hash tag of the declared keys, so they live in the same slot.
+const READ = redisScript(`
+local hi, lo, storyPrefix = ARGV[1], ARGV[2], ARGV[3]
+local known = redis.call('GET', KEYS[1])
+if known then return {'existing', known} end
+local shared, ids = {}, {}
+for i = 2, #KEYS do
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[i], hi, lo, 'LIMIT', 0, ${STORIES_PER_TOKEN})) do
+    if shared[id] then shared[id] = shared[id] + 1 else shared[id] = 1; ids[#ids + 1] = id end
+  end
+end
+table.sort(ids)
+local out = {'ok', redis.sha1hex(table.concat(ids, ','))}
+local ranked = {}
+for i, id in ipairs(ids) do ranked[i] = id end
+table.sort(ranked, function(a, b)
+  if shared[a] ~= shared[b] then return shared[a] > shared[b] end
+  return a < b
+end)
+for i = 1, math.min(#ranked, ${MAX_CANDIDATES}) do
+  local story = redis.call('HMGET', storyPrefix .. ranked[i], 'rev', 'members', 'tokens')
+  out[#out + 1] = ranked[i]
+  out[#out + 1] = story[1]
+  out[#out + 1] = story[2]
+  out[#out + 1] = story[3]
+end
+return out
+`);
 
 // KEYS: 1 item->story, 2 story hash, 3 story sources, then N posting keys of the item's tokens, then M candidate story
 // hashes (rev check), then P posting keys of the chosen story's other tokens (refreshed to the new last time).
@@ -99,7 +131,7 @@ return out
  * choose (pure), then commit with a script that first checks that no story appeared on those tokens and no
  * candidate changed since the read; on a conflict, read and choose again. Two reworded headlines processed at the
  * same instant by two workers thus end in one story, exactly as if they had been processed one after the other.
- * An uncontended item costs three round trips: the postings, the candidates, the commit.
+ * An uncontended item costs two round trips: the read script (postings and candidates), the commit.
  */
 export function createStoryStore(redis: Redis, prefix: string, options: { windowHours: number; threshold?: number; maxAttempts?: number }): StoryStore {
   const windowMs = options.windowHours * 3_600_000;
@@ -120,22 +152,15 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const at = storyTime(item, now, windowMs);
     const lo = String(at - windowMs);
     const hi = String(at + windowMs);
-    const read = redis.pipeline().get(itemKey(item.id));
-    for (const token of tokens) read.zrevrangebyscore(postingKey(token), hi, lo, 'LIMIT', 0, STORIES_PER_TOKEN);
-    const [known, ...postings] = replyValues(await read.exec()) as [string | null, ...string[][]];
-    if (known) return existingAssignment(known);
-    const shared = new Map<string, number>();
-    for (const ids of postings) for (const id of ids) shared.set(id, (shared.get(id) ?? 0) + 1);
-    const snapshot = [...shared.keys()].sort();
-    const ranked = [...snapshot].sort((a, b) => (shared.get(b) ?? 0) - (shared.get(a) ?? 0) || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
-    const load = redis.pipeline();
-    for (const id of ranked) load.hmget(storyKey(id), 'rev', 'members', 'tokens');
-    const loaded = ranked.length ? replyValues(await load.exec()) : [];
-    const candidates: Array<StoryCandidate & { rev: string; tokens: string | null }> = ranked.map((id, i) => {
-      const [rev, members, tokens] = loaded[i] as Array<string | null>;
+    const [readStatus, ...read] = await READ<Array<string | null>>(redis, [itemKey(item.id), ...tokens.map(postingKey)], [hi, lo, storyKey('')]);
+    if (readStatus === 'existing') return existingAssignment(read[0]!);
+    const snapshotDigest = read[0]!;
+    const candidates: Array<StoryCandidate & { rev: string; tokens: string | null }> = [];
+    for (let i = 1; i < read.length; i += 4) {
+      const [id, rev, members, storyTokens] = [read[i]!, read[i + 1], read[i + 2], read[i + 3]];
       // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
-      return { id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], tokens };
-    });
+      candidates.push({ id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], tokens: storyTokens ?? null });
+    }
 
     const choice = chooseStory(item.id, features, candidates, threshold);
     const chosen = choice.kind === 'join' ? candidates.find((c) => c.id === choice.storyId) : undefined;
@@ -155,8 +180,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     ];
     const args = [
       choice.storyId,
-      // A digest, not the list: a token as common as "china" has every story of the window in its postings.
-      createHash('sha1').update(snapshot.join(',')).digest('hex'),
+      snapshotDigest,
       lo,
       hi,
       String(at),

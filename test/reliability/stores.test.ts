@@ -64,4 +64,31 @@ describe('the delivery ledger', () => {
     expect(await ledger.get('a3-v1-hook')).toMatchObject({ status: 'delivered', attempts: 1, deliveredAt: at.toISOString() });
     expect((await ledger.listFailed()).map((d) => d.key)).not.toContain('a3-v1-hook');
   });
+
+  it('builds on the entry as it is when a twin run changed it after this run read it before sending', async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const b = { ...base, alertId: 'a4' };
+    await ledger.recordAttempt('a4-v1-hook', b, { status: 'pending', error: 'HTTP 500', errorKind: 'retryable', at });
+    // Both runs read the ledger before their send; one twin fails again, then the other delivers, then a late failure.
+    const [mine, twin] = [await ledger.beforeSend('a4-v1-hook', 'a4', 'hook'), await ledger.beforeSend('a4-v1-hook', 'a4', 'hook')];
+    await ledger.recordAttempt('a4-v1-hook', b, { status: 'pending', error: 'HTTP 502', errorKind: 'retryable', at }, twin.entryAsRead);
+    const delivered = await ledger.recordAttempt('a4-v1-hook', b, { status: 'delivered', response: 'HTTP 200', refs: { ts: '9.9' }, at }, mine.entryAsRead);
+    expect(delivered).toMatchObject({ status: 'delivered', attempts: 3, refs: { ts: '9.9' } });
+    const late = await ledger.recordAttempt('a4-v1-hook', b, { status: 'failed', error: 'timeout', errorKind: 'retryable', at }, twin.entryAsRead);
+    expect(late).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect(await ledger.get('a4-v1-hook')).toMatchObject({ status: 'delivered', attempts: 3, response: 'HTTP 200' });
+    expect(await redis.hgetall(`{${prefix}}:delivery-refs:a4:hook`)).toEqual({ ts: '9.9' });
+    expect(await redis.smembers(`{${prefix}}:deliveries:alert:a4`)).toEqual(['a4-v1-hook']);
+  });
+
+  it('indexes a digest delivery (no alert) as failed and unindexes it once delivered', async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const d = { channelId: 'mail' };
+    await ledger.recordAttempt('digest-mail-1', d, { status: 'failed', error: 'HTTP 500', errorKind: 'retryable', at });
+    expect((await ledger.listFailed()).map((x) => x.key)).toContain('digest-mail-1');
+    const before = await ledger.beforeSend('digest-mail-1', 'digest', 'mail');
+    await ledger.recordAttempt('digest-mail-1', d, { status: 'delivered', response: 'sent', at }, before.entryAsRead);
+    expect(await ledger.get('digest-mail-1')).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect((await ledger.listFailed()).map((x) => x.key)).not.toContain('digest-mail-1');
+  });
 });
