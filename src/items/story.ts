@@ -22,6 +22,8 @@ export const MAX_CANDIDATES = 10;
 export const STORIES_PER_TOKEN = 50;
 /** Tokens an item is indexed and looked up by (see indexTokens in the story store). */
 export const INDEX_TOKENS = 12;
+/** A story's own token list: its kept members' index tokens, refreshed on every join. */
+export const MAX_STORY_TOKENS = MAX_STORY_MEMBERS * INDEX_TOKENS;
 
 export interface StoryCandidate {
   id: string;

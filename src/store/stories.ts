@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
-import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
+import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, MAX_STORY_TOKENS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
 import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
@@ -166,10 +166,14 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const chosen = choice.kind === 'join' ? candidates.find((c) => c.id === choice.storyId) : undefined;
     // Read with the candidates: the commit's rev check guarantees it is still what the rev says.
     const chosenTokens = chosen?.tokens ? (JSON.parse(chosen.tokens) as string[]) : [];
-    const members = chosen ? (chosen.members.length < MAX_STORY_MEMBERS ? [...chosen.members, features] : chosen.members) : [features];
-    const allTokens = [...new Set([...chosenTokens, ...tokens])].sort();
+    const becomesMember = !chosen || chosen.members.length < MAX_STORY_MEMBERS;
+    const members = chosen ? (becomesMember ? [...chosen.members, features] : chosen.members) : [features];
+    // The story's tokens are its members' (the items it is compared by): the commit refreshes each one's posting, so
+    // a story carried by hundreds of outlets would otherwise touch hundreds of keys on every further join. A later
+    // item's own tokens are still posted with it, and stay findable for a window after it joined.
+    const allTokens = becomesMember ? [...new Set([...chosenTokens, ...tokens])].sort() : chosenTokens.slice(0, MAX_STORY_TOKENS);
     const itemTokenSet = new Set(tokens);
-    const refreshed = chosenTokens.filter((t) => !itemTokenSet.has(t));
+    const refreshed = allTokens.filter((t) => !itemTokenSet.has(t));
     const keys = [
       itemKey(item.id),
       storyKey(choice.storyId),

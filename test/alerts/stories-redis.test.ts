@@ -64,3 +64,37 @@ describe('stories in Redis', () => {
     expect(later.isNew).toBe(true);
   });
 });
+
+describe('a story carried by many outlets', () => {
+  // Invented words, so that each report adds words of its own to the shared headline.
+  const SYLLABLES = ['ka', 'zo', 'mi', 'tre', 'lun', 'var', 'pex', 'dol', 'qui', 'sen', 'bra', 'tor', 'fel', 'gim', 'hu', 'jor', 'nix', 'ple', 'rok', 'wen'];
+  const invented = (n: number) => Array.from({ length: 4 }, (_, i) => SYLLABLES[Math.floor(n / 20 ** i) % 20]).join('') + 'x';
+  const report = (i: number): Item => ({
+    id: `big${i}`,
+    sourceId: `outlet-${i}`,
+    title: `China halts gallium and germanium exports to chipmakers ${invented(4 * i)} ${invented(4 * i + 1)}`,
+    summary: `Commerce ministry licence regime tightened for gallium germanium shipments ${invented(4 * i + 2)} ${invented(4 * i + 3)}`,
+    publishedAt: null,
+    fetchedAt: NOW.toISOString(),
+  });
+
+  it('keeps its token list to its members, so a join touches a bounded number of keys, and stays findable', async () => {
+    const p = `${prefix}-big`;
+    const store = createStoryStore(connections[0], p, { windowHours: 72 });
+    const assigned = [];
+    for (let i = 0; i < 40; i++) assigned.push(await store.assign(report(i), NOW));
+    expect(new Set(assigned.map((a) => a.storyId)).size).toBe(1);
+    expect(assigned.at(-1)).toMatchObject({ items: 40 });
+    expect(assigned.at(-1)!.sources).toHaveLength(40);
+    const storyKey = `{${p}}:story:${assigned[0].storyId}`;
+    const tokens = JSON.parse((await connections[0].hget(storyKey, 'tokens'))!) as string[];
+    // 8 members x 12 index tokens at most; a report beyond the 8th adds its words to the postings, not to the story.
+    expect(tokens.length).toBeLessThanOrEqual(96);
+    expect(tokens).toContain(invented(0));
+    expect(tokens).not.toContain(invented(4 * 39));
+    expect(await connections[0].zscore(`{${p}}:story-postings:${invented(4 * 39)}`, assigned[0].storyId)).not.toBeNull();
+    // A late report that shares words only with the first ones still finds the story.
+    const late = await store.assign({ ...report(0), id: 'big-late', sourceId: 'late' }, new Date(NOW.getTime() + 60 * 3_600_000));
+    expect(late.storyId).toBe(assigned[0].storyId);
+  });
+});

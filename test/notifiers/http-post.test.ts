@@ -61,7 +61,7 @@ describe('postOnce', () => {
     const err = await caught(() => postOnce(target(url), '{}', {}, sendContext()));
     expect(err).toMatchObject({ kind: 'retryable' });
     expect(err.message).toContain('the reply was too large or malformed');
-    expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String(err.cause?.message)).not.toContain('s3cret');
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err.cause as Error | undefined)?.message)).not.toContain('s3cret');
   });
 
   it('treats a connection dropped mid-request as a retryable network error', async () => {
