@@ -36,10 +36,18 @@ export interface DispatchDeps {
  * decision (so a replay applies the same one) and updates the digest holdings. Returns the notify jobs to enqueue.
  * Replaying it for a version already dispatched changes nothing and returns the same jobs (their ids dedupe them).
  */
-export async function dispatchAlert(alert: Alert, reason: NotifyReason, version: number, deps: DispatchDeps): Promise<DispatchOutcome> {
+export async function dispatchAlert(
+  alert: Alert,
+  reason: NotifyReason,
+  version: number,
+  deps: DispatchDeps,
+  options: { created?: boolean } = {},
+): Promise<DispatchOutcome> {
   const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
   const nowMs = deps.now.getTime();
-  const recorded = await deps.dispatch.list(alert.id);
+  // An alert this very run created (version 1, not a replay) has no decision recorded for it yet, nor earlier
+  // versions to supersede: nothing to read. A replay reads, since the run it repeats may have decided already.
+  const recorded = options.created ? [] : await deps.dispatch.list(alert.id);
   for (const channelId of routeAlert(alert, deps.watchlist, deps.channels)) {
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
@@ -92,16 +100,16 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
 
 /** Dispatches every due alert version of a score job; merges the outcomes. */
 export async function dispatchDue(
-  due: Array<{ alert: Alert; version: number; reason: NotifyReason }>,
+  due: Array<{ alert: Alert; version: number; reason: NotifyReason; replay?: boolean }>,
   deps: Omit<DispatchDeps, 'watchlist'> & { watchlists: ReadonlyMap<string, WatchlistConfig> },
 ): Promise<DispatchOutcome> {
   const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
-  for (const { alert, version, reason } of due) {
+  for (const { alert, version, reason, replay } of due) {
     const watchlist = deps.watchlists.get(alert.watchlistId);
     if (!watchlist) continue;
     // Route a replayed older version by the level it had then, so it reaches the channels it was meant for.
     const level = alert.history?.find((e) => e.version === version)?.level ?? alert.level;
-    const one = await dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist });
+    const one = await dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist }, { created: version === 1 && !replay });
     out.notifications.push(...one.notifications);
     out.held.push(...one.held);
     out.superseded.push(...one.superseded);
