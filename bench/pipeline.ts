@@ -3,7 +3,8 @@
  * receiver, in a separate worker process; and, in the same run, a no-op BullMQ loop (one job per item on the same
  * Redis) as the ceiling. Prints items/s, fetch->delivery latency (p50/p99), the worker's peak RSS and the ratio.
  *   npx tsx bench/pipeline.ts      (BENCH_ITEMS=20000 BENCH_SOURCES=10 BENCH_ALERT_EVERY=10 BENCH_NOOP_CONCURRENCY=16
- *                                   BENCH_WORKERS=1 BENCH_NOOP=1 BENCH_ALERT_SWEEP=30,100)
+ *                                   BENCH_WORKERS=1 BENCH_NOOP=1 BENCH_ALERT_SWEEP=30,100
+ *                                   BENCH_ROLES="poll,score,scheduler;notify": one worker per role group)
  *
  * The main run alerts on 1 item in 10, a heavy day. Each alert costs far more than an item that does not alert (a
  * story, an alert, a dispatch decision, a notify job, an HTTP delivery and its ledger entry), so the run is repeated
@@ -77,7 +78,13 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
 
   const { main, compiled } = workerMain();
   const started = Date.now();
-  const workers = Array.from({ length: WORKERS }, () => spawnWorker({ main, configDir: config.dir, env: { REDIS_URL: redisUrl, LOG_LEVEL: 'warn' }, echo: true }));
+  // BENCH_ROLES splits the work by role, one process per group ("poll,score,scheduler;notify"), to see what each costs.
+  const roleGroups = process.env.BENCH_ROLES?.split(';').filter(Boolean);
+  const missing = ['scheduler', 'poll', 'score', 'notify'].filter((role) => roleGroups && !roleGroups.some((g) => g.split(',').includes(role)));
+  if (missing.length > 0) throw new Error(`BENCH_ROLES must give every role to some group; missing: ${missing.join(', ')}`);
+  const workers = (roleGroups ?? Array.from({ length: WORKERS }, () => undefined)).map((roles) =>
+    spawnWorker({ main, configDir: config.dir, env: { REDIS_URL: redisUrl, LOG_LEVEL: 'warn' }, echo: true, args: roles ? ['--role', roles] : [] }),
+  );
   const alive = () => workers.some((w) => w.child.exitCode === null);
   const cpu = () => workers.reduce((sum, w) => sum + w.cpuSeconds(), 0);
 
@@ -97,6 +104,8 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   }
   const ended = Math.max(Date.now(), received.at(-1)?.at ?? 0);
   const cpuSeconds = cpu() - cpuAtFirstFetch;
+  // Per group, start-up included (the total below excludes it): compare groups with each other, not with the total.
+  if (roleGroups) roleGroups.forEach((roles, i) => console.log(`  worker ${roles}: ${((workers[i].cpuSeconds() * 1e6) / ITEMS).toFixed(0)} ms CPU per 1000 items, start-up included${workers[i].child.exitCode === null ? '' : ' (exited early)'}`));
   const peakRssMb = Math.max(...(await Promise.all(workers.map((w) => w.stop()))));
   await Promise.all(queues.map((q) => q.close()));
   redis.disconnect();

@@ -36,18 +36,12 @@ export interface DispatchDeps {
  * decision (so a replay applies the same one) and updates the digest holdings. Returns the notify jobs to enqueue.
  * Replaying it for a version already dispatched changes nothing and returns the same jobs (their ids dedupe them).
  */
-export async function dispatchAlert(
-  alert: Alert,
-  reason: NotifyReason,
-  version: number,
-  deps: DispatchDeps,
-  options: { created?: boolean } = {},
-): Promise<DispatchOutcome> {
+export async function dispatchAlert(alert: Alert, reason: NotifyReason, version: number, deps: DispatchDeps): Promise<DispatchOutcome> {
   const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
   const nowMs = deps.now.getTime();
-  // An alert this very run created (version 1, not a replay) has no decision recorded for it yet, nor earlier
-  // versions to supersede: nothing to read. A replay reads, since the run it repeats may have decided already.
-  const recorded = options.created ? [] : await deps.dispatch.list(alert.id);
+  // Read even for a version 1 this run just created: while the rest of its score job ran, another worker may have
+  // taken the alert to version 2 and sent that.
+  const recorded = await deps.dispatch.list(alert.id);
   for (const channelId of routeAlert(alert, deps.watchlist, deps.channels)) {
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
@@ -90,26 +84,24 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
     slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs);
   }
-  const mine = finishDispatch(plan, slot, channel.id, version, nowMs);
-  // Recording and the digest update go out together; should another worker's decision have won the record (a twin
-  // run of the same job), the holding is then brought in line with the winner.
-  const [winner] = await Promise.all([deps.dispatch.record(alert.id, mine), settleDigest(mine)]);
-  if ((winner.mode === 'digest') !== (mine.mode === 'digest') || (winner.mode === 'digest' && winner.decidedAt !== mine.decidedAt)) await settleDigest(winner);
+  // The holding follows the decision that won the record (a twin run of the same job may have recorded another).
+  const winner = await deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
+  await settleDigest(winner);
   return winner;
 }
 
 /** Dispatches every due alert version of a score job; merges the outcomes. */
 export async function dispatchDue(
-  due: Array<{ alert: Alert; version: number; reason: NotifyReason; replay?: boolean }>,
+  due: Array<{ alert: Alert; version: number; reason: NotifyReason }>,
   deps: Omit<DispatchDeps, 'watchlist'> & { watchlists: ReadonlyMap<string, WatchlistConfig> },
 ): Promise<DispatchOutcome> {
   const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
-  for (const { alert, version, reason, replay } of due) {
+  for (const { alert, version, reason } of due) {
     const watchlist = deps.watchlists.get(alert.watchlistId);
     if (!watchlist) continue;
     // Route a replayed older version by the level it had then, so it reaches the channels it was meant for.
     const level = alert.history?.find((e) => e.version === version)?.level ?? alert.level;
-    const one = await dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist }, { created: version === 1 && !replay });
+    const one = await dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist });
     out.notifications.push(...one.notifications);
     out.held.push(...one.held);
     out.superseded.push(...one.superseded);

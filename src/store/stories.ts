@@ -171,7 +171,12 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     // The story's tokens are its members' (the items it is compared by): the commit refreshes each one's posting, so
     // a story carried by hundreds of outlets would otherwise touch hundreds of keys on every further join. A later
     // item's own tokens are still posted with it, and stay findable for a window after it joined.
-    const allTokens = becomesMember ? [...new Set([...chosenTokens, ...tokens])].sort() : chosenTokens.slice(0, MAX_STORY_TOKENS);
+    // A list longer than the members' tokens can be (written before the bound) is rebuilt from the members.
+    const allTokens = becomesMember
+      ? [...new Set([...chosenTokens, ...tokens])].sort()
+      : chosenTokens.length <= MAX_STORY_TOKENS
+        ? chosenTokens
+        : [...new Set(members.flatMap(indexTokens))].sort();
     const itemTokenSet = new Set(tokens);
     const refreshed = allTokens.filter((t) => !itemTokenSet.has(t));
     const keys = [

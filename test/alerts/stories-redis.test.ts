@@ -93,6 +93,11 @@ describe('a story carried by many outlets', () => {
     expect(tokens).toContain(invented(0));
     expect(tokens).not.toContain(invented(4 * 39));
     expect(await connections[0].zscore(`{${p}}:story-postings:${invented(4 * 39)}`, assigned[0].storyId)).not.toBeNull();
+    // A list written before the bound (every report's words) is rebuilt from the members on the next join.
+    const legacy = [...tokens, ...Array.from({ length: 150 }, (_, i) => invented(1000 + i))].sort();
+    await connections[0].hset(storyKey, 'tokens', JSON.stringify(legacy));
+    await store.assign(report(40), NOW);
+    expect(JSON.parse((await connections[0].hget(storyKey, 'tokens'))!)).toEqual(tokens);
     // A late report that shares words only with the first ones still finds the story.
     const late = await store.assign({ ...report(0), id: 'big-late', sourceId: 'late' }, new Date(NOW.getTime() + 60 * 3_600_000));
     expect(late.storyId).toBe(assigned[0].storyId);
