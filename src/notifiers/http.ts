@@ -54,17 +54,17 @@ export async function postOnce(
   }
   const timeoutMs = context.http.timeoutMs;
   const { httpAgent, httpsAgent } = agentsFor(allowPrivate, timeoutMs);
-  // The socket timeout is an idle timer; a receiver that drips its answer byte by byte needs a wall-clock deadline too.
-  const deadline = AbortSignal.timeout(timeoutMs + 1000);
-  const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
   const url = new URL(target.url);
+  let deadlinePassed = false;
+  let deadline: NodeJS.Timeout | undefined;
+  let onCancel: (() => void) | undefined;
   try {
     return await new Promise<HttpReply>((resolve, reject) => {
+      if (context.signal?.aborted) throw new SendCancelledError();
       const payload = Buffer.from(body, 'utf8');
       const request = (url.protocol === 'https:' ? https : http).request(url, {
         method: 'POST',
         agent: url.protocol === 'https:' ? httpsAgent : httpAgent,
-        signal,
         headers: {
           'Content-Type': 'application/json',
           'User-Agent': USER_AGENT,
@@ -74,7 +74,15 @@ export async function postOnce(
           'Content-Length': String(payload.length),
         },
       });
+      // The socket timeout is an idle timer; a receiver that drips its answer byte by byte needs a wall-clock
+      // deadline too.
       request.setTimeout(timeoutMs, () => request.destroy(new NoAnswerError(timeoutMs)));
+      deadline = setTimeout(() => {
+        deadlinePassed = true;
+        request.destroy(new NoAnswerError(timeoutMs));
+      }, timeoutMs + 1000);
+      onCancel = () => request.destroy(new SendCancelledError());
+      context.signal?.addEventListener('abort', onCancel, { once: true });
       request.on('error', reject);
       request.on('response', (response) => {
         const chunks: Buffer[] = [];
@@ -90,7 +98,18 @@ export async function postOnce(
       request.end(payload);
     });
   } catch (err) {
-    throw networkFailure(target, err as NodeJS.ErrnoException, timeoutMs, deadline.aborted && !context.signal?.aborted);
+    throw networkFailure(target, err as NodeJS.ErrnoException, timeoutMs, deadlinePassed);
+  } finally {
+    clearTimeout(deadline);
+    if (onCancel) context.signal?.removeEventListener('abort', onCancel);
+  }
+}
+
+class SendCancelledError extends Error {
+  readonly code = 'ABORT_ERR';
+  readonly name = 'AbortError';
+  constructor() {
+    super('send was cancelled');
   }
 }
 

@@ -9,7 +9,20 @@ const MIN_FRAGMENT_LENGTH = 16;
  * its path (Slack and Teams put the credential there), long query values (Teams workflows sign with `sig=`),
  * passwords, the signing secret and custom header values.
  */
-export function channelSecrets(channel: ChannelConfig): string[] {
+export function channelSecrets(channel: ChannelConfig): readonly string[] {
+  // Worked out once per channel config (configs are never changed in place; a reload builds new ones): every send
+  // needs the list, and parsing the URLs each time cost more than rendering the message.
+  let secrets = secretsByChannel.get(channel);
+  if (!secrets) {
+    secrets = Object.freeze(collectSecrets(channel));
+    secretsByChannel.set(channel, secrets);
+  }
+  return secrets;
+}
+
+const secretsByChannel = new WeakMap<ChannelConfig, readonly string[]>();
+
+function collectSecrets(channel: ChannelConfig): string[] {
   const values: string[] = [];
   const addUrl = (raw: string) => {
     values.push(raw);

@@ -71,6 +71,25 @@ describe('postOnce', () => {
     expect(err.message).toMatch(/network error (ECONNRESET|EPIPE)/);
   });
 
+  it('does not send at all when the job was cancelled before the send, and stops a send cancelled midway', async () => {
+    let requests = 0;
+    const url = await listen(
+      http.createServer((req, res) => {
+        requests++;
+        req.resume().on('end', () => setTimeout(() => res.writeHead(200).end('ok'), 1000));
+      }),
+    );
+    const early = await caught(() => postOnce(target(url), '{}', {}, sendContext({ signal: AbortSignal.abort() })));
+    expect(early.message).toContain('send was cancelled');
+    expect(requests).toBe(0);
+    const started = Date.now();
+    const midway = await caught(() => postOnce(target(url), '{}', {}, sendContext({ signal: AbortSignal.timeout(100) })));
+    expect(midway).toMatchObject({ kind: 'retryable' });
+    expect(midway.message).toContain('send was cancelled');
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(requests).toBe(1);
+  });
+
   it('reuses a kept-alive connection for the next notification', async () => {
     const ports = new Set<number>();
     const url = await listen(
