@@ -149,19 +149,36 @@ export function distinctiveTokens(features: StoryFeatures): string[] {
 }
 
 /**
- * Weighted Jaccard similarity, 0..1; 0 when the two share no distinctive token, because overlap in generic words
- * alone ("China restricts exports") is what two different events of the same week have in common.
+ * Token weights as a Map, in the features' own key order. Every item's features object has a shape of its own, so
+ * reading a token's weight from one is a megamorphic keyed load (~0.3 us); a Map lookup is a tenth of that, and
+ * similarity runs for every member of every candidate story of every alerting item.
  */
-export function similarity(a: StoryFeatures, b: StoryFeatures): number {
-  // for...in rather than Object.entries: this runs for every candidate member of every alerting item.
+export type FeatureWeights = ReadonlyMap<string, number>;
+
+export function featureWeights(features: StoryFeatures | FeatureWeights): FeatureWeights {
+  if (features instanceof Map) return features;
+  const keys = Object.keys(features);
+  const values = Object.values(features as StoryFeatures);
+  const weights = new Map<string, number>();
+  // typeof, not a plain read: a plain object answers "constructor" for a story that never said it.
+  for (let i = 0; i < keys.length; i++) if (typeof values[i] === 'number') weights.set(keys[i], values[i]);
+  return weights;
+}
+
+/**
+ * Weighted Jaccard similarity, 0..1; 0 when the two share no distinctive token, because overlap in generic words
+ * alone ("China restricts exports") is what two different events of the same week have in common. Pass an item's
+ * featureWeights when comparing it with many stories.
+ */
+export function similarity(left: StoryFeatures | FeatureWeights, right: StoryFeatures | FeatureWeights): number {
+  const a = featureWeights(left);
+  const b = featureWeights(right);
   let min = 0;
   let max = 0;
   let distinctive = false;
-  for (const token in a) {
-    const wa = a[token];
-    const wb = b[token];
-    // typeof, not undefined: a plain object answers b.constructor for a story that never said "constructor".
-    if (typeof wb !== 'number') {
+  for (const [token, wa] of a) {
+    const wb = b.get(token);
+    if (wb === undefined) {
       max += wa;
       continue;
     }
@@ -175,6 +192,6 @@ export function similarity(a: StoryFeatures, b: StoryFeatures): number {
     }
   }
   if (!distinctive) return 0;
-  for (const token in b) if (typeof a[token] !== 'number') max += b[token];
+  for (const [token, wb] of b) if (!a.has(token)) max += wb;
   return max === 0 ? 0 : min / max;
 }

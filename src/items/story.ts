@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Item } from './item.js';
-import { similarity, type StoryFeatures } from './story-tokens.js';
+import { featureWeights, similarity, type FeatureWeights, type StoryFeatures } from './story-tokens.js';
 
 /**
  * Stories: items that report the same event, from any outlet, within a time window. An item joins the most similar
@@ -38,17 +38,19 @@ export function storyIdFor(itemId: string): string {
 }
 
 /** Similarity of an item to a story: its best match among the story's members. */
-export function storySimilarity(features: StoryFeatures, story: StoryCandidate): number {
+export function storySimilarity(features: StoryFeatures | FeatureWeights, story: StoryCandidate): number {
+  const weights = featureWeights(features);
   let best = 0;
-  for (const member of story.members) best = Math.max(best, similarity(features, member));
+  for (const member of story.members) best = Math.max(best, similarity(weights, member));
   return best;
 }
 
 /** Picks the story an item belongs to; ties go to the lexically smallest id so every worker picks the same one. */
 export function chooseStory(itemId: string, features: StoryFeatures, candidates: StoryCandidate[], threshold = STORY_THRESHOLD): StoryChoice {
   let best: { id: string; score: number } | undefined;
+  const weights = featureWeights(features);
   for (const candidate of candidates) {
-    const score = storySimilarity(features, candidate);
+    const score = storySimilarity(weights, candidate);
     if (score < threshold) continue;
     if (!best || score > best.score || (score === best.score && candidate.id < best.id)) best = { id: candidate.id, score };
   }

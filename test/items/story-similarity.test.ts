@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { similarity, storyFeatures } from '../../src/items/story-tokens.js';
+import { featureWeights, similarity, storyFeatures } from '../../src/items/story-tokens.js';
 
 describe('story similarity with words that are also Object.prototype names', () => {
   it('treats "constructor" as a word like any other', () => {
@@ -10,5 +10,24 @@ describe('story similarity with words that are also Object.prototype names', () 
     expect(Number.isFinite(score)).toBe(true);
     expect(score).toBeGreaterThan(0);
     expect(similarity(b, a)).toBeCloseTo(score, 10);
+  });
+});
+
+describe('story similarity of an item prepared once for many stories', () => {
+  it('gives exactly the value of the plain comparison, for stories read back from JSON', () => {
+    const item = storyFeatures({ title: 'China bans gallium and germanium exports to the United States', summary: 'Commerce ministry licence regime' });
+    const stories = [
+      'Beijing halts gallium, germanium shipments to US',
+      'Germanium export licences tightened by China commerce ministry',
+      'Potato chip maker expands plant',
+      'Gallium constructor halts plant',
+    ].map((title) => JSON.parse(JSON.stringify(storyFeatures({ title }))) as Record<string, number>);
+    const prepared = featureWeights(item);
+    for (const story of stories) {
+      expect(similarity(prepared, story)).toBe(similarity(item, story));
+      expect(similarity(story, prepared)).toBe(similarity(story, item));
+    }
+    expect(similarity(prepared, stories[0])).toBeGreaterThan(0.24);
+    expect(similarity(prepared, stories[2])).toBe(0);
   });
 });
