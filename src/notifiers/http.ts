@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { DeliveryError } from '../errors.js';
 import { createGuardedAgents, type GuardedAgents } from '../sources/http/agents.js';
+import { BodyTooLargeError, readCapped } from '../sources/http/read-body.js';
 import { assertUrlAllowed, UrlRefusedError } from '../sources/ssrf.js';
 import type { SendContext } from './types.js';
 import { scrub } from './redact.js';
@@ -85,20 +86,17 @@ export async function postOnce(
       context.signal?.addEventListener('abort', onCancel, { once: true });
       request.on('error', reject);
       request.on('response', (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_REPLY_BYTES) request.destroy(new ReplyTooLargeError());
-          else chunks.push(chunk);
-        });
-        response.on('error', reject);
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }));
+        readCapped(response, MAX_REPLY_BYTES).then(
+          (reply) => resolve({ status: response.statusCode ?? 0, body: reply.toString('utf8'), headers: response.headers }),
+          reject,
+        );
       });
       request.end(payload);
     });
   } catch (err) {
-    throw networkFailure(target, err as NodeJS.ErrnoException, timeoutMs, deadlinePassed);
+    // Which error wins when a send is cut short (the request's own, or the reply stream's "aborted") is a race: the
+    // cause is decided by what cut it.
+    throw networkFailure(target, err as NodeJS.ErrnoException, timeoutMs, deadlinePassed ? 'deadline' : context.signal?.aborted ? 'cancelled' : undefined);
   } finally {
     clearTimeout(deadline);
     if (onCancel) context.signal?.removeEventListener('abort', onCancel);
@@ -117,13 +115,6 @@ class NoAnswerError extends Error {
   readonly code = 'ETIMEDOUT';
   constructor(ms: number) {
     super(`no answer within ${ms} ms`);
-  }
-}
-
-class ReplyTooLargeError extends Error {
-  readonly code = 'CP_REPLY_TOO_LARGE';
-  constructor() {
-    super(`reply larger than ${MAX_REPLY_BYTES} bytes`);
   }
 }
 
@@ -154,13 +145,13 @@ function refused(target: HttpTarget, err: unknown): DeliveryError {
   });
 }
 
-function networkFailure(target: HttpTarget, err: NodeJS.ErrnoException, timeoutMs: number, deadlinePassed: boolean): DeliveryError {
+function networkFailure(target: HttpTarget, err: NodeJS.ErrnoException, timeoutMs: number, cutBy?: 'deadline' | 'cancelled'): DeliveryError {
   if (err instanceof UrlRefusedError || err.code === 'CP_SSRF_REFUSED') return refused(target, err);
   const code = err.code ?? 'unknown';
   let what: string;
-  if (code === 'ETIMEDOUT' || deadlinePassed) what = `no answer within ${timeoutMs} ms`;
-  else if (code === 'ABORT_ERR' || err.name === 'AbortError') what = 'send was cancelled';
-  else if (code === 'CP_REPLY_TOO_LARGE' || code.startsWith('HPE_')) what = 'the reply was too large or malformed';
+  if (code === 'ETIMEDOUT' || cutBy === 'deadline') what = `no answer within ${timeoutMs} ms`;
+  else if (code === 'ABORT_ERR' || cutBy === 'cancelled') what = 'send was cancelled';
+  else if (err instanceof BodyTooLargeError || code.startsWith('HPE_')) what = 'the reply was too large or malformed';
   else what = `network error ${code}`;
   return DeliveryError.retryable(target.channelId, `${target.label} request failed: ${what}; will retry`, {
     cause: safeCause(err, target),
