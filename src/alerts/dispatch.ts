@@ -1,4 +1,5 @@
 import type { ChannelConfig, WatchlistConfig } from '../config/schema.js';
+import { mapByKey } from '../keyed-concurrency.js';
 import type { DigestStore } from '../store/digests.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import { deliveryKey } from './ids.js';
@@ -90,18 +91,29 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
   return winner;
 }
 
-/** Dispatches every due alert version of a score job; merges the outcomes. */
+/**
+ * Dispatches every due alert version of a score job; merges the outcomes in the order of `due`. The versions of one
+ * alert are dispatched in order (a later one supersedes an earlier one's deferred job); different alerts concurrently,
+ * unless a channel has a throttle: its slots then go to the job's alerts in the order their items came.
+ */
 export async function dispatchDue(
   due: Array<{ alert: Alert; version: number; reason: NotifyReason }>,
   deps: Omit<DispatchDeps, 'watchlist'> & { watchlists: ReadonlyMap<string, WatchlistConfig> },
 ): Promise<DispatchOutcome> {
-  const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
-  for (const { alert, version, reason } of due) {
+  const dispatchOne = async ({ alert, version, reason }: (typeof due)[number]) => {
     const watchlist = deps.watchlists.get(alert.watchlistId);
-    if (!watchlist) continue;
+    if (!watchlist) return null;
     // Route a replayed older version by the level it had then, so it reaches the channels it was meant for.
     const level = alert.history?.find((e) => e.version === version)?.level ?? alert.level;
-    const one = await dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist });
+    return dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist });
+  };
+  const throttled = [...deps.channels.values()].some((channel) => channel.throttle);
+  const outcomes = [];
+  if (throttled) for (const d of due) outcomes.push(await dispatchOne(d));
+  else outcomes.push(...(await mapByKey(due, (d) => d.alert.id, dispatchOne)));
+  const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
+  for (const one of outcomes) {
+    if (!one) continue;
     out.notifications.push(...one.notifications);
     out.held.push(...one.held);
     out.superseded.push(...one.superseded);

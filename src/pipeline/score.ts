@@ -10,6 +10,7 @@ import type { RiskIndexStore } from '../store/risk-index.js';
 import type { StoryStore } from '../store/stories.js';
 import type { Assessment } from '../scoring/types.js';
 import type { ConfigState } from './runtime.js';
+import { mapByKey } from '../keyed-concurrency.js';
 
 /** One alert version whose notification is due (or due again: replayed after a crash between fold and enqueue). */
 export interface AlertVersionDue {
@@ -45,6 +46,8 @@ export interface ScoreDeps {
 export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreOutcome> {
   const { state } = deps;
   const out: ScoreOutcome = { assessments: [], due: [], newStories: 0 };
+  const folds: PendingFold[] = [];
+  // Stories one item after another: items of one job often share a story, and its commit is optimistic.
   for (const item of items) {
     const credibility = state.sources.get(item.sourceId)?.credibility;
     let assessments = state.scorer.assess(item, { credibility, now: deps.now });
@@ -63,15 +66,40 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
       const watchlist = state.watchlists.get(assessment.watchlistId);
       if (!watchlist) continue;
       const relevant = isRelevant(assessment, watchlist);
-      const alertId = alertIdFor(watchlist.id, story.storyId);
+      folds.push({ alertId: alertIdFor(watchlist.id, story.storyId), item, storyId: story.storyId, newStory: story.isNew, assessment, watchlist, relevant });
+    }
+  }
+  // Alerts one item after another each (an alert's versions follow its items' order), different alerts concurrently:
+  // each fold is a few round trips under the alert's lock, and a job's alerts otherwise wait on each other's.
+  const folded = await mapByKey(
+    folds,
+    (fold) => fold.alertId,
+    async (fold) => {
       // Below the watchlist's level an item only corroborates an alert that exists; skip the lock when none can.
-      if (!relevant && (story.isNew || !(await deps.alerts.get(alertId)))) continue;
-      const due = await foldItem(alertId, item, story.storyId, assessment, watchlist, deps);
-      if (due) out.due.push(due);
-      if (relevant && deps.risk) out.due.push(...(await feedRiskIndex(item, assessment, watchlist, story.storyId, deps)));
+      if (!fold.relevant && (fold.newStory || !(await deps.alerts.get(fold.alertId)))) return null;
+      return foldItem(fold.alertId, fold.item, fold.storyId, fold.assessment, fold.watchlist, deps);
+    },
+  );
+  for (const due of folded) if (due) out.due.push(due);
+  // The risk index in item order: items of different stories add to the same material's index.
+  if (deps.risk) {
+    for (const fold of folds) {
+      if (fold.relevant) out.due.push(...(await feedRiskIndex(fold.item, fold.assessment, fold.watchlist, fold.storyId, deps)));
     }
   }
   return out;
+}
+
+/** One item's assessment for one watchlist, to fold into the alert of its story. */
+interface PendingFold {
+  alertId: string;
+  item: Item;
+  storyId: string;
+  /** The item started the story (so no alert of it can exist yet). */
+  newStory: boolean;
+  assessment: Assessment;
+  watchlist: WatchlistConfig;
+  relevant: boolean;
 }
 
 async function foldItem(alertId: string, item: Item, storyId: string, assessment: Assessment, watchlist: WatchlistConfig, deps: ScoreDeps): Promise<AlertVersionDue | null> {

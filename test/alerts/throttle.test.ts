@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchAlert } from '../../src/alerts/dispatch.js';
+import { dispatchAlert, dispatchDue } from '../../src/alerts/dispatch.js';
 import { channelSchema, watchlistSchema } from '../../src/config/schema.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore, type DispatchStore } from '../../src/store/dispatch.js';
@@ -78,5 +78,32 @@ describe('dispatching alert versions to channels', () => {
     const v2 = await dispatchAlert(makeAlert({ id: 'al2', level: 'critical', version: 2 }), 'escalated', 2, { ...deps, now: new Date(T0 + 2 * HOUR) });
     expect(v2.notifications).toMatchObject([{ version: 2, delayMs: 0, dispatch: { why: 'critical' } }]);
     expect(await deps.digests.pending('ops', T0 + 3 * HOUR)).toEqual([]);
+  });
+
+  it("gives a throttled channel's slots to a score job's alerts in the order their items came", async () => {
+    const p = `${prefix}-due-order`;
+    const real = createDispatchStore(redis, p, 3600);
+    // The first alert is slow to reserve: were the job's alerts dispatched at once, the later ones would take its slot.
+    const dispatch: DispatchStore = { ...real, reserve: async (...args) => (args[1].includes('job-b') && (await new Promise((r) => setTimeout(r, 30))), real.reserve(...args)) };
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels, dispatch, digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const due = ['b', 'a', 'c', 'd'].map((id) => ({ alert: makeAlert({ id: `job-${id}`, watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const }));
+    const outcome = await dispatchDue(due, deps);
+    expect(outcome.notifications.map((n) => n.alertId)).toEqual(['job-b', 'job-a']);
+    expect(outcome.held.map((h) => h.alertId)).toEqual(['job-c', 'job-d']);
+  });
+
+  it('dispatches the versions of one alert in order and merges a job\'s outcomes in the order they were due', async () => {
+    const p = `${prefix}-due-merge`;
+    const open = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h' })]]);
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: open, dispatch: createDispatchStore(redis, p, 3600), digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const due = [
+      { alert: makeAlert({ id: 'm-1', watchlistId: 'magnets', level: 'high', version: 2 }), version: 1, reason: 'first' as const },
+      { alert: makeAlert({ id: 'm-2', watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const },
+      { alert: makeAlert({ id: 'm-1', watchlistId: 'magnets', level: 'high', version: 2 }), version: 2, reason: 'corroborated' as const },
+      { alert: makeAlert({ id: 'm-3', watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const },
+    ];
+    const outcome = await dispatchDue(due, deps);
+    expect(outcome.notifications.map((n) => `${n.alertId} v${n.version}`)).toEqual(['m-1 v1', 'm-2 v1', 'm-1 v2', 'm-3 v1']);
+    expect((await deps.dispatch.list('m-1')).map((d) => d.version)).toEqual([1, 2]);
   });
 });
