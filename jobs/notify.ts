@@ -31,9 +31,12 @@ export function notifyProcessor(ctx: WorkerContext) {
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
-        ctx.metrics?.observeDelivered?.(alertId);
+        ctx.metrics?.observeDelivered?.(outcome.alert);
         log.info({ response: outcome.response }, 'delivered');
-      } else log.debug({ outcome }, 'nothing to deliver');
+        // The job's return value is stored with it: the receiver's answer, not the whole alert.
+        return { status: outcome.status, response: outcome.response };
+      }
+      log.debug({ outcome }, 'nothing to deliver');
       return outcome;
     } catch (err) {
       return settleDeliveryFailure(settle, err);

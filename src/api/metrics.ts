@@ -13,7 +13,6 @@ import { withTimeout } from './timeout.js';
 export interface MetricsReaders {
   redis: Redis;
   queues: Queues;
-  getAlert(id: string): Promise<Alert | undefined>;
   listHealth(): Promise<SourceHealth[]>;
   listRiskIndex(): Promise<RiskIndexEntry[]>;
   riskThreshold(): number;
@@ -69,12 +68,12 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
 
   let readers: MetricsReaders | undefined;
 
-  async function observeDelivered(alertId: string): Promise<void> {
-    if (!readers) return;
-    const alert = await readers.getAlert(alertId);
-    const from = alert && triggerTime(alert);
-    if (from === undefined) return;
-    latency.observe(Math.max(0, (readers.now().getTime() - from) / 1000));
+  // The notify job hands over the alert it has just rendered: reading it back would cost every delivery a round trip,
+  // and could find a newer version than the one sent.
+  function observeDelivered(alert: Alert): void {
+    const from = triggerTime(alert);
+    if (from === undefined || !Number.isFinite(from)) return;
+    latency.observe(Math.max(0, ((readers?.now() ?? new Date()).getTime() - from) / 1000));
   }
 
   async function refreshQueues(r: MetricsReaders): Promise<void> {
@@ -130,9 +129,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
     assessments,
     alerts,
     deliveries,
-    observeDelivered(alertId) {
-      observeDelivered(alertId).catch((err) => readers?.log.debug({ err, alertId }, 'could not observe delivery latency'));
-    },
+    observeDelivered,
     attach(next) {
       readers = next;
     },

@@ -60,7 +60,6 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   metrics.attach({
     redis,
     queues,
-    getAlert: (id) => stores.alerts.get(id),
     listHealth: () => stores.sourceState.listHealth(),
     listRiskIndex: () => stores.risk.listRiskIndex(now()),
     riskThreshold: () => config.settings.riskIndex.threshold,

@@ -3,12 +3,13 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
+import type { Alert } from '../alerts/types.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import type { ConfigState } from './runtime.js';
 
 export type DeliverOutcome =
-  | { status: 'delivered'; response: string }
+  | { status: 'delivered'; response: string; /** The alert as sent (this version). */ alert: Alert }
   | { status: 'already-delivered' }
   | { status: 'skipped'; reason: 'unknown-channel' | 'alert-expired' | 'superseded' }
   | { status: 'wait'; untilMs: number };
@@ -64,7 +65,7 @@ export async function deliverStage(
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
     await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() }, entryAsRead);
-    return { status: 'delivered', response: receipt.response };
+    return { status: 'delivered', response: receipt.response, alert: snapshot };
   } catch (err) {
     const error = err instanceof DeliveryError ? err : DeliveryError.retryable(job.channelId, (err as Error).message, { cause: err });
     if (error.kind === 'rate-limited') {

@@ -1,6 +1,7 @@
 import type { Queues } from '../queue/queues.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { Stores } from '../pipeline/stores.js';
+import type { Alert } from '../alerts/types.js';
 
 interface CounterLike<L extends string> {
   inc(labels: Partial<Record<L, string>>, value?: number): void;
@@ -13,8 +14,8 @@ export interface PipelineMetrics {
   assessments: CounterLike<'watchlist' | 'level'>;
   alerts: CounterLike<'watchlist' | 'level'>;
   deliveries: CounterLike<'channel' | 'outcome'>;
-  /** Called when an alert's first delivery succeeds, to observe fetch-to-delivery latency. */
-  observeDelivered?(alertId: string): void;
+  /** Called when a delivery succeeds, with the alert as delivered (its version the one sent), to observe fetch-to-delivery latency. */
+  observeDelivered?(alert: Alert): void;
 }
 
 /** What every BullMQ processor receives: the live runtime, the stores and the queues to hand work on to. */

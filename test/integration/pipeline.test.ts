@@ -4,6 +4,7 @@ import { memoryLogger } from '../../src/log.js';
 import { enqueuePoll } from '../../src/queue/scheduler.js';
 import { jobId } from '../../src/queue/names.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
+import { createMetrics, type ChokepointMetrics } from '../../src/api/metrics.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
 import { startFeedServer, startSlackSink, type RssEntry } from '../helpers/http.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -39,8 +40,8 @@ function env() {
   return { SLACK_WEBHOOK_URL: slack.webhookUrl, REDIS_URL: testRedisUrl() };
 }
 
-async function start(): Promise<RunningWorker> {
-  const worker = await startWorker({ config: loadConfig(configDir, env()), log: memoryLogger('warn').log });
+async function start(metrics?: ChokepointMetrics): Promise<RunningWorker> {
+  const worker = await startWorker({ config: loadConfig(configDir, env()), log: memoryLogger('warn').log, metrics });
   running.push(worker);
   return worker;
 }
@@ -98,10 +99,14 @@ afterAll(async () => {
 });
 
 describe('the worker end to end, with real Redis, a local feed and a local Slack sink', () => {
-  it('sends exactly one Slack message for a new matching item', async () => {
-    const worker = await start();
+  it('sends exactly one Slack message for a new matching item, counted and timed in the metrics', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await start(metrics);
     await pollAndSettle(worker, 1_000);
     expect(slack.messages).toHaveLength(1);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('chokepoint_deliveries_total{channel="procurement-slack",outcome="delivered"} 1');
+    expect(text).toMatch(/^chokepoint_delivery_latency_seconds_count 1$/m);
     expect(JSON.stringify(slack.messages[0].body)).toContain('samarium');
     expect(slack.messages[0].path).toBe('/services/T0TEST/B0TEST/secret-token-abcdef');
   });
