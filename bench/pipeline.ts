@@ -3,7 +3,7 @@
  * receiver, in a separate worker process; and, in the same run, a no-op BullMQ loop (one job per item on the same
  * Redis) as the ceiling. Prints items/s, fetch->delivery latency (p50/p99), the worker's peak RSS and the ratio.
  *   npx tsx bench/pipeline.ts      (BENCH_ITEMS=20000 BENCH_SOURCES=10 BENCH_ALERT_EVERY=10 BENCH_NOOP_CONCURRENCY=16
- *                                   BENCH_WORKERS=1 BENCH_NOOP=1 BENCH_ALERT_SWEEP=30,100 BENCH_WARMUP=1
+ *                                   BENCH_WORKERS=1 BENCH_NOOP=1 BENCH_ALERT_SWEEP=30,100 BENCH_WARMUP=1 BENCH_API=1
  *                                   BENCH_ROLES="poll,score,scheduler;notify": one worker per role group)
  *
  * The main run alerts on 1 item in 10, a heavy day. Each alert costs far more than an item that does not alert (a
@@ -37,6 +37,8 @@ const NOOP_CONCURRENCY = Number(process.env.BENCH_NOOP_CONCURRENCY ?? 16);
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP ?? 1);
+// The worker serves the API (metrics, dashboard, queue board) as `npm start` does by default; BENCH_API=0 leaves it out.
+const WITH_API = process.env.BENCH_API !== '0';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -96,8 +98,9 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
     'sources.yaml': `sources:\n${Array.from({ length: SOURCES }, (_, i) => `  - { id: feed-${i}, kind: rss, url: "${feeds.url}/feed-${i}.xml", schedule: "0 0 1 1 *" }`).join('\n')}\n`,
     'watchlists.yaml': `watchlists:\n  - id: minerals\n    keywords: [gallium, germanium, samarium, dysprosium, terbium, antimony, graphite, tungsten, neodymium, "rare earth"]\n    routes: [{ channel: hook, minLevel: info }]\n`,
     'channels.yaml': `channels:\n  - { id: hook, kind: webhook, url: "${receiver.url}/hook" }\n`,
-    // The risk index would add one alert per material on top of the per-story ones: off, so the count is exact.
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true, perHostIntervalMs: 0, perHostConcurrency: 16 }\napi: { enabled: false }\nworker: { pollOnStart: true, notifyConcurrency: 16, scoreConcurrency: ${process.env.BENCH_SCORE_CONCURRENCY ?? 2} }\nriskIndex: { threshold: 1000000000 }\n`,
+    // The risk index would add one alert per material on top of the per-story ones: off, so the count is exact. The
+    // API listens on a free port (port 0) so that runs never collide.
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true, perHostIntervalMs: 0, perHostConcurrency: 16 }\napi: { ${WITH_API ? 'port: 0' : 'enabled: false'} }\nworker: { pollOnStart: true, notifyConcurrency: 16, scoreConcurrency: ${process.env.BENCH_SCORE_CONCURRENCY ?? 2} }\nriskIndex: { threshold: 1000000000 }\n`,
   });
 
   const { main, compiled } = workerMain();
@@ -107,7 +110,7 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   const missing = roleGroups ? ['poll', 'score', 'notify', 'scheduler'].filter((r) => !roleGroups.some((g) => g.split(',').includes(r))) : [];
   if (missing.length > 0) throw new Error(`BENCH_ROLES must give every role to some group; missing: ${missing.join(', ')}`);
   const workers = (roleGroups ?? Array.from({ length: WORKERS }, () => undefined)).map((roles) =>
-    spawnWorker({ main, configDir: config.dir, env: { REDIS_URL: redisUrl, LOG_LEVEL: 'warn' }, echo: true, args: roles ? ['--role', roles] : [] }),
+    spawnWorker({ main, configDir: config.dir, env: { REDIS_URL: redisUrl, LOG_LEVEL: 'warn', CHOKEPOINT_API_TOKEN: 'bench-api-token' }, echo: true, args: roles ? ['--role', roles] : [] }),
   );
   const alive = () => workers.some((w) => w.child.exitCode === null);
   const cpu = () => workers.reduce((sum, w) => sum + w.cpuSeconds(), 0);
@@ -206,7 +209,7 @@ export async function run(): Promise<void> {
   const noop = skipNoop || WARMUP_ROUNDS === 0 ? noopCold : await noopRun(redisUrl);
   const pipeline = await pipelineRun(redisUrl);
   const ratio = pipeline.itemsPerSecond / noop.itemsPerSecond;
-  const measured = WARMUP_ROUNDS > 0 ? `, measured after ${WARMUP_ROUNDS} warm-up round${WARMUP_ROUNDS > 1 ? 's' : ''} of ${ITEMS} items` : ', cold';
+  const measured = `${WITH_API ? ', serving the API' : ', API off'}${WARMUP_ROUNDS > 0 ? `, measured after ${WARMUP_ROUNDS} warm-up round${WARMUP_ROUNDS > 1 ? 's' : ''} of ${ITEMS} items` : ', cold'}`;
   console.log(`no-op BullMQ loop (one job per item, concurrency ${NOOP_CONCURRENCY}): ${noop.itemsPerSecond.toFixed(0)} items/s (${noop.seconds.toFixed(2)} s${WARMUP_ROUNDS > 0 ? `; its first loop: ${noopCold.itemsPerSecond.toFixed(0)} items/s` : ''})`);
   console.log(`pipeline poll->score->notify (${WORKERS} worker process${WORKERS > 1 ? 'es' : ''}${measured}): ${pipeline.itemsPerSecond.toFixed(0)} items/s (${pipeline.seconds.toFixed(2)} s, first fetch to last delivery)`);
   console.log(`ratio pipeline / no-op:                              ${ratio.toFixed(2)}x (target >= 1.0) ${ratio >= 1 ? 'MET' : 'NOT MET'}`);
