@@ -81,17 +81,22 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   const sourceOfLink = new Map(entries.map((e, i) => [e.link, Math.floor((i % ITEMS) / perSource)]));
   const roundOfLink = new Map(entries.map((e, i) => [e.link, Math.floor(i / ITEMS)]));
   let round = 0;
+  let unknown = 0;
   const servedAt = Array.from({ length: rounds }, () => new Map<number, number>());
+  // The round whose feeds are served (the last one stays up while the workers stop).
+  const serving = () => Math.min(round, rounds - 1);
   const feeds = await startServer((req, res) => {
     const index = Number(/\/feed-(\d+)\.xml/.exec(req.url ?? '')?.[1]);
-    if (!servedAt[round]!.has(index)) servedAt[round]!.set(index, Date.now());
+    if (!servedAt[serving()]!.has(index)) servedAt[serving()]!.set(index, Date.now());
     res.writeHead(200, { 'Content-Type': 'application/rss+xml' });
-    res.end(feedsXml[round]![index]);
+    res.end(feedsXml[serving()]![index]);
   });
   const received = Array.from({ length: rounds }, () => [] as Array<{ at: number; key: string; source: number }>);
   const receiver = await startServer((req, res, body) => {
     const link = (JSON.parse(body) as { alert?: { items?: Array<{ url: string | null }> } }).alert?.items?.[0]?.url ?? '';
-    received[roundOfLink.get(link) ?? 0]!.push({ at: Date.now(), key: String(req.headers['idempotency-key'] ?? ''), source: sourceOfLink.get(link) ?? -1 });
+    const of = roundOfLink.get(link);
+    if (of === undefined) unknown++;
+    else received[of]!.push({ at: Date.now(), key: String(req.headers['idempotency-key'] ?? ''), source: sourceOfLink.get(link) ?? -1 });
     res.writeHead(200).end('ok');
   });
   const config = writeConfigDir({
@@ -117,12 +122,12 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   const redis = new Redis(redisUrl);
   const queues = ['score', 'notify'].map((name) => new Queue(name, { connection: redis, prefix: `{${prefix}}` }));
   const pollQueue = new Queue<PollJob>(QUEUES.poll, { connection: redis, prefix: `{${prefix}}` });
-  const deadline = Date.now() + TIMEOUT_MS;
   const figures: RoundFigures[] = [];
   let startupMs = Number.NaN;
   const roleCpuAtRound: number[][] = [];
 
   for (round = 0; round < rounds; round++) {
+    const deadline = Date.now() + TIMEOUT_MS;
     const served = servedAt[round]!;
     const got = received[round]!;
     // Round 0 is polled at start (pollOnStart); later rounds as the scheduler would on a tick.
@@ -138,6 +143,14 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
       const counts = await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
       if (counts.every((c) => Object.values(c).every((n) => n === 0)) || Date.now() > deadline) break;
       await sleep(20);
+    }
+    if (got.length < expected || served.size < SOURCES) {
+      const why = alive() ? `within ${TIMEOUT_MS} ms (BENCH_TIMEOUT_MS)` : 'before the worker exited';
+      await Promise.all(workers.map((w) => w.stop()));
+      await Promise.all([feeds.close(), receiver.close(), ...[...queues, pollQueue].map((q) => q.close())]);
+      redis.disconnect();
+      config.cleanup();
+      throw new Error(`round ${round}: ${got.length}/${expected} deliveries, ${served.size}/${SOURCES} feeds fetched ${why}`);
     }
     const ended = Math.max(Date.now(), got.at(-1)?.at ?? 0);
     const firstFetch = Math.min(...served.values());
@@ -166,6 +179,7 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   await Promise.all([feeds.close(), receiver.close()]);
   config.cleanup();
   await cleanPrefix(prefix, redisUrl);
+  if (unknown > 0) console.log(`  ${unknown} deliveries of no item of this run`);
   return { compiled, startupMs, peakRssMb, cold: figures[0]!, ...figures.at(-1)! };
 }
 

@@ -31,7 +31,7 @@ export function notifyProcessor(ctx: WorkerContext) {
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
-        ctx.metrics?.observeDelivered?.(outcome.alert);
+        ctx.metrics?.observeDelivered?.(outcome.alert, ctx.runtime.now());
         log.info({ response: outcome.response }, 'delivered');
         // The job's return value is stored with it: the receiver's answer, not the whole alert.
         return { status: outcome.status, response: outcome.response };

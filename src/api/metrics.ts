@@ -70,10 +70,15 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
 
   // The notify job hands over the alert it has just rendered: reading it back would cost every delivery a round trip,
   // and could find a newer version than the one sent.
-  function observeDelivered(alert: Alert): void {
-    const from = triggerTime(alert);
-    if (from === undefined || !Number.isFinite(from)) return;
-    latency.observe(Math.max(0, ((readers?.now() ?? new Date()).getTime() - from) / 1000));
+  function observeDelivered(alert: Alert, at: Date): void {
+    // A metric must never fail the delivery it observes (the notify job would count it as a failed attempt).
+    try {
+      const from = triggerTime(alert);
+      if (from === undefined || !Number.isFinite(from)) return;
+      latency.observe(Math.max(0, (at.getTime() - from) / 1000));
+    } catch (err) {
+      readers?.log.debug({ err, alertId: alert.id }, 'could not observe delivery latency');
+    }
   }
 
   async function refreshQueues(r: MetricsReaders): Promise<void> {

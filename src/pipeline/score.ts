@@ -66,7 +66,7 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
       const watchlist = state.watchlists.get(assessment.watchlistId);
       if (!watchlist) continue;
       const relevant = isRelevant(assessment, watchlist);
-      folds.push({ alertId: alertIdFor(watchlist.id, story.storyId), item, storyId: story.storyId, newStory: story.isNew, assessment, watchlist, relevant });
+      folds.push({ alertId: alertIdFor(watchlist.id, story.storyId), item, storyId: story.storyId, assessment, watchlist, relevant });
     }
   }
   // Alerts one item after another each (an alert's versions follow its items' order), different alerts concurrently:
@@ -75,17 +75,19 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
     folds,
     (fold) => fold.alertId,
     async (fold) => {
-      // Below the watchlist's level an item only corroborates an alert that exists; skip the lock when none can.
-      if (!fold.relevant && (fold.newStory || !(await deps.alerts.get(fold.alertId)))) return null;
+      // Below the watchlist's level an item only corroborates an alert that exists; skip the lock when none does.
+      // (Asked even of an item that started its story: by now another job may have made the story's alert.)
+      if (!fold.relevant && !(await deps.alerts.get(fold.alertId))) return null;
       return foldItem(fold.alertId, fold.item, fold.storyId, fold.assessment, fold.watchlist, deps);
     },
   );
-  for (const due of folded) if (due) out.due.push(due);
-  // The risk index in item order: items of different stories add to the same material's index.
-  if (deps.risk) {
-    for (const fold of folds) {
-      if (fold.relevant) out.due.push(...(await feedRiskIndex(fold.item, fold.assessment, fold.watchlist, fold.storyId, deps)));
-    }
+  // The risk index in item order: items of different stories add to the same material's index. A risk alert is due
+  // right after the alert of the item that raised it, as when items were taken one by one (a throttled channel's
+  // slots go in that order).
+  for (let i = 0; i < folds.length; i++) {
+    const fold = folds[i]!;
+    if (folded[i]) out.due.push(folded[i]!);
+    if (deps.risk && fold.relevant) out.due.push(...(await feedRiskIndex(fold.item, fold.assessment, fold.watchlist, fold.storyId, deps)));
   }
   return out;
 }
@@ -95,8 +97,6 @@ interface PendingFold {
   alertId: string;
   item: Item;
   storyId: string;
-  /** The item started the story (so no alert of it can exist yet). */
-  newStory: boolean;
   assessment: Assessment;
   watchlist: WatchlistConfig;
   relevant: boolean;

@@ -74,9 +74,10 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
 
   /** Deletes alerts pushed out of the global index by the count limit, so the count bounds memory too. */
   async function trimByCount(indexed: number): Promise<void> {
-    const excess = indexed - retention.count;
-    if (excess <= 0) return;
-    const evicted = await redis.zrange(indexKey, '0', String(excess - 1));
+    if (indexed <= retention.count) return;
+    // Everything but the newest `count`, as the index is now: a count read earlier is stale when several alerts of a
+    // job are folded at once, and trimming by it would evict one alert too many.
+    const evicted = await redis.zrange(indexKey, '0', String(-(retention.count + 1)));
     if (evicted.length === 0) return;
     const alerts = await getMany(evicted);
     const multi = redis.multi().zrem(indexKey, ...evicted).del(...evicted.map(alertKey), ...evicted.map(itemsKey));

@@ -14,8 +14,8 @@ export interface PipelineMetrics {
   assessments: CounterLike<'watchlist' | 'level'>;
   alerts: CounterLike<'watchlist' | 'level'>;
   deliveries: CounterLike<'channel' | 'outcome'>;
-  /** Called when a delivery succeeds, with the alert as delivered (its version the one sent), to observe fetch-to-delivery latency. */
-  observeDelivered?(alert: Alert): void;
+  /** Called when a delivery succeeds, with the alert as delivered (its version the one sent) and the pipeline's clock, to observe fetch-to-delivery latency. */
+  observeDelivered?(alert: Alert, at: Date): void;
 }
 
 /** What every BullMQ processor receives: the live runtime, the stores and the queues to hand work on to. */

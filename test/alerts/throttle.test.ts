@@ -95,7 +95,25 @@ describe('dispatching alert versions to channels', () => {
   it('dispatches the versions of one alert in order and merges a job\'s outcomes in the order they were due', async () => {
     const p = `${prefix}-due-merge`;
     const open = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h' })]]);
-    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: open, dispatch: createDispatchStore(redis, p, 3600), digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const real = createDispatchStore(redis, p, 3600);
+    // Slow reads and records that notice when two dispatches of one alert overlap (a later version must see the
+    // earlier one's decision), and whether different alerts ran at once.
+    const busy = new Map<string, number>();
+    let overlapsWithinAlert = 0;
+    let mostAlertsAtOnce = 0;
+    const watched = <A extends unknown[], R>(call: (alertId: string, ...rest: A) => Promise<R>) => async (alertId: string, ...rest: A): Promise<R> => {
+      if (busy.get(alertId)) overlapsWithinAlert++;
+      busy.set(alertId, (busy.get(alertId) ?? 0) + 1);
+      mostAlertsAtOnce = Math.max(mostAlertsAtOnce, [...busy.values()].filter((n) => n > 0).length);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      try {
+        return await call(alertId, ...rest);
+      } finally {
+        busy.set(alertId, busy.get(alertId)! - 1);
+      }
+    };
+    const dispatch: DispatchStore = { ...real, list: watched(real.list), record: watched(real.record) };
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: open, dispatch, digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
     const due = [
       { alert: makeAlert({ id: 'm-1', watchlistId: 'magnets', level: 'high', version: 2 }), version: 1, reason: 'first' as const },
       { alert: makeAlert({ id: 'm-2', watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const },
@@ -104,6 +122,8 @@ describe('dispatching alert versions to channels', () => {
     ];
     const outcome = await dispatchDue(due, deps);
     expect(outcome.notifications.map((n) => `${n.alertId} v${n.version}`)).toEqual(['m-1 v1', 'm-2 v1', 'm-1 v2', 'm-3 v1']);
-    expect((await deps.dispatch.list('m-1')).map((d) => d.version)).toEqual([1, 2]);
+    expect((await real.list('m-1')).map((d) => d.version)).toEqual([1, 2]);
+    expect(overlapsWithinAlert).toBe(0);
+    expect(mostAlertsAtOnce).toBeGreaterThan(1);
   });
 });

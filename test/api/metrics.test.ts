@@ -96,7 +96,7 @@ describe('GET /metrics', () => {
       Date.now(),
     );
     alert.items[0].fetchedAt = new Date(Date.now() - 120_000).toISOString();
-    t.api.metrics.observeDelivered?.(alert);
+    t.api.metrics.observeDelivered?.(alert, new Date());
     await vi.waitFor(async () => expect(sample(await scrape(), 'chokepoint_delivery_latency_seconds_count')).toBe(1), { timeout: 5_000, interval: 50 });
     const text = await scrape();
     expect(sample(text, 'chokepoint_delivery_latency_seconds_sum')).toBeGreaterThanOrEqual(120);
