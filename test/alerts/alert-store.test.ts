@@ -91,6 +91,22 @@ describe('the alert history', () => {
     await cleanPrefix(`${prefix}-small`);
   });
 
+  it('keeps exactly the newest alerts up to the count limit when several are folded at once', async () => {
+    // Trimming by the count each write read (stale once another write and trim came in between) left fewer than
+    // the limit here in about one run in five.
+    const small = createAlertStore(redis, `${prefix}-burst`, { days: 30, count: 3 }, () => NOW);
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(
+        Array.from({ length: 8 }, (_, j) => {
+          const id = `b${round * 8 + j}`;
+          return small.update(id, async () => ({ alert: makeAlert({ id, updatedAt: at(100 - round * 8 - j) }), result: undefined }));
+        }),
+      );
+    }
+    expect((await small.list({ limit: 20 })).alerts.map((a) => a.id)).toEqual(['b63', 'b62', 'b61']);
+    await cleanPrefix(`${prefix}-burst`);
+  });
+
   it('remembers which items were folded into an alert', async () => {
     await store.update('a10', async (previous) => ({ alert: previous!, result: undefined, items: ['item-x'] }));
     expect(await store.hasItem('a10', 'item-x')).toBe(true);
