@@ -122,6 +122,16 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
   const redis = new Redis(redisUrl);
   const queues = ['score', 'notify'].map((name) => new Queue(name, { connection: redis, prefix: `{${prefix}}` }));
   const pollQueue = new Queue<PollJob>(QUEUES.poll, { connection: redis, prefix: `{${prefix}}` });
+  // Stops the workers (their peak RSS is the result) and removes everything the run set up.
+  const shutdown = async () => {
+    const peaks = await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all([...queues, pollQueue].map((q) => q.close()));
+    redis.disconnect();
+    await Promise.all([feeds.close(), receiver.close()]);
+    config.cleanup();
+    await cleanPrefix(prefix, redisUrl);
+    return Math.max(...peaks);
+  };
   const figures: RoundFigures[] = [];
   let startupMs = Number.NaN;
   const roleCpuAtRound: number[][] = [];
@@ -146,10 +156,7 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
     }
     if (got.length < expected || served.size < SOURCES) {
       const why = alive() ? `within ${TIMEOUT_MS} ms (BENCH_TIMEOUT_MS)` : 'before the worker exited';
-      await Promise.all(workers.map((w) => w.stop()));
-      await Promise.all([feeds.close(), receiver.close(), ...[...queues, pollQueue].map((q) => q.close())]);
-      redis.disconnect();
-      config.cleanup();
+      await shutdown();
       throw new Error(`round ${round}: ${got.length}/${expected} deliveries, ${served.size}/${SOURCES} feeds fetched ${why}`);
     }
     const ended = Math.max(Date.now(), got.at(-1)?.at ?? 0);
@@ -173,12 +180,7 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
     const at = roleCpuAtRound.at(-1)!;
     roleGroups.forEach((roles, i) => console.log(`  worker ${roles}: ${(((workers[i].cpuSeconds() - at[i]!) * 1e6) / ITEMS).toFixed(0)} ms CPU per 1000 items${workers[i].child.exitCode === null ? '' : ' (exited early)'}`));
   }
-  const peakRssMb = Math.max(...(await Promise.all(workers.map((w) => w.stop()))));
-  await Promise.all([...queues, pollQueue].map((q) => q.close()));
-  redis.disconnect();
-  await Promise.all([feeds.close(), receiver.close()]);
-  config.cleanup();
-  await cleanPrefix(prefix, redisUrl);
+  const peakRssMb = await shutdown();
   if (unknown > 0) console.log(`  ${unknown} deliveries of no item of this run`);
   return { compiled, startupMs, peakRssMb, cold: figures[0]!, ...figures.at(-1)! };
 }

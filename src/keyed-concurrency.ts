@@ -16,18 +16,18 @@ export async function mapByKey<T, R>(items: readonly T[], keyOf: (item: T) => st
   });
   const results = new Array<R>(items.length);
   const queue = [...groups.values()];
-  let failure: { error: unknown } | null = null;
+  const failures: unknown[] = [];
   const lane = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) {
       // A failed item stops the rest of its key (they may depend on it); other keys go on.
       try {
         for (const index of group) results[index] = await fn(items[index]!);
       } catch (error) {
-        failure ??= { error };
+        failures.push(error);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, queue.length)) }, lane));
-  if (failure) throw (failure as { error: unknown }).error;
+  if (failures.length > 0) throw failures[0];
   return results;
 }
