@@ -85,10 +85,8 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
     slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs);
   }
-  // The holding follows the decision that won the record (a twin run of the same job may have recorded another).
-  const winner = await deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
-  await settleDigest(winner);
-  return winner;
+  // The record settles the holding by the decision that won it (a twin run of the same job may have recorded another).
+  return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
 }
 
 /**

@@ -2,10 +2,8 @@ import { deliveryKey } from '../alerts/ids.js';
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
-import type { AlertStore } from '../store/alerts.js';
 import type { Alert } from '../alerts/types.js';
 import type { DeliveryStore } from '../store/deliveries.js';
-import type { DispatchStore } from '../store/dispatch.js';
 import type { ConfigState } from './runtime.js';
 
 export type DeliverOutcome =
@@ -23,21 +21,15 @@ export async function deliverStage(
   job: NotifyJob,
   deps: {
     state: ConfigState;
-    alerts: AlertStore;
     deliveries: DeliveryStore;
-    dispatch?: DispatchStore;
     log: Logger;
     now: () => Date;
     signal?: AbortSignal;
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
-  // Independent reads in one round trip: this runs once per notification, the pipeline's most frequent job.
-  const [{ existing, blockedUntil, refs: previousRefs, entryAsRead }, alert, dispatches] = await Promise.all([
-    deps.deliveries.beforeSend(key, job.alertId, job.channelId),
-    deps.alerts.get(job.alertId),
-    deps.dispatch?.list(job.alertId),
-  ]);
+  // Everything the send depends on in one round trip: this runs once per notification, the most frequent job.
+  const { existing, blockedUntil, refs: previousRefs, entryAsRead, alert, decisions } = await deps.deliveries.beforeSend(key, job.alertId, job.channelId);
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
 
   const entry = deps.state.notifiers.get(job.channelId);
@@ -47,7 +39,7 @@ export async function deliverStage(
   if (alert.version < job.version) return { status: 'skipped', reason: 'alert-expired' };
 
   // A deferred older version that a newer version replaced (its delayed job may already have started running).
-  if ((dispatches ?? []).some((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest')) {
+  if (decisions.some((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest')) {
     return { status: 'skipped', reason: 'superseded' };
   }
 

@@ -47,16 +47,26 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
   const { state } = deps;
   const out: ScoreOutcome = { assessments: [], due: [], newStories: 0 };
   const folds: PendingFold[] = [];
-  // Stories one item after another: items of one job often share a story, and its commit is optimistic.
-  for (const item of items) {
+  const assessed = items.map((item) => {
     const credibility = state.sources.get(item.sourceId)?.credibility;
-    let assessments = state.scorer.assess(item, { credibility, now: deps.now });
-    // Items no watchlist cares about at all are not clustered: their stories would only cost memory.
-    if (!assessments.some((a) => a.level !== 'none')) {
+    return { item, credibility, assessments: state.scorer.assess(item, { credibility, now: deps.now }) };
+  });
+  // Items no watchlist cares about at all are not clustered: their stories would only cost memory. The others are
+  // clustered one after another (items of one job often share a story, and its commit is optimistic).
+  const clustered = assessed.filter(({ assessments }) => assessments.some((a) => a.level !== 'none'));
+  const assignments = await deps.stories.assignMany(
+    clustered.map(({ item }) => item),
+    deps.now,
+  );
+  const storyOf = new Map(clustered.map((entry, i) => [entry, assignments[i]!]));
+  for (const entry of assessed) {
+    const { item, credibility } = entry;
+    let assessments = entry.assessments;
+    const story = storyOf.get(entry);
+    if (!story) {
       out.assessments.push(...assessments);
       continue;
     }
-    const story = await deps.stories.assign(item, deps.now);
     if (story.isNew) out.newStories++;
     if (story.sources.length > 1) {
       assessments = state.scorer.assess(item, { credibility, corroboration: story.sources.length, now: deps.now });

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Alert } from '../alerts/types.js';
 import { levelRank, type Level } from '../scoring/types.js';
+import { createHash } from 'node:crypto';
 import { keyFor } from './keys.js';
-import { withLock } from './lock.js';
+import { redisScript } from './script.js';
 
 /** Filters and page of `AlertStore.list`. Times are ISO strings or ms since epoch; they bound `updatedAt`. */
 export interface AlertQuery {
@@ -37,14 +38,18 @@ export interface AlertChange<T> {
  * Alerts in Redis: one JSON value per alert with a TTL (retention by age), a time index over all alerts and one per
  * watchlist (retention by count: alerts pushed out of the global index are deleted), and the set of item ids folded
  * into each alert (so re-processing an item is a no-op even for stories with more items than an alert keeps).
- * Updates of one alert are serialised with a lock so replicas never lose a corroborating source.
+ * An update is a compare-and-set, so replicas updating one alert at once never lose a corroborating source.
  */
 export interface AlertStore {
   get(id: string): Promise<Alert | undefined>;
   getMany(ids: string[]): Promise<Alert[]>;
   /** Whether the item was already folded into the alert. */
   hasItem(alertId: string, itemId: string): Promise<boolean>;
-  /** Read-modify-write under a lock; fn returns the new alert (or null for no change). */
+  /**
+   * Read-modify-write, atomic across workers: fn gets the alert as stored and returns the new one (or null for no
+   * change). The write happens only if the alert is still as fn saw it; otherwise fn runs again on the newer alert,
+   * so fn must not have side effects of its own.
+   */
   update<T>(id: string, fn: (previous: Alert | undefined) => Promise<AlertChange<T>>): Promise<T>;
   /** Newest activity first (by `updatedAt`), filtered, paginated with a cursor that is stable under inserts. */
   list(query: AlertQuery): Promise<AlertPage>;
@@ -58,8 +63,38 @@ export interface AlertRetention {
 
 const MAX_PAGE = 500;
 
+/** Writers racing on one alert settle in a round each; this many means something is badly wrong. */
+const MAX_UPDATE_ROUNDS = 50;
+
+// KEYS: 1 alert, 2 time index, 3 watchlist index, 4 the alert's item set. ARGV: SHA-1 of the alert as read ('' for
+// none), new alert JSON, ttl s, updated ms, alert id, oldest ms kept by age, then item ids to remember.
+// Writes only if the alert is still as read: returns {1, alerts indexed}, else {0, alert now}. One script instead of
+// a lock taken, read, written and released in two transactions: every alerting item takes this path, and each
+// queued command of a transaction costs the client as much as a script call.
+const WRITE_ALERT = redisScript(`
+local current = redis.call('GET', KEYS[1])
+if (current and redis.sha1hex(current) or '') ~= ARGV[1] then return {0, current} end
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+redis.call('EXPIRE', KEYS[3], ttl)
+if #ARGV > 6 then
+  redis.call('SADD', KEYS[4], unpack(ARGV, 7))
+  redis.call('EXPIRE', KEYS[4], ttl)
+end
+return {1, redis.call('ZCARD', KEYS[2])}
+`);
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+/** Where an alert is kept; the delivery store reads it with the ledger entry before a send. */
+export const alertKeyFor = (prefix: string, id: string) => keyFor(prefix, 'alert', id);
+
 export function createAlertStore(redis: Redis, prefix: string, retention: AlertRetention, clock: () => number = Date.now): AlertStore {
-  const alertKey = (id: string) => keyFor(prefix, 'alert', id);
+  const alertKey = (id: string) => alertKeyFor(prefix, id);
   const itemsKey = (id: string) => keyFor(prefix, 'alert-items', id);
   const indexKey = keyFor(prefix, 'alerts', 'by-time');
   const watchlistIndexKey = (watchlistId: string) => keyFor(prefix, 'alerts', 'by-watchlist', watchlistId);
@@ -99,26 +134,25 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
       return (await redis.sismember(itemsKey(alertId), itemId)) === 1;
     },
     async update(id, fn) {
-      const { result, replies } = await withLock(redis, keyFor(prefix, 'lock', 'alert', id), alertKey(id), async (raw, writes) => {
+      let raw = await redis.get(alertKey(id));
+      for (let round = 0; round < MAX_UPDATE_ROUNDS; round++) {
         const change = await fn(parse(raw));
-        if (change.alert) {
-          const updatedMs = Date.parse(change.alert.updatedAt);
-          // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
-          const oldest = Math.min(clock(), updatedMs) - ttl * 1000;
-          writes
-            .set(alertKey(id), JSON.stringify(change.alert), 'EX', ttl)
-            .zadd(indexKey, updatedMs, id)
-            .zadd(watchlistIndexKey(change.alert.watchlistId), updatedMs, id)
-            .zremrangebyscore(indexKey, '-inf', oldest)
-            .zremrangebyscore(watchlistIndexKey(change.alert.watchlistId), '-inf', oldest)
-            .expire(watchlistIndexKey(change.alert.watchlistId), ttl);
-          if (change.items?.length) writes.sadd(itemsKey(id), ...change.items).expire(itemsKey(id), ttl);
-          writes.zcard(indexKey);
+        if (!change.alert) return change.result;
+        const updatedMs = Date.parse(change.alert.updatedAt);
+        // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
+        const oldest = Math.min(clock(), updatedMs) - ttl * 1000;
+        const [written, now] = await WRITE_ALERT<[number, string | number | null]>(
+          redis,
+          [alertKey(id), indexKey, watchlistIndexKey(change.alert.watchlistId), itemsKey(id)],
+          [raw === null ? '' : sha1(raw), JSON.stringify(change.alert), ttl, updatedMs, id, oldest, ...(change.items ?? [])],
+        );
+        if (written === 1) {
+          await trimByCount(Number(now));
+          return change.result;
         }
-        return change;
-      });
-      if (result.alert) await trimByCount(Number(replies.at(-1)?.[1] ?? 0));
-      return result.result;
+        raw = (now as string | null) ?? null;
+      }
+      throw new Error(`alert ${id} kept changing under ${MAX_UPDATE_ROUNDS} updates`);
     },
     async list(query) {
       const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(query.limit)));

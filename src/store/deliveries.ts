@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
+import type { Alert } from '../alerts/types.js';
+import type { Dispatch } from '../alerts/routing.js';
+import { alertKeyFor } from './alerts.js';
+import { decisionsKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
-import { replyValues } from './replies.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'rate-limited';
 
@@ -30,10 +33,10 @@ export interface Delivery {
 export interface DeliveryStore {
   get(key: string): Promise<Delivery | undefined>;
   /**
-   * What a send needs to know, in one round trip: the ledger entry, the channel's 429 block, and the refs of earlier
-   * deliveries of this alert to this channel (for threading follow-ups).
+   * What a send needs to know, in one round trip: the ledger entry, the channel's 429 block, the refs of earlier
+   * deliveries of this alert to this channel (for threading follow-ups), the alert and its dispatch decisions.
    */
-  beforeSend(key: string, alertId: string, channelId: string): Promise<{ existing?: Delivery; blockedUntil: number; refs: Record<string, string>; entryAsRead: LedgerRead }>;
+  beforeSend(key: string, alertId: string, channelId: string): Promise<BeforeSend>;
   /**
    * Records the outcome of an attempt on top of the entry as it is now. `readBefore` (from beforeSend) saves reading
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
@@ -59,6 +62,23 @@ export interface DeliveryStore {
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
 }
+
+export interface BeforeSend {
+  existing?: Delivery;
+  blockedUntil: number;
+  refs: Record<string, string>;
+  entryAsRead: LedgerRead;
+  alert?: Alert;
+  /** The alert's recorded dispatch decisions, oldest version first. */
+  decisions: Dispatch[];
+}
+
+// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions. One script, not a pipeline of five:
+// this runs for every notification, and each command costs the client more than the script does.
+const BEFORE_SEND = redisScript(`
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[3]),
+  redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5])}
+`);
 
 /** A ledger entry exactly as stored (null: none), as a precondition for recordAttempt. */
 export type LedgerRead = { readonly raw: string | null };
@@ -102,8 +122,21 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return parse(await redis.get(entryKey(key)));
     },
     async beforeSend(key, alertId, channelId) {
-      const [entry, block, refs] = replyValues(await redis.pipeline().get(entryKey(key)).get(blockKey(channelId)).hgetall(refsKey(alertId, channelId)).exec());
-      return { existing: parse(entry as string | null), blockedUntil: Number(block ?? 0), refs: refs as Record<string, string>, entryAsRead: { raw: (entry as string | null) ?? null } };
+      const [entry, block, flatRefs, alert, decisions] = await BEFORE_SEND<[string, string, string[], string, string[]]>(
+        redis,
+        [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId)],
+        [],
+      );
+      const refs: Record<string, string> = {};
+      for (let i = 0; i < flatRefs.length; i += 2) refs[flatRefs[i]!] = flatRefs[i + 1]!;
+      return {
+        existing: parse(entry || null),
+        blockedUntil: Number(block),
+        refs,
+        entryAsRead: { raw: entry || null },
+        alert: alert ? (JSON.parse(alert) as Alert) : undefined,
+        decisions: parseDecisions(decisions),
+      };
     },
     async recordAttempt(key, base, outcome, readBefore) {
       // Built on the entry as it is when written, not as it was before the send: a job whose lock lapsed may run twice

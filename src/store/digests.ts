@@ -27,7 +27,10 @@ export interface DigestStore {
 }
 
 /** More than any digest could show; beyond it the oldest held entries give way. */
-const MAX_HELD = 5_000;
+export const MAX_HELD = 5_000;
+
+/** The channel's holding; the dispatch store settles it in the script that records a decision. */
+export const digestHeldKey = (prefix: string, channelId: string) => keyFor(prefix, 'digest-held', channelId);
 
 const CLEAR = redisScript(`
 local removed = 0
@@ -39,7 +42,7 @@ return removed
 `);
 
 export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number): DigestStore {
-  const heldKey = (channelId: string) => keyFor(prefix, 'digest-held', channelId);
+  const heldKey = (channelId: string) => digestHeldKey(prefix, channelId);
   const lastKey = (channelId: string) => keyFor(prefix, 'digest-last', channelId);
   return {
     async hold(channelId, alertId, atMs) {

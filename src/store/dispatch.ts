@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Dispatch } from '../alerts/routing.js';
+import { digestHeldKey, MAX_HELD } from './digests.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
-import { replyValues } from './replies.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -23,7 +23,11 @@ export type ThrottleMode = 'deny' | 'search' | 'force';
 export interface DispatchStore {
   /** Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null. */
   reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number): Promise<number | null>;
-  /** Records the dispatch unless one is recorded for this alert version and channel; returns the recorded one. */
+  /**
+   * Records the dispatch unless one is recorded for this alert version and channel, and brings the channel's digest
+   * holding of the alert in line with the recorded one (held for a digest decision, else released), atomically: the
+   * holding follows the decision that won even when a twin run recorded another. Returns the recorded one.
+   */
   record(alertId: string, dispatch: Dispatch): Promise<Dispatch>;
   get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
   /** Every recorded dispatch of an alert, oldest version first (the API shows them with the deliveries). */
@@ -70,9 +74,34 @@ redis.call('PEXPIRE', key, math.max(1000, tonumber(last[2]) + h - now))
 return fmt(slot)
 `);
 
+// KEYS: 1 the alert's decisions, 2 the channel's digest holding. ARGV: field, decision JSON, retention s, alert id,
+// most entries a holding keeps. Returns the recorded decision's JSON.
+const RECORD = redisScript(`
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+local recorded = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local decision = cjson.decode(recorded)
+if decision.mode == 'digest' then
+  redis.call('ZADD', KEYS[2], string.format('%.0f', decision.decidedAt), ARGV[4])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+else
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+return recorded
+`);
+
+/** Where an alert's decisions are kept; the delivery store reads them with the ledger entry before a send. */
+export const decisionsKey = (prefix: string, alertId: string) => keyFor(prefix, 'dispatch', alertId);
+
+/** An alert's recorded decisions as stored (hash values), oldest version first. */
+export function parseDecisions(raws: string[]): Dispatch[] {
+  return raws.map((raw) => JSON.parse(raw) as Dispatch).sort((a, b) => a.version - b.version || (a.channelId < b.channelId ? -1 : 1));
+}
+
 export function createDispatchStore(redis: Redis, prefix: string, retentionSeconds: number): DispatchStore {
   const windowKey = (channelId: string) => keyFor(prefix, 'throttle', channelId);
-  const recordKey = (alertId: string) => keyFor(prefix, 'dispatch', alertId);
+  const recordKey = (alertId: string) => decisionsKey(prefix, alertId);
   const field = (version: number, channelId: string) => `${version}|${channelId}`;
   const parse = (raw: string | null | undefined) => (raw ? (JSON.parse(raw) as Dispatch) : undefined);
 
@@ -82,23 +111,18 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
       return slot === null ? null : Number(slot);
     },
     async record(alertId, dispatch) {
-      const key = recordKey(alertId);
-      const [, raw] = replyValues(
-        await redis
-          .multi()
-          .hsetnx(key, field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch))
-          .hget(key, field(dispatch.version, dispatch.channelId))
-          .expire(key, retentionSeconds)
-          .exec(),
+      const raw = await RECORD<string>(
+        redis,
+        [recordKey(alertId), digestHeldKey(prefix, dispatch.channelId)],
+        [field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch), retentionSeconds, alertId, MAX_HELD],
       );
-      return parse(raw as string)!;
+      return parse(raw)!;
     },
     async get(alertId, version, channelId) {
       return parse(await redis.hget(recordKey(alertId), field(version, channelId)));
     },
     async list(alertId) {
-      const all = await redis.hvals(recordKey(alertId));
-      return all.map((raw) => parse(raw)!).sort((a, b) => a.version - b.version || (a.channelId < b.channelId ? -1 : 1));
+      return parseDecisions(await redis.hvals(recordKey(alertId)));
     },
     async reserved(channelId, fromMs) {
       const flat = await redis.zrangebyscore(windowKey(channelId), String(fromMs), '+inf', 'WITHSCORES');

@@ -1,10 +1,19 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 export type ScriptArg = string | number;
 
-/** A Lua script run as `script(redis, keys, args)`. */
-export type RedisScript = <T = unknown>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]) => Promise<T>;
+/** A Lua script run as `script(redis, keys, args)`, or queued on a pipeline with `queue` and read back with `settle`. */
+export interface RedisScript {
+  <T = unknown>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T>;
+  /** Queues the script by its SHA-1 on a pipeline (one round trip with the pipeline's other commands). */
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[]): void;
+  /**
+   * The script's value from its pipeline reply. A server that did not know the script did not run it: it is run
+   * again on its own, source included. Any other error reply is thrown.
+   */
+  settle<T = unknown>(reply: [Error | null, unknown] | undefined, redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T>;
+}
 
 /**
  * Runs a Lua script by its SHA-1 (EVALSHA), sending the source only when the server does not know it yet (after a
@@ -13,12 +22,26 @@ export type RedisScript = <T = unknown>(redis: Redis, keys: readonly string[], a
  */
 export function redisScript(lua: string): RedisScript {
   const sha = createHash('sha1').update(lua).digest('hex');
-  return async <T>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T> => {
+  const run = async <T>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T> => {
     try {
       return (await redis.evalsha(sha, keys.length, ...keys, ...args)) as T;
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      if (!isNoScript(err)) throw err;
       return (await redis.eval(lua, keys.length, ...keys, ...args)) as T;
     }
   };
+  return Object.assign(run, {
+    queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[]) {
+      pipeline.evalsha(sha, keys.length, ...keys, ...args);
+    },
+    async settle<T>(reply: [Error | null, unknown] | undefined, redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T> {
+      if (!reply) throw new Error('Redis pipeline returned no reply');
+      const [err, value] = reply;
+      if (!err) return value as T;
+      if (!isNoScript(err)) throw err;
+      return (await redis.eval(lua, keys.length, ...keys, ...args)) as T;
+    },
+  });
 }
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');

@@ -107,6 +107,43 @@ describe('the alert history', () => {
     await cleanPrefix(`${prefix}-burst`);
   });
 
+  it('loses no update when 40 writers fold into one alert at once', async () => {
+    // Each writer adds its item to the alert it read; a write made on a stale read must be redone on the newer alert.
+    const id = 'crowded';
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        store.update(id, async (previous) => {
+          const base = previous ?? makeAlert({ id, updatedAt: at(0), sources: [] });
+          return { alert: { ...base, sources: [...base.sources, `s${i}`] }, result: undefined, items: [`item-${i}`] };
+        }),
+      ),
+    );
+    const alert = (await store.get(id))!;
+    expect(new Set(alert.sources).size).toBe(40);
+    expect(alert.sources).toHaveLength(40);
+    for (let i = 0; i < 40; i++) expect(await store.hasItem(id, `item-${i}`)).toBe(true);
+  });
+
+  it('runs the update again on the newer alert when another writer changed it in between, and writes nothing for null', async () => {
+    const id = 'raced';
+    await put(makeAlert({ id, updatedAt: at(0), sources: ['first'] }));
+    const seen: string[][] = [];
+    let interfered = false;
+    await store.update(id, async (previous) => {
+      seen.push(previous!.sources);
+      if (!interfered) {
+        interfered = true;
+        await put({ ...previous!, sources: [...previous!.sources, 'other'] });
+      }
+      return { alert: { ...previous!, sources: [...previous!.sources, 'mine'] }, result: undefined };
+    });
+    expect(seen).toEqual([['first'], ['first', 'other']]);
+    expect((await store.get(id))!.sources).toEqual(['first', 'other', 'mine']);
+    const before = await redis.get(`{${prefix}}:alert:${id}`);
+    expect(await store.update(id, async () => ({ alert: null, result: 'unchanged' }))).toBe('unchanged');
+    expect(await redis.get(`{${prefix}}:alert:${id}`)).toBe(before);
+  });
+
   it('remembers which items were folded into an alert', async () => {
     await store.update('a10', async (previous) => ({ alert: previous!, result: undefined, items: ['item-x'] }));
     expect(await store.hasItem('a10', 'item-x')).toBe(true);

@@ -44,6 +44,42 @@ describe('stories in Redis', () => {
     }
   });
 
+  it('assigns a batch in one call exactly as item after item, a repeated item included', async () => {
+    const batch = [...items.slice(0, 6), items[1]!, ...items.slice(6)];
+    const one = createStoryStore(connections[0], `${prefix}-many-ref`, { windowHours: 72 });
+    const expected = [];
+    for (const item of batch) expected.push(await one.assign(item, NOW));
+    const many = await createStoryStore(connections[1], `${prefix}-many`, { windowHours: 72 }).assignMany(batch, NOW);
+    expect(many).toEqual(expected);
+    expect(many[6]).toMatchObject({ storyId: many[1]!.storyId, isNew: false });
+    expect(await createStoryStore(connections[1], `${prefix}-many`, { windowHours: 72 }).assignMany([], NOW)).toEqual([]);
+  });
+
+  it('clusters batches that four workers assign at once exactly as one worker would', async () => {
+    for (let round = 0; round < 3; round++) {
+      const p = `${prefix}-many-batch${round}`;
+      const stores = connections.map((c) => createStoryStore(c, p, { windowHours: 72 }));
+      // Worker w takes every fourth item, so each batch's stories are also being built by the other three.
+      const batches = stores.map((_, w) => items.filter((_, i) => i % stores.length === w));
+      const results = await Promise.all(stores.map((store, w) => store.assignMany(batches[w]!, NOW)));
+      const storyOf = new Map<string, string>();
+      batches.forEach((batch, w) => batch.forEach((item, i) => storyOf.set(item.id, results[w]![i]!.storyId)));
+      const score = scoreClusters(STORY_FIXTURES.map((f) => f.story), items.map((item) => storyOf.get(item.id)!));
+      expect(score.pairP).toBe(1);
+      expect(score.pairR).toBe(1);
+    }
+  });
+
+  it('assigns a batch on a server that has forgotten its scripts (restart, SCRIPT FLUSH)', async () => {
+    const store = createStoryStore(connections[2], `${prefix}-flushed`, { windowHours: 72 });
+    await store.assign(items[0]!, NOW);
+    await connections[2].script('FLUSH');
+    const assigned = await store.assignMany(items.slice(1, 4), NOW);
+    const reference = await createStoryStore(connections[3], `${prefix}-flushed-ref`, { windowHours: 72 }).assignMany(items.slice(0, 4), NOW);
+    // Story ids derive from item ids, so the two prefixes name the same stories.
+    expect(assigned).toEqual(reference.slice(1));
+  });
+
   it('counts the distinct sources of a story and returns the same story when an item is processed again', async () => {
     const store = createStoryStore(connections[0], `${prefix}-sources`, { windowHours: 72 });
     const [a, b, c] = items;

@@ -94,7 +94,7 @@ describe('keys and queues on Redis Cluster', () => {
     const kinds = [...new Set(all.map((key) => key.split(':').slice(0, 2).join(':')))].sort();
     console.log(`[reliability] ${all.length} keys touched in the run, ${kinds.length} kinds: ${kinds.join(' ')}`);
     // The run must have exercised the stores, not only the queues.
-    for (const kind of ['seen', 'story', 'alert', 'delivery', 'deliveries', 'channel-block', 'source', 'lock', 'risk', 'poll', 'score', 'notify', 'digest']) {
+    for (const kind of ['seen', 'story', 'alert', 'delivery', 'deliveries', 'channel-block', 'source', 'dispatch', 'risk', 'poll', 'score', 'notify', 'digest']) {
       expect(kinds, kind).toContain(`{${prefix}}:${kind}`);
     }
     expect(all.filter((key) => !key.startsWith(`{${prefix}}:`))).toEqual([]);

@@ -1,6 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Dispatch } from '../../src/alerts/routing.js';
+import { makeAlert } from '../alerts/fixtures.js';
+import { createAlertStore } from '../../src/store/alerts.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDigestStore } from '../../src/store/digests.js';
+import { createDispatchStore } from '../../src/store/dispatch.js';
 import { createSeenStore } from '../../src/store/seen.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -79,6 +84,44 @@ describe('the delivery ledger', () => {
     expect(await ledger.get('a4-v1-hook')).toMatchObject({ status: 'delivered', attempts: 3, response: 'HTTP 200' });
     expect(await redis.hgetall(`{${prefix}}:delivery-refs:a4:hook`)).toEqual({ ts: '9.9' });
     expect(await redis.smembers(`{${prefix}}:deliveries:alert:a4`)).toEqual(['a4-v1-hook']);
+  });
+
+  it('reads everything a send depends on in one call: entry, 429 block, refs, the alert and its decisions', async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const alerts = createAlertStore(redis, prefix, { days: 1, count: 100 });
+    const dispatch = createDispatchStore(redis, prefix, 3600);
+    const empty = await ledger.beforeSend('a5-v1-hook', 'a5', 'hook');
+    expect(empty).toEqual({ existing: undefined, blockedUntil: 0, refs: {}, entryAsRead: { raw: null }, alert: undefined, decisions: [] });
+
+    const alert = makeAlert({ id: 'a5', version: 2 });
+    await alerts.update('a5', async () => ({ alert, result: null }));
+    const decision = (version: number, channelId: string): Dispatch => ({ channelId, version, mode: 'immediate', why: 'immediate', sendAt: 5, decidedAt: 5 });
+    for (const [version, channelId] of [[2, 'hook'], [1, 'mail'], [1, 'hook']] as const) await dispatch.record('a5', decision(version, channelId));
+    await ledger.recordAttempt('a5-v1-hook', { ...base, alertId: 'a5' }, { status: 'delivered', response: 'HTTP 200', refs: { ts: '1.5' }, at });
+    await ledger.blockChannel('hook', 1_000_000);
+    const read = await ledger.beforeSend('a5-v1-hook', 'a5', 'hook');
+    expect(read.existing).toMatchObject({ status: 'delivered', refs: { ts: '1.5' } });
+    expect(read.entryAsRead.raw).toBe(await redis.get(`{${prefix}}:delivery:a5-v1-hook`));
+    expect(read.blockedUntil).toBe(1_000_000);
+    expect(read.refs).toEqual({ ts: '1.5' });
+    expect(read.alert).toEqual(alert);
+    expect(read.decisions.map((d) => `${d.version}|${d.channelId}`)).toEqual(['1|hook', '1|mail', '2|hook']);
+  });
+
+  it("records a dispatch decision and settles the channel's digest holding by the decision that won the record", async () => {
+    const dispatch = createDispatchStore(redis, prefix, 3600);
+    const digests = createDigestStore(redis, prefix, 3600);
+    const held: Dispatch = { channelId: 'ops', version: 1, mode: 'digest', why: 'throttled', decidedAt: 1_700_000_000_123 };
+    expect(await dispatch.record('tw', held)).toEqual(held);
+    expect(await digests.pending('ops', Infinity)).toEqual([{ alertId: 'tw', heldAt: held.decidedAt }]);
+    // A twin run that decided otherwise loses the record, and the holding stays as the winner says.
+    const twin: Dispatch = { channelId: 'ops', version: 1, mode: 'immediate', why: 'immediate', sendAt: 1_700_000_000_200, decidedAt: 1_700_000_000_200 };
+    expect(await dispatch.record('tw', twin)).toEqual(held);
+    expect(await digests.pending('ops', Infinity)).toEqual([{ alertId: 'tw', heldAt: held.decidedAt }]);
+    // A newer version that goes out by itself releases the holding.
+    expect(await dispatch.record('tw', { ...twin, version: 2 })).toEqual({ ...twin, version: 2 });
+    expect(await digests.pending('ops', Infinity)).toEqual([]);
+    expect(await redis.ttl(`{${prefix}}:dispatch:tw`)).toBeGreaterThan(3500);
   });
 
   it('indexes a digest delivery (no alert) as failed and unindexes it once delivered', async () => {
