@@ -6,7 +6,7 @@ import { riskAlert, riskStoryId } from '../alerts/risk.js';
 import type { Alert, NotifyReason } from '../alerts/types.js';
 import type { WatchlistConfig } from '../config/schema.js';
 import type { AlertStore } from '../store/alerts.js';
-import type { RiskIndexStore } from '../store/risk-index.js';
+import type { RiskContribution, RiskIndexStore, RiskUpdate } from '../store/risk-index.js';
 import type { StoryStore } from '../store/stories.js';
 import type { Assessment } from '../scoring/types.js';
 import type { ConfigState } from './runtime.js';
@@ -91,13 +91,19 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
       return foldItem(fold.alertId, fold.item, fold.storyId, fold.assessment, fold.watchlist, deps);
     },
   );
-  // The risk index in item order: items of different stories add to the same material's index. A risk alert is due
-  // right after the alert of the item that raised it, as when items were taken one by one (a throttled channel's
-  // slots go in that order).
+  // The risk index in item order: items of different stories add to the same material's index. Every contribution
+  // of the job goes in one round trip (Redis applies them in the order sent). A risk alert is due right after the
+  // alert of the item that raised it, as when items were taken one by one (a throttled channel's slots go in that
+  // order).
+  const contributions = deps.risk ? folds.flatMap((fold, foldIndex) => (fold.relevant ? riskContributions(fold, deps).map((input) => ({ input, foldIndex })) : [])) : [];
+  const updates = contributions.length ? await deps.risk!.recordMany(contributions.map((c) => c.input)) : [];
+  let next = 0;
   for (let i = 0; i < folds.length; i++) {
-    const fold = folds[i]!;
     if (folded[i]) out.due.push(folded[i]!);
-    if (deps.risk && fold.relevant) out.due.push(...(await feedRiskIndex(fold.item, fold.assessment, fold.watchlist, fold.storyId, deps)));
+    for (; next < contributions.length && contributions[next]!.foldIndex === i; next++) {
+      const due = await riskAlertDue(folds[i]!, contributions[next]!.input, updates[next]!, deps);
+      if (due) out.due.push(due);
+    }
   }
   return out;
 }
@@ -128,8 +134,9 @@ async function foldItem(alertId: string, item: Item, storyId: string, assessment
   });
 }
 
-/** Adds the assessment to the risk index of each watched entity; returns the risk alert due when one crossed. */
-async function feedRiskIndex(item: Item, assessment: Assessment, watchlist: WatchlistConfig, storyId: string, deps: ScoreDeps): Promise<AlertVersionDue[]> {
+/** What an assessment adds to the risk index: one contribution per watched material or product it names. */
+function riskContributions(fold: PendingFold, deps: ScoreDeps): RiskContribution[] {
+  const { item, assessment, watchlist, storyId } = fold;
   const settings = deps.state.config.settings;
   // The index decays from when the news was published (a backlog read on a fresh install weighs what it weighed
   // then, not as if it were all new), never from the future.
@@ -137,41 +144,43 @@ async function feedRiskIndex(item: Item, assessment: Assessment, watchlist: Watc
   const atMs = Number.isFinite(published) ? Math.min(published, deps.now.getTime()) : storyTime(item, deps.now, settings.alerts.storyWindowHours * 3_600_000);
   // Risk is tracked per material or product; countries and actors ("us-china") describe who acts, not what is at risk.
   const tracked = new Set(assessment.matches.filter((m) => m.category === 'material' || m.category === 'product').map((m) => m.entity));
-  const out: AlertVersionDue[] = [];
-  for (const material of new Set(assessment.entities.filter((entity) => tracked.has(entity)))) {
-    const update = await deps.risk!.record({
-      watchlistId: watchlist.id,
+  return [...new Set(assessment.entities.filter((entity) => tracked.has(entity)))].map((material) => ({
+    watchlistId: watchlist.id,
+    material,
+    storyId,
+    score: assessment.score,
+    direction: assessment.direction,
+    atMs,
+    nowMs: deps.now.getTime(),
+  }));
+}
+
+/** The risk alert due when a contribution left the index above its threshold (made once per episode). */
+async function riskAlertDue(fold: PendingFold, input: RiskContribution, update: RiskUpdate, deps: ScoreDeps): Promise<AlertVersionDue | null> {
+  if (!update.active) return null;
+  const { item, watchlist } = fold;
+  const settings = deps.state.config.settings;
+  const material = input.material;
+  const id = alertIdFor(watchlist.id, riskStoryId(material, update.episode));
+  // The crossing happens once (atomically). Its alert is made by whoever saw it or, should that worker have died
+  // in between, by the next item that finds the index still above the threshold.
+  return deps.alerts.update<AlertVersionDue | null>(id, async (previous) => {
+    if (previous) {
+      const mine = previous.history?.[0]?.itemId === item.id;
+      return { alert: null, result: mine ? { alert: previous, version: 1, reason: 'first' as const, replay: true } : null };
+    }
+    const alert = riskAlert({
+      watchlist,
       material,
-      storyId,
-      score: assessment.score,
-      direction: assessment.direction,
-      atMs,
-      nowMs: deps.now.getTime(),
+      value: update.value,
+      threshold: settings.riskIndex.threshold,
+      halfLifeHours: settings.riskIndex.halfLifeHours,
+      stories: update.stories,
+      episode: update.episode,
+      level: settings.riskIndex.alertLevel,
+      item,
+      now: deps.now,
     });
-    if (!update.active) continue;
-    const id = alertIdFor(watchlist.id, riskStoryId(material, update.episode));
-    // The crossing happens once (atomically). Its alert is made by whoever saw it or, should that worker have died
-    // in between, by the next item that finds the index still above the threshold.
-    const due = await deps.alerts.update<AlertVersionDue | null>(id, async (previous) => {
-      if (previous) {
-        const mine = previous.history?.[0]?.itemId === item.id;
-        return { alert: null, result: mine ? { alert: previous, version: 1, reason: 'first' as const, replay: true } : null };
-      }
-      const alert = riskAlert({
-        watchlist,
-        material,
-        value: update.value,
-        threshold: settings.riskIndex.threshold,
-        halfLifeHours: settings.riskIndex.halfLifeHours,
-        stories: update.stories,
-        episode: update.episode,
-        level: settings.riskIndex.alertLevel,
-        item,
-        now: deps.now,
-      });
-      return { alert, result: { alert, version: 1, reason: 'first' as const }, items: [item.id] };
-    });
-    if (due) out.push(due);
-  }
-  return out;
+    return { alert, result: { alert, version: 1, reason: 'first' as const }, items: [item.id] };
+  });
 }

@@ -42,8 +42,20 @@ export interface RiskIndexEntry {
  * highest score (its increase is added when it escalates; a de-escalation subtracts its score once), so forty outlets
  * carrying one story do not make forty times the risk, and re-processing an item adds nothing.
  */
+export interface RiskContribution {
+  watchlistId: string;
+  material: string;
+  storyId: string;
+  score: number;
+  direction: Direction;
+  atMs: number;
+  nowMs: number;
+}
+
 export interface RiskIndexStore {
-  record(input: { watchlistId: string; material: string; storyId: string; score: number; direction: Direction; atMs: number; nowMs: number }): Promise<RiskUpdate>;
+  record(input: RiskContribution): Promise<RiskUpdate>;
+  /** Each contribution in turn, as record would apply them one after another, in one round trip. */
+  recordMany(inputs: RiskContribution[]): Promise<RiskUpdate[]>;
   riskSeries(watchlistId: string, material: string, since: Date | number, now?: Date | number): Promise<RiskPoint[]>;
   listRiskIndex(now?: Date | number): Promise<RiskIndexEntry[]>;
 }
@@ -103,6 +115,8 @@ redis.call('SADD', index, member)
 return {tostring(value), crossed and 1 or 0, armed and 0 or 1, episode, redis.call('HLEN', stories)}
 `);
 
+type RecordReply = [string, number, number, number, number];
+
 export function createRiskIndexStore(redis: Redis, prefix: string, settings: RiskSettings): RiskIndexStore {
   const halfLifeMs = settings.halfLifeHours * HOUR_MS;
   const rearm = settings.threshold * (1 - settings.hysteresis);
@@ -113,14 +127,37 @@ export function createRiskIndexStore(redis: Redis, prefix: string, settings: Ris
   const indexKey = keyFor(prefix, 'risk-index');
   const member = (w: string, m: string) => JSON.stringify([w, m]);
   const toMs = (t: Date | number | undefined) => (t === undefined ? Date.now() : typeof t === 'number' ? t : t.getTime());
+  const call = (input: RiskContribution) => {
+    const { watchlistId: w, material: m } = input;
+    return {
+      keys: [stateKey(w, m), storiesKey(w, m), seriesKey(w, m), indexKey],
+      args: [input.storyId, String(input.score), input.direction, String(input.atMs), String(input.nowMs), String(halfLifeMs), String(settings.threshold), String(rearm), String(settings.seriesHours), String(ttl), member(w, m)],
+    };
+  };
+  const update = ([value, crossed, active, episode, stories]: RecordReply): RiskUpdate => ({
+    value: Number(value),
+    crossed: crossed === 1,
+    active: active === 1,
+    episode: Number(episode),
+    stories: Number(stories),
+  });
 
   return {
     async record(input) {
-      const { watchlistId: w, material: m } = input;
-      const keys = [stateKey(w, m), storiesKey(w, m), seriesKey(w, m), indexKey];
-      const args = [input.storyId, String(input.score), input.direction, String(input.atMs), String(input.nowMs), String(halfLifeMs), String(settings.threshold), String(rearm), String(settings.seriesHours), String(ttl), member(w, m)];
-      const [value, crossed, active, episode, stories] = await RECORD<[string, number, number, number, number]>(redis, keys, args);
-      return { value: Number(value), crossed: crossed === 1, active: active === 1, episode: Number(episode), stories: Number(stories) };
+      const { keys, args } = call(input);
+      return update(await RECORD<RecordReply>(redis, keys, args));
+    },
+    async recordMany(inputs) {
+      if (inputs.length === 0) return [];
+      const calls = inputs.map(call);
+      const pipeline = redis.pipeline();
+      for (const { keys, args } of calls) RECORD.queue(pipeline, keys, args);
+      const replies = await pipeline.exec();
+      // A contribution the server could not run (it had forgotten the script) is run again on its own; one that ran
+      // twice adds nothing the second time (a story counts once at its highest score).
+      const out: RiskUpdate[] = [];
+      for (let i = 0; i < calls.length; i++) out.push(update(await RECORD.settle<RecordReply>(replies?.[i], redis, calls[i]!.keys, calls[i]!.args)));
+      return out;
     },
     async riskSeries(watchlistId, material, since, now) {
       const raw = await redis.hvals(seriesKey(watchlistId, material));

@@ -65,6 +65,28 @@ describe('the risk index', () => {
     expect((await risk.riskSeries('magnets', 'dysprosium', 0, T0 + 100 * HOUR)).length).toBeLessThanOrEqual(49);
   });
 
+  it('applies a batch of contributions in one call exactly as one after another, also after a SCRIPT FLUSH', async () => {
+    const settings = { halfLifeHours: 10, threshold: 100, hysteresis: 0.2, seriesHours: 48 };
+    const inputs = [40, 30, 45, 40, 50, 20].map((score, i) => ({
+      watchlistId: 'magnets',
+      material: i % 3 === 2 ? 'gallium' : 'samarium',
+      storyId: `b${i % 4}`,
+      score,
+      direction: 'escalation' as const,
+      atMs: T0 + i * HOUR,
+      nowMs: T0 + i * HOUR,
+    }));
+    const one = createRiskIndexStore(redis, `${prefix}-one`, settings);
+    const expected = [];
+    for (const input of inputs) expected.push(await one.record(input));
+    expect(expected.filter((u) => u.crossed)).toHaveLength(1);
+    expect(await createRiskIndexStore(redis, `${prefix}-many`, settings).recordMany(inputs)).toEqual(expected);
+    await redis.script('FLUSH');
+    expect(await createRiskIndexStore(redis, `${prefix}-flushed`, settings).recordMany(inputs)).toEqual(expected);
+    expect(await risk.recordMany([])).toEqual([]);
+    for (const p of ['one', 'many', 'flushed']) await cleanPrefix(`${prefix}-${p}`);
+  });
+
   it('fills hours without a contribution with the decayed value', () => {
     const points = fillSeries([{ atMs: T0, value: 100 }], T0, T0 + 2 * HOUR, HOUR);
     expect(points.map((p) => p.value)).toEqual([100, 50, 25]);
