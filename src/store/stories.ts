@@ -22,6 +22,9 @@ export interface StoryStore {
   assignMany(items: Item[], now: Date): Promise<StoryAssignment[]>;
 }
 
+/** The member of a posting that holds its revision (see READ); never a story id, which starts with "s". */
+const REV = '#rev';
+
 export class StoryConflictError extends Error {
   constructor(itemId: string, attempts: number) {
     super(`could not assign item ${itemId} to a story after ${attempts} attempts: other workers kept changing the candidate stories`);
@@ -44,24 +47,30 @@ function indexTokens(features: StoryFeatures): string[] {
     .sort();
 }
 
+// Every posting (a sorted set of story ids by their latest time) also holds a revision: the member "${REV}" with a
+// negative score, one lower on every write of the posting. Story times are positive, so no time range ever returns it.
+// A commit checks that the revisions of the item's postings are as read: a story that appeared on the item's tokens,
+// or moved into the most recent ones, since the read makes it read and choose again. (Was a SHA-1 of every story id
+// of the postings, which the commit had to collect, sort and hash again: half of its time.)
+
 // KEYS: 1 item->story, then N posting keys of the item's tokens. ARGV: hi, lo, story key prefix ("{prefix}:story:").
-// Returns {'existing', storyId} or {'ok', snapshot digest, then per candidate: id, rev, members JSON, tokens JSON}.
-// The candidates are the stories sharing the most tokens with the item (ties by id), at most MAX_CANDIDATES; the
-// snapshot digest is the SHA-1 of every story id the postings hold, sorted and joined by "," (a digest, not the
-// list: a token as common as "china" has every story of the window in its postings), which COMMIT checks again.
+// Returns {'existing', storyId} or {'ok', then the N postings' revisions, then per candidate: id, rev, members JSON,
+// tokens JSON}. The candidates are the stories sharing the most tokens with the item (ties by id), at most
+// MAX_CANDIDATES, among the STORIES_PER_TOKEN most recent of each token within the window.
 // The story hashes are read by name: they share the hash tag of the declared keys, so they live in the same slot.
 const READ = redisScript(`
 local hi, lo, storyPrefix = ARGV[1], ARGV[2], ARGV[3]
 local known = redis.call('GET', KEYS[1])
 if known then return {'existing', known} end
+local out = {'ok'}
 local shared, ids = {}, {}
 for i = 2, #KEYS do
+  out[i] = redis.call('ZSCORE', KEYS[i], '${REV}') or '0'
   for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[i], hi, lo, 'LIMIT', 0, ${STORIES_PER_TOKEN})) do
     if shared[id] then shared[id] = shared[id] + 1 else shared[id] = 1; ids[#ids + 1] = id end
   end
 end
 table.sort(ids)
-local out = {'ok', redis.sha1hex(table.concat(ids, ','))}
 -- Ranked by tokens shared, most first, ids ascending among equals: ids is sorted, so grouping it by count keeps that
 -- order within each group (sorting with a Lua comparator instead was over a third of the script's time).
 local byCount, most = {}, 0
@@ -88,27 +97,20 @@ return out
 
 // KEYS: 1 item->story, 2 story hash, 3 story sources, then N posting keys of the item's tokens, then M candidate story
 // hashes (rev check), then P posting keys of the chosen story's other tokens (refreshed to the new last time).
-// ARGV: storyId, snapshot digest (SHA-1 of the sorted ids joined by ","), lo, hi, at, ttl, sourceId, members JSON,
-// tokens JSON, isNew, nItemPostings, nCandidates, then M expected revs, trimBefore, itemId.
+// ARGV: storyId, at, ttl, sourceId, members JSON, tokens JSON, isNew, N, M, trimBefore, itemId, then the N postings'
+// revisions as read, then the M candidates' revs as read.
 // Returns {'ok', items, source...}, {'existing', storyId} or {'conflict'}.
 const COMMIT = redisScript(`
-local storyId, snapshot, lo, hi, at, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local sourceId, members, tokens, isNew = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local nPost, nCand = tonumber(ARGV[11]), tonumber(ARGV[12])
-local trimBefore = ARGV[13 + nCand]
+local storyId, at, ttl, sourceId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local members, tokens, isNew = ARGV[5], ARGV[6], ARGV[7]
+local nPost, nCand, trimBefore = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local existing = redis.call('GET', KEYS[1])
 if existing then return {'existing', existing} end
-local seen, ids = {}, {}
 for i = 1, nPost do
-  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[3 + i], hi, lo, 'LIMIT', 0, ${STORIES_PER_TOKEN})) do
-    if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
-  end
+  if (redis.call('ZSCORE', KEYS[3 + i], '${REV}') or '0') ~= ARGV[11 + i] then return {'conflict'} end
 end
-table.sort(ids)
-if redis.sha1hex(table.concat(ids, ',')) ~= snapshot then return {'conflict'} end
 for i = 1, nCand do
-  local rev = redis.call('HGET', KEYS[3 + nPost + i], 'rev') or '0'
-  if rev ~= ARGV[12 + i] then return {'conflict'} end
+  if (redis.call('HGET', KEYS[3 + nPost + i], 'rev') or '0') ~= ARGV[11 + nPost + i] then return {'conflict'} end
 end
 local last = at
 if isNew == '1' then
@@ -126,7 +128,8 @@ redis.call('EXPIRE', KEYS[3], ttl)
 for i = 4, #KEYS do
   if i <= 3 + nPost or i > 3 + nPost + nCand then
     redis.call('ZADD', KEYS[i], last, storyId)
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimBefore)
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, trimBefore)
+    redis.call('ZINCRBY', KEYS[i], -1, '${REV}')
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
@@ -164,8 +167,6 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     features: StoryFeatures;
     tokens: string[];
     at: number;
-    lo: string;
-    hi: string;
     read: { keys: string[]; args: string[] };
   }
   type ReadReply = Array<string | null>;
@@ -180,9 +181,8 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const features = storyFeatures(item);
     const tokens = indexTokens(features);
     const at = storyTime(item, now, windowMs);
-    const lo = String(at - windowMs);
-    const hi = String(at + windowMs);
-    return { item, features, tokens, at, lo, hi, read: { keys: [itemKey(item.id), ...tokens.map(postingKey)], args: [hi, lo, storyKey('')] } };
+    const window = [String(at + windowMs), String(at - windowMs)];
+    return { item, features, tokens, at, read: { keys: [itemKey(item.id), ...tokens.map(postingKey)], args: [...window, storyKey('')] } };
   }
 
   /** The choice for an item from its read, as the commit that applies it (or the story it already belongs to). */
@@ -190,9 +190,9 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const { item, features, tokens } = p;
     const [readStatus, ...rest] = read;
     if (readStatus === 'existing') return { existing: rest[0]! };
-    const snapshotDigest = rest[0]!;
+    const postingRevs = rest.slice(0, tokens.length) as string[];
     const candidates: Array<StoryCandidate & { rev: string; tokens: string | null }> = [];
-    for (let i = 1; i < rest.length; i += 4) {
+    for (let i = tokens.length; i < rest.length; i += 4) {
       const [id, rev, members, storyTokens] = [rest[i]!, rest[i + 1], rest[i + 2], rest[i + 3]];
       // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
       candidates.push({ id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], tokens: storyTokens ?? null });
@@ -225,9 +225,6 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     ];
     const args = [
       choice.storyId,
-      snapshotDigest,
-      p.lo,
-      p.hi,
       String(p.at),
       String(ttl),
       item.sourceId,
@@ -236,9 +233,10 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       choice.kind === 'new' ? '1' : '0',
       String(tokens.length),
       String(candidates.length),
-      ...candidates.map((c) => c.rev),
       String(now.getTime() - 2 * windowMs),
       item.id,
+      ...postingRevs,
+      ...candidates.map((c) => c.rev),
     ];
     return { keys, args, storyId: choice.storyId, isNew: choice.kind === 'new' };
   }
