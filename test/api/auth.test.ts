@@ -79,6 +79,26 @@ describe('with a token', () => {
     expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['digest', 'notify', 'poll', 'score']);
   });
 
+  it('hands the queue board its requests whole: a JSON body, the query, the status of what it answers', async () => {
+    // The board runs as an app of its own, loaded on the first visit; what it answers must reach the browser as is.
+    const added = await getJson(`${t.url}/admin/queues/api/queues/digest/add`, {
+      token: TOKEN,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'board-check', data: { channelId: 'nowhere' }, options: { delay: 3_600_000 } }),
+    });
+    expect(added.status).toBe(200);
+    expect(added.body).toMatchObject({ job: { name: 'board-check', data: { channelId: 'nowhere' } }, status: 'delayed' });
+    const delayed = await getJson(`${t.url}/admin/queues/api/queues?activeQueue=digest&status=delayed&page=1`, { token: TOKEN });
+    const digest = delayed.body.queues.find((q: { name: string }) => q.name === 'digest');
+    expect(digest.jobs.map((j: { name: string }) => j.name)).toContain('board-check');
+    const cleaned = await getJson(`${t.url}/admin/queues/api/queues/digest/clean/delayed`, { token: TOKEN, method: 'PUT' });
+    expect(cleaned.status).toBeLessThan(300);
+    expect((await getJson(`${t.url}/admin/queues/api/queues/no-such-queue/pause`, { token: TOKEN, method: 'PUT' })).status).toBe(404);
+    const page = await getJson(`${t.url}/admin/queues/`, { token: TOKEN });
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+  });
+
   it('shows a sign-in page with a Basic challenge to a browser without credentials', async () => {
     const page = await getJson(`${t.url}/`, { headers: html });
     expect(page.status).toBe(401);
