@@ -31,3 +31,23 @@ export async function mapByKey<T, R>(items: readonly T[], keyOf: (item: T) => st
   if (failures.length > 0) throw failures[0];
   return results;
 }
+
+/** One holder at a time, in the order they asked. */
+export interface Mutex {
+  /** Resolves once the caller holds it, with the function that lets the next one in (calling it again does nothing). */
+  acquire(): Promise<() => void>;
+}
+
+export function createMutex(): Mutex {
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    async acquire() {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const before = tail;
+      tail = before.then(() => held);
+      await before;
+      return release;
+    },
+  };
+}

@@ -18,7 +18,7 @@ export type PollOutcome =
  */
 export async function pollStage(
   source: SourceConfig,
-  deps: { http: HttpClient; sourceState: SourceStateStore; seen: SeenStore; log: Logger; now: Date; signal?: AbortSignal },
+  deps: { http: HttpClient; sourceState: SourceStateStore; seen: SeenStore; log: Logger; now: Date; signal?: AbortSignal; bodyArrived?: () => Promise<void> },
 ): Promise<PollOutcome> {
   const result = await pollSourceWithHealth(source, {
     http: deps.http,
@@ -26,6 +26,7 @@ export async function pollStage(
     now: deps.now,
     log: deps.log,
     signal: deps.signal,
+    bodyArrived: deps.bodyArrived,
     deferCommit: true,
   });
   if (result.status === 'not-modified') return { status: 'not-modified' };

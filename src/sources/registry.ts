@@ -21,6 +21,12 @@ export interface PollContext {
    * instead of losing them behind a 304.
    */
   deferCommit?: boolean;
+  /**
+   * Called once every body of the poll has arrived, before any is parsed (each kind calls it). The worker holds its
+   * poll gate from here until the items are queued, so polls overlap their network waits but not the phase that
+   * holds a whole feed in memory.
+   */
+  bodyArrived?: () => Promise<void>;
 }
 
 /** A 304 (or an unchanged file) is a result, not an error; it costs no parsing. */

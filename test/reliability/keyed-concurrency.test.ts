@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapByKey } from '../../src/keyed-concurrency.js';
+import { createMutex, mapByKey } from '../../src/keyed-concurrency.js';
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,5 +67,30 @@ describe('work grouped by key (alert folds and dispatches of one score job)', ()
 
   it('handles no items', async () => {
     expect(await mapByKey([], String, async () => 1)).toEqual([]);
+  });
+});
+
+describe('the mutex (the poll gate: one feed held in memory at a time per worker)', () => {
+  it('lets one holder in at a time, in the order they asked, and ignores a second release', async () => {
+    const mutex = createMutex();
+    const log: string[] = [];
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].map(async (name, i) => {
+        await tick(i); // asks in this order
+        const release = await mutex.acquire();
+        inside++;
+        most = Math.max(most, inside);
+        log.push(`in ${name}`);
+        await tick(5 - i);
+        inside--;
+        log.push(`out ${name}`);
+        release();
+        release();
+      }),
+    );
+    expect(most).toBe(1);
+    expect(log).toEqual(['in a', 'out a', 'in b', 'out b', 'in c', 'out c', 'in d', 'out d']);
   });
 });

@@ -96,6 +96,33 @@ describe('polling sources', () => {
     expect(log.lines().join('\n')).toContain('ignoring a next page on another host');
   });
 
+  it('tells the worker when every body of a poll has arrived, once, before its items are built, and never for a 304', async () => {
+    const page1 = (next: string) => fixture('federal-register-page1.json').replace('NEXT_PAGE', next);
+    const server = await serve((req, res) => {
+      if (req.headers['if-none-match'] === '"r1"') return res.writeHead(304).end();
+      if (req.url === '/rss') return res.writeHead(200, { 'Content-Type': 'application/rss+xml', ETag: '"r1"' }).end(RSS);
+      if (req.url === '/press') return res.writeHead(200, { 'Content-Type': 'text/html' }).end(fixture('press.html'));
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url!.startsWith('/fr?page=2')) return res.end(fixture('federal-register-page2.json'));
+      res.end(page1(`${server.url}/fr?page=2`));
+    });
+    // The number of requests the server had seen when the hook ran: a paginated source has fetched every page by then.
+    const calls: number[] = [];
+    const gated = ctx({ bodyArrived: async () => void calls.push(server.requests.length) });
+    expect(ok(await pollSource(source({ id: 'gate-rss', kind: 'rss', url: `${server.url}/rss` }), gated)).items).toHaveLength(1);
+    expect(calls).toEqual([1]);
+    expect((await pollSource(source({ id: 'gate-rss', kind: 'rss', url: `${server.url}/rss` }), gated)).status).toBe('not-modified');
+    expect(calls).toEqual([1]);
+    expect(ok(await pollSource(source({ id: 'gate-fr', kind: 'json', preset: 'federal-register', maxPages: 3, url: `${server.url}/fr` }), gated)).items).toHaveLength(3);
+    expect(calls).toEqual([1, 4]);
+    const press = source({ id: 'gate-press', kind: 'html', url: `${server.url}/press`, selectors: { item: 'li.release', title: 'h3', summary: '.teaser' } });
+    expect(ok(await pollSource(press, gated)).items.length).toBeGreaterThan(0);
+    expect(calls).toEqual([1, 4, 5]);
+    // The items are built after it: a hook that fails leaves them unbuilt and the poll failed.
+    const failing = ctx({ bodyArrived: async () => Promise.reject(new Error('gate closed')) });
+    await expect(pollSource(source({ id: 'gate-rss-2', kind: 'rss', url: `${server.url}/rss` }), failing)).rejects.toThrow('gate closed');
+  });
+
   it('reports a GDELT plain-text error as a parse error naming the source', async () => {
     const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('Invalid query: the phrase is too short.'));
     const err = await pollSource(source({ id: 'gdelt-ga', kind: 'json', preset: 'gdelt', url: `${server.url}/api/v2/doc/doc?query=ga` }), ctx()).catch((e: unknown) => e);

@@ -103,6 +103,7 @@ export async function poll(source: HtmlSourceConfig, ctx: PollContext): Promise<
   const fetched = await fetchSource(source, ctx, ACCEPT.html, { maxBytesAtMost: HTML_MAX_BYTES });
   if (fetched.notModified) return { status: 'not-modified' };
   const { response } = fetched;
+  await ctx.bodyArrived?.();
   const html = decodeHtml(response.body, response.contentType);
   const page = extractHtml(source.id, html, response.url, source.selectors);
   const items = toItems(page.items, source.id, ctx.now);

@@ -80,6 +80,7 @@ function sameHost(next: string, base: string): string | undefined {
 export async function poll(source: JsonSourceConfig, ctx: PollContext): Promise<PollResult> {
   const first = await fetchSource(source, ctx, ACCEPT.json);
   if (first.notModified) return { status: 'not-modified' };
+  // Every page is fetched first: the next page's wait must not hold the worker's poll gate.
   let response = first.response;
   let bytes = response.body.length;
   let page = readJsonPage(source, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url);
@@ -107,6 +108,7 @@ export async function poll(source: JsonSourceConfig, ctx: PollContext): Promise<
     page = readJsonPage(source, parseJsonBody(source.id, res.body, res.url, res.contentType), res.url);
     raw.push(...page.items);
   }
+  await ctx.bodyArrived?.();
   const items = toItems(raw, source.id, ctx.now);
   const commit = await commitUnlessDeferred(ctx, first.commit);
   return { status: 'ok', items, bytes, commit };

@@ -8,6 +8,7 @@ export async function poll(source: RssSourceConfig, ctx: PollContext): Promise<P
   const fetched = await fetchSource(source, ctx, ACCEPT.feed);
   if (fetched.notModified) return { status: 'not-modified' };
   const { response } = fetched;
+  await ctx.bodyArrived?.();
   const feed = parseFeed(response.body, {
     sourceId: source.id,
     contentType: response.contentType,

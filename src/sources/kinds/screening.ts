@@ -110,6 +110,7 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
   const fetched = await fetchSource(source, ctx, ACCEPT.json);
   if (fetched.notModified) return { status: 'not-modified' };
   const { response } = fetched;
+  await ctx.bodyArrived?.();
   const current = readScreeningList(source.id, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url, source.lists);
   const previous = await ctx.state.getScreeningSnapshot(source.id);
   const diff = diffScreening(previous ?? new Map(), current);
