@@ -265,7 +265,7 @@ export const settingsFileSchema = z.strictObject({
     .prefault({}),
   worker: z
     .strictObject({
-      pollConcurrency: z.number().int().positive().default(4).describe('Poll jobs run at once per worker process.'),
+      pollConcurrency: z.number().int().positive().default(4).describe('Poll jobs run at once per worker process (their fetches overlap; parsing and queueing a fetched feed go one feed at a time).'),
       scoreConcurrency: z.number().int().positive().default(2).describe('Score jobs (batches of up to 100 items) run at once per worker process.'),
       notifyConcurrency: z.number().int().positive().default(8).describe('Notifications sent at once per worker process.'),
       shutdownTimeoutMs: z.number().int().positive().default(7_000).describe('On SIGTERM, how long in-flight jobs may run before they are abandoned (to be retried elsewhere).'),

@@ -80,7 +80,7 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
     }
   }
   // Alerts one item after another each (an alert's versions follow its items' order), different alerts concurrently:
-  // each fold is a few round trips under the alert's lock, and a job's alerts otherwise wait on each other's.
+  // each fold is a read and a compare-and-set, and a job's alerts otherwise wait on each other's round trips.
   const folded = await mapByKey(
     folds,
     (fold) => fold.alertId,
