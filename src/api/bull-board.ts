@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { Queues } from '../queue/queues.js';
 
 export const QUEUE_UI_PATH = '/admin/queues';
@@ -19,14 +19,15 @@ const METHODS: HTTPMethods[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export async function registerQueueUi(app: FastifyInstance, queues: Queues): Promise<void> {
   let board: Promise<FastifyInstance> | undefined;
   const forward = async (request: FastifyRequest, reply: FastifyReply) => {
-    board ??= buildBoard(queues).catch((err: unknown) => {
+    board ??= buildBoard(queues, app.log).catch((err: unknown) => {
       board = undefined; // the next visit tries again
       throw err;
     });
     const inner = await board;
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !FRAMING.has(name)));
     const response = await inner.inject({
-      method: request.method as HTTPMethods,
+      // A HEAD is answered from the GET (this app drops the body), so its Content-Length is the GET's.
+      method: request.method === 'HEAD' ? 'GET' : (request.method as HTTPMethods),
       url: request.url,
       headers: headers as Record<string, string>,
       payload: request.body === undefined ? undefined : (request.body as string | object | Buffer),
@@ -41,7 +42,7 @@ export async function registerQueueUi(app: FastifyInstance, queues: Queues): Pro
   });
 }
 
-async function buildBoard(queues: Queues): Promise<FastifyInstance> {
+async function buildBoard(queues: Queues, log: FastifyBaseLogger): Promise<FastifyInstance> {
   const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }, { default: Fastify }] = await Promise.all([
     import('@bull-board/api'),
     import('@bull-board/api/bullMQAdapter'),
@@ -49,6 +50,11 @@ async function buildBoard(queues: Queues): Promise<FastifyInstance> {
     import('fastify'),
   ]);
   const inner = Fastify({ logger: false });
+  // Its failures are logged as the API's own are (the path only: a query string may carry a login token).
+  inner.setErrorHandler((err, request, reply) => {
+    log.error({ err, path: request.url.split('?')[0] }, 'queue board request failed');
+    return reply.send(err);
+  });
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(QUEUE_UI_PATH);
   createBullBoard({

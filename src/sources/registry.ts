@@ -22,9 +22,9 @@ export interface PollContext {
    */
   deferCommit?: boolean;
   /**
-   * Called once every body of the poll has arrived, before any is parsed (each kind calls it). The worker holds its
-   * poll gate from here until the items are queued, so polls overlap their network waits but not the phase that
-   * holds a whole feed in memory.
+   * Called once every body of the poll has arrived, before its items are built (each kind calls it; a paginated JSON
+   * source has read each page for the next one's address by then). The worker holds its poll gate from here until
+   * the items are queued, so polls overlap their network waits but not the phase that holds a whole feed in memory.
    */
   bodyArrived?: () => Promise<void>;
 }

@@ -136,6 +136,8 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     async update(id, fn) {
       let raw = await redis.get(alertKey(id));
       for (let round = 0; round < MAX_UPDATE_ROUNDS; round++) {
+        // Writers that keep overtaking each other step apart a little.
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * round));
         const change = await fn(parse(raw));
         if (!change.alert) return change.result;
         const updatedMs = Date.parse(change.alert.updatedAt);

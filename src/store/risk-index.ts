@@ -151,10 +151,12 @@ export function createRiskIndexStore(redis: Redis, prefix: string, settings: Ris
       if (inputs.length === 0) return [];
       const calls = inputs.map(call);
       const pipeline = redis.pipeline();
-      for (const { keys, args } of calls) RECORD.queue(pipeline, keys, args);
+      // The first call carries the script's source, so the server knows it for the rest: contributions must apply in
+      // order, and one run again after a NOSCRIPT would come after the later ones. (Should the script cache be flushed
+      // in between all the same, a contribution run twice adds nothing the second time: a story counts once, at its
+      // highest score.)
+      calls.forEach(({ keys, args }, i) => RECORD.queue(pipeline, keys, args, i === 0));
       const replies = await pipeline.exec();
-      // A contribution the server could not run (it had forgotten the script) is run again on its own; one that ran
-      // twice adds nothing the second time (a story counts once at its highest score).
       const out: RiskUpdate[] = [];
       for (let i = 0; i < calls.length; i++) out.push(update(await RECORD.settle<RecordReply>(replies?.[i], redis, calls[i]!.keys, calls[i]!.args)));
       return out;

@@ -6,8 +6,12 @@ export type ScriptArg = string | number;
 /** A Lua script run as `script(redis, keys, args)`, or queued on a pipeline with `queue` and read back with `settle`. */
 export interface RedisScript {
   <T = unknown>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T>;
-  /** Queues the script by its SHA-1 on a pipeline (one round trip with the pipeline's other commands). */
-  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[]): void;
+  /**
+   * Queues the script by its SHA-1 on a pipeline (one round trip with the pipeline's other commands). `withSource`
+   * sends the source instead, which also makes the server know the script for the pipeline's later calls: for a
+   * pipeline whose calls must run in order, where a call run again after a NOSCRIPT would come after later ones.
+   */
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[], withSource?: boolean): void;
   /**
    * The script's value from its pipeline reply. A server that did not know the script did not run it: it is run
    * again on its own, source included. Any other error reply is thrown.
@@ -31,8 +35,9 @@ export function redisScript(lua: string): RedisScript {
     }
   };
   return Object.assign(run, {
-    queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[]) {
-      pipeline.evalsha(sha, keys.length, ...keys, ...args);
+    queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[], withSource = false) {
+      if (withSource) pipeline.eval(lua, keys.length, ...keys, ...args);
+      else pipeline.evalsha(sha, keys.length, ...keys, ...args);
     },
     async settle<T>(reply: [Error | null, unknown] | undefined, redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T> {
       if (!reply) throw new Error('Redis pipeline returned no reply');

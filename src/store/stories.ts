@@ -24,6 +24,8 @@ export interface StoryStore {
 
 /** The member of a posting that holds its revision (see READ); never a story id, which starts with "s". */
 const REV = '#rev';
+/** Where revisions start: far above any story time (ms), so no time range returns the member and no trim removes it. */
+const REV_BASE = '1000000000000000';
 
 export class StoryConflictError extends Error {
   constructor(itemId: string, attempts: number) {
@@ -47,8 +49,9 @@ function indexTokens(features: StoryFeatures): string[] {
     .sort();
 }
 
-// Every posting (a sorted set of story ids by their latest time) also holds a revision: the member "${REV}" with a
-// negative score, one lower on every write of the posting. Story times are positive, so no time range ever returns it.
+// Every posting (a sorted set of story ids by their latest time) also holds a revision: the member "${REV}", its score
+// counting up from REV_BASE by one on every write of the posting. Story times (ms since 1970) stay far below it, so no
+// time range returns the member and no trim (by time) removes it, this build's or an older build's.
 // A commit checks that the revisions of the item's postings are as read: a story that appeared on the item's tokens,
 // or moved into the most recent ones, since the read makes it read and choose again. (Was a SHA-1 of every story id
 // of the postings, which the commit had to collect, sort and hash again: half of its time.)
@@ -128,8 +131,9 @@ redis.call('EXPIRE', KEYS[3], ttl)
 for i = 4, #KEYS do
   if i <= 3 + nPost or i > 3 + nPost + nCand then
     redis.call('ZADD', KEYS[i], last, storyId)
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, trimBefore)
-    redis.call('ZINCRBY', KEYS[i], -1, '${REV}')
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', trimBefore)
+    redis.call('ZADD', KEYS[i], 'NX', '${REV_BASE}', '${REV}')
+    redis.call('ZINCRBY', KEYS[i], 1, '${REV}')
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end

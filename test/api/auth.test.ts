@@ -97,6 +97,9 @@ describe('with a token', () => {
     expect((await getJson(`${t.url}/admin/queues/api/queues/no-such-queue/pause`, { token: TOKEN, method: 'PUT' })).status).toBe(404);
     const page = await getJson(`${t.url}/admin/queues/`, { token: TOKEN });
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const head = await fetch(`${t.url}/admin/queues/`, { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(Buffer.byteLength(page.body as string));
   });
 
   it('shows a sign-in page with a Basic challenge to a browser without credentials', async () => {
