@@ -17,7 +17,8 @@ const BATCHES_PER_ADD = 10;
  * Polls run concurrently (worker.pollConcurrency) while they wait on the network; from the moment a body has
  * arrived until its items are queued, one poll at a time per process. That phase holds a whole feed in memory (its
  * text, its items, their score jobs' JSON), and it is CPU-bound anyway: overlapping it made a worker's peak memory
- * the sum of its largest feeds instead of the largest one (bench: 152-161 MB with four at once, 143 MB one at a time).
+ * the sum of its largest feeds instead of the largest one (bench, peak RSS: 152-161 MB with four polls at once and no
+ * gate, 143 MB with one poll at a time).
  */
 export function pollProcessor(ctx: WorkerContext) {
   const gate = createMutex();

@@ -54,10 +54,7 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
   // Items no watchlist cares about at all are not clustered: their stories would only cost memory. The others are
   // clustered one after another (items of one job often share a story, and its commit is optimistic).
   const clustered = assessed.filter(({ assessments }) => assessments.some((a) => a.level !== 'none'));
-  const assignments = await deps.stories.assignMany(
-    clustered.map(({ item }) => item),
-    deps.now,
-  );
+  const assignments = await deps.stories.assignMany(clustered.map(({ item }) => item), deps.now);
   const storyOf = new Map(clustered.map((entry, i) => [entry, assignments[i]!]));
   for (const entry of assessed) {
     const { item, credibility } = entry;
