@@ -37,12 +37,12 @@ export interface DispatchDeps {
  * decision (so a replay applies the same one) and updates the digest holdings. Returns the notify jobs to enqueue.
  * Replaying it for a version already dispatched changes nothing and returns the same jobs (their ids dedupe them).
  */
-export async function dispatchAlert(alert: Alert, reason: NotifyReason, version: number, deps: DispatchDeps): Promise<DispatchOutcome> {
+export async function dispatchAlert(alert: Alert, reason: NotifyReason, version: number, deps: DispatchDeps, listed?: Dispatch[]): Promise<DispatchOutcome> {
   const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
   const nowMs = deps.now.getTime();
   // Read even for a version 1 this run just created: while the rest of its score job ran, another worker may have
-  // taken the alert to version 2 and sent that.
-  const recorded = await deps.dispatch.list(alert.id);
+  // taken the alert to version 2 and sent that. (`listed`: read with the job's other alerts, just before.)
+  const recorded = listed ?? (await deps.dispatch.list(alert.id));
   for (const channelId of routeAlert(alert, deps.watchlist, deps.channels)) {
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
@@ -98,14 +98,19 @@ export async function dispatchDue(
   due: Array<{ alert: Alert; version: number; reason: NotifyReason }>,
   deps: Omit<DispatchDeps, 'watchlist'> & { watchlists: ReadonlyMap<string, WatchlistConfig> },
 ): Promise<DispatchOutcome> {
+  // Unthrottled, the job's alerts are dispatched at once, and their decisions are read together first. An alert's
+  // first due version uses that read; its later ones read again (the version before recorded its own decision).
+  const throttled = [...deps.channels.values()].some((channel) => channel.throttle);
+  const listed = throttled ? new Map<string, Dispatch[]>() : await deps.dispatch.listMany([...new Set(due.map((d) => d.alert.id))]);
   const dispatchOne = async ({ alert, version, reason }: (typeof due)[number]) => {
     const watchlist = deps.watchlists.get(alert.watchlistId);
     if (!watchlist) return null;
+    const recorded = listed.get(alert.id);
+    listed.delete(alert.id);
     // Route a replayed older version by the level it had then, so it reaches the channels it was meant for.
     const level = alert.history?.find((e) => e.version === version)?.level ?? alert.level;
-    return dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist });
+    return dispatchAlert({ ...alert, level }, reason, version, { ...deps, watchlist }, recorded);
   };
-  const throttled = [...deps.channels.values()].some((channel) => channel.throttle);
   const outcomes = [];
   if (throttled) for (const d of due) outcomes.push(await dispatchOne(d));
   else outcomes.push(...(await mapByKey(due, (d) => d.alert.id, dispatchOne)));

@@ -5,7 +5,7 @@ import { alertIdFor } from '../alerts/ids.js';
 import { riskAlert, riskStoryId } from '../alerts/risk.js';
 import type { Alert, NotifyReason } from '../alerts/types.js';
 import type { WatchlistConfig } from '../config/schema.js';
-import type { AlertStore } from '../store/alerts.js';
+import type { AlertStore, StoredAlert } from '../store/alerts.js';
 import type { RiskContribution, RiskIndexStore, RiskUpdate } from '../store/risk-index.js';
 import type { StoryStore } from '../store/stories.js';
 import type { Assessment } from '../scoring/types.js';
@@ -77,15 +77,20 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
     }
   }
   // Alerts one item after another each (an alert's versions follow its items' order), different alerts concurrently:
-  // each fold is a read and a compare-and-set, and a job's alerts otherwise wait on each other's round trips.
+  // each fold is a compare-and-set, and a job's alerts otherwise wait on each other's round trips. The job's alerts
+  // are read in one round trip; an alert's first fold starts from that read, its later ones read it again (the fold
+  // before changed it).
+  const stored = await deps.alerts.readForUpdate([...new Set(folds.map((fold) => fold.alertId))]);
   const folded = await mapByKey(
     folds,
     (fold) => fold.alertId,
     async (fold) => {
-      // Below the watchlist's level an item only corroborates an alert that exists; skip the lock when none does.
+      const snapshot = stored.get(fold.alertId);
+      stored.delete(fold.alertId);
+      // Below the watchlist's level an item only corroborates an alert that exists; no write when none does.
       // (Asked even of an item that started its story: by now another job may have made the story's alert.)
-      if (!fold.relevant && !(await deps.alerts.get(fold.alertId))) return null;
-      return foldItem(fold.alertId, fold.item, fold.storyId, fold.assessment, fold.watchlist, deps);
+      if (!fold.relevant && !(snapshot ? snapshot.alert : await deps.alerts.get(fold.alertId))) return null;
+      return foldItem(fold.alertId, fold.item, fold.storyId, fold.assessment, fold.watchlist, deps, snapshot);
     },
   );
   // The risk index in item order: items of different stories add to the same material's index. Every contribution
@@ -115,7 +120,15 @@ interface PendingFold {
   relevant: boolean;
 }
 
-async function foldItem(alertId: string, item: Item, storyId: string, assessment: Assessment, watchlist: WatchlistConfig, deps: ScoreDeps): Promise<AlertVersionDue | null> {
+async function foldItem(
+  alertId: string,
+  item: Item,
+  storyId: string,
+  assessment: Assessment,
+  watchlist: WatchlistConfig,
+  deps: ScoreDeps,
+  stored?: StoredAlert,
+): Promise<AlertVersionDue | null> {
   const milestones = deps.state.config.settings.alerts.corroborationMilestones;
   return deps.alerts.update<AlertVersionDue | null>(alertId, async (previous) => {
     const alreadyFolded = previous ? await deps.alerts.hasItem(alertId, item.id) : false;
@@ -128,7 +141,7 @@ async function foldItem(alertId: string, item: Item, storyId: string, assessment
     }
     const result = decision.notify ? { alert: decision.alert, version: decision.alert.version, reason: decision.notify } : null;
     return { alert: decision.alert, result, items: [item.id] };
-  });
+  }, stored);
 }
 
 /** What an assessment adds to the risk index: one contribution per watched material or product it names. */

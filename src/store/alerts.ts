@@ -26,6 +26,19 @@ export interface AlertPage {
   nextCursor?: string;
 }
 
+/** An alert as read for an update (undefined: none stored). */
+export interface StoredAlert {
+  readonly alert: Alert | undefined;
+}
+
+/** The Redis store's own: the alert as stored, for the compare-and-set. */
+class StoredRaw implements StoredAlert {
+  constructor(
+    readonly raw: string | null,
+    readonly alert: Alert | undefined,
+  ) {}
+}
+
 /** What an update callback returns: the new alert (or null for no change), the caller's result, item ids folded. */
 export interface AlertChange<T> {
   alert: Alert | null;
@@ -45,12 +58,15 @@ export interface AlertStore {
   getMany(ids: string[]): Promise<Alert[]>;
   /** Whether the item was already folded into the alert. */
   hasItem(alertId: string, itemId: string): Promise<boolean>;
+  /** The alerts as stored now, for `update` to start from instead of reading each again: one round trip for many. */
+  readForUpdate(ids: string[]): Promise<Map<string, StoredAlert>>;
   /**
    * Read-modify-write, atomic across workers: fn gets the alert as stored and returns the new one (or null for no
    * change). The write happens only if the alert is still as fn saw it; otherwise fn runs again on the newer alert,
-   * so fn must not have side effects of its own.
+   * so fn must not have side effects of its own. `stored` (from readForUpdate) saves the first read; if the alert
+   * changed since, the write sees it and fn runs again.
    */
-  update<T>(id: string, fn: (previous: Alert | undefined) => Promise<AlertChange<T>>): Promise<T>;
+  update<T>(id: string, fn: (previous: Alert | undefined) => Promise<AlertChange<T>>, stored?: StoredAlert): Promise<T>;
   /** Newest activity first (by `updatedAt`), filtered, paginated with a cursor that is stable under inserts. */
   list(query: AlertQuery): Promise<AlertPage>;
   listRecent(limit: number, offset?: number): Promise<Alert[]>;
@@ -133,12 +149,17 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     async hasItem(alertId, itemId) {
       return (await redis.sismember(itemsKey(alertId), itemId)) === 1;
     },
-    async update(id, fn) {
-      let raw = await redis.get(alertKey(id));
+    async readForUpdate(ids) {
+      if (ids.length === 0) return new Map();
+      const raws = await redis.mget(ids.map(alertKey));
+      return new Map(ids.map((id, i) => [id, new StoredRaw(raws[i] ?? null, parse(raws[i] ?? null))]));
+    },
+    async update(id, fn, stored) {
+      let raw = stored instanceof StoredRaw ? stored.raw : await redis.get(alertKey(id));
       for (let round = 0; round < MAX_UPDATE_ROUNDS; round++) {
         // Writers that keep overtaking each other step apart a little.
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * round));
-        const change = await fn(parse(raw));
+        const change = await fn(round === 0 && stored instanceof StoredRaw ? stored.alert : parse(raw));
         if (!change.alert) return change.result;
         const updatedMs = Date.parse(change.alert.updatedAt);
         // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
@@ -234,6 +255,9 @@ export function createMemoryAlertStore(): AlertStore {
     },
     async hasItem(alertId, itemId) {
       return items.get(alertId)?.has(itemId) ?? false;
+    },
+    async readForUpdate(ids) {
+      return new Map(ids.map((id) => [id, { alert: alerts.get(id) }]));
     },
     async update(id, fn) {
       const change = await fn(alerts.get(id));

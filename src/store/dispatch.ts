@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Dispatch } from '../alerts/routing.js';
 import { digestHeldKey, MAX_HELD } from './digests.js';
 import { keyFor } from './keys.js';
+import { replyValues } from './replies.js';
 import { redisScript } from './script.js';
 
 const HOUR_MS = 3_600_000;
@@ -32,6 +33,8 @@ export interface DispatchStore {
   get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
   /** Every recorded dispatch of an alert, oldest version first (the API shows them with the deliveries). */
   list(alertId: string): Promise<Dispatch[]>;
+  /** `list` of several alerts in one round trip. */
+  listMany(alertIds: string[]): Promise<Map<string, Dispatch[]>>;
   /** Sends reserved in the channel's window from `fromMs` on (for tests and the API). */
   reserved(channelId: string, fromMs: number): Promise<number[]>;
 }
@@ -123,6 +126,13 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
     },
     async list(alertId) {
       return parseDecisions(await redis.hvals(recordKey(alertId)));
+    },
+    async listMany(alertIds) {
+      if (alertIds.length === 0) return new Map();
+      const pipeline = redis.pipeline();
+      for (const id of alertIds) pipeline.hvals(recordKey(id));
+      const values = replyValues(await pipeline.exec()) as string[][];
+      return new Map(alertIds.map((id, i) => [id, parseDecisions(values[i]!)]));
     },
     async reserved(channelId, fromMs) {
       const flat = await redis.zrangebyscore(windowKey(channelId), String(fromMs), '+inf', 'WITHSCORES');

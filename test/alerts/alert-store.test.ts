@@ -144,6 +144,27 @@ describe('the alert history', () => {
     expect(await redis.get(`{${prefix}}:alert:${id}`)).toBe(before);
   });
 
+  it('starts an update from the alert as read for it, and runs it again when the alert changed since that read', async () => {
+    const id = 'snap';
+    await put(makeAlert({ id, updatedAt: at(0), sources: ['first'] }));
+    const read = await store.readForUpdate([id, 'snap-none']);
+    expect(read.get(id)!.alert!.sources).toEqual(['first']);
+    expect(read.get('snap-none')!.alert).toBeUndefined();
+    await put(makeAlert({ id, updatedAt: at(0), sources: ['first', 'other'] }));
+    const seen: string[][] = [];
+    await store.update(id, async (previous) => {
+      seen.push(previous!.sources);
+      return { alert: { ...previous!, sources: [...previous!.sources, 'mine'] }, result: undefined };
+    }, read.get(id));
+    // The stale read was tried first; the write saw the change and the update ran on the newer alert.
+    expect(seen).toEqual([['first'], ['first', 'other']]);
+    expect((await store.get(id))!.sources).toEqual(['first', 'other', 'mine']);
+    // An absent alert read as absent is created without another read.
+    await store.update('snap-none', async (previous) => ({ alert: previous ?? makeAlert({ id: 'snap-none', updatedAt: at(0) }), result: undefined }), read.get('snap-none'));
+    expect(await store.get('snap-none')).toBeDefined();
+    expect(await store.readForUpdate([])).toEqual(new Map());
+  });
+
   it('remembers which items were folded into an alert', async () => {
     await store.update('a10', async (previous) => ({ alert: previous!, result: undefined, items: ['item-x'] }));
     expect(await store.hasItem('a10', 'item-x')).toBe(true);

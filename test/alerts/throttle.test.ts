@@ -92,6 +92,29 @@ describe('dispatching alert versions to channels', () => {
     expect(outcome.held.map((h) => h.alertId)).toEqual(['job-c', 'job-d']);
   });
 
+  it("supersedes an alert's deferred version with the job's next version of it, the job's decisions read together", async () => {
+    const p = `${prefix}-due-defer`;
+    // Quiet all day (T0 is 10:00 UTC): every version is deferred to 23:00.
+    const quiet = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', quietHours: { start: '01:00', end: '23:00' } })]]);
+    const real = createDispatchStore(redis, p, 3600);
+    let listedTogether = 0;
+    const dispatch: DispatchStore = { ...real, listMany: async (ids) => (listedTogether++, real.listMany(ids)) };
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: quiet, dispatch, digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const alert = makeAlert({ id: 'q-1', watchlistId: 'magnets', level: 'high', version: 2 });
+    const outcome = await dispatchDue(
+      [
+        { alert, version: 1, reason: 'first' as const },
+        { alert: makeAlert({ id: 'q-2', watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const },
+        { alert, version: 2, reason: 'corroborated' as const },
+      ],
+      deps,
+    );
+    expect(listedTogether).toBe(1);
+    expect(outcome.notifications.map((n) => `${n.alertId} v${n.version} ${n.dispatch.mode}`)).toEqual(['q-1 v1 deferred', 'q-2 v1 deferred', 'q-1 v2 deferred']);
+    // Version 2 saw version 1's decision, recorded by the same job after the read they shared.
+    expect(outcome.superseded).toEqual([{ alertId: 'q-1', version: 1, channelId: 'ops' }]);
+  });
+
   it('dispatches the versions of one alert in order and merges a job\'s outcomes in the order they were due', async () => {
     const p = `${prefix}-due-merge`;
     const open = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h' })]]);
