@@ -1,7 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Alert } from '../alerts/types.js';
 import { levelRank, type Level } from '../scoring/types.js';
-import { createHash } from 'node:crypto';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -33,10 +33,10 @@ export interface StoredAlert {
 
 /** The Redis store's own: the alert as stored, for the compare-and-set. */
 class StoredRaw implements StoredAlert {
-  constructor(
-    readonly raw: string | null,
-    readonly alert: Alert | undefined,
-  ) {}
+  readonly alert: Alert | undefined;
+  constructor(readonly raw: string | null) {
+    this.alert = raw ? (JSON.parse(raw) as Alert) : undefined;
+  }
 }
 
 /** What an update callback returns: the new alert (or null for no change), the caller's result, item ids folded. */
@@ -152,14 +152,14 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     async readForUpdate(ids) {
       if (ids.length === 0) return new Map();
       const raws = await redis.mget(ids.map(alertKey));
-      return new Map(ids.map((id, i) => [id, new StoredRaw(raws[i] ?? null, parse(raws[i] ?? null))]));
+      return new Map(ids.map((id, i) => [id, new StoredRaw(raws[i] ?? null)]));
     },
     async update(id, fn, stored) {
-      let raw = stored instanceof StoredRaw ? stored.raw : await redis.get(alertKey(id));
+      let { raw, alert: previous } = stored instanceof StoredRaw ? stored : new StoredRaw(await redis.get(alertKey(id)));
       for (let round = 0; round < MAX_UPDATE_ROUNDS; round++) {
         // Writers that keep overtaking each other step apart a little.
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * round));
-        const change = await fn(round === 0 && stored instanceof StoredRaw ? stored.alert : parse(raw));
+        const change = await fn(previous);
         if (!change.alert) return change.result;
         const updatedMs = Date.parse(change.alert.updatedAt);
         // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
@@ -174,6 +174,7 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
           return change.result;
         }
         raw = (now as string | null) ?? null;
+        previous = parse(raw);
       }
       throw new Error(`alert ${id} kept changing under ${MAX_UPDATE_ROUNDS} updates`);
     },

@@ -36,12 +36,7 @@ export interface RiskIndexEntry {
   updatedAt: string;
 }
 
-/**
- * The risk index in Redis, one state per watchlist x material, updated by one atomic script so that any number of
- * workers agree on the value and on the single contribution that crossed the threshold. Each story counts once at its
- * highest score (its increase is added when it escalates; a de-escalation subtracts its score once), so forty outlets
- * carrying one story do not make forty times the risk, and re-processing an item adds nothing.
- */
+/** One assessment's addition to one material's risk index. */
 export interface RiskContribution {
   watchlistId: string;
   material: string;
@@ -52,6 +47,12 @@ export interface RiskContribution {
   nowMs: number;
 }
 
+/**
+ * The risk index in Redis, one state per watchlist x material, updated by one atomic script so that any number of
+ * workers agree on the value and on the single contribution that crossed the threshold. Each story counts once at its
+ * highest score (its increase is added when it escalates; a de-escalation subtracts its score once), so forty outlets
+ * carrying one story do not make forty times the risk, and re-processing an item adds nothing.
+ */
 export interface RiskIndexStore {
   record(input: RiskContribution): Promise<RiskUpdate>;
   /** Each contribution in turn, as record would apply them one after another, in one round trip. */

@@ -7,11 +7,11 @@ export type ScriptArg = string | number;
 export interface RedisScript {
   <T = unknown>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T>;
   /**
-   * Queues the script by its SHA-1 on a pipeline (one round trip with the pipeline's other commands). `withSource`
+   * Queues the script by its SHA-1 on a pipeline (one round trip with the pipeline's other commands). `sendSource`
    * sends the source instead, which also makes the server know the script for the pipeline's later calls: for a
    * pipeline whose calls must run in order, where a call run again after a NOSCRIPT would come after later ones.
    */
-  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[], withSource?: boolean): void;
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[], sendSource?: boolean): void;
   /**
    * The script's value from its pipeline reply. A server that did not know the script did not run it: it is run
    * again on its own, source included. Any other error reply is thrown.
@@ -26,17 +26,18 @@ export interface RedisScript {
  */
 export function redisScript(lua: string): RedisScript {
   const sha = createHash('sha1').update(lua).digest('hex');
+  const withSource = async <T>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]) => (await redis.eval(lua, keys.length, ...keys, ...args)) as T;
   const run = async <T>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T> => {
     try {
       return (await redis.evalsha(sha, keys.length, ...keys, ...args)) as T;
     } catch (err) {
       if (!isNoScript(err)) throw err;
-      return (await redis.eval(lua, keys.length, ...keys, ...args)) as T;
+      return withSource<T>(redis, keys, args);
     }
   };
   return Object.assign(run, {
-    queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[], withSource = false) {
-      if (withSource) pipeline.eval(lua, keys.length, ...keys, ...args);
+    queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly ScriptArg[], sendSource = false) {
+      if (sendSource) pipeline.eval(lua, keys.length, ...keys, ...args);
       else pipeline.evalsha(sha, keys.length, ...keys, ...args);
     },
     async settle<T>(reply: [Error | null, unknown] | undefined, redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T> {
@@ -44,7 +45,7 @@ export function redisScript(lua: string): RedisScript {
       const [err, value] = reply;
       if (!err) return value as T;
       if (!isNoScript(err)) throw err;
-      return (await redis.eval(lua, keys.length, ...keys, ...args)) as T;
+      return withSource<T>(redis, keys, args);
     },
   });
 }

@@ -253,17 +253,29 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     return { storyId: commit.storyId, isNew: commit.isNew, sources: sources.sort(), items: Number(items ?? 1) };
   }
 
-  async function attempt(p: Prepared, now: Date): Promise<StoryAssignment | 'conflict'> {
-    const decided = plan(p, await READ<ReadReply>(redis, p.read.keys, p.read.args), now);
-    if ('existing' in decided) return existingAssignment(decided.existing);
-    return committed(decided, await COMMIT<string[]>(redis, decided.keys, decided.args));
+  /**
+   * One read, choice and commit. `read`: the item's read when it was made already. `next`: an item whose read goes in
+   * one round trip with this commit (Redis runs them in that order, so the read sees the commit); it comes back as
+   * `nextRead` only when the commit went through and both replies are good.
+   */
+  async function attempt(p: Prepared, now: Date, read?: ReadReply, next?: Prepared): Promise<{ outcome: StoryAssignment | 'conflict'; nextRead?: ReadReply }> {
+    const decided = plan(p, read ?? (await READ<ReadReply>(redis, p.read.keys, p.read.args)), now);
+    if ('existing' in decided) return { outcome: await existingAssignment(decided.existing) };
+    if (!next) return { outcome: await committed(decided, await COMMIT<string[]>(redis, decided.keys, decided.args)) };
+    const pipeline = redis.pipeline();
+    COMMIT.queue(pipeline, decided.keys, decided.args);
+    READ.queue(pipeline, next.read.keys, next.read.args);
+    const replies = await pipeline.exec();
+    const outcome = await committed(decided, await COMMIT.settle<string[]>(replies?.[0], redis, decided.keys, decided.args));
+    const nextRead = outcome !== 'conflict' && replies?.every(([err]) => !err) ? (replies[1]![1] as ReadReply) : undefined;
+    return { outcome, nextRead };
   }
 
   /** Read, choose, commit; on a conflict read and choose again (after a short random pause). */
   async function assignPrepared(p: Prepared, now: Date, firstAttempt = 1): Promise<StoryAssignment> {
     for (let i = firstAttempt; i <= maxAttempts; i++) {
       if (i > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (i - 1)));
-      const outcome = await attempt(p, now);
+      const { outcome } = await attempt(p, now);
       if (outcome !== 'conflict') return outcome;
     }
     throw new StoryConflictError(p.item.id, maxAttempts);
@@ -274,31 +286,16 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       return assignPrepared(prepare(item, now), now);
     },
     async assignMany(items, now) {
-      // One item after another, as assign would, but an item's commit and the next item's read share a round trip:
-      // Redis runs them in that order, so the read sees the commit. Only when the commit did not go through (a
-      // conflict, or a server that did not know the script) is the next item read again on its own.
+      // One item after another, as assign would, each commit carrying the next item's read. Only when a commit did
+      // not go through (a conflict, or a server that did not know the script) is the next item read on its own.
       const out: StoryAssignment[] = [];
       let current = items.length ? prepare(items[0]!, now) : undefined;
-      let prefetched: ReadReply | undefined;
+      let read: ReadReply | undefined;
       for (let i = 0; current; i++) {
         const next = i + 1 < items.length ? prepare(items[i + 1]!, now) : undefined;
-        const read = prefetched ?? (await READ<ReadReply>(redis, current.read.keys, current.read.args));
-        prefetched = undefined;
-        const decided = plan(current, read, now);
-        let outcome: StoryAssignment | 'conflict';
-        if ('existing' in decided) {
-          outcome = await existingAssignment(decided.existing);
-        } else if (!next) {
-          outcome = await committed(decided, await COMMIT<string[]>(redis, decided.keys, decided.args));
-        } else {
-          const pipeline = redis.pipeline();
-          COMMIT.queue(pipeline, decided.keys, decided.args);
-          READ.queue(pipeline, next.read.keys, next.read.args);
-          const replies = await pipeline.exec();
-          outcome = await committed(decided, await COMMIT.settle<string[]>(replies?.[0], redis, decided.keys, decided.args));
-          if (outcome !== 'conflict' && replies?.every(([err]) => !err)) prefetched = replies[1]![1] as ReadReply;
-        }
+        const { outcome, nextRead } = await attempt(current, now, read, next);
         out.push(outcome === 'conflict' ? await assignPrepared(current, now, 2) : outcome);
+        read = nextRead;
         current = next;
       }
       return out;
