@@ -26,7 +26,7 @@ import { writeConfigDir } from '../test/helpers/config-dir.js';
 import { rssDocument, startServer } from '../test/helpers/http.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../test/helpers/redis.js';
 import { syntheticEntries } from '../test/helpers/synthetic.js';
-import { spawnWorker, startHeapFlags } from '../test/reliability/support/worker-process.js';
+import { spawnWorker, startEnv, startHeapFlags } from '../test/reliability/support/worker-process.js';
 
 // 20,000 by default: at 5,000 the run is over before V8 has compiled the alert path (a story, an alert, a delivery
 // are each taken a few hundred times), and a worker that runs for months is measured warm.
@@ -240,7 +240,7 @@ export async function run(): Promise<void> {
     );
   }
   console.log(
-    `worker start-up to first fetch: ${pipeline.startupMs} ms; worker peak RSS: ${pipeline.peakRssMb.toFixed(1)} MB (target < 150 MB; node flags as npm start: ${[...startHeapFlags(), ...(process.env.CHOKEPOINT_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])].join(' ')}) ${pipeline.peakRssMb < 150 ? 'MET' : 'NOT MET'}` +
+    `worker start-up to first fetch: ${pipeline.startupMs} ms; worker peak RSS: ${pipeline.peakRssMb.toFixed(1)} MB (target < 150 MB; started as npm start: ${[...Object.entries(startEnv()).map(([name, value]) => `${name}=${value}`), 'node', ...startHeapFlags(), ...(process.env.CHOKEPOINT_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])].join(' ')}) ${pipeline.peakRssMb < 150 ? 'MET' : 'NOT MET'}` +
       (pipeline.compiled ? '' : ' [worker run from TypeScript via tsx: run `npm run build` first for the real figure]'),
   );
   const sweep = (process.env.BENCH_ALERT_SWEEP ?? '30,100').split(',').map(Number).filter((n) => n > 0 && n !== ALERT_EVERY);

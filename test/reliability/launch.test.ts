@@ -2,12 +2,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { startHeapFlags } from './support/worker-process.js';
+import { startEnv, startHeapFlags } from './support/worker-process.js';
 
 /** The worker's heap flags are set where it is launched; every launcher must agree, or a deployment loses them. */
 describe('the worker launch', () => {
   it('bounds the heap in npm start', () => {
     expect(startHeapFlags()).toEqual(['--max-semi-space-size=4', '--max-old-space-size=384']);
+  });
+
+  it('limits glibc to two malloc arenas in npm start and in the Docker image', () => {
+    expect(startEnv()).toEqual({ MALLOC_ARENA_MAX: '2' });
+    const dockerfile = readFileSync(path.join(PACKAGE_ROOT, 'Dockerfile'), 'utf8');
+    expect(/^ENV MALLOC_ARENA_MAX=(\S+)$/m.exec(dockerfile)?.[1]).toBe(startEnv().MALLOC_ARENA_MAX);
   });
 
   it('gives the Docker image the same flags, as NODE_OPTIONS so a deployment can override them', () => {

@@ -54,10 +54,21 @@ export function readCpuSeconds(pid: number): number {
   }
 }
 
+function startScriptWords(): string[] {
+  const scripts = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  return scripts.start.split(/\s+/);
+}
+
 /** The V8 heap flags `npm start` runs the worker with: tests and benchmarks run it the same way. */
 export function startHeapFlags(): string[] {
-  const scripts = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  return scripts.start.split(/\s+/).filter((arg) => /^--max-(old|semi)-space-size=\d+$/.test(arg));
+  return startScriptWords().filter((arg) => /^--max-(old|semi)-space-size=\d+$/.test(arg));
+}
+
+/** The environment `npm start` sets before `node` (`NAME=value` words in front of it), e.g. MALLOC_ARENA_MAX. */
+export function startEnv(): Record<string, string> {
+  const words = startScriptWords();
+  const assignments = words.slice(0, words.indexOf('node'));
+  return Object.fromEntries(assignments.map((word) => /^([A-Z_][A-Z0-9_]*)=(\S*)$/.exec(word)).filter((m) => m !== null).map((m) => [m[1]!, m[2]!]));
 }
 
 export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
@@ -70,7 +81,7 @@ export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
   ];
   const child = spawn(process.execPath, [...nodeArgs, main, 'worker', '--config', options.configDir, ...(options.args ?? [])], {
     cwd: PACKAGE_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...options.env, CI: '1' },
+    env: { ...process.env, ...startEnv(), LOG_LEVEL: 'info', ...options.env, CI: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Keep the tail only: a soak run writes megabytes of log lines.
