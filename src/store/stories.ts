@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
 import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, MAX_STORY_TOKENS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
-import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
+import { distinctiveTokens, parseMemberWeights, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -26,6 +26,13 @@ export interface StoryStore {
 const REV = '#rev';
 /** Where revisions start: far above any story time (ms), so no time range returns the member and no trim removes it. */
 const REV_BASE = '1000000000000000';
+
+/** A members JSON array with one more member, without parsing it. */
+function withMember(membersJson: string, features: StoryFeatures): string {
+  const member = JSON.stringify(features);
+  if (!membersJson.endsWith(']')) return JSON.stringify([...(JSON.parse(membersJson) as StoryFeatures[]), features]);
+  return membersJson.trim() === '[]' ? `[${member}]` : `${membersJson.slice(0, -1)},${member}]`;
+}
 
 export class StoryConflictError extends Error {
   constructor(itemId: string, attempts: number) {
@@ -195,11 +202,11 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     const [readStatus, ...rest] = read;
     if (readStatus === 'existing') return { existing: rest[0]! };
     const postingRevs = rest.slice(0, tokens.length) as string[];
-    const candidates: Array<StoryCandidate & { rev: string; tokens: string | null }> = [];
+    const candidates: Array<StoryCandidate & { rev: string; membersJson: string | null; tokens: string | null }> = [];
     for (let i = tokens.length; i < rest.length; i += 4) {
       const [id, rev, members, storyTokens] = [rest[i]!, rest[i + 1], rest[i + 2], rest[i + 3]];
       // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
-      candidates.push({ id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], tokens: storyTokens ?? null });
+      candidates.push({ id, rev: rev ?? '0', members: members ? parseMemberWeights(members) : [], membersJson: members ?? null, tokens: storyTokens ?? null });
     }
 
     const choice = chooseStory(item.id, features, candidates, threshold);
@@ -207,7 +214,12 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     // Read with the candidates: the commit's rev check guarantees it is still what the rev says.
     const chosenTokens = chosen?.tokens ? (JSON.parse(chosen.tokens) as string[]) : [];
     const becomesMember = !chosen || chosen.members.length < MAX_STORY_MEMBERS;
-    const members = chosen ? (becomesMember ? [...chosen.members, features] : chosen.members) : [features];
+    // The chosen story's members JSON as read, with this item's appended: the same text as parsing and writing them.
+    const membersJson = !chosen?.membersJson
+      ? JSON.stringify([features])
+      : becomesMember
+        ? withMember(chosen.membersJson, features)
+        : chosen.membersJson;
     // The story's tokens are its members' (the items it is compared by): the commit refreshes each one's posting, so
     // a story carried by hundreds of outlets would otherwise touch hundreds of keys on every further join. A later
     // item's own tokens are still posted with it, and stay findable for a window after it joined.
@@ -216,7 +228,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       ? [...new Set([...chosenTokens, ...tokens])].sort()
       : chosenTokens.length <= MAX_STORY_TOKENS
         ? chosenTokens
-        : [...new Set(members.flatMap(indexTokens))].sort();
+        : [...new Set((JSON.parse(membersJson) as StoryFeatures[]).flatMap(indexTokens))].sort();
     const itemTokenSet = new Set(tokens);
     const refreshed = allTokens.filter((t) => !itemTokenSet.has(t));
     const keys = [
@@ -232,7 +244,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       String(p.at),
       String(ttl),
       item.sourceId,
-      JSON.stringify(members),
+      membersJson,
       JSON.stringify(allTokens),
       choice.kind === 'new' ? '1' : '0',
       String(tokens.length),

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Item } from '../../src/items/item.js';
+import { storyFeatures } from '../../src/items/story-tokens.js';
 import { createStoryStore } from '../../src/store/stories.js';
 import { scoreClusters } from '../../bench/stories.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -122,6 +123,22 @@ describe('stories in Redis', () => {
   });
 });
 
+describe('a story whose members were written by another tokenizer', () => {
+  it('is compared, joined and extended as any other', async () => {
+    const p = `${prefix}-legacy`;
+    const store = createStoryStore(connections[0], p, { windowHours: 72 });
+    const first = await store.assign(items[0], NOW);
+    const storyKey = `{${p}}:story:${first.storyId}`;
+    // A member with tokens this tokenizer never makes (accents, syntax inside a token): read by the plain route.
+    const odd = { 'gällium': 2, 'a:b}': 1 };
+    const stored = JSON.parse((await connections[0].hget(storyKey, 'members'))!) as Array<Record<string, number>>;
+    await connections[0].hset(storyKey, 'members', JSON.stringify([odd, ...stored]));
+    const second = await store.assign(items[1], NOW);
+    expect(second).toMatchObject({ storyId: first.storyId, isNew: false, items: 2 });
+    expect(JSON.parse((await connections[0].hget(storyKey, 'members'))!)).toEqual([odd, ...stored, storyFeatures(items[1])]);
+  });
+});
+
 describe('a story carried by many outlets', () => {
   // Invented words, so that each report adds words of its own to the shared headline.
   const SYLLABLES = ['ka', 'zo', 'mi', 'tre', 'lun', 'var', 'pex', 'dol', 'qui', 'sen', 'bra', 'tor', 'fel', 'gim', 'hu', 'jor', 'nix', 'ple', 'rok', 'wen'];
@@ -155,6 +172,9 @@ describe('a story carried by many outlets', () => {
     await connections[0].hset(storyKey, 'tokens', JSON.stringify(legacy));
     await store.assign(report(40), NOW);
     expect(JSON.parse((await connections[0].hget(storyKey, 'tokens'))!)).toEqual(tokens);
+    // Its members are the first eight reports' features, in order, as JSON (appended to the text as read).
+    const members = (await connections[0].hget(storyKey, 'members'))!;
+    expect(members).toBe(JSON.stringify(Array.from({ length: 8 }, (_, i) => storyFeatures(report(i)))));
     // A late report that shares words only with the first ones still finds the story.
     const late = await store.assign({ ...report(0), id: 'big-late', sourceId: 'late' }, new Date(NOW.getTime() + 60 * 3_600_000));
     expect(late.storyId).toBe(assigned[0].storyId);
