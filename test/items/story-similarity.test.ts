@@ -47,7 +47,7 @@ describe('a story\'s members read back from their JSON', () => {
   });
 
   it('reads any other JSON of members (an older tokenizer, escapes, syntax inside a token) as JSON.parse does', () => {
-    const odd = [{ 'gällium': 2, 'a:b': 1, '{x}': 0.5, 'say "no"': 1, 'back\\slash': 2, ['__proto__']: 1, constructor: 2 }, { ok: 1, nan: null }];
+    const odd: Array<Record<string, unknown>> = [{ 'gällium': 2, 'a:b': 1, '{x}': 0.5, 'say "no"': 1, 'back\\slash': 2, ['__proto__']: 1, constructor: 2 }, { ok: 1, nan: null }];
     const json = JSON.stringify(odd);
     expect(parseMemberWeights(json)).toEqual(asWeights(JSON.parse(json) as Array<Record<string, unknown>>));
     expect([...parseMemberWeights('[{"a:b":1}]')[0]!]).toEqual([['a:b', 1]]);
