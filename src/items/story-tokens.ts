@@ -165,40 +165,6 @@ export function featureWeights(features: StoryFeatures | FeatureWeights): Featur
   return weights;
 }
 
-// A story's members as stored: JSON of StoryFeatures[] whose keys are storyTokens' tokens ([a-z0-9.]) and whose
-// values are plain numbers. When every string is such a token, no "{", "}" or ":" stands inside a string, so the
-// text reads as arrays of [token, weight, token, weight, ...] by swapping those three characters.
-const PLAIN_MEMBERS = /^(?:[[\]{}:,.0-9e]|"[a-z0-9.]*")*$/;
-const OBJECT_SYNTAX = /[{}:]/g;
-const asArraySyntax = (c: string) => (c === '{' ? '[' : c === '}' ? ']' : ',');
-
-/**
- * A story's stored members (JSON of StoryFeatures[]) as weights. Every member has tokens of its own, so JSON.parse
- * gave each object a hidden class of its own: ~7 us per member, and an alerting item reads up to 10 candidate
- * stories of up to 8 members. Read as flat arrays instead (~1.5 us), straight into Maps; anything else (a token of
- * an older tokenizer, an escape) takes the plain route.
- */
-export function parseMemberWeights(json: string): FeatureWeights[] {
-  if (PLAIN_MEMBERS.test(json)) {
-    const flat: unknown = JSON.parse(json.replace(OBJECT_SYNTAX, asArraySyntax));
-    const members = Array.isArray(flat) ? flat.map(flatWeights) : [];
-    if (Array.isArray(flat) && !members.includes(undefined)) return members as FeatureWeights[];
-  }
-  return (JSON.parse(json) as StoryFeatures[]).map(featureWeights);
-}
-
-function flatWeights(pairs: unknown): FeatureWeights | undefined {
-  if (!Array.isArray(pairs) || pairs.length % 2 !== 0) return undefined;
-  const weights = new Map<string, number>();
-  for (let i = 0; i < pairs.length; i += 2) {
-    const token: unknown = pairs[i];
-    const weight: unknown = pairs[i + 1];
-    if (typeof token !== 'string' || typeof weight !== 'number') return undefined;
-    weights.set(token, weight);
-  }
-  return weights;
-}
-
 /**
  * Weighted Jaccard similarity, 0..1; 0 when the two share no distinctive token, because overlap in generic words
  * alone ("China restricts exports") is what two different events of the same week have in common. Pass an item's

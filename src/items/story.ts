@@ -27,7 +27,7 @@ export const MAX_STORY_TOKENS = MAX_STORY_MEMBERS * INDEX_TOKENS;
 
 export interface StoryCandidate {
   id: string;
-  members: Array<StoryFeatures | FeatureWeights>;
+  members: StoryFeatures[];
 }
 
 export type StoryChoice = { kind: 'join'; storyId: string; similarity: number } | { kind: 'new'; storyId: string };

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
-import { featureWeights, parseMemberWeights, similarity, storyFeatures } from '../../src/items/story-tokens.js';
+import { featureWeights, similarity, storyFeatures } from '../../src/items/story-tokens.js';
 
 describe('story similarity with words that are also Object.prototype names', () => {
   it('treats "constructor" as a word like any other', () => {
@@ -30,38 +29,5 @@ describe('story similarity of an item prepared once for many stories', () => {
     }
     expect(similarity(prepared, stories[0])).toBeGreaterThan(0.24);
     expect(similarity(prepared, stories[2])).toBe(0);
-  });
-});
-
-describe('a story\'s members read back from their JSON', () => {
-  const asWeights = (members: Array<Record<string, unknown>>) => members.map((m) => featureWeights(m as Record<string, number>));
-
-  it('gives each member the weights its object has, for tokens as the tokenizer makes them', () => {
-    const members = [
-      storyFeatures({ title: 'China bans gallium exports to the US', summary: 'Beijing restricts gallium and germanium from 1.8.2025' }),
-      storyFeatures({ title: 'Dysprosium prices jump 3.5% after licence rules', summary: 'Rare earth magnet makers warned of 2026 shortages' }),
-      {},
-    ];
-    expect(parseMemberWeights(JSON.stringify(members))).toEqual(asWeights(members));
-    expect(parseMemberWeights('[]')).toEqual([]);
-  });
-
-  it('reads any other JSON of members (an older tokenizer, escapes, syntax inside a token) as JSON.parse does', () => {
-    const odd: Array<Record<string, unknown>> = [{ 'gällium': 2, 'a:b': 1, '{x}': 0.5, 'say "no"': 1, 'back\\slash': 2, ['__proto__']: 1, constructor: 2 }, { ok: 1, nan: null }];
-    const json = JSON.stringify(odd);
-    expect(parseMemberWeights(json)).toEqual(asWeights(JSON.parse(json) as Array<Record<string, unknown>>));
-    expect([...parseMemberWeights('[{"a:b":1}]')[0]!]).toEqual([['a:b', 1]]);
-  });
-
-  it('equals the plain reading for arbitrary members', () => {
-    const token = fc.oneof(fc.stringMatching(/^[a-z0-9.]{0,12}$/), fc.string({ maxLength: 8 }));
-    const weight = fc.oneof(fc.constantFrom(2, 1, 0.5, 0.25), fc.double(), fc.integer());
-    fc.assert(
-      fc.property(fc.array(fc.dictionary(token, weight, { maxKeys: 20 }), { maxLength: 8 }), (members) => {
-        const json = JSON.stringify(members);
-        expect(parseMemberWeights(json)).toEqual(asWeights(JSON.parse(json) as Array<Record<string, unknown>>));
-      }),
-      { numRuns: 500 },
-    );
   });
 });
