@@ -15,7 +15,8 @@ export function uniquePrefix(label: string): string {
 export async function cleanPrefix(prefix: string, url = testRedisUrl()): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
   try {
-    for (const pattern of [`${prefix}*`, `{${prefix}}*`]) {
+    // A test's own prefixes derived from its prefix (`${prefix}-big`) are its too.
+    for (const pattern of [`${prefix}*`, `{${prefix}}*`, `{${prefix}-*`]) {
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
