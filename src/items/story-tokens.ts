@@ -33,8 +33,9 @@ const GENERIC = new Set(
 );
 
 /** Reworded headlines use these interchangeably; each maps to one canonical token. */
-// Null prototype: looked up with arbitrary words, and "constructor" must not find Object's constructor.
-const SYNONYMS: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
+// A Map: looked up with arbitrary words ("constructor" must not find Object's constructor), for every word of every
+// alerting item.
+const SYNONYMS = new Map<string, string>(Object.entries({
   beijing: 'china', chinese: 'china', prc: 'china', mofcom: 'china',
   washington: 'us', america: 'us', american: 'us', americans: 'us', usa: 'us',
   dutch: 'netherlands', holland: 'netherlands', hague: 'netherlands',
@@ -54,41 +55,53 @@ const SYNONYMS: Record<string, string> = Object.assign(Object.create(null) as Re
   plant: 'factory', fab: 'factory', facility: 'factory', smelter: 'factory', refinery: 'factory',
   shutdown: 'close', closure: 'close', shut: 'close', idle: 'close',
   one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7', eight: '8', nine: '9', ten: '10',
-});
+}));
 
-const PHRASES: Array<[RegExp, string]> = [
-  [/\bu\.\s?s\.(?:\s?a\.)?/g, ' us '],
-  [/\bunited states\b/g, ' us '],
-  [/\bu\.\s?k\.(?=\W|$)/g, ' uk '],
-  [/\bunited kingdom\b/g, ' uk '],
-  [/\beuropean union\b/g, ' europe '],
-  [/\bpeople'?s republic of china\b/g, ' china '],
-  [/\brare[-\s]earths?\b/g, ' rare earth '],
+// [a word every match contains, pattern, replacement].
+const PHRASES: Array<[string, RegExp, string]> = [
+  ['u.', /\bu\.\s?s\.(?:\s?a\.)?/g, ' us '],
+  ['united', /\bunited states\b/g, ' us '],
+  ['u.', /\bu\.\s?k\.(?=\W|$)/g, ' uk '],
+  ['united', /\bunited kingdom\b/g, ' uk '],
+  ['european', /\beuropean union\b/g, ' europe '],
+  ['republic', /\bpeople'?s republic of china\b/g, ' china '],
+  ['rare', /\brare[-\s]earths?\b/g, ' rare earth '],
 ];
 
-/** Strips accents and case; keeps letters, digits and decimal numbers. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * Strips accents and case; keeps letters, digits and decimal numbers. Each phrase pattern runs only when its first
+ * word is in the text (none of the replacements brings in another's), and ASCII text skips the Unicode folding: this
+ * runs for every alerting item, and ran every pattern over every text.
+ */
 function normaliseText(text: string): string {
-  let out = text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-  out = out.replace(/[\u2018\u2019]/g, "'");
-  for (const [pattern, replacement] of PHRASES) out = out.replace(pattern, replacement);
-  return out.replace(/'s\b/g, '');
+  let out = NON_ASCII.test(text)
+    ? text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[\u2018\u2019]/g, "'")
+    : text.toLowerCase();
+  for (const [trigger, pattern, replacement] of PHRASES) if (out.includes(trigger)) out = out.replace(pattern, replacement);
+  return out.includes("'s") ? out.replace(/'s\b/g, '') : out;
 }
 
 /** A light suffix stripper: enough to meet "restricts / restricted / restricting / restrictions" in one token. */
 export function stem(word: string): string {
-  if (/^\d/.test(word) || word.length <= 3) return word;
+  if (word.length <= 3 || isDigit(word.charCodeAt(0))) return word;
   let w = word;
   if (w.endsWith('ies') && w.length > 4) w = `${w.slice(0, -3)}y`;
   else if (w.endsWith('sses')) w = w.slice(0, -2);
-  else if (w.endsWith('s') && !/(ss|us|is)$/.test(w)) w = w.slice(0, -1);
+  else if (w.endsWith('s') && !w.endsWith('ss') && !w.endsWith('us') && !w.endsWith('is')) w = w.slice(0, -1);
   if (w.endsWith('ing') && w.length > 5) w = undouble(w.slice(0, -3));
   else if (w.endsWith('ed') && w.length > 4) w = undouble(w.slice(0, -2));
-  if (w.endsWith('ions') || w.endsWith('ion')) w = w.replace(/ions?$/, '');
+  if (w.endsWith('ions')) w = w.slice(0, -4);
+  else if (w.endsWith('ion')) w = w.slice(0, -3);
   return w;
 }
 
+const isDigit = (code: number) => code >= 0x30 && code <= 0x39;
+const DOUBLED_CONSONANT = /([b-df-hj-np-tv-z])\1$/;
+
 function undouble(w: string): string {
-  return /([b-df-hj-np-tv-z])\1$/.test(w) && !/(ll|ss|zz)$/.test(w) ? w.slice(0, -1) : w;
+  return DOUBLED_CONSONANT.test(w) && !w.endsWith('ll') && !w.endsWith('ss') && !w.endsWith('zz') ? w.slice(0, -1) : w;
 }
 
 /** The canonical tokens of a text, in order, duplicates kept. */
@@ -96,9 +109,13 @@ export function storyTokens(text: string): string[] {
   const words = normaliseText(text).match(/\d+(?:[.,]\d+)*|[a-z]+/g) ?? [];
   const out: string[] = [];
   for (const raw of words) {
-    if (STOPWORDS.has(raw) || (raw.length < 2 && !/\d/.test(raw))) continue;
-    const word = raw.replace(/,/g, '');
-    const canonical = SYNONYMS[word] ?? SYNONYMS[stem(word)] ?? stem(word);
+    if (STOPWORDS.has(raw) || (raw.length < 2 && !isDigit(raw.charCodeAt(0)))) continue;
+    const word = raw.includes(',') ? raw.replace(/,/g, '') : raw;
+    let canonical = SYNONYMS.get(word);
+    if (canonical === undefined) {
+      const stemmed = stem(word);
+      canonical = SYNONYMS.get(stemmed) ?? stemmed;
+    }
     if (!STOPWORDS.has(canonical)) out.push(canonical);
   }
   return out;
@@ -130,16 +147,22 @@ export function withoutOutlet(text: { title: string; summary?: string }): { titl
 
 export function storyFeatures(input: { title: string; summary?: string }): StoryFeatures {
   const text = withoutOutlet(input);
-  const features: StoryFeatures = {};
+  // Weighed in a Map, then written out in the same order: reading and rewriting a fresh object's keys one by one was
+  // a megamorphic load and store per token.
+  const weights = new Map<string, number>();
   const add = (tokens: string[], weight: number) => {
     for (const token of tokens) {
       const w = weight * (GENERIC.has(token) ? GENERIC_FACTOR : 1);
-      const current = features[token];
-      if (typeof current !== 'number' || current < w) features[token] = w;
+      const current = weights.get(token);
+      if (current === undefined || current < w) weights.set(token, w);
     }
   };
   add(storyTokens(text.title), TITLE_WEIGHT);
   add(storyTokens((text.summary ?? '').slice(0, SUMMARY_CHARS)), SUMMARY_WEIGHT);
+  const features: StoryFeatures = {};
+  weights.forEach((w, token) => {
+    features[token] = w;
+  });
   return features;
 }
 
@@ -172,7 +195,8 @@ export function featureWeights(features: StoryFeatures | FeatureWeights): Featur
  */
 export function similarity(left: StoryFeatures | FeatureWeights, right: StoryFeatures | FeatureWeights): number {
   const a = featureWeights(left);
-  const b = featureWeights(right);
+  if (!(right instanceof Map)) return similarityToObject(a, right as StoryFeatures);
+  const b = right;
   let min = 0;
   let max = 0;
   let distinctive = false;
@@ -197,5 +221,46 @@ export function similarity(left: StoryFeatures | FeatureWeights, right: StoryFea
   b.forEach((wb, token) => {
     if (!a.has(token)) max += wb;
   });
+  return max === 0 ? 0 : min / max;
+}
+
+/**
+ * The same value for a story member read from JSON, without making it a Map first: one pass over the member's own
+ * keys, and the item's weights outside the member by their total. Weights are halves and wholes (title 2, summary 1,
+ * generic words half), so every sum is exact and the order of adding does not change the value.
+ */
+function similarityToObject(a: FeatureWeights, member: StoryFeatures): number {
+  const tokens = Object.keys(member);
+  const values = Object.values(member);
+  let min = 0;
+  let max = 0;
+  let sharedA = 0;
+  let distinctive = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const wb = values[i];
+    // typeof, not a plain read: a member's "constructor" is a word like any other only when it holds a weight.
+    if (typeof wb !== 'number') continue;
+    const token = tokens[i]!;
+    const wa = a.get(token);
+    if (wa === undefined) {
+      max += wb;
+      continue;
+    }
+    sharedA += wa;
+    if (!distinctive && wb > 0 && !GENERIC.has(token)) distinctive = true;
+    if (wa < wb) {
+      min += wa;
+      max += wb;
+    } else {
+      min += wb;
+      max += wa;
+    }
+  }
+  if (!distinctive) return 0;
+  let totalA = 0;
+  a.forEach((wa) => {
+    totalA += wa;
+  });
+  max += totalA - sharedA;
   return max === 0 ? 0 : min / max;
 }
