@@ -14,6 +14,19 @@ describe('story text features', () => {
     expect(storyTokens('restricts restricted restricting restrictions')).toEqual(['restrict', 'restrict', 'restrict', 'restrict']);
   });
 
+  it('folds accents, compatibility forms, curly apostrophes and multi-word names, in ASCII and in Unicode text', () => {
+    expect(storyTokens("People's Republic of China curbs rare-earths to the U.K.")).toEqual(['china', 'restrict', 'rare', 'earth', 'uk']);
+    expect(storyTokens('Ｕ．Ｓ． and the European Union: Gällium’s ﬁnal 1,000 tonnes')).toEqual(['us', 'europe', 'gallium', 'final', '1000', 'tonne']);
+    expect(storyTokens('The constructor stopped passing buses')).toEqual(['constructor', 'ban', 'pass', 'buse']);
+    // Weighed once per token, the title's weight winning over the summary's, in the order the tokens came.
+    expect(Object.entries(storyFeatures({ title: 'Gallium ban', summary: 'gallium exports and the 2025 ban' }))).toEqual([
+      ['2025', 1],
+      ['gallium', 2],
+      ['ban', 1],
+      ['export', 0.5],
+    ]);
+  });
+
   it('gives two items that share only generic words no similarity at all', () => {
     const a = storyFeatures({ title: 'China restricts exports of graphite', summary: '' });
     const b = storyFeatures({ title: 'US restricts exports of memory chips to China', summary: '' });

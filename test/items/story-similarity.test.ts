@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { featureWeights, similarity, storyFeatures } from '../../src/items/story-tokens.js';
 
@@ -29,5 +30,19 @@ describe('story similarity of an item prepared once for many stories', () => {
     }
     expect(similarity(prepared, stories[0])).toBeGreaterThan(0.24);
     expect(similarity(prepared, stories[2])).toBe(0);
+  });
+});
+
+describe('story similarity to a member read from JSON', () => {
+  it('equals the comparison of two weight maps, whatever the tokens and their order', () => {
+    const token = fc.constantFrom('china', 'us', 'gallium', 'export', 'ban', 'constructor', 'toString', 'a1', 'b2', 'c3', '2025', '3.5');
+    const features = fc.dictionary(token, fc.constantFrom(2, 1, 0.5));
+    fc.assert(
+      fc.property(features, features, (item, member) => {
+        const read = JSON.parse(JSON.stringify(member)) as Record<string, number>;
+        expect(similarity(featureWeights(item), read)).toBe(similarity(featureWeights(item), featureWeights(member)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
