@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Item } from './item.js';
-import { featureWeights, similarity, type FeatureWeights, type StoryFeatures } from './story-tokens.js';
+import { featureWeights, similarity, type FeatureWeights, type MemberText, type StoryFeatures } from './story-tokens.js';
 
 /**
  * Stories: items that report the same event, from any outlet, within a time window. An item joins the most similar
@@ -27,7 +27,8 @@ export const MAX_STORY_TOKENS = MAX_STORY_MEMBERS * INDEX_TOKENS;
 
 export interface StoryCandidate {
   id: string;
-  members: StoryFeatures[];
+  /** As features, or each as its JSON text (readMembers). */
+  members: Array<StoryFeatures | MemberText>;
 }
 
 export type StoryChoice = { kind: 'join'; storyId: string; similarity: number } | { kind: 'new'; storyId: string };

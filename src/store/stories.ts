@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
 import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, MAX_STORY_TOKENS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
-import { distinctiveTokens, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
+import { distinctiveTokens, readMembers, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -206,7 +206,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
     for (let i = tokens.length; i < rest.length; i += 4) {
       const [id, rev, members, storyTokens] = [rest[i]!, rest[i + 1], rest[i + 2], rest[i + 3]];
       // A story whose hash expired while its postings lived on is no candidate; its rev "0" is still checked.
-      candidates.push({ id, rev: rev ?? '0', members: members ? (JSON.parse(members) as StoryFeatures[]) : [], membersJson: members ?? null, tokens: storyTokens ?? null });
+      candidates.push({ id, rev: rev ?? '0', members: members ? readMembers(members) : [], membersJson: members ?? null, tokens: storyTokens ?? null });
     }
 
     const choice = chooseStory(item.id, features, candidates, threshold);
