@@ -196,7 +196,7 @@ export function featureWeights(features: StoryFeatures | FeatureWeights): Featur
 export function similarity(left: StoryFeatures | FeatureWeights, right: StoryFeatures | FeatureWeights | MemberText): number {
   const a = featureWeights(left);
   if (typeof right === 'string') return similarityToText(a, right);
-  if (!(right instanceof Map)) return similarityToPairs(a, Object.keys(right), Object.values(right), 0, 1);
+  if (!(right instanceof Map)) return similarityToObject(a, right as StoryFeatures);
   const b = right as FeatureWeights;
   let min = 0;
   let max = 0;
@@ -226,22 +226,22 @@ export function similarity(left: StoryFeatures | FeatureWeights, right: StoryFea
 }
 
 /**
- * The same value for a story member as read from JSON (an object's keys and values, or a flat array of
- * [token, weight, ...]: token i, its weight at i + offset, the next token step further), without making it a Map:
- * one pass over the member's tokens, and the item's weights outside the member by their total. Weights are halves
- * and wholes (title 2, summary 1, generic words half), so every sum is exact and the order of adding does not change
- * the value.
+ * The same value for a story member as an object (read from JSON), without making it a Map: one pass over the
+ * member's own keys, and the item's weights outside the member by their total. Weights are halves and wholes (title
+ * 2, summary 1, generic words half), so every sum is exact and the order of adding does not change the value.
  */
-function similarityToPairs(a: FeatureWeights, tokens: readonly unknown[], weights: readonly unknown[], offset: number, step: number): number {
+function similarityToObject(a: FeatureWeights, member: StoryFeatures): number {
+  const tokens = Object.keys(member);
+  const weights: unknown[] = Object.values(member);
   let min = 0;
   let max = 0;
   let sharedA = 0;
   let distinctive = false;
-  for (let i = 0; i < tokens.length; i += step) {
-    const wb = weights[i + offset];
+  for (let i = 0; i < tokens.length; i++) {
+    const wb = weights[i];
     // typeof, not a plain read: a member's "constructor" is a word like any other only when it holds a weight.
     if (typeof wb !== 'number') continue;
-    const token = tokens[i] as string;
+    const token = tokens[i]!;
     const wa = a.get(token);
     if (wa === undefined) {
       max += wb;
