@@ -146,9 +146,19 @@ export function withoutOutlet(text: { title: string; summary?: string }): { titl
 }
 
 export function storyFeatures(input: { title: string; summary?: string }): StoryFeatures {
+  const features: StoryFeatures = {};
+  storyWeights(input).forEach((w, token) => {
+    features[token] = w;
+  });
+  return features;
+}
+
+/**
+ * An item's story features as weights, in the order its tokens came: what the story store works with (a fresh
+ * object's keys, read and written one by one, were a megamorphic load and store per token).
+ */
+export function storyWeights(input: { title: string; summary?: string }): Map<string, number> {
   const text = withoutOutlet(input);
-  // Weighed in a Map, then written out in the same order: reading and rewriting a fresh object's keys one by one was
-  // a megamorphic load and store per token.
   const weights = new Map<string, number>();
   const add = (tokens: string[], weight: number) => {
     for (const token of tokens) {
@@ -159,16 +169,22 @@ export function storyFeatures(input: { title: string; summary?: string }): Story
   };
   add(storyTokens(text.title), TITLE_WEIGHT);
   add(storyTokens((text.summary ?? '').slice(0, SUMMARY_CHARS)), SUMMARY_WEIGHT);
-  const features: StoryFeatures = {};
+  return weights;
+}
+
+/** The JSON of features held as weights: the object's JSON, keys in the weights' order. */
+export function featuresJson(weights: FeatureWeights): string {
+  let json = '';
   weights.forEach((w, token) => {
-    features[token] = w;
+    json += `${json ? ',' : ''}${JSON.stringify(token)}:${JSON.stringify(w)}`;
   });
-  return features;
+  return `{${json}}`;
 }
 
 /** Tokens worth indexing for candidate lookup: the non-generic ones (generic ones would match every story). */
-export function distinctiveTokens(features: StoryFeatures): string[] {
-  return Object.keys(features).filter((token) => !GENERIC.has(token)).sort();
+export function distinctiveTokens(features: StoryFeatures | FeatureWeights): string[] {
+  const tokens = features instanceof Map ? [...(features as FeatureWeights).keys()] : Object.keys(features);
+  return tokens.filter((token) => !GENERIC.has(token)).sort();
 }
 
 /**

@@ -47,7 +47,7 @@ export function storySimilarity(features: StoryFeatures | FeatureWeights, story:
 }
 
 /** Picks the story an item belongs to; ties go to the lexically smallest id so every worker picks the same one. */
-export function chooseStory(itemId: string, features: StoryFeatures, candidates: StoryCandidate[], threshold = STORY_THRESHOLD): StoryChoice {
+export function chooseStory(itemId: string, features: StoryFeatures | FeatureWeights, candidates: StoryCandidate[], threshold = STORY_THRESHOLD): StoryChoice {
   let best: { id: string; score: number } | undefined;
   const weights = featureWeights(features);
   for (const candidate of candidates) {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
 import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, MAX_STORY_TOKENS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
-import { distinctiveTokens, readMembers, storyFeatures, type StoryFeatures } from '../items/story-tokens.js';
+import { distinctiveTokens, featuresJson, featureWeights, readMembers, storyFeatures, storyWeights, type FeatureWeights, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -28,9 +28,9 @@ const REV = '#rev';
 const REV_BASE = '1000000000000000';
 
 /** A members JSON array with one more member, without parsing it. */
-function withMember(membersJson: string, features: StoryFeatures): string {
-  const member = JSON.stringify(features);
-  if (!membersJson.endsWith(']')) return JSON.stringify([...(JSON.parse(membersJson) as StoryFeatures[]), features]);
+function withMember(membersJson: string, weights: FeatureWeights): string {
+  const member = featuresJson(weights);
+  if (!membersJson.endsWith(']')) return `[${[...(JSON.parse(membersJson) as StoryFeatures[]).map((m) => JSON.stringify(m)), member].join(',')}]`;
   return membersJson.trim() === '[]' ? `[${member}]` : `${membersJson.slice(0, -1)},${member}]`;
 }
 
@@ -47,11 +47,11 @@ export class StoryConflictError extends Error {
  * shares several of its headline's words, so a dozen find it; indexing every word of the lede only made each item
  * cost a posting read and write per word.
  */
-function indexTokens(features: StoryFeatures): string[] {
-  const distinctive = distinctiveTokens(features);
-  const pool = distinctive.length ? distinctive : Object.keys(features);
+function indexTokens(weights: FeatureWeights): string[] {
+  const distinctive = distinctiveTokens(weights);
+  const pool = distinctive.length ? distinctive : [...weights.keys()];
   return pool
-    .sort((a, b) => features[b] - features[a] || b.length - a.length || (a < b ? -1 : 1))
+    .sort((a, b) => weights.get(b)! - weights.get(a)! || b.length - a.length || (a < b ? -1 : 1))
     .slice(0, INDEX_TOKENS)
     .sort();
 }
@@ -175,7 +175,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
   /** What an item is looked up and committed by, computed once however many attempts it takes. */
   interface Prepared {
     item: Item;
-    features: StoryFeatures;
+    weights: FeatureWeights;
     tokens: string[];
     at: number;
     read: { keys: string[]; args: string[] };
@@ -189,16 +189,16 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
   }
 
   function prepare(item: Item, now: Date): Prepared {
-    const features = storyFeatures(item);
-    const tokens = indexTokens(features);
+    const weights = storyWeights(item);
+    const tokens = indexTokens(weights);
     const at = storyTime(item, now, windowMs);
     const window = [String(at + windowMs), String(at - windowMs)];
-    return { item, features, tokens, at, read: { keys: [itemKey(item.id), ...tokens.map(postingKey)], args: [...window, storyKey('')] } };
+    return { item, weights, tokens, at, read: { keys: [itemKey(item.id), ...tokens.map(postingKey)], args: [...window, storyKey('')] } };
   }
 
   /** The choice for an item from its read, as the commit that applies it (or the story it already belongs to). */
   function plan(p: Prepared, read: ReadReply, now: Date): { existing: string } | CommitPlan {
-    const { item, features, tokens } = p;
+    const { item, weights, tokens } = p;
     const [readStatus, ...rest] = read;
     if (readStatus === 'existing') return { existing: rest[0]! };
     const postingRevs = rest.slice(0, tokens.length) as string[];
@@ -209,16 +209,16 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       candidates.push({ id, rev: rev ?? '0', members: members ? readMembers(members) : [], membersJson: members ?? null, tokens: storyTokens ?? null });
     }
 
-    const choice = chooseStory(item.id, features, candidates, threshold);
+    const choice = chooseStory(item.id, weights, candidates, threshold);
     const chosen = choice.kind === 'join' ? candidates.find((c) => c.id === choice.storyId) : undefined;
     // Read with the candidates: the commit's rev check guarantees it is still what the rev says.
     const chosenTokens = chosen?.tokens ? (JSON.parse(chosen.tokens) as string[]) : [];
     const becomesMember = !chosen || chosen.members.length < MAX_STORY_MEMBERS;
     // The chosen story's members JSON as read, with this item's appended: the same text as parsing and writing them.
     const membersJson = !chosen?.membersJson
-      ? JSON.stringify([features])
+      ? `[${featuresJson(weights)}]`
       : becomesMember
-        ? withMember(chosen.membersJson, features)
+        ? withMember(chosen.membersJson, weights)
         : chosen.membersJson;
     // The story's tokens are its members' (the items it is compared by): the commit refreshes each one's posting, so
     // a story carried by hundreds of outlets would otherwise touch hundreds of keys on every further join. A later
@@ -228,7 +228,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       ? [...new Set([...chosenTokens, ...tokens])].sort()
       : chosenTokens.length <= MAX_STORY_TOKENS
         ? chosenTokens
-        : [...new Set((JSON.parse(membersJson) as StoryFeatures[]).flatMap(indexTokens))].sort();
+        : [...new Set((JSON.parse(membersJson) as StoryFeatures[]).flatMap((member) => indexTokens(featureWeights(member))))].sort();
     const itemTokenSet = new Set(tokens);
     const refreshed = allTokens.filter((t) => !itemTokenSet.has(t));
     const keys = [
@@ -336,7 +336,7 @@ export function createMemoryStoryStore(options: { windowHours: number; threshold
       const known = byItem.get(item.id);
       if (known) return view(known, false);
       const features = storyFeatures(item);
-      const tokens = indexTokens(features);
+      const tokens = indexTokens(featureWeights(features));
       const at = storyTime(item, now, windowMs);
       const shared = new Map<string, number>();
       const last = (id: string) => stories.get(id)!.last;

@@ -172,9 +172,9 @@ describe('a story carried by many outlets', () => {
     await connections[0].hset(storyKey, 'tokens', JSON.stringify(legacy));
     await store.assign(report(40), NOW);
     expect(JSON.parse((await connections[0].hget(storyKey, 'tokens'))!)).toEqual(tokens);
-    // Its members are the first eight reports' features, in order, as JSON (appended to the text as read).
+    // Its members are the first eight reports' features, in order (appended to the JSON text as read).
     const members = (await connections[0].hget(storyKey, 'members'))!;
-    expect(members).toBe(JSON.stringify(Array.from({ length: 8 }, (_, i) => storyFeatures(report(i)))));
+    expect(JSON.parse(members)).toEqual(Array.from({ length: 8 }, (_, i) => storyFeatures(report(i))));
     // A late report that shares words only with the first ones still finds the story.
     const late = await store.assign({ ...report(0), id: 'big-late', sourceId: 'late' }, new Date(NOW.getTime() + 60 * 3_600_000));
     expect(late.storyId).toBe(assigned[0].storyId);
