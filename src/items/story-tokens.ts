@@ -212,74 +212,67 @@ export function featureWeights(features: StoryFeatures | FeatureWeights): Featur
 export function similarity(left: StoryFeatures | FeatureWeights, right: StoryFeatures | FeatureWeights | MemberText): number {
   const a = featureWeights(left);
   if (typeof right === 'string') return similarityToText(a, right);
-  if (!(right instanceof Map)) return similarityToObject(a, right as StoryFeatures);
-  const b = right as FeatureWeights;
-  let min = 0;
-  let max = 0;
-  let distinctive = false;
-  // forEach, not for-of over entries: in the worker the entry arrays were not optimised away, and this loop ran for
-  // every member of every candidate story (7 % of everything the worker allocated).
-  a.forEach((wa, token) => {
-    const wb = b.get(token);
-    if (wb === undefined) {
-      max += wa;
-      return;
-    }
-    if (!distinctive && wb > 0 && !GENERIC.has(token)) distinctive = true;
-    if (wa < wb) {
-      min += wa;
-      max += wb;
-    } else {
-      min += wb;
-      max += wa;
-    }
-  });
-  if (!distinctive) return 0;
-  b.forEach((wb, token) => {
-    if (!a.has(token)) max += wb;
-  });
-  return max === 0 ? 0 : min / max;
+  if (right instanceof Map) return similarityToPairs(a, [...(right as FeatureWeights).keys()], [...(right as FeatureWeights).values()]);
+  return similarityToPairs(a, Object.keys(right), Object.values(right as StoryFeatures));
 }
 
 /**
- * The same value for a story member as an object (read from JSON), without making it a Map: one pass over the
- * member's own keys, and the item's weights outside the member by their total. Weights are halves and wholes (title
- * 2, summary 1, generic words half), so every sum is exact and the order of adding does not change the value.
+ * The running sums of one comparison, walked over the member's tokens: a token both sides have adds its smaller
+ * weight to min and its larger to max; a token of the member's only adds to max; the item's tokens outside the member
+ * are added at the end by their total (value). Weights are halves and wholes (title 2, summary 1, generic words
+ * half), so every sum is exact and the order of adding does not change the value.
  */
-function similarityToObject(a: FeatureWeights, member: StoryFeatures): number {
-  const tokens = Object.keys(member);
-  const weights: unknown[] = Object.values(member);
-  let min = 0;
-  let max = 0;
-  let sharedA = 0;
-  let distinctive = false;
+class Overlap {
+  min = 0;
+  max = 0;
+  /** The item's weight of the tokens both have. */
+  shared = 0;
+  distinctive = false;
+
+  both(wa: number, wb: number, generic: boolean): void {
+    this.shared += wa;
+    if (!this.distinctive && wb > 0 && !generic) this.distinctive = true;
+    if (wa < wb) {
+      this.min += wa;
+      this.max += wb;
+    } else {
+      this.min += wb;
+      this.max += wa;
+    }
+  }
+
+  memberOnly(wb: number): void {
+    this.max += wb;
+  }
+
+  value(itemTotal: number): number {
+    if (!this.distinctive) return 0;
+    const max = this.max + (itemTotal - this.shared);
+    return max === 0 ? 0 : this.min / max;
+  }
+}
+
+function totalOf(a: FeatureWeights): number {
+  let total = 0;
+  a.forEach((w) => {
+    total += w;
+  });
+  return total;
+}
+
+/** A member's tokens and weights (an object's keys and values, or a Map's) against the item's weights. */
+function similarityToPairs(a: FeatureWeights, tokens: readonly string[], weights: readonly unknown[]): number {
+  const overlap = new Overlap();
   for (let i = 0; i < tokens.length; i++) {
     const wb = weights[i];
     // typeof, not a plain read: a member's "constructor" is a word like any other only when it holds a weight.
     if (typeof wb !== 'number') continue;
     const token = tokens[i]!;
     const wa = a.get(token);
-    if (wa === undefined) {
-      max += wb;
-      continue;
-    }
-    sharedA += wa;
-    if (!distinctive && wb > 0 && !GENERIC.has(token)) distinctive = true;
-    if (wa < wb) {
-      min += wa;
-      max += wb;
-    } else {
-      min += wb;
-      max += wa;
-    }
+    if (wa === undefined) overlap.memberOnly(wb);
+    else overlap.both(wa, wb, GENERIC.has(token));
   }
-  if (!distinctive) return 0;
-  let totalA = 0;
-  a.forEach((wa) => {
-    totalA += wa;
-  });
-  max += totalA - sharedA;
-  return max === 0 ? 0 : min / max;
+  return overlap.value(totalOf(a));
 }
 
 /** A story member as its own JSON text, `{"token":weight,...}`, as written by JSON.stringify (see readMembers). */
@@ -395,10 +388,7 @@ function weightIn(text: string, from: number, to: number): number {
  */
 function similarityToText(a: FeatureWeights, member: MemberText): number {
   const table = tokenTable(a);
-  let min = 0;
-  let max = 0;
-  let sharedA = 0;
-  let distinctive = false;
+  const overlap = new Overlap();
   // readMembers checked the shape: {"token":number,...}, tokens of [a-z0-9.], no escapes.
   let at = member.indexOf('"');
   while (at !== -1) {
@@ -413,23 +403,9 @@ function similarityToText(a: FeatureWeights, member: MemberText): number {
     for (let code = member.charCodeAt(to); code !== 44 && code !== 125 && to < member.length; code = member.charCodeAt(++to));
     const wb = weightIn(member, from, to);
     const t = lookUp(table, member, start, end, hash);
-    if (t === -1) {
-      max += wb;
-    } else {
-      const wa = table.weights[t]!;
-      sharedA += wa;
-      if (!distinctive && wb > 0 && table.generic[t] === 0) distinctive = true;
-      if (wa < wb) {
-        min += wa;
-        max += wb;
-      } else {
-        min += wb;
-        max += wa;
-      }
-    }
+    if (t === -1) overlap.memberOnly(wb);
+    else overlap.both(table.weights[t]!, wb, table.generic[t] === 1);
     at = member.charCodeAt(to) === 44 ? to + 1 : -1;
   }
-  if (!distinctive) return 0;
-  max += table.total - sharedA;
-  return max === 0 ? 0 : min / max;
+  return overlap.value(table.total);
 }
