@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Item } from './item.js';
-import { featureWeights, similarity, type FeatureWeights, type MemberText, type StoryFeatures } from './story-tokens.js';
+import { featureWeights, similarity, type FeatureWeights, type MemberText } from './story-similarity.js';
+import type { StoryFeatures } from './story-tokens.js';
 
 /**
  * Stories: items that report the same event, from any outlet, within a time window. An item joins the most similar

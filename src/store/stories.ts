@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
 import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, MAX_STORY_TOKENS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
-import { distinctiveTokens, featuresJson, featureWeights, readMembers, storyFeatures, storyWeights, type FeatureWeights, type StoryFeatures } from '../items/story-tokens.js';
+import { featureWeights, readMembers, type FeatureWeights } from '../items/story-similarity.js';
+import { distinctiveTokens, featuresJson, storyFeatures, storyWeights, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseStory, storyIdFor, storyTime } from '../../src/items/story.js';
-import { similarity, storyFeatures, storyTokens } from '../../src/items/story-tokens.js';
+import { similarity } from '../../src/items/story-similarity.js';
+import { storyFeatures, storyTokens } from '../../src/items/story-tokens.js';
 import { createMemoryStoryStore } from '../../src/store/stories.js';
 import { scoreClusters } from '../../bench/stories.js';
 import { STORY_FIXTURES, SUSPENSION } from './story-fixtures.js';

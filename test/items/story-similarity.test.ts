@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { featureWeights, GENERIC_FACTOR, readMembers, similarity, storyFeatures, SUMMARY_WEIGHT, TITLE_WEIGHT } from '../../src/items/story-tokens.js';
+import { featureWeights, readMembers, similarity } from '../../src/items/story-similarity.js';
+import { GENERIC_FACTOR, storyFeatures, SUMMARY_WEIGHT, TITLE_WEIGHT } from '../../src/items/story-tokens.js';
 
 describe('story similarity with words that are also Object.prototype names', () => {
   it('treats "constructor" as a word like any other', () => {
