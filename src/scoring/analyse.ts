@@ -103,6 +103,8 @@ export class Analyser {
   private analyseField(field: ItemField, text: string, out: ItemAnalysis): void {
     const norm = normalizeText(text, this.scratch);
     const hits = this.matcher.find(norm);
+    // Most fields of most items name no term at all: nothing below would add anything.
+    if (hits.length === 0) return;
     const entities: EntityHit[] = [];
     let signals: Array<SignalHit> = [];
     const actions: CueHit[] = [];
@@ -149,7 +151,18 @@ export class Analyser {
     signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
     if (actions.length) signals = signals.map((s) => this.applyAction(s, actions));
     this.addPairs(field, entities);
+    if (signals.length) this.placeSignals(signals, entities, near, inSentence);
+    out.entities.push(...entities);
+    out.signals.push(...signals);
+  }
 
+  /** What each signal's sentence says about it: hedged, background, in force, off topic, its actor and countries. */
+  private placeSignals(
+    signals: SignalHit[],
+    entities: EntityHit[],
+    near: (group: string, s: Located, before: number, after: number) => boolean,
+    inSentence: (group: string, s: Located) => boolean,
+  ): void {
     const entitiesBySentence = groupBySentence(entities);
     // The actor is usually named in the signal's sentence, else elsewhere in the same field ("..., the ministry said").
     const actorsOf = (list: EntityHit[]) => list.filter((e) => e.kind === 'actor').map((e) => this.lexicon.entities.get(e.id)!);
@@ -179,8 +192,6 @@ export class Analyser {
       if (!s.background || near('evasion', s, BACKGROUND_BEFORE, -1)) continue;
       s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0);
     }
-    out.entities.push(...entities);
-    out.signals.push(...signals);
   }
 
   /** The closest action in the sentence that acts on the signal's class decides what the signal means. */
