@@ -1,9 +1,8 @@
 import { isGeneric, type StoryFeatures } from './story-tokens.js';
 
-/**
- * Similarity of an item's story features to a story's members: weighted Jaccard over their tokens, with the members
- * as stored (objects, or their JSON text read in place). Pure and deterministic, like the features themselves.
- */
+// Similarity of an item's story features to a story's members: weighted Jaccard over their tokens, with the members
+// as stored (objects, or their JSON text read in place). Pure and deterministic, like the features themselves.
+
 /**
  * Token weights as a Map, in the features' own key order. Every item's features object has a shape of its own, so
  * reading a token's weight from one is a megamorphic keyed load (~0.3 us); a Map lookup is a tenth of that, and
@@ -142,6 +141,9 @@ const table: TokenTable = {
   total: 0,
 };
 
+/** FNV-1a over a token's characters: the table's keys, and each key of a member's text as it is read. */
+const HASH_SEED = 0x811c9dc5 | 0;
+
 function hashStep(hash: number, code: number): number {
   return Math.imul(hash ^ code, 16777619);
 }
@@ -162,7 +164,7 @@ function tokenTable(a: FeatureWeights): TokenTable {
   table.total = 0;
   for (let t = 0; t < tokens.length; t++) {
     const token = tokens[t]!;
-    let hash = 0x811c9dc5 | 0;
+    let hash = HASH_SEED;
     for (let c = 0; c < token.length; c++) hash = hashStep(hash, token.charCodeAt(c));
     table.weights[t] = a.get(token)!;
     table.generic[t] = isGeneric(token) ? 1 : 0;
@@ -210,7 +212,7 @@ function similarityToText(a: FeatureWeights, member: MemberText): number {
   let at = member.indexOf('"');
   while (at !== -1) {
     const start = at + 1;
-    let hash = 0x811c9dc5 | 0;
+    let hash = HASH_SEED;
     let end = start;
     // Bounded by the text's length too: a string that is not what readMembers passes must not loop for ever.
     for (let code = member.charCodeAt(end); code !== 34 && end < member.length; code = member.charCodeAt(++end)) hash = hashStep(hash, code);

@@ -153,11 +153,7 @@ export function withoutOutlet(text: { title: string; summary?: string }): { titl
 }
 
 export function storyFeatures(input: { title: string; summary?: string }): StoryFeatures {
-  const features: StoryFeatures = {};
-  storyWeights(input).forEach((w, token) => {
-    features[token] = w;
-  });
-  return features;
+  return Object.fromEntries(storyWeights(input));
 }
 
 /**
@@ -189,7 +185,6 @@ export function featuresJson(weights: FeatureWeights): string {
 }
 
 /** Tokens worth indexing for candidate lookup: the non-generic ones (generic ones would match every story). */
-export function distinctiveTokens(features: StoryFeatures | FeatureWeights): string[] {
-  const tokens = features instanceof Map ? [...(features as FeatureWeights).keys()] : Object.keys(features);
-  return tokens.filter((token) => !GENERIC.has(token)).sort();
+export function distinctiveTokens(weights: FeatureWeights): string[] {
+  return [...weights.keys()].filter((token) => !GENERIC.has(token)).sort();
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Item } from '../items/item.js';
 import { chooseStory, INDEX_TOKENS, MAX_CANDIDATES, MAX_STORY_MEMBERS, MAX_STORY_TOKENS, STORIES_PER_TOKEN, STORY_THRESHOLD, storyTime, type StoryCandidate } from '../items/story.js';
 import { featureWeights, readMembers, type FeatureWeights } from '../items/story-similarity.js';
-import { distinctiveTokens, featuresJson, storyFeatures, storyWeights, type StoryFeatures } from '../items/story-tokens.js';
+import { distinctiveTokens, featuresJson, storyWeights, type StoryFeatures } from '../items/story-tokens.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -28,11 +28,10 @@ const REV = '#rev';
 /** Where revisions start: far above any story time (ms), so no time range returns the member and no trim removes it. */
 const REV_BASE = '1000000000000000';
 
-/** A members JSON array with one more member, without parsing it. */
+/** A members JSON array (as read: plan has parsed or checked it already) with one more member, without parsing it. */
 function withMember(membersJson: string, weights: FeatureWeights): string {
   const member = featuresJson(weights);
-  if (!membersJson.endsWith(']')) return `[${[...(JSON.parse(membersJson) as StoryFeatures[]).map((m) => JSON.stringify(m)), member].join(',')}]`;
-  return membersJson.trim() === '[]' ? `[${member}]` : `${membersJson.slice(0, -1)},${member}]`;
+  return membersJson === '[]' ? `[${member}]` : `${membersJson.slice(0, -1)},${member}]`;
 }
 
 export class StoryConflictError extends Error {
@@ -336,8 +335,8 @@ export function createMemoryStoryStore(options: { windowHours: number; threshold
     async assign(item, now) {
       const known = byItem.get(item.id);
       if (known) return view(known, false);
-      const features = storyFeatures(item);
-      const tokens = indexTokens(featureWeights(features));
+      const weights = storyWeights(item);
+      const tokens = indexTokens(weights);
       const at = storyTime(item, now, windowMs);
       const shared = new Map<string, number>();
       const last = (id: string) => stories.get(id)!.last;
@@ -350,13 +349,13 @@ export function createMemoryStoryStore(options: { windowHours: number; threshold
         for (const id of recent) shared.set(id, (shared.get(id) ?? 0) + 1);
       }
       const ranked = [...shared.keys()].sort((a, b) => shared.get(b)! - shared.get(a)! || (a < b ? -1 : 1)).slice(0, MAX_CANDIDATES);
-      const choice = chooseStory(item.id, features, ranked.map((id) => ({ id, members: stories.get(id)!.members })), threshold);
+      const choice = chooseStory(item.id, weights, ranked.map((id) => ({ id, members: stories.get(id)!.members })), threshold);
       let story = stories.get(choice.storyId);
       if (!story) {
         story = { members: [], tokens: new Set(), last: at, sources: new Set(), items: 0 };
         stories.set(choice.storyId, story);
       }
-      if (story.members.length < MAX_STORY_MEMBERS) story.members.push(features);
+      if (story.members.length < MAX_STORY_MEMBERS) story.members.push(Object.fromEntries(weights));
       story.last = Math.max(story.last, at);
       story.sources.add(item.sourceId);
       story.items++;
