@@ -7,6 +7,7 @@ import type { Queues } from '../queue/queues.js';
 import type { RiskIndexEntry } from '../store/risk-index.js';
 import type { SourceHealth } from '../store/source-state.js';
 import type { PipelineMetrics } from '../worker/context.js';
+import { CONTENDED_STORES } from '../pipeline/stores.js';
 import { withTimeout } from './timeout.js';
 
 /** Where the scrape-time gauges and the latency lookup read from; the API server attaches its own connection. */
@@ -46,6 +47,12 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
   const assessments = new Counter({ name: 'chokepoint_assessments_total', help: 'Item x watchlist assessments by level (none included).', labelNames: ['watchlist', 'level'], ...reg });
   const alerts = new Counter({ name: 'chokepoint_alerts_total', help: 'New alerts by watchlist and level.', labelNames: ['watchlist', 'level'], ...reg });
   const deliveries = new Counter({ name: 'chokepoint_deliveries_total', help: 'Notification attempts by channel and outcome (delivered, retry, rate-limited, failed).', labelNames: ['channel', 'outcome'], ...reg });
+  const conflicts = new Counter({
+    name: 'chokepoint_store_conflicts_total',
+    help: 'Optimistic writes (store="story", "alert", "delivery") that found their record changed by another writer since they read it, and were decided again.',
+    labelNames: ['store'],
+    ...reg,
+  });
   const latency = new Histogram({
     name: 'chokepoint_delivery_latency_seconds',
     help: 'From fetching the item that produced an alert version to delivering it, per delivered notification.',
@@ -134,6 +141,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
     assessments,
     alerts,
     deliveries,
+    conflicts,
     observeDelivered,
     attach(next) {
       readers = next;
@@ -146,6 +154,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
       for (const channel of config.channels) {
         for (const outcome of ['delivered', 'retry', 'rate-limited', 'failed']) deliveries.inc({ channel: channel.id, outcome }, 0);
       }
+      for (const store of CONTENDED_STORES) conflicts.inc({ store }, 0);
     },
     async scrape() {
       await refresh();

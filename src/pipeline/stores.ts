@@ -20,15 +20,21 @@ export interface Stores {
   digests: DigestStore;
 }
 
-export function createStores(redis: Redis, settings: Settings): Stores {
+/** The records written optimistically (read, decide, write if unchanged, else decide again). */
+export type ContendedStore = 'story' | 'alert' | 'delivery';
+export const CONTENDED_STORES: readonly ContendedStore[] = ['story', 'alert', 'delivery'];
+
+/** `onConflict`: a write found its record changed by another writer since it was read, and is decided again. */
+export function createStores(redis: Redis, settings: Settings, onConflict?: (store: ContendedStore) => void): Stores {
   const prefix = settings.redis.prefix;
   const retention = settings.retention;
+  const conflictIn = (store: ContendedStore) => (onConflict ? () => onConflict(store) : undefined);
   return {
     seen: createSeenStore(redis, prefix, retention.seenDays * 86_400),
-    alerts: createAlertStore(redis, prefix, { days: retention.alertDays, count: retention.alertCount }),
-    deliveries: createDeliveryStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
+    alerts: createAlertStore(redis, prefix, { days: retention.alertDays, count: retention.alertCount }, Date.now, conflictIn('alert')),
+    deliveries: createDeliveryStore(redis, prefix, Math.ceil(retention.alertDays * 86_400), conflictIn('delivery')),
     sourceState: createSourceStateStore(redis, prefix, { degradedAfter: settings.sources.degradedAfter }),
-    stories: createStoryStore(redis, prefix, { windowHours: settings.alerts.storyWindowHours, threshold: settings.alerts.storySimilarity }),
+    stories: createStoryStore(redis, prefix, { windowHours: settings.alerts.storyWindowHours, threshold: settings.alerts.storySimilarity, onConflict: conflictIn('story') }),
     risk: createRiskIndexStore(redis, prefix, { ...settings.riskIndex, seriesHours: settings.riskIndex.seriesDays * 24 }),
     dispatch: createDispatchStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
     digests: createDigestStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),

@@ -109,7 +109,11 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 /** Where an alert is kept; the delivery store reads it with the ledger entry before a send. */
 export const alertKeyFor = (prefix: string, id: string) => keyFor(prefix, 'alert', id);
 
-export function createAlertStore(redis: Redis, prefix: string, retention: AlertRetention, clock: () => number = Date.now): AlertStore {
+/**
+ * `onConflict` is called for every write that found the alert changed since it was read (by another worker, or by an
+ * earlier fold of the same job after readForUpdate), after which the update runs again.
+ */
+export function createAlertStore(redis: Redis, prefix: string, retention: AlertRetention, clock: () => number = Date.now, onConflict?: () => void): AlertStore {
   const alertKey = (id: string) => alertKeyFor(prefix, id);
   const itemsKey = (id: string) => keyFor(prefix, 'alert-items', id);
   const indexKey = keyFor(prefix, 'alerts', 'by-time');
@@ -173,6 +177,7 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
           await trimByCount(Number(now));
           return change.result;
         }
+        onConflict?.();
         raw = (now as string | null) ?? null;
         previous = parse(raw);
       }

@@ -108,7 +108,8 @@ return {1}
 /** Twin runs racing on one entry settle in a couple of rounds; more means something is badly wrong. */
 const MAX_WRITE_ROUNDS = 20;
 
-export function createDeliveryStore(redis: Redis, prefix: string, retentionSeconds: number): DeliveryStore {
+/** `onConflict` is called for every ledger write that found the entry changed since it was read (a twin run). */
+export function createDeliveryStore(redis: Redis, prefix: string, retentionSeconds: number, onConflict?: () => void): DeliveryStore {
   const entryKey = (key: string) => keyFor(prefix, 'delivery', key);
   const failedKey = keyFor(prefix, 'deliveries', 'failed');
   const refsKey = (alertId: string, channelId: string) => keyFor(prefix, 'delivery-refs', alertId, channelId);
@@ -167,6 +168,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
           [raw ?? '', JSON.stringify(delivery), retentionSeconds, delivery.status === 'failed' ? '1' : '0', outcome.at.getTime(), key, base.alertId ? '1' : '0', ...withRefs],
         );
         if (written === 1) return delivery;
+        onConflict?.();
         raw = now ?? null;
       }
       throw new Error(`delivery ledger entry ${key} kept changing under ${MAX_WRITE_ROUNDS} writes`);

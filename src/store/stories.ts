@@ -157,7 +157,11 @@ return out
  * same instant by two workers thus end in one story, exactly as if they had been processed one after the other.
  * An uncontended item costs two round trips: the read script (postings and candidates), the commit.
  */
-export function createStoryStore(redis: Redis, prefix: string, options: { windowHours: number; threshold?: number; maxAttempts?: number }): StoryStore {
+export function createStoryStore(
+  redis: Redis,
+  prefix: string,
+  options: { windowHours: number; threshold?: number; maxAttempts?: number; /** Called for every commit that found its read out of date. */ onConflict?: () => void },
+): StoryStore {
   const windowMs = options.windowHours * 3_600_000;
   const ttl = Math.ceil((2 * windowMs) / 1000) + 3600;
   const threshold = options.threshold ?? STORY_THRESHOLD;
@@ -289,6 +293,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       if (i > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (i - 1)));
       const { outcome } = await attempt(p, now);
       if (outcome !== 'conflict') return outcome;
+      options.onConflict?.();
     }
     throw new StoryConflictError(p.item.id, maxAttempts);
   }
@@ -306,6 +311,7 @@ export function createStoryStore(redis: Redis, prefix: string, options: { window
       for (let i = 0; current; i++) {
         const next = i + 1 < items.length ? prepare(items[i + 1]!, now) : undefined;
         const { outcome, nextRead } = await attempt(current, now, read, next);
+        if (outcome === 'conflict') options.onConflict?.();
         out.push(outcome === 'conflict' ? await assignPrepared(current, now, 2) : outcome);
         read = nextRead;
         current = next;

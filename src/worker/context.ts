@@ -14,6 +14,8 @@ export interface PipelineMetrics {
   assessments: CounterLike<'watchlist' | 'level'>;
   alerts: CounterLike<'watchlist' | 'level'>;
   deliveries: CounterLike<'channel' | 'outcome'>;
+  /** Optimistic writes (story, alert, delivery ledger) that found their record changed since the read. */
+  conflicts: CounterLike<'store'>;
   /** Called when a delivery succeeds, with the alert as delivered (its version the one sent) and the pipeline's clock, to observe fetch-to-delivery latency. */
   observeDelivered?(alert: Alert, at: Date): void;
 }

@@ -79,7 +79,9 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   };
   const queues = createQueues(redis, settings);
   for (const queue of queues.all()) queue.on('error', (err) => logUnlessConnectionError(log, err, { queue: queue.name }, 'queue error'));
-  const context: WorkerContext = { runtime, stores: createStores(storesRedis, settings), queues, metrics: options.metrics };
+  const metrics = options.metrics;
+  const stores = createStores(storesRedis, settings, (store) => metrics?.conflicts.inc({ store }));
+  const context: WorkerContext = { runtime, stores, queues, metrics };
 
   const prefix = bullPrefix(settings);
   const common = {

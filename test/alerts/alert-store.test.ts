@@ -126,6 +126,8 @@ describe('the alert history', () => {
 
   it('runs the update again on the newer alert when another writer changed it in between, and writes nothing for null', async () => {
     const id = 'raced';
+    let conflicts = 0;
+    const store = createAlertStore(redis, prefix, { days: 30, count: 1000 }, () => NOW, () => conflicts++);
     await put(makeAlert({ id, updatedAt: at(0), sources: ['first'] }));
     const seen: string[][] = [];
     let interfered = false;
@@ -138,6 +140,7 @@ describe('the alert history', () => {
       return { alert: { ...previous!, sources: [...previous!.sources, 'mine'] }, result: undefined };
     });
     expect(seen).toEqual([['first'], ['first', 'other']]);
+    expect(conflicts).toBe(1);
     expect((await store.get(id))!.sources).toEqual(['first', 'other', 'mine']);
     const before = await redis.get(`{${prefix}}:alert:${id}`);
     expect(await store.update(id, async () => ({ alert: null, result: 'unchanged' }))).toBe('unchanged');

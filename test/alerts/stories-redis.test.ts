@@ -34,6 +34,23 @@ describe('stories in Redis', () => {
     }
   });
 
+  it('reports a commit that found its read out of date, then reads and chooses again', async () => {
+    // Both reads go out before either commit (one connection, in order): the second commit finds the postings that
+    // the first one wrote, and its item joins the first one's story on the next attempt.
+    const conflicts: string[] = [];
+    const p = `${prefix}-conflict`;
+    const [a, b] = ['a', 'b'].map((name) => createStoryStore(connections[0], p, { windowHours: 72, onConflict: () => conflicts.push(name) }));
+    const [x, y] = await Promise.all([a!.assign(items[0], NOW), b!.assign(items[1], NOW)]);
+    expect(conflicts).toEqual(['b']);
+    expect(y).toMatchObject({ storyId: x.storyId, isNew: false });
+    // The same race lost by assignMany, whose commit carries its next item's read.
+    conflicts.length = 0;
+    const [c, d] = ['c', 'd'].map((name) => createStoryStore(connections[0], `${p}-many`, { windowHours: 72, onConflict: () => conflicts.push(name) }));
+    const [single, many] = await Promise.all([c!.assign(items[1]!, NOW), d!.assignMany([items[0]!, items[5]!], NOW)]);
+    expect(conflicts).toEqual(['d']);
+    expect(many[0]).toMatchObject({ storyId: single.storyId, isNew: false });
+  });
+
   it('clusters a whole batch processed concurrently by four workers exactly as one worker would', async () => {
     for (let round = 0; round < 3; round++) {
       const p = `${prefix}-batch${round}`;

@@ -42,6 +42,7 @@ describe('GET /metrics', () => {
     m.alerts.inc({ watchlist: 'rare-earth-magnets', level: 'critical' });
     m.deliveries.inc({ channel: 'procurement-slack', outcome: 'delivered' });
     m.deliveries.inc({ channel: 'risk-webhook', outcome: 'failed' });
+    m.conflicts.inc({ store: 'story' });
     const text = await scrape();
     expect(sample(text, 'chokepoint_polls_total{source="mofcom",outcome="ok"}')).toBe(2);
     expect(sample(text, 'chokepoint_polls_total{source="fedreg-bis",outcome="not-modified"}')).toBe(1);
@@ -52,6 +53,7 @@ describe('GET /metrics', () => {
     expect(sample(text, 'chokepoint_alerts_total{watchlist="rare-earth-magnets",level="critical"}')).toBe(1);
     expect(sample(text, 'chokepoint_deliveries_total{channel="procurement-slack",outcome="delivered"}')).toBe(1);
     expect(sample(text, 'chokepoint_deliveries_total{channel="risk-webhook",outcome="failed"}')).toBe(1);
+    expect(sample(text, 'chokepoint_store_conflicts_total{store="story"}')).toBe(1);
   });
 
   it('creates zero series for every configured source and channel in a worker, so rate() works from the start', async () => {
@@ -60,7 +62,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'chokepoint_polls_total{source="nikkei-asia",outcome="error"}')).toBe(0);
     expect(sample(text, 'chokepoint_items_total{source="nikkei-asia",kind="new"}')).toBe(0);
     expect(sample(text, 'chokepoint_deliveries_total{channel="risk-webhook",outcome="rate-limited"}')).toBe(0);
+    for (const store of ['alert', 'delivery']) expect(sample(text, `chokepoint_store_conflicts_total{store="${store}"}`)).toBe(0);
     expect(sample(text, 'chokepoint_polls_total{source="mofcom",outcome="ok"}')).toBe(2);
+    expect(sample(text, 'chokepoint_store_conflicts_total{store="story"}')).toBe(1);
   });
 
   it('reads queue depths and the age of the oldest waiting job at scrape time', async () => {

@@ -5,6 +5,7 @@ import { enqueuePoll } from '../../src/queue/scheduler.js';
 import { jobId } from '../../src/queue/names.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
 import { createMetrics, type ChokepointMetrics } from '../../src/api/metrics.js';
+import type { Alert } from '../../src/alerts/types.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
 import { startFeedServer, startSlackSink, type RssEntry } from '../helpers/http.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -109,6 +110,22 @@ describe('the worker end to end, with real Redis, a local feed and a local Slack
     expect(text).toMatch(/^chokepoint_delivery_latency_seconds_count 1$/m);
     expect(JSON.stringify(slack.messages[0].body)).toContain('samarium');
     expect(slack.messages[0].path).toBe('/services/T0TEST/B0TEST/secret-token-abcdef');
+
+    // A write that loses a race is counted by the worker's stores: another writer changes the alert between this
+    // update's read and its write. (The pipeline's own run above had no race.)
+    expect(text).not.toContain('chokepoint_store_conflicts_total{store="alert"}');
+    const alerts = worker.context.stores.alerts;
+    const [alert] = await alerts.listRecent(1);
+    let raced = false;
+    const touch = (a: Alert | undefined) => ({ ...a!, updatedAt: new Date().toISOString() });
+    await alerts.update(alert!.id, async (previous) => {
+      if (!raced) {
+        raced = true;
+        await alerts.update(alert!.id, async (current) => ({ alert: touch(current), result: undefined }));
+      }
+      return { alert: touch(previous), result: undefined };
+    });
+    expect(await metrics.registry.metrics()).toContain('chokepoint_store_conflicts_total{store="alert"} 1');
   });
 
   it('sends nothing when the feed has not changed', async () => {

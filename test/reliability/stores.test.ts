@@ -71,7 +71,8 @@ describe('the delivery ledger', () => {
   });
 
   it('builds on the entry as it is when a twin run changed it after this run read it before sending', async () => {
-    const ledger = createDeliveryStore(redis, prefix, 3600);
+    let conflicts = 0;
+    const ledger = createDeliveryStore(redis, prefix, 3600, () => conflicts++);
     const b = { ...base, alertId: 'a4' };
     await ledger.recordAttempt('a4-v1-hook', b, { status: 'pending', error: 'HTTP 500', errorKind: 'retryable', at });
     // Both runs read the ledger before their send; one twin fails again, then the other delivers, then a late failure.
@@ -79,8 +80,10 @@ describe('the delivery ledger', () => {
     await ledger.recordAttempt('a4-v1-hook', b, { status: 'pending', error: 'HTTP 502', errorKind: 'retryable', at }, twin.entryAsRead);
     const delivered = await ledger.recordAttempt('a4-v1-hook', b, { status: 'delivered', response: 'HTTP 200', refs: { ts: '9.9' }, at }, mine.entryAsRead);
     expect(delivered).toMatchObject({ status: 'delivered', attempts: 3, refs: { ts: '9.9' } });
+    expect(conflicts).toBe(1);
     const late = await ledger.recordAttempt('a4-v1-hook', b, { status: 'failed', error: 'timeout', errorKind: 'retryable', at }, twin.entryAsRead);
     expect(late).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect(conflicts).toBe(2);
     expect(await ledger.get('a4-v1-hook')).toMatchObject({ status: 'delivered', attempts: 3, response: 'HTTP 200' });
     expect(await redis.hgetall(`{${prefix}}:delivery-refs:a4:hook`)).toEqual({ ts: '9.9' });
     expect(await redis.smembers(`{${prefix}}:deliveries:alert:a4`)).toEqual(['a4-v1-hook']);
