@@ -47,6 +47,13 @@ function percentile(values: number[], p: number): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** CPU seconds the Redis server has used (user + system), from INFO: it shares the machine with the worker. */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
 /** Which worker entry point the bench runs, and whether it runs compiled code. */
 function workerMain(): { main: string; compiled: boolean } {
   const override = process.env.BENCH_WORKER_MAIN;
@@ -63,6 +70,7 @@ interface RoundFigures {
   p50: number;
   p99: number;
   cpuMsPerThousand: number;
+  redisCpuMsPerThousand: number;
 }
 
 async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
@@ -146,6 +154,7 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
     // CPU the worker spends on the items (start-up excluded): steadier than items/s on a shared machine.
     while (served.size === 0 && Date.now() < deadline && alive()) await sleep(5);
     const cpuAtFirstFetch = cpu();
+    const redisCpuAtFirstFetch = await redisCpuSeconds(redis);
     roleCpuAtRound.push(workers.map((w) => w.cpuSeconds()));
     while (got.length < expected && Date.now() < deadline && alive()) await sleep(20);
     // Then let the non-alerting tail drain: the score and notify queues must be empty.
@@ -173,6 +182,7 @@ async function pipelineRun(redisUrl: string, alertEvery = ALERT_EVERY) {
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       cpuMsPerThousand: ((cpu() - cpuAtFirstFetch) * 1e6) / ITEMS,
+      redisCpuMsPerThousand: (((await redisCpuSeconds(redis)) - redisCpuAtFirstFetch) * 1e6) / ITEMS,
     });
   }
   // Per group, for the measured round: compare groups with each other (the total is in the figures).
@@ -202,17 +212,19 @@ async function noopRun(redisUrl: string) {
     if (++done === ITEMS) resolveAll();
   });
   const started = Date.now();
+  const redisCpuAtStart = await redisCpuSeconds(connection);
   for (let i = 0; i < ITEMS; i += 500) {
     await queue.addBulk(Array.from({ length: Math.min(500, ITEMS - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })));
   }
   await all;
   const seconds = (Date.now() - started) / 1000;
+  const redisCpuMsPerThousand = (((await redisCpuSeconds(connection)) - redisCpuAtStart) * 1e6) / ITEMS;
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
   await cleanPrefix(prefix, redisUrl);
-  return { itemsPerSecond: ITEMS / seconds, seconds };
+  return { itemsPerSecond: ITEMS / seconds, seconds, redisCpuMsPerThousand };
 }
 
 export async function run(): Promise<void> {
@@ -221,7 +233,7 @@ export async function run(): Promise<void> {
   // BENCH_NOOP=0 skips the ceiling (when profiling the pipeline alone). Warmed up like the worker: a first loop runs
   // before the measured one, in the same process.
   const skipNoop = process.env.BENCH_NOOP === '0';
-  const noopCold = skipNoop ? { itemsPerSecond: Number.NaN, seconds: Number.NaN } : await noopRun(redisUrl);
+  const noopCold = skipNoop ? { itemsPerSecond: Number.NaN, seconds: Number.NaN, redisCpuMsPerThousand: Number.NaN } : await noopRun(redisUrl);
   const noop = skipNoop || WARMUP_ROUNDS === 0 ? noopCold : await noopRun(redisUrl);
   const pipeline = await pipelineRun(redisUrl);
   const ratio = pipeline.itemsPerSecond / noop.itemsPerSecond;
@@ -231,6 +243,8 @@ export async function run(): Promise<void> {
   console.log(`ratio pipeline / no-op:                              ${ratio.toFixed(2)}x (target >= 1.0) ${ratio >= 1 ? 'MET' : 'NOT MET'}`);
   console.log(`deliveries: ${pipeline.delivered}/${pipeline.expected} expected, ${pipeline.duplicates} duplicates`);
   console.log(`worker CPU: ${pipeline.cpuMsPerThousand.toFixed(0)} ms per 1000 items (user + system, all workers)`);
+  // Redis runs on the same machine here: its CPU is the share of the cores the worker cannot have.
+  console.log(`Redis CPU: ${pipeline.redisCpuMsPerThousand.toFixed(0)} ms per 1000 items (the no-op loop: ${noop.redisCpuMsPerThousand.toFixed(0)} ms per 1000 jobs)`);
   console.log(`fetch->delivery latency: p50 ${pipeline.p50} ms, p99 ${pipeline.p99} ms`);
   if (WARMUP_ROUNDS > 0) {
     const { cold } = pipeline;
