@@ -4,7 +4,7 @@ import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { digestKey } from '../alerts/digest.js';
 import type { DigestJob } from './names.js';
-import type { Scheduler } from './scheduler.js';
+import { catchUpMissedTicks, type Scheduler } from './scheduler.js';
 
 /** Longer than any digest interval is likely to be: the id stays refused after the job is gone. */
 const DIGEST_DEDUP_TTL_MS = 8 * 86_400_000;
@@ -28,6 +28,7 @@ export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<Dig
       digest.schedule,
       async (ctx) => {
         const windowEnd = ctx.date.getTime();
+        catchUp.ran(windowEnd);
         try {
           await enqueueDigest(queue, channel.id, windowEnd);
         } catch (err) {
@@ -37,6 +38,7 @@ export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<Dig
       },
       { name: `digest-${channel.id}`, timezone: digest.timezone, noOverlap: true, suppressMissedWarning: true },
     );
+    const catchUp = catchUpMissedTicks(task, (slot) => enqueueDigest(queue, channel.id, slot), log, { channelId: channel.id });
     tasks.push(task);
   }
   return {
