@@ -146,7 +146,9 @@ export function openApiDocument(version: string) {
           type: 'object',
           properties: {
             key: { type: 'string' }, alertId: { type: 'string' }, version: { type: 'integer' }, channelId: { type: 'string' }, channelName: { type: 'string' },
-            status: { type: 'string', enum: ['pending', 'delivered', 'failed', 'rate-limited'] }, attempts: { type: 'integer' }, lastError: { type: 'string' },
+            status: { type: 'string', enum: ['pending', 'delivered', 'failed', 'rate-limited'] }, attempts: { type: 'integer' },
+            rateLimited: { type: 'integer', description: '429 answers to this notification (since its last failed verdict); limited by delivery.maxRateLimitWaits' },
+            lastError: { type: 'string' },
             errorKind: { type: 'string' }, deliveredAt: { type: 'string' }, updatedAt: { type: 'string' },
           },
         },

@@ -30,6 +30,8 @@ export const SLACK_LIMITS = {
   fields: 10,
   fieldText: 2000,
   contextElements: 10,
+  /** Any text object, a context element's included. */
+  text: 3000,
   /** Slack answers msg_blocks_too_long above roughly 13k characters of block text (bolt-js#2509); stay below. */
   totalText: 12_000,
   /** Notification/fallback text: shown in push notifications and by clients that cannot draw blocks. */
@@ -62,12 +64,22 @@ export function mrkdwn(text: string, max: number): string {
   return escapeMrkdwn(raw);
 }
 
-/** A mrkdwn link; the URL must be http(s) and may not contain the characters that end a Slack link. */
+/**
+ * Longest link target we write, measured after escaping ("&" grows to "&amp;"): an item line then stays within the
+ * 2000-character items section, and a digest line or a context element well within Slack's 3000 characters.
+ */
+const MAX_LINK_TARGET = 1_500;
+
+/**
+ * A mrkdwn link; the URL must be http(s) and may not contain the characters that end a Slack link. A URL too long to
+ * link is left out and the label shown alone.
+ */
 function link(url: string | undefined, label: string, max = 500): string {
   const safe = safeLink(url);
   const text = mrkdwn(oneLine(label), max);
-  if (!safe || safe.length > 2000) return text;
-  return `<${escapeMrkdwn(safe).replace(/\|/g, '%7C')}|${text.replace(/\|/g, '¦')}>`;
+  const target = safe ? escapeMrkdwn(safe).replace(/\|/g, '%7C') : undefined;
+  if (!target || target.length > MAX_LINK_TARGET) return text;
+  return `<${target}|${text.replace(/\|/g, '¦')}>`;
 }
 
 function header(text: string): SlackBlock {
@@ -104,7 +116,8 @@ export function renderSlackAlert(alert: Alert): SlackPayload {
   });
   const lines = alert.items.slice(0, 5).map((item) => `• ${link(item.url, item.title, 300)} (${mrkdwn(item.sourceId, 80)})`);
   if (moreItems(alert, Math.min(5, alert.items.length)) > 0) lines.push(`… and ${moreItems(alert, Math.min(5, alert.items.length))} more`);
-  if (lines.length > 0) blocks.push(section(truncateLines(lines, 2000)));
+  const itemsText = truncateLines(lines, 2000);
+  if (itemsText) blocks.push(section(itemsText));
   const open = safeLink(alert.url) ? `${link(alert.url, 'Open the story')} · ` : '';
   blocks.push(context(`${open}first seen ${formatTime(alert.firstSeenAt)} · updated ${formatTime(alert.updatedAt)}`));
   const tag = changeTag(alert);
@@ -112,7 +125,10 @@ export function renderSlackAlert(alert: Alert): SlackPayload {
   return { text: mrkdwn(fallback, SLACK_LIMITS.fallbackText), blocks };
 }
 
-/** Joins whole lines up to max characters; a line never ends mid-link. */
+/**
+ * Joins whole lines (already formatted mrkdwn) up to max characters, so a link is never cut. An item line is bounded
+ * well below max (link target, title and source each capped), so the first line always fits.
+ */
 function truncateLines(lines: string[], max: number): string {
   let out = '';
   for (const line of lines) {
@@ -120,7 +136,7 @@ function truncateLines(lines: string[], max: number): string {
     if (next.length > max) break;
     out = next;
   }
-  return out || mrkdwn(lines[0] ?? '', max);
+  return out;
 }
 
 function digestLine(alert: Alert): string {

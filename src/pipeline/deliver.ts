@@ -3,7 +3,9 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
 import type { Alert } from '../alerts/types.js';
-import type { DeliveryStore } from '../store/deliveries.js';
+import type { Delivery, DeliveryStore, LedgerRead } from '../store/deliveries.js';
+import type { DeliveryReceipt } from '../notifiers/types.js';
+import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
 import type { ConfigState } from './runtime.js';
 
 export type DeliverOutcome =
@@ -48,25 +50,60 @@ export async function deliverStage(
   const base = { alertId: job.alertId, version: job.version, channelId: job.channelId };
   // Render the alert as it was at this version: a later version of the same alert gets its own job.
   const snapshot = { ...alert, version: job.version };
+  let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'alert', alert: snapshot }, entry.channel);
-    const receipt = await entry.notifier.send(payload, entry.channel, {
+    receipt = await entry.notifier.send(payload, entry.channel, {
       idempotencyKey: key,
       previousRefs,
       signal: deps.signal,
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
-    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() }, entryAsRead);
-    return { status: 'delivered', response: receipt.response, alert: snapshot };
   } catch (err) {
-    const error = err instanceof DeliveryError ? err : DeliveryError.retryable(job.channelId, (err as Error).message, { cause: err });
-    if (error.kind === 'rate-limited') {
-      const untilMs = deps.now().getTime() + (error.delayMs ?? 30_000);
-      await deps.deliveries.blockChannel(job.channelId, untilMs);
-      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, entryAsRead);
-    } else {
-      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() }, entryAsRead);
+    throw await recordFailedSend(deps, key, base, err, entryAsRead);
+  }
+  await recordDelivered(deps, key, base, receipt, entryAsRead);
+  return { status: 'delivered', response: receipt.response, alert: snapshot };
+}
+
+type LedgerDeps = { deliveries: DeliveryStore; log: Logger; now: () => Date };
+type DeliveryBase = Pick<Delivery, 'alertId' | 'version' | 'channelId'>;
+
+/**
+ * Records a send that failed (a 429 also blocks the channel for every worker) and returns the DeliveryError for the
+ * job layer to settle.
+ */
+export async function recordFailedSend(deps: LedgerDeps, key: string, base: DeliveryBase, err: unknown, readBefore?: LedgerRead): Promise<DeliveryError> {
+  const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
+  if (error.kind === 'rate-limited') {
+    await deps.deliveries.blockChannel(base.channelId, deps.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
+    await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, readBefore);
+  } else {
+    await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() }, readBefore);
+  }
+  return error;
+}
+
+/** Pauses between tries to record a delivered send: rides out a Redis failover or a burst of write conflicts. */
+const RECORD_RETRY_MS = [100, 500, 2_000];
+
+/**
+ * Records a delivered send, trying again briefly if the ledger write fails. The message is out: failing the job now
+ * would send it again on retry, so a write that keeps failing is logged and the job still completes. Returns whether
+ * the delivery was recorded.
+ */
+export async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
+  for (let round = 0; ; round++) {
+    try {
+      // A retried write reads the entry afresh: the failed one may have landed after all.
+      await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() }, round === 0 ? readBefore : undefined);
+      return true;
+    } catch (err) {
+      if (round >= RECORD_RETRY_MS.length) {
+        deps.log.error({ err, deliveryKey: key, channelId: base.channelId }, 'delivered but not recorded: the delivery ledger could not be written; not sending again');
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS[round]));
     }
-    throw error;
   }
 }

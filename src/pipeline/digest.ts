@@ -1,11 +1,12 @@
 import { buildDigest, digestKey } from '../alerts/digest.js';
 import type { Digest } from '../alerts/types.js';
-import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import type { DigestStore } from '../store/digests.js';
+import type { DeliveryReceipt } from '../notifiers/types.js';
+import { recordDelivered, recordFailedSend } from './deliver.js';
 import type { ConfigState } from './runtime.js';
 
 export type DigestOutcome =
@@ -59,25 +60,26 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   if (blockedUntil > deps.now().getTime()) return { status: 'wait', untilMs: blockedUntil };
 
   const base = { channelId };
+  let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
-    const receipt = await entry.notifier.send(payload, entry.channel, {
+    receipt = await entry.notifier.send(payload, entry.channel, {
       idempotencyKey: key,
       signal: deps.signal,
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
-    await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() });
+  } catch (err) {
+    throw await recordFailedSend(deps, key, base, err);
+  }
+  const recorded = await recordDelivered(deps, key, base, receipt);
+  try {
     await deps.digests.clear(channelId, held);
     await deps.digests.setLastWindowEnd(channelId, windowEnd);
-    return { status: 'delivered', alerts: digest.alerts.length, response: receipt.response };
   } catch (err) {
-    const error = err instanceof DeliveryError ? err : DeliveryError.retryable(channelId, (err as Error).message, { cause: err });
-    if (error.kind === 'rate-limited') {
-      await deps.deliveries.blockChannel(channelId, deps.now().getTime() + (error.delayMs ?? 30_000));
-      await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() });
-    } else {
-      await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() });
-    }
-    throw error;
+    // Recorded: the job's retry finds the ledger entry and only clears. Not recorded: a retry would send the digest
+    // again, so the held alerts are left for the next digest instead.
+    if (recorded) throw err;
+    deps.log.error({ err, deliveryKey: key, channelId }, 'digest delivered but its held alerts could not be cleared; the next digest repeats them');
   }
+  return { status: 'delivered', alerts: digest.alerts.length, response: receipt.response };
 }

@@ -19,33 +19,45 @@ export interface DeliveryJobContext {
   what: string;
 }
 
+/**
+ * When a job waiting for untilMs should wake: never before (Retry-After is honoured), but spread over up to a quarter
+ * of the wait (1 s to 60 s), because every job of a blocked channel waits for the same instant and, woken together,
+ * would mostly earn another 429.
+ */
+export function wakeAt(untilMs: number, nowMs: number, random: () => number = Math.random): number {
+  const spread = Math.min(60_000, Math.max(1_000, (untilMs - nowMs) / 4));
+  return Math.ceil(untilMs + random() * spread);
+}
+
 /** A stage asked to wait (a channel blocked after a 429): delay the job without using an attempt. */
 export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promise<never> {
-  await ctx.job.moveToDelayed(untilMs, ctx.token);
+  await ctx.job.moveToDelayed(wakeAt(untilMs, ctx.now().getTime()), ctx.token);
   throw new DelayedError();
 }
 
 /**
  * The one place where a delivery failure becomes BullMQ behaviour, for notify and digest jobs alike:
  * retryable -> rethrow (capped exponential backoff; recorded as failed on the last attempt); rate-limited -> the job
- * is delayed until Retry-After without using an attempt (bounded by maxRateLimitWaits); permanent -> recorded as a
- * failed delivery, UnrecoverableError, no retry.
+ * is delayed until Retry-After without using an attempt (bounded by maxRateLimitWaits 429s of its own, as counted in
+ * its ledger entry); permanent -> recorded as a failed delivery, UnrecoverableError, no retry.
  */
 export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknown): Promise<never> {
   if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
   const { job, base, log, metrics } = ctx;
   const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
-  const giveUp = async (why: string): Promise<never> => {
+  const giveUp = async (why: string, fields: Record<string, unknown> = {}): Promise<never> => {
     await ctx.deliveries.recordAttempt(ctx.key, base, { status: 'failed', error: error.message, errorKind: error.kind, at: ctx.now() });
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'failed' });
-    log.error({ err: error, attempts: job.attemptsMade + 1 }, `${ctx.what} given up: ${why}`);
+    log.error({ err: error, attempts: job.attemptsMade + 1, ...fields }, `${ctx.what} given up: ${why}`);
     throw new UnrecoverableError(error.message);
   };
   if (error.kind === 'permanent') return giveUp('permanent error');
   if (error.kind === 'rate-limited') {
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'rate-limited' });
-    if (job.attemptsStarted > ctx.maxRateLimitWaits) return giveUp('rate limited too many times');
-    log.warn({ retryAfterMs: error.delayMs }, 'receiver rate-limited us; waiting');
+    // Its own 429s only: waits for a channel that other jobs' 429s blocked, retries and stalls are not counted.
+    const rateLimited = (await ctx.deliveries.get(ctx.key))?.rateLimited ?? 0;
+    if (rateLimited > ctx.maxRateLimitWaits) return giveUp('rate limited too many times', { rateLimited });
+    log.warn({ retryAfterMs: error.delayMs, rateLimited }, 'receiver rate-limited us; waiting');
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? 30_000));
   }
   metrics?.deliveries.inc({ channel: base.channelId, outcome: 'retry' });

@@ -18,6 +18,11 @@ export interface Delivery {
   status: DeliveryStatus;
   /** Sends that got an answer other than 429 (or no answer): the failed ones and the one that succeeded. */
   attempts: number;
+  /**
+   * 429 answers this notification itself got, bounded by settings.delivery.maxRateLimitWaits. Counted anew after a
+   * failed verdict, so an operator's retry gets the full allowance again.
+   */
+  rateLimited?: number;
   lastError?: string;
   errorKind?: string;
   response?: string;
@@ -58,6 +63,7 @@ export interface DeliveryStore {
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
   /** Per-channel "do not send before" time after a 429, shared by all workers. */
   blockedUntil(channelId: string): Promise<number>;
+  /** Blocks the channel until untilMs, atomically; an earlier block end never shortens a later one. */
   blockChannel(channelId: string, untilMs: number): Promise<void>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
@@ -105,6 +111,14 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -10001)
 return {1}
 `);
 
+// KEYS: 1 channel block. ARGV: until ms, TTL ms. Two workers' 429s may arrive together: the later block wins whatever
+// the order, which a read then a write could not promise. Returns 1 if the block was extended.
+const EXTEND_BLOCK = redisScript(`
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`);
+
 /** Twin runs racing on one entry settle in a couple of rounds; more means something is badly wrong. */
 const MAX_WRITE_ROUNDS = 20;
 
@@ -147,6 +161,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
         const previous = parse(raw);
         if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
+        const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
         const delivery: Delivery = {
           ...base,
           key,
@@ -154,6 +169,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
           // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the
           // verdict on the last send, already counted, and a 429 costs no attempt.
           attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
+          ...(rateLimited > 0 && { rateLimited }),
           lastError: outcome.error ?? (outcome.status === 'delivered' ? undefined : previous?.lastError),
           errorKind: outcome.errorKind,
           response: outcome.response ?? previous?.response,
@@ -183,10 +199,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return Number((await redis.get(blockKey(channelId))) ?? 0);
     },
     async blockChannel(channelId, untilMs) {
-      const ttl = Math.max(1, untilMs - Date.now());
-      // Keep the later of two concurrent blocks.
-      const current = Number((await redis.get(blockKey(channelId))) ?? 0);
-      if (current < untilMs) await redis.set(blockKey(channelId), String(untilMs), 'PX', ttl);
+      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, Math.max(1, untilMs - Date.now())]);
     },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));

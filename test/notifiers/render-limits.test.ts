@@ -60,7 +60,10 @@ function checkSlack(payload: SlackPayload) {
       expect((block.fields ?? []).length).toBeLessThanOrEqual(SLACK_LIMITS.fields);
       for (const field of block.fields ?? []) expect(field.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fieldText);
     }
-    if (block.type === 'context') expect(block.elements.length).toBeLessThanOrEqual(SLACK_LIMITS.contextElements);
+    if (block.type === 'context') {
+      expect(block.elements.length).toBeLessThanOrEqual(SLACK_LIMITS.contextElements);
+      for (const element of block.elements) expect(element.text.length).toBeLessThanOrEqual(SLACK_LIMITS.text);
+    }
     total += JSON.stringify(block).length;
   }
   // Slack refuses messages with much more than ~13k characters of blocks (msg_blocks_too_long).
@@ -150,6 +153,41 @@ describe('render limits hold for any feed text', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  describe('with long links whose "&"s grow fivefold when escaped', () => {
+    // 1955 characters, 480 of them "&": 3875 once escaped.
+    const ampersands = `https://example.org/search?${'a=1&'.repeat(480)}xxxxxxxx`;
+    // 1955 characters without "&": fits a 2000-character check, but not beside a title in the items section.
+    const plain = `https://example.org/${'p'.repeat(1935)}`;
+    const linked = `https://example.org/q?${'k=v&'.repeat(150)}end`; // 1225 characters escaped: still linked
+    const itemsWith = (url: string) => Array.from({ length: 5 }, (_, i) => ({ ...sampleAlert().items[0], itemId: `i${i}`, url, title: `Item ${i} & more `.repeat(20) }));
+
+    it('keeps every Slack text element of an alert within its limit, escaping nothing twice', () => {
+      expect([ampersands.length, plain.length]).toEqual([1955, 1955]);
+      for (const url of [ampersands, plain, linked]) {
+        const payload = renderSlackAlert({ ...sampleAlert(), url, items: itemsWith(url) });
+        checkSlack(payload);
+        const json = JSON.stringify(payload.blocks);
+        expect(json).not.toMatch(/&lt;https?:|&amp;(amp|lt|gt);/);
+      }
+    });
+
+    it('keeps every Slack text element of a digest within its limit, escaping nothing twice', () => {
+      for (const url of [ampersands, plain, linked]) {
+        const alerts = Array.from({ length: 30 }, (_, i) => ({ ...sampleAlert(), id: `a${i}`, url, title: `Alert ${i} & co `.repeat(20) }));
+        const payload = renderSlackDigest(digestOf(alerts));
+        checkSlack(payload);
+        expect(slackDigestCount(payload)).toBe(30);
+        expect(JSON.stringify(payload.blocks)).not.toMatch(/&lt;https?:|&amp;(amp|lt|gt);/);
+      }
+    });
+
+    it('links a long URL that fits once escaped, with each "&" escaped once', () => {
+      const payload = renderSlackAlert({ ...sampleAlert(), url: linked, items: itemsWith(linked) });
+      const context = payload.blocks.at(-1)!;
+      expect(context.type === 'context' && context.elements[0].text).toMatch(/^<https:\/\/example\.org\/q\?(k=v&amp;){150}end\|Open the story> · /);
+    });
   });
 
   it('a Slack digest of 200 alerts ends with "… and N more" for what does not fit', () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMIT_DELAY_MS, MAX_RATE_LIMIT_DELAY_MS, MIN_RATE_LIMIT_DELAY_MS, retryAfterMs } from '../../src/notifiers/retry-after.js';
 
 describe('Retry-After', () => {
@@ -11,6 +11,32 @@ describe('Retry-After', () => {
 
   it('reads an HTTP-date as the time left until then', () => {
     expect(retryAfterMs('Tue, 03 Dec 2024 05:02:00 GMT', now)).toBe(120_000);
+  });
+
+  it('reads the three HTTP-date forms of RFC 9110 (IMF-fixdate, RFC 850, asctime) as GMT', () => {
+    expect(retryAfterMs('Tue, 03 Dec 2024 05:02:00 GMT', now)).toBe(120_000);
+    expect(retryAfterMs('Tuesday, 03-Dec-24 05:02:00 GMT', now)).toBe(120_000);
+    expect(retryAfterMs('Tue Dec  3 05:02:00 2024', now)).toBe(120_000);
+  });
+
+  describe('on a server whose time zone is not UTC', () => {
+    const tz = process.env.TZ;
+    afterEach(() => {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    });
+
+    it('still reads an asctime date (which names no zone) as GMT', () => {
+      process.env.TZ = 'America/New_York';
+      expect(new Date(0).getTimezoneOffset()).not.toBe(0); // Node applies a TZ set at run time
+      expect(retryAfterMs('Tue Dec  3 05:02:00 2024', now)).toBe(120_000);
+    });
+  });
+
+  it('waits the default for text that only looks like a date', () => {
+    for (const junk of ['abc 2030', 'Tue, 03 Dec 2024 05:02:00 PST', '2024-12-03T05:02:00Z', 'Dec 3 2024', 'Tue, 31 Feb 2024 05:02:00 GMT', '1.5', '+30']) {
+      expect(retryAfterMs(junk, now)).toBe(DEFAULT_RATE_LIMIT_DELAY_MS);
+    }
   });
 
   it('waits the default when the header is missing or unreadable', () => {

@@ -1,0 +1,240 @@
+import type { Job, Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { digestKey } from '../../src/alerts/digest.js';
+import { deliveryKey } from '../../src/alerts/ids.js';
+import { wakeAt } from '../../src/queue/delivery-job.js';
+import { enqueueDigest } from '../../src/queue/digest-schedule.js';
+import { jobId } from '../../src/queue/names.js';
+import type { DeliveryStore } from '../../src/store/deliveries.js';
+import { makeAlert } from '../alerts/fixtures.js';
+import { startTestWorker } from '../alerts/harness.js';
+import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { type Receiver, type Reply, startReceiver } from './support/receiver.js';
+import { sleep } from './support/wait.js';
+
+/**
+ * Notify and digest jobs on real BullMQ, Redis and a local webhook receiver, with the processors wired as the worker
+ * wires them: what a 429 costs a notification, when blocked jobs wake, and what happens when the ledger cannot be
+ * written after a successful send.
+ */
+const prefix = uniquePrefix('delivery-job');
+const MAX_RATE_LIMIT_WAITS = 2;
+const RETRY_AFTER_429: Reply = { status: 429, headers: { 'Retry-After': '1' } };
+const realClock = {
+  get now() {
+    return Date.now();
+  },
+};
+
+let receiver: Receiver;
+let run: Awaited<ReturnType<typeof startTestWorker>>;
+/** Per channel: the answer to its n-th request (0-based); channels without a script accept everything. */
+const scripts = new Map<string, (n: number) => Reply>();
+const on = (channel: string) => receiver.requests.filter((r) => r.channel === channel);
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  receiver.respond = (req) => scripts.get(req.channel)?.(on(req.channel).length) ?? { status: 200 };
+  const channels = ['blocked', 'limited', 'herd', 'ledger-once', 'ledger-never'];
+  const digestChannels = ['digest-blocked', 'digest-ledger'];
+  run = await startTestWorker(
+    {
+      'sources.yaml': 'sources: []\n',
+      'watchlists.yaml': 'watchlists: []\n',
+      'channels.yaml': `channels:\n${[
+        ...channels.map((id) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}" }`),
+        ...digestChannels.map((id) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}", digest: { schedule: "0 8 * * *" } }`),
+      ].join('\n')}\n`,
+      'settings.yaml': `redis: { prefix: ${prefix} }
+http: { allowPrivateAddresses: true }
+delivery: { attempts: 3, backoffMs: 100, maxBackoffMs: 200, maxRateLimitWaits: ${MAX_RATE_LIMIT_WAITS} }
+`,
+    },
+    {},
+    [],
+    realClock,
+  );
+}, 30_000);
+
+afterAll(async () => {
+  await run?.stop();
+  await receiver?.close();
+  await cleanPrefix(prefix);
+});
+
+const stores = () => run.worker.context.stores;
+const queues = () => run.worker.context.queues;
+
+/** Stores an alert and enqueues its notification to one channel, as the score stage would. */
+async function notify(alertId: string, channelId: string): Promise<string> {
+  const alert = makeAlert({ id: alertId });
+  await stores().alerts.update(alertId, async () => ({ alert, result: null }));
+  const id = jobId('notify', deliveryKey(alertId, 1, channelId));
+  await queues().notify.add('notify', { alertId, version: 1, channelId }, { jobId: id });
+  return id;
+}
+
+/** Holds an alert for a channel's digest and enqueues the digest; returns the digest's job id (its ledger key). */
+async function digest(alertId: string, channelId: string): Promise<string> {
+  const alert = makeAlert({ id: alertId });
+  await stores().alerts.update(alertId, async () => ({ alert, result: null }));
+  const windowEnd = Date.now();
+  await stores().digests.hold(channelId, alertId, windowEnd - 1000);
+  await enqueueDigest(queues().digest, channelId, windowEnd);
+  return digestKey(channelId, windowEnd);
+}
+
+async function finished(queue: Queue, id: string, timeout = 20_000): Promise<{ job: Job; state: string }> {
+  return vi.waitFor(
+    async () => {
+      const job = await queue.getJob(id);
+      const state = await job?.getState();
+      if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
+      return { job: job!, state };
+    },
+    { timeout, interval: 50 },
+  );
+}
+
+/** Another worker's 429s, again and again: keeps the channel blocked in short stretches for `forMs`. */
+async function keepBlocked(channelId: string, forMs: number): Promise<void> {
+  const end = Date.now() + forMs;
+  while (Date.now() < end) {
+    await stores().deliveries.blockChannel(channelId, Math.min(end, Date.now() + 300));
+    await sleep(50);
+  }
+}
+
+describe('429 answers a notification may get (maxRateLimitWaits)', () => {
+  it("delivers a notification whose channel other jobs' 429s blocked more often than the limit", async () => {
+    scripts.set('blocked', (n) => (n === 0 ? RETRY_AFTER_429 : { status: 200 }));
+    const blocking = keepBlocked('blocked', 4_000);
+    const id = await notify('a-blocked', 'blocked');
+    await blocking;
+    const { job, state } = await finished(queues().notify, id);
+    expect(state).toBe('completed');
+    // Woken more often than the limit (blocked by others, then its own 429), yet only one 429 was its own.
+    expect(job.attemptsStarted).toBeGreaterThan(MAX_RATE_LIMIT_WAITS + 1);
+    expect(on('blocked').map((r) => r.status)).toEqual([429, 200]);
+    expect(await stores().deliveries.get(deliveryKey('a-blocked', 1, 'blocked'))).toMatchObject({ status: 'delivered', rateLimited: 1, attempts: 1 });
+  }, 30_000);
+
+  it('gives up a notification that itself got more 429s than the limit, and records it failed', async () => {
+    scripts.set('limited', () => RETRY_AFTER_429);
+    const id = await notify('a-limited', 'limited');
+    const { state } = await finished(queues().notify, id);
+    expect(state).toBe('failed');
+    expect(on('limited')).toHaveLength(MAX_RATE_LIMIT_WAITS + 1);
+    const key = deliveryKey('a-limited', 1, 'limited');
+    expect(await stores().deliveries.get(key)).toMatchObject({ status: 'failed', errorKind: 'rate-limited', rateLimited: MAX_RATE_LIMIT_WAITS + 1 });
+    expect((await stores().deliveries.listFailed()).map((d) => d.key)).toContain(key);
+    expect(run.logs().some((line) => line.includes('delivery given up: rate limited too many times'))).toBe(true);
+  }, 30_000);
+
+  it("delivers a digest whose channel other jobs' 429s blocked more often than the limit", async () => {
+    scripts.set('digest-blocked', (n) => (n === 0 ? RETRY_AFTER_429 : { status: 200 }));
+    const blocking = keepBlocked('digest-blocked', 4_000);
+    const key = await digest('a-digest-blocked', 'digest-blocked');
+    await blocking;
+    const { job, state } = await finished(queues().digest, key);
+    expect(state).toBe('completed');
+    expect(job.attemptsStarted).toBeGreaterThan(MAX_RATE_LIMIT_WAITS + 1);
+    expect(on('digest-blocked').map((r) => r.status)).toEqual([429, 200]);
+    expect(await stores().deliveries.get(key)).toMatchObject({ status: 'delivered', rateLimited: 1 });
+    expect(await stores().digests.pending('digest-blocked', Date.now())).toEqual([]);
+  }, 30_000);
+});
+
+describe('waking after a 429', () => {
+  it('never wakes before the block ends, and spreads wake-ups over a quarter of the wait, 1 s to 60 s', () => {
+    const now = 1_000_000;
+    for (const [wait, spread] of [
+      [0, 1_000],
+      [2_000, 1_000],
+      [40_000, 10_000],
+      [3_600_000, 60_000],
+    ]) {
+      expect(wakeAt(now + wait, now, () => 0)).toBe(now + wait);
+      expect(wakeAt(now + wait, now, () => 0.999_999)).toBeLessThanOrEqual(now + wait + spread);
+      expect(wakeAt(now + wait, now, () => 0.999_999)).toBeGreaterThan(now + wait + spread * 0.99);
+      for (let i = 0; i < 200; i++) {
+        const at = wakeAt(now + wait, now);
+        expect(at).toBeGreaterThanOrEqual(now + wait);
+        expect(at).toBeLessThanOrEqual(now + wait + spread);
+      }
+    }
+  });
+
+  it('wakes the jobs of a blocked channel at different times, none before the block ends', async () => {
+    const until = Date.now() + 1_500;
+    await stores().deliveries.blockChannel('herd', until);
+    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => notify(`a-herd-${i}`, 'herd')));
+    for (const id of ids) expect((await finished(queues().notify, id)).state).toBe('completed');
+    const times = on('herd').map((r) => r.at);
+    expect(times).toHaveLength(12);
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(until);
+    // Woken together they would all arrive within a few ms of each other.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(300);
+  }, 30_000);
+});
+
+describe('a ledger write that fails after a successful send', () => {
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+
+  /** The delivery store, except that the first `times` "delivered" writes for the channel throw (Redis gone). */
+  function failDeliveredWrites(channelId: string, times: number): void {
+    const real = stores().deliveries;
+    let left = times;
+    const wrapped: DeliveryStore = {
+      ...real,
+      async recordAttempt(key, base, outcome, readBefore) {
+        if (base.channelId === channelId && outcome.status === 'delivered' && left-- > 0) throw new Error('Connection is closed.');
+        return real.recordAttempt(key, base, outcome, readBefore);
+      },
+    };
+    stores().deliveries = wrapped;
+    restore = () => {
+      stores().deliveries = real;
+    };
+  }
+
+  it('sends once and completes as delivered when the first write fails', async () => {
+    failDeliveredWrites('ledger-once', 1);
+    const id = await notify('a-ledger-once', 'ledger-once');
+    const { job, state } = await finished(queues().notify, id);
+    expect(state).toBe('completed');
+    expect(job.returnvalue).toMatchObject({ status: 'delivered' });
+    await sleep(500); // a retry would come within the 100-200 ms backoff
+    expect(on('ledger-once')).toHaveLength(1);
+    expect(await stores().deliveries.get(deliveryKey('a-ledger-once', 1, 'ledger-once'))).toMatchObject({ status: 'delivered', attempts: 1 });
+  }, 30_000);
+
+  it('does not send again when the ledger cannot be written at all, and logs the delivery key', async () => {
+    failDeliveredWrites('ledger-never', Infinity);
+    const id = await notify('a-ledger-never', 'ledger-never');
+    const { job, state } = await finished(queues().notify, id);
+    expect(state).toBe('completed');
+    expect(job.returnvalue).toMatchObject({ status: 'delivered' });
+    await sleep(500);
+    expect(on('ledger-never')).toHaveLength(1);
+    const logged = run.logs().map((line) => JSON.parse(line) as { level: number; msg: string; deliveryKey?: string });
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 50, deliveryKey: deliveryKey('a-ledger-never', 1, 'ledger-never'), msg: expect.stringMatching(/^delivered but not recorded/) }),
+    );
+  }, 30_000);
+
+  it('sends a digest once and clears its held alerts when the first write fails', async () => {
+    failDeliveredWrites('digest-ledger', 1);
+    const key = await digest('a-digest-ledger', 'digest-ledger');
+    const { state } = await finished(queues().digest, key);
+    expect(state).toBe('completed');
+    await sleep(500);
+    expect(on('digest-ledger')).toHaveLength(1);
+    expect(await stores().deliveries.get(key)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(await stores().digests.pending('digest-ledger', Date.now())).toEqual([]);
+  }, 30_000);
+});

@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+/** The delivery ledger's 429 bookkeeping against a real Redis: per notification and per channel. */
+const prefix = uniquePrefix('rel-ledger');
+const redis = new Redis(testRedisUrl());
+const ledger = createDeliveryStore(redis, prefix, 3600);
+const at = new Date('2026-03-01T10:00:00Z');
+
+afterAll(async () => {
+  redis.disconnect();
+  await cleanPrefix(prefix);
+});
+
+describe('429s of one notification', () => {
+  it('counts the 429 answers the notification itself got, and counts anew after a failed verdict (an operator retry)', async () => {
+    const base = { alertId: 'r1', version: 1, channelId: 'hook' };
+    const limited = { status: 'rate-limited', error: 'HTTP 429', errorKind: 'rate-limited', at } as const;
+    for (let i = 0; i < 3; i++) await ledger.recordAttempt('r1-v1-hook', base, limited);
+    await ledger.recordAttempt('r1-v1-hook', base, { status: 'pending', error: 'HTTP 500', errorKind: 'retryable', at });
+    expect(await ledger.get('r1-v1-hook')).toMatchObject({ status: 'pending', attempts: 1, rateLimited: 3 });
+    await ledger.recordAttempt('r1-v1-hook', base, limited);
+    expect(await ledger.recordAttempt('r1-v1-hook', base, { status: 'failed', error: 'HTTP 429', errorKind: 'rate-limited', at })).toMatchObject({ status: 'failed', rateLimited: 4 });
+    // Retried by the operator: the notification gets the whole allowance again.
+    expect(await ledger.recordAttempt('r1-v1-hook', base, limited)).toMatchObject({ status: 'rate-limited', rateLimited: 1 });
+  });
+
+  it('leaves the count out of an entry that never got a 429', async () => {
+    const entry = await ledger.recordAttempt('r2-v1-hook', { alertId: 'r2', version: 1, channelId: 'hook' }, { status: 'delivered', response: 'HTTP 200', at });
+    expect(entry.rateLimited).toBeUndefined();
+  });
+});
+
+describe('a channel blocked after 429s', () => {
+  it('keeps the later of two blocks that arrive together, whatever their order', async () => {
+    const later = Date.now() + 60_000;
+    await Promise.all([ledger.blockChannel('twin', later), ledger.blockChannel('twin', later - 30_000)]);
+    expect(await ledger.blockedUntil('twin')).toBe(later);
+    await Promise.all([ledger.blockChannel('twin', later - 10_000), ledger.blockChannel('twin', later + 5_000)]);
+    expect(await ledger.blockedUntil('twin')).toBe(later + 5_000);
+  });
+
+  it('expires the block when it ends', async () => {
+    const until = Date.now() + 20_000;
+    await ledger.blockChannel('expiring', until);
+    const ttl = await redis.pttl(`{${prefix}}:channel-block:expiring`);
+    expect(ttl).toBeGreaterThan(15_000);
+    expect(ttl).toBeLessThanOrEqual(20_000);
+  });
+});
