@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { Item } from './item.js';
 import { canonicalUrl } from './urls.js';
 
 /**
@@ -11,6 +12,7 @@ import { canonicalUrl } from './urls.js';
  *   The URL is canonicalised first, so tracking parameters and fragments do not split it.
  * - An opaque guid ("12345", "tag:example.com,2025:1") and a title are only unique within one feed ("Daily
  *   briefing" recurs everywhere), so they ARE scoped to the source.
+ * A guid that one document gives to several different items identifies none of them: see identifyPastRepeatedGuids.
  */
 export function itemFingerprint(parts: { sourceId?: string; guid?: string; url?: string; title?: string }): string {
   return fingerprintOfCanonical({ ...parts, url: canonicalUrl(parts.url) });
@@ -28,6 +30,37 @@ export function fingerprintOfCanonical(parts: { sourceId?: string; guid?: string
   else if (url) key = `u\u0000${url}`;
   else key = `t\u0000${source}\u0000${normaliseTitle(parts.title ?? '')}`;
   return hash('sha256', key, 'hex').slice(0, 32);
+}
+
+/**
+ * Whether two items of one document that got the same id are different items: a CMS that gives every item the same
+ * guid (`<guid>https://agency.example/news</guid>`, `<guid isPermaLink="false">0</guid>`) gives them different links
+ * or titles. Items without a guid are never told apart here: their id already is their link or title.
+ */
+export function sharesGuidWith(first: Item, other: Item): boolean {
+  if (first.guid === undefined || other.guid === undefined) return false;
+  return first.url !== other.url || normaliseTitle(first.title) !== normaliseTitle(other.title);
+}
+
+/**
+ * New ids for the items of one document whose ids are in `repeated` (their guid is shared by different items, see
+ * sharesGuidWith): each is identified as if it had no guid, by its link when no other item of the group has that link,
+ * else by its link and title, scoped to the source. Every other item keeps its id (ids are persisted: a changed id
+ * is a new item, alerted again).
+ */
+export function identifyPastRepeatedGuids(items: Item[], repeated: ReadonlySet<string>): Item[] {
+  const links = new Map<string, number>();
+  for (const item of items) {
+    if (!repeated.has(item.id)) continue;
+    const link = `${item.id}\u0000${item.url ?? ''}`;
+    links.set(link, (links.get(link) ?? 0) + 1);
+  }
+  return items.map((item) => {
+    if (!repeated.has(item.id)) return item;
+    const ownLink = item.url !== undefined && links.get(`${item.id}\u0000${item.url}`) === 1;
+    const key = ownLink ? `u\u0000${item.url}` : `l\u0000${item.sourceId}\u0000${item.url ?? ''}\u0000${normaliseTitle(item.title)}`;
+    return { ...item, id: hash('sha256', key, 'hex').slice(0, 32) };
+  });
 }
 
 /** Case, width and spacing differences do not make a different title. */

@@ -1,4 +1,5 @@
 import type { SourceConfig } from '../config/schema.js';
+import { identifyPastRepeatedGuids, sharesGuidWith } from '../items/fingerprint.js';
 import type { Item } from '../items/item.js';
 import type { Logger } from '../log.js';
 import { pollSourceWithHealth } from '../sources/registry.js';
@@ -30,12 +31,39 @@ export async function pollStage(
     deferCommit: true,
   });
   if (result.status === 'not-modified') return { status: 'not-modified' };
-  const unique = dedupeById(result.items);
+  const unique = uniqueItems(result.items, source.id, deps.log);
   const freshIds = new Set(await deps.seen.filterUnseen(unique.map((item) => item.id)));
   return { status: 'ok', fetched: result.items.length, fresh: unique.filter((item) => freshIds.has(item.id)), commit: result.commit };
 }
 
-function dedupeById(items: Item[]): Item[] {
-  const seen = new Set<string>();
-  return items.filter((item) => (seen.has(item.id) ? false : (seen.add(item.id), true)));
+/**
+ * The poll's items, one per id. Items that share an id because their document gave different items one guid are
+ * identified apart (by link, or link and title) instead of all but the first being dropped, now and at every poll.
+ */
+function uniqueItems(items: Item[], sourceId: string, log: Logger): Item[] {
+  const { unique, repeated } = dedupeById(items);
+  if (!repeated) return unique;
+  const guids = unique.filter((item) => repeated.has(item.id)).map((item) => item.guid?.slice(0, 200));
+  log.warn(
+    { sourceId, guids: guids.slice(0, 3), items: items.filter((item) => repeated.has(item.id)).length },
+    'the source gives different items the same guid; those items are told apart by their link and title instead',
+  );
+  return dedupeById(identifyPastRepeatedGuids(items, repeated)).unique;
+}
+
+/** Keeps the first item of each id; `repeated` holds the ids that a document's guid gave to different items. */
+function dedupeById(items: Item[]): { unique: Item[]; repeated?: Set<string> } {
+  const first = new Map<string, Item>();
+  const unique: Item[] = [];
+  let repeated: Set<string> | undefined;
+  for (const item of items) {
+    const prior = first.get(item.id);
+    if (prior === undefined) {
+      first.set(item.id, item);
+      unique.push(item);
+    } else if (sharesGuidWith(prior, item)) {
+      (repeated ??= new Set()).add(item.id);
+    }
+  }
+  return { unique, repeated };
 }

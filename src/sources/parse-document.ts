@@ -4,6 +4,7 @@ import type { Item } from '../items/item.js';
 import { parseFeed } from './feed/parse.js';
 import { decodeHtml, extractHtml } from './kinds/html.js';
 import { parseJsonBody, readJsonPage } from './kinds/json.js';
+import { readDocument } from './kinds/read.js';
 import { readScreeningList, screeningRawItem } from './kinds/screening.js';
 import { toItems } from './kinds/to-item.js';
 import { detectPreset, type PresetName } from './presets.js';
@@ -41,6 +42,10 @@ export function detectKind(body: Buffer): DocumentKind {
 
 /** Parses one fetched document as the given kind, without touching any state (screening entries all count as added). */
 export function parseDocument(kind: DocumentKind, body: Buffer, opts: ParseDocumentOptions): { title?: string; items: Item[] } {
+  return readDocument(opts.sourceId, () => parseAs(kind, body, opts));
+}
+
+function parseAs(kind: DocumentKind, body: Buffer, opts: ParseDocumentOptions): { title?: string; items: Item[] } {
   switch (kind) {
     case 'rss': {
       const feed = parseFeed(body, { sourceId: opts.sourceId, contentType: opts.contentType, baseUrl: opts.url, fetchedAt: opts.now });

@@ -5,7 +5,7 @@ import type { HealthChange, SourceHealth, SourceStateStore, SourceValidators } f
  * nothing is remembered between runs, so every fetch is a full GET and a screening list has no baseline.
  */
 export function createMemorySourceStateStore(): SourceStateStore {
-  const validators = new Map<string, SourceValidators>();
+  const validators = new Map<string, { url: string; value: SourceValidators }>();
   const health = new Map<string, SourceHealth>();
   const snapshots = new Map<string, Map<string, string>>();
   const blank = (sourceId: string): SourceHealth => ({
@@ -23,11 +23,12 @@ export function createMemorySourceStateStore(): SourceStateStore {
     lastBytes: 0,
   });
   return {
-    async getValidators(sourceId) {
-      return validators.get(sourceId) ?? {};
+    async getValidators(sourceId, url) {
+      const saved = validators.get(sourceId);
+      return saved?.url === url ? saved.value : {};
     },
-    async saveValidators(sourceId, value) {
-      validators.set(sourceId, value);
+    async saveValidators(sourceId, url, value) {
+      validators.set(sourceId, { url, value });
     },
     async recordSuccess(sourceId, poll): Promise<HealthChange> {
       const h = health.get(sourceId) ?? blank(sourceId);

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redactSecrets } from '../secrets.js';
 import { keyFor } from './keys.js';
 import { replyValues } from './replies.js';
 
-/** Conditional-GET validators of a source's last successful fetch. */
+/** Conditional-GET validators of a source's last successful fetch (of the URL they were saved for). */
 export interface SourceValidators {
   etag?: string;
   lastModified?: string;
@@ -37,8 +38,13 @@ export interface HealthChange {
 }
 
 export interface SourceStateStore {
-  getValidators(sourceId: string): Promise<SourceValidators>;
-  saveValidators(sourceId: string, validators: SourceValidators): Promise<void>;
+  /**
+   * The validators saved for this source and this URL; none when they were saved for another URL (ops changed the
+   * source's address: the old URL's ETag sent to the new one could be answered 304 and hide the new feed) or by a
+   * version that did not record the URL (one full fetch, then they are kept again).
+   */
+  getValidators(sourceId: string, url: string): Promise<SourceValidators>;
+  saveValidators(sourceId: string, url: string, validators: SourceValidators): Promise<void>;
   recordSuccess(sourceId: string, poll: { items: number; notModified: boolean; bytes: number; at: Date }): Promise<HealthChange>;
   recordFailure(sourceId: string, error: unknown, at: Date): Promise<HealthChange>;
   getHealth(sourceId: string): Promise<SourceHealth | null>;
@@ -88,16 +94,19 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
   }
 
   return {
-    async getValidators(sourceId) {
+    async getValidators(sourceId, url) {
       const h = (await redis.hgetall(key(sourceId, 'http'))) as Record<string, string>;
+      if (h.urlDigest !== urlDigest(url)) return {};
       return { ...(h.etag && { etag: h.etag }), ...(h.lastModified && { lastModified: h.lastModified }) };
     },
 
-    async saveValidators(sourceId, validators) {
+    async saveValidators(sourceId, url, validators) {
       const k = key(sourceId, 'http');
-      const fields = Object.entries(validators).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '');
+      const fields = [validators.etag && ['etag', validators.etag], validators.lastModified && ['lastModified', validators.lastModified]].filter(
+        (e): e is [string, string] => !!e,
+      );
       const tx = redis.multi().del(k);
-      if (fields.length) tx.hset(k, Object.fromEntries(fields));
+      if (fields.length) tx.hset(k, { ...Object.fromEntries(fields), urlDigest: urlDigest(url) });
       replyValues(await tx.exec());
     },
 
@@ -163,6 +172,11 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
       replyValues(await tx.exec());
     },
   };
+}
+
+/** The URL validators belong to, as a digest: a source's URL may carry an API key, which has no business in Redis. */
+function urlDigest(url: string): string {
+  return createHash('sha256').update(url).digest('hex').slice(0, 32);
 }
 
 /** A MULTI reports each command's error in its result instead of rejecting. */

@@ -92,6 +92,53 @@ describe('hostile feeds', { timeout: 20_000 }, () => {
     expect(feed.truncated).toBe(true);
   });
 
+  it('keeps the first 2,000 entries of feeds too long to spread as arguments (150,000 RSS items, 200,000 Atom entries)', () => {
+    const rss = parse(`<rss><channel><title>big</title>${'<item><title>t</title></item>'.repeat(150_000)}</channel></rss>`);
+    expect(rss.items).toHaveLength(2_000);
+    expect(rss.truncated).toBe(true);
+    const atom = parse(`<feed xmlns="http://www.w3.org/2005/Atom"><title>big</title>${'<entry><title>t</title></entry>'.repeat(200_000)}</feed>`);
+    expect(atom.items).toHaveLength(2_000);
+    expect(atom.truncated).toBe(true);
+  });
+
+  it('reads an item with 400,000 categories, keeping the first few', () => {
+    const categories = Array.from({ length: 400_000 }, (_, i) => `<category>c${i}</category>`).join('');
+    const feed = parse(`<rss><channel><item><title>t</title>${categories}</item></channel></rss>`);
+    expect(feed.items[0].categories?.slice(0, 2)).toEqual(['c0', 'c1']);
+    expect(feed.items[0].categories).toHaveLength(LIMITS.categories);
+  });
+
+  it('refuses 900,000 empty elements or attributes outside the entries before the XML parser builds them', () => {
+    const junk = '<x/>'.repeat(900_000);
+    const attributes = Array.from({ length: 900_000 }, (_, i) => `a${i}=""`).join(' ');
+    const documents = [
+      `<rss><channel><title>t</title>${junk}${items(3)}</channel></rss>`,
+      `<rss><channel ${attributes}><title>t</title>${items(3)}</channel></rss>`,
+      `<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>e</title></entry>${junk}</feed>`,
+      // Between two entries, where the entry scanner reads them as the channel's.
+      `<rss><channel><title>t</title>${items(1)}${junk}${items(1)}</channel></rss>`,
+      // Read as a whole document: an entry name inside a comment before the entries spoils the cut...
+      `<rss><channel><!-- <item> -->${junk}${items(3)}</channel></rss>`,
+      // ... and so does an item closed by a misspelt tag, which the parser is then asked to read as ordinary XML.
+      `<rss><channel>${items(3)}<item><title>t</title>${junk}</itme></channel></rss>`,
+    ];
+    for (const document of documents) {
+      const error = refusal(document);
+      expect(error.code).toBe('CP_PARSE_TOO_MUCH_MARKUP');
+      expect(error.message).toContain('tags and attributes outside its entries');
+    }
+  });
+
+  it('still reads a large feed with rich entries, cut apart or parsed whole', () => {
+    const rich = Array.from({ length: 20_000 }, (_, i) => `<item><title a="1" b="2">Item ${i}</title><link>https://example.com/${i}</link><category domain="x">c</category><enclosure url="https://example.com/${i}.mp3" length="1" type="audio/mpeg"/></item>`).join('');
+    const channel = `<title>big</title>${'<itunes:category text="News"/>'.repeat(2_000)}`;
+    for (const head of ['', '<!-- <item> -->']) {
+      const feed = parse(`<rss xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>${head}${channel}${rich}</channel></rss>`);
+      expect(feed.items).toHaveLength(2_000);
+      expect(feed.title).toBe('big');
+    }
+  });
+
   it('cuts a 1 MB title to a readable one', () => {
     const feed = parse(`<rss><channel><title>${'A'.repeat(1_000_000)}</title>${items(1, () => 'word '.repeat(200_000))}</channel></rss>`);
     expect(feed.items[0].title.length).toBeLessThanOrEqual(LIMITS.title);

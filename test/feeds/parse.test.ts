@@ -111,6 +111,22 @@ describe('parseFeed: RSS 2.0', () => {
     expect(feed.items.map((i) => i.title)).toEqual(['n0', 'n1', 'n2']);
     expect(feed.truncated).toBe(true);
   });
+
+  it('keeps the newest maxItems entries of a feed listed oldest first, RSS or Atom', () => {
+    const day = (i: number) => new Date(Date.UTC(2025, 0, 1 + i)).toUTCString();
+    const rssItems = Array.from({ length: 10 }, (_, i) => `<item><title>n${i}</title><pubDate>${day(i)}</pubDate></item>`).join('');
+    const rss = parse(`<rss><channel>${rssItems}</channel></rss>`, { maxItems: 3 });
+    expect(rss.items.map((i) => i.title)).toEqual(['n7', 'n8', 'n9']);
+    expect(rss.truncated).toBe(true);
+    const entries = Array.from({ length: 10 }, (_, i) => `<entry><title>n${i}</title><updated>2025-01-${String(i + 1).padStart(2, '0')}T00:00:00Z</updated></entry>`).join('');
+    const atom = parse(`<feed xmlns="http://www.w3.org/2005/Atom">${entries}</feed>`, { maxItems: 3 });
+    expect(atom.items.map((i) => i.title)).toEqual(['n7', 'n8', 'n9']);
+    // Newest first, or in no order: the first ones.
+    const newestFirst = Array.from({ length: 10 }, (_, i) => `<item><title>n${i}</title><pubDate>${day(10 - i)}</pubDate></item>`).join('');
+    expect(parse(`<rss><channel>${newestFirst}</channel></rss>`, { maxItems: 3 }).items.map((i) => i.title)).toEqual(['n0', 'n1', 'n2']);
+    const shuffled = [3, 0, 9, 1, 5, 2, 8, 4, 6, 7].map((d, i) => `<item><title>n${i}</title><pubDate>${day(d)}</pubDate></item>`).join('');
+    expect(parse(`<rss><channel>${shuffled}</channel></rss>`, { maxItems: 3 }).items.map((i) => i.title)).toEqual(['n0', 'n1', 'n2']);
+  });
 });
 
 describe('parseFeed: Atom', () => {

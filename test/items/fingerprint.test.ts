@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { itemFingerprint } from '../../src/items/fingerprint.js';
+import { identifyPastRepeatedGuids, itemFingerprint, sharesGuidWith } from '../../src/items/fingerprint.js';
+import { makeItem } from '../../src/items/normalise.js';
 
 describe('itemFingerprint', () => {
   it('is a stable 32-character hex id', () => {
@@ -34,5 +35,21 @@ describe('itemFingerprint', () => {
     expect(itemFingerprint({ sourceId: 'a', title: 'Gallium  Export Ban' })).toBe(itemFingerprint({ sourceId: 'a', title: 'gallium export ban' }));
     expect(itemFingerprint({ sourceId: 'a', title: 'ＧＡＬＬＩＵＭ' })).toBe(itemFingerprint({ sourceId: 'a', title: 'gallium' }));
     expect(itemFingerprint({ sourceId: 'a', title: 'Daily briefing' })).not.toBe(itemFingerprint({ sourceId: 'b', title: 'Daily briefing' }));
+  });
+
+  it('identifies items that share a guid by their link, or by link and title when the link is shared too, and no other item', () => {
+    const item = (guid: string | undefined, title: string, url?: string) => makeItem({ sourceId: 'cms', guid, title, url, fetchedAt: new Date(0) });
+    const items = [
+      item('0', 'Gallium quota cut', 'https://agency.example/news/1'),
+      item('0', 'Germanium licences', 'https://agency.example/news'),
+      item('0', 'Antimony notice', 'https://agency.example/news'),
+      item('own', 'Entity List additions', 'https://www.bis.gov/press/1'),
+    ];
+    expect(sharesGuidWith(items[0], items[1])).toBe(true);
+    expect(sharesGuidWith(items[1], item('0', 'germanium  LICENCES', 'https://agency.example/news'))).toBe(false);
+    const ids = identifyPastRepeatedGuids(items, new Set([items[0].id])).map((i) => i.id);
+    expect(ids[0]).toBe(itemFingerprint({ sourceId: 'other-source', url: 'https://agency.example/news/1' }));
+    expect(new Set(ids).size).toBe(4);
+    expect(ids[3]).toBe(items[3].id);
   });
 });

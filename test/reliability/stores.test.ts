@@ -34,6 +34,18 @@ describe('the seen store', () => {
     expect(ttl).toBeGreaterThan(50);
     expect(ttl).toBeLessThanOrEqual(60);
   });
+
+  it('keeps an id seen past its first retention while every poll still lists it, and lets an unlisted one expire', async () => {
+    // A 1 s retention stands for 30 days; a check every 150 ms for a poll every few minutes.
+    const seen = createSeenStore(redis, prefix, 1);
+    await seen.markSeen(['still-listed', 'dropped-from-feed']);
+    const until = Date.now() + 1_600;
+    while (Date.now() < until) {
+      expect(await seen.filterUnseen(['still-listed'])).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(await seen.filterUnseen(['still-listed', 'dropped-from-feed'])).toEqual(['dropped-from-feed']);
+  });
 });
 
 describe('the delivery ledger', () => {

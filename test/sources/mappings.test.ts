@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FeedParseError } from '../../src/errors.js';
+import { FeedParseError, SourceFetchError } from '../../src/errors.js';
 import { decodeHtml, extractHtml } from '../../src/sources/kinds/html.js';
 import { parseJsonBody, readJsonPage } from '../../src/sources/kinds/json.js';
+import { readDocument } from '../../src/sources/kinds/read.js';
 import { diffScreening, readScreeningList, screeningRawItem, screeningTitle } from '../../src/sources/kinds/screening.js';
 import { detectPreset, gdeltDate } from '../../src/sources/presets.js';
 
@@ -67,6 +68,12 @@ describe('json mappings', () => {
     );
   });
 
+  it('reads a title nested 200,000 lists deep as no title instead of overflowing the stack', () => {
+    const deep = JSON.parse(`{"items":[{"title":${'['.repeat(200_000)}"buried"${']'.repeat(200_000)}},{"title":[["Gallium", "quota"]]}]}`) as unknown;
+    const page = readJsonPage({ id: 'nested', mapping: { items: 'items', title: 'title' } }, deep, 'https://x');
+    expect(page.items.map((i) => i.title)).toEqual(['Gallium, quota']);
+  });
+
   it('rejects a plain-text API error as not JSON, quoting its start and naming the source', () => {
     const err = thrown(() =>
       parseJsonBody('gdelt', Buffer.from('Your search contained a keyword that was too short.\n'), 'https://api.gdeltproject.org/api/v2/doc/doc?query=ga&apikey=SECRETKEY1', 'text/html; charset=utf-8'),
@@ -114,6 +121,16 @@ describe('html extraction', () => {
     expect(err.code).toBe('CP_PARSE_NO_ITEMS');
     expect(err.message).toContain('source "bis-press": item selector "li.release" matched nothing on https://www.bis.gov/press');
     expect(thrown(() => extractHtml('p', '<p>x</p>', 'https://x/', { item: 'li[', title: 'h3' })).code).toBe('CP_PARSE_BAD_SELECTOR');
+  });
+
+  it('decodes a page by its byte-order mark whatever the header says, UTF-16 included', () => {
+    const page = '<html><body><h3>Café: 镓出口管制</h3></body></html>';
+    const utf8 = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(page)]);
+    expect(decodeHtml(utf8, 'text/html; charset=ISO-8859-1')).toBe(page);
+    const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(page, 'utf16le')]);
+    expect(decodeHtml(utf16le, 'text/html; charset=utf-8')).toBe(page);
+    const utf16be = Buffer.from([0xfe, 0xff, ...Buffer.from(page, 'utf16le').swap16()]);
+    expect(decodeHtml(utf16be)).toBe(page);
   });
 
   it('decodes the page in the charset of the header, else of its meta tag', () => {
@@ -178,5 +195,17 @@ describe('screening list', () => {
 
   it('rejects JSON that is not a screening list', () => {
     expect(() => readScreeningList('csl', { error: 'bad key' }, 'https://x')).toThrow(/is not a screening list/);
+  });
+});
+
+describe('reading a document', () => {
+  it('turns a failure nobody foresaw into a parse error naming the source, and lets typed errors through', () => {
+    const recurse = (n: number): number => recurse(n + 1) + 1;
+    const overflow = thrown(() => readDocument('odd-api', () => recurse(0)));
+    expect(overflow).toMatchObject({ sourceId: 'odd-api', reason: 'unreadable', code: 'CP_PARSE_UNREADABLE' });
+    expect(overflow.message).toMatch(/^source "odd-api": the document could not be read \(RangeError: Maximum call stack size exceeded\)$/);
+    expect(overflow.cause).toBeInstanceOf(RangeError);
+    const typed = new SourceFetchError('odd-api', 'timeout', 'slow');
+    expect(() => readDocument('odd-api', () => { throw typed; })).toThrow(typed);
   });
 });

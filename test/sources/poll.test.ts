@@ -6,8 +6,11 @@ import { sourceSchema, type SourceConfig } from '../../src/config/schema.js';
 import { FeedParseError, SourceFetchError } from '../../src/errors.js';
 import { memoryLogger, silentLogger } from '../../src/log.js';
 import { clearSecretsForTests, registerSecret } from '../../src/secrets.js';
-import { createHttpClient, type HttpClient } from '../../src/sources/http.js';
+import { createHttpClient, type HttpClient, type HttpRequest } from '../../src/sources/http.js';
 import { pollSource, pollSourceWithHealth, type PollContext, type PollResult } from '../../src/sources/registry.js';
+import { itemFingerprint } from '../../src/items/fingerprint.js';
+import { pollStage } from '../../src/pipeline/poll.js';
+import { createSeenStore } from '../../src/store/seen.js';
 import { createSourceStateStore, type SourceStateStore } from '../../src/store/source-state.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { httpSettings, startServer, type TestServer } from './helpers.js';
@@ -65,6 +68,56 @@ describe('polling sources', () => {
     expect(server.requests[1].headers['if-none-match']).toBe('"r1"');
   });
 
+  it("sends the old URL's validators not to a source's new URL, whose server would answer 304 and hide its feed", async () => {
+    // A CDN that gives both addresses the same ETag, and answers it with 304 wherever it is sent.
+    const server = await serve((req, res) => {
+      if (req.headers['if-none-match'] === '"same"') return res.writeHead(304).end();
+      const feed = req.url === '/new' ? RSS.replace('Entity List additions', 'New address, new feed') : RSS;
+      res.writeHead(200, { 'Content-Type': 'application/rss+xml', ETag: '"same"' }).end(feed);
+    });
+    ok(await pollSource(source({ id: 'moved-feed', kind: 'rss', url: `${server.url}/old` }), ctx()));
+    const moved = ok(await pollSource(source({ id: 'moved-feed', kind: 'rss', url: `${server.url}/new` }), ctx()));
+    expect(moved.items.map((i) => i.title)).toEqual(['New address, new feed']);
+    expect(server.requests[1].headers['if-none-match']).toBeUndefined();
+    // At its new address the source is polled conditionally again.
+    expect(await pollSource(source({ id: 'moved-feed', kind: 'rss', url: `${server.url}/new` }), ctx())).toEqual({ status: 'not-modified' });
+  });
+
+  it('tells apart the items a CMS gave one guid, warning once per poll, and keeps the ids of items with their own guid', async () => {
+    const entry = (guid: string, title: string, link?: string) => `<item>${guid}<title>${title}</title>${link ? `<link>${link}</link>` : ''}</item>`;
+    const constant = '<guid>https://agency.example/news</guid>';
+    const zero = '<guid isPermaLink="false">0</guid>';
+    let entries = [
+      entry(constant, 'Gallium quota cut', 'https://agency.example/news/1'),
+      entry(constant, 'Germanium licences', 'https://agency.example/news/2'),
+      entry(zero, 'Notice on antimony'),
+      entry(zero, 'Notice on graphite'),
+      entry('<guid>bis-1</guid>', 'Entity List additions', 'https://www.bis.gov/press/1'),
+    ];
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(`<rss><channel><title>Agency</title>${entries.join('')}</channel></rss>`));
+    const seen = createSeenStore(redis, `${prefix}-guids`, 3600);
+    const feed = source({ id: 'one-guid-cms', kind: 'rss', url: server.url });
+    const { log, lines } = memoryLogger('info');
+    const stage = async () => {
+      const outcome = await pollStage(feed, { http: client, sourceState: state, seen, log, now: new Date('2025-04-04T12:00:00Z') });
+      if (outcome.status !== 'ok') throw new Error(`expected ok, got ${outcome.status}`);
+      await seen.markSeen(outcome.fresh.map((item) => item.id));
+      return outcome.fresh;
+    };
+
+    const first = await stage();
+    expect(first.map((i) => i.title)).toEqual(['Gallium quota cut', 'Germanium licences', 'Notice on antimony', 'Notice on graphite', 'Entity List additions']);
+    expect(first[4].id).toBe(itemFingerprint({ sourceId: 'one-guid-cms', guid: 'bis-1', url: 'https://www.bis.gov/press/1' }));
+    const warnings = lines().filter((l) => l.includes('same guid'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('one-guid-cms');
+
+    // The next poll knows them all; a new item under the same guid is news.
+    expect(await stage()).toEqual([]);
+    entries = [entry(constant, 'Rare earth export ban', 'https://agency.example/news/3'), ...entries];
+    expect((await stage()).map((i) => i.title)).toEqual(['Rare earth export ban']);
+  });
+
   it('keeps no validators from a response that failed to parse, so the next poll fetches it again', async () => {
     const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html', ETag: '"broken"' }).end('<!doctype html><html><body>Sign in</body></html>'));
     const feed = source({ id: 'html-as-feed', kind: 'rss', url: server.url });
@@ -93,7 +146,53 @@ describe('polling sources', () => {
     const log = memoryLogger();
     const one = ok(await pollSource(source({ id: 'fr-x', kind: 'json', preset: 'federal-register', url: elsewhere.url }), ctx({ log: log.log })));
     expect(one.items).toHaveLength(2);
-    expect(log.lines().join('\n')).toContain('ignoring a next page on another host');
+    expect(log.lines().join('\n')).toContain('ignoring a next page on another host, port or scheme');
+  });
+
+  it('reads a next page of 150,000 records instead of overflowing the stack', async () => {
+    const records = (page: number, n: number) => Array.from({ length: n }, (_, i) => ({ title: `p${page} r${i}`, document_number: `${page}-${i}` }));
+    const server = await serve((req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url === '/fr?page=2') return res.end(JSON.stringify({ results: records(2, 150_000) }));
+      res.end(JSON.stringify({ results: records(1, 1), next_page_url: `${server.url}/fr?page=2` }));
+    });
+    const result = ok(await pollSource(source({ id: 'fr-huge', kind: 'json', preset: 'federal-register', url: `${server.url}/fr` }), ctx()));
+    expect(result.items).toHaveLength(150_001);
+    expect(result.items.at(-1)?.guid).toBe('2-149999');
+  });
+
+  it("sends a source's headers to no next page off its origin: not over a downgrade to http, not after a redirect elsewhere", async () => {
+    // An HTTP client standing in for the network (no TLS server needed): it answers each URL with a page naming the next.
+    const pages: Record<string, { url?: string; next?: string }> = {
+      'https://api.agency.example/docs': { next: 'http://api.agency.example/docs?page=2' },
+      'https://api.agency.example/moved': { url: 'https://mirror.example/docs', next: '/docs?page=2' },
+      'https://api.agency.example/paged': { next: '/paged?page=2' },
+      'http://plain.agency.example/docs': { next: 'https://plain.agency.example/docs?page=2' },
+    };
+    const requests: HttpRequest[] = [];
+    const fake: HttpClient = {
+      async get(req) {
+        requests.push(req);
+        const page = pages[req.url] ?? {};
+        const doc = { results: [{ title: `from ${req.url}`, document_number: req.url }], ...(page.next && { next_page_url: page.next }) };
+        return { notModified: false, status: 200, url: page.url ?? req.url, body: Buffer.from(JSON.stringify(doc)), contentType: 'application/json', validators: {} };
+      },
+      close() {},
+    };
+    const poll = async (id: string, url: string) => {
+      requests.length = 0;
+      const { log, lines } = memoryLogger('warn');
+      const json = source({ id, kind: 'json', preset: 'federal-register', url, headers: { 'X-Api-Key': 'k-123' } });
+      ok(await pollSource(json, ctx({ http: fake, log })));
+      return { urls: requests.map((r) => r.url), lines: lines() };
+    };
+
+    const downgrade = await poll('fr-downgrade', 'https://api.agency.example/docs');
+    expect(downgrade.urls).toEqual(['https://api.agency.example/docs']);
+    expect(downgrade.lines.join('\n')).toContain('ignoring a next page on another host, port or scheme');
+    expect((await poll('fr-redirected', 'https://api.agency.example/moved')).urls).toEqual(['https://api.agency.example/moved']);
+    expect((await poll('fr-paged', 'https://api.agency.example/paged')).urls).toEqual(['https://api.agency.example/paged', 'https://api.agency.example/paged?page=2']);
+    expect((await poll('fr-upgrade', 'http://plain.agency.example/docs')).urls).toEqual(['http://plain.agency.example/docs', 'https://plain.agency.example/docs?page=2']);
   });
 
   it('tells the worker when every body of a poll has arrived, once, before its items are built, and never for a 304', async () => {
@@ -156,6 +255,17 @@ describe('polling sources', () => {
     expect((err as SourceFetchError).message).toMatch(/^source "big-press": GET .* failed: body larger than 2097152 bytes/);
     const allowed = ok(await pollSource(source({ id: 'big-press', kind: 'html', url: server.url, selectors, maxBytes: 4 * 1024 * 1024 }), ctx()));
     expect(allowed.items.length).toBeGreaterThan(100);
+  });
+
+  it('refuses a page nested 20,000 elements deep as a parse error naming the source, in its recorded health too', async () => {
+    // Deep enough to overflow cheerio's text() with a RangeError, after seconds of quadratic selector matching.
+    const page = `<ul><li class="release"><h3>${'<span>'.repeat(20_000)}Deep${'</span>'.repeat(20_000)}</h3></li></ul>`;
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(page));
+    const press = source({ id: 'deep-press', kind: 'html', url: server.url, selectors: { item: 'li.release', title: 'h3' } });
+    const err = await pollSourceWithHealth(press, ctx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeedParseError);
+    expect((err as FeedParseError).message).toMatch(/^source "deep-press": the page at .* nests elements more than 512 deep/);
+    expect(await state.getHealth('deep-press')).toMatchObject({ lastErrorCode: 'CP_PARSE_TOO_DEEP', consecutiveFailures: 1 });
   });
 
   it('records a screening baseline first, then yields only entries added or changed since the last poll', async () => {

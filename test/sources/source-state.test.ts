@@ -22,12 +22,24 @@ afterAll(async () => {
 
 describe('source state store', () => {
   it('remembers validators per source and forgets the ones a new response no longer sends', async () => {
-    expect(await store.getValidators('fr')).toEqual({});
-    await store.saveValidators('fr', { etag: '"abc"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
-    expect(await store.getValidators('fr')).toEqual({ etag: '"abc"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
-    await store.saveValidators('fr', { etag: '"def"' });
-    expect(await store.getValidators('fr')).toEqual({ etag: '"def"' });
-    expect(await store.getValidators('other')).toEqual({});
+    const url = 'https://www.federalregister.gov/api/v1/documents.json';
+    expect(await store.getValidators('fr', url)).toEqual({});
+    await store.saveValidators('fr', url, { etag: '"abc"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
+    expect(await store.getValidators('fr', url)).toEqual({ etag: '"abc"', lastModified: 'Fri, 04 Apr 2025 12:00:00 GMT' });
+    await store.saveValidators('fr', url, { etag: '"def"' });
+    expect(await store.getValidators('fr', url)).toEqual({ etag: '"def"' });
+    expect(await store.getValidators('other', url)).toEqual({});
+  });
+
+  it("gives no validators for a source's new URL, nor any saved before the URL was recorded, and keeps the URL's key out of Redis", async () => {
+    const old = 'https://agency.example/feed.xml?api_key=s3cr3t-key';
+    await store.saveValidators('moved', old, { etag: '"v1"' });
+    expect(await store.getValidators('moved', old)).toEqual({ etag: '"v1"' });
+    expect(await store.getValidators('moved', 'https://agency.example/news/feed.xml')).toEqual({});
+    expect(JSON.stringify(await redis.hgetall(`{${prefix}}:source:moved:http`))).not.toContain('s3cr3t-key');
+    // State written by a version that kept no URL: one full fetch is the safe answer.
+    await redis.hset(`{${prefix}}:source:legacy:http`, { etag: '"old"' });
+    expect(await store.getValidators('legacy', old)).toEqual({});
   });
 
   it('keeps every key under the hash-tagged prefix', async () => {

@@ -2,7 +2,7 @@ import type { Item } from '../../items/item.js';
 import { makeItem } from '../../items/normalise.js';
 import { canonicalUrl } from '../../items/urls.js';
 import { baseOf, languageTag } from './base.js';
-import { authorOf, media } from './elements.js';
+import { authorOf, categoriesOf, media, newestEntries } from './elements.js';
 import { expand } from './scan.js';
 import type { FeedContext, ParsedFeed } from './types.js';
 import { attr, charData, child, children, isObject, leafText, rawOf, richText, type TextKind, type XmlNode } from './xml.js';
@@ -13,7 +13,7 @@ export function parseAtom(feed: XmlNode, ctx: FeedContext): ParsedFeed {
   const language = languageTag(attr(feed, 'xml:lang'));
   const feedAuthor = authorOf(feed, 'author');
   const entries = children(feed, 'entry');
-  const kept = entries.length > ctx.maxItems ? entries.slice(0, ctx.maxItems) : entries;
+  const kept = newestEntries(entries, ctx.maxItems, (raw) => dateOf(expand(raw, ctx.rename)));
   const found = linkOf(feed, base);
   const link = found ? canonicalUrl(found.href, found.base) : undefined;
   // Relative entry links resolve against the document's URL; without one, the feed's web link is the best base.
@@ -30,6 +30,11 @@ export function parseAtom(feed: XmlNode, ctx: FeedContext): ParsedFeed {
   };
 }
 
+/** An entry's date as written: published (issued, created), else updated. */
+function dateOf(entry: XmlNode): string | undefined {
+  return leafText(child(entry, 'published', 'issued', 'created', 'dc:date', 'dcterms:issued', 'updated', 'modified'));
+}
+
 function atomEntry(entry: XmlNode, ctx: FeedContext, base: string | undefined, language: string | undefined, feedAuthor: string | undefined): Item {
   const content = child(entry, 'content');
   const link = linkOf(entry, base);
@@ -43,11 +48,9 @@ function atomEntry(entry: XmlNode, ctx: FeedContext, base: string | undefined, l
     content: attr(content, 'src') ? undefined : textConstruct(content),
     url: link?.href,
     baseUrl: link?.base ?? base,
-    date: leafText(child(entry, 'published', 'issued', 'created', 'dc:date', 'dcterms:issued', 'updated', 'modified')),
+    date: dateOf(entry),
     author: authorOf(entry, 'author', 'dc:creator') ?? authorOf(child(entry, 'source') ?? '', 'author') ?? feedAuthor,
-    categories: children(entry, 'category', 'dc:subject')
-      .map((c) => attr(c, 'label') ?? attr(c, 'term') ?? leafText(c))
-      .filter((c): c is string => !!c && !!c.trim()),
+    categories: categoriesOf(children(entry, 'category', 'dc:subject'), (c) => attr(c, 'label') ?? attr(c, 'term') ?? leafText(c)),
     language: languageTag(attr(entry, 'xml:lang')) ?? language,
     fetchedAt: ctx.fetchedAt,
   });

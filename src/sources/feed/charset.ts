@@ -56,13 +56,20 @@ function utf8Text(body: Buffer): string {
   return transcode(body, 'utf8', 'utf16le').toString('utf16le');
 }
 
-/** A byte-order mark, or "<?" written in UTF-16/UTF-32 without one. */
-function sniffUnicode(b: Buffer): { encoding: string; skip: number } | undefined {
+/** The encoding a byte-order mark names, and the mark's length; it wins over any label, in a feed or a page. */
+export function byteOrderMark(b: Buffer): { encoding: string; skip: number } | undefined {
   if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) return { encoding: 'utf-8', skip: 3 };
   if (b.length >= 4 && b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) return { encoding: 'utf-32le', skip: 4 };
   if (b.length >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff) return { encoding: 'utf-32be', skip: 4 };
   if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return { encoding: 'utf-16le', skip: 2 };
   if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return { encoding: 'utf-16be', skip: 2 };
+  return undefined;
+}
+
+/** A byte-order mark, or "<?" written in UTF-16/UTF-32 without one. */
+function sniffUnicode(b: Buffer): { encoding: string; skip: number } | undefined {
+  const bom = byteOrderMark(b);
+  if (bom) return bom;
   if (b.length >= 4 && b[0] === 0x3c && b[1] === 0 && b[2] === 0 && b[3] === 0) return { encoding: 'utf-32le', skip: 0 };
   if (b.length >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x3c) return { encoding: 'utf-32be', skip: 0 };
   if (b.length >= 4 && b[0] === 0x3c && b[1] === 0 && b[2] !== 0 && b[3] === 0) return { encoding: 'utf-16le', skip: 0 };

@@ -1,3 +1,4 @@
+import { MAX_SKELETON_MARKUP, tooMuchMarkup } from './prolog.js';
 import { expand, type Rename } from './scan.js';
 import type { XmlObject } from './types-xml.js';
 
@@ -18,7 +19,7 @@ export interface EntryRun {
   inChannel: boolean;
 }
 
-export function splitEntries(xml: string, format: 'rss' | 'atom' | 'rdf', rename: Rename): EntryRun | undefined {
+export function splitEntries(xml: string, format: 'rss' | 'atom' | 'rdf', rename: Rename, sourceId: string): EntryRun | undefined {
   const name = format === 'atom' ? 'entry' : 'item';
   const start = firstTag(xml, `<${name}`);
   if (start < 0) return undefined;
@@ -34,9 +35,13 @@ export function splitEntries(xml: string, format: 'rss' | 'atom' | 'rdf', rename
   // A CDATA section that never closes swallows the rest of the document: let the XML parser refuse it.
   if (opensUnclosed(entries, '<![CDATA[', ']]>')) return undefined;
   const channelOpen = firstTag(head, '<channel');
+  // Elements between the entries are read as their parent's: as many as the parser may read outside the entries.
+  const refuse = (): never => {
+    throw tooMuchMarkup(sourceId);
+  };
   return {
     skeleton: head + tail,
-    children: expand(entries, rename),
+    children: expand(entries, rename, 0, { entry: name, left: MAX_SKELETON_MARKUP, refuse }),
     inChannel: channelOpen >= 0 && head.lastIndexOf('</channel') < channelOpen,
   };
 }

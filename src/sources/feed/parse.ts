@@ -3,7 +3,7 @@ import { parseAtom } from './atom.js';
 import { binaryKind, decodeFeedBytes } from './charset.js';
 import { type EntryRun, mergeEntries, splitEntries } from './entries.js';
 import { readerFor } from './namespaces.js';
-import { readProlog } from './prolog.js';
+import { checkMarkupVolume, readProlog } from './prolog.js';
 import { parseRdf, parseRss } from './rss.js';
 import type { FeedContext, ParsedFeed, ParseFeedOptions } from './types.js';
 import type { Rename } from './scan.js';
@@ -11,7 +11,7 @@ import { isObject, skeletonParser, xmlParser, type XmlNode, type XmlObject } fro
 
 export type { ParsedFeed, ParseFeedOptions } from './types.js';
 
-/** Feeds are read newest first; beyond this many entries the rest is dropped (and `truncated` set). */
+/** Entries kept at most: beyond this many, the oldest are dropped (and `truncated` set). */
 export const DEFAULT_MAX_ITEMS = 2_000;
 
 /**
@@ -65,10 +65,18 @@ function parse(body: Buffer | string, options: ParseFeedOptions): ParsedFeed {
  */
 function parseXml(xml: string, format: 'rss' | 'atom' | 'rdf', sourceId: string): { doc: Record<string, unknown>; rename: Rename; run?: EntryRun } {
   const lenientFor: string[] = [];
+  const entry = format === 'atom' ? 'entry' : 'item';
+  let checked: string | undefined;
   for (;;) {
     const { parser, rename } = readerFor(xml, format, lenientFor);
-    const run = lenientFor.length ? undefined : splitEntries(xml, format, rename);
+    const run = lenientFor.length ? undefined : splitEntries(xml, format, rename, sourceId);
     const input = run ? run.skeleton : xml;
+    // What the parser will build, before it builds it: the skeleton, or the whole document but for its entries while
+    // they are stop nodes (the lenient retry may parse them too).
+    const skip = run || lenientFor.includes(entry) ? undefined : entry;
+    const check = run ? 'skeleton' : `whole:${skip}`;
+    if (check !== checked) checkMarkupVolume(sourceId, input, skip);
+    checked = check;
     const chosen = parser === xmlParser && !input.includes('<item') && !input.includes('<entry') ? skeletonParser : parser;
     try {
       return { doc: chosen.parse(input) as Record<string, unknown>, rename, run };

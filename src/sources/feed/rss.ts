@@ -3,7 +3,7 @@ import { makeItem } from '../../items/normalise.js';
 import { canonicalUrl } from '../../items/urls.js';
 import { baseOf, languageTag } from './base.js';
 import type { FeedContext, ParsedFeed } from './types.js';
-import { authorOf, media } from './elements.js';
+import { authorOf, categoriesOf, media, newestEntries } from './elements.js';
 import { expand } from './scan.js';
 import { attr, child, children, leafText, richText, type XmlNode } from './xml.js';
 
@@ -32,7 +32,7 @@ function feed(
   format: 'rss' | 'rdf', channel: XmlNode | undefined, link: string | undefined, items: XmlNode[], ctx: FeedContext,
   base: string | undefined, language: string | undefined,
 ): ParsedFeed {
-  const kept = items.length > ctx.maxItems ? items.slice(0, ctx.maxItems) : items;
+  const kept = newestEntries(items, ctx.maxItems, (raw) => dateOf(expand(raw, ctx.rename)));
   return {
     format,
     title: richText(child(channel, 'title', 'dc:title'), 'html'),
@@ -71,6 +71,11 @@ function linkOf(node: XmlNode | undefined, base: string | undefined): Link | und
   return undefined;
 }
 
+/** An item's date as written: its publication date, else its last update. */
+function dateOf(item: XmlNode): string | undefined {
+  return leafText(child(item, 'pubDate', 'dc:date', 'dcterms:issued', 'dcterms:created', 'dcterms:date', 'published', 'pubdate', 'atom:published', 'dcterms:modified', 'updated', 'atom:updated'));
+}
+
 function rssItem(item: XmlNode, ctx: FeedContext, base: string | undefined, language: string | undefined): Item {
   const guidNode = child(item, 'guid');
   const about = attr(item, 'rdf:about');
@@ -92,9 +97,9 @@ function rssItem(item: XmlNode, ctx: FeedContext, base: string | undefined, lang
     content: richText(child(item, 'content:encoded', 'xhtml:body', 'body', 'fullitem'), 'html'),
     url,
     baseUrl: link?.base ?? base,
-    date: leafText(child(item, 'pubDate', 'dc:date', 'dcterms:issued', 'dcterms:created', 'dcterms:date', 'published', 'pubdate', 'atom:published', 'dcterms:modified', 'updated', 'atom:updated')),
+    date: dateOf(item),
     author: authorOf(item, 'dc:creator', 'author', 'dc:author', 'itunes:author', 'atom:author'),
-    categories: children(item, 'category', 'dc:subject').map(leafText).filter((c): c is string => !!c),
+    categories: categoriesOf(children(item, 'category', 'dc:subject'), leafText),
     language: languageTag(leafText(child(item, 'dc:language'))) ?? language,
     fetchedAt: ctx.fetchedAt,
   });

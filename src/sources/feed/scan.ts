@@ -22,8 +22,18 @@ const MAX_DEPTH = 6;
 const UNSAFE_NAMES = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
 const ATTRIBUTE = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g;
 
+/**
+ * How many elements other than entries the run of entries may hold (see entries.ts): each becomes an object, and
+ * 900,000 empty ones between two items would cost ~80 MB. `refuse` throws.
+ */
+export interface OthersBudget {
+  entry: string;
+  left: number;
+  refuse(): never;
+}
+
 /** An entry node with its children located: the stop node's attributes plus one key per child element name. */
-export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0): XmlObject {
+export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0, budget?: OthersBudget): XmlObject {
   // A dictionary: the mappers ask for many names an entry lacks (dc:date, media:title, ...), which a dictionary answers
   // at once, where thousands of differently shaped entries defeat the inline caches of ordinary objects.
   const out: XmlObject = Object.create(null) as XmlObject;
@@ -38,7 +48,7 @@ export function expand(node: unknown, rename: Rename = KEEP_NAMES, depth = 0): X
     }
   }
   out['#text'] = raw;
-  if (raw.includes('<')) scanChildren(raw, out, rename, depth);
+  if (raw.includes('<')) scanChildren(raw, out, rename, depth, budget);
   return out;
 }
 
@@ -50,7 +60,7 @@ interface Cursor {
   after: number;
 }
 
-function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number): void {
+function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number, budget: OthersBudget | undefined): void {
   const n = raw.length;
   const cursor: Cursor = { raw, markup: -2, after: 0 };
   let i = 0;
@@ -88,6 +98,7 @@ function scanChildren(raw: string, out: XmlObject, rename: Rename, depth: number
       if (attributes.includes('=')) child[LAZY_ATTRIBUTES] = attributes;
     } else readAttributes(attributes, child, rename);
     const name = rename(rawName);
+    if (budget !== undefined && name !== budget.entry && --budget.left < 0) budget.refuse();
     // Element names become object keys: never let one reach or shadow a prototype.
     if (UNSAFE_NAMES.has(name)) continue;
     const value = CONTAINERS.has(name) && depth < MAX_DEPTH && inner.includes('<') ? expand(child, rename, depth + 1) : child;

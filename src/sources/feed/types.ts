@@ -9,7 +9,7 @@ export interface ParsedFeed {
   items: Item[];
   /** The document's character encoding as decoded ("utf-8", "gb18030", ...). */
   encoding?: string;
-  /** True when the feed had more than maxItems entries and only the first maxItems were kept. */
+  /** True when the feed had more than maxItems entries and only the newest maxItems were kept (see newestEntries). */
   truncated?: boolean;
 }
 
@@ -20,7 +20,7 @@ export interface ParseFeedOptions {
   /** The document's URL: the base for relative links. */
   baseUrl?: string;
   fetchedAt?: Date;
-  /** Entries kept at most, in document order (feeds list the newest first). Default 2,000. */
+  /** Entries kept at most, the newest: the first ones, or the last of a feed that runs oldest first. Default 2,000. */
   maxItems?: number;
 }
 

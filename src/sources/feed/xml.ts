@@ -71,7 +71,8 @@ export function children(node: unknown, ...names: string[]): XmlNode[] {
   for (const name of names) {
     const value = node[name];
     if (value === undefined) continue;
-    if (Array.isArray(value)) out.push(...value);
+    // A loop, not push(...value): spreading 150,000 entries as arguments overflows the stack.
+    if (Array.isArray(value)) for (const v of value) out.push(v);
     else out.push(value);
   }
   return out;

@@ -11,9 +11,12 @@ export type Fetched =
       commit(): Promise<void>;
     };
 
-/** A conditional GET of the source's URL with its stored validators and its own timeout, size cap and headers. */
+/**
+ * A conditional GET of the source's URL with the validators stored for that URL (none after its URL changed) and its
+ * own timeout, size cap and headers.
+ */
 export async function fetchSource(source: SourceConfig, ctx: PollContext, accept: string, options: { maxBytesAtMost?: number } = {}): Promise<Fetched> {
-  const validators = await ctx.state.getValidators(source.id);
+  const validators = await ctx.state.getValidators(source.id, source.url);
   const response = await ctx.http.get({
     url: source.url,
     sourceId: source.id,
@@ -26,7 +29,7 @@ export async function fetchSource(source: SourceConfig, ctx: PollContext, accept
     signal: ctx.signal,
   });
   if (response.notModified) return { notModified: true };
-  return { notModified: false, response, commit: () => ctx.state.saveValidators(source.id, response.validators) };
+  return { notModified: false, response, commit: () => ctx.state.saveValidators(source.id, source.url, response.validators) };
 }
 
 export const ACCEPT = {

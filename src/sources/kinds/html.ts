@@ -2,10 +2,12 @@ import iconv from 'iconv-lite';
 import type { HtmlSourceConfig } from '../../config/schema.js';
 import { lazyRequire } from '../../lazy-require.js';
 import { FeedParseError } from '../../errors.js';
+import { byteOrderMark } from '../feed/charset.js';
 import { displayUrl } from '../http/display-url.js';
 import type { PollContext, PollResult } from '../registry.js';
 import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import type { RawItem } from './raw-item.js';
+import { readDocument } from './read.js';
 import { toItems } from './to-item.js';
 
 // Loaded on the first HTML page, not in every worker: most deployments read only feeds.
@@ -21,10 +23,13 @@ type Selectors = HtmlSourceConfig['selectors'];
 export const HTML_MAX_BYTES = 2 * 1024 * 1024;
 
 /**
- * Decodes an HTML page: the charset of the Content-Type, else a <meta charset> / http-equiv in the first 2 KB,
- * else UTF-8 (the HTML default for unlabelled documents we are likely to meet).
+ * Decodes an HTML page: a byte-order mark (as browsers do, it wins over any label), else the charset of the
+ * Content-Type, else a <meta charset> / http-equiv in the first 2 KB, else UTF-8 (the HTML default for unlabelled
+ * documents we are likely to meet).
  */
 export function decodeHtml(body: Buffer, contentType?: string): string {
+  const bom = byteOrderMark(body);
+  if (bom) return iconv.decode(body.subarray(bom.skip), bom.encoding);
   const fromHeader = /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1];
   const head = body.subarray(0, 2048).toString('latin1');
   const fromMeta = /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i.exec(head)?.[1];
@@ -49,9 +54,41 @@ function resolve(href: string | undefined, base: string): string | undefined {
   }
 }
 
+/**
+ * How deep a page may nest its elements. Browsers stop nesting at 512 (Blink's HTML parser); css-select and cheerio's
+ * text() take quadratic time and recursion on deeper trees: 150,000 nested <span>s (1 MB) cost 20 s of CPU before
+ * overflowing the stack.
+ */
+export const MAX_HTML_DEPTH = 512;
+
+interface DomNode {
+  children?: DomNode[];
+}
+
+/** Whether any element lies deeper than `max` below the root; iterative, and stops at the first that does. */
+function nestedDeeperThan(root: DomNode, max: number): boolean {
+  const nodes: DomNode[] = [root];
+  const depths: number[] = [0];
+  while (nodes.length) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (depth > max) return true;
+    for (const child of node.children ?? []) {
+      if (child.children?.length) {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
 /** Extracts raw items from a page with the source's CSS selectors; relative links resolve against the page (or <base>). */
 export function extractHtml(sourceId: string, html: string, pageUrl: string, selectors: Selectors): { title?: string; items: RawItem[] } {
   const $ = cheerio().load(html);
+  if (nestedDeeperThan($.root()[0] as DomNode, MAX_HTML_DEPTH)) {
+    throw new FeedParseError(sourceId, 'too-deep', `the page at ${displayUrl(pageUrl)} nests elements more than ${MAX_HTML_DEPTH} deep; it is refused, as reading it would take minutes of CPU`);
+  }
   const base = resolve($('base[href]').first().attr('href'), pageUrl) ?? pageUrl;
   let entries: ReturnType<typeof $>;
   try {
@@ -104,9 +141,10 @@ export async function poll(source: HtmlSourceConfig, ctx: PollContext): Promise<
   if (fetched.notModified) return { status: 'not-modified' };
   const { response } = fetched;
   await ctx.bodyArrived?.();
-  const html = decodeHtml(response.body, response.contentType);
-  const page = extractHtml(source.id, html, response.url, source.selectors);
-  const items = toItems(page.items, source.id, ctx.now);
+  const { page, items } = readDocument(source.id, () => {
+    const page = extractHtml(source.id, decodeHtml(response.body, response.contentType), response.url, source.selectors);
+    return { page, items: toItems(page.items, source.id, ctx.now) };
+  });
   const commit = await commitUnlessDeferred(ctx, fetched.commit);
   return { status: 'ok', items, bytes: response.body.length, title: page.title, commit };
 }

@@ -5,6 +5,7 @@ import { PRESETS, type JsonPreset } from '../presets.js';
 import type { PollContext, PollResult } from '../registry.js';
 import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import { asText, getPath, type RawItem } from './raw-item.js';
+import { readDocument } from './read.js';
 import { toItems } from './to-item.js';
 
 /** Parses a JSON body; an API that answers with text or HTML (GDELT's errors are plain text) is a clear error. */
@@ -65,13 +66,17 @@ export function readJsonPage(
 }
 
 /**
- * Pagination stays on the source's own host: a next_page_url pointing elsewhere is a hostile or broken answer, and
- * the configured headers (API keys) must not follow it.
+ * A next page is followed only on the source's own origin (its configured URL's scheme, host and port), or on its host
+ * upgraded to https: a next_page_url pointing elsewhere is a hostile or broken answer, and the configured headers (API
+ * keys) go with every page, so they must not follow it, least of all in clear over a link that downgrades https to
+ * http. The configured URL, not the page's (which a redirect may have moved), says what the source's origin is.
  */
-function sameHost(next: string, base: string): string | undefined {
+function nextPageUrl(next: string, pageUrl: string, sourceUrl: string): string | undefined {
   try {
-    const url = new URL(next, base);
-    return url.host === new URL(base).host && (url.protocol === 'https:' || url.protocol === 'http:') ? url.href : undefined;
+    const url = new URL(next, pageUrl);
+    const own = new URL(sourceUrl);
+    if (url.origin === own.origin && (url.protocol === 'https:' || url.protocol === 'http:')) return url.href;
+    return url.protocol === 'https:' && own.protocol === 'http:' && url.hostname === own.hostname ? url.href : undefined;
   } catch {
     return undefined;
   }
@@ -83,13 +88,14 @@ export async function poll(source: JsonSourceConfig, ctx: PollContext): Promise<
   // Every page is fetched first: the next page's wait must not hold the worker's poll gate.
   let response = first.response;
   let bytes = response.body.length;
-  let page = readJsonPage(source, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url);
-  const raw = [...page.items];
+  const read = (res: typeof response) => readDocument(source.id, () => readJsonPage(source, parseJsonBody(source.id, res.body, res.url, res.contentType), res.url));
+  let page = read(response);
+  const raw = page.items.slice();
   const seen = new Set([response.url]);
   for (let n = 1; n < source.maxPages && page.next; n++) {
-    const next = sameHost(page.next, response.url);
+    const next = nextPageUrl(page.next, response.url, source.url);
     if (!next || seen.has(next)) {
-      if (!next) ctx.log.warn({ sourceId: source.id, next: displayUrl(page.next) }, 'ignoring a next page on another host');
+      if (!next) ctx.log.warn({ sourceId: source.id, next: displayUrl(page.next) }, 'ignoring a next page on another host, port or scheme');
       break;
     }
     seen.add(next);
@@ -105,11 +111,12 @@ export async function poll(source: JsonSourceConfig, ctx: PollContext): Promise<
     if (res.notModified) break;
     response = res;
     bytes += res.body.length;
-    page = readJsonPage(source, parseJsonBody(source.id, res.body, res.url, res.contentType), res.url);
-    raw.push(...page.items);
+    page = read(res);
+    // A loop, not push(...items): a page of 200,000 records spread as arguments overflows the stack.
+    for (const item of page.items) raw.push(item);
   }
   await ctx.bodyArrived?.();
-  const items = toItems(raw, source.id, ctx.now);
+  const items = readDocument(source.id, () => toItems(raw, source.id, ctx.now));
   const commit = await commitUnlessDeferred(ctx, first.commit);
   return { status: 'ok', items, bytes, commit };
 }

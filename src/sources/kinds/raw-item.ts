@@ -29,17 +29,34 @@ export function getPath(value: unknown, path: string): unknown {
   return current;
 }
 
+/**
+ * How deep asText looks into lists and objects, and how many list members it joins. Real fields are a list of names at
+ * most ("agencies": [{ "name": ... }]); JSON.parse reads 200,000 nested lists without trouble, and a recursion
+ * without a bound overflows the stack on them.
+ */
+const TEXT_DEPTH = 8;
+const TEXT_PARTS = 200;
+
 /** A JSON value as display text: strings and numbers as they are, lists joined, objects by their name or title. */
 export function asText(value: unknown): string | undefined {
+  return textOf(value, 0);
+}
+
+function textOf(value: unknown, depth: number): string | undefined {
   if (typeof value === 'string') return value.trim() || undefined;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (depth >= TEXT_DEPTH) return undefined;
   if (Array.isArray(value)) {
-    const parts = value.map(asText).filter((v): v is string => v !== undefined);
+    const parts: string[] = [];
+    for (const member of value) {
+      const text = textOf(member, depth + 1);
+      if (text !== undefined && parts.push(text) >= TEXT_PARTS) break;
+    }
     return parts.length ? parts.join(', ') : undefined;
   }
   if (value && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    return asText(o.name ?? o.title ?? o.raw_name);
+    return textOf(o.name ?? o.title ?? o.raw_name, depth + 1);
   }
   return undefined;
 }

@@ -16,7 +16,7 @@ export async function poll(source: RssSourceConfig, ctx: PollContext): Promise<P
     fetchedAt: ctx.now,
   });
   if (feed.truncated) {
-    // Feeds list the newest first: the kept entries are the ones that matter, but the operator should know.
+    // The parser keeps the newest entries (the first, or the last of a feed that runs oldest first); the operator should know.
     ctx.log.warn({ sourceId: source.id, kept: feed.items.length }, 'feed has more entries than the parser keeps; the oldest were skipped');
   }
   const commit = await commitUnlessDeferred(ctx, fetched.commit);

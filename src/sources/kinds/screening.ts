@@ -7,6 +7,7 @@ import type { PollContext, PollResult } from '../registry.js';
 import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
 import { parseJsonBody } from './json.js';
 import { asText, type RawItem } from './raw-item.js';
+import { readDocument } from './read.js';
 import { toItems } from './to-item.js';
 
 /** One list entry as read, with the key that identifies it across polls and the hash of the fields we report. */
@@ -111,10 +112,10 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
   if (fetched.notModified) return { status: 'not-modified' };
   const { response } = fetched;
   await ctx.bodyArrived?.();
-  const current = readScreeningList(source.id, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url, source.lists);
+  const current = readDocument(source.id, () => readScreeningList(source.id, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url, source.lists));
   const previous = await ctx.state.getScreeningSnapshot(source.id);
   const diff = diffScreening(previous ?? new Map(), current);
-  const items = previous === null ? [] : toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now);
+  const items = previous === null ? [] : readDocument(source.id, () => toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now));
   const commit = await commitUnlessDeferred(ctx, async () => {
     await ctx.state.updateScreeningSnapshot(source.id, diff, ctx.now);
     if (previous === null) ctx.log.info({ sourceId: source.id, entries: current.length }, 'screening list baseline recorded; later polls report changes');
