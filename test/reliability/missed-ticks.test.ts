@@ -63,8 +63,8 @@ describe('schedule ticks that fire late', () => {
     await sleep(5_000 - (Date.now() % 5_000) - 500);
     const slot = Math.ceil(Date.now() / 5_000) * 5_000;
     blockFor(slot + 2_300 - Date.now());
-    await vi.waitFor(() => expect(late().filter((l) => l.slot === new Date(slot).toISOString())).toHaveLength(2), { timeout: 2_000, interval: 50 });
-    await vi.waitFor(async () => expect(await enqueuedSlots()).toEqual({ digest: [slot], poll: [slot] }), { timeout: 2_000, interval: 50 });
+    await vi.waitFor(() => expect(late().filter((l) => l.slot === new Date(slot).toISOString())).toHaveLength(2), { timeout: 6_000, interval: 50 });
+    await vi.waitFor(async () => expect(await enqueuedSlots()).toEqual({ digest: [slot], poll: [slot] }), { timeout: 6_000, interval: 50 });
     expect(late().map((l) => l.channelId ?? l.sourceId).sort()).toEqual(['ops', 'wire']);
   });
 
@@ -72,7 +72,7 @@ describe('schedule ticks that fire late', () => {
     const { late } = start('* * * * * *');
     await sleep(1_100);
     const blocked = blockFor(3_500);
-    await vi.waitFor(() => expect(late().filter((l) => l.channelId === 'ops' && l.skipped >= 2)).not.toHaveLength(0), { timeout: 2_000, interval: 50 });
+    await vi.waitFor(() => expect(late().filter((l) => l.channelId === 'ops' && l.skipped >= 2)).not.toHaveLength(0), { timeout: 6_000, interval: 50 });
     await sleep(300);
     const { digest, poll } = await enqueuedSlots();
     for (const slots of [digest, poll]) {
