@@ -52,8 +52,9 @@ export class DeliveryError extends ChokepointError {
   ) {
     super(`CP_DELIVERY_${kind.toUpperCase().replace('-', '_')}`, `channel "${channelId}": ${message}`, options);
   }
-  static retryable(channelId: string, message: string, options?: { cause?: unknown }): DeliveryError {
-    return new DeliveryError('retryable', channelId, message, undefined, options);
+  /** `delayMs`: the least wait before the retry that the receiver asked for (Retry-After on a 503). */
+  static retryable(channelId: string, message: string, options?: { cause?: unknown; delayMs?: number }): DeliveryError {
+    return new DeliveryError('retryable', channelId, message, options?.delayMs, options);
   }
   static rateLimited(channelId: string, delayMs: number, message: string, options?: { cause?: unknown }): DeliveryError {
     return new DeliveryError('rate-limited', channelId, message, delayMs, options);

@@ -6,7 +6,7 @@ import { BodyTooLargeError, readCapped } from '../sources/http/read-body.js';
 import { assertUrlAllowed, UrlRefusedError } from '../sources/ssrf.js';
 import type { SendContext } from './types.js';
 import { scrub } from './redact.js';
-import { retryAfterMs } from './retry-after.js';
+import { retryAfterMs, statedRetryAfterMs } from './retry-after.js';
 import { oneLine, truncate } from './format.js';
 
 /** The HTTP edge shared by the Slack, webhook and Teams notifiers: one POST, classified outcome. */
@@ -191,7 +191,10 @@ export function classifyReply(target: HttpTarget, reply: HttpReply, hint?: (repl
     throw DeliveryError.rateLimited(target.channelId, delay, `${target.label} rate-limited us (HTTP 429); retrying in ${Math.round(delay / 1000)} s`);
   }
   if (status >= 500 || status === 408 || status === 425) {
-    throw DeliveryError.retryable(target.channelId, `${target.label} answered HTTP ${status}: ${said}; will retry`);
+    // A 503 (or any of these) may say when to come back: the retry waits at least that long, still using an attempt.
+    const delayMs = statedRetryAfterMs(reply.headers['retry-after']);
+    const when = delayMs === undefined ? '' : ` in ${Math.round(delayMs / 1000)} s at the earliest (Retry-After)`;
+    throw DeliveryError.retryable(target.channelId, `${target.label} answered HTTP ${status}: ${said}; will retry${when}`, { delayMs });
   }
   const advice = hint?.(reply) ?? (status >= 300 && status < 400 ? 'the URL redirects; configure the final URL' : 'check the channel configuration');
   throw DeliveryError.permanent(target.channelId, `${target.label} refused the message (HTTP ${status}: ${said}); ${advice}; not retrying`);

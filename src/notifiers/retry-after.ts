@@ -13,6 +13,14 @@ export const MIN_RATE_LIMIT_DELAY_MS = 1_000;
  * [MIN, MAX]; the default when the header is absent or unreadable.
  */
 export function retryAfterMs(header: string | string[] | undefined, now: Date = new Date()): number {
+  return statedRetryAfterMs(header, now) ?? DEFAULT_RATE_LIMIT_DELAY_MS;
+}
+
+/**
+ * The wait a Retry-After header states, clamped to [MIN, MAX]; undefined when the header is absent or unreadable (a
+ * 503 without one is retried on the usual backoff).
+ */
+export function statedRetryAfterMs(header: string | string[] | undefined, now: Date = new Date()): number | undefined {
   const value = (Array.isArray(header) ? header[0] : header)?.trim();
   let ms: number | undefined;
   if (value && /^\d+$/.test(value)) ms = Number(value) * 1000;
@@ -20,7 +28,7 @@ export function retryAfterMs(header: string | string[] | undefined, now: Date = 
     const at = parseHttpDate(value, now);
     if (at !== undefined) ms = at - now.getTime();
   }
-  if (ms === undefined || !Number.isFinite(ms)) return DEFAULT_RATE_LIMIT_DELAY_MS;
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
   return Math.min(MAX_RATE_LIMIT_DELAY_MS, Math.max(MIN_RATE_LIMIT_DELAY_MS, ms));
 }
 

@@ -1,6 +1,7 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Settings } from '../config/schema.js';
+import { DeliveryError } from '../errors.js';
 import { hashTag } from '../store/keys.js';
 import { type DigestJob, type NotifyJob, type PollJob, QUEUES, type ScoreJob } from './names.js';
 
@@ -58,10 +59,14 @@ export function createQueues(connection: Redis, settings: Settings): Queues {
   };
 }
 
-/** Retry delay for notifications: exponential from backoffMs, capped, with jitter so a recovered receiver is not stampeded. */
+/**
+ * Retry delay for notifications: exponential from backoffMs, capped, with jitter so a recovered receiver is not
+ * stampeded; never shorter than a Retry-After the receiver sent with its error (a 503 during maintenance).
+ */
 export function cappedBackoff(settings: Settings['delivery']) {
-  return (attemptsMade: number): number => {
+  return (attemptsMade: number, _type?: string, err?: Error): number => {
     const raw = Math.min(settings.backoffMs * 2 ** Math.max(0, attemptsMade - 1), settings.maxBackoffMs);
-    return Math.round(raw * (0.8 + Math.random() * 0.2));
+    const stated = err instanceof DeliveryError && err.kind === 'retryable' ? (err.delayMs ?? 0) : 0;
+    return Math.max(Math.round(raw * (0.8 + Math.random() * 0.2)), stated);
   };
 }

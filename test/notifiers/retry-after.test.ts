@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { DeliveryError } from '../../src/errors.js';
+import { classifyReply } from '../../src/notifiers/http.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS, MAX_RATE_LIMIT_DELAY_MS, MIN_RATE_LIMIT_DELAY_MS, retryAfterMs } from '../../src/notifiers/retry-after.js';
+import { cappedBackoff } from '../../src/queue/queues.js';
 
 describe('Retry-After', () => {
   const now = new Date('2024-12-03T05:00:00.000Z');
@@ -49,5 +52,37 @@ describe('Retry-After', () => {
     expect(retryAfterMs('0', now)).toBe(MIN_RATE_LIMIT_DELAY_MS);
     expect(retryAfterMs('Tue, 03 Dec 2024 04:00:00 GMT', now)).toBe(MIN_RATE_LIMIT_DELAY_MS);
     expect(retryAfterMs('86400', now)).toBe(MAX_RATE_LIMIT_DELAY_MS);
+  });
+});
+
+describe('Retry-After on an answer that is retried (503 during maintenance)', () => {
+  const target = { channelId: 'hook', label: 'webhook', secrets: [] };
+  const answer = (status: number, retryAfter?: string) => {
+    try {
+      classifyReply(target as never, { status, headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter }, body: 'down for maintenance' } as never);
+    } catch (err) {
+      return err as DeliveryError;
+    }
+    throw new Error('expected the answer to be refused');
+  };
+  const delivery = { attempts: 20, backoffMs: 5_000, maxBackoffMs: 900_000, maxRateLimitWaits: 50 };
+
+  it('carries the wait the receiver asked for, and none when it asked for none', () => {
+    expect(answer(503, '120')).toMatchObject({ kind: 'retryable', delayMs: 120_000 });
+    expect(answer(503, '120').message).toContain('will retry in 120 s at the earliest (Retry-After)');
+    expect(answer(500, 'later')).toMatchObject({ kind: 'retryable', delayMs: undefined });
+    expect(answer(502)).toMatchObject({ kind: 'retryable', delayMs: undefined });
+  });
+
+  it('makes the retry wait at least that long, and otherwise backs off as usual', () => {
+    const backoff = cappedBackoff(delivery as never);
+    expect(backoff(1, 'capped', answer(503, '120'))).toBe(120_000);
+    // A Retry-After shorter than the backoff does not shorten it.
+    expect(backoff(8, 'capped', answer(503, '1'))).toBeGreaterThanOrEqual(0.8 * 640_000);
+    const plain = backoff(1, 'capped', answer(503));
+    expect(plain).toBeGreaterThanOrEqual(4_000);
+    expect(plain).toBeLessThanOrEqual(5_000);
+    // A 429's wait is the rate-limit path's business, not the backoff's.
+    expect(backoff(1, 'capped', DeliveryError.rateLimited('hook', 120_000, 'slow down'))).toBeLessThanOrEqual(5_000);
   });
 });

@@ -35,7 +35,7 @@ const on = (channel: string) => receiver.requests.filter((r) => r.channel === ch
 beforeAll(async () => {
   receiver = await startReceiver();
   receiver.respond = (req) => scripts.get(req.channel)?.(on(req.channel).length) ?? { status: 200 };
-  const channels = ['blocked', 'limited', 'herd', 'ledger-once', 'ledger-never'];
+  const channels = ['blocked', 'limited', 'herd', 'ledger-once', 'ledger-never', 'maintenance'];
   const digestChannels = ['digest-blocked', 'digest-ledger'];
   run = await startTestWorker(
     {
@@ -175,6 +175,20 @@ describe('waking after a 429', () => {
     expect(Math.min(...times)).toBeGreaterThanOrEqual(until);
     // Woken together they would all arrive within a few ms of each other.
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(300);
+  }, 30_000);
+});
+
+describe('a 503 that says when to come back', () => {
+  it('is retried no sooner than its Retry-After, using an attempt, although the backoff is shorter', async () => {
+    scripts.set('maintenance', (n) => (n === 0 ? { status: 503, headers: { 'Retry-After': '2' } } : { status: 200 }));
+    const id = await notify('a-maintenance', 'maintenance');
+    const { state } = await finished(queues().notify, id);
+    expect(state).toBe('completed');
+    const [first, second] = on('maintenance');
+    expect([first!.status, second!.status]).toEqual([503, 200]);
+    // backoffMs is 100 here: only the Retry-After explains the wait.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(2_000);
+    expect(await stores().deliveries.get(deliveryKey('a-maintenance', 1, 'maintenance'))).toMatchObject({ status: 'delivered', attempts: 2 });
   }, 30_000);
 });
 
