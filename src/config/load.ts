@@ -1,10 +1,12 @@
 import path from 'node:path';
-import { registerSecret } from '../secrets.js';
+import { createScorer } from '../scoring/index.js';
+import { registerSecret, registerUrlCredentials } from '../secrets.js';
 import { ConfigError, type ConfigIssue, closest, formatPath } from './errors.js';
-import { displayPath, readConfigFile } from './read-file.js';
+import { displayPath, INACTIVE_PLACEHOLDER, readConfigFile } from './read-file.js';
 import {
   type ChannelConfig,
   channelsFileSchema,
+  redisUrlProblem,
   type Settings,
   settingsFileSchema,
   type SourceConfig,
@@ -38,12 +40,9 @@ export function resolveConfigDir(flag?: string, env: NodeJS.ProcessEnv = process
   return path.resolve(flag ?? env.CHOKEPOINT_CONFIG ?? 'config');
 }
 
-// Keys whose literal values are credentials even when not written as ${NAME}.
-const SECRET_KEYS = new Set(['webhookUrl', 'smtpUrl', 'secret', 'token', 'password', 'apiKey']);
-
 /**
  * Loads and validates the config directory. Throws ConfigError carrying every issue in every file.
- * Registers every secret it sees, so the logger can scrub them.
+ * Registers every secret it sees, valid or not, so the logger can scrub them.
  */
 export function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): ChokepointConfig {
   const file = (name: string) => path.join(dir, name);
@@ -52,53 +51,69 @@ export function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): C
   const sources = readConfigFile(file('sources.yaml'), sourcesFileSchema, env);
   const watchlists = readConfigFile(file('watchlists.yaml'), watchlistsFileSchema, env);
   const channels = readConfigFile(file('channels.yaml'), channelsFileSchema, env, {
-    tolerateMissingEnv: (p, root) => {
+    // A missing variable in an optional channel makes that channel inactive.
+    leaveOutOnMissingEnv: (p, root) => {
       const channel = (root as { channels?: Array<{ optional?: unknown }> })?.channels?.[p[1] as number];
-      return p[0] === 'channels' && typeof p[1] === 'number' && channel?.optional === true;
+      return p[0] === 'channels' && typeof p[1] === 'number' && channel?.optional === true ? p.slice(0, 2) : undefined;
     },
   });
   const settings = readConfigFile(file('settings.yaml'), settingsFileSchema, env, { optional: true });
   for (const result of [sources, watchlists, channels, settings]) {
     issues.push(...result.issues);
-    result.envValues.forEach(registerSecret);
+    result.secrets.forEach(registerSecret);
   }
 
-  const inactive = new Map<string, string>();
-  for (const missing of channels.missingEnv) {
-    const id = channels.data?.channels[missing.path[1] as number]?.id;
-    if (id && !inactive.has(id)) inactive.set(id, `environment variable ${missing.name} is not set`);
+  const redisUrl = env.REDIS_URL || settings.data?.redis.url || DEFAULT_REDIS_URL;
+  if (env.REDIS_URL) {
+    const problem = redisUrlProblem(env.REDIS_URL);
+    if (problem) issues.push({ file: '$REDIS_URL', path: '', message: problem });
   }
+  registerUrlCredentials(redisUrl);
+
+  const inactive = channels.leftOut.map(({ path: [, index], entry, missing }) => {
+    const id = (entry as { id?: unknown } | undefined)?.id;
+    return {
+      index: index as number,
+      id: typeof id === 'string' && id !== INACTIVE_PLACEHOLDER ? id : `channels[${index}]`,
+      reason: `environment variable ${missing[0]} is not set`,
+    };
+  });
 
   if (sources.data && watchlists.data && channels.data) {
-    issues.push(...crossCheck(dir, sources.data.sources, watchlists.data.watchlists, channels.data.channels));
+    issues.push(...crossCheck(dir, sources.data.sources, watchlists.data.watchlists, inFileOrder(channels.data.channels, inactive)));
   }
   if (settings.data) issues.push(...checkSettings(file('settings.yaml'), settings.data));
   if (issues.length > 0 || !sources.data || !watchlists.data || !channels.data || !settings.data) {
     throw new ConfigError(issues);
   }
 
-  for (const channel of channels.data.channels) registerSecretsIn(channel);
-  for (const source of sources.data.sources) registerSecretsIn(source);
-
-  const redisUrl = env.REDIS_URL || settings.data.redis.url || DEFAULT_REDIS_URL;
-  registerSecret(new URL(redisUrl).password || undefined);
   return {
     dir,
     sources: sources.data.sources,
     watchlists: watchlists.data.watchlists,
-    channels: channels.data.channels.filter((c) => !inactive.has(c.id)),
-    inactiveChannels: [...inactive].map(([id, reason]) => ({ id, reason })),
+    channels: channels.data.channels,
+    inactiveChannels: inactive.map(({ id, reason }) => ({ id, reason })),
     settings: settings.data,
     redisUrl,
   };
 }
 
-function registerSecretsIn(entry: object): void {
-  for (const [key, value] of Object.entries(entry)) {
-    if (typeof value === 'string' && SECRET_KEYS.has(key)) registerSecret(value);
-    if (key === 'headers' && value && typeof value === 'object') Object.values(value).forEach((v) => registerSecret(String(v)));
-  }
-  if ('kind' in entry && entry.kind === 'webhook' && 'url' in entry) registerSecret(String(entry.url));
+/**
+ * loadConfig, then the checks that building the scorer makes (the lexicon files; the materials, products, countries
+ * and terms of each watchlist). What a command that runs the config calls, so that these are config errors like any
+ * other: reported by validate, exit 1 at start, and a refused reload.
+ */
+export function loadRunnableConfig(dir: string, env: NodeJS.ProcessEnv = process.env): ChokepointConfig {
+  const config = loadConfig(dir, env);
+  createScorer(config);
+  return config;
+}
+
+/** The ids of the active and inactive channels, in the order of channels.yaml (for duplicate checks). */
+function inFileOrder(active: ChannelConfig[], inactive: Array<{ index: number; id: string }>): Array<{ id: string }> {
+  const ids = active.map((c) => ({ id: c.id }));
+  for (const channel of [...inactive].sort((a, b) => a.index - b.index)) ids.splice(channel.index, 0, { id: channel.id });
+  return ids;
 }
 
 function duplicates(file: string, list: Array<{ id: string }>, key: string): ConfigIssue[] {
@@ -113,7 +128,7 @@ function duplicates(file: string, list: Array<{ id: string }>, key: string): Con
   return issues;
 }
 
-function crossCheck(dir: string, sources: SourceConfig[], watchlists: WatchlistConfig[], channels: ChannelConfig[]): ConfigIssue[] {
+function crossCheck(dir: string, sources: SourceConfig[], watchlists: WatchlistConfig[], channels: Array<{ id: string }>): ConfigIssue[] {
   const sourcesFile = displayPath(path.join(dir, 'sources.yaml'));
   const watchlistsFile = displayPath(path.join(dir, 'watchlists.yaml'));
   const channelsFile = displayPath(path.join(dir, 'channels.yaml'));
@@ -144,10 +159,6 @@ function checkSettings(file: string, settings: Settings): ConfigIssue[] {
   const order = [t.info, t.low, t.medium, t.high, t.critical];
   if (order.some((value, i) => i > 0 && value <= order[i - 1])) {
     issues.push({ file: displayPath(file), path: 'scoring.thresholds', message: 'must rise strictly from info to low, medium, high and critical' });
-  }
-  const redisUrl = settings.redis.url;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    issues.push({ file: displayPath(file), path: 'redis.url', message: 'must start with redis:// or rediss://' });
   }
   return issues;
 }

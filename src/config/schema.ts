@@ -43,6 +43,28 @@ const httpUrl = z
     { message: 'must be an absolute http(s) URL (or file: when http.allowFileUrls is true)' },
   );
 
+const smtpUrl = z.string().refine(
+  (value) => {
+    try {
+      return ['smtp:', 'smtps:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.org:587' },
+);
+
+/** What is wrong with a Redis URL (settings.yaml redis.url or $REDIS_URL), or undefined. Never repeats the URL. */
+export function redisUrlProblem(value: string): string | undefined {
+  if (!/^rediss?:\/\//i.test(value)) return 'must start with redis:// or rediss://';
+  try {
+    new URL(value);
+    return undefined;
+  } catch {
+    return 'is not a valid URL (redis://[user:password@]host[:port][/db]; percent-encode special characters in the password)';
+  }
+}
+
 const level = z.enum(ROUTE_LEVELS);
 
 // ---------------------------------------------------------------------------------------------- sources.yaml
@@ -190,7 +212,7 @@ export const slackChannelSchema = z.strictObject({
 export const emailChannelSchema = z.strictObject({
   ...channelCommon,
   kind: z.literal('email'),
-  smtpUrl: z.string().describe('smtp://user:pass@host:587 or smtps://...:465 (a secret: use ${NAME}).'),
+  smtpUrl: smtpUrl.describe('smtp://user:pass@host:587 or smtps://...:465 (a secret: use ${NAME}).'),
   from: z.string(),
   to: z.union([z.string(), z.array(z.string()).min(1)]),
   tls: z
@@ -228,7 +250,14 @@ export const channelsFileSchema = z.strictObject({
 export const settingsFileSchema = z.strictObject({
   redis: z
     .strictObject({
-      url: z.string().optional().describe('Defaults to $REDIS_URL, then redis://127.0.0.1:6379. $REDIS_URL wins when set.'),
+      url: z
+        .string()
+        .superRefine((value, ctx) => {
+          const problem = redisUrlProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional()
+        .describe('Defaults to $REDIS_URL, then redis://127.0.0.1:6379. $REDIS_URL wins when set.'),
       prefix: z
         .string()
         .regex(/^[A-Za-z0-9_-]+$/)

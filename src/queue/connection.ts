@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
-import { redactSecrets } from '../secrets.js';
+import { isCredentialParam, redactSecrets } from '../secrets.js';
 
 /**
  * Redis connections with one log line per state change (lost / restored), not one per reconnect attempt, and
@@ -15,11 +15,13 @@ export interface ConnectionOptions {
   role: 'consumer' | 'producer';
 }
 
+/** The Redis URL for a log line: user, password and credential query parameters (ioredis takes `?password=`) masked. */
 export function safeRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    if (parsed.username) parsed.username = parsed.username ? '***' : '';
+    if (parsed.username) parsed.username = '***';
+    for (const name of [...parsed.searchParams.keys()]) if (isCredentialParam(name)) parsed.searchParams.set(name, '***');
     return redactSecrets(parsed.toString());
   } catch {
     return '(unparseable Redis URL)';

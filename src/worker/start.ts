@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ChokepointConfig } from '../config/load.js';
+import { restartOnlyChanges } from '../config/restart-only.js';
 import type { Logger } from '../log.js';
 import { buildConfigState, type Runtime } from '../pipeline/runtime.js';
 import { createStores } from '../pipeline/stores.js';
@@ -41,7 +42,7 @@ export interface RunningWorker {
   stop(): Promise<void>;
   /**
    * Applies a new, already validated config: swaps the runtime state whole (jobs in flight finish with the state
-   * they started with) and restarts the schedules. Redis URL, prefix and concurrency changes need a restart.
+   * they started with) and restarts the schedules. The settings in RESTART_ONLY_SETTINGS (config/restart-only.ts) need a restart.
    */
   reload(config: ChokepointConfig): Promise<void>;
 }
@@ -144,11 +145,9 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       await digestScheduler?.stop();
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
     }
-    const ignored = ['redisUrl', 'settings.redis', 'settings.worker'].filter((key) =>
-      JSON.stringify(key === 'redisUrl' ? next.redisUrl : key === 'settings.redis' ? next.settings.redis : next.settings.worker) !==
-      JSON.stringify(key === 'redisUrl' ? config.redisUrl : key === 'settings.redis' ? config.settings.redis : config.settings.worker),
-    );
-    if (ignored.length) log.warn({ keys: ignored }, 'these settings change only on restart');
+    // Compared with the start-up config: the connections, queues and stores still hold its values.
+    const ignored = restartOnlyChanges(config, next);
+    if (ignored.length) log.warn({ settings: ignored }, 'these settings take effect only on restart; the worker keeps their start-up values');
     // Let jobs that started with the old notifiers finish before their SMTP pools close.
     setTimeout(() => {
       previous.http.close();

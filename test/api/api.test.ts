@@ -126,6 +126,15 @@ describe('GET /api/risk', () => {
   it('answers 404 for a watchlist that neither exists nor has an index', async () => {
     expect((await get('/api/risk/nope')).status).toBe(404);
   });
+
+  it('answers 400, not 500, to a since beyond the range of dates', async () => {
+    for (const path of ['/api/risk/rare-earth-magnets', '/api/risk/rare-earth-magnets/samarium']) {
+      const { status, body } = await get(`${path}?since=99999999999999999`);
+      expect(status, path).toBe(400);
+      expect(body.error.code).toBe('CP_API_BAD_REQUEST');
+      expect(body.error.message, path).toMatch(/^since: /);
+    }
+  });
 });
 
 describe('GET /api/sources', () => {

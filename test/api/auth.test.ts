@@ -124,6 +124,17 @@ describe('with a token', () => {
     expect((await getJson(`${t.url}/?token=wrong`, { headers: html })).status).toBe(401);
   });
 
+  it('treats a session cookie that cannot be decoded as no session: 401, and the sign-in page for a browser', async () => {
+    const cookie = 'chokepoint_session=%E0%A4%A';
+    const api = await getJson(`${t.url}/api/status`, { headers: { cookie } });
+    expect(api.status).toBe(401);
+    expect(api.body.error.code).toBe('CP_API_UNAUTHORIZED');
+    const page = await getJson(`${t.url}/`, { headers: { ...html, cookie } });
+    expect(page.status).toBe(401);
+    expect(page.body).toContain('<form method="post" action="/login">');
+    expect(t.logs().join('\n')).not.toMatch(/URIError|URI malformed/);
+  });
+
   it('signs in through the form, refusing a wrong token and an off-site redirect', async () => {
     const form = (token: string, next: string) =>
       getJson(`${t.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, next }).toString() });

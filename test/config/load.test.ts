@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, formatIssue } from '../../src/config/errors.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, loadRunnableConfig } from '../../src/config/load.js';
+import { redactSecrets } from '../../src/secrets.js';
 import { MINIMAL, writeConfigDir } from '../helpers/config-dir.js';
 
 const env = { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T000/B000/very-secret-token' };
@@ -16,9 +17,9 @@ function dirWith(overrides: Record<string, string>) {
   return dir;
 }
 
-function issuesOf(dir: string, environment: NodeJS.ProcessEnv = env): string[] {
+function issuesOf(dir: string, environment: NodeJS.ProcessEnv = env, load = loadConfig): string[] {
   try {
-    loadConfig(dir, environment);
+    load(dir, environment);
   } catch (err) {
     if (err instanceof ConfigError) return err.issues.map(formatIssue);
     throw err;
@@ -180,5 +181,103 @@ describe('loading a config directory', () => {
   it('requires scoring thresholds to rise from info to critical', () => {
     const dir = dirWith({ 'settings.yaml': 'scoring:\n  thresholds: { info: 50, low: 40 }\n' });
     expect(issuesOf(dir)).toEqual([expect.stringMatching(/settings\.yaml: scoring\.thresholds: must rise strictly/)]);
+  });
+
+  it('makes an optional channel inactive when its missing variable feeds a checked format (digest schedule, time zone)', () => {
+    const dir = dirWith({
+      'channels.yaml': `channels:
+  - id: procurement-slack
+    kind: slack
+    optional: true
+    webhookUrl: "\${SLACK_WEBHOOK_URL}"
+    digest: { schedule: "\${DIGEST_CRON}", timezone: "\${DIGEST_TZ}" }
+`,
+    });
+    const config = loadConfig(dir, env);
+    expect(config.channels).toEqual([]);
+    expect(config.inactiveChannels).toEqual([{ id: 'procurement-slack', reason: 'environment variable DIGEST_CRON is not set' }]);
+  });
+
+  it('never echoes a value taken from the environment or written in a credential key, naming the variable instead', () => {
+    const dir = dirWith({
+      'channels.yaml': `channels:
+  - { id: procurement-slack, kind: slack, webhookUrl: "\${SLACK_WEBHOOK_URL}" }
+  - { id: ops-teams, kind: teams, webhookUrl: "outlook.office.com/webhook/LiteralTeamsSecret4711" }
+  - { id: hook, kind: webhook, url: "ftp://hooks.example.org/LiteralHookSecret0815", secret: 42 }
+`,
+    });
+    const issues = issuesOf(dir, { SLACK_WEBHOOK_URL: 'hooks.slack.com/services/T000/B000/SuperSecretXYZ123' });
+    expect(issues).toEqual([
+      expect.stringMatching(/channels\.yaml:2: channels\[0\]\.webhookUrl: \(value of \$SLACK_WEBHOOK_URL\) must be an absolute http\(s\) URL/),
+      expect.stringMatching(/channels\.yaml:3: channels\[1\]\.webhookUrl: \(value not shown: a credential\) must be an absolute http\(s\) URL/),
+      expect.stringMatching(/channels\.yaml:4: channels\[2\]\.url: \(value not shown: a credential\) must be an absolute http\(s\) URL/),
+      expect.stringMatching(/channels\.yaml:4: channels\[2\].secret: must be a string, got number \(value not shown: a credential\)$/),
+    ]);
+    const text = issues.join('\n');
+    for (const secret of ['SuperSecretXYZ123', 'LiteralTeamsSecret4711', 'LiteralHookSecret0815', '42']) expect(text).not.toContain(secret);
+  });
+
+  it('registers the credentials written in an invalid config, so that a log line about it is scrubbed', () => {
+    const dir = dirWith({
+      'channels.yaml': `channels:
+  - { id: procurement-slack, kind: slack, webhookUrl: "https://hooks.slack.com/services/T1/B1/LiteralSecretInBadFile", throttle: { maxPerHour: 0 } }
+`,
+    });
+    expect(issuesOf(dir)).toEqual([expect.stringContaining('channels[0].throttle.maxPerHour')]);
+    expect(redactSecrets('POST https://hooks.slack.com/services/T1/B1/LiteralSecretInBadFile failed')).not.toContain('LiteralSecretInBadFile');
+  });
+
+  it('requires smtpUrl to be an smtp:// or smtps:// URL, without echoing it', () => {
+    const email = (smtpUrl: string) => `channels:
+  - { id: procurement-slack, kind: slack, webhookUrl: "\${SLACK_WEBHOOK_URL}" }
+  - { id: buyers, kind: email, smtpUrl: "${smtpUrl}", from: a@example.org, to: b@example.org }
+`;
+    expect(issuesOf(dirWith({ 'channels.yaml': email('mail.example.com:587') }))).toEqual([
+      expect.stringMatching(/channels\.yaml:3: channels\[1\]\.smtpUrl: \(value not shown: a credential\) must be an smtp:\/\/ or smtps:\/\/ URL/),
+    ]);
+    expect(issuesOf(dirWith({ 'channels.yaml': email('${SMTP_URL}') }), { ...env, SMTP_URL: 'https://mailer:Hunter2Secret@mail.example.com' })).toEqual([
+      expect.stringMatching(/channels\[1\]\.smtpUrl: \(value of \$SMTP_URL\) must be an smtp:\/\/ or smtps:\/\/ URL/),
+    ]);
+    expect(loadConfig(dirWith({ 'channels.yaml': email('smtps://mailer:pw@mail.example.com:465') }), env).channels).toHaveLength(2);
+  });
+
+  it('reports a malformed $REDIS_URL, or one that is not redis:// or rediss://, as a config error without its password', () => {
+    const dir = dirWith({});
+    expect(issuesOf(dir, { ...env, REDIS_URL: 'redis://:Pa55-Secret-Word@redis.internal:63a79' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: is not a valid URL/),
+    ]);
+    expect(issuesOf(dir, { ...env, REDIS_URL: 'http://:Pa55-Secret-Word@redis.internal:6379' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: must start with redis:\/\/ or rediss:\/\//),
+    ]);
+    const withFile = dirWith({ 'settings.yaml': 'redis: { url: "redis://:Pa55-Secret-Word@redis.internal:63a79" }\n' });
+    const issues = issuesOf(withFile);
+    expect(issues).toEqual([expect.stringMatching(/settings\.yaml:1: redis\.url: \(value not shown: a credential\) is not a valid URL/)]);
+    expect(issues.join('\n')).not.toContain('Pa55-Secret-Word');
+  });
+
+  it('reports a YAML alias bomb as an error in its file instead of expanding it', () => {
+    const dir = dirWith({
+      'watchlists.yaml': `a: &a [x, x, x, x, x, x, x, x, x, x]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+watchlists: []
+`,
+    });
+    expect(issuesOf(dir)).toEqual([expect.stringMatching(/watchlists\.yaml: YAML error: .*alias/i)]);
+  });
+
+  it('reports what building the scorer finds (an unknown material) as a config error naming the watchlist', () => {
+    const dir = dirWith({
+      'watchlists.yaml': `watchlists:
+  - id: rare-earth-magnets
+    materials: [samarium, unobtainium]
+    routes:
+      - { channel: procurement-slack, minLevel: medium }
+`,
+    });
+    expect(issuesOf(dir, env, loadRunnableConfig)).toEqual([
+      expect.stringMatching(/watchlists\.yaml:3: watchlists\[0\]\.materials\[1\]: unknown material "unobtainium"/),
+    ]);
+    expect(loadRunnableConfig(dirWith({}), env).watchlists).toHaveLength(1);
   });
 });

@@ -2,7 +2,8 @@ import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
-import { redactSecrets } from '../../src/secrets.js';
+import { safeRedisUrl } from '../../src/queue/connection.js';
+import { redactSecrets, registerSecret } from '../../src/secrets.js';
 import { MINIMAL, writeConfigDir } from '../helpers/config-dir.js';
 import { startServer, type LocalServer } from '../helpers/http.js';
 
@@ -62,5 +63,39 @@ describe('secrets never reach the log', () => {
     }
     expect(redactSecrets('auth failed for hunter2-pass')).toBe('auth failed for [redacted]');
     expect(redactSecrets('POST https://hooks.slack.com/services/T1/B1/literal-secret-value')).not.toContain('literal-secret-value');
+  });
+
+  it('scrubs a secret holding a quote or a backslash, which a JSON log line carries escaped', async () => {
+    const password = 'Zk"9\\qP!x7';
+    registerSecret(password);
+    const { log, lines } = memoryLogger();
+    log.error({ detail: { tried: password } }, `login refused for ${password}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const output = lines().join('\n');
+    expect(output).not.toContain(JSON.stringify(password).slice(1, -1));
+    expect(output).not.toContain('Zk\\"9');
+    expect(output).not.toContain('qP!x7');
+    expect(JSON.parse(lines()[0])).toMatchObject({ msg: 'login refused for [redacted]', detail: { tried: '[redacted]' } });
+  });
+
+  it('hides a Redis password given in the URL query, which ioredis accepts', () => {
+    const shown = safeRedisUrl('redis://redis.internal:6379/0?password=QueryPass-9876&db=0');
+    expect(shown).not.toContain('QueryPass-9876');
+    expect(shown).toContain('redis.internal:6379');
+  });
+
+  it('registers the Redis password of $REDIS_URL from its query, and percent-encoded ones in their decoded form', () => {
+    const load = (redisUrl: string) => {
+      const { dir, cleanup } = writeConfigDir(MINIMAL);
+      try {
+        loadConfig(dir, { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T2/B2/unused-here', REDIS_URL: redisUrl });
+      } finally {
+        cleanup();
+      }
+    };
+    load('redis://redis.internal:6379/0?password=QueryPass-1234');
+    expect(redactSecrets('AUTH QueryPass-1234 failed')).toBe('AUTH [redacted] failed');
+    load('redis://default:p%40ss%2Fw0rd-99@redis.internal:6379');
+    expect(redactSecrets('WRONGPASS p@ss/w0rd-99')).toBe('WRONGPASS [redacted]');
   });
 });

@@ -23,11 +23,20 @@ const story = (n: number): RssEntry => ({ guid: `reload-${n}`, link: `https://ex
 const watchlist = (channels: string[]) =>
   `watchlists:\n  - id: minerals\n    keywords: [gallium, germanium, antimony]\n    routes: [${channels.map((c) => `{ channel: ${c}, minLevel: info }`).join(', ')}]\n`;
 
+// The API runs in the worker (loopback, no token) so that the tests can see which config it serves.
+const settingsYaml = (extra = '') =>
+  `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\napi: { port: 0 }\nriskIndex: { threshold: 1000000000 }\n${extra}`;
+
+const sources = () => `sources:\n  - { id: wire, kind: rss, url: "${feed.feedUrl}", schedule: "*/2 * * * * *" }\n`;
+const channels = (extra = '') =>
+  `channels:\n  - { id: first, kind: webhook, url: "${receiver.urlFor('first')}" }\n  - { id: second, kind: webhook, url: "${receiver.urlFor('second')}" }\n${extra}`;
+
 let feed: Awaited<ReturnType<typeof startFeedServer>>;
 let receiver: Receiver;
 let config: { dir: string; cleanup: () => void };
 let worker: WorkerProcess;
 let redis: Redis;
+let apiUrl: string;
 
 beforeAll(async () => {
   feed = await startFeedServer([]);
@@ -35,14 +44,15 @@ beforeAll(async () => {
   // The first channel answers slowly, so that its notification is still in flight when the reload comes.
   receiver.respond = (req) => ({ status: 200, delayMs: req.channel === 'first' ? 3_000 : 0 });
   config = writeConfigDir({
-    'sources.yaml': `sources:\n  - { id: wire, kind: rss, url: "${feed.feedUrl}", schedule: "*/2 * * * * *" }\n`,
+    'sources.yaml': sources(),
     'watchlists.yaml': watchlist(['first']),
-    'channels.yaml': `channels:\n  - { id: first, kind: webhook, url: "${receiver.urlFor('first')}" }\n  - { id: second, kind: webhook, url: "${receiver.urlFor('second')}" }\n`,
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\napi: { enabled: false }\nriskIndex: { threshold: 1000000000 }\n`,
+    'channels.yaml': channels(),
+    'settings.yaml': settingsYaml(),
   });
   worker = spawnWorker({ configDir: config.dir, env: { REDIS_URL: testRedisUrl() } });
   redis = new Redis(testRedisUrl());
   await worker.waitFor(/worker started/, 30_000);
+  apiUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*API listening/.exec(worker.output())![1];
 }, 40_000);
 
 afterAll(async () => {
@@ -52,6 +62,17 @@ afterAll(async () => {
   config?.cleanup();
   await cleanPrefix(prefix);
 });
+
+/** Rewrites the whole config directory, sends SIGHUP and returns what the worker logged about it. */
+async function reloadWith(files: Record<string, string>, done: RegExp): Promise<string> {
+  for (const [name, text] of Object.entries({ 'sources.yaml': sources(), 'watchlists.yaml': watchlist(['second']), 'channels.yaml': channels(), 'settings.yaml': settingsYaml(), ...files })) {
+    writeFileSync(path.join(config.dir, name), text);
+  }
+  const before = worker.output().length;
+  worker.child.kill('SIGHUP');
+  await waitUntil(() => done.test(worker.output().slice(before)), { timeoutMs: 10_000 });
+  return worker.output().slice(before);
+}
 
 const sent = (channel: string, n: number) => receiver.requests.filter((r) => r.channel === channel && r.link === `https://example.org/reload/${n}`);
 
@@ -92,5 +113,32 @@ describe('config reload on SIGHUP', () => {
     feed.setEntries([story(1), story(2), story(3)]);
     await waitUntil(() => sent('second', 3).length === 1, { timeoutMs: 20_000 });
     expect(worker.child.exitCode).toBeNull();
+  });
+
+  it('keeps the old config, in the worker and in its API, when the scorer refuses the new one, and names the watchlist', async () => {
+    const watchlists = `${watchlist(['second'])}  - id: magnets\n    materials: [unobtainium]\n    routes: [{ channel: second, minLevel: info }]\n`;
+    const logged = await reloadWith({ 'watchlists.yaml': watchlists }, /new config is invalid/);
+    expect(logged).toMatch(/new config is invalid \(1 error\); keeping the old one/);
+    expect(logged).toMatch(/watchlists\.yaml:6[^"]*watchlists\[1\]\.materials\[0\]: unknown material \\"unobtainium\\"/);
+    const status = (await (await fetch(`${apiUrl}/api/status`)).json()) as { watchlists: Array<{ id: string }> };
+    expect(status.watchlists.map((w) => w.id)).toEqual(['minerals']);
+    expect(worker.child.exitCode).toBeNull();
+  });
+
+  it('logs no credential of a new config it refuses, even one written in the file', async () => {
+    const secretChannel = '  - { id: third, kind: slack, webhookUrl: "hooks.slack.com/services/T0/B0/LiteralReloadSecret42" }\n';
+    const logged = await reloadWith({ 'channels.yaml': channels(secretChannel) }, /new config is invalid/);
+    expect(logged).toMatch(/channels\[2\]\.webhookUrl: \(value not shown: a credential\) must be an absolute http\(s\) URL/);
+    expect(logged).not.toContain('LiteralReloadSecret42');
+  });
+
+  it('names every changed setting that takes effect only on restart', async () => {
+    const logged = await reloadWith(
+      { 'settings.yaml': settingsYaml('alerts: { storyWindowHours: 48 }\nretention: { alertDays: 30 }\ndelivery: { attempts: 5, maxRateLimitWaits: 9 }\n').replace('threshold: 1000000000', 'threshold: 2000000000') },
+      /config reloaded/,
+    );
+    const warning = logged.split('\n').find((line) => line.includes('take effect only on restart'));
+    expect(warning).toBeDefined();
+    expect(JSON.parse(warning!).settings).toEqual(['retention.alertDays', 'delivery.attempts', 'alerts.storyWindowHours', 'riskIndex.threshold']);
   });
 });

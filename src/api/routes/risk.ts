@@ -7,7 +7,8 @@ import { parseQuery, timeParam } from '../query.js';
 const DAY_MS = 86_400_000;
 
 const seriesQuery = z.strictObject({
-  since: timeParam.optional(),
+  // The answer repeats `since` as an ISO date, which exists only up to year 275760.
+  since: timeParam.refine((ms) => !Number.isNaN(new Date(ms).getTime()), { message: 'is beyond the range of dates' }).optional(),
   days: z.coerce.number().positive().max(365).optional(),
 });
 

@@ -1,4 +1,5 @@
 import { ApiStartError } from '../../api/errors.js';
+import type { RunningApi } from '../../api/server.js';
 import { createLogger } from '../../log.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -38,30 +39,40 @@ Exit codes: 0 clean shutdown, 1 invalid config or the address cannot be served, 
     if (!config) return EXIT.FAILURE;
     const log = createLogger({ level: io.env.LOG_LEVEL ?? config.settings.log.level });
 
-    let api;
-    try {
-      const { startApiServer } = await import('../../api/server.js');
-      api = await startApiServer({ config, log, env: io.env, host: args.values.host as string | undefined, port });
-    } catch (err) {
-      if (!(err instanceof ApiStartError)) throw err;
-      io.stderr.write(`chokepoint serve: ${err.message}\n`);
-      return EXIT.FAILURE;
-    }
-    const running = api;
+    // SIGHUP's default action ends the process: handled from the start (ignored until the API listens and again
+    // while it stops).
+    let api: RunningApi | undefined;
+    let stopping = false;
     const onReload = () => {
+      if (!api || stopping) {
+        log.info(`SIGHUP ${stopping ? 'during shutdown' : 'before the API listens'}: ignored`);
+        return;
+      }
       const next = reloadConfigOrLog(args, io, log);
       if (!next) return;
-      running.updateConfig(next);
+      api.updateConfig(next);
       log.info('config reloaded');
     };
     process.on('SIGHUP', onReload);
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
-    process.off('SIGHUP', onReload);
-    log.info({ signal }, 'shutdown requested');
-    await running.close();
+    try {
+      try {
+        const { startApiServer } = await import('../../api/server.js');
+        api = await startApiServer({ config, log, env: io.env, host: args.values.host as string | undefined, port });
+      } catch (err) {
+        if (!(err instanceof ApiStartError)) throw err;
+        io.stderr.write(`chokepoint serve: ${err.message}\n`);
+        return EXIT.FAILURE;
+      }
+      const signal = await new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      stopping = true;
+      log.info({ signal }, 'shutdown requested');
+      await api.close();
+    } finally {
+      process.off('SIGHUP', onReload);
+    }
     log.info('API stopped');
     log.flush?.();
     return EXIT.OK;

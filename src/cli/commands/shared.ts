@@ -1,17 +1,23 @@
 import { ConfigError, formatIssue } from '../../config/errors.js';
-import { type ChokepointConfig, loadConfig, resolveConfigDir } from '../../config/load.js';
+import { type ChokepointConfig, loadRunnableConfig, resolveConfigDir } from '../../config/load.js';
 import type { Logger } from '../../log.js';
+import { redactSecrets } from '../../secrets.js';
 import type { CliIO, ParsedArgs } from '../command.js';
 
-/** Loads the config named by --config (or $CHOKEPOINT_CONFIG, or ./config); prints every issue and returns null. */
+const errors = (n: number) => `${n} error${n === 1 ? '' : 's'}`;
+
+/**
+ * Loads the config named by --config (or $CHOKEPOINT_CONFIG, or ./config), with the scorer's checks; on error prints
+ * every issue and returns null. Issues never hold a secret; the scrub is a second line of defence.
+ */
 export function loadConfigOrReport(args: ParsedArgs, io: CliIO): ChokepointConfig | null {
   const dir = resolveConfigDir(args.values.config as string | undefined, io.env);
   try {
-    return loadConfig(dir, io.env);
+    return loadRunnableConfig(dir, io.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const issue of err.issues) io.stderr.write(`${formatIssue(issue)}\n`);
-      io.stderr.write(`${err.issues.length} error${err.issues.length === 1 ? '' : 's'} in ${dir}\n`);
+      for (const issue of err.issues) io.stderr.write(`${redactSecrets(formatIssue(issue))}\n`);
+      io.stderr.write(`${errors(err.issues.length)} in ${dir}\n`);
       return null;
     }
     throw err;
@@ -21,10 +27,10 @@ export function loadConfigOrReport(args: ParsedArgs, io: CliIO): ChokepointConfi
 /** Loads the config again for a SIGHUP reload; on error logs every issue and returns null (the old config stays). */
 export function reloadConfigOrLog(args: ParsedArgs, io: CliIO, log: Logger): ChokepointConfig | null {
   try {
-    return loadConfig(resolveConfigDir(args.values.config as string | undefined, io.env), io.env);
+    return loadRunnableConfig(resolveConfigDir(args.values.config as string | undefined, io.env), io.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      log.error({ issues: err.issues.map(formatIssue) }, `new config is invalid (${err.issues.length} errors); keeping the old one`);
+      log.error({ issues: err.issues.map(formatIssue) }, `new config is invalid (${errors(err.issues.length)}); keeping the old one`);
     } else log.error({ err }, 'could not load the new config; keeping the old one');
     return null;
   }

@@ -1,5 +1,3 @@
-import { ConfigError, formatIssue } from '../../config/errors.js';
-import { createScorer } from '../../scoring/index.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { loadConfigOrReport } from './shared.js';
@@ -18,13 +16,6 @@ Exit codes: 0 valid, 1 invalid, 2 usage error.`,
   async run(args, io) {
     const config = loadConfigOrReport(args, io);
     if (!config) return EXIT.FAILURE;
-    try {
-      createScorer(config);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const issue of err.issues) io.stderr.write(`${formatIssue(issue)}\n`);
-      return EXIT.FAILURE;
-    }
     const enabledSources = config.sources.filter((s) => s.enabled).length;
     const summary = [
       `config OK (${config.dir}):`,

@@ -1,7 +1,7 @@
 import { ApiStartError } from '../../api/errors.js';
 import type { RunningApi } from '../../api/server.js';
 import { createLogger } from '../../log.js';
-import { ALL_ROLES, type Role, startWorker } from '../../worker/start.js';
+import { ALL_ROLES, type Role, type RunningWorker, startWorker } from '../../worker/start.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { loadConfigOrReport, reloadConfigOrLog } from './shared.js';
@@ -15,7 +15,10 @@ export const workerCommand: Command = {
   help: `Usage: chokepoint worker [--config DIR] [--role scheduler,poll,score,notify,api]
 
 SIGHUP re-reads and re-validates the config directory and applies it without losing in-flight jobs;
-an invalid new config is logged in full and the old one stays. Runs until SIGINT or SIGTERM, then stops scheduling, finishes in-flight jobs (forcing after
+an invalid new config is logged in full and the old one stays. A SIGHUP while the worker waits for Redis is
+applied once it runs; one during shutdown is ignored. The redis, log level, api, worker, retention, delivery
+retry, story, source health and riskIndex settings take effect only on restart (a reload names those changed).
+Runs until SIGINT or SIGTERM, then stops scheduling, finishes in-flight jobs (forcing after
 settings.worker.shutdownTimeoutMs) and exits 0. Any number of workers may share one Redis: each
 schedule tick becomes one poll job whatever the number of workers.
 Redis is $REDIS_URL, else settings.yaml redis.url, else redis://127.0.0.1:6379. While Redis is down
@@ -41,58 +44,90 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     const log = createLogger({ level: io.env.LOG_LEVEL ?? config.settings.log.level });
     for (const inactive of config.inactiveChannels) log.warn({ channelId: inactive.id, reason: inactive.reason }, 'channel inactive');
 
+    // SIGHUP's default action ends the process, so it is handled from here to the end: deferred while the worker
+    // starts (it may wait for Redis for long), ignored once it stops.
+    let phase: 'starting' | 'running' | 'stopping' = 'starting';
+    let reloadDeferred = false;
+    let api: RunningApi | undefined;
+    let running: RunningWorker | undefined;
+    let reloading = Promise.resolve();
+    const reload = async () => {
+      if (phase !== 'running') return;
+      log.info('SIGHUP: reloading config');
+      const next = reloadConfigOrLog(args, io, log);
+      if (!next) return;
+      await running?.reload(next);
+      // The API shows the config the worker runs, so it gets only one the worker accepted.
+      api?.updateConfig(next);
+      if (!running) log.info('config reloaded');
+    };
+    // One reload at a time: a second SIGHUP waits for the first to be applied.
+    const queueReload = () => (reloading = reloading.then(reload).catch((err) => log.error({ err }, 'config reload failed; keeping the old config')));
+    const onHangup = () => {
+      if (phase === 'stopping') log.info('SIGHUP during shutdown: ignored');
+      else if (phase === 'starting') {
+        reloadDeferred = true;
+        log.info('SIGHUP before the worker is up: the config will be read again once it runs');
+      } else queueReload();
+    };
+    process.on('SIGHUP', onHangup);
+
     const abort = new AbortController();
     let stopRequested: (signal: string) => void = () => undefined;
     const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
     const onSignal = (signal: string) => {
       log.info({ signal }, 'shutdown requested');
+      phase = 'stopping';
       abort.abort();
       stopRequested(signal);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    const release = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHangup);
+    };
 
     // The API listens before any job is consumed. A missing token for a public address stops the start; a port
     // taken (most likely by another worker on this host, which serves the API) does not stop this worker.
-    let api: RunningApi | undefined;
     if (roles.includes('api') && config.settings.api.enabled) {
       try {
         // Loaded only here: fastify and the queue board weigh ~10 MB in every worker that serves no API.
         const { startApiServer } = await import('../../api/server.js');
         api = await startApiServer({ config, log, env: io.env, pipeline: true });
       } catch (err) {
-        if (!(err instanceof ApiStartError)) throw err;
+        if (!(err instanceof ApiStartError)) {
+          release();
+          throw err;
+        }
         if (err.code !== 'CP_API_PORT_IN_USE') {
           io.stderr.write(`chokepoint worker: ${err.message}\n`);
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          release();
           return EXIT.FAILURE;
         }
         log.error({ code: err.code }, `${err.message}; this worker runs without the API and its metrics`);
       }
     }
     const workerRoles = roles.filter((r): r is Role => r !== 'api');
-    let running;
     try {
       running = workerRoles.length ? await startWorker({ config, log, roles: workerRoles, signal: abort.signal, metrics: api?.metrics }) : undefined;
     } catch (err) {
       await api?.close();
+      release();
       if (abort.signal.aborted) return EXIT.OK;
       throw err;
     }
-    const onReload = () => {
-      log.info('SIGHUP: reloading config');
-      const next = reloadConfigOrLog(args, io, log);
-      if (next) api?.updateConfig(next);
-      if (next && running) running.reload(next).catch((err) => log.error({ err }, 'config reload failed; keeping the old config'));
-    };
-    process.on('SIGHUP', onReload);
+    if (phase === 'starting') phase = 'running';
+    if (reloadDeferred) queueReload();
+
     await stopped;
-    process.off('SIGHUP', onReload);
+    await reloading;
     await running?.stop();
     await api?.close();
     log.info('worker stopped');
     log.flush?.();
+    release();
     return EXIT.OK;
   },
 };
