@@ -303,7 +303,7 @@ export const settingsFileSchema = z.strictObject({
     .prefault({}),
   retention: z
     .strictObject({
-      seenDays: z.number().positive().default(30).describe('How long an item fingerprint is remembered.'),
+      seenDays: z.number().positive().default(30).describe('How long an item fingerprint is remembered after the last poll that listed the item.'),
       completedJobs: z.number().int().min(0).default(1000).describe('Completed jobs kept per queue.'),
       completedJobsAgeSeconds: z.number().int().positive().default(24 * 3600).describe('Completed jobs older than this are removed.'),
       failedJobs: z.number().int().min(0).default(5000).describe('Failed jobs kept per queue.'),
