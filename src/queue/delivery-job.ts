@@ -3,6 +3,9 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import type { PipelineMetrics } from '../worker/context.js';
+import { digestKey } from '../alerts/digest.js';
+import { deliveryKey } from '../alerts/ids.js';
+import { QUEUES, type DigestJob, type NotifyJob } from './names.js';
 
 export interface DeliveryJobContext {
   job: Job;
@@ -64,4 +67,31 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
   if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) return giveUp('attempts exhausted');
   log.warn({ err: error, attempt: job.attemptsMade + 1 }, `${ctx.what} failed; will retry`);
   throw error;
+}
+
+/**
+ * Records as failed, in its ledger entry, a notification or digest whose job BullMQ failed for good because the
+ * workers running it kept dying (its stall limit): no processor saw that failure, and without the entry it would be
+ * missing from the failed deliveries that ops list and retry. A delivered entry stays delivered.
+ */
+export async function recordStalledOut(
+  queueName: string,
+  data: unknown,
+  deps: { deliveries: DeliveryStore; now: () => Date; metrics?: PipelineMetrics },
+  stalls: number,
+): Promise<boolean> {
+  let ledger: { key: string; base: DeliveryJobContext['base'] } | undefined;
+  if (queueName === QUEUES.notify) {
+    const { alertId, version, channelId } = data as NotifyJob;
+    ledger = { key: deliveryKey(alertId, version, channelId), base: { alertId, version, channelId } };
+  } else if (queueName === QUEUES.digest) {
+    const { channelId, windowEnd } = data as DigestJob;
+    ledger = { key: digestKey(channelId, windowEnd), base: { channelId } };
+  }
+  if (!ledger) return false;
+  const error = `the workers running it died ${stalls} times in a row (a crash, OOM or kill each time); given up`;
+  const entry = await deps.deliveries.recordAttempt(ledger.key, ledger.base, { status: 'failed', error, errorKind: 'stalled', at: deps.now() });
+  if (entry.status !== 'failed') return false;
+  deps.metrics?.deliveries.inc({ channel: ledger.base.channelId, outcome: 'failed' });
+  return true;
 }

@@ -8,6 +8,7 @@ import { createStores } from '../pipeline/stores.js';
 import { createRedis, safeRedisUrl, waitForRedis } from '../queue/connection.js';
 import { QUEUES } from '../queue/names.js';
 import { bullPrefix, cappedBackoff, createQueues } from '../queue/queues.js';
+import { recordStalledOut } from '../queue/delivery-job.js';
 import { enqueuePoll, type Scheduler, startPollSchedules, startupTick } from '../queue/scheduler.js';
 import { pollProcessor } from '../../jobs/poll.js';
 import { scoreProcessor } from '../../jobs/score.js';
@@ -117,6 +118,11 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       // Not an error the processor saw (nothing else records it): say so loudly.
       else if (/stalled more than allowable limit/.test(err.message)) {
         log.error({ queue: worker.name, jobId: job?.id, maxStalledCount: MAX_STALLED_COUNT }, 'job failed for good: its workers died while running it too many times');
+        if (job) {
+          recordStalledOut(worker.name, job.data, { deliveries: stores.deliveries, now: runtime.now, metrics }, MAX_STALLED_COUNT + 1).catch((recordErr: unknown) =>
+            log.error({ queue: worker.name, jobId: job.id, err: recordErr }, 'could not record the given-up delivery in its ledger entry'),
+          );
+        }
       }
     });
   }

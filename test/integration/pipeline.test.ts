@@ -128,6 +128,17 @@ describe('the worker end to end, with real Redis, a local feed and a local Slack
     expect(await metrics.registry.metrics()).toContain('chokepoint_store_conflicts_total{store="alert"} 1');
   });
 
+  it('records a notification whose workers kept dying as a failed delivery, counted in the metrics', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await start(metrics);
+    const notify = worker.workers.find((w) => w.name === 'notify')!;
+    // What BullMQ reports when a job's stall count passes maxStalledCount (its workers were killed each time).
+    notify.emit('failed', { id: 'notify-x', data: { alertId: 'stalled-alert', version: 1, channelId: 'procurement-slack' }, attemptsMade: 0, opts: { attempts: 20 } } as never, new Error('job stalled more than allowable limit'), 'active');
+    await vi.waitFor(async () => expect(await worker.context.stores.deliveries.get('stalled-alert-v1-procurement-slack')).toMatchObject({ status: 'failed', errorKind: 'stalled' }), { timeout: 5_000, interval: 50 });
+    expect(await metrics.registry.metrics()).toContain('chokepoint_deliveries_total{channel="procurement-slack",outcome="failed"} 1');
+    await stop(worker);
+  });
+
   it('sends nothing when the feed has not changed', async () => {
     const [worker] = running;
     await pollAndSettle(worker, 2_000);

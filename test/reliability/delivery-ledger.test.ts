@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { recordStalledOut } from '../../src/queue/delivery-job.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -48,5 +49,26 @@ describe('a channel blocked after 429s', () => {
     const ttl = await redis.pttl(`{${prefix}}:channel-block:expiring`);
     expect(ttl).toBeGreaterThan(15_000);
     expect(ttl).toBeLessThanOrEqual(20_000);
+  });
+});
+
+describe('a notification whose workers kept dying', () => {
+  const deps = { deliveries: ledger, now: () => at };
+
+  it('is recorded failed, and listed with the failed deliveries, notify and digest jobs alike', async () => {
+    expect(await recordStalledOut('notify', { alertId: 's1', version: 2, channelId: 'hook' }, deps, 6)).toBe(true);
+    expect(await ledger.get('s1-v2-hook')).toMatchObject({ status: 'failed', errorKind: 'stalled', alertId: 's1', version: 2 });
+    expect((await ledger.get('s1-v2-hook'))!.lastError).toContain('died 6 times');
+    expect(await recordStalledOut('digest', { channelId: 'hook', windowEnd: 1_700_000_000_000 }, deps, 6)).toBe(true);
+    const failed = (await ledger.listFailed()).map((d) => d.key);
+    expect(failed).toEqual(expect.arrayContaining(['s1-v2-hook', 'digest-hook-1700000000000']));
+  });
+
+  it('stays delivered when it was, and is not a delivery at all on another queue', async () => {
+    const base = { alertId: 's2', version: 1, channelId: 'hook' };
+    await ledger.recordAttempt('s2-v1-hook', base, { status: 'delivered', response: 'HTTP 200', at });
+    expect(await recordStalledOut('notify', base, deps, 6)).toBe(false);
+    expect(await ledger.get('s2-v1-hook')).toMatchObject({ status: 'delivered' });
+    expect(await recordStalledOut('score', { sourceId: 'wire', items: [] }, deps, 6)).toBe(false);
   });
 });
