@@ -16,11 +16,13 @@ export function scoreProcessor(ctx: WorkerContext) {
     const state = ctx.runtime.state;
     const now = ctx.runtime.now();
     const { stores } = ctx;
-    const outcome = await scoreStage(job.data.items, { state, alerts: stores.alerts, stories: stores.stories, risk: stores.risk, now });
+    // Started before (a retry, or again after its worker stalled: that run may still be going as a twin).
+    const rerun = job.attemptsStarted > 1 || job.attemptsMade > 0 || job.stalledCounter > 0;
+    const outcome = await scoreStage(job.data.items, { state, alerts: stores.alerts, stories: stores.stories, risk: stores.risk, now, rerun });
     for (const a of outcome.assessments) ctx.metrics?.assessments.inc({ watchlist: a.watchlistId, level: a.level });
     for (const d of outcome.due) if (d.version === 1 && !d.replay) ctx.metrics?.alerts.inc({ watchlist: d.alert.watchlistId, level: d.alert.level });
 
-    const dispatched = await dispatchDue(outcome.due, { watchlists: state.watchlists, channels: state.channels, dispatch: stores.dispatch, digests: stores.digests, now });
+    const dispatched = await dispatchDue(outcome.due, { watchlists: state.watchlists, channels: state.channels, dispatch: stores.dispatch, now });
     for (const old of dispatched.superseded) {
       // A delayed job that already started cannot be removed; its delivery then goes out, as it would have anyway.
       await ctx.queues.notify.remove(jobId('notify', deliveryKey(old.alertId, old.version, old.channelId))).catch(() => undefined);

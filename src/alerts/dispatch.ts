@@ -1,6 +1,5 @@
 import type { ChannelConfig, WatchlistConfig } from '../config/schema.js';
 import { mapByKey } from '../keyed-concurrency.js';
-import type { DigestStore } from '../store/digests.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import { deliveryKey } from './ids.js';
 import { finishDispatch, planChannel, routeAlert, type Dispatch } from './routing.js';
@@ -20,22 +19,26 @@ export interface DispatchOutcome {
   notifications: DueNotification[];
   /** Alert x channel pairs held for the digest. */
   held: Array<{ alertId: string; channelId: string; dispatch: Dispatch }>;
-  /** Earlier versions still waiting to be sent (deferred) that this version replaces: their notify jobs go. */
+  /**
+   * Earlier versions still waiting to be sent (deferred) that this version replaces: their notify jobs go (their
+   * throttle slots were given back when this version reserved its own).
+   */
   superseded: Array<{ alertId: string; version: number; channelId: string }>;
 }
 
 export interface DispatchDeps {
   watchlist: WatchlistConfig;
   channels: ReadonlyMap<string, ChannelConfig>;
+  /** Records decisions, and with them settles the channels' digest holdings. */
   dispatch: DispatchStore;
-  digests: DigestStore;
   now: Date;
 }
 
 /**
- * Decides, once per alert version and channel, whether the version is sent now, later or in the digest, records the
- * decision (so a replay applies the same one) and updates the digest holdings. Returns the notify jobs to enqueue.
- * Replaying it for a version already dispatched changes nothing and returns the same jobs (their ids dedupe them).
+ * Decides, once per alert version and channel, whether the version is sent now, later or in the digest, and records
+ * the decision (so a replay applies the same one); recording it settles the channel's digest holding of the alert.
+ * Returns the notify jobs to enqueue. Replaying it for a version already dispatched changes nothing and returns the
+ * same jobs (their ids dedupe them).
  */
 export async function dispatchAlert(alert: Alert, reason: NotifyReason, version: number, deps: DispatchDeps, listed?: Dispatch[]): Promise<DispatchOutcome> {
   const out: DispatchOutcome = { notifications: [], held: [], superseded: [] };
@@ -47,45 +50,40 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
     const channel = deps.channels.get(channelId)!;
     // A replay of an old version after a newer one went (or will go) out on this channel would only repeat old news.
     if (recorded.some((d) => d.channelId === channelId && d.version > version && d.mode !== 'digest')) continue;
-    const dispatch = await decision(alert, version, channel, recorded, deps, nowMs);
+    // Earlier versions still waiting to be sent: this version replaces them if it is sent by itself.
+    const waiting = recorded.filter((d) => d.channelId === channelId && d.version < version && d.mode === 'deferred' && (d.sendAt ?? 0) > nowMs);
+    const dispatch = await decision(alert, version, channel, recorded, waiting, deps, nowMs);
     if (dispatch.mode === 'digest') {
       out.held.push({ alertId: alert.id, channelId, dispatch });
       continue;
     }
     const delayMs = Math.max(0, (dispatch.sendAt ?? nowMs) - nowMs);
     out.notifications.push({ alertId: alert.id, version, channelId, reason, delayMs, dispatch });
-    for (const previous of recorded) {
-      if (previous.channelId === channelId && previous.version < version && previous.mode === 'deferred' && (previous.sendAt ?? 0) > nowMs) {
-        out.superseded.push({ alertId: alert.id, version: previous.version, channelId });
-      }
-    }
+    for (const previous of waiting) out.superseded.push({ alertId: alert.id, version: previous.version, channelId });
   }
   return out;
 }
 
 /**
- * The decision for one alert version and channel, recorded, with the channel's digest holding brought in line with it
- * (held for a digest decision; otherwise released, since this version reaches the channel by itself and the held
- * entry of an earlier version is no longer news). A recorded decision never changes (first writer wins), so one found
- * in the alert's list is final.
+ * The decision for one alert version and channel, recorded. A recorded decision never changes (first writer wins), so
+ * one found in the alert's list is final; the digest holding was settled when it was recorded, and is not touched
+ * again (a digest may have carried and cleared it since).
  */
-async function decision(alert: Alert, version: number, channel: ChannelConfig, recorded: Dispatch[], deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
-  const settleDigest = (d: Dispatch) => (d.mode === 'digest' ? deps.digests.hold(channel.id, alert.id, d.decidedAt) : deps.digests.release(channel.id, alert.id));
-  let known = recorded.find((d) => d.channelId === channel.id && d.version === version);
-  // Reserving a throttle slot is the one side effect of deciding: read again first, so that a decision another worker
-  // recorded since the list was read wins before this one reserves a slot it would never use.
-  if (!known && channel.throttle) known = await deps.dispatch.get(alert.id, version, channel.id);
-  if (known) {
-    await settleDigest(known);
-    return known;
-  }
+async function decision(alert: Alert, version: number, channel: ChannelConfig, recorded: Dispatch[], waiting: Dispatch[], deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
+  const known = recorded.find((d) => d.channelId === channel.id && d.version === version);
+  if (known) return known;
   const plan = planChannel(alert, channel, nowMs);
   let slot: number | null = plan.kind === 'send' ? plan.at : null;
   if (plan.kind === 'send' && plan.throttle !== 'none' && channel.throttle) {
+    // Reserving a throttle slot is the one side effect of deciding: read again first, so that a decision another
+    // worker recorded since the list was read wins before this one reserves a slot it would never use.
+    const since = await deps.dispatch.get(alert.id, version, channel.id);
+    if (since) return since;
     const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
-    slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs);
+    // The versions this one supersedes give their slots back (their notify jobs are withdrawn), unless it finds none.
+    const replaces = waiting.map((d) => deliveryKey(alert.id, d.version, channel.id));
+    slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs, replaces);
   }
-  // The record settles the holding by the decision that won it (a twin run of the same job may have recorded another).
   return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
 }
 

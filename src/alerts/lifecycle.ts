@@ -43,7 +43,8 @@ function itemTime(item: Item): string {
  * A new alert needs a relevant assessment; later items of the story always add their source (they corroborate it
  * even when their own wording scores lower). The version rises, and a notification is due, only when the level
  * rises, the direction flips (an item newer than the one that set the direction says the opposite, e.g. a ban
- * suspended), or the number of distinct sources reaches a milestone. Returns null when there is no alert to make.
+ * suspended), or the number of distinct sources reaches a milestone. An item older than the one that set the
+ * direction never changes it, and escalates only if it says the same. Returns null when there is no alert to make.
  */
 export function applyAssessment(input: AssessmentInput): AlertDecision | null {
   const { previous, assessment, item, storyId, watchlist, now } = input;
@@ -93,14 +94,17 @@ export function applyAssessment(input: AssessmentInput): AlertDecision | null {
 
   const sources = previous.sources.includes(item.sourceId) ? previous.sources : [...previous.sources, item.sourceId];
   const items = previous.items.length < MAX_ITEMS_PER_ALERT ? [...previous.items, ref] : previous.items;
-  const escalated = relevant && levelRank(assessment.level) > levelRank(previous.level);
-  const flipped =
-    relevant &&
-    assessment.direction !== 'neutral' &&
-    previous.direction !== 'neutral' &&
-    assessment.direction !== previous.direction &&
-    // An outlet re-reporting the original ban after the suspension must not flip the alert back.
-    itemTime(item) >= (previous.directionSince ?? previous.firstSeenAt);
+  // The latest news sets the direction. An item published before the one that set the alert's direction is older
+  // news: it never changes the direction, and it raises the level (taking its title and explanation) only when it says
+  // the same as the alert (a graver account of the same news). Saying the opposite, or nothing, it predates what the
+  // alert now says (an outlet re-reporting the original ban after the suspension): however alarming its wording, an
+  // "escalated" follow-up with the ban's title while the ban is suspended would mislead. It still adds its source, and
+  // a corroboration milestone it reaches is notified.
+  const newer = itemTime(item) >= (previous.directionSince ?? previous.firstSeenAt);
+  const agrees = assessment.direction === previous.direction || previous.direction === 'neutral';
+  const stale = !newer && !agrees;
+  const escalated = relevant && !stale && levelRank(assessment.level) > levelRank(previous.level);
+  const flipped = relevant && newer && assessment.direction !== 'neutral' && previous.direction !== 'neutral' && assessment.direction !== previous.direction;
   const milestone = input.milestones.some((m) => previous.sources.length < m && sources.length >= m);
 
   let reason: NotifyReason | null = null;
@@ -118,8 +122,8 @@ export function applyAssessment(input: AssessmentInput): AlertDecision | null {
     reason: reason ?? previous.reason,
     // The highest level reached: a follow-up (even "suspended") goes to every channel that saw the alert.
     level: escalated ? assessment.level : previous.level,
-    score: Math.max(previous.score, relevant ? assessment.score : 0),
-    direction: takeAssessment ? assessment.direction : previous.direction,
+    score: Math.max(previous.score, relevant && !stale ? assessment.score : 0),
+    direction: takeAssessment && newer ? assessment.direction : previous.direction,
     directionSince: flipped ? itemTime(item) : previous.directionSince,
     why: takeAssessment ? assessment.why : previous.why,
     factors: takeAssessment ? assessment.factors : previous.factors,

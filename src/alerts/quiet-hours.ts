@@ -48,10 +48,11 @@ function offsetAt(ms: number, timeZone: string): number {
 }
 
 /**
- * The instant a wall-clock time happens in a zone. In the autumn overlap the earlier instant is taken; a time that
- * does not exist (the spring gap) resolves to the same distance after the gap, i.e. an hour later by the clock.
+ * The instant a wall-clock time happens in a zone. In the autumn overlap the earlier instant is taken, unless it is
+ * before `notBefore` (then the later one: the wall time's next occurrence); a time that does not exist (the spring
+ * gap) resolves to the same distance after the gap, i.e. an hour later by the clock.
  */
-export function zonedTime(wall: WallTime, timeZone: string): number {
+export function zonedTime(wall: WallTime, timeZone: string, notBefore = -Infinity): number {
   const guess = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute);
   const before = offsetAt(guess - 86_400_000, timeZone);
   const after = offsetAt(guess + 86_400_000, timeZone);
@@ -59,7 +60,10 @@ export function zonedTime(wall: WallTime, timeZone: string): number {
     const w = wallTime(t, timeZone);
     return w.hour === wall.hour && w.minute === wall.minute && w.day === wall.day;
   });
-  if (candidates.length) return Math.min(...candidates);
+  if (candidates.length) {
+    const due = candidates.filter((t) => t >= notBefore);
+    return Math.min(...(due.length ? due : candidates));
+  }
   return guess - before;
 }
 
@@ -90,9 +94,11 @@ export function quietHoursAt(ms: number, quiet: QuietHours): { quiet: false } | 
   // Past midnight already (or a same-day window): the end is today; otherwise it is tomorrow.
   const endsToday = start < end || minute < end;
   const day = new Date(Date.UTC(w.year, w.month - 1, w.day + (endsToday ? 0 : 1)));
+  // The end still to come: in the hour the clocks go back, "02:30" has already passed once by 02:10 the second time.
   const endsAt = zonedTime(
     { year: day.getUTCFullYear(), month: day.getUTCMonth() + 1, day: day.getUTCDate(), hour: Math.floor(end / 60), minute: end % 60 },
     quiet.timezone,
+    ms,
   );
   return { quiet: true, endsAt: Math.max(endsAt, ms) };
 }

@@ -35,6 +35,12 @@ export interface ScoreDeps {
   /** Absent in one-shot runs: no risk index. */
   risk?: RiskIndexStore;
   now: Date;
+  /**
+   * The job ran before (a retry, or a re-run after its worker stalled, possibly still running as a twin): what the
+   * job read at its start may already be stale against that run's writes, so the decisions that write nothing (an
+   * item below the level skipped for want of an alert) read the alert again.
+   */
+  rerun?: boolean;
 }
 
 /**
@@ -89,7 +95,7 @@ export async function scoreStage(items: Item[], deps: ScoreDeps): Promise<ScoreO
       stored.delete(fold.alertId);
       // Below the watchlist's level an item only corroborates an alert that exists; no write when none does.
       // (Asked even of an item that started its story: by now another job may have made the story's alert.)
-      if (!fold.relevant && !(snapshot ? snapshot.alert : await deps.alerts.get(fold.alertId))) return null;
+      if (!fold.relevant && !(snapshot && !deps.rerun ? snapshot.alert : await deps.alerts.get(fold.alertId))) return null;
       return foldItem(fold.alertId, fold.item, fold.storyId, fold.assessment, fold.watchlist, deps, snapshot);
     },
   );
@@ -135,9 +141,13 @@ async function foldItem(
     const decision = applyAssessment({ previous, assessment, item, storyId, watchlist, milestones, now: deps.now, alreadyFolded });
     if (!decision) return { alert: null, result: null };
     if (decision.alert === previous) {
-      // Folded by an earlier run that may have died before enqueueing: hand back the version this item produced.
-      const produced = versionProducedBy(previous, item.id);
-      return { alert: null, result: produced ? { alert: previous, version: produced.version, reason: produced.reason, replay: true } : null };
+      // Folded by an earlier run that may have died before enqueueing: hand back the version this item produced. The
+      // alert may have been read before that run folded the item (at this job's start, by a twin run) while the item
+      // set, read just now, already has it: nothing is written, so the compare-and-set cannot tell. The item set and
+      // the alert are written together, so an alert read after the set has the item's version, if it made one.
+      const current = previous.items.some((ref) => ref.itemId === item.id) ? previous : ((await deps.alerts.get(alertId)) ?? previous);
+      const produced = versionProducedBy(current, item.id);
+      return { alert: null, result: produced ? { alert: current, version: produced.version, reason: produced.reason, replay: true } : null };
     }
     const result = decision.notify ? { alert: decision.alert, version: decision.alert.version, reason: decision.notify } : null;
     return { alert: decision.alert, result, items: [item.id] };

@@ -35,7 +35,7 @@ export function createStores(redis: Redis, settings: Settings, onConflict?: (sto
     deliveries: createDeliveryStore(redis, prefix, Math.ceil(retention.alertDays * 86_400), conflictIn('delivery')),
     sourceState: createSourceStateStore(redis, prefix, { degradedAfter: settings.sources.degradedAfter }),
     stories: createStoryStore(redis, prefix, { windowHours: settings.alerts.storyWindowHours, threshold: settings.alerts.storySimilarity, onConflict: conflictIn('story') }),
-    risk: createRiskIndexStore(redis, prefix, { ...settings.riskIndex, seriesHours: settings.riskIndex.seriesDays * 24 }),
+    risk: createRiskIndexStore(redis, prefix, { ...settings.riskIndex, seriesHours: settings.riskIndex.seriesDays * 24, alertRetentionHours: retention.alertDays * 24 }),
     dispatch: createDispatchStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
     digests: createDigestStore(redis, prefix, Math.ceil(retention.alertDays * 86_400)),
   };

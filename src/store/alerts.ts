@@ -104,6 +104,24 @@ end
 return {1, redis.call('ZCARD', KEYS[2])}
 `);
 
+// KEYS: 1 the time index, then per alert: the alert, its item set, its watchlist's index (the time index again when
+// the alert is gone). ARGV per alert: id, its score in the time index as read. Deletes an alert only if its score is
+// still that one: an alert updated since the trim read the index is no longer among the oldest.
+const TRIM = redisScript(`
+local removed = 0
+for i = 1, #ARGV, 2 do
+  local id, k = ARGV[i], 2 + (i - 1) / 2 * 3
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('DEL', KEYS[k], KEYS[k + 1])
+    redis.call('ZREM', KEYS[k + 2], id)
+    removed = removed + 1
+  end
+end
+return removed
+`);
+
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 /** Where an alert is kept; the delivery store reads it with the ledger entry before a send. */
@@ -132,15 +150,23 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     if (indexed <= retention.count) return;
     // Everything but the newest `count`, as the index is now: a count read earlier is stale when several alerts of a
     // job are folded at once, and trimming by it would evict one alert too many.
-    const evicted = await redis.zrange(indexKey, '0', String(-(retention.count + 1)));
-    if (evicted.length === 0) return;
+    const flat = await redis.zrange(indexKey, '0', String(-(retention.count + 1)), 'WITHSCORES');
+    if (flat.length === 0) return;
+    const evicted: string[] = [];
+    const scores: string[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      evicted.push(flat[i]!);
+      scores.push(flat[i + 1]!);
+    }
     const alerts = await getMany(evicted);
-    const multi = redis.multi().zrem(indexKey, ...evicted).del(...evicted.map(alertKey), ...evicted.map(itemsKey));
+    const keys = [indexKey];
+    const args: string[] = [];
     evicted.forEach((id, i) => {
       const watchlistId = alerts[i]?.watchlistId;
-      if (watchlistId) multi.zrem(watchlistIndexKey(watchlistId), id);
+      keys.push(alertKey(id), itemsKey(id), watchlistId ? watchlistIndexKey(watchlistId) : indexKey);
+      args.push(id, scores[i]!);
     });
-    await multi.exec();
+    await TRIM(redis, keys, args);
   }
 
   return {

@@ -9,13 +9,19 @@ export interface HeldAlert {
 }
 
 /**
- * Alerts held for each channel's next digest: a sorted set per channel (alert id by time held). Holding an alert
- * again (a newer version) moves it to the newer time; sending it immediately later releases it. A digest takes what
+ * Alerts held for each channel's next digest: a sorted set per channel (alert id by time held). The dispatch store
+ * settles it when it records a decision (store/dispatch.ts): a newer version held moves the alert to the newer time,
+ * one sent by itself releases it, and an older version or a replayed decision changes nothing. A digest takes what
  * was held up to its window's end and clears exactly those entries once it is delivered, so an alert held again
  * while the digest was being sent waits for the next one. Bounded by count; alerts past their retention drop out.
  */
 export interface DigestStore {
+  /**
+   * Holds the alert directly, outside any decision (tests, tools). Dispatch does not use it: its holdings follow the
+   * decisions it records (see above), which this would bypass.
+   */
   hold(channelId: string, alertId: string, atMs: number): Promise<void>;
+  /** Releases a holding directly; like `hold`, not what dispatch uses. */
   release(channelId: string, alertId: string): Promise<void>;
   /** Held up to and including `upToMs`, oldest first. */
   pending(channelId: string, upToMs: number): Promise<HeldAlert[]>;

@@ -22,12 +22,19 @@ export type ThrottleMode = 'deny' | 'search' | 'force';
  *   same decision instead of deciding again at another time.
  */
 export interface DispatchStore {
-  /** Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null. */
-  reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number): Promise<number | null>;
   /**
-   * Records the dispatch unless one is recorded for this alert version and channel, and brings the channel's digest
-   * holding of the alert in line with the recorded one (held for a digest decision, else released), atomically: the
-   * holding follows the decision that won even when a twin run recorded another. Returns the recorded one.
+   * Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null.
+   * `replaces`: delivery keys of earlier versions still waiting (deferred) that this one supersedes if it gets a slot:
+   * their reservations give way to it (their notify jobs are withdrawn); when it gets none, they keep them.
+   */
+  reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number, replaces?: string[]): Promise<number | null>;
+  /**
+   * Records the dispatch unless one is recorded for this alert version and channel, and returns the recorded one.
+   * Recording it settles the channel's digest holding of the alert, atomically and only then: held for a digest
+   * decision, else released, provided no newer version of the alert is recorded for the channel (an older version
+   * decided or recorded late must not take the newer one out of the digest, nor put the alert back). A decision that
+   * was recorded already (a replay, a twin run's) changes no holding: it settled it when it was recorded, and a
+   * digest may have carried and cleared that holding since.
    */
   record(alertId: string, dispatch: Dispatch): Promise<Dispatch>;
   get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
@@ -42,10 +49,20 @@ export interface DispatchStore {
 // Every one-hour window [s, s+h-1] (ms) that contains t must hold fewer than n reservations for t to fit. Sliding s
 // from t-h+1 to t, the count only grows when the window's end reaches a reservation e in (t, t+h-1], i.e. at
 // s = e-h+1; checking s = t-h+1 and those starts is exact.
+// ARGV 7..: reservations of the versions this one replaces, taken out before the search and put back if it finds no
+// slot (it then goes to the digest and they are still sent).
 const RESERVE = redisScript(`
 local key, member = KEYS[1], ARGV[1]
 local at, n, h, mode, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', now - h))
+local replaced = {}
+for i = 7, #ARGV do
+  local score = redis.call('ZSCORE', key, ARGV[i])
+  if score then
+    replaced[#replaced + 1] = {score, ARGV[i]}
+    redis.call('ZREM', key, ARGV[i])
+  end
+end
 local existing = redis.call('ZSCORE', key, member)
 if existing then return existing end
 local function fmt(x) return string.format('%d', x) end
@@ -70,7 +87,10 @@ elseif mode == 'search' then
     if c > at and fits(c) then slot = c; break end
   end
 end
-if not slot then return false end
+if not slot then
+  for _, r in ipairs(replaced) do redis.call('ZADD', key, r[1], r[2]) end
+  return false
+end
 redis.call('ZADD', key, fmt(slot), member)
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', key, math.max(1000, tonumber(last[2]) + h - now))
@@ -78,11 +98,20 @@ return fmt(slot)
 `);
 
 // KEYS: 1 the alert's decisions, 2 the channel's digest holding. ARGV: field, decision JSON, retention s, alert id,
-// most entries a holding keeps. Returns the recorded decision's JSON.
+// most entries a holding keeps, version, channel id. Returns the recorded decision's JSON. The holding is settled only
+// by the call that records the decision, and only if no newer version of the alert is recorded for the channel
+// (fields are "<version>|<channelId>", a handful per alert).
 const RECORD = redisScript(`
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+local written = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 local recorded = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if written == 0 then return recorded end
+local version, suffix = tonumber(ARGV[6]), '|' .. ARGV[7]
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if #field > #suffix and string.sub(field, -#suffix) == suffix and (tonumber(string.sub(field, 1, #field - #suffix)) or 0) > version then
+    return recorded
+  end
+end
 local decision = cjson.decode(recorded)
 if decision.mode == 'digest' then
   redis.call('ZADD', KEYS[2], string.format('%.0f', decision.decidedAt), ARGV[4])
@@ -109,15 +138,15 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
   const parse = (raw: string | null | undefined) => (raw ? (JSON.parse(raw) as Dispatch) : undefined);
 
   return {
-    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs) {
-      const slot = await RESERVE<string | null>(redis, [windowKey(channelId)], [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs)]);
+    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs, replaces = []) {
+      const slot = await RESERVE<string | null>(redis, [windowKey(channelId)], [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs), ...replaces]);
       return slot === null ? null : Number(slot);
     },
     async record(alertId, dispatch) {
       const raw = await RECORD<string>(
         redis,
         [recordKey(alertId), digestHeldKey(prefix, dispatch.channelId)],
-        [field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch), retentionSeconds, alertId, MAX_HELD],
+        [field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch), retentionSeconds, alertId, MAX_HELD, dispatch.version, dispatch.channelId],
       );
       return parse(raw)!;
     },

@@ -9,8 +9,14 @@ export interface RiskSettings {
   threshold: number;
   /** Re-arms only after the index falls this fraction below the threshold (and stays there half a half-life). */
   hysteresis: number;
-  /** Hourly points kept per series. */
+  /** Hourly points kept per series; also how long an index, and a story's part in it, outlive the last news. */
   seriesHours: number;
+  /**
+   * How long a material's episode count outlives its last contribution: at least the alerts' retention, since an
+   * episode's number is its risk alert's id and must not come round again while that alert exists. Unset: kept for
+   * good (one small key per watchlist x material).
+   */
+  alertRetentionHours?: number;
 }
 
 /** What one contribution did to the index. */
@@ -21,7 +27,7 @@ export interface RiskUpdate {
   /** Above the threshold and not re-armed yet (an alert for `episode` should exist). */
   active: boolean;
   episode: number;
-  /** Stories that contributed to the index within the retention. */
+  /** Stories that contributed to the index within the retention (`seriesHours`), each counted once. */
   stories: number;
 }
 
@@ -61,14 +67,21 @@ export interface RiskIndexStore {
   listRiskIndex(now?: Date | number): Promise<RiskIndexEntry[]>;
 }
 
+// KEYS: 1 state, 2 each story's highest score (and "<story>|de" once it de-escalated), 3 series, 4 the list of indexes,
+// 5 each story's last contribution (ms), 6 the episode count. The episode count has a key of its own: the state
+// expires with the series, but an episode's number names its risk alert, which lives as long as alerts do.
 const RECORD = redisScript(`
-local state, stories, series, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local state, stories, series, index, times, episodes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local storyId, score, direction = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local at, now, halfLife = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local threshold, rearm, maxPoints, ttl, member = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local episodeTtl = tonumber(ARGV[12])
 local s = redis.call('HMGET', state, 'value', 'at', 'armed', 'episode', 'below')
 local value, since = tonumber(s[1] or '0'), tonumber(s[2] or tostring(now))
 local armed, episode, below = (s[3] or '1') == '1', tonumber(s[4] or '0'), tonumber(s[5] or '')
+-- The state may have expired (no news for the retention) or predate the episode key (an earlier build wrote it).
+local counted = tonumber(redis.call('GET', episodes) or '0')
+if counted > episode then episode = counted end
 local stored = value
 if now > since then value = value * 2 ^ (-(now - since) / halfLife) end
 -- When did it go below the re-arm level? Decay is known, so the moment can be computed.
@@ -77,6 +90,12 @@ if value < rearm and not below then
 end
 -- Re-arm only after staying below for half a half-life: a dip between two stories of one run is no new episode.
 if not armed and value < rearm and now - below >= halfLife / 2 then armed = true end
+-- Stories recorded by an earlier build have no contribution time yet: they count from now.
+if redis.call('EXISTS', times) == 0 then
+  for _, f in ipairs(redis.call('HKEYS', stories)) do
+    if string.sub(f, -3) ~= '|de' then redis.call('ZADD', times, string.format('%d', now), f) end
+  end
+end
 local delta = 0
 if direction == 'de-escalation' then
   if redis.call('HSETNX', stories, storyId .. '|de', score) == 1 then delta = -score end
@@ -87,6 +106,12 @@ else
     redis.call('HSET', stories, storyId, score)
   end
 end
+local last = tonumber(redis.call('ZSCORE', times, storyId) or '0')
+if now > last then redis.call('ZADD', times, string.format('%d', now), storyId) end
+-- A story that has not contributed within the retention is forgotten (its weight has long decayed away).
+local cutoff = '(' .. string.format('%d', now - ttl * 1000)
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', times, '-inf', cutoff)) do redis.call('HDEL', stories, old, old .. '|de') end
+redis.call('ZREMRANGEBYSCORE', times, '-inf', cutoff)
 if at > now then at = now end
 value = value + delta * 2 ^ (-(now - at) / halfLife)
 if value < 0 then value = 0 end
@@ -97,10 +122,16 @@ if armed and value >= threshold then
   episode = episode + 1
   crossed = true
 end
+if episode > counted then
+  if episodeTtl > 0 then redis.call('SET', episodes, episode, 'EX', episodeTtl) else redis.call('SET', episodes, episode) end
+elseif episodeTtl > 0 then
+  redis.call('EXPIRE', episodes, episodeTtl)
+end
 redis.call('HSET', state, 'value', tostring(value), 'at', string.format('%d', now), 'armed', armed and '1' or '0', 'episode', episode)
 if below then redis.call('HSET', state, 'below', string.format('%d', below)) else redis.call('HDEL', state, 'below') end
 redis.call('EXPIRE', state, ttl)
 redis.call('EXPIRE', stories, ttl)
+redis.call('EXPIRE', times, ttl)
 if delta ~= 0 then
   redis.call('HSET', series, string.format('%d', now - now % 3600000), tostring(value) .. '@' .. string.format('%d', now))
   local fields = redis.call('HKEYS', series)
@@ -113,7 +144,7 @@ if delta ~= 0 then
   redis.call('EXPIRE', series, ttl)
 end
 redis.call('SADD', index, member)
-return {tostring(value), crossed and 1 or 0, armed and 0 or 1, episode, redis.call('HLEN', stories)}
+return {tostring(value), crossed and 1 or 0, armed and 0 or 1, episode, redis.call('ZCARD', times)}
 `);
 
 type RecordReply = [string, number, number, number, number];
@@ -125,14 +156,21 @@ export function createRiskIndexStore(redis: Redis, prefix: string, settings: Ris
   const stateKey = (w: string, m: string) => keyFor(prefix, 'risk', w, m);
   const storiesKey = (w: string, m: string) => keyFor(prefix, 'risk-stories', w, m);
   const seriesKey = (w: string, m: string) => keyFor(prefix, 'risk-series', w, m);
+  const timesKey = (w: string, m: string) => keyFor(prefix, 'risk-story-times', w, m);
+  const episodesKey = (w: string, m: string) => keyFor(prefix, 'risk-episode', w, m);
+  // Never shorter than the index itself.
+  const episodeTtl = settings.alertRetentionHours === undefined ? 0 : Math.max(ttl, Math.ceil((settings.alertRetentionHours * HOUR_MS) / 1000));
   const indexKey = keyFor(prefix, 'risk-index');
   const member = (w: string, m: string) => JSON.stringify([w, m]);
   const toMs = (t: Date | number | undefined) => (t === undefined ? Date.now() : typeof t === 'number' ? t : t.getTime());
   const call = (input: RiskContribution) => {
     const { watchlistId: w, material: m } = input;
     return {
-      keys: [stateKey(w, m), storiesKey(w, m), seriesKey(w, m), indexKey],
-      args: [input.storyId, String(input.score), input.direction, String(input.atMs), String(input.nowMs), String(halfLifeMs), String(settings.threshold), String(rearm), String(settings.seriesHours), String(ttl), member(w, m)],
+      keys: [stateKey(w, m), storiesKey(w, m), seriesKey(w, m), indexKey, timesKey(w, m), episodesKey(w, m)],
+      args: [
+        input.storyId, String(input.score), input.direction, String(input.atMs), String(input.nowMs), String(halfLifeMs), String(settings.threshold),
+        String(rearm), String(settings.seriesHours), String(ttl), member(w, m), String(episodeTtl),
+      ],
     };
   };
   const update = ([value, crossed, active, episode, stories]: RecordReply): RiskUpdate => ({

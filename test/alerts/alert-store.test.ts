@@ -107,6 +107,38 @@ describe('the alert history', () => {
     await cleanPrefix(`${prefix}-burst`);
   });
 
+  it('does not delete an alert updated after the trim chose it as the oldest', async () => {
+    const p = `${prefix}-trim-race`;
+    const plain = createAlertStore(redis, p, { days: 30, count: 2 }, () => NOW);
+    const write = (s: AlertStore, id: string, minutesAgo: number, sources = ['wire']) =>
+      s.update(id, async () => ({ alert: makeAlert({ id, updatedAt: at(minutesAgo), sources }), result: undefined }));
+    await write(plain, 'old', 10);
+    await write(plain, 'mid', 9);
+    // The real client, but the oldest alert gets a new source just after the trim has read which alerts are oldest.
+    let raced = false;
+    const racing = new Proxy(redis, {
+      get(target, prop) {
+        if (prop === 'zrange') {
+          return async (...args: Parameters<Redis['zrange']>) => {
+            const oldest = await target.zrange(...args);
+            if (!raced) {
+              raced = true;
+              await write(plain, 'old', 0, ['wire', 'late-outlet']);
+            }
+            return oldest;
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await write(createAlertStore(racing, p, { days: 30, count: 2 }, () => NOW), 'new', 8);
+    expect(raced).toBe(true);
+    expect((await plain.get('old'))?.sources).toEqual(['wire', 'late-outlet']);
+    expect((await plain.list({ limit: 10 })).alerts.map((a) => a.id)).toContain('old');
+    await cleanPrefix(p);
+  });
+
   it('loses no update when 40 writers fold into one alert at once', async () => {
     // Each writer adds its item to the alert it read; a write made on a stale read must be redone on the newer alert.
     const id = 'crowded';

@@ -223,7 +223,7 @@ describe('recovery and superseded notifications', () => {
     const { stores, runtime } = run.worker.context;
     // The first run: folded into an alert and dispatched, then "killed" before its notify job was added.
     const outcome = await scoreStage([it1], { state: runtime.state, alerts: stores.alerts, stories: stores.stories, risk: stores.risk, now: new Date(clock.now) });
-    await dispatchDue(outcome.due, { watchlists: runtime.state.watchlists, channels: runtime.state.channels, dispatch: stores.dispatch, digests: stores.digests, now: new Date(clock.now) });
+    await dispatchDue(outcome.due, { watchlists: runtime.state.watchlists, channels: runtime.state.channels, dispatch: stores.dispatch, now: new Date(clock.now) });
     const before = sent('ops').length;
     // BullMQ runs the job again.
     await run.score('wire-a', [it1]);

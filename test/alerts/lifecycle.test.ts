@@ -53,6 +53,25 @@ describe('the alert lifecycle', () => {
     expect(stale.alert.direction).toBe('de-escalation');
   });
 
+  it('keeps the latest news when an older, more alarming report of the original ban comes in after the suspension', () => {
+    const ban = fold(undefined, 'wire-a', 'medium').decision!;
+    const suspended = fold(ban.alert, 'wire-b', 'low', { direction: 'de-escalation', publishedAt: '2025-10-06T11:00:00.000Z' }).decision!;
+    // Published at 09:00, before the suspension, and scored high: it still corroborates, but it does not escalate
+    // the alert back to the ban's direction, title or explanation.
+    const late = fold(suspended.alert, 'wire-c', 'high', { publishedAt: '2025-10-06T09:00:00.000Z', milestones: [3] }).decision!;
+    expect(late.notify).toBe('corroborated');
+    expect(late.alert).toMatchObject({ level: 'medium', direction: 'de-escalation', directionSince: '2025-10-06T11:00:00.000Z', title: suspended.alert.title, why: suspended.alert.why });
+    expect(late.alert.sources).toEqual(['wire-a', 'wire-b', 'wire-c']);
+    expect(late.alert.history!.at(-1)).toMatchObject({ reason: 'corroborated', direction: 'de-escalation', level: 'medium' });
+  });
+
+  it('lets an older report that agrees with the latest direction raise the level', () => {
+    const ban = fold(undefined, 'wire-a', 'medium', { publishedAt: '2025-10-06T10:00:00.000Z' }).decision!;
+    const earlier = fold(ban.alert, 'wire-b', 'high', { publishedAt: '2025-10-06T09:00:00.000Z' });
+    expect(earlier.decision).toMatchObject({ notify: 'escalated', alert: { level: 'high', direction: 'escalation', title: earlier.item.title } });
+    expect(earlier.decision!.alert.directionSince).toBe('2025-10-06T10:00:00.000Z');
+  });
+
   it('changes nothing when the same item is folded again', () => {
     const first = fold(undefined, 'wire-a', 'high');
     const again = applyAssessment({ previous: first.decision!.alert, assessment: makeAssessment(first.item, 'magnets', 'critical'), item: first.item, storyId: 'story-1', watchlist, milestones: [], now: NOW });

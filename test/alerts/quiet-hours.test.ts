@@ -26,6 +26,13 @@ describe('quiet hours in a time zone', () => {
     expect(quietHoursAt(t('2025-10-25T21:00:00Z'), berlin)).toEqual({ quiet: true, endsAt: t('2025-10-26T06:00:00Z') });
   });
 
+  it('end at the second 02:30 when the clock reads 02:10 for the second time on the night the clocks go back', () => {
+    // 2024-10-27: Berlin goes from 03:00 CEST back to 02:00 CET (01:00 UTC), so 02:00-03:00 happens twice.
+    const night = { start: '00:00', end: '02:30', timezone: 'Europe/Berlin' };
+    expect(quietHoursAt(t('2024-10-27T00:10:00Z'), night)).toEqual({ quiet: true, endsAt: t('2024-10-27T00:30:00Z') }); // 02:10 CEST
+    expect(quietHoursAt(t('2024-10-27T01:10:00Z'), night)).toEqual({ quiet: true, endsAt: t('2024-10-27T01:30:00Z') }); // 02:10 CET
+  });
+
   it('handle a same-day window in a zone west of Greenwich', () => {
     const lunch = { start: '12:00', end: '13:30', timezone: 'America/New_York' };
     expect(quietHoursAt(t('2025-03-10T16:15:00Z'), lunch)).toEqual({ quiet: true, endsAt: t('2025-03-10T17:30:00Z') });

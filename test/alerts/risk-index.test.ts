@@ -87,6 +87,48 @@ describe('the risk index', () => {
     for (const p of ['one', 'many', 'flushed']) await cleanPrefix(`${prefix}-${p}`);
   });
 
+  it('never numbers two episodes alike, even after the index of a material expired for lack of news', async () => {
+    // A 1 s retention stands for seriesDays: the index, its stories and its series expire; risk alerts live on.
+    const brief = createRiskIndexStore(redis, `${prefix}-expiring`, { halfLifeHours: 10, threshold: 100, hysteresis: 0.2, seriesHours: 1 / 3600 });
+    const cross = (story: string) => brief.record({ watchlistId: 'magnets', material: 'gallium', storyId: story, score: 120, direction: 'escalation', atMs: T0, nowMs: T0 });
+    expect(await cross('first-run')).toMatchObject({ crossed: true, episode: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    expect(await redis.exists(`{${prefix}-expiring}:risk:magnets:gallium`)).toBe(0);
+    expect(await cross('second-run')).toMatchObject({ crossed: true, episode: 2 });
+    await cleanPrefix(`${prefix}-expiring`);
+  });
+
+  it('keeps counting episodes from an index written before episodes were kept apart', async () => {
+    const p = `${prefix}-legacy`;
+    const store = createRiskIndexStore(redis, p, { halfLifeHours: 10, threshold: 100, hysteresis: 0.2, seriesHours: 48 });
+    // As the earlier build left it: episode 3 over, re-armed, the episode only in the index's own state.
+    await redis.hset(`{${p}}:risk:magnets:gallium`, { value: '0', at: String(T0), armed: '1', episode: '3' });
+    await redis.expire(`{${p}}:risk:magnets:gallium`, 3600);
+    const contribution = (story: string, hour: number) => ({ watchlistId: 'magnets', material: 'gallium', storyId: story, score: 120, direction: 'escalation' as const, atMs: T0 + hour * HOUR, nowMs: T0 + hour * HOUR });
+    expect(await store.record(contribution('quiet', 0))).toMatchObject({ crossed: true, episode: 4 });
+    // The index's state then expires: the next crossing is episode 5, not 1.
+    await redis.del(`{${p}}:risk:magnets:gallium`);
+    expect(await store.record(contribution('later', 100))).toMatchObject({ crossed: true, episode: 5 });
+    await cleanPrefix(p);
+  });
+
+  it('counts the stories that contributed within the retention and forgets older ones, however long the material is in the news', async () => {
+    const p = `${prefix}-bounded`;
+    const store = createRiskIndexStore(redis, p, { halfLifeHours: 10, threshold: 1000, hysteresis: 0.2, seriesHours: 48 });
+    const contribution = (story: string, hour: number, direction: 'escalation' | 'de-escalation' = 'escalation') =>
+      store.record({ watchlistId: 'magnets', material: 'tungsten', storyId: story, score: 10, direction, atMs: T0 + hour * HOUR, nowMs: T0 + hour * HOUR });
+    await contribution('ban', 0);
+    // The ban suspended: the same story, not a second one.
+    expect((await contribution('ban', 1, 'de-escalation')).stories).toBe(1);
+    expect((await contribution('quota', 10)).stories).toBe(2);
+    // A story a day for 30 days: only those of the last 48 hours count, and only they are kept.
+    let last = await contribution('day-0', 24);
+    for (let day = 1; day < 30; day++) last = await contribution(`day-${day}`, 24 + day * 24);
+    expect(last.stories).toBe(3);
+    expect(await redis.hlen(`{${p}}:risk-stories:magnets:tungsten`)).toBe(3);
+    await cleanPrefix(p);
+  });
+
   it('fills hours without a contribution with the decayed value', () => {
     const points = fillSeries([{ atMs: T0, value: 100 }], T0, T0 + 2 * HOUR, HOUR);
     expect(points.map((p) => p.value)).toEqual([100, 50, 25]);

@@ -4,8 +4,8 @@ import { channelSchema, settingsFileSchema, watchlistSchema } from '../../src/co
 import type { ChokepointConfig } from '../../src/config/load.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
 import { scoreStage } from '../../src/pipeline/score.js';
-import { createMemoryAlertStore } from '../../src/store/alerts.js';
-import { createMemoryStoryStore } from '../../src/store/stories.js';
+import { createAlertStore, createMemoryAlertStore, type AlertStore } from '../../src/store/alerts.js';
+import { createMemoryStoryStore, createStoryStore } from '../../src/store/stories.js';
 import { createRiskIndexStore } from '../../src/store/risk-index.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { FakeScorer } from './harness.js';
@@ -72,5 +72,64 @@ describe('the score stage with in-memory stores (as in a one-shot scan)', () => 
       'Dysprosium',
       'risk dysprosium',
     ]);
+  });
+
+  it('raises a new risk alert when the index crosses again after it expired for lack of news', async () => {
+    const scorer = new FakeScorer(['minerals']);
+    const titles = ['Gallium exports halted at the border', 'Gallium smelter fire cuts capacity'];
+    for (const title of titles) scorer.set(title, { watchlistId: 'minerals', level: 'high', entities: ['gallium'] });
+    redis ??= new Redis(testRedisUrl());
+    // A 1 s series retention stands for seriesDays; the alerts (here in memory) outlive it, as they do with alertDays.
+    const risk = createRiskIndexStore(redis, `${prefix}-expiring`, { halfLifeHours: 72, threshold: 60, hysteresis: 0.2, seriesHours: 1 / 3600 });
+    const deps = { state: state(scorer, 60), alerts: createMemoryAlertStore(), stories: createMemoryStoryStore({ windowHours: 72 }), risk, now: NOW };
+    const item = (i: number) => ({ id: `x${i}`, sourceId: 'wire', title: titles[i]!, summary: '', publishedAt: null, fetchedAt: NOW.toISOString() });
+    const first = await scoreStage([item(0)], deps);
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    const later = new Date(NOW.getTime() + 40 * 86_400_000);
+    const second = await scoreStage([{ ...item(1), fetchedAt: later.toISOString() }], { ...deps, now: later });
+    const riskAlerts = [...first.due, ...second.due].filter((d) => d.alert.kind === 'risk-index');
+    expect(riskAlerts.map((d) => [d.version, d.replay ?? false])).toEqual([
+      [1, false],
+      [1, false],
+    ]);
+    expect(new Set(riskAlerts.map((d) => d.alert.id)).size).toBe(2);
+  });
+});
+
+describe('the score stage on Redis, run twice at once (a twin run whose lock lapsed)', () => {
+  const titles = ['China bans gallium exports to the United States', 'China bans gallium exports to United States, ministry says', 'Beijing bans gallium exports to the United States'];
+  const item = (i: number) => ({ id: `t${i}`, sourceId: `wire-${i}`, title: titles[i]!, summary: '', publishedAt: NOW.toISOString(), fetchedAt: NOW.toISOString() });
+  const setup = (name: string) => {
+    redis ??= new Redis(testRedisUrl());
+    const p = `${prefix}-${name}`;
+    const scorer = new FakeScorer(['minerals']);
+    return { scorer, deps: { state: state(scorer), alerts: createAlertStore(redis, p, { days: 1, count: 1000 }), stories: createStoryStore(redis, p, { windowHours: 72 }), now: NOW } };
+  };
+
+  it('hands back the version the other run made of an item, although it read the alert before that run folded it', async () => {
+    const { scorer, deps } = setup('twin-version');
+    scorer.set(titles[0]!, { watchlistId: 'minerals', level: 'medium', entities: ['gallium'] });
+    scorer.set(titles[1]!, { watchlistId: 'minerals', level: 'medium', entities: ['gallium'] });
+    scorer.set(titles[2]!, { watchlistId: 'minerals', level: 'high', entities: ['gallium'] });
+    const [created] = (await scoreStage([item(0), item(1)], deps)).due;
+    // Run B of the job [item 2] reads the alert at its start; run A then folds the item (version 2) and dies before
+    // enqueueing its notification.
+    const readAtStart = await deps.alerts.readForUpdate([created!.alert.id]);
+    expect((await scoreStage([item(2)], deps)).due.map((d) => `v${d.version} ${d.reason}`)).toEqual(['v2 escalated']);
+    const runB: AlertStore = { ...deps.alerts, readForUpdate: async () => readAtStart };
+    const b = await scoreStage([item(2)], { ...deps, alerts: runB });
+    expect(b.due.map((d) => `v${d.version} ${d.reason} ${d.replay}`)).toEqual(['v2 escalated true']);
+    expect(b.due[0]!.alert.version).toBe(2);
+  });
+
+  it('re-runs a job: an item below the level still corroborates an alert made after the run read it', async () => {
+    const { scorer, deps } = setup('twin-source');
+    scorer.set(titles[0]!, { watchlistId: 'minerals', level: 'high', entities: ['gallium'] });
+    scorer.set(titles[1]!, { watchlistId: 'minerals', level: 'info', entities: ['gallium'] });
+    // The re-run read "no alert yet" at its start; another job made the story's alert before it got to its item.
+    const readAtStart: AlertStore = { ...deps.alerts, readForUpdate: async (ids) => new Map(ids.map((id) => [id, { alert: undefined }])) };
+    const [created] = (await scoreStage([item(0)], deps)).due;
+    await scoreStage([item(1)], { ...deps, alerts: readAtStart, rerun: true });
+    expect((await deps.alerts.get(created!.alert.id))?.sources).toEqual(['wire-0', 'wire-1']);
   });
 });

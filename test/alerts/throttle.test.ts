@@ -115,6 +115,49 @@ describe('dispatching alert versions to channels', () => {
     expect(outcome.superseded).toEqual([{ alertId: 'q-1', version: 1, channelId: 'ops' }]);
   });
 
+  it('gives the throttle slot of a superseded deferred version back to the channel', async () => {
+    const p = `${prefix}-superseded-slot`;
+    // 2 per hour, quiet 22:00-07:00 UTC, no digest: everything decided at night is deferred to 07:00.
+    const night = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 2 }, quietHours: { start: '22:00', end: '07:00' } })]]);
+    const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels: night, dispatch: createDispatchStore(redis, p, 3600), digests: createDigestStore(redis, p, 3600), now: new Date(iso) });
+    const seven = Date.parse('2025-07-02T07:00:00Z');
+    const v1 = makeAlert({ id: 'sup', watchlistId: 'magnets', level: 'high' });
+    await dispatchDue([{ alert: v1, version: 1, reason: 'first' }], deps('2025-07-01T23:01:00Z'));
+    const second = await dispatchDue([{ alert: { ...v1, version: 2 }, version: 2, reason: 'corroborated' }], deps('2025-07-01T23:02:00Z'));
+    expect(second.superseded).toEqual([{ alertId: 'sup', version: 1, channelId: 'ops' }]);
+    expect(second.notifications.map((n) => n.dispatch.sendAt)).toEqual([seven]);
+    // v1's notify job is withdrawn, so only v2 is sent at 07:00: another alert still fits in that hour.
+    const other = await dispatchDue([{ alert: makeAlert({ id: 'other', watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' }], deps('2025-07-01T23:30:00Z'));
+    expect(other.notifications.map((n) => `${n.dispatch.why} ${n.dispatch.sendAt}`)).toEqual([`quiet-hours ${seven}`]);
+    expect(await createDispatchStore(redis, p, 3600).reserved('ops', 0)).toEqual([seven, seven]);
+  });
+
+  it('lets a newer version take the slot of the deferred version it supersedes, or keeps that slot when it goes to the digest', async () => {
+    const p = `${prefix}-superseded-digest`;
+    // Budget 1 with a digest for the overflow; quiet 22:00-07:00 UTC defers to 07:00.
+    const night = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 1 }, quietHours: { start: '22:00', end: '07:00' }, digest: { schedule: '0 8 * * *', immediateLevel: 'low' } })]]);
+    const store = createDispatchStore(redis, p, 3600);
+    const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels: night, dispatch: store, digests: createDigestStore(redis, p, 3600), now: new Date(iso) });
+    const seven = Date.parse('2025-07-02T07:00:00Z');
+    const v1 = makeAlert({ id: 'take', watchlistId: 'magnets', level: 'high' });
+    await dispatchDue([{ alert: v1, version: 1, reason: 'first' }], deps('2025-07-01T23:01:00Z'));
+    const second = await dispatchDue([{ alert: { ...v1, version: 2 }, version: 2, reason: 'corroborated' }], deps('2025-07-01T23:02:00Z'));
+    expect(second.notifications.map((n) => `v${n.version} ${n.dispatch.why} ${n.dispatch.sendAt}`)).toEqual([`v2 quiet-hours ${seven}`]);
+    expect(second.superseded).toEqual([{ alertId: 'take', version: 1, channelId: 'ops' }]);
+    expect(await store.reserved('ops', 0)).toEqual([seven]);
+
+    // Another alert's v1 waits for 07:00 too (the hour before it is now full: a critical send at 06:50 counts).
+    const w1 = makeAlert({ id: 'keep', watchlistId: 'magnets', level: 'high' });
+    await store.reserve('ops', 'crit-0650', seven - 10 * 60_000, 1, 'force', Date.parse('2025-07-01T23:10:00Z'));
+    const kept = await dispatchDue([{ alert: w1, version: 1, reason: 'first' }], deps('2025-07-01T23:11:00Z'));
+    expect(kept.held.map((h) => h.dispatch.why)).toEqual(['throttled']);
+    // Its v2 is held for the digest as well: v1 is not superseded and nothing is released.
+    const after = await dispatchDue([{ alert: { ...w1, version: 2 }, version: 2, reason: 'corroborated' }], deps('2025-07-01T23:12:00Z'));
+    expect(after.held.map((h) => h.dispatch.why)).toEqual(['throttled']);
+    expect(after.superseded).toEqual([]);
+    expect(await store.reserved('ops', 0)).toEqual([seven - 10 * 60_000, seven]);
+  });
+
   it('dispatches the versions of one alert in order and merges a job\'s outcomes in the order they were due', async () => {
     const p = `${prefix}-due-merge`;
     const open = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h' })]]);

@@ -150,3 +150,35 @@ describe('the delivery ledger', () => {
     expect((await ledger.listFailed()).map((x) => x.key)).not.toContain('digest-mail-1');
   });
 });
+
+describe('dispatch decisions and digest holdings', () => {
+  const decided = (version: number, mode: Dispatch['mode'], at: number): Dispatch =>
+    mode === 'digest' ? { channelId: 'desk', version, mode, why: 'below-immediate-level', decidedAt: at } : { channelId: 'desk', version, mode, why: 'immediate', sendAt: at, decidedAt: at };
+
+  it('settles a holding only when it records the decision, so a digest that carried the alert is not repeated', async () => {
+    const dispatch = createDispatchStore(redis, `${prefix}-held-once`, 3600);
+    const digests = createDigestStore(redis, `${prefix}-held-once`, 3600);
+    await dispatch.record('once', decided(1, 'digest', 1_000));
+    const carried = await digests.pending('desk', Infinity);
+    expect(carried).toEqual([{ alertId: 'once', heldAt: 1_000 }]);
+    await digests.clear('desk', carried);
+    // Recording the same version again (a twin run's decision, a replay) finds it recorded and holds nothing.
+    expect(await dispatch.record('once', decided(1, 'digest', 2_000))).toEqual(decided(1, 'digest', 1_000));
+    expect(await digests.pending('desk', Infinity)).toEqual([]);
+  });
+
+  it('lets only the newest version recorded for the channel hold or release the alert', async () => {
+    const dispatch = createDispatchStore(redis, `${prefix}-held-newest`, 3600);
+    const digests = createDigestStore(redis, `${prefix}-held-newest`, 3600);
+    await dispatch.record('newest', decided(2, 'digest', 2_000));
+    // Version 1 recorded late (sent at once) leaves version 2 held; a late held version 1 does not move it back.
+    await dispatch.record('newest', decided(1, 'immediate', 1_000));
+    expect(await digests.pending('desk', Infinity)).toEqual([{ alertId: 'newest', heldAt: 2_000 }]);
+    await dispatch.record('newest', { ...decided(1, 'digest', 1_500), channelId: 'other' });
+    expect(await digests.pending('other', Infinity)).toEqual([{ alertId: 'newest', heldAt: 1_500 }]);
+    // A newer version sent by itself releases it; one for another channel does not.
+    await dispatch.record('newest', decided(3, 'immediate', 3_000));
+    expect(await digests.pending('desk', Infinity)).toEqual([]);
+    expect(await digests.pending('other', Infinity)).toEqual([{ alertId: 'newest', heldAt: 1_500 }]);
+  });
+});
