@@ -18,7 +18,15 @@ export interface AlertQuery {
   limit: number;
   /** Opaque; `nextCursor` of the previous page. */
   cursor?: string;
+  /**
+   * Most alerts read for one page when a level filters them (default SCAN_BUDGET): rare levels otherwise make one
+   * request read and parse the whole history. A page cut short by it has fewer alerts and a nextCursor to go on.
+   */
+  scanBudget?: number;
 }
+
+/** Alerts one filtered page reads at most: a few tens of milliseconds of the worker's CPU. */
+export const SCAN_BUDGET = 2_000;
 
 export interface AlertPage {
   alerts: Alert[];
@@ -224,6 +232,9 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
       const out: Alert[] = [];
       let last: { score: number; id: string } | undefined;
       const batch = Math.max(limit * 2, 50);
+      // The time and watchlist filters are the index's; only a level filter makes alerts be read and passed over.
+      const budget = query.level || query.minLevel ? Math.max(1, query.scanBudget ?? SCAN_BUDGET) : Number.POSITIVE_INFINITY;
+      let examined = 0;
       for (let offset = 0; ; offset += batch) {
         const flat = await redis.zrevrangebyscore(key, maxMs, minMs, 'WITHSCORES', 'LIMIT', offset, batch);
         const entries: Array<{ id: string; score: number }> = [];
@@ -235,13 +246,14 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
         if (gone.length) await redis.zrem(key, ...gone);
         for (let i = 0; i < fresh.length; i++) {
           const alert = alerts[i];
-          if (!alert || !wanted(alert)) continue;
-          out.push(alert);
-          last = fresh[i];
-          if (out.length === limit) {
-            const more = i < fresh.length - 1 || entries.length === batch;
-            return { alerts: out, nextCursor: more ? encodeCursor(last) : undefined };
+          const more = () => i < fresh.length - 1 || entries.length === batch;
+          if (alert && wanted(alert)) {
+            out.push(alert);
+            last = fresh[i];
+            if (out.length === limit) return { alerts: out, nextCursor: more() ? encodeCursor(last!) : undefined };
           }
+          // Out of budget: the page ends here, and the next one goes on from the last alert read, matched or not.
+          if (++examined >= budget) return { alerts: out, nextCursor: more() ? encodeCursor(fresh[i]!) : undefined };
         }
         if (entries.length < batch) return { alerts: out };
       }

@@ -62,6 +62,20 @@ describe('the alert history', () => {
     expect(critical.alerts.map((a) => a.level)).toEqual(Array(6).fill('critical'));
   });
 
+  it('reads at most its scan budget for a level-filtered page, and the cursor goes on from there without losing any', async () => {
+    const unbounded = await all({ minLevel: 'high', limit: 100 });
+    expect(unbounded.pages).toBe(1);
+    const first = await store.list({ minLevel: 'high', limit: 100, scanBudget: 7 });
+    // The newest 7 alerts hold 4 of level high or above; the page stops there and says there is more.
+    expect(first.alerts.map((a) => a.id)).toEqual(['a29', 'a28', 'a24', 'a23']);
+    expect(first.nextCursor).toBeDefined();
+    const paged = await all({ minLevel: 'high', limit: 100, scanBudget: 7 });
+    expect(paged.ids).toEqual(unbounded.ids);
+    expect(paged.pages).toBe(5);
+    // Without a level filter the index does the filtering: no budget applies.
+    expect((await store.list({ watchlistId: 'semis', limit: 100, scanBudget: 1 })).alerts).toHaveLength(15);
+  });
+
   it('bounds the listing to a time range', async () => {
     const { alerts } = await store.list({ since: at(10), until: new Date(NOW - 5 * 60_000), limit: 100 });
     expect(alerts.map((a) => a.id)).toEqual(['a25', 'a24', 'a23', 'a22', 'a21', 'a20']);

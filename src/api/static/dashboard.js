@@ -71,14 +71,22 @@ async function loadAlerts(append = false) {
   if (state.alertLevel) params.set('minLevel', state.alertLevel);
   if (state.alertWatchlist) params.set('watchlist', state.alertWatchlist);
   if (append && state.alertCursor) params.set('cursor', state.alertCursor);
-  const page = await api(`/api/alerts?${params}`);
+  // A level filter reads a bounded stretch of history per request: a short page with a cursor is not the end, so
+  // read on (a few requests at most) before showing it.
+  let page = await api(`/api/alerts?${params}`);
+  const alerts = [...page.alerts];
+  for (let more = 0; alerts.length < 25 && page.nextCursor && more < 4; more++) {
+    params.set('cursor', page.nextCursor);
+    page = await api(`/api/alerts?${params}`);
+    alerts.push(...page.alerts);
+  }
   const body = $('alert-rows');
   if (!append) body.replaceChildren();
-  for (const alert of page.alerts) body.append(alertRow(alert));
+  for (const alert of alerts) body.append(alertRow(alert));
   state.alertCursor = page.nextCursor;
   state.alertPages = append ? state.alertPages + 1 : 1;
   $('alerts-more').hidden = !page.nextCursor;
-  $('alerts-empty').hidden = body.children.length > 0;
+  $('alerts-empty').hidden = body.children.length > 0 || Boolean(page.nextCursor);
 }
 
 function alertRow(alert) {
