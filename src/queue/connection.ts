@@ -62,18 +62,29 @@ function watchConnection(redis: Redis, log: Logger, where: string): void {
 export async function waitForRedis(redis: Redis, log: Logger, signal?: AbortSignal): Promise<void> {
   const started = Date.now();
   let warned = false;
+  // A ping to an unreachable Redis waits out the client's reconnection attempts (seconds): a shutdown asked for
+  // meanwhile must not wait with it.
+  const aborted = new Promise<never>((_, reject) => {
+    const stop = () => reject(new Error('aborted while waiting for Redis'));
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+  });
+  aborted.catch(() => undefined);
   for (;;) {
     if (signal?.aborted) throw new Error('aborted while waiting for Redis');
     try {
-      await redis.ping();
+      const ping = redis.ping();
+      ping.catch(() => undefined); // lost to an abort, it fails later when the connection is closed
+      await Promise.race([ping, aborted]);
       if (warned) log.info({ waitedMs: Date.now() - started }, 'Redis is reachable');
       return;
-    } catch {
+    } catch (err) {
+      if (signal?.aborted) throw err;
       if (!warned) {
         log.warn('waiting for Redis to become reachable');
         warned = true;
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await Promise.race([new Promise((resolve) => setTimeout(resolve, 500)), aborted]);
     }
   }
 }
