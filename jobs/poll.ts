@@ -3,6 +3,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { pollStage } from '../src/pipeline/poll.js';
 import type { WorkerContext } from '../src/worker/context.js';
 import { jobId, type PollJob } from '../src/queue/names.js';
+import { pollRetryDelayMs } from '../src/queue/queues.js';
 import { SourceFetchError } from '../src/errors.js';
 import { createMutex } from '../src/keyed-concurrency.js';
 
@@ -47,8 +48,12 @@ export function pollProcessor(ctx: WorkerContext) {
       ctx.metrics?.polls.inc({ source: sourceId, outcome: 'error' });
       log.warn({ err }, 'poll failed');
       // A poll is retried once for transient faults; anything else waits for the next tick.
-      if (err instanceof SourceFetchError && err.retryable) throw err;
-      throw new UnrecoverableError((err as Error).message);
+      if (!(err instanceof SourceFetchError && err.retryable)) throw new UnrecoverableError((err as Error).message);
+      // Nor is it retried sooner than the source asked (a 429's Retry-After longer than the client waits in place).
+      if (err.retryAfterMs !== undefined && err.retryAfterMs > pollRetryDelayMs(job.attemptsMade)) {
+        throw new UnrecoverableError(`${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; the next scheduled poll will`);
+      }
+      throw err;
     }
     if (outcome.status === 'not-modified') {
       ctx.metrics?.polls.inc({ source: sourceId, outcome: 'not-modified' });

@@ -81,7 +81,7 @@ const sourceCommon = {
     .max(1)
     .default(0.6)
     .describe('How far to trust this source, 0-1: official record ~1.0, major outlet ~0.7, aggregator ~0.5.'),
-  timeoutMs: z.number().int().positive().optional().describe('Total time allowed for one fetch; defaults to http.timeoutMs.'),
+  timeoutMs: z.number().int().positive().optional().describe('Total time allowed for one fetch, counted from when it gets a connection to its host; defaults to http.timeoutMs.'),
   maxBytes: z.number().int().positive().optional().describe('Body size cap after decompression; defaults to http.maxBytes (for html sources at most 2 MB: a parsed page takes ~50x its size in memory).'),
   headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (values may use ${NAME}).'),
 };
@@ -270,13 +270,13 @@ export const settingsFileSchema = z.strictObject({
       allowPrivateAddresses: z.boolean().default(false).describe('Let sources and channels use loopback and private networks.'),
       allowFileUrls: z.boolean().default(false).describe('Let sources read file: URLs.'),
       userAgentContact: z.string().optional().describe('Contact (URL or e-mail) appended to the User-Agent.'),
-      timeoutMs: z.number().int().positive().default(30_000).describe('Total time for one request, body included (a trickling server is cut here).'),
+      timeoutMs: z.number().int().positive().default(30_000).describe('Total time for one request, body included (a trickling server is cut here), counted from when it gets a free connection to its host; waiting for one is bounded separately (5 min, or 10 times this if longer) and fails as CP_SOURCE_HOST_BUSY.'),
       connectTimeoutMs: z.number().int().positive().default(10_000).describe('Time to establish the connection.'),
       maxBytes: z.number().int().positive().default(10 * 1024 * 1024).describe('Body size cap, applied to the decompressed size (a gzip bomb stops early).'),
       maxRedirects: z.number().int().min(0).max(5).default(5).describe('Redirects followed; each hop is re-checked by the private-address guard.'),
       perHostConcurrency: z.number().int().positive().default(2).describe('Requests in flight to one host at a time (per worker process).'),
       perHostIntervalMs: z.number().int().min(0).default(1000).describe('Minimum time between two requests to one host (per worker process).'),
-      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); 429 honours Retry-After.'),
+      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); a 429 Retry-After of up to 10 s is waited out in place, a longer one fails the poll without a retry and the next scheduled poll tries again.'),
     })
     .prefault({}),
   log: z

@@ -27,12 +27,20 @@ function retention(settings: Settings): Pick<DefaultJobOptions, 'removeOnComplet
   };
 }
 
+/** A failed poll is retried once, 10 s later, for a network blip; anything longer is the next scheduled poll's. */
+const POLL_RETRY = { attempts: 2, backoff: { type: 'exponential', delay: 10_000 } } as const;
+
+/** How long BullMQ waits before retrying a poll that fails now, after `attemptsMade` earlier failed attempts. */
+export function pollRetryDelayMs(attemptsMade: number): number {
+  return POLL_RETRY.backoff.delay * 2 ** attemptsMade;
+}
+
 export function createQueues(connection: Redis, settings: Settings): Queues {
   const prefix = bullPrefix(settings);
   const base = { connection, prefix, streams: { events: { maxLen: 2_000 } } };
   const poll = new Queue<PollJob>(QUEUES.poll, {
     ...base,
-    defaultJobOptions: { ...retention(settings), attempts: 2, backoff: { type: 'exponential', delay: 10_000 } },
+    defaultJobOptions: { ...retention(settings), attempts: POLL_RETRY.attempts, backoff: { ...POLL_RETRY.backoff } },
   });
   const score = new Queue<ScoreJob>(QUEUES.score, {
     ...base,

@@ -11,6 +11,7 @@ import { createGuardedAgents } from './http/agents.js';
 import { displayUrl } from './http/display-url.js';
 import { classifyFailure, AttemptError, statusFailure } from './http/failures.js';
 import { readFileUrl } from './http/file-url.js';
+import { Deadline } from './http/deadline.js';
 import { HostLimiter, sleep } from './http/host-limiter.js';
 import { readCapped, BodyTooLargeError } from './http/read-body.js';
 import { backoffDelay } from './http/retry-after.js';
@@ -65,6 +66,11 @@ export interface HttpClientOptions {
   /** Longest Retry-After the client waits in place; longer ones fail with retryAfterMs for the job layer. */
   maxRetryWaitMs?: number;
   /**
+   * Longest wait for a free connection to a host (perHostConcurrency, perHostIntervalMs) before a fetch fails as
+   * host-busy without being sent. Default: 5 minutes, or ten times http.timeoutMs when that is longer.
+   */
+  maxHostWaitMs?: number;
+  /**
    * Which addresses count as non-public (default: isPrivateAddress). Lets tests stand a "private" server on
    * 127.0.0.2 beside a "public" one on 127.0.0.1, and embedders narrow the policy deliberately.
    */
@@ -98,7 +104,10 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
     connectTimeoutMs: settings.connectTimeoutMs,
     isPrivate,
   });
-  const limiter = new HostLimiter(settings.perHostConcurrency, settings.perHostIntervalMs);
+  // A fetch's own timeout starts once it has its slot (see Deadline); this bounds the wait before that, generously:
+  // ten slow sources ahead of it on its host are a normal day, a queue that never moves is not.
+  const maxHostWait = opts.maxHostWaitMs ?? Math.max(5 * 60_000, 10 * settings.timeoutMs);
+  const limiter = new HostLimiter(settings.perHostConcurrency, settings.perHostIntervalMs, maxHostWait);
   const ua = opts.userAgent ?? userAgent(settings.userAgentContact);
   const baseDelay = opts.retryBaseDelayMs ?? 500;
   const maxWait = opts.maxRetryWaitMs ?? 10_000;
@@ -112,7 +121,8 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
     httpsAgent: agents.httpsAgent,
   });
 
-  async function attempt(req: HttpRequest, signal: AbortSignal, maxBytes: number): Promise<HttpResponse> {
+  /** One try: the deadline runs while a slot is held and `signal` (the deadline or the caller's) aborts the request. */
+  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number): Promise<HttpResponse> {
     let current = req.url;
     const firstOrigin = new URL(current).origin;
     const chain = [current];
@@ -130,7 +140,9 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
       if (req.validators?.etag) headers['If-None-Match'] = req.validators.etag;
       if (req.validators?.lastModified) headers['If-Modified-Since'] = req.validators.lastModified;
 
-      const release = await limiter.acquire(new URL(current).host, signal);
+      deadline.pause();
+      const release = await limiter.acquire(new URL(current).host, req.signal);
+      deadline.run();
       try {
         const res: AxiosResponse<Readable> = await instance.get(current, { headers, signal });
         const status = res.status;
@@ -204,10 +216,11 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
     }
 
     for (let n = 0; ; n++) {
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
+      const deadline = new Deadline(timeoutMs);
+      const signal = req.signal ? AbortSignal.any([deadline.signal, req.signal]) : deadline.signal;
       try {
-        return await attempt(req, signal, maxBytes);
+        // The clock stops when the attempt settles, either way: no timer outlives it.
+        return await attempt(req, deadline, signal, maxBytes).finally(() => deadline.pause());
       } catch (e) {
         const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });
         if (!f.retryInClient || n >= settings.retries) throw fail(e, n + 1);

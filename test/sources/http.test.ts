@@ -1,6 +1,6 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SourceFetchError } from '../../src/errors.js';
 import { createGuardedAgents } from '../../src/sources/http/agents.js';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../src/sources/http.js';
@@ -275,6 +275,41 @@ describe('HTTP client', () => {
     await Promise.all(Array.from({ length: 3 }, () => c.get({ url: server.url, sourceId: 's1' })));
     expect(times[1] - times[0]).toBeGreaterThanOrEqual(140);
     expect(times[2] - times[1]).toBeGreaterThanOrEqual(140);
+  });
+
+  it("starts a request's deadline when it gets a free connection to its host, not while it waits for one", async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/quick') return res.end('ok');
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('.'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    const c = client({ perHostConcurrency: 1, retries: 0 });
+    const slow = failure(c.get({ url: `${server.url}/slow`, sourceId: 'slow', timeoutMs: 600 }));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    // Waits ~600 ms for the slot, longer than its own 300 ms timeout, and still has all of it once connected.
+    const quick = await c.get({ url: `${server.url}/quick`, sourceId: 'quick', timeoutMs: 300 });
+    expect(ok(quick).body.toString()).toBe('ok');
+    expect((await slow).code).toBe('CP_SOURCE_TIMEOUT');
+  });
+
+  it('fails a request that waited too long for a free connection to its host with that reason, without sending it', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/quick') return res.end('ok');
+      res.writeHead(200);
+      const timer = setInterval(() => res.write('.'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    const c = client({ perHostConcurrency: 1, retries: 0 }, { maxHostWaitMs: 300 });
+    const slow = failure(c.get({ url: `${server.url}/slow`, sourceId: 'slow', timeoutMs: 1500 }));
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1));
+    const err = await failure(c.get({ url: `${server.url}/quick`, sourceId: 'quick', timeoutMs: 5000 }));
+    expect(err.code).toBe('CP_SOURCE_HOST_BUSY');
+    expect(err.message).toMatch(/waited 0\.3 s for a free connection to 127\.0\.0\.1:\d+/);
+    expect(err.message).toContain('perHostConcurrency');
+    expect(err.retryable).toBe(false);
+    expect(server.requests.map((r) => r.path)).toEqual(['/slow']);
+    expect((await slow).code).toBe('CP_SOURCE_TIMEOUT');
   });
 
   it('uses no proxy from the environment', async () => {

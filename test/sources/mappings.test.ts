@@ -193,6 +193,66 @@ describe('screening list', () => {
     expect(raw.guid).toBe(`e1a2b3c4d5#${entries[0].hash}`);
   });
 
+  describe('entries that share a key', () => {
+    const EL = 'Entity List (EL) - Bureau of Industry and Security';
+    const listed = () => [
+      { id: 'dup-7', name: 'Alpha Metals', source: EL, addresses: [{ country: 'CN' }] },
+      { id: 'dup-7', name: 'Alpha Metals (Shenzhen branch)', source: EL, addresses: [{ country: 'CN' }] },
+      { name: 'Same Name Trading', source: EL, addresses: [{ city: 'Minsk', country: 'BY' }] },
+      { name: 'Same Name Trading', source: EL, addresses: [{ city: 'Moscow', country: 'RU' }] },
+      { name: 'Twin Co', source: EL },
+      { name: 'Twin Co', source: EL },
+      { id: 'solo-1', name: 'Solo Ltd', source: EL },
+      { name: 'Unique Name Ltd', source: EL },
+    ];
+    const read = (results: unknown[]) => readScreeningList('csl', { results }, 'https://x');
+    /** One poll against a snapshot: what it reports, and the snapshot it leaves. */
+    function poll(snapshot: Map<string, string>, results: unknown[]) {
+      const diff = diffScreening(snapshot, read(results));
+      const next = new Map(snapshot);
+      diff.remove.forEach((k) => next.delete(k));
+      diff.set.forEach((v, k) => next.set(k, v));
+      return { reported: diff.changes.map((c) => [c.entry.name, c.entry.countries.join(','), c.change]), next };
+    }
+
+    it('keys them apart, the same way at every poll and in any order, and keeps the keys of every other entry', () => {
+      const entries = read(listed());
+      const keys = entries.map((e) => e.key);
+      expect(new Set(keys).size).toBe(entries.length);
+      expect(keys.slice(0, 2)).toEqual([expect.stringMatching(/^dup-7~/), expect.stringMatching(/^dup-7~/)]);
+      // Entries alone with their key keep it exactly as before, so stored baselines do not all come back changed.
+      expect(keys.slice(6)).toEqual(['solo-1', read([listed()[7]])[0].key]);
+      expect(read(listed()).map((e) => e.key)).toEqual(keys);
+      expect(new Map(read(listed().reverse()).map((e) => [e.key, e.hash]))).toEqual(new Map(entries.map((e) => [e.key, e.hash])));
+    });
+
+    it('reports nothing while they do not change, and a change to one of them once, as changed', () => {
+      let snapshot = poll(new Map(), listed()).next;
+      for (let i = 0; i < 5; i++) {
+        const p = poll(snapshot, listed());
+        expect(p.reported).toEqual([]);
+        snapshot = p.next;
+      }
+      const moved = listed();
+      moved[3].addresses = [{ city: 'Almaty', country: 'KZ' }];
+      const p = poll(snapshot, moved);
+      expect(p.reported).toEqual([['Same Name Trading', 'KZ', 'changed']]);
+      expect(poll(p.next, moved).reported).toEqual([]);
+    });
+
+    it('reports an entry that gains a namesake as unchanged and the namesake as added, and nothing when it goes again', () => {
+      const one = [{ name: 'Same Name Trading', source: EL, addresses: [{ country: 'BY' }] }];
+      const two = [...one, { name: 'Same Name Trading', source: EL, addresses: [{ country: 'RU' }] }];
+      const first = poll(new Map(), one).next;
+      const gained = poll(first, two);
+      expect(gained.reported).toEqual([['Same Name Trading', 'RU', 'added']]);
+      expect(poll(gained.next, two).reported).toEqual([]);
+      const lost = poll(gained.next, one);
+      expect(lost.reported).toEqual([]);
+      expect(lost.next).toEqual(first);
+    });
+  });
+
   it('rejects JSON that is not a screening list', () => {
     expect(() => readScreeningList('csl', { error: 'bad key' }, 'https://x')).toThrow(/is not a screening list/);
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema.js';
 import { FeedParseError, SourceFetchError } from '../../src/errors.js';
 import { memoryLogger, silentLogger } from '../../src/log.js';
@@ -290,6 +290,27 @@ describe('polling sources', () => {
     expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
   });
 
+  it('reports no change for screening entries that share a key, poll after poll, and a real change to one of them once', async () => {
+    const EL = 'Entity List (EL) - Bureau of Industry and Security';
+    const results = [
+      { name: 'Same Name Trading', source: EL, addresses: [{ city: 'Minsk', country: 'BY' }] },
+      { name: 'Same Name Trading', source: EL, addresses: [{ city: 'Moscow', country: 'RU' }] },
+      { id: 'dup-7', name: 'Alpha Metals', source: EL },
+      { id: 'dup-7', name: 'Alpha Metals (Shenzhen branch)', source: EL },
+    ];
+    let body = JSON.stringify({ results });
+    const server = await serve((_req, res) => res.end(body));
+    const csl = source({ id: 'csl-dups', kind: 'screening', url: server.url });
+    expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
+    for (let i = 0; i < 5; i++) expect(ok(await pollSource(csl, ctx())).items.map((item) => item.title)).toEqual([]);
+
+    body = JSON.stringify({ results: results.map((r, i) => (i === 3 ? { ...r, addresses: [{ country: 'HK' }] } : r)) });
+    const changed = ok(await pollSource(csl, ctx()));
+    expect(changed.items.map((i) => [i.title, i.screening?.change])).toEqual([['Entity List: Alpha Metals (Shenzhen branch) (HK)', 'changed']]);
+    expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
+    expect(await redis.hlen(`{${prefix}}:source:csl-dups:screening`)).toBe(4);
+  });
+
   it('diffs a 20,000-entry screening list and reports the one new entry', async () => {
     const results = Array.from({ length: 20_000 }, (_, i) => ({ id: `id-${i}`, name: `Company ${i}`, source: 'Entity List (EL) - Bureau of Industry and Security', addresses: [{ country: 'CN' }] }));
     let body = JSON.stringify({ results });
@@ -300,6 +321,29 @@ describe('polling sources', () => {
     const second = ok(await pollSource(csl, ctx()));
     expect(second.items.map((i) => i.title)).toEqual(['Entity List: Newly Listed Ltd']);
     expect(await redis.hlen(`{${prefix}}:source:csl-big:screening`)).toBe(20_001);
+  });
+
+  it('polls a healthy source once two trickling sources on its host free a connection, and records it healthy', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/healthy') return res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(RSS);
+      res.writeHead(200, { 'Content-Type': 'application/rss+xml' });
+      const timer = setInterval(() => res.write(' '), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    const shared = createHttpClient(httpSettings({ retries: 0, perHostConcurrency: 2 }), { retryBaseDelayMs: 1 });
+    try {
+      const trickling = [1, 2].map((n) =>
+        pollSourceWithHealth(source({ id: `trickle-${n}`, kind: 'rss', url: `${server.url}/trickle-${n}`, timeoutMs: 800 }), ctx({ http: shared })).catch((e: unknown) => e),
+      );
+      await vi.waitFor(() => expect(server.requests).toHaveLength(2));
+      // Its 400 ms pass while the two others hold the host's connections; the server answers it at once when it asks.
+      const healthy = ok(await pollSourceWithHealth(source({ id: 'healthy-neighbour', kind: 'rss', url: `${server.url}/healthy`, timeoutMs: 400 }), ctx({ http: shared })));
+      expect(healthy.items.map((i) => i.title)).toEqual(['Entity List additions']);
+      expect(await state.getHealth('healthy-neighbour')).toMatchObject({ consecutiveFailures: 0, lastErrorCode: null, lastItems: 1 });
+      for (const err of await Promise.all(trickling)) expect((err as SourceFetchError).code).toBe('CP_SOURCE_TIMEOUT');
+    } finally {
+      shared.close();
+    }
   });
 
   it('logs a failing source as degraded once, and its recovery once', async () => {

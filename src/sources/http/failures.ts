@@ -1,5 +1,6 @@
 import { UrlRefusedError } from '../ssrf.js';
 import { ConnectTimeoutError } from './agents.js';
+import { HostBusyError } from './host-limiter.js';
 import { BodyTooLargeError } from './read-body.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -71,6 +72,9 @@ export function classifyFailure(e: unknown, ctx: { timeoutMs: number; maxBytes: 
   if (find(BodyTooLargeError)) {
     return { reason: 'too-large', message: `body larger than ${ctx.maxBytes} bytes (after decompression); raise maxBytes if this is expected`, retryable: false, retryInClient: false };
   }
+  // Nothing was sent, and the next scheduled poll will queue again: a retry soon after would only join the queue.
+  const busy = find(HostBusyError);
+  if (busy) return { reason: 'host-busy', message: busy.message, retryable: false, retryInClient: false };
   const connect = find(ConnectTimeoutError);
   if (connect) return { reason: 'connect-timeout', message: connect.message, retryable: true, retryInClient: true };
   if (ctx.callerAborted) return { reason: 'aborted', message: 'aborted (the worker is shutting down or the job was cancelled)', retryable: true, retryInClient: false };

@@ -1,7 +1,25 @@
+/** No slot to a host came free within the limiter's bound: the host's other requests are slow, or many. */
+export class HostBusyError extends Error {
+  readonly code = 'CP_HOST_BUSY';
+  constructor(
+    readonly host: string,
+    waitedMs: number,
+    concurrency: number,
+    intervalMs: number,
+  ) {
+    super(
+      `waited ${Number((waitedMs / 1000).toFixed(1))} s for a free connection to ${host} (http.perHostConcurrency: ${concurrency} at a time, ` +
+        `http.perHostIntervalMs: ${intervalMs} ms apart) and sent nothing; other sources on that host are slow or many: ` +
+        'raise perHostConcurrency or spread their schedules',
+    );
+  }
+}
+
 /**
  * Politeness per host, in process: at most `concurrency` requests in flight to one host, and request starts spaced
  * at least `intervalMs` apart. Replicas each keep their own limiter, so N workers may reach N times the rate; poll
- * jobs are already one per source and tick, which keeps the total modest.
+ * jobs are already one per source and tick, which keeps the total modest. A request that gets no slot within
+ * `maxWaitMs` fails with HostBusyError instead of queueing for ever behind servers that trickle.
  */
 export class HostLimiter {
   private readonly hosts = new Map<string, { active: number; nextStart: number; waiting: Array<() => void> }>();
@@ -9,10 +27,27 @@ export class HostLimiter {
   constructor(
     private readonly concurrency: number,
     private readonly intervalMs: number,
+    private readonly maxWaitMs = Infinity,
   ) {}
 
-  /** Waits for a slot for the host and returns the function that releases it. */
+  /**
+   * Waits for a slot for the host and returns the function that releases it. Rejects with the signal's reason when
+   * it aborts, and with HostBusyError after maxWaitMs.
+   */
   async acquire(host: string, signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (!Number.isFinite(this.maxWaitMs)) return this.take(host, signal);
+    const bound = new AbortController();
+    const timer = setTimeout(() => bound.abort(new HostBusyError(host, this.maxWaitMs, this.concurrency, this.intervalMs)), this.maxWaitMs);
+    timer.unref();
+    try {
+      return await this.take(host, signal ? AbortSignal.any([signal, bound.signal]) : bound.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async take(host: string, signal?: AbortSignal): Promise<() => void> {
     let state = this.hosts.get(host);
     if (!state) {
       if (this.hosts.size >= 1000) this.prune();

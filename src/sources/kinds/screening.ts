@@ -13,6 +13,11 @@ import { toItems } from './to-item.js';
 /** One list entry as read, with the key that identifies it across polls and the hash of the fields we report. */
 export interface ListedEntry {
   key: string;
+  /**
+   * What identifies the entry in the list: its id, else its list and name. `key` is this unless other entries share
+   * it, which the list allows (duplicate ids; namesakes on one list without ids).
+   */
+  baseKey: string;
   hash: string;
   entry: Omit<ScreeningEntry, 'change'>;
   url?: string;
@@ -52,27 +57,72 @@ export function readScreeningList(sourceId: string, doc: unknown, url: string, l
     // The entry's own id when the list gives one; otherwise what it is: the list and the name.
     const key = asText(r.id) ?? asText(r.entity_number) ?? hash(`${list}\u0000${name}`);
     const url = asText(r.source_list_url) ?? asText(r.source_information_url);
-    out.push({ key, hash: hash(JSON.stringify([entry, programs])), entry, url, programs });
+    out.push({ key, baseKey: key, hash: hash(JSON.stringify([entry, programs])), entry, url, programs });
   }
-  return out;
+  return keyApart(out);
 }
 
-/** Entries new or changed against the last snapshot, and the snapshot diff that records this poll. */
+/**
+ * Gives entries that share a key keys of their own: the shared key, "~" and their content hash (and "~2", "~3", ... for
+ * identical copies), so they no longer overwrite each other in the snapshot and flip-flop as "changed" at every
+ * poll. The key does not depend on the entries' order, and an entry alone with its key keeps it exactly, so the
+ * snapshots stored before keep matching.
+ */
+function keyApart(entries: ListedEntry[]): ListedEntry[] {
+  const count = new Map<string, number>();
+  for (const e of entries) count.set(e.baseKey, (count.get(e.baseKey) ?? 0) + 1);
+  const copies = new Map<string, number>();
+  for (const e of entries) {
+    if (count.get(e.baseKey)! < 2) continue;
+    const key = `${e.baseKey}~${e.hash}`;
+    const n = (copies.get(key) ?? 0) + 1;
+    copies.set(key, n);
+    e.key = n === 1 ? key : `${key}~${n}`;
+  }
+  return entries;
+}
+
+const KEYED_APART = /^(.*)~[0-9a-f]{16}(?:~\d+)?$/;
+const baseKeyOf = (key: string) => KEYED_APART.exec(key)?.[1] ?? key;
+
+/**
+ * Entries new or changed against the last snapshot, and the snapshot diff that records this poll. An entry that shares
+ * its key with others changes key when its content changes, or when it gains or loses a namesake: matched by the key
+ * they share against the stored entries gone from the snapshot, the same content under a new key is no change, and
+ * new content in place of a gone entry is a change, not an addition.
+ */
 export function diffScreening(
   previous: Map<string, string>,
   current: ListedEntry[],
 ): { changes: Array<ListedEntry & { change: ScreeningEntry['change'] }>; set: Map<string, string>; remove: string[] } {
+  const present = new Set(current.map((e) => e.key));
+  const remove = [...previous.keys()].filter((k) => !present.has(k));
+  const gone = new Map<string, string[]>();
+  for (const k of remove) {
+    const base = baseKeyOf(k);
+    const hashes = gone.get(base);
+    if (hashes) hashes.push(previous.get(k)!);
+    else gone.set(base, [previous.get(k)!]);
+  }
+  // Renames first, so that a namesake listed before an unchanged entry cannot take the unchanged entry's place.
+  const renamed = new Set<ListedEntry>();
+  for (const e of current) {
+    const hashes = previous.has(e.key) ? undefined : gone.get(e.baseKey);
+    const i = hashes?.indexOf(e.hash) ?? -1;
+    if (i < 0) continue;
+    hashes!.splice(i, 1);
+    renamed.add(e);
+  }
   const set = new Map<string, string>();
   const changes: Array<ListedEntry & { change: ScreeningEntry['change'] }> = [];
-  const present = new Set<string>();
   for (const e of current) {
-    present.add(e.key);
     const before = previous.get(e.key);
     if (before === e.hash) continue;
     set.set(e.key, e.hash);
-    changes.push({ ...e, change: before === undefined ? 'added' : 'changed' });
+    if (renamed.has(e)) continue;
+    const replaces = before !== undefined || gone.get(e.baseKey)?.shift() !== undefined;
+    changes.push({ ...e, change: replaces ? 'changed' : 'added' });
   }
-  const remove = [...previous.keys()].filter((k) => !present.has(k));
   return { changes, set, remove };
 }
 
