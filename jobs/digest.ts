@@ -1,7 +1,6 @@
 import type { Job } from 'bullmq';
-import { digestKey } from '../src/alerts/digest.js';
 import { digestStage } from '../src/pipeline/digest.js';
-import { type DeliveryJobContext, settleDeliveryFailure, waitUntil } from '../src/queue/delivery-job.js';
+import { type DeliveryJobContext, digestLedger, settleDeliveryFailure, waitUntil } from '../src/queue/delivery-job.js';
 import type { DigestJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
 
@@ -16,8 +15,7 @@ export function digestProcessor(ctx: WorkerContext) {
     const settle: DeliveryJobContext = {
       job,
       token,
-      key: digestKey(channelId, windowEnd),
-      base: { channelId },
+      ...digestLedger(job.data),
       deliveries: ctx.stores.deliveries,
       maxRateLimitWaits: ctx.runtime.state.config.settings.delivery.maxRateLimitWaits,
       now: ctx.runtime.now,

@@ -1,7 +1,6 @@
 import type { Job } from 'bullmq';
-import { deliveryKey } from '../src/alerts/ids.js';
 import { deliverStage } from '../src/pipeline/deliver.js';
-import { type DeliveryJobContext, settleDeliveryFailure, waitUntil } from '../src/queue/delivery-job.js';
+import { type DeliveryJobContext, notifyLedger, settleDeliveryFailure, waitUntil } from '../src/queue/delivery-job.js';
 import type { NotifyJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
 
@@ -17,8 +16,7 @@ export function notifyProcessor(ctx: WorkerContext) {
     const settle: DeliveryJobContext = {
       job,
       token,
-      key: deliveryKey(alertId, version, channelId),
-      base: { alertId, version, channelId },
+      ...notifyLedger(job.data),
       deliveries: ctx.stores.deliveries,
       maxRateLimitWaits: ctx.runtime.state.config.settings.delivery.maxRateLimitWaits,
       now: ctx.runtime.now,

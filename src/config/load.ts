@@ -105,8 +105,19 @@ export function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): C
  */
 export function loadRunnableConfig(dir: string, env: NodeJS.ProcessEnv = process.env): ChokepointConfig {
   const config = loadConfig(dir, env);
-  createScorer(config);
+  validatedScorers.set(config, createScorer(config));
   return config;
+}
+
+type BuiltScorer = ReturnType<typeof createScorer>;
+
+// The check is the build (lexicon files read, automaton compiled): the runtime takes the scorer it produced rather
+// than building it again at start and on every reload, and so runs the very lexicon that was validated.
+const validatedScorers = new WeakMap<ChokepointConfig, BuiltScorer>();
+
+/** The scorer of a config: the one loadRunnableConfig built for it, else built now (throws ConfigError). */
+export function scorerOf(config: ChokepointConfig): BuiltScorer {
+  return validatedScorers.get(config) ?? createScorer(config);
 }
 
 /** The ids of the active and inactive channels, in the order of channels.yaml (for duplicate checks). */

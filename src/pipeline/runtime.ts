@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { ChokepointConfig } from '../config/load.js';
+import { type ChokepointConfig, scorerOf } from '../config/load.js';
 import type { ChannelConfig, SourceConfig, WatchlistConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Scorer } from '../scoring/types.js';
-import { createScorer } from '../scoring/index.js';
 import { createNotifiers, type NotifierSet } from '../notifiers/registry.js';
 import { createHttpClient, type HttpClient } from '../sources/http.js';
 
@@ -22,10 +21,10 @@ export interface ConfigState {
 }
 
 export function buildConfigState(config: ChokepointConfig): ConfigState {
-  const scorer = createScorer(config);
   return {
     config,
-    scorer,
+    // Built when the config was validated (loadRunnableConfig), else now.
+    scorer: scorerOf(config),
     notifiers: createNotifiers(config.channels),
     http: createHttpClient(config.settings.http),
     sources: new Map(config.sources.map((s) => [s.id, s])),

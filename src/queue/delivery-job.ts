@@ -5,6 +5,7 @@ import type { DeliveryStore } from '../store/deliveries.js';
 import type { PipelineMetrics } from '../worker/context.js';
 import { digestKey } from '../alerts/digest.js';
 import { deliveryKey } from '../alerts/ids.js';
+import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
 import { QUEUES, type DigestJob, type NotifyJob } from './names.js';
 
 export interface DeliveryJobContext {
@@ -20,6 +21,19 @@ export interface DeliveryJobContext {
   metrics?: PipelineMetrics;
   /** "delivery" or "digest", for log lines. */
   what: string;
+}
+
+/** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
+export type Ledger = Pick<DeliveryJobContext, 'key' | 'base'>;
+
+/** The ledger entry of a notify job: one alert version on one channel. */
+export function notifyLedger({ alertId, version, channelId }: NotifyJob): Ledger {
+  return { key: deliveryKey(alertId, version, channelId), base: { alertId, version, channelId } };
+}
+
+/** The ledger entry of a digest job: one channel's window. */
+export function digestLedger({ channelId, windowEnd }: DigestJob): Ledger {
+  return { key: digestKey(channelId, windowEnd), base: { channelId } };
 }
 
 /**
@@ -61,7 +75,7 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
     const rateLimited = (await ctx.deliveries.get(ctx.key))?.rateLimited ?? 0;
     if (rateLimited > ctx.maxRateLimitWaits) return giveUp('rate limited too many times', { rateLimited });
     log.warn({ retryAfterMs: error.delayMs, rateLimited }, 'receiver rate-limited us; waiting');
-    return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? 30_000));
+    return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }
   metrics?.deliveries.inc({ channel: base.channelId, outcome: 'retry' });
   if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) return giveUp('attempts exhausted');
@@ -80,14 +94,8 @@ export async function recordStalledOut(
   deps: { deliveries: DeliveryStore; now: () => Date; metrics?: PipelineMetrics },
   stalls: number,
 ): Promise<boolean> {
-  let ledger: { key: string; base: DeliveryJobContext['base'] } | undefined;
-  if (queueName === QUEUES.notify) {
-    const { alertId, version, channelId } = data as NotifyJob;
-    ledger = { key: deliveryKey(alertId, version, channelId), base: { alertId, version, channelId } };
-  } else if (queueName === QUEUES.digest) {
-    const { channelId, windowEnd } = data as DigestJob;
-    ledger = { key: digestKey(channelId, windowEnd), base: { channelId } };
-  }
+  // The entry the job's processor would have written (jobs/notify.ts, jobs/digest.ts).
+  const ledger = queueName === QUEUES.notify ? notifyLedger(data as NotifyJob) : queueName === QUEUES.digest ? digestLedger(data as DigestJob) : undefined;
   if (!ledger) return false;
   const error = `the workers running it died ${stalls} times in a row (a crash, OOM or kill each time); given up`;
   const entry = await deps.deliveries.recordAttempt(ledger.key, ledger.base, { status: 'failed', error, errorKind: 'stalled', at: deps.now() });

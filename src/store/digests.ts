@@ -9,20 +9,14 @@ export interface HeldAlert {
 }
 
 /**
- * Alerts held for each channel's next digest: a sorted set per channel (alert id by time held). The dispatch store
- * settles it when it records a decision (store/dispatch.ts): a newer version held moves the alert to the newer time,
+ * Alerts held for each channel's next digest: a sorted set per channel (alert id by time held). Only the dispatch store
+ * holds and releases alerts, in the script that records a decision (store/dispatch.ts), so that a holding always
+ * follows the decision that won the record: a newer version held moves the alert to the newer time,
  * one sent by itself releases it, and an older version or a replayed decision changes nothing. A digest takes what
  * was held up to its window's end and clears exactly those entries once it is delivered, so an alert held again
  * while the digest was being sent waits for the next one. Bounded by count; alerts past their retention drop out.
  */
 export interface DigestStore {
-  /**
-   * Holds the alert directly, outside any decision (tests, tools). Dispatch does not use it: its holdings follow the
-   * decisions it records (see above), which this would bypass.
-   */
-  hold(channelId: string, alertId: string, atMs: number): Promise<void>;
-  /** Releases a holding directly; like `hold`, not what dispatch uses. */
-  release(channelId: string, alertId: string): Promise<void>;
   /** Held up to and including `upToMs`, oldest first. */
   pending(channelId: string, upToMs: number): Promise<HeldAlert[]>;
   /** Removes the entries a delivered digest carried, unless they were held again since. */
@@ -51,17 +45,6 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
   const heldKey = (channelId: string) => digestHeldKey(prefix, channelId);
   const lastKey = (channelId: string) => keyFor(prefix, 'digest-last', channelId);
   return {
-    async hold(channelId, alertId, atMs) {
-      await redis
-        .multi()
-        .zadd(heldKey(channelId), atMs, alertId)
-        .zremrangebyrank(heldKey(channelId), 0, -(MAX_HELD + 1))
-        .expire(heldKey(channelId), retentionSeconds)
-        .exec();
-    },
-    async release(channelId, alertId) {
-      await redis.zrem(heldKey(channelId), alertId);
-    },
     async pending(channelId, upToMs) {
       const flat = await redis.zrangebyscore(heldKey(channelId), '-inf', String(upToMs), 'WITHSCORES');
       const out: HeldAlert[] = [];

@@ -43,7 +43,7 @@ function setup(name: string, channel: Record<string, unknown>) {
   const dispatch = createDispatchStore(redis, p, 3600);
   const digests = createDigestStore(redis, p, 3600);
   const channels = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', ...channel })]]);
-  const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels, dispatch, digests, now: new Date(iso) });
+  const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels, dispatch, now: new Date(iso) });
   const held = async () => (await digests.pending('ops', Infinity)).map((h) => h.alertId);
   return { dispatch, digests, channels, deps, held };
 }

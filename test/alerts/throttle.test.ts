@@ -65,19 +65,20 @@ describe('dispatching alert versions to channels', () => {
 
   it('sends the first N of an hour and holds the overflow for the digest, deciding each version once', async () => {
     const p = `${prefix}-dispatch`;
-    const deps = { watchlist, channels, dispatch: createDispatchStore(redis, p, 3600), digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const digests = createDigestStore(redis, p, 3600);
+    const deps = { watchlist, channels, dispatch: createDispatchStore(redis, p, 3600), now: new Date(T0) };
     const outcomes = [];
     for (let i = 0; i < 3; i++) outcomes.push(await dispatchAlert(makeAlert({ id: `al${i}`, level: 'high' }), 'first', 1, deps));
     expect(outcomes.map((o) => o.notifications.length)).toEqual([1, 1, 0]);
     expect(outcomes[2].held).toMatchObject([{ alertId: 'al2', channelId: 'ops', dispatch: { mode: 'digest', why: 'throttled' } }]);
-    expect(await deps.digests.pending('ops', T0)).toEqual([{ alertId: 'al2', heldAt: T0 }]);
+    expect(await digests.pending('ops', T0)).toEqual([{ alertId: 'al2', heldAt: T0 }]);
     // A replay an hour later (budget free again) applies the recorded decision, not a new one.
     const replay = await dispatchAlert(makeAlert({ id: 'al2', level: 'high' }), 'first', 1, { ...deps, now: new Date(T0 + 2 * HOUR) });
     expect(replay.notifications).toHaveLength(0);
     // A newer version that goes out at once takes the alert out of the digest.
     const v2 = await dispatchAlert(makeAlert({ id: 'al2', level: 'critical', version: 2 }), 'escalated', 2, { ...deps, now: new Date(T0 + 2 * HOUR) });
     expect(v2.notifications).toMatchObject([{ version: 2, delayMs: 0, dispatch: { why: 'critical' } }]);
-    expect(await deps.digests.pending('ops', T0 + 3 * HOUR)).toEqual([]);
+    expect(await digests.pending('ops', T0 + 3 * HOUR)).toEqual([]);
   });
 
   it("gives a throttled channel's slots to a score job's alerts in the order their items came", async () => {
@@ -85,7 +86,7 @@ describe('dispatching alert versions to channels', () => {
     const real = createDispatchStore(redis, p, 3600);
     // The first alert is slow to reserve: were the job's alerts dispatched at once, the later ones would take its slot.
     const dispatch: DispatchStore = { ...real, reserve: async (...args) => (args[1].includes('job-b') && (await new Promise((r) => setTimeout(r, 30))), real.reserve(...args)) };
-    const deps = { watchlists: new Map([['magnets', watchlist]]), channels, dispatch, digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels, dispatch, now: new Date(T0) };
     const due = ['b', 'a', 'c', 'd'].map((id) => ({ alert: makeAlert({ id: `job-${id}`, watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const }));
     const outcome = await dispatchDue(due, deps);
     expect(outcome.notifications.map((n) => n.alertId)).toEqual(['job-b', 'job-a']);
@@ -99,7 +100,7 @@ describe('dispatching alert versions to channels', () => {
     const real = createDispatchStore(redis, p, 3600);
     let listedTogether = 0;
     const dispatch: DispatchStore = { ...real, listMany: async (ids) => (listedTogether++, real.listMany(ids)) };
-    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: quiet, dispatch, digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: quiet, dispatch, now: new Date(T0) };
     const alert = makeAlert({ id: 'q-1', watchlistId: 'magnets', level: 'high', version: 2 });
     const outcome = await dispatchDue(
       [
@@ -119,7 +120,7 @@ describe('dispatching alert versions to channels', () => {
     const p = `${prefix}-superseded-slot`;
     // 2 per hour, quiet 22:00-07:00 UTC, no digest: everything decided at night is deferred to 07:00.
     const night = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 2 }, quietHours: { start: '22:00', end: '07:00' } })]]);
-    const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels: night, dispatch: createDispatchStore(redis, p, 3600), digests: createDigestStore(redis, p, 3600), now: new Date(iso) });
+    const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels: night, dispatch: createDispatchStore(redis, p, 3600), now: new Date(iso) });
     const seven = Date.parse('2025-07-02T07:00:00Z');
     const v1 = makeAlert({ id: 'sup', watchlistId: 'magnets', level: 'high' });
     await dispatchDue([{ alert: v1, version: 1, reason: 'first' }], deps('2025-07-01T23:01:00Z'));
@@ -137,7 +138,7 @@ describe('dispatching alert versions to channels', () => {
     // Budget 1 with a digest for the overflow; quiet 22:00-07:00 UTC defers to 07:00.
     const night = new Map([['ops', channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 1 }, quietHours: { start: '22:00', end: '07:00' }, digest: { schedule: '0 8 * * *', immediateLevel: 'low' } })]]);
     const store = createDispatchStore(redis, p, 3600);
-    const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels: night, dispatch: store, digests: createDigestStore(redis, p, 3600), now: new Date(iso) });
+    const deps = (iso: string) => ({ watchlists: new Map([['magnets', watchlist]]), channels: night, dispatch: store, now: new Date(iso) });
     const seven = Date.parse('2025-07-02T07:00:00Z');
     const v1 = makeAlert({ id: 'take', watchlistId: 'magnets', level: 'high' });
     await dispatchDue([{ alert: v1, version: 1, reason: 'first' }], deps('2025-07-01T23:01:00Z'));
@@ -179,7 +180,7 @@ describe('dispatching alert versions to channels', () => {
       }
     };
     const dispatch: DispatchStore = { ...real, list: watched(real.list), record: watched(real.record) };
-    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: open, dispatch, digests: createDigestStore(redis, p, 3600), now: new Date(T0) };
+    const deps = { watchlists: new Map([['magnets', watchlist]]), channels: open, dispatch, now: new Date(T0) };
     const due = [
       { alert: makeAlert({ id: 'm-1', watchlistId: 'magnets', level: 'high', version: 2 }), version: 1, reason: 'first' as const },
       { alert: makeAlert({ id: 'm-2', watchlistId: 'magnets', level: 'high' }), version: 1, reason: 'first' as const },

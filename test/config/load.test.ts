@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, formatIssue } from '../../src/config/errors.js';
-import { loadConfig, loadRunnableConfig } from '../../src/config/load.js';
+import { loadConfig, loadRunnableConfig, scorerOf } from '../../src/config/load.js';
+import { buildConfigState } from '../../src/pipeline/runtime.js';
 import { redactSecrets } from '../../src/secrets.js';
 import { MINIMAL, writeConfigDir } from '../helpers/config-dir.js';
 
@@ -279,5 +280,13 @@ watchlists: []
       expect.stringMatching(/watchlists\.yaml:3: watchlists\[0\]\.materials\[1\]: unknown material "unobtainium"/),
     ]);
     expect(loadRunnableConfig(dirWith({}), env).watchlists).toHaveLength(1);
+  });
+
+  it('hands the scorer built while validating to the runtime instead of building it again', async () => {
+    const config = loadRunnableConfig(dirWith({}), env);
+    const state = buildConfigState(config);
+    expect(state.scorer).toBe(scorerOf(config));
+    state.http.close();
+    await state.notifiers.close();
   });
 });

@@ -74,12 +74,15 @@ async function notify(alertId: string, channelId: string): Promise<string> {
   return id;
 }
 
-/** Holds an alert for a channel's digest and enqueues the digest; returns the digest's job id (its ledger key). */
+/**
+ * Holds an alert for a channel's digest (by recording a digest decision, as dispatch does) and enqueues the digest;
+ * returns the digest's job id (its ledger key).
+ */
 async function digest(alertId: string, channelId: string): Promise<string> {
   const alert = makeAlert({ id: alertId });
   await stores().alerts.update(alertId, async () => ({ alert, result: null }));
   const windowEnd = Date.now();
-  await stores().digests.hold(channelId, alertId, windowEnd - 1000);
+  await stores().dispatch.record(alertId, { channelId, version: 1, mode: 'digest', why: 'below-immediate-level', decidedAt: windowEnd - 1000 });
   await enqueueDigest(queues().digest, channelId, windowEnd);
   return digestKey(channelId, windowEnd);
 }

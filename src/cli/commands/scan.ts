@@ -1,6 +1,5 @@
 import { routeAlert } from '../../alerts/routing.js';
 import type { Alert } from '../../alerts/types.js';
-import { ConfigError, formatIssue } from '../../config/errors.js';
 import { DeliveryError } from '../../errors.js';
 import type { Item } from '../../items/item.js';
 import { silentLogger } from '../../log.js';
@@ -41,14 +40,8 @@ Exit codes: 0 ok, 1 invalid config, a source failed or a delivery failed, 2 usag
   async run(args, io) {
     const config = loadConfigOrReport(args, io);
     if (!config) return EXIT.FAILURE;
-    let state: ConfigState;
-    try {
-      state = buildConfigState(config);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      err.issues.forEach((issue) => io.stderr.write(`${formatIssue(issue)}\n`));
-      return EXIT.FAILURE;
-    }
+    // Validated with its scorer by loadConfigOrReport, which buildConfigState takes over.
+    const state = buildConfigState(config);
     const only = (args.values.source as string[] | undefined) ?? [];
     const unknown = only.filter((id) => !state.sources.has(id));
     if (unknown.length) {

@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { ConfigError, formatIssue } from '../../config/errors.js';
-import { createScorer } from '../../scoring/index.js';
+import { scorerOf } from '../../config/load.js';
 import { summarise } from '../../scoring/backtest.js';
 import { type InputItem, parseInputLine } from '../../scoring/input.js';
 import type { Scorer } from '../../scoring/types.js';
@@ -38,16 +37,10 @@ export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promis
       return EXIT.FAILURE;
     }
   }
+  // Loading it reports the lexicon's and watchlists' errors too, and builds the scorer.
   const config = loadConfigOrReport(args, io);
   if (!config) return EXIT.FAILURE;
-  try {
-    return { input, scorer: createScorer(config), dir: config.dir };
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const issue of err.issues) io.stderr.write(`${formatIssue(issue)}\n`);
-    io.stderr.write(`${err.issues.length} error${err.issues.length === 1 ? '' : 's'} in the lexicon or watchlists of ${config.dir}\n`);
-    return EXIT.FAILURE;
-  }
+  return { input, scorer: scorerOf(config), dir: config.dir };
 }
 
 export const scoreCommand: Command = {
