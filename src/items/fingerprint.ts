@@ -29,7 +29,7 @@ export function fingerprintOfCanonical(parts: { sourceId?: string; guid?: string
   else if (guid) key = `g\u0000${source}\u0000${guid}`;
   else if (url) key = `u\u0000${url}`;
   else key = `t\u0000${source}\u0000${normaliseTitle(parts.title ?? '')}`;
-  return hash('sha256', key, 'hex').slice(0, 32);
+  return digest(key);
 }
 
 /**
@@ -58,9 +58,14 @@ export function identifyPastRepeatedGuids(items: Item[], repeated: ReadonlySet<s
   return items.map((item) => {
     if (!repeated.has(item.id)) return item;
     const ownLink = item.url !== undefined && links.get(`${item.id}\u0000${item.url}`) === 1;
-    const key = ownLink ? `u\u0000${item.url}` : `l\u0000${item.sourceId}\u0000${item.url ?? ''}\u0000${normaliseTitle(item.title)}`;
-    return { ...item, id: hash('sha256', key, 'hex').slice(0, 32) };
+    const id = ownLink ? fingerprintOfCanonical({ url: item.url }) : digest(`l\u0000${item.sourceId}\u0000${item.url ?? ''}\u0000${normaliseTitle(item.title)}`);
+    return { ...item, id };
   });
+}
+
+/** An id: the first 32 hex characters of the key's SHA-256. */
+function digest(key: string): string {
+  return hash('sha256', key, 'hex').slice(0, 32);
 }
 
 /** Case, width and spacing differences do not make a different title. */

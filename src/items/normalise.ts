@@ -20,6 +20,8 @@ export const LIMITS = {
   author: 200,
   category: 100,
   categories: 20,
+  /** Categories read at most; the first `categories` distinct ones among them are kept. A feed reader stops here too. */
+  categoriesRead: 100,
   guid: 2_000,
   language: 20,
   /** Text longer than this is cut before cleaning, so cleaning time is bounded too. */
@@ -70,7 +72,7 @@ export function makeItem(raw: RawFields): Item {
   const author = raw.author ? clip(htmlToText(raw.author), LIMITS.author) : '';
   if (author) item.author = author;
   const categories = (raw.categories ?? [])
-    .slice(0, LIMITS.categories * 5)
+    .slice(0, LIMITS.categoriesRead)
     .map((c) => clip(htmlToText(c), LIMITS.category))
     .filter(Boolean);
   if (categories.length) item.categories = [...new Set(categories)].slice(0, LIMITS.categories);

@@ -102,11 +102,9 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
 
     async saveValidators(sourceId, url, validators) {
       const k = key(sourceId, 'http');
-      const fields = [validators.etag && ['etag', validators.etag], validators.lastModified && ['lastModified', validators.lastModified]].filter(
-        (e): e is [string, string] => !!e,
-      );
+      const { etag, lastModified } = validators;
       const tx = redis.multi().del(k);
-      if (fields.length) tx.hset(k, { ...Object.fromEntries(fields), urlDigest: urlDigest(url) });
+      if (etag || lastModified) tx.hset(k, { ...(etag && { etag }), ...(lastModified && { lastModified }), urlDigest: urlDigest(url) });
       replyValues(await tx.exec());
     },
 

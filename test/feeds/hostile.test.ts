@@ -129,6 +129,11 @@ describe('hostile feeds', { timeout: 20_000 }, () => {
     }
   });
 
+  it('refuses 49,000 items that are never closed ahead of 20 MB of text without searching the text for each', () => {
+    const error = refusal(`<rss><channel><title>t</title>${'<item>'.repeat(49_000)}${'x'.repeat(20_000_000)}</channel></rss>`);
+    expect(error.code).toBe('CP_PARSE_MALFORMED_XML');
+  });
+
   it('still reads a large feed with rich entries, cut apart or parsed whole', () => {
     const rich = Array.from({ length: 20_000 }, (_, i) => `<item><title a="1" b="2">Item ${i}</title><link>https://example.com/${i}</link><category domain="x">c</category><enclosure url="https://example.com/${i}.mp3" length="1" type="audio/mpeg"/></item>`).join('');
     const channel = `<title>big</title>${'<itunes:category text="News"/>'.repeat(2_000)}`;

@@ -37,6 +37,16 @@ function ok(res: HttpResponse): Extract<HttpResponse, { notModified: false }> {
   return res;
 }
 
+/** Answers 200 and sends a byte every 20 ms for as long as the client listens: a response that never completes. */
+function trickle(res: http.ServerResponse): void {
+  res.writeHead(200);
+  const timer = setInterval(() => res.write('.'), 20);
+  res.on('close', () => clearInterval(timer));
+}
+
+/** A host whose /quick answers at once and whose every other path trickles. */
+const quickOrTrickle: http.RequestListener = (req, res) => (req.url === '/quick' ? res.end('ok') : trickle(res));
+
 describe('HTTP client', () => {
   it('returns the body, content type, final URL and validators after following a redirect', async () => {
     const server = await serve((req, res) => {
@@ -110,11 +120,7 @@ describe('HTTP client', () => {
   });
 
   it('cuts a server that trickles bytes forever at the total deadline, without retrying it', async () => {
-    const server = await serve((_req, res) => {
-      res.writeHead(200);
-      const timer = setInterval(() => res.write('.'), 20);
-      res.on('close', () => clearInterval(timer));
-    });
+    const server = await serve((_req, res) => trickle(res));
     const err = await failure(client({ timeoutMs: 400 }).get({ url: server.url, sourceId: 'drip' }));
     expect(err.code).toBe('CP_SOURCE_TIMEOUT');
     expect(err.message).toContain('400 ms');
@@ -278,12 +284,7 @@ describe('HTTP client', () => {
   });
 
   it("starts a request's deadline when it gets a free connection to its host, not while it waits for one", async () => {
-    const server = await serve((req, res) => {
-      if (req.url === '/quick') return res.end('ok');
-      res.writeHead(200);
-      const timer = setInterval(() => res.write('.'), 20);
-      res.on('close', () => clearInterval(timer));
-    });
+    const server = await serve(quickOrTrickle);
     const c = client({ perHostConcurrency: 1, retries: 0 });
     const slow = failure(c.get({ url: `${server.url}/slow`, sourceId: 'slow', timeoutMs: 600 }));
     await vi.waitFor(() => expect(server.requests).toHaveLength(1));
@@ -294,12 +295,7 @@ describe('HTTP client', () => {
   });
 
   it('fails a request that waited too long for a free connection to its host with that reason, without sending it', async () => {
-    const server = await serve((req, res) => {
-      if (req.url === '/quick') return res.end('ok');
-      res.writeHead(200);
-      const timer = setInterval(() => res.write('.'), 20);
-      res.on('close', () => clearInterval(timer));
-    });
+    const server = await serve(quickOrTrickle);
     const c = client({ perHostConcurrency: 1, retries: 0 }, { maxHostWaitMs: 300 });
     const slow = failure(c.get({ url: `${server.url}/slow`, sourceId: 'slow', timeoutMs: 1500 }));
     await vi.waitFor(() => expect(server.requests).toHaveLength(1));

@@ -24,15 +24,15 @@ export function authorOf(node: XmlNode, ...names: string[]): string | undefined 
 }
 
 /**
- * An item's category texts, as many as normalisation may keep (it keeps 20 of the first 100): an item with 400,000
- * <category> elements costs no more to read than one with a hundred.
+ * An item's category texts, as many as normalisation reads (LIMITS.categoriesRead): an item with 400,000 <category>
+ * elements costs no more to read than one with a hundred.
  */
 export function categoriesOf(nodes: XmlNode[], read: (node: XmlNode) => string | undefined): string[] {
   const out: string[] = [];
   for (const node of nodes) {
     const text = read(node);
     if (text && text.trim()) out.push(text);
-    if (out.length >= LIMITS.categories * 5) break;
+    if (out.length >= LIMITS.categoriesRead) break;
   }
   return out;
 }
