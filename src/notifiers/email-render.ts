@@ -12,10 +12,13 @@ import {
   levelLabel,
   oneLine,
   safeLink,
-  sourceCountText,
+  fitCount,
+  rankAlerts,
+  sourcesText,
   topLevel,
   truncate,
   watchlistLabel,
+  watchlistSizes,
 } from './format.js';
 
 /** A rendered email: everything but the envelope (from/to/List-Id come from the channel at send time). */
@@ -62,11 +65,12 @@ function subjectOf(alert: Alert): string {
 }
 
 function facts(alert: Alert): Array<[string, string]> {
+  const sources = sourcesText(alert);
   const rows: Array<[string, string]> = [
     ['Watchlist', watchlistLabel(alert)],
     ['Level', `${levelLabel(alert.level)} (score ${alert.score}, ${alert.direction})`],
     ['Watched entities', alert.entities.join(', ') || '(none)'],
-    ['Sources', `${sourceCountText(alert.sources.length)} (${alert.sources.join(', ')})`],
+    ...(sources ? [['Sources', `${sources} (${alert.sources.join(', ')})`] as [string, string]] : []),
     ['First seen', formatTime(alert.firstSeenAt)],
     ['Updated', formatTime(alert.updatedAt)],
   ];
@@ -143,52 +147,91 @@ export function renderEmailAlert(alert: Alert, channel: EmailChannelConfig): Ema
   return { subject: subjectOf(alert), text, html, messageId, thread };
 }
 
+/**
+ * Gmail clips a message whose HTML exceeds about 102 KB, hiding the rest behind "[Message clipped]". The digest HTML
+ * stays under this many UTF-8 bytes, which leaves room for the transfer encoding (base64 adds a third) and headers.
+ */
+export const EMAIL_DIGEST_MAX_HTML_BYTES = 75_000;
+
+/** Digest lines cut long feed titles, and leave unlinked URLs too long to be useful as links, so one alert stays small. */
+const DIGEST_TITLE_MAX = 300;
+const DIGEST_URL_MAX = 2_000;
+
+function digestLink(url: string | undefined): string | undefined {
+  const safe = safeLink(url);
+  return safe && safe.length <= DIGEST_URL_MAX ? safe : undefined;
+}
+
+/**
+ * A digest grouped by watchlist. If the HTML would be clipped, the least important alerts of any watchlist are left
+ * out (of both parts) and counted in "… and N more".
+ */
 export function renderEmailDigest(digest: Digest, channel: EmailChannelConfig): EmailPayload {
   const alerts = digest.alerts;
   const top = topLevel(alerts);
   const total = digestTotal(digest);
-  const omitted = total - alerts.length;
-  const window = formatWindow(digest.windowStart, digest.windowEnd, digest.timezone);
   const subject = `[DIGEST] ${alertCountText(total)}${alerts.length ? `, highest ${levelLabel(top)}` : ''} (${formatTime(digest.windowEnd, digest.timezone)})`;
-  const groups = groupByWatchlist(alerts);
-  const text = [
-    `Chokepoint digest: ${alertCountText(total)}`,
-    window,
-    ...(total === 0 ? ['', 'No alerts in this window.'] : []),
+  const ranked = rankAlerts(alerts);
+  const groupSizes = watchlistSizes(alerts);
+  const lines = new Map(ranked.map((alert) => [alert, digestHtmlLine(alert)]));
+  const html = (shown: number) => digestHtml(digest, channel, groupByWatchlist(ranked.slice(0, shown)), groupSizes, lines, total - shown);
+  const shown = fitCount(ranked.length, (n) => Buffer.byteLength(html(n), 'utf8') <= EMAIL_DIGEST_MAX_HTML_BYTES);
+  const groups = groupByWatchlist(ranked.slice(0, shown));
+  return { subject, text: digestText(digest, channel, groups, groupSizes, total - shown), html: html(shown), messageId: digestMessageId(digest, channel) };
+}
+
+type Groups = ReturnType<typeof groupByWatchlist>;
+
+function groupTitle(group: Groups[number], groupSizes: Map<string, number>): string {
+  return `${oneLine(group.name)} (${alertCountText(groupSizes.get(group.watchlistId) ?? group.alerts.length)})`;
+}
+
+function digestText(digest: Digest, channel: EmailChannelConfig, groups: Groups, groupSizes: Map<string, number>, more: number): string {
+  return [
+    `Chokepoint digest: ${alertCountText(digestTotal(digest))}`,
+    formatWindow(digest.windowStart, digest.windowEnd, digest.timezone),
+    ...(digestTotal(digest) === 0 ? ['', 'No alerts in this window.'] : []),
     ...groups.flatMap((group) => [
       '',
-      `${oneLine(group.name)} (${alertCountText(group.alerts.length)})`,
-      ...group.alerts.flatMap((alert) => [
-        `- [${levelLabel(alert.level)}] ${oneLine(alert.title)} (${sourceCountText(alert.sources.length)})`,
-        ...(safeLink(alert.url) ? [`  ${safeLink(alert.url)}`] : []),
-      ]),
+      groupTitle(group, groupSizes),
+      ...group.alerts.flatMap((alert) => {
+        const sources = sourcesText(alert);
+        const url = digestLink(alert.url);
+        return [`- [${levelLabel(alert.level)}] ${truncate(oneLine(alert.title), DIGEST_TITLE_MAX)}${sources ? ` (${sources})` : ''}`, ...(url ? [`  ${url}`] : [])];
+      }),
     ]),
-    ...(omitted > 0 ? ['', `… and ${omitted} more (see the dashboard or the alerts API)`] : []),
+    ...(more > 0 ? ['', `… and ${more} more (see the dashboard or the alerts API)`] : []),
     '',
     '-- ',
     footer(channel),
     '',
   ].join('\n');
-  const html = [
+}
+
+function digestHtmlLine(alert: Alert): string {
+  const sources = sourcesText(alert);
+  return (
+    `<li><span style="${STYLE.badge(alert)}">${levelLabel(alert.level)}</span> ${htmlLink(digestLink(alert.url), truncate(oneLine(alert.title), DIGEST_TITLE_MAX))}` +
+    `${sources ? ` <span style="${STYLE.muted}">(${sources})</span>` : ''}</li>`
+  );
+}
+
+function digestHtml(digest: Digest, channel: EmailChannelConfig, groups: Groups, groupSizes: Map<string, number>, lines: Map<Alert, string>, more: number): string {
+  return [
     `<div style="${STYLE.body}">`,
-    `<h2 style="margin:8px 0">Chokepoint digest: ${alertCountText(total)}</h2>`,
-    `<p style="${STYLE.muted}">${escapeHtml(window)}</p>`,
-    total === 0 ? '<p>No alerts in this window.</p>' : '',
+    `<h2 style="margin:8px 0">Chokepoint digest: ${alertCountText(digestTotal(digest))}</h2>`,
+    `<p style="${STYLE.muted}">${escapeHtml(formatWindow(digest.windowStart, digest.windowEnd, digest.timezone))}</p>`,
+    digestTotal(digest) === 0 ? '<p>No alerts in this window.</p>' : '',
     ...groups.flatMap((group) => [
-      `<h3 style="margin:16px 0 4px">${escapeHtml(oneLine(group.name))} (${alertCountText(group.alerts.length)})</h3>`,
+      `<h3 style="margin:16px 0 4px">${escapeHtml(groupTitle(group, groupSizes))}</h3>`,
       '<ul>',
-      ...group.alerts.map(
-        (alert) =>
-          `<li><span style="${STYLE.badge(alert)}">${levelLabel(alert.level)}</span> ${htmlLink(alert.url, oneLine(alert.title))} ` +
-          `<span style="${STYLE.muted}">(${sourceCountText(alert.sources.length)})</span></li>`,
-      ),
+      ...group.alerts.map((alert) => lines.get(alert)!),
       '</ul>',
     ]),
-    omitted > 0 ? `<p>… and ${omitted} more (see the dashboard or the alerts API)</p>` : '',
+    more > 0 ? `<p>… and ${more} more (see the dashboard or the alerts API)</p>` : '',
     `<p style="${STYLE.muted}">${escapeHtml(footer(channel))}</p>`,
     '</div>',
   ]
     .filter(Boolean)
     .join('\n');
-  return { subject, text, html, messageId: digestMessageId(digest, channel) };
 }

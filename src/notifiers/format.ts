@@ -42,6 +42,14 @@ export function sourceCountText(count: number): string {
   return `reported by ${count} source${count === 1 ? '' : 's'}`;
 }
 
+/**
+ * The source count of a story alert; none for a risk-index alert, whose `sources` name only the latest of the many
+ * stories that added up to the index ("reported by 1 source" would understate it).
+ */
+export function sourcesText(alert: Alert): string | undefined {
+  return alert.kind === 'risk-index' ? undefined : sourceCountText(alert.sources.length);
+}
+
 export function watchlistLabel(alert: Alert): string {
   return alert.watchlistName ?? alert.watchlistId;
 }
@@ -164,6 +172,35 @@ export function groupByWatchlist(alerts: readonly Alert[]): WatchlistGroup[] {
   }
   // Insertion order already follows each group's best alert, because alerts were visited in sorted order.
   return [...groups.values()];
+}
+
+/**
+ * How many of `count` alerts, taken most important first, a message can show: the largest n for which `fits(n)` holds
+ * (found by bisection; fits(0) must hold). A digest cut this way drops its least important alerts whatever their
+ * watchlist; the survivors are then shown grouped.
+ */
+export function fitCount(count: number, fits: (n: number) => boolean): number {
+  if (fits(count)) return count;
+  let lo = 0;
+  let hi = count - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Alerts per watchlist id: a group's title counts all its alerts, also those a cut digest leaves out. */
+export function watchlistSizes(alerts: readonly Alert[]): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const alert of alerts) sizes.set(alert.watchlistId, (sizes.get(alert.watchlistId) ?? 0) + 1);
+  return sizes;
+}
+
+/** Alerts most important first (compareAlerts): the order in which a digest that must be cut keeps them. */
+export function rankAlerts(alerts: readonly Alert[]): Alert[] {
+  return [...alerts].sort(compareAlerts);
 }
 
 /** The highest level present in a digest, for its subject and header. */

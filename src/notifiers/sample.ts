@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Alert } from '../alerts/types.js';
 
 /**
@@ -57,4 +58,14 @@ export function sampleAlert(): Alert {
     firstSeenAt: '2024-12-03T02:14:00.000Z',
     updatedAt: '2024-12-03T04:45:00.000Z',
   };
+}
+
+/**
+ * A copy of an alert for a one-off send (`notify-test`, `scan --send`) under an id of its own. Alert ids, and the
+ * email Message-IDs and webhook ids derived from them, are deterministic, and receivers drop what they have seen:
+ * Gmail silently discards a second message with a known Message-ID, and webhook receivers deduplicate on id and
+ * version. Under the worker's id a test would "deliver" but never show, and a preview would hide the real alert.
+ */
+export function oneOffAlert(alert: Alert, purpose: 'test' | 'scan', nonce = randomBytes(6).toString('hex')): Alert {
+  return { ...alert, id: `${alert.id}-${purpose}-${nonce}` };
 }

@@ -13,13 +13,16 @@ import {
   levelLabel,
   oneLine,
   safeLink,
-  sourceCountText,
+  fitCount,
+  rankAlerts,
+  sourcesText,
   topLevel,
   truncate,
   watchlistLabel,
+  watchlistSizes,
 } from './format.js';
 import { classifyReply, postOnce } from './http.js';
-import { channelSecrets } from './redact.js';
+import { channelSecrets, scrub } from './redact.js';
 import type { DeliveryReceipt, Notification, Notifier, SendContext } from './types.js';
 
 /** Block Kit limits (docs.slack.dev, Block Kit reference). */
@@ -105,95 +108,98 @@ export function renderSlackAlert(alert: Alert): SlackPayload {
   blocks.push(section(mrkdwn(alert.why, SLACK_LIMITS.sectionText)));
   const field = (name: string, value: string) => ({ type: 'mrkdwn' as const, text: `*${name}*\n${value}` });
   // Well under the 2000-character field limit: the whole message must stay below Slack's ~13k aggregate.
+  const sources = sourcesText(alert);
   blocks.push({
     type: 'section',
     fields: [
       field('Watchlist', mrkdwn(oneLine(watchlistLabel(alert)), 200)),
       field('Level', `${levelLabel(alert.level)} (score ${alert.score}, ${alert.direction})`),
       field('Watched entities', mrkdwn(alert.entities.join(', ') || '(none)', 500)),
-      field('Sources', mrkdwn(`${sourceCountText(alert.sources.length)}: ${alert.sources.join(', ')}`, 500)),
+      ...(sources ? [field('Sources', mrkdwn(`${sources}: ${alert.sources.join(', ')}`, 500))] : []),
     ],
   });
-  const lines = alert.items.slice(0, 5).map((item) => `• ${link(item.url, item.title, 300)} (${mrkdwn(item.sourceId, 80)})`);
-  if (moreItems(alert, Math.min(5, alert.items.length)) > 0) lines.push(`… and ${moreItems(alert, Math.min(5, alert.items.length))} more`);
-  const itemsText = truncateLines(lines, 2000);
+  const itemsText = coverageText(alert, 5, 2000);
   if (itemsText) blocks.push(section(itemsText));
   const open = safeLink(alert.url) ? `${link(alert.url, 'Open the story')} · ` : '';
   blocks.push(context(`${open}first seen ${formatTime(alert.firstSeenAt)} · updated ${formatTime(alert.updatedAt)}`));
   const tag = changeTag(alert);
-  const fallback = `${LEVEL_MARKERS[alert.level]} ${levelLabel(alert.level)}${tag ? ` (${tag})` : ''}: ${oneLine(alert.title)} (${sourceCountText(alert.sources.length)}). ${alert.why}`;
+  const fallback = `${LEVEL_MARKERS[alert.level]} ${levelLabel(alert.level)}${tag ? ` (${tag})` : ''}: ${oneLine(alert.title)}${sources ? ` (${sources})` : ''}. ${alert.why}`;
   return { text: mrkdwn(fallback, SLACK_LIMITS.fallbackText), blocks };
 }
 
 /**
- * Joins whole lines (already formatted mrkdwn) up to max characters, so a link is never cut. An item line is bounded
- * well below max (link target, title and source each capped), so the first line always fits.
+ * The coverage section: up to `limit` item lines and "… and N more" for every item not listed, within max characters.
+ * Whole lines only, so a link is never cut; room for the "more" line is kept, so items left out are always counted.
+ * An item line is bounded well below max (link target, title and source each capped), so one always fits.
  */
-function truncateLines(lines: string[], max: number): string {
-  let out = '';
-  for (const line of lines) {
-    const next = out ? `${out}\n${line}` : line;
-    if (next.length > max) break;
-    out = next;
-  }
-  return out;
+function coverageText(alert: Alert, limit: number, max: number): string {
+  const lines = alert.items.slice(0, limit).map((item) => `• ${link(item.url, item.title, 300)} (${mrkdwn(item.sourceId, 80)})`);
+  const text = (shown: number) => {
+    const more = moreItems(alert, shown);
+    return [...lines.slice(0, shown), ...(more > 0 ? [`… and ${more} more`] : [])].join('\n');
+  };
+  let shown = lines.length;
+  while (shown > 0 && text(shown).length > max) shown--;
+  return text(shown);
 }
 
 function digestLine(alert: Alert): string {
   const tag = changeTag(alert);
+  const sources = sourcesText(alert);
   return (
     `${LEVEL_MARKERS[alert.level]} *${levelLabel(alert.level)}* ${link(alert.url, alert.title, 300)}` +
-    `${tag ? ` _(${tag})_` : ''} · ${sourceCountText(alert.sources.length)}`
+    `${tag ? ` _(${tag})_` : ''}${sources ? ` · ${sources}` : ''}`
   );
 }
 
 /**
  * A digest: one header, then per watchlist a divider and its alerts as lines packed into sections of up to 3000
- * characters. When the blocks or the total text budget run out, the rest is summarised as "… and N more".
+ * characters. When the blocks or the total text budget run out, the least important alerts (of any watchlist) are
+ * left out and counted in a closing "… and N more".
  */
 export function renderSlackDigest(digest: Digest): SlackPayload {
   const alerts = digest.alerts;
   const top = topLevel(alerts);
   const total = digestTotal(digest);
   const title = `${alerts.length ? LEVEL_MARKERS[top] + ' ' : ''}Digest: ${alertCountText(total)}`;
-  const blocks: SlackBlock[] = [header(title), context(formatWindow(digest.windowStart, digest.windowEnd, digest.timezone))];
-  if (total === 0) blocks.push(section('No alerts in this window.'));
+  const head: SlackBlock[] = [header(title), context(formatWindow(digest.windowStart, digest.windowEnd, digest.timezone))];
+  if (total === 0) head.push(section('No alerts in this window.'));
 
-  const budget = SLACK_LIMITS.totalText - 400;
-  let used = 0;
-  let shown = 0;
-  let open: string | null = null;
-  const flush = () => {
-    if (open) blocks.push(section(open));
-    open = null;
+  const ranked = rankAlerts(alerts);
+  const lines = new Map(ranked.map((alert) => [alert, digestLine(alert)]));
+  const groupSizes = watchlistSizes(alerts);
+  const moreLine = (shown: number) => (total - shown > 0 ? [context(`… and ${total - shown} more (see the dashboard or the alerts API)`)] : []);
+  // Header, window and "more" line stay well within the 400 characters kept back from the total.
+  const fits = (shown: number) => {
+    const body = digestBody(ranked.slice(0, shown), lines, groupSizes);
+    return head.length + body.blocks.length + moreLine(shown).length <= SLACK_LIMITS.blocks && body.textLength <= SLACK_LIMITS.totalText - 400;
   };
-  // Whether `extra` more blocks still fit beside the open section and the closing "… and N more" line.
-  const room = (extra: number) => blocks.length + (open ? 1 : 0) + extra + 1 <= SLACK_LIMITS.blocks;
-
-  outer: for (const group of groupByWatchlist(alerts)) {
-    const groupTitle = `*${mrkdwn(oneLine(group.name), 200)}* (${alertCountText(group.alerts.length)})`;
-    if (!room(2) || used + groupTitle.length + digestLine(group.alerts[0]).length + 2 > budget) break;
-    flush();
-    blocks.push({ type: 'divider' });
-    open = groupTitle;
-    used += groupTitle.length;
-    for (const alert of group.alerts) {
-      const line = digestLine(alert);
-      if (used + line.length + 1 > budget) break outer;
-      if (open.length + 1 + line.length > SLACK_LIMITS.sectionText) {
-        if (!room(1)) break outer;
-        flush();
-        open = line;
-      } else open = `${open}\n${line}`;
-      used += line.length + 1;
-      shown++;
-    }
-  }
-  flush();
-  const rest = total - shown;
-  if (rest > 0) blocks.push(context(`… and ${rest} more (see the dashboard or the alerts API)`));
+  const shown = fitCount(ranked.length, fits);
+  const blocks = [...head, ...digestBody(ranked.slice(0, shown), lines, groupSizes).blocks, ...moreLine(shown)];
   const fallback = `Chokepoint digest: ${alertCountText(total)}${alerts.length ? `, highest ${levelLabel(top)}` : ''}`;
   return { text: mrkdwn(fallback, SLACK_LIMITS.fallbackText), blocks };
+}
+
+/** The watchlist groups of the alerts shown: a divider, then the title and lines packed into sections. */
+function digestBody(shown: Alert[], lines: Map<Alert, string>, groupSizes: Map<string, number>): { blocks: SlackBlock[]; textLength: number } {
+  const blocks: SlackBlock[] = [];
+  let textLength = 0;
+  for (const group of groupByWatchlist(shown)) {
+    blocks.push({ type: 'divider' });
+    // A title (at most ~230 characters) and one line (link target, label and tag capped) fit one section together.
+    let open = `*${mrkdwn(oneLine(group.name), 200)}* (${alertCountText(groupSizes.get(group.watchlistId) ?? group.alerts.length)})`;
+    for (const alert of group.alerts) {
+      const line = lines.get(alert)!;
+      if (open.length + 1 + line.length > SLACK_LIMITS.sectionText) {
+        blocks.push(section(open));
+        textLength += open.length;
+        open = line;
+      } else open = `${open}\n${line}`;
+    }
+    blocks.push(section(open));
+    textLength += open.length;
+  }
+  return { blocks, textLength };
 }
 
 /** Slack's documented error bodies that mean the webhook itself is gone or was disabled. */
@@ -215,6 +221,6 @@ export const slackNotifier: Notifier<SlackChannelConfig, SlackPayload> = {
     const target = { channelId: channel.id, label: 'Slack webhook', url: channel.webhookUrl, secrets: channelSecrets(channel) };
     const reply = await postOnce(target, JSON.stringify(payload), {}, context);
     classifyReply(target, reply, (r) => slackHint(r.body));
-    return { response: `HTTP ${reply.status} ${oneLine(reply.body).slice(0, 40)}`.trim() };
+    return { response: `HTTP ${reply.status} ${truncate(oneLine(scrub(reply.body, target.secrets)), 40)}`.trim() };
   },
 };

@@ -6,14 +6,15 @@ import {
   digestTotal,
   formatWindow,
   moreItems,
-  compareAlerts,
+  fitCount,
   formatTime,
   groupByWatchlist,
   LEVEL_MARKERS,
   levelLabel,
   oneLine,
   safeLink,
-  sourceCountText,
+  rankAlerts,
+  sourcesText,
   topLevel,
   truncate,
   watchlistLabel,
@@ -51,11 +52,16 @@ export function neutraliseMarkdown(text: string): string {
   return text.replace(/\]\s*\(/g, '] (');
 }
 
+/**
+ * A markdown link. Brackets in the label become parentheses, and a backslash becomes "∖" (U+2216): escaped or not, a
+ * backslash before the closing "]" or ")" swallows it in some clients (AdaptiveCards#4677, #5590), which then show
+ * the raw markup. In the target, characters that could end or escape it are percent-encoded.
+ */
 function mdLink(url: string | undefined, label: string): string {
-  const text = neutraliseMarkdown(oneLine(label)).replace(/\[/g, '(').replace(/\]/g, ')');
+  const text = neutraliseMarkdown(oneLine(label)).replace(/\[/g, '(').replace(/\]/g, ')').replace(/\\/g, '∖');
   const safe = safeLink(url);
   if (!safe) return text;
-  return `[${text}](${safe.replace(/\(/g, '%28').replace(/\)/g, '%29').replace(/ /g, '%20')})`;
+  return `[${text}](${safe.replace(/\(/g, '%28').replace(/\)/g, '%29').replace(/ /g, '%20').replace(/\\/g, '%5C')})`;
 }
 
 const COLOURS: Record<Alert['level'], string> = {
@@ -89,6 +95,7 @@ export function payloadBytes(payload: TeamsPayload): number {
 
 function alertCard(alert: Alert, whyMax: number, itemMax: number): TeamsPayload {
   const change = changeLine(alert);
+  const sources = sourcesText(alert);
   const body: CardElement[] = [
     textBlock(`${LEVEL_MARKERS[alert.level]} ${levelLabel(alert.level)}`, { weight: 'Bolder', color: COLOURS[alert.level], size: 'Small' }),
     textBlock(neutraliseMarkdown(truncate(oneLine(alert.title), 300)), { weight: 'Bolder', size: 'Large' }),
@@ -101,7 +108,7 @@ function alertCard(alert: Alert, whyMax: number, itemMax: number): TeamsPayload 
       { title: 'Watchlist', value: neutraliseMarkdown(truncate(oneLine(watchlistLabel(alert)), 200)) },
       { title: 'Level', value: `${levelLabel(alert.level)} (score ${alert.score}, ${alert.direction})` },
       { title: 'Watched entities', value: neutraliseMarkdown(truncate(alert.entities.join(', ') || '(none)', 500)) },
-      { title: 'Sources', value: neutraliseMarkdown(truncate(`${sourceCountText(alert.sources.length)}: ${alert.sources.join(', ')}`, 500)) },
+      ...(sources ? [{ title: 'Sources', value: neutraliseMarkdown(truncate(`${sources}: ${alert.sources.join(', ')}`, 500)) }] : []),
       { title: 'First seen', value: formatTime(alert.firstSeenAt) },
       { title: 'Updated', value: formatTime(alert.updatedAt) },
     ],
@@ -125,7 +132,7 @@ export function renderTeamsAlert(alert: Alert): TeamsPayload {
   return alertCard({ ...alert, title: truncate(alert.title, 100), entities: alert.entities.slice(0, 10), sources: alert.sources.slice(0, 10) }, 200, 0);
 }
 
-function digestCard(digest: Digest, ordered: Alert[], shown: number): TeamsPayload {
+function digestCard(digest: Digest, ranked: Alert[], shown: number): TeamsPayload {
   const top = topLevel(digest.alerts);
   const total = digestTotal(digest);
   const body: CardElement[] = [
@@ -136,11 +143,12 @@ function digestCard(digest: Digest, ordered: Alert[], shown: number): TeamsPaylo
     textBlock(formatWindow(digest.windowStart, digest.windowEnd, digest.timezone), { isSubtle: true, spacing: 'None' }),
   ];
   if (total === 0) body.push(textBlock('No alerts in this window.'));
-  for (const group of groupByWatchlist(ordered.slice(0, shown))) {
+  for (const group of groupByWatchlist(ranked.slice(0, shown))) {
     body.push(textBlock(neutraliseMarkdown(truncate(oneLine(group.name), 200)), { weight: 'Bolder', separator: true, spacing: 'Medium' }));
-    const lines = group.alerts.map(
-      (alert) => `- ${LEVEL_MARKERS[alert.level]} **${levelLabel(alert.level)}** ${mdLink(alert.url, truncate(alert.title, 200))} · ${sourceCountText(alert.sources.length)}`,
-    );
+    const lines = group.alerts.map((alert) => {
+      const sources = sourcesText(alert);
+      return `- ${LEVEL_MARKERS[alert.level]} **${levelLabel(alert.level)}** ${mdLink(alert.url, truncate(alert.title, 200))}${sources ? ` · ${sources}` : ''}`;
+    });
     body.push(textBlock(lines.join('\n')));
   }
   const rest = total - shown;
@@ -148,18 +156,13 @@ function digestCard(digest: Digest, ordered: Alert[], shown: number): TeamsPaylo
   return envelope(body);
 }
 
-/** A digest card with as many alerts (in digest order) as fit under the size limit. */
+/**
+ * A digest card with as many alerts as fit under the size limit: the least important alerts of any watchlist are left
+ * out first, and those kept are shown grouped by watchlist.
+ */
 export function renderTeamsDigest(digest: Digest): TeamsPayload {
-  // Display order: by watchlist group, most severe first, so the cut drops the least important alerts.
-  const ordered = groupByWatchlist([...digest.alerts].sort(compareAlerts)).flatMap((g) => g.alerts);
-  let lo = 0;
-  let hi = ordered.length;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (payloadBytes(digestCard(digest, ordered, mid)) <= TEAMS_MAX_BYTES) lo = mid;
-    else hi = mid - 1;
-  }
-  return digestCard(digest, ordered, lo);
+  const ranked = rankAlerts(digest.alerts);
+  return digestCard(digest, ranked, fitCount(ranked.length, (n) => payloadBytes(digestCard(digest, ranked, n)) <= TEAMS_MAX_BYTES));
 }
 
 function teamsHint(status: number): string | undefined {

@@ -1,5 +1,6 @@
 import type { Alert, Digest } from '../alerts/types.js';
 import type { WebhookChannelConfig } from '../config/schema.js';
+import { compareAlerts } from './format.js';
 import { classifyReply, postOnce } from './http.js';
 import { channelSecrets } from './redact.js';
 import type { DeliveryReceipt, Notification, Notifier, SendContext } from './types.js';
@@ -92,19 +93,68 @@ export function renderWebhook(notification: Notification): WebhookPayload {
     return { type: 'alert', id: `alert-${alert.id}-v${alert.version}`, alert: webhookAlert(alert) };
   }
   const digest: Digest = notification.digest;
-  return {
-    type: 'digest',
-    id: `digest-${digest.channelId}-${digest.windowEnd}`,
-    digest: {
-      channelId: digest.channelId,
-      windowStart: digest.windowStart,
-      windowEnd: digest.windowEnd,
-      timezone: digest.timezone ?? 'UTC',
-      count: digest.alerts.length + (digest.omitted ?? 0),
-      omitted: digest.omitted ?? 0,
-      alerts: digest.alerts.map(webhookAlert),
-    },
+  return { type: 'digest', id: `digest-${digest.channelId}-${digest.windowEnd}`, digest: boundedDigest(digest, `digest-${digest.channelId}-${digest.windowEnd}`) };
+}
+
+/**
+ * Largest digest body we send, in UTF-8 bytes. Receivers commonly refuse bodies over 1 MB (nginx's default
+ * client_max_body_size is 1m) with 413, which is permanent: the digest would fail every window while its alerts stay
+ * held. So a digest body stays within half that: first every alert's `items` list is shortened to the longest length
+ * that fits (`itemCount` still counts all items), then, if that is not enough, the least severe alerts move into
+ * `omitted`. A single alert's body is bounded by its 50 item refs and is not cut.
+ */
+export const WEBHOOK_DIGEST_MAX_BYTES = 512 * 1024;
+
+/** sentAt is set at send time; any ISO 8601 instant has this length, so sizes measured with it are exact. */
+const SENT_AT_FOR_SIZE = new Date(0);
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+
+function boundedDigest(digest: Digest, id: string): WebhookDigestV1 {
+  const alerts = digest.alerts.map(webhookAlert);
+  const omitted = digest.omitted ?? 0;
+  const head = {
+    channelId: digest.channelId,
+    windowStart: digest.windowStart,
+    windowEnd: digest.windowEnd,
+    timezone: digest.timezone ?? 'UTC',
+    count: digest.alerts.length + omitted,
   };
+  const body = (list: WebhookAlertV1[], left: number): WebhookDigestV1 => ({ ...head, omitted: left, alerts: list });
+  // The serialised body is the envelope with an empty list plus each alert and the commas between them.
+  const envelope = (left: number) => Buffer.byteLength(serializeWebhookBody({ type: 'digest', id, digest: body([], left) }, SENT_AT_FOR_SIZE), 'utf8');
+  const size = (list: WebhookAlertV1[], left: number) => envelope(left) + list.reduce((sum, a) => sum + jsonBytes(a), 0) + Math.max(0, list.length - 1);
+  if (size(alerts, omitted) <= WEBHOOK_DIGEST_MAX_BYTES) return body(alerts, omitted);
+
+  const withItems = (max: number) => alerts.map((a) => (a.items.length > max ? { ...a, items: a.items.slice(0, max) } : a));
+  const longest = Math.max(0, ...alerts.map((a) => a.items.length));
+  const fitsWith = (max: number) => size(withItems(max), omitted) <= WEBHOOK_DIGEST_MAX_BYTES;
+  if (fitsWith(0)) {
+    let lo = 0;
+    let hi = longest;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (fitsWith(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    return body(withItems(lo), omitted);
+  }
+
+  // Without items it still does not fit: keep the most severe alerts that do, in digest order, and count the rest.
+  const bare = withItems(0);
+  const budget = WEBHOOK_DIGEST_MAX_BYTES - envelope(omitted + alerts.length);
+  const kept = new Set<number>();
+  let used = 0;
+  const ranked = [...digest.alerts.keys()].sort((i, j) => compareAlerts(digest.alerts[i], digest.alerts[j]));
+  for (const index of ranked) {
+    const cost = jsonBytes(bare[index]) + (kept.size ? 1 : 0);
+    if (used + cost > budget) continue;
+    kept.add(index);
+    used += cost;
+  }
+  return body(
+    bare.filter((_, i) => kept.has(i)),
+    omitted + alerts.length - kept.size,
+  );
 }
 
 /** The exact bytes sent (and signed). */

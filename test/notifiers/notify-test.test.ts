@@ -91,8 +91,21 @@ describe('chokepoint notify-test', () => {
     const result = await run(['procurement-mail'], { TEST_SLACK_URL: 'https://hooks.example.com/x', TEST_SMTP_URL: `smtp://127.0.0.1:${smtp.port}` });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^delivered: 250 /);
-    expect(result.stdout).toContain('messageId: <alert-sample-semis-gallium-export-ban-v1.procurement-mail@example.com>');
+    expect(result.stdout).toMatch(/messageId: <alert-sample-semis-gallium-export-ban-test-[0-9a-f]+-v1\.procurement-mail@example\.com>/);
     expect(smtp.received[0].subject).toBe('[CRITICAL] China bans exports of gallium, germanium and antimony to the United States (test)');
+  });
+
+  it('gives every test email a Message-ID of its own, so a second test is not discarded as a duplicate', async () => {
+    const smtp = await startSmtp();
+    cleanup.push(smtp.close);
+    const env = { TEST_SLACK_URL: 'https://hooks.example.com/x', TEST_SMTP_URL: `smtp://127.0.0.1:${smtp.port}` };
+    expect((await run(['procurement-mail'], env)).code).toBe(0);
+    expect((await run(['procurement-mail'], env)).code).toBe(0);
+    const ids = smtp.received.map((mail) => mail.messageId);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    // Nor the id the worker would give the same alert.
+    expect(ids).not.toContain('<alert-sample-semis-gallium-export-ban-v1.procurement-mail@example.com>');
   });
 
   it('refuses an unknown channel with a hint, and an inactive one with the reason', async () => {

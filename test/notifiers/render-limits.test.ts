@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Alert, Digest } from '../../src/alerts/types.js';
 import type { EmailChannelConfig } from '../../src/config/schema.js';
-import { renderEmailAlert, renderEmailDigest } from '../../src/notifiers/email-render.js';
+import { EMAIL_DIGEST_MAX_HTML_BYTES, renderEmailAlert, renderEmailDigest } from '../../src/notifiers/email-render.js';
 import { truncate } from '../../src/notifiers/format.js';
 import { sampleAlert } from '../../src/notifiers/sample.js';
 import { renderSlackAlert, renderSlackDigest, SLACK_LIMITS, type SlackPayload } from '../../src/notifiers/slack.js';
@@ -217,5 +217,73 @@ describe('render limits hold for any feed text', () => {
     const alerts = Array.from({ length: 200 }, (_, i) => ({ ...sampleAlert(), id: `a${i}`, title: `Alert number ${i}` }));
     const mail = renderEmailDigest(digestOf(alerts), email);
     for (const i of [0, 99, 199]) expect(mail.text).toContain(`Alert number ${i} (`);
+  });
+
+  describe('when a digest must be cut', () => {
+    // Group "Magnets" sorts first (its critical alert has the higher score) and alone overflows every channel.
+    const base = sampleAlert();
+    const longTitle = (i: number) => `Minor item about magnets number ${i} `.padEnd(280, '.');
+    const magnets = Array.from({ length: 151 }, (_, i) => ({
+      ...base,
+      id: `m${i}`,
+      watchlistId: 'magnets',
+      watchlistName: 'Magnets',
+      level: i === 0 ? ('critical' as const) : ('info' as const),
+      score: i === 0 ? 95 : 10,
+      title: i === 0 ? 'NdFeB magnet export licences suspended' : longTitle(i),
+      url: `https://example.org/magnets/${'m'.repeat(600)}/${i}`,
+    }));
+    const semis = { ...base, id: 's0', watchlistId: 'semis', watchlistName: 'Semis', level: 'critical' as const, score: 94, title: 'Gallium export ban takes effect' };
+    const digest = digestOf([...magnets, semis]);
+
+    it('keeps the critical alert of every watchlist in Slack, Teams and email, and counts the rest exactly', () => {
+      const slack = renderSlackDigest(digest);
+      checkSlack(slack);
+      const slackText = JSON.stringify(slack.blocks);
+      expect(slackText).toContain('Gallium export ban takes effect');
+      expect(slackText).toContain('NdFeB magnet export licences suspended');
+      expect(slackText.indexOf('*Magnets*')).toBeLessThan(slackText.indexOf('*Semis*'));
+      expect(slackDigestCount(slack)).toBe(152);
+      expect(slackText).toMatch(/… and \d+ more/);
+
+      const teams = renderTeamsDigest(digest);
+      expect(payloadBytes(teams)).toBeLessThanOrEqual(TEAMS_MAX_BYTES);
+      const teamsText = JSON.stringify(teams);
+      expect(teamsText).toContain('Gallium export ban takes effect');
+      const teamsShown = (teamsText.match(/- (🔴|⚪) \*\*/g) ?? []).length;
+      expect(teamsShown).toBeLessThan(152);
+      expect(teamsText).toContain(`… and ${152 - teamsShown} more`);
+
+      const mail = renderEmailDigest(digest, email);
+      expect(mail.html).toContain('Gallium export ban takes effect');
+      const mailShown = (mail.text.match(/^- \[(CRITICAL|INFO)\]/gm) ?? []).length;
+      expect(mailShown).toBeLessThan(152);
+      expect(mail.text).toContain(`… and ${152 - mailShown} more`);
+      expect(mail.html).toContain(`… and ${152 - mailShown} more`);
+      // Grouped as before: each watchlist's title counts all its alerts, shown or not.
+      expect(mail.text).toContain('Magnets (151 alerts)');
+    });
+
+    it('keeps an email digest below Gmail\'s clipping size, at the default of 100 alerts with long titles and links', () => {
+      const alerts = Array.from({ length: 100 }, (_, i) => ({
+        ...base,
+        id: `a${i}`,
+        watchlistId: `w${i}`,
+        watchlistName: `Watchlist & <${i}>`,
+        level: (['critical', 'high', 'medium', 'low', 'info'] as const)[i % 5],
+        title: `Title ${i} `.padEnd(300, 'x&'),
+        url: `https://example.org/${'p'.repeat(1400)}${i}`,
+      }));
+      const mail = renderEmailDigest({ ...digestOf(alerts), omitted: 7 }, email);
+      expect(Buffer.byteLength(mail.html, 'utf8')).toBeLessThanOrEqual(EMAIL_DIGEST_MAX_HTML_BYTES);
+      expect(EMAIL_DIGEST_MAX_HTML_BYTES * (4 / 3)).toBeLessThan(102_000);
+      const shown = (mail.text.match(/^- \[[A-Z]+\]/gm) ?? []).length;
+      expect(shown).toBeGreaterThan(0);
+      expect(mail.text).toContain(`… and ${107 - shown} more`);
+      // The cut removes the least severe first: all 20 critical alerts stay, nothing below HIGH does.
+      expect(shown).toBeGreaterThan(20);
+      expect(mail.text.match(/^- \[CRITICAL\]/gm)).toHaveLength(20);
+      expect(mail.text).not.toMatch(/^- \[(MEDIUM|LOW|INFO)\]/m);
+    });
   });
 });

@@ -72,6 +72,21 @@ describe('Slack rendering', () => {
     expect(header.text.text.endsWith('…')).toBe(true);
   });
 
+  it('counts the coverage items a long Slack section leaves out, even when fewer than five fit', () => {
+    const base = sampleAlert();
+    const url = `https://news.google.com/rss/articles/${'CBMi'.repeat(60)}`;
+    const title = 'China tightens export controls on rare earth processing technology and magnet production equipment, '.repeat(3).slice(0, 280);
+    const items = Array.from({ length: 20 }, (_, i) => ({ ...base.items[0], itemId: `i${i}`, url: `${url}${i}`, title }));
+    const payload = renderSlackAlert({ ...base, items, itemCount: 20 });
+    const section = payload.blocks.find((b) => b.type === 'section' && b.text?.text.startsWith('• '));
+    const lines = (section as { text: { text: string } }).text.text.split('\n');
+    const shown = lines.filter((line) => line.startsWith('• ')).length;
+    expect(shown).toBeGreaterThan(0);
+    expect(shown).toBeLessThan(5);
+    expect(lines.at(-1)).toBe(`… and ${20 - shown} more`);
+    expect(lines.join('\n').length).toBeLessThanOrEqual(2000);
+  });
+
   it('groups a digest by watchlist, most severe first, with links', () => {
     const base = sampleAlert();
     const digest = {
@@ -100,6 +115,17 @@ describe('Slack delivery', () => {
     expect(request.path).toBe(SECRET_PATH);
     expect(request.headers['content-type']).toBe('application/json');
     expect(JSON.parse(request.body).blocks[0].type).toBe('header');
+  });
+
+  it('reports a short answer without the webhook secret it may echo, never cutting an emoji in half', async () => {
+    const echoed = await sendWith((_i, request) => ({ status: 200, body: `ok ${request.path}` }));
+    expect(echoed.response).not.toContain('SlackSecretToken1234567890');
+    expect(echoed.response).toMatch(/^HTTP 200 ok \[redacted\]/);
+    await receiver!.close();
+    // A plain 40-unit cut would keep the emoji's first half: a lone surrogate, which the ledger stores as garbage.
+    const emoji = await sendWith(() => ({ status: 200, body: `${'x'.repeat(39)}😀 and more` }));
+    expect(emoji.response).toBe(`HTTP 200 ${'x'.repeat(39)}…`);
+    expect(emoji.response).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
   });
 
   it('is rate-limited for the Retry-After seconds on 429', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TeamsChannelConfig } from '../../src/config/schema.js';
 import { sampleAlert } from '../../src/notifiers/sample.js';
-import { neutraliseMarkdown, payloadBytes, renderTeamsAlert, teamsNotifier } from '../../src/notifiers/teams.js';
+import { neutraliseMarkdown, payloadBytes, renderTeamsAlert, renderTeamsDigest, teamsNotifier } from '../../src/notifiers/teams.js';
 import { caught, sendContext, startReceiver } from './receiver.js';
 
 const WORKFLOW_PATH = '/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=TeamsSigSecretAbCdEf0123456789xyz';
@@ -33,6 +33,26 @@ describe('Teams', () => {
     expect(neutraliseMarkdown('see [here](https://evil.example)')).toBe('see [here] (https://evil.example)');
     const payload = renderTeamsAlert({ ...sampleAlert(), why: 'see [here](https://evil.example)' });
     expect(JSON.stringify(payload)).not.toContain('](https://evil.example)');
+  });
+
+  it('keeps markdown links whole when a feed title or URL ends in a backslash', () => {
+    const base = sampleAlert();
+    const card = renderTeamsDigest({
+      channelId: 'ops-teams',
+      windowStart: '2024-12-02T08:00:00.000Z',
+      windowEnd: '2024-12-03T08:00:00.000Z',
+      alerts: [
+        { ...base, id: 'x1', title: 'Harmless headline \\', url: 'https://e.com/one' },
+        { ...base, id: 'x2', title: 'Second', url: 'https://e.com/two?q=\\' },
+      ],
+    });
+    const markdown = card.attachments[0].content.body.map((b) => String(b.text)).join('\n');
+    // No backslash is left to escape the "]" or ")" that closes a link.
+    expect(markdown).not.toContain('\\');
+    expect(markdown).toContain('[Harmless headline ∖](https://e.com/one)');
+    expect(markdown).toContain('[Second](https://e.com/two?q=%5C)');
+    const items = renderTeamsAlert({ ...base, items: [{ ...base.items[0], title: 'Item \\', url: 'https://e.com/i?q=\\' }] });
+    expect(JSON.stringify(items.attachments[0].content.body)).toContain('[Item ∖](https://e.com/i?q=%5C)');
   });
 
   it('stays under the size limit with a huge explanation and hundreds of items', () => {

@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebhookChannelConfig } from '../../src/config/schema.js';
 import { sampleAlert } from '../../src/notifiers/sample.js';
-import { createWebhookNotifier, renderWebhook, signWebhook, verifyWebhookSignature } from '../../src/notifiers/webhook.js';
+import type { Alert } from '../../src/alerts/types.js';
+import {
+  createWebhookNotifier,
+  renderWebhook,
+  serializeWebhookBody,
+  signWebhook,
+  verifyWebhookSignature,
+  WEBHOOK_DIGEST_MAX_BYTES,
+} from '../../src/notifiers/webhook.js';
 import { caught, sendContext, startReceiver } from './receiver.js';
 
 const SECRET = 'whsec_test_0123456789abcdef';
@@ -138,5 +146,54 @@ describe('signed webhooks', () => {
       digest: { channelId: 'erp-hook', windowStart: '2024-12-02T08:00:00.000Z', windowEnd: '2024-12-03T08:00:00.000Z', alerts: [base, { ...base, id: 'b' }] },
     });
     expect(payload).toMatchObject({ type: 'digest', id: 'digest-erp-hook-2024-12-03T08:00:00.000Z', digest: { count: 2 } });
+  });
+
+  describe('bounds a digest body to 512 KiB', () => {
+    const base = sampleAlert();
+    const digestOf = (alerts: Alert[]) => ({ channelId: 'erp-hook', windowStart: '2024-12-02T08:00:00.000Z', windowEnd: '2024-12-03T08:00:00.000Z', alerts });
+    const items = (n: number) =>
+      Array.from({ length: n }, (_, j) => ({
+        ...base.items[0],
+        itemId: `i${j}`,
+        title: `China tightens export licensing for rare earth magnets and processing equipment, ministry says ${j}`,
+        url: `https://www.example-news-outlet.com/world/asia-pacific/china-tightens-export-licensing-rare-earth-magnets-${j}-2025-10-09/`,
+      }));
+    const bytesOf = (payload: ReturnType<typeof renderWebhook>) => Buffer.byteLength(serializeWebhookBody(payload, SENT_AT), 'utf8');
+
+    it('shortens item lists first and keeps every alert with its full item count (100 alerts x 50 items was 1.7 MB)', () => {
+      const alerts = Array.from({ length: 100 }, (_, i) => ({ ...base, id: `a${i}`, title: `Alert ${i}`, itemCount: 60, items: items(50) }));
+      const payload = renderWebhook({ type: 'digest', digest: digestOf(alerts) });
+      expect(WEBHOOK_DIGEST_MAX_BYTES).toBe(512 * 1024);
+      expect(bytesOf(payload)).toBeLessThanOrEqual(WEBHOOK_DIGEST_MAX_BYTES);
+      if (payload.type !== 'digest') throw new Error('expected a digest');
+      expect(payload.digest).toMatchObject({ count: 100, omitted: 0 });
+      expect(payload.digest.alerts).toHaveLength(100);
+      const kept = payload.digest.alerts[0].items.length;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(50);
+      for (const alert of payload.digest.alerts) expect(alert).toMatchObject({ itemCount: 60, items: { length: kept } });
+    });
+
+    it('then leaves out the least severe alerts, counted in omitted, so the body always fits', () => {
+      const levels = ['critical', 'high', 'medium', 'low', 'info'] as const;
+      const alerts = Array.from({ length: 500 }, (_, i) => ({ ...base, id: `a${i}`, level: levels[i % 5], why: `${i} `.padEnd(3000, 'w'), items: items(50) }));
+      const payload = renderWebhook({ type: 'digest', digest: { ...digestOf(alerts), omitted: 4 } });
+      expect(bytesOf(payload)).toBeLessThanOrEqual(WEBHOOK_DIGEST_MAX_BYTES);
+      if (payload.type !== 'digest') throw new Error('expected a digest');
+      const { digest } = payload;
+      expect(digest.count).toBe(504);
+      expect(digest.alerts.length).toBeGreaterThan(0);
+      expect(digest.alerts.length + digest.omitted).toBe(504);
+      // Every critical alert is kept before any high one, and nothing below high fits here.
+      expect(digest.alerts.filter((a) => a.level === 'critical')).toHaveLength(100);
+      expect(digest.alerts.every((a) => a.level === 'critical' || a.level === 'high')).toBe(true);
+      expect(digest.alerts.every((a) => a.items.length === 0 && a.itemCount === 50)).toBe(true);
+    });
+
+    it('leaves a digest that fits as it is', () => {
+      const alerts = [base, { ...base, id: 'b' }];
+      const payload = renderWebhook({ type: 'digest', digest: digestOf(alerts) });
+      expect(payload.type === 'digest' && payload.digest.alerts.map((a) => a.items.length)).toEqual([3, 3]);
+    });
   });
 });

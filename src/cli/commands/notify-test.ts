@@ -1,7 +1,7 @@
 import { closest } from '../../config/errors.js';
 import { DeliveryError } from '../../errors.js';
 import { deliver, createNotifiers } from '../../notifiers/registry.js';
-import { sampleAlert } from '../../notifiers/sample.js';
+import { oneOffAlert, sampleAlert } from '../../notifiers/sample.js';
 import { redactSecrets } from '../../secrets.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -44,7 +44,8 @@ Exit codes: 0 delivered, 1 not delivered (or unknown/inactive channel, invalid c
         io.stderr.write(`unknown channel "${channelId}" (${list})${hint ? `; did you mean "${hint}"?` : ''}\n`);
         return EXIT.FAILURE;
       }
-      const alert = { ...sampleAlert(), reason: 'test' as const };
+      // An id of its own each run, so a second test email is not discarded as a duplicate of the first.
+      const alert = oneOffAlert({ ...sampleAlert(), reason: 'test' }, 'test');
       const receipt = await deliver(entry, { type: 'alert', alert }, {
         idempotencyKey: `notify-test-${channelId}-${Date.now()}`,
         http: { allowPrivateAddresses: config.settings.http.allowPrivateAddresses, timeoutMs: config.settings.http.timeoutMs },

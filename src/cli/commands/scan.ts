@@ -5,6 +5,7 @@ import type { Item } from '../../items/item.js';
 import { silentLogger } from '../../log.js';
 import { buildConfigState, type ConfigState } from '../../pipeline/runtime.js';
 import { levelRank } from '../../scoring/types.js';
+import { oneOffAlert } from '../../notifiers/sample.js';
 import { pollSource } from '../../sources/registry.js';
 import { scoreStage } from '../../pipeline/score.js';
 import { createMemoryAlertStore } from '../../store/alerts.js';
@@ -137,8 +138,10 @@ async function sendAll(alerts: ScannedAlert[], state: ConfigState, io: CliIO): P
     for (const channelId of channels) {
       const entry = state.notifiers.get(channelId)!;
       try {
-        const payload = entry.notifier.render({ type: 'alert', alert }, entry.channel);
-        const receipt = await entry.notifier.send(payload, entry.channel, { idempotencyKey: `scan-${alert.id}-${channelId}`, http });
+        // Sent under an id of its own: under the worker's, receivers would drop the worker's real alert as a duplicate.
+        const preview = oneOffAlert(alert, 'scan');
+        const payload = entry.notifier.render({ type: 'alert', alert: preview }, entry.channel);
+        const receipt = await entry.notifier.send(payload, entry.channel, { idempotencyKey: `scan-${preview.id}-${channelId}`, http });
         io.stdout.write(`sent ${alert.id} to ${channelId}: ${receipt.response}\n`);
       } catch (err) {
         failed++;
