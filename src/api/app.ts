@@ -1,11 +1,11 @@
 import { parse as parseForm } from 'node:querystring';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { ChokepointError } from '../errors.js';
 import { authHook, safeNext, SESSION_COOKIE, sessionCookie, tokenMatches } from './auth.js';
 import { registerQueueUi } from './bull-board.js';
 import type { ApiContext } from './context.js';
 import { dashboardRoutes, loginPage } from './dashboard.js';
-import { HttpError } from './errors.js';
+import { BODY_LIMIT_BYTES, badRequest, errorBody, FORM_LIMIT_BYTES, fromFrameworkError, HttpError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deliveryRoutes } from './routes/deliveries.js';
@@ -15,18 +15,46 @@ import { riskRoutes } from './routes/risk.js';
 import { sourceRoutes } from './routes/sources.js';
 import { statusRoutes } from './routes/status.js';
 
+/** How long a client may hold a connection; tests shorten them. */
+export interface ApiTimeouts {
+  /** A whole request, headers and body: a client trickling its headers (slow loris) is cut with a 408. */
+  requestMs: number;
+  /** A socket with no traffic either way (a client that stops reading the answer). */
+  idleMs: number;
+  /**
+   * An idle keep-alive socket between requests: above the 60 s idle timeout of common load balancers and proxies, so
+   * they never reuse a socket this server is closing.
+   */
+  keepAliveMs: number;
+  /** How often Node checks open requests against requestMs (its default, 30 s, would let one run for up to a minute). */
+  checkIntervalMs: number;
+}
+
+export const API_TIMEOUTS: ApiTimeouts = { requestMs: 30_000, idleMs: 60_000, keepAliveMs: 72_000, checkIntervalMs: 5_000 };
+
 /** The fastify app with every route, not yet listening (tests use it with inject or listen on port 0). */
-export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
+export async function buildApp(ctx: ApiContext, options: { timeouts?: Partial<ApiTimeouts> } = {}): Promise<FastifyInstance> {
+  const timeouts = { ...API_TIMEOUTS, ...options.timeouts };
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'api' }) as FastifyBaseLogger,
     // Per-request lines go out at debug from our own hook, without the query string (a ?token= login carries a secret).
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: { headersTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
     // Keep-alive sockets must not hold the worker's shutdown open.
     forceCloseConnections: true,
+    // Errors Fastify answers before any route runs (a path that does not percent-decode) get our shape too.
+    frameworkErrors: (err, _request, reply) => {
+      const known = fromFrameworkError(err) ?? badRequest(err.message);
+      // The option's reply is typed for any route generics; this answer needs none of them.
+      void (reply as unknown as FastifyReply).code(known.status).send(errorBody(known));
+    },
   });
 
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT_BYTES }, (_req, body, done) => {
     done(null, parseForm(body as string));
   });
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -39,11 +67,8 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   });
   app.setErrorHandler((thrown, request, reply) => {
     const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-    if (err instanceof HttpError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { code: (err as { code?: string }).code ?? 'CP_API_BAD_REQUEST', message: err.message } });
-    }
+    const known = err instanceof HttpError ? err : fromFrameworkError(err, request.headers['content-type']);
+    if (known) return reply.code(known.status).send(errorBody(known));
     request.log.error({ err, path: request.url.split('?')[0] }, 'API request failed');
     const code = err instanceof ChokepointError ? err.code : 'CP_API_INTERNAL';
     return reply.code(500).send({ error: { code, message: 'internal error; see the server log' } });

@@ -112,9 +112,37 @@ export function sessionCookie(token: string, request: FastifyRequest): string {
   return `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MAX_AGE_SECONDS}${secure}`;
 }
 
-/** A same-site path to go back to after login, never an absolute URL (no open redirect). */
+const NEXT_BASE = 'http://chokepoint.invalid';
+
+/**
+ * A same-origin path (with query and fragment) to go back to after login, else "/": never an open redirect. Browsers
+ * drop tabs and newlines from a Location and read a backslash as "/", so "/<TAB>/evil.example" would become //evil.example:
+ * such values are refused outright, and the rest is what a URL parser makes of it against our own origin.
+ */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
+  if (typeof next !== 'string' || !next.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(next)) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, NEXT_BASE);
+  } catch {
+    return '/';
+  }
+  // "/.//evil.example" parses to the path "//evil.example", which a browser reads as another host.
+  if (url.origin !== NEXT_BASE || url.pathname.startsWith('//')) return '/';
+  return url.pathname + url.search + url.hash;
+}
+
+/**
+ * The path and query of a request target without its token parameter. Split by hand: the target is a path, and URL
+ * parsers read one starting with "//" as a host ("//[" throws, "//api/x" loses "/api").
+ */
+export function targetWithoutToken(target: string): string {
+  const mark = target.indexOf('?');
+  if (mark < 0) return target;
+  const params = new URLSearchParams(target.slice(mark + 1));
+  params.delete('token');
+  const query = params.toString();
+  return query ? `${target.slice(0, mark)}?${query}` : target.slice(0, mark);
 }
 
 /** The onRequest hook enforcing the mode; pages get a login page and a Basic challenge, API clients JSON. */
@@ -138,9 +166,7 @@ export function authHook(mode: AuthMode, renderLogin: (next: string, failed: boo
     if (request.method === 'GET' && typeof query?.token === 'string' && wantsHtml(request)) {
       // Browser login by link: trade the token for a session cookie and drop it from the address bar.
       if (!tokenMatches(mode.token, query.token)) return sendUnauthorized(request, reply, true);
-      const url = new URL(request.url, 'http://x');
-      url.searchParams.delete('token');
-      return reply.code(303).header('set-cookie', sessionCookie(mode.token, request)).header('location', safeNext(url.pathname + url.search)).send();
+      return reply.code(303).header('set-cookie', sessionCookie(mode.token, request)).header('location', safeNext(targetWithoutToken(request.url))).send();
     }
     const expectedSession = sessionValue(mode.token);
     const accepted = credentialsOf(request).find((c) => (c.via === 'cookie' ? tokenMatches(expectedSession, c.value) : tokenMatches(mode.token, c.value)));
@@ -151,13 +177,11 @@ export function authHook(mode: AuthMode, renderLogin: (next: string, failed: boo
 
   function sendUnauthorized(request: FastifyRequest, reply: FastifyReply, failed: boolean) {
     if (wantsHtml(request)) {
-      const url = new URL(request.url, 'http://x');
-      url.searchParams.delete('token');
       return reply
         .code(401)
         .header('www-authenticate', 'Basic realm="Chokepoint", charset="UTF-8"')
         .type('text/html; charset=utf-8')
-        .send(renderLogin(url.pathname + url.search, failed));
+        .send(renderLogin(targetWithoutToken(request.url), failed));
     }
     return reply
       .code(401)

@@ -37,7 +37,29 @@ const SCRAPE_TIMEOUT_MS = 4_000;
 // Delivery latency spans seconds (immediate alerts) to a day (quiet hours, retries over a receiver outage).
 const LATENCY_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600];
 
-export function createMetrics(options: { version?: string; defaultMetrics?: boolean } = {}): ChokepointMetrics {
+interface QueueReading {
+  name: string;
+  counts: Record<string, number>;
+  oldestWaitingSeconds: number;
+  /** Undefined when Redis refuses CLIENT LIST. */
+  workers: number | undefined;
+}
+
+/** What one scrape read from Redis for the queue, source and risk gauges. */
+interface RedisReadings {
+  queues: QueueReading[];
+  sources: SourceHealth[];
+  risk: RiskIndexEntry[];
+}
+
+/** One scrape's look at Redis: whether it answered PING, and the readings unless they failed or timed out. */
+interface RedisLook {
+  up: boolean;
+  readings?: RedisReadings;
+}
+
+/** `scrapeTimeoutMs` bounds the Redis reads of a scrape (tests shorten it). */
+export function createMetrics(options: { version?: string; defaultMetrics?: boolean; scrapeTimeoutMs?: number } = {}): ChokepointMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = { registers: [registry] };
@@ -73,6 +95,8 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
   const build = new Gauge({ name: 'chokepoint_build_info', help: 'Always 1; labels carry the version.', labelNames: ['version', 'node'], ...reg });
   build.set({ version: options.version ?? 'unknown', node: process.version }, 1);
 
+  const REDIS_GAUGES = [queueJobs, oldestWaiting, queueWorkers, sourceDegraded, sourceFailures, sourceLastSuccess, sourceLastPoll, risk];
+  const scrapeTimeoutMs = options.scrapeTimeoutMs ?? SCRAPE_TIMEOUT_MS;
   let readers: MetricsReaders | undefined;
 
   // The notify job hands over the alert it has just rendered: reading it back would cost every delivery a round trip,
@@ -88,50 +112,73 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
     }
   }
 
-  async function refreshQueues(r: MetricsReaders): Promise<void> {
+  /** Reads every Redis-backed gauge value into a snapshot; nothing is set until the whole read has succeeded. */
+  async function readRedis(r: MetricsReaders): Promise<RedisReadings> {
     const nowMs = r.now().getTime();
-    await Promise.all(
-      r.queues.all().map(async (queue) => {
-        const counts = await queue.getJobCounts(...QUEUE_STATES);
-        for (const state of QUEUE_STATES) queueJobs.set({ queue: queue.name, state }, counts[state] ?? 0);
-        const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
-        const since = oldest ? oldest.timestamp + (oldest.delay ?? 0) : nowMs;
-        oldestWaiting.set({ queue: queue.name }, Math.max(0, (nowMs - since) / 1000));
-        const workers = await queue.getWorkersCount().catch(() => undefined);
-        if (workers !== undefined) queueWorkers.set({ queue: queue.name }, workers);
-      }),
-    );
+    const [queues, sources, riskEntries] = await Promise.all([
+      Promise.all(
+        r.queues.all().map(async (queue): Promise<QueueReading> => {
+          const counts = await queue.getJobCounts(...QUEUE_STATES);
+          const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
+          const since = oldest ? oldest.timestamp + (oldest.delay ?? 0) : nowMs;
+          const workers = await queue.getWorkersCount().catch(() => undefined);
+          return { name: queue.name, counts, oldestWaitingSeconds: Math.max(0, (nowMs - since) / 1000), workers };
+        }),
+      ),
+      r.listHealth(),
+      r.listRiskIndex(),
+    ]);
+    return { queues, sources, risk: riskEntries };
   }
 
-  async function refreshSources(r: MetricsReaders): Promise<void> {
-    for (const h of await r.listHealth()) {
+  /** Replaces the Redis-read series with the snapshot's (none when undefined); synchronous, so no scrape sees half of it. */
+  function apply(readings: RedisReadings | undefined): void {
+    // Series of removed sources, drained queues and expired indexes must not linger from an earlier scrape.
+    for (const gauge of REDIS_GAUGES) gauge.reset();
+    if (!readings) return;
+    for (const q of readings.queues) {
+      for (const state of QUEUE_STATES) queueJobs.set({ queue: q.name, state }, q.counts[state] ?? 0);
+      oldestWaiting.set({ queue: q.name }, q.oldestWaitingSeconds);
+      if (q.workers !== undefined) queueWorkers.set({ queue: q.name }, q.workers);
+    }
+    for (const h of readings.sources) {
       const source = h.sourceId;
       sourceDegraded.set({ source }, h.degraded ? 1 : 0);
       sourceFailures.set({ source }, h.consecutiveFailures);
       if (h.lastSuccessAt) sourceLastSuccess.set({ source }, Date.parse(h.lastSuccessAt) / 1000);
       if (h.lastPollAt) sourceLastPoll.set({ source }, Date.parse(h.lastPollAt) / 1000);
     }
+    for (const entry of readings.risk) risk.set({ watchlist: entry.watchlistId, material: entry.material }, entry.value);
   }
 
-  async function refreshRisk(r: MetricsReaders): Promise<void> {
-    riskThreshold.set(r.riskThreshold());
-    for (const entry of await r.listRiskIndex()) risk.set({ watchlist: entry.watchlistId, material: entry.material }, entry.value);
-  }
-
-  async function refresh(): Promise<void> {
-    // Series of removed sources, drained queues and expired indexes must not linger from an earlier scrape.
-    for (const gauge of [queueJobs, oldestWaiting, queueWorkers, sourceDegraded, sourceFailures, sourceLastSuccess, sourceLastPoll, risk]) gauge.reset();
+  /** This scrape's look at Redis (undefined before readers are attached); no readings when Redis is down or too slow. */
+  async function read(): Promise<RedisLook | undefined> {
     const r = readers;
-    if (!r) return;
+    if (!r) return undefined;
     const up = r.redis.status === 'ready' && (await withTimeout(r.redis.ping(), 1_000).then(() => true, () => false));
-    redisUp.set(up ? 1 : 0);
-    if (!up) return;
+    if (!up) return { up };
     try {
-      await withTimeout(Promise.all([refreshQueues(r), refreshSources(r), refreshRisk(r)]), SCRAPE_TIMEOUT_MS);
+      return { up, readings: await withTimeout(readRedis(r), scrapeTimeoutMs) };
     } catch (err) {
       scrapeErrors.inc();
       r.log.warn({ err }, 'metrics scrape could not read Redis in time; queue, source and risk gauges are missing from this scrape');
+      return { up };
     }
+  }
+
+  // Scrapes overlap (two Prometheus servers, a slow Redis): each reads on its own, but setting the gauges and rendering
+  // them happen one scrape at a time, so a scrape never renders another's reset or half-set gauges.
+  let rendering: Promise<unknown> = Promise.resolve();
+  function render(look: RedisLook | undefined): Promise<string> {
+    const turn = rendering.then(() => {
+      const r = readers;
+      if (r) riskThreshold.set(r.riskThreshold());
+      if (look) redisUp.set(look.up ? 1 : 0);
+      apply(look?.readings);
+      return registry.metrics();
+    });
+    rendering = turn.catch(() => undefined);
+    return turn;
   }
 
   return {
@@ -157,8 +204,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
       for (const store of CONTENDED_STORES) conflicts.inc({ store }, 0);
     },
     async scrape() {
-      await refresh();
-      return registry.metrics();
+      return render(await read());
     },
   };
 }

@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { badRequest } from './errors.js';
 
-/** A time in a query string: ISO 8601 or milliseconds since the epoch; becomes ms. */
+// An ISO 8601 date-time without "Z" or an offset. Date.parse reads it in the server's local zone, so the same URL would
+// name a different instant on every host: it is taken as UTC instead (date-only forms already are).
+const NO_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
+/** A time in a query string: ISO 8601 (UTC when it has no offset) or milliseconds since the epoch; becomes ms. */
 export const timeParam = z.string().transform((value, ctx) => {
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(NO_OFFSET.test(value) ? `${value.replace(' ', 'T')}Z` : value);
   if (!Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: `"${value}" is not a time (ISO 8601 like 2025-10-06T08:00:00Z, or ms since the epoch)` });
     return z.NEVER;

@@ -17,8 +17,8 @@ const QUEUED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-
 
 /**
  * Sends a failed delivery again. The failed job is retried in place (full attempts again) while BullMQ still keeps
- * it; once retention removed it, a new job with the same id and data is added. Either way the delivery leaves the
- * failed list; if it fails again the notify job puts it back.
+ * it; once retention removed it, a new job with the same id and data is added. The delivery leaves the failed list
+ * before the job is queued (and is put back if queueing fails), so a new failure, which the job lists again, stays listed.
  */
 export async function retryDelivery(
   key: string,
@@ -33,20 +33,36 @@ export async function retryDelivery(
   }
   const target = jobFor(delivery, deps.queues);
   const existing = await target.queue.getJob(target.id);
-  let action: RetryOutcome['action'] = 'enqueued';
-  if (existing) {
-    const state = await existing.getState();
-    if (QUEUED.has(state)) throw conflict(`delivery "${key}" is already queued (job ${target.id} is ${state})`);
-    if (state === 'failed') {
+  const state = existing ? await existing.getState() : undefined;
+  if (state && QUEUED.has(state)) throw conflict(`delivery "${key}" is already queued (job ${target.id} is ${state})`);
+  // Off the failed list before the job can run: a quick permanent failure puts it back, and must not be cleared after.
+  await deps.deliveries.clearFailed(key);
+  try {
+    if (existing && state === 'failed') {
       await (existing as Job).retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch((err: Error) => {
         throw conflict(`job ${target.id} could not be retried: ${err.message}`);
       });
-      action = 'retried';
-    } else await existing.remove();
+      return { key, queue: target.queue.name, jobId: target.id, action: 'retried' };
+    }
+    if (existing) await existing.remove();
+    await target.queue.add(target.name, target.data, { jobId: target.id });
+    return { key, queue: target.queue.name, jobId: target.id, action: 'enqueued' };
+  } catch (err) {
+    await restoreFailed(delivery, deps.deliveries);
+    throw err;
   }
-  if (action === 'enqueued') await target.queue.add(target.name, target.data, { jobId: target.id });
-  await deps.deliveries.clearFailed(key);
-  return { key, queue: target.queue.name, jobId: target.id, action };
+}
+
+/**
+ * Puts a delivery whose re-queue failed back on the failed list, at its place (its verdict time), with its error: the
+ * ledger entry never stopped being failed (only its count of 429 answers starts again, as after any failed verdict).
+ * Best effort: the caller reports the re-queue's error either way.
+ */
+async function restoreFailed(delivery: Delivery, deliveries: DeliveryStore): Promise<void> {
+  const { key, alertId, version, channelId, lastError, errorKind, response, refs } = delivery;
+  await deliveries
+    .recordAttempt(key, { alertId, version, channelId }, { status: 'failed', error: lastError, errorKind, response, refs, at: new Date(delivery.updatedAt) })
+    .catch(() => undefined);
 }
 
 function jobFor(delivery: Delivery, queues: Queues): { queue: Queue; name: string; id: string; data: object } {

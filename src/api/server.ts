@@ -7,7 +7,7 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { createStores } from '../pipeline/stores.js';
 import { createRedis } from '../queue/connection.js';
 import { createQueues } from '../queue/queues.js';
-import { buildApp } from './app.js';
+import { type ApiTimeouts, buildApp } from './app.js';
 import { resolveAuth } from './auth.js';
 import type { ApiContext } from './context.js';
 import { ApiStartError } from './errors.js';
@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   /** In a worker process: create the zero series of the pipeline counters, which the worker then updates. */
   pipeline?: boolean;
   now?: () => Date;
+  /** Shorter client timeouts than API_TIMEOUTS (tests). */
+  timeouts?: Partial<ApiTimeouts>;
 }
 
 export interface RunningApi {
@@ -75,7 +77,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   let app: FastifyInstance;
   let url: string;
   try {
-    app = await buildApp(ctx);
+    app = await buildApp(ctx, { timeouts: options.timeouts });
     url = await app.listen({ host, port });
   } catch (err) {
     await release();

@@ -230,32 +230,44 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
         (!query.watchlistId || alert.watchlistId === query.watchlistId);
 
       const out: Alert[] = [];
-      let last: { score: number; id: string } | undefined;
       const batch = Math.max(limit * 2, 50);
       // The time and watchlist filters are the index's; only a level filter makes alerts be read and passed over.
       const budget = query.level || query.minLevel ? Math.max(1, query.scanBudget ?? SCAN_BUDGET) : Number.POSITIVE_INFINITY;
       let examined = 0;
-      for (let offset = 0; ; offset += batch) {
-        const flat = await redis.zrevrangebyscore(key, maxMs, minMs, 'WITHSCORES', 'LIMIT', offset, batch);
+      // Each batch goes on from the last entry read, as a cursor does, not by offset: dropping expired entries and
+      // updates moving an alert to the top shift offsets, and a batch read by offset would then pass over live alerts.
+      // `position` is the last entry read (or the cursor's); `skip`, how many entries with the top score of the range
+      // (maxMs) this request has already read and left in the index.
+      let position = after;
+      let skip = 0;
+      for (;;) {
+        const flat = await redis.zrevrangebyscore(key, maxMs, minMs, 'WITHSCORES', 'LIMIT', skip, batch);
         const entries: Array<{ id: string; score: number }> = [];
         for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: Number(flat[i + 1]) });
-        // Members with the cursor's score sort in reverse lexicographic order: those >= the cursor id came before.
-        const fresh = entries.filter((e) => !(after && e.score === after.score && e.id >= after.id));
+        // Members with the position's score sort in reverse lexicographic order: those >= its id came before.
+        const fresh = entries.filter((e) => !(position && e.score === position.score && e.id >= position.id));
         const alerts = await getMany(fresh.map((e) => e.id));
-        const gone = fresh.filter((_, i) => !alerts[i]).map((e) => e.id);
-        if (gone.length) await redis.zrem(key, ...gone);
+        const gone = new Set(fresh.filter((_, i) => !alerts[i]).map((e) => e.id));
+        if (gone.size) await redis.zrem(key, ...gone);
         for (let i = 0; i < fresh.length; i++) {
           const alert = alerts[i];
           const more = () => i < fresh.length - 1 || entries.length === batch;
           if (alert && wanted(alert)) {
             out.push(alert);
-            last = fresh[i];
-            if (out.length === limit) return { alerts: out, nextCursor: more() ? encodeCursor(last!) : undefined };
+            if (out.length === limit) return { alerts: out, nextCursor: more() ? encodeCursor(fresh[i]!) : undefined };
           }
           // Out of budget: the page ends here, and the next one goes on from the last alert read, matched or not.
           if (++examined >= budget) return { alerts: out, nextCursor: more() ? encodeCursor(fresh[i]!) : undefined };
         }
         if (entries.length < batch) return { alerts: out };
+        const lastScore = entries.at(-1)!.score;
+        const stillThere = entries.filter((e) => e.score === lastScore && !gone.has(e.id)).length;
+        // A run of equal scores longer than a batch: skip what this batch read of it on top of what earlier ones did.
+        skip = String(lastScore) === maxMs && entries[0]!.score === lastScore ? skip + stillThere : stillThere;
+        maxMs = String(lastScore);
+        // A batch the cursor filtered out whole has not reached the cursor's position yet: keep that position.
+        const end = entries.at(-1)!;
+        if (!position || end.score < position.score || (end.score === position.score && end.id < position.id)) position = end;
       }
     },
     async listRecent(limit, offset = 0) {

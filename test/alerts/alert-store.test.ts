@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alerts/types.js';
 import { createAlertStore, type AlertStore } from '../../src/store/alerts.js';
+import { keyFor } from '../../src/store/keys.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { makeAlert } from './fixtures.js';
 
@@ -88,6 +89,101 @@ describe('the alert history', () => {
     const ids = [...first.alerts.map((a) => a.id), ...rest.ids];
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toHaveLength(29); // a05 moved above the first page: seen on a fresh listing, not twice here
+  });
+
+  describe('over a long history where alerts expire or move while a page is read', () => {
+    const p = `${prefix}-gaps`;
+    let gaps: AlertStore;
+    // 200 alerts, one a minute, a199 the newest; every fifth (a000, a005, ...) is high, the rest info.
+    const id = (i: number) => `a${String(i).padStart(3, '0')}`;
+    const highs = Array.from({ length: 200 }, (_, i) => 199 - i).filter((i) => i % 5 === 0).map(id);
+
+    beforeAll(async () => {
+      gaps = createAlertStore(redis, p, { days: 30, count: 1000 }, () => NOW);
+      for (let i = 0; i < 200; i++) {
+        await gaps.update(id(i), async () => ({ alert: makeAlert({ id: id(i), level: i % 5 === 0 ? 'high' : 'info', updatedAt: at(300 - i) }), result: undefined }));
+      }
+    });
+    afterAll(async () => {
+      await cleanPrefix(p);
+    });
+
+    /** Every page of a query, on a given store. */
+    async function pages(s: AlertStore, query: Parameters<AlertStore['list']>[0]): Promise<string[]> {
+      const ids: string[] = [];
+      let cursor = query.cursor;
+      for (let n = 0; n < 100; n++) {
+        const page = await s.list({ ...query, cursor });
+        ids.push(...page.alerts.map((a) => a.id));
+        cursor = page.nextCursor;
+        if (!cursor) break;
+      }
+      return ids;
+    }
+
+    it('passes over expired alerts without skipping the live ones behind them', async () => {
+      // The newest info alerts are gone (their keys expired) while the index still names them; the listing drops
+      // those entries as it meets them.
+      const expired = Array.from({ length: 45 }, (_, i) => 199 - i).filter((i) => i % 5 !== 0);
+      await redis.del(...expired.map((i) => keyFor(p, 'alert', id(i))));
+      expect(await pages(gaps, { level: 'high', limit: 30 })).toEqual(highs);
+      const live = Array.from({ length: 200 }, (_, i) => 199 - i).filter((i) => !expired.includes(i)).map(id);
+      expect(await pages(gaps, { limit: 500 })).toEqual(live);
+    });
+
+    it('does not skip an alert when one it has already read moves to the top while the page is read', async () => {
+      const first = await gaps.list({ level: 'high', limit: 4 });
+      // Between two batches of the next page, an alert that page has just read is updated (and leaves its range).
+      let moved: string | undefined;
+      const racing = new Proxy(redis, {
+        get(target, prop) {
+          if (prop === 'zrevrangebyscore') {
+            return async (...args: Parameters<Redis['zrevrangebyscore']>) => {
+              const flat = (await target.zrevrangebyscore(...args)) as string[];
+              if (!moved) {
+                // A high alert of this batch (not the one the cursor names), read by this page before it moves.
+                moved = flat.filter((_, i) => i % 2 === 0).find((m) => highs.includes(m) && m !== first.alerts.at(-1)!.id)!;
+                await gaps.update(moved, async (a) => ({ alert: { ...a!, updatedAt: at(0) }, result: undefined }));
+              }
+              return flat;
+            };
+          }
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const rest = await pages(createAlertStore(racing, p, { days: 30, count: 1000 }, () => NOW), { level: 'high', limit: 30, cursor: first.nextCursor });
+      expect(moved).toBe('a175');
+      expect([...first.alerts.map((a) => a.id), ...rest]).toEqual(highs);
+    });
+  });
+
+  it('reads a run of alerts updated in the same millisecond, longer than a batch, exactly once', async () => {
+    const p = `${prefix}-ties`;
+    const ties = createAlertStore(redis, p, { days: 30, count: 1000 }, () => NOW);
+    const id = (i: number) => `t${String(i).padStart(3, '0')}`;
+    for (let i = 0; i < 130; i++) {
+      await ties.update(id(i), async () => ({ alert: makeAlert({ id: id(i), level: i % 5 === 0 ? 'high' : 'info', updatedAt: i < 120 ? at(5) : at((130 - i) / 10) }), result: undefined }));
+    }
+    // Some of the run have expired; equal times sort by id, highest first.
+    const expired = [119, 118, 101, 64, 63, 2];
+    await redis.del(...expired.map((i) => keyFor(p, 'alert', id(i))));
+    const newestFirst = [...Array.from({ length: 10 }, (_, i) => 129 - i), ...Array.from({ length: 120 }, (_, i) => 119 - i)].filter((i) => !expired.includes(i));
+    const walk = async (query: Omit<Parameters<AlertStore['list']>[0], 'cursor'>) => {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      for (let n = 0; n < 100; n++) {
+        const page = await ties.list({ ...query, cursor });
+        ids.push(...page.alerts.map((a) => a.id));
+        cursor = page.nextCursor;
+        if (!cursor) break;
+      }
+      return ids;
+    };
+    expect(await walk({ level: 'high', limit: 30 })).toEqual(newestFirst.filter((i) => i % 5 === 0).map(id));
+    expect(await walk({ limit: 7 })).toEqual(newestFirst.map(id));
+    expect(await walk({ level: 'info', limit: 500, scanBudget: 45 })).toEqual(newestFirst.filter((i) => i % 5 !== 0).map(id));
+    await cleanPrefix(p);
   });
 
   it('refuses a cursor it did not produce', async () => {

@@ -1,8 +1,12 @@
+import net from 'node:net';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobId } from '../../src/queue/names.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
+import { API_TIMEOUTS } from '../../src/api/app.js';
 import { openApiDocument } from '../../src/api/openapi.js';
+import { retryDelivery } from '../../src/api/retry.js';
+import type { Queues } from '../../src/queue/queues.js';
 import { getJson, seedAll, type SeededApi, startTestApi, TOKEN } from './seed.js';
 
 let t: SeededApi;
@@ -189,6 +193,44 @@ describe('failed deliveries', () => {
     expect(job?.data).toEqual({ alertId: 'a-hbm-rule', version: 1, channelId: 'risk-webhook' });
   });
 
+  /** The notify queue, with `add` replaced (a worker faster than the API, a Redis that refuses the write). */
+  const notifyWith = (add: (...args: Parameters<Queues['notify']['add']>) => Promise<unknown>): Queues => {
+    const notify = new Proxy(t.queues.notify, {
+      get: (target, prop) => (prop === 'add' ? add : Reflect.get(target, prop, target)),
+    });
+    return { ...t.queues, notify, all: () => t.queues.all() };
+  };
+  const retryWith = (key: string, queues: Queues) =>
+    retryDelivery(key, { deliveries: t.stores.deliveries, alerts: t.stores.alerts, queues, channelExists: () => true });
+
+  it('keeps a delivery on the failed list when its job fails again before the API has answered', async () => {
+    const key = deliveryKey('a-dy-licence', 1, 'risk-webhook');
+    const base = { alertId: 'a-dy-licence', version: 1, channelId: 'risk-webhook' };
+    await t.stores.deliveries.recordAttempt(key, base, { status: 'failed', error: 'HTTP 410 Gone', errorKind: 'permanent', at: new Date(Date.now() - 60_000) });
+    const queues = notifyWith(async (...args) => {
+      const job = await t.queues.notify.add(...args);
+      // The notify worker picks the job up at once and records a permanent failure again.
+      await t.stores.deliveries.recordAttempt(key, base, { status: 'failed', error: 'HTTP 410 Gone, again', errorKind: 'permanent', at: new Date() });
+      return job;
+    });
+    expect((await retryWith(key, queues)).action).toBe('enqueued');
+    const failed = await t.stores.deliveries.listFailed();
+    expect(failed.find((d) => d.key === key)).toMatchObject({ status: 'failed', lastError: 'HTTP 410 Gone, again' });
+    await (await t.queues.notify.getJob(jobId('notify', key)))?.remove();
+  });
+
+  it('puts a delivery back on the failed list, as it was, when it cannot be queued again', async () => {
+    const key = deliveryKey('a-ge-price', 1, 'risk-webhook');
+    const base = { alertId: 'a-ge-price', version: 1, channelId: 'risk-webhook' };
+    const before = await t.stores.deliveries.recordAttempt(key, base, { status: 'failed', error: 'HTTP 500', errorKind: 'retryable', at: new Date(Date.now() - 60_000) });
+    const queues = notifyWith(async () => {
+      throw new Error('READONLY You can\'t write against a read only replica.');
+    });
+    await expect(retryWith(key, queues)).rejects.toThrow(/READONLY/);
+    expect((await t.stores.deliveries.listFailed()).find((d) => d.key === key)).toEqual(before);
+    expect(await t.queues.notify.getJob(jobId('notify', key))).toBeUndefined();
+  });
+
   it('refuses to retry a delivery that did not fail, or that does not exist', async () => {
     const delivered = deliveryKey('a-sm-ban', 2, 'procurement-slack');
     expect((await post(`/api/deliveries/${delivered}/retry`)).status).toBe(409);
@@ -207,9 +249,65 @@ describe('API description', () => {
     expect(documented.filter((r) => r.url.startsWith('/api/'))).toHaveLength(9);
   });
 
+  it('answers what Fastify itself refuses (body, content type, size, URL encoding) in the documented error shape', async () => {
+    const retry = `${t.url}/api/deliveries/${failedKey}/retry`;
+    const cases: Array<[string, Promise<{ status: number; body: any }>, number, string, RegExp]> = [
+      ['empty JSON body', getJson(retry, { method: 'POST', token: TOKEN, headers: { 'content-type': 'application/json' } }), 400, 'CP_API_BAD_REQUEST', /empty/],
+      ['malformed JSON', getJson(retry, { method: 'POST', token: TOKEN, headers: { 'content-type': 'application/json' }, body: '{' }), 400, 'CP_API_BAD_REQUEST', /not valid JSON/],
+      ['XML body', getJson(retry, { method: 'POST', token: TOKEN, headers: { 'content-type': 'text/xml' }, body: '<a/>' }), 415, 'CP_API_UNSUPPORTED_MEDIA_TYPE', /"text\/xml"/],
+      ['body over the limit', getJson(retry, { method: 'POST', token: TOKEN, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(70_000) }) }), 413, 'CP_API_BODY_TOO_LARGE', /too large/],
+      ['form over the limit', getJson(`${t.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `next=${'x'.repeat(9_000)}` }), 413, 'CP_API_BODY_TOO_LARGE', /too large/],
+      ['path that does not percent-decode', getJson(`${t.url}/api/alerts/%E0%A4%A`, { token: TOKEN }), 400, 'CP_API_BAD_REQUEST', /%E0%A4%A/],
+    ];
+    for (const [what, answer, status, code, message] of cases) {
+      const { status: got, body } = await answer;
+      expect(got, what).toBe(status);
+      expect(body, what).toEqual({ error: { code, message: expect.stringMatching(message) } });
+    }
+    expect(t.logs().join('\n')).not.toMatch(/API request failed/);
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const { status, body } = await get('/api/nothing');
     expect(status).toBe(404);
     expect(body.error.code).toBe('CP_API_NOT_FOUND');
+  });
+});
+
+describe('client timeouts', () => {
+  let slow: SeededApi;
+  beforeAll(async () => {
+    slow = await startTestApi({ label: 'api-timeouts', token: TOKEN, timeouts: { requestMs: 400, checkIntervalMs: 50 } });
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  it('bounds a request, an idle socket and a kept-alive one by default', () => {
+    const server = t.api.app.server;
+    expect(server.requestTimeout).toBe(API_TIMEOUTS.requestMs);
+    expect(server.headersTimeout).toBe(API_TIMEOUTS.requestMs);
+    expect(server.timeout).toBe(API_TIMEOUTS.idleMs);
+    expect(server.keepAliveTimeout).toBe(API_TIMEOUTS.keepAliveMs);
+    expect(API_TIMEOUTS.requestMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it('cuts a client that sends its headers a line at a time (slow loris) with a 408', async () => {
+    const { hostname, port } = new URL(slow.url);
+    const started = Date.now();
+    const answer = await new Promise<{ text: string; ms: number }>((resolve) => {
+      const socket = net.connect(Number(port), hostname, () => socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+      const trickle = setInterval(() => socket.writable && socket.write(`X-Padding-${Date.now()}: x\r\n`), 100);
+      let text = '';
+      socket.on('data', (d) => (text += d));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(trickle);
+        resolve({ text, ms: Date.now() - started });
+      });
+      setTimeout(() => socket.destroy(), 5_000);
+    });
+    expect(answer.text).toMatch(/^HTTP\/1\.1 408/);
+    expect(answer.ms).toBeLessThan(2_000);
   });
 });

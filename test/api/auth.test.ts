@@ -1,6 +1,7 @@
 import { request } from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopbackHost, resolveAuth, sessionValue } from '../../src/api/auth.js';
+import { isLoopbackHost, resolveAuth, safeNext, sessionValue } from '../../src/api/auth.js';
 import { ApiStartError } from '../../src/api/errors.js';
 import { getJson, type SeededApi, startTestApi, TOKEN } from './seed.js';
 
@@ -13,6 +14,21 @@ function rawGet(url: string, host: string): Promise<{ status: number; body: stri
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Sends a request as written (fetch and node:http normalise or refuse odd targets) and returns the raw answer. */
+function rawRequest(url: string, head: string): Promise<{ status: number; headers: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const socket = net.connect(Number(port), hostname, () => socket.write(`${head}\r\n\r\n`));
+    let out = '';
+    socket.on('data', (d) => (out += d));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const split = out.indexOf('\r\n\r\n');
+      resolve({ status: Number(out.split(' ')[1]), headers: out.slice(0, split), body: out.slice(split + 4) });
+    });
   });
 }
 
@@ -35,6 +51,21 @@ describe('where the API may listen', () => {
 
   it('does not start (and binds nothing) when asked for 0.0.0.0 without a token', async () => {
     await expect(startTestApi({ label: 'auth-bind', host: '0.0.0.0' })).rejects.toMatchObject({ code: 'CP_API_TOKEN_REQUIRED' });
+  });
+});
+
+describe('where a browser is sent after signing in', () => {
+  it('keeps paths of this server, with their query and fragment', () => {
+    expect(safeNext('/admin/queues?x=1')).toBe('/admin/queues?x=1');
+    expect(safeNext('/#alert=a-sm-ban')).toBe('/#alert=a-sm-ban');
+    expect(safeNext('/assets/../admin/queues')).toBe('/admin/queues');
+  });
+
+  it('sends anything a browser could read as another host to "/"', () => {
+    // Browsers drop tabs and newlines from a Location and read a backslash as a slash.
+    for (const next of ['/\t/evil.example', '/\n/evil.example', '/\r\n/evil.example', '/\\/evil.example', '/\\evil.example', '//evil.example', '///evil.example', '/.//evil.example', '/..//evil.example', 'https://evil.example/', 'javascript:alert(1)', '', undefined, ['/x']]) {
+      expect(safeNext(next), JSON.stringify(next)).toBe('/');
+    }
   });
 });
 
@@ -143,6 +174,7 @@ describe('with a token', () => {
     expect(ok.headers.get('location')).toBe('/admin/queues');
     expect(ok.headers.get('set-cookie')).toContain(`chokepoint_session=${sessionValue(TOKEN)}`);
     expect((await form(TOKEN, '//evil.example/')).headers.get('location')).toBe('/');
+    expect((await form(TOKEN, '/\t/evil.example')).headers.get('location')).toBe('/');
     const wrong = await form('nope', '/');
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain('That token is not right');
@@ -157,6 +189,22 @@ describe('with a token', () => {
     expect(sameSite.status).toBe(404);
     const bearer = await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST', token: TOKEN, headers: { origin: 'https://evil.example' } });
     expect(bearer.status).toBe(404);
+  });
+
+  it('answers request targets that are no URL ("//[", "//x:99999/") like any unknown path: no 500, no error logged', async () => {
+    for (const target of ['//[', '//a:b@[x', '//x:99999/']) {
+      const head = (extra: string) => `GET ${target}${extra} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close`;
+      const anonymous = await rawRequest(t.url, head(''));
+      expect(anonymous.status, target).toBe(401);
+      expect(anonymous.body).toContain('<form method="post" action="/login">');
+      const signIn = await rawRequest(t.url, head(`?token=${TOKEN}`));
+      expect(signIn.status, target).toBe(303);
+      expect(signIn.headers).toMatch(/\r\nlocation: \/\r\n/i);
+      const api = await rawRequest(t.url, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close`);
+      expect(api.status, target).toBe(404);
+      expect(JSON.parse(api.body).error.code).toBe('CP_API_NOT_FOUND');
+    }
+    expect(t.logs().join('\n')).not.toMatch(/API request failed|Invalid URL/);
   });
 
   it('never writes the token to the log, even when it came in a URL', async () => {
@@ -190,6 +238,14 @@ describe('without a token, on loopback', () => {
     expect(JSON.parse(rebound.body).error.code).toBe('CP_API_HOST_REFUSED');
     expect((await rawGet(`${t.url}/healthz`, 'attacker.example:8787')).status).toBe(200);
     expect((await rawGet(`${t.url}/api/alerts`, 'localhost:8787')).status).toBe(200);
+  });
+
+  it('signs in (a no-op) back to a path of this server only: a tab or backslash in next cannot reach another host', async () => {
+    for (const next of ['/\t/evil.example', '/\\/evil.example', '/.//evil.example']) {
+      const login = await getJson(`${t.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ next }).toString() });
+      expect(login.status).toBe(303);
+      expect(login.headers.get('location'), JSON.stringify(next)).toBe('/');
+    }
   });
 
   it('refuses cross-site state changes from a browser page', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { triggerTime } from '../../src/api/metrics.js';
+import { createMetrics, triggerTime } from '../../src/api/metrics.js';
+import { memoryLogger } from '../../src/log.js';
 import { freePort } from '../helpers/process.js';
 import { getJson, seedAlert, seedAll, type SeededApi, startTestApi, TOKEN } from './seed.js';
 
@@ -107,6 +108,52 @@ describe('GET /metrics', () => {
     expect(sample(text, 'chokepoint_delivery_latency_seconds_sum')).toBeLessThan(180);
     expect(sample(text, 'chokepoint_delivery_latency_seconds_bucket{le="60"}')).toBe(0);
     expect(sample(text, 'chokepoint_delivery_latency_seconds_bucket{le="300"}')).toBe(1);
+  });
+});
+
+describe('overlapping and slow scrapes', () => {
+  /** Samples of a metric in a scrape (lines of that name, with or without labels). */
+  const samples = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).length;
+
+  it('renders every queue, source and risk series in each of several overlapping scrapes', async () => {
+    // Two Prometheus servers, or a scrape still reading Redis when the next starts: one must not empty the other's gauges.
+    const partial: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const texts = await Promise.all(
+        [0, 1, 2, 3, 4, 5].map(async (i) => {
+          await new Promise((resolve) => setTimeout(resolve, i * (round % 4)));
+          return scrape();
+        }),
+      );
+      for (const text of texts) {
+        const counts = { queueJobs: samples(text, 'chokepoint_queue_jobs'), risk: samples(text, 'chokepoint_risk_index'), degraded: samples(text, 'chokepoint_source_degraded') };
+        // 4 queues x 5 states, 6 watchlist x material indexes, 4 sources with health.
+        if (counts.queueJobs !== 20 || counts.risk !== 6 || counts.degraded !== 4) partial.push(JSON.stringify(counts));
+      }
+    }
+    expect(partial).toEqual([]);
+  });
+
+  it('leaves the queue, source and risk gauges without samples when the Redis reads outlast the scrape timeout', async () => {
+    const metrics = createMetrics({ defaultMetrics: false, scrapeTimeoutMs: 150 });
+    const memory = memoryLogger('debug');
+    metrics.attach({
+      redis: t.redis,
+      queues: t.queues,
+      listHealth: () => t.stores.sourceState.listHealth(),
+      // Queues and sources answer at once; the risk index never does.
+      listRiskIndex: () => new Promise(() => undefined),
+      riskThreshold: () => 150,
+      log: memory.log,
+      now: () => new Date(),
+    });
+    const text = await metrics.scrape();
+    expect(sample(text, 'chokepoint_redis_up')).toBe(1);
+    expect(sample(text, 'chokepoint_scrape_errors_total')).toBe(1);
+    for (const name of ['chokepoint_queue_jobs', 'chokepoint_queue_oldest_waiting_seconds', 'chokepoint_source_degraded', 'chokepoint_source_consecutive_failures', 'chokepoint_risk_index']) {
+      expect(samples(text, name), name).toBe(0);
+    }
+    expect(memory.lines().join('\n')).toMatch(/metrics scrape could not read Redis in time/);
   });
 });
 

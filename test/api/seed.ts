@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { Alert, AlertItemRef } from '../../src/alerts/types.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { type ChokepointConfig, loadConfig } from '../../src/config/load.js';
+import type { ApiTimeouts } from '../../src/api/app.js';
 import { type RunningApi, startApiServer } from '../../src/api/server.js';
 import { memoryLogger } from '../../src/log.js';
 import { createStores, type Stores } from '../../src/pipeline/stores.js';
@@ -59,7 +60,7 @@ export interface SeededApi {
 }
 
 /** Starts the API on 127.0.0.1:0 over a fresh prefix, with stores and queues of its own for seeding. */
-export async function startTestApi(options: { label: string; token?: string; settings?: string; host?: string; redisUrl?: string }): Promise<SeededApi> {
+export async function startTestApi(options: { label: string; token?: string; settings?: string; host?: string; redisUrl?: string; timeouts?: Partial<ApiTimeouts> }): Promise<SeededApi> {
   const prefix = uniquePrefix(options.label);
   const { dir, cleanup } = writeConfigDir(configFiles(prefix, options.settings));
   const env: NodeJS.ProcessEnv = {
@@ -69,7 +70,7 @@ export async function startTestApi(options: { label: string; token?: string; set
   };
   const config = loadConfig(dir, env);
   const memory = memoryLogger('debug');
-  const api = await startApiServer({ config, log: memory.log, env, host: options.host ?? '127.0.0.1', port: 0 });
+  const api = await startApiServer({ config, log: memory.log, env, host: options.host ?? '127.0.0.1', port: 0, timeouts: options.timeouts });
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
   const queues = createQueues(redis, config.settings);
   return {

@@ -117,6 +117,78 @@ describe.skipIf(skip)('the dashboard in headless Chromium, over seeded data', ()
     await page.waitForSelector('#drawer:not(.open)');
   });
 
+  it('links only absolute http(s) article URLs, never a missing or relative one', async () => {
+    // As a string: vitest would rewrite an import() written in a function, which the page cannot run.
+    const checked = await page.evaluate(`import('/assets/ui.js').then(({ safeUrl }) =>
+      [null, undefined, '', ' ', 42, 'null', '/news/x', 'news/x', '//news.example/x', 'javascript:alert(1)', 'https://news.example/a?b=1', 'http://news.example']
+        .map((u) => safeUrl(u)))`);
+    expect(checked).toEqual([null, null, null, null, null, null, null, null, null, null, 'https://news.example/a?b=1', 'http://news.example/']);
+    // The same through the alert list: alerts whose url is missing or relative get no "open the article" link.
+    const list = (url: URL) => url.pathname === '/api/alerts' && !url.searchParams.has('minLevel');
+    await page.route(list, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      ['', null, '/relative/path', 'null'].forEach((url, i) => body.alerts[i] && (body.alerts[i].url = url));
+      if (body.alerts[4]) delete body.alerts[4].url;
+      await route.fulfill({ response, json: body });
+    });
+    await page.click('#level-filter button[data-level=""]');
+    await page.waitForFunction(() => document.querySelectorAll('#alert-rows tr').length === 10);
+    const links = await page.locator('#alert-rows tr').evaluateAll((rows) => rows.map((r) => r.querySelector('a.ext')?.getAttribute('href') ?? null));
+    expect(links.slice(0, 5)).toEqual([null, null, null, null, null]);
+    expect(links[5]).toMatch(/^https:\/\/news\.example\//);
+    await page.unroute(list);
+  });
+
+  it('shows the alerts of the filter clicked last, even when an earlier filter\'s answer comes back later', async () => {
+    let released!: () => void;
+    const lateAnswerSent = new Promise<void>((resolve) => (released = resolve));
+    const slow = (url: URL) => url.pathname === '/api/alerts' && url.searchParams.get('minLevel') === 'medium';
+    await page.route(slow, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+      released();
+    });
+    await page.click('#level-filter button[data-level="medium"]');
+    await page.click('#level-filter button[data-level="critical"]');
+    await page.waitForFunction(() => document.querySelectorAll('#alert-rows tr').length === 1);
+    await lateAnswerSent;
+    await page.waitForTimeout(300); // time for the late answer to be (wrongly) rendered
+    const levels = await page.locator('#alert-rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-level')));
+    expect(levels).toEqual(['critical']);
+    await page.unroute(slow);
+  });
+
+  it('shows the alert opened last, even when an earlier one\'s answer comes back later', async () => {
+    let released!: () => void;
+    const lateAnswerSent = new Promise<void>((resolve) => (released = resolve));
+    const slow = (url: URL) => url.pathname === '/api/alerts/a-sm-ban';
+    await page.route(slow, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+      released();
+    });
+    await page.evaluate(() => (location.hash = '#alert=a-sm-ban'));
+    await page.evaluate(() => (location.hash = '#alert=a-dy-licence'));
+    await page.waitForSelector('#drawer.open h3');
+    await lateAnswerSent;
+    await page.waitForTimeout(300);
+    expect(await page.locator('#drawer h3').textContent()).toMatch(/^Beijing adds dysprosium/);
+    await page.unroute(slow);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#drawer:not(.open)');
+  });
+
+  it('answers a link to an alert id that does not decode ("#alert=%E0") with a message, not a script error', async () => {
+    const before = problems.length;
+    await page.evaluate(() => (location.hash = '#alert=%E0'));
+    await page.waitForFunction(() => /Could not load the alert/.test(document.getElementById('drawer-body')?.textContent ?? ''), undefined, { timeout: 5_000 });
+    // The browser logs the 404 it got; a script error would be logged too.
+    expect(problems.splice(before).filter((p) => !/Failed to load resource/.test(p))).toEqual([]);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#drawer:not(.open)');
+  });
+
   it('opens the queue board with the same session', async () => {
     const board = await context.newPage();
     board.on('pageerror', (err) => problems.push(`queue board: ${err.message}`));

@@ -1,7 +1,11 @@
 /* The alert detail panel: explanation, items, sources, deliveries and history, at #alert=<id>. */
 import { $, api, h, labelOf, levelBadge, numberFormat, safeUrl, timeEl } from './ui.js';
 
+// Each opening numbers its request: an answer that comes back after a later opening (or a close) is dropped.
+let opening = 0;
+
 export async function openAlert(id) {
+  const seq = ++opening;
   const drawer = $('drawer');
   const body = $('drawer-body');
   body.replaceChildren(h('p', { class: 'empty' }, 'Loading…'));
@@ -10,6 +14,7 @@ export async function openAlert(id) {
   $('drawer-backdrop').hidden = false;
   try {
     const { alert, sources, deliveries } = await api(`/api/alerts/${encodeURIComponent(id)}`);
+    if (seq !== opening) return;
     const article = safeUrl(alert.url);
     body.replaceChildren(
       h('div', { class: 'meta' }, levelBadge(alert.level), h('span', {}, `score ${Math.round(alert.score)}`), h('span', {}, alert.watchlistName), h('span', {}, `version ${alert.version}`), alert.direction !== 'neutral' ? h('span', {}, alert.direction) : null),
@@ -35,6 +40,7 @@ export async function openAlert(id) {
         : null,
     );
   } catch (err) {
+    if (seq !== opening) return;
     body.replaceChildren(h('p', { class: 'empty' }, `Could not load the alert: ${err.message}`));
   }
 }
@@ -46,6 +52,7 @@ function formatFactor(f) {
 }
 
 export function closeDrawer() {
+  opening++;
   $('drawer').classList.remove('open');
   $('drawer').setAttribute('aria-hidden', 'true');
   $('drawer-backdrop').hidden = true;
@@ -54,5 +61,12 @@ export function closeDrawer() {
 
 export function onHash() {
   const match = /^#alert=(.+)$/.exec(location.hash);
-  if (match) openAlert(decodeURIComponent(match[1]));
+  if (!match) return;
+  let id = match[1];
+  try {
+    id = decodeURIComponent(id);
+  } catch {
+    // A hand-edited link ("#alert=%E0"): ask for it as written; the drawer then says there is no such alert.
+  }
+  openAlert(id);
 }

@@ -66,7 +66,12 @@ function setKpi(id, value, suffix = '', tone = '') {
 }
 
 // ------------------------------------------------------------------------------------------------ alerts
+// Each load of a view numbers its requests; an answer that comes back after a later load (another filter clicked
+// meanwhile, a refresh) is dropped instead of replacing the newer one.
+const loads = { alerts: 0, riskChart: 0 };
+
 async function loadAlerts(append = false) {
+  const seq = ++loads.alerts;
   const params = new URLSearchParams({ limit: '25' });
   if (state.alertLevel) params.set('minLevel', state.alertLevel);
   if (state.alertWatchlist) params.set('watchlist', state.alertWatchlist);
@@ -74,10 +79,12 @@ async function loadAlerts(append = false) {
   // A level filter reads a bounded stretch of history per request: a short page with a cursor is not the end, so
   // read on (a few requests at most) before showing it.
   let page = await api(`/api/alerts?${params}`);
+  if (seq !== loads.alerts) return;
   const alerts = [...page.alerts];
   for (let more = 0; alerts.length < 25 && page.nextCursor && more < 4; more++) {
     params.set('cursor', page.nextCursor);
     page = await api(`/api/alerts?${params}`);
+    if (seq !== loads.alerts) return;
     alerts.push(...page.alerts);
   }
   const body = $('alert-rows');
@@ -155,6 +162,7 @@ function meterFill(tone, ratio) {
 }
 
 async function loadRiskChart() {
+  const seq = ++loads.riskChart;
   const box = $('risk-chart-box');
   if (!state.riskWatchlist) {
     box.hidden = true;
@@ -162,6 +170,7 @@ async function loadRiskChart() {
     return;
   }
   const data = await api(`/api/risk/${encodeURIComponent(state.riskWatchlist)}?days=${state.riskDays}`);
+  if (seq !== loads.riskChart) return;
   const series = data.series.filter((s) => s.points.length > 0);
   box.hidden = series.length === 0;
   $('risk-empty').hidden = series.length > 0;

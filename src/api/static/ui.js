@@ -21,9 +21,11 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/** An absolute http(s) URL to link to, else null: a missing or relative value must not become a link into the dashboard. */
 export function safeUrl(url) {
+  if (typeof url !== 'string' || url.trim() === '') return null;
   try {
-    const parsed = new URL(url, location.href);
+    const parsed = new URL(url); // no base: a relative value throws
     return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
   } catch {
     return null;
