@@ -70,6 +70,7 @@ const ACTION_BEFORE = 6; // "suspend [its rare earth] export controls", "issues 
 const ACTION_AFTER = 2; // "export controls [were] suspended"
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
+const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "after [U.S. President Donald Trump imposed reciprocal] tariffs"
 
 export class Analyser {
@@ -149,6 +150,8 @@ export class Analyser {
       (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group && nearBy(c, s, before, after));
     const inSentence = (group: string, s: Located) => (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group);
     signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
+    // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
+    signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1));
     if (actions.length) signals = signals.map((s) => this.applyAction(s, actions));
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence);

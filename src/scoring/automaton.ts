@@ -116,9 +116,12 @@ export class Automaton {
   scan(text: Uint16Array, length: number, onMatch: (patternId: number, end: number) => void): void {
     const { symbols, rootRow, childStart, childSymbol, childNode, fail, outHead, outNext, dictLink } = this;
     let node = 0;
-    for (let i = 0; i < length; i++) {
+    // Never read past the buffer: an undefined unit would make the symbol undefined and the failure walk endless.
+    const end = Math.min(length, text.length);
+    for (let i = 0; i < end; i++) {
       const symbol = symbols[text[i]];
-      if (symbol === 0) {
+      // Not a pattern character (or not a character at all): back to the root, like a space.
+      if (!(symbol > 0)) {
         node = 0;
         continue;
       }

@@ -39,6 +39,8 @@ export interface Scored {
   title: string;
   labels: Labels;
   result: ItemScore;
+  /** Whether the pipeline alerts on the item: some watchlist's assessment reaches that watchlist's minLevel. */
+  alerted: boolean;
 }
 
 export interface BacktestReport {
@@ -60,14 +62,14 @@ export interface BacktestReport {
 
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
 
-/** Precision, recall and F1 of "level is not none" against `relevant`, and how well scores rank severity. */
+/** Precision, recall and F1 of "alerted" against `relevant`, and how well scores rank severity. */
 export function backtest(scored: Scored[], worst = 10): BacktestReport {
   let tp = 0;
   let fp = 0;
   let fn = 0;
   let tn = 0;
   for (const s of scored) {
-    const predicted = s.result.level !== 'none';
+    const predicted = s.alerted;
     if (predicted && s.labels.relevant) tp++;
     else if (predicted) fp++;
     else if (s.labels.relevant) fn++;
@@ -90,7 +92,7 @@ export function backtest(scored: Scored[], worst = 10): BacktestReport {
   let agree = 0;
   let total = 0;
   for (const s of relevant) {
-    if (!s.labels.direction || s.result.level === 'none') continue;
+    if (!s.labels.direction || !s.alerted) continue;
     total++;
     if (normaliseDirection(s.labels.direction) === s.result.direction) agree++;
   }
@@ -107,12 +109,12 @@ export function backtest(scored: Scored[], worst = 10): BacktestReport {
     bySeverity,
     direction: { agree, total },
     falseAlarms: scored
-      .filter((s) => !s.labels.relevant && s.result.level !== 'none')
+      .filter((s) => !s.labels.relevant && s.alerted)
       .sort((a, b) => b.result.score - a.result.score)
       .slice(0, worst)
       .map((s) => ({ id: s.id, title: s.title, score: s.result.score, level: s.result.level, why: s.result.why })),
     misses: scored
-      .filter((s) => s.labels.relevant && s.result.level === 'none')
+      .filter((s) => s.labels.relevant && !s.alerted)
       .sort((a, b) => (b.labels.severity ?? 0) - (a.labels.severity ?? 0) || a.result.score - b.result.score)
       .slice(0, worst)
       .map((s) => ({ id: s.id, title: s.title, severity: s.labels.severity ?? null, score: s.result.score, why: s.result.why })),

@@ -103,7 +103,8 @@ export const lexiconFileSchema = z.strictObject({
     .record(z.string(), z.array(z.string().min(1)))
     .default({})
     .describe(
-      'Named word lists. Built in: hedge (signal only threatened), analysis (opinion pieces), in-force (measure takes effect), ' +
+      'Named word lists. Built in: hedge (signal only threatened), negation (signal denied or ruled out: it does not count), ' +
+        'analysis (opinion pieces), in-force (measure takes effect), ' +
         'off-topic (other goods: a country pair next to "steel" is not about our materials), plus groups named by signals\' `requires`.',
     ),
   exclusions: z.array(exclusionSchema).default([]).describe('Phrases that change a word\'s meaning (potato chips, magnet school, Earth Day).'),

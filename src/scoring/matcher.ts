@@ -126,6 +126,9 @@ export class Matcher {
     const raw: Hit[] = [];
     const { lower, cased, length } = text;
     const patterns = this.patterns;
+    const family = this.family;
+    // Decided on the first case-sensitive exclusion only: most fields have none, and the check reads the whole field.
+    let caseless: boolean | undefined;
     this.automaton.scan(lower, length, (id, end) => {
       const p = patterns[id];
       const start = end - p.length;
@@ -133,6 +136,13 @@ export class Matcher {
       if (!p.cjkEnd && end < length && lower[end] !== SPACE && !isCjk(lower[end])) return;
       if (p.cased) {
         for (let k = 0; k < p.length; k++) if (cased[start + k] !== p.cased[k]) return;
+        // An exclusion silences other words, so it must be sure of itself: in a field without letter case "CHIP" may
+        // be the programme or a chip, and it stands down. Acronyms of entities ("US", "TSMC", "BIS") still match there:
+        // in capitals they are nearly always what they name, and dropping them loses more than it saves.
+        if (family[p.term] === EXCLUSION || family[p.term] === EXCLUDE) {
+          caseless ??= isShouting(cased, length);
+          if (caseless) return;
+        }
       }
       raw.push({ term: p.term, start, end });
     });
@@ -152,33 +162,88 @@ export class Matcher {
       if (family[hit.term] === EXCLUSION) exclusions.push(hit);
     }
 
-    // Longest first; within a family a hit that overlaps a longer one is dropped. Families hold a few hits each, so
-    // comparing with the ones kept beats marking every covered position.
+    // Longest first; within a family a hit that overlaps a longer one is dropped. The hits kept in a family never
+    // overlap one another (bar identical spans), so kept in order of position they are checked by a binary search: a
+    // text repeating one term thousands of times stays linear.
     const byLength = hits.slice().sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start);
     const keptBy: Hit[][] = new Array(this.familyCount);
     const kept: Hit[] = [];
+    const excluded = exclusionCover(exclusions);
     for (const hit of byLength) {
       const f = family[hit.term];
       if (f === EXCLUSION || f === EXCLUDE) {
         kept.push(hit);
         continue;
       }
-      if (exclusions.length && overlapsAny(exclusions, hit, false)) continue;
+      if (excluded(hit)) continue;
       const mine = (keptBy[f] ??= []);
       // Two terms on exactly the same words (a keyword that is also a material) both stand.
-      if (overlapsAny(mine, hit, true)) continue;
-      mine.push(hit);
+      const at = overlapsKept(mine, hit);
+      if (at < 0) continue;
+      mine.splice(at, 0, hit);
       kept.push(hit);
     }
     return kept.sort((a, b) => a.start - b.start || a.end - b.end || a.term - b.term);
   }
 }
 
-/** Whether hit overlaps one of list (optionally not counting a hit on exactly the same span). */
-function overlapsAny(list: Hit[], hit: Hit, allowSameSpan: boolean): boolean {
-  for (let i = 0; i < list.length; i++) {
-    const k = list[i];
-    if (k.start < hit.end && hit.start < k.end && !(allowSameSpan && k.start === hit.start && k.end === hit.end)) return true;
+/**
+ * Whether a field is written in capitals throughout (a shouting headline): there letter case says nothing, so a term
+ * that is told apart from a common word by its case ("CHIP" the programme, not "chip") cannot be recognised by it.
+ */
+function isShouting(cased: Uint16Array, length: number): boolean {
+  let upper = 0;
+  let lower = 0;
+  for (let i = 0; i < length; i++) {
+    const c = cased[i];
+    if (c >= 0x41 && c <= 0x5a) upper++;
+    else if (c >= 0x61 && c <= 0x7a) lower++;
+    else if (c >= 0x80) {
+      const ch = String.fromCharCode(c);
+      const up = ch.toUpperCase();
+      const low = ch.toLowerCase();
+      if (up === low) continue;
+      if (ch === up) upper++;
+      else lower++;
+    }
   }
-  return false;
+  // A stray lowercase letter ("McDONALD'S", "iPHONE") does not make a headline ordinary text.
+  return upper >= 8 && lower * 10 <= upper;
+}
+
+/**
+ * Where hit goes in a family's kept hits (sorted by start, pairwise disjoint or identical), or -1 when it overlaps one
+ * of them other than on exactly the same span.
+ */
+function overlapsKept(list: Hit[], hit: Hit): number {
+  // The first kept hit that starts at or after hit.end: only those before it can overlap.
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].start < hit.end) lo = mid + 1;
+    else hi = mid;
+  }
+  // Disjoint hits sorted by start are sorted by end too: walk back until one ends before hit starts.
+  for (let j = lo - 1; j >= 0 && list[j].end > hit.start; j--) {
+    if (list[j].start !== hit.start || list[j].end !== hit.end) return -1;
+  }
+  return lo;
+}
+
+/** A test of whether a hit overlaps one of the exclusions (which may overlap one another). */
+function exclusionCover(exclusions: Hit[]): (hit: Hit) => boolean {
+  if (exclusions.length === 0) return () => false;
+  if (exclusions.length <= 8) {
+    return (hit) => exclusions.some((k) => k.start < hit.end && hit.start < k.end);
+  }
+  // Many exclusions: mark the covered positions once, so each test costs the hit's length.
+  let end = 0;
+  for (const k of exclusions) end = Math.max(end, k.end);
+  const covered = new Uint8Array(end);
+  for (const k of exclusions) covered.fill(1, k.start, k.end);
+  return (hit) => {
+    for (let i = hit.start; i < Math.min(hit.end, end); i++) if (covered[i]) return true;
+    return false;
+  };
 }

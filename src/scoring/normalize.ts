@@ -59,13 +59,23 @@ export function isCjk(code: number): boolean {
 
 const WORD = /[\p{L}\p{N}]/u;
 const MARKS = /\p{M}/gu;
+// Symbols, superscripts and subscripts whose compatibility form is letters or digits ("™" -> "TM", "¹" -> "1", "½" ->
+// "1⁄2", "ⁿ" -> "n"): a mark beside a word, not part of it, so they separate words instead of gluing onto them
+// ("Nvidia™" is "nvidia", not "nvidiatm"). Modifier letters only in the superscript blocks: half-width "ｰ" is a letter.
+const SYMBOL = /[\p{S}\p{No}\u02b0-\u02ff\u1d2c-\u1dbf\u2070-\u209f]/u;
 // Folded form of each non-ASCII code unit: a list of (lower, cased) pairs; empty = drop (combining mark); [SPACE] = separator.
 const foldCache = new Map<number, { lower: number[]; cased: number[] }>();
 
 function fold(code: number): { lower: number[]; cased: number[] } {
   let folded = foldCache.get(code);
   if (folded) return folded;
-  const decomposed = String.fromCharCode(code).normalize('NFKD');
+  const char = String.fromCharCode(code);
+  if (SYMBOL.test(char)) {
+    folded = { lower: [SPACE], cased: [SPACE] };
+    foldCache.set(code, folded);
+    return folded;
+  }
+  const decomposed = char.normalize('NFKD');
   const stripped = decomposed.replace(MARKS, '');
   folded = { lower: [], cased: [] };
   if (stripped.length === 0 && decomposed.length > 0) {
@@ -105,6 +115,9 @@ for (let c = 0x30; c <= 0x39; c++) ASCII_LOWER[c] = c;
 for (let c = 0x61; c <= 0x7a; c++) ASCII_LOWER[c] = c;
 for (let c = 0x41; c <= 0x5a; c++) ASCII_LOWER[c] = c + 32;
 
+// Spare room beyond the units still to write; sentence starts (one per unit read, plus the first) fit in it as well.
+const SLACK = 16;
+
 /** Buffers normalizeText may reuse between calls (the previous result is overwritten). */
 export interface Scratch {
   lower: Uint16Array;
@@ -130,8 +143,10 @@ export function createScratch(capacity = 4096): Scratch {
  */
 export function normalizeText(text: string, scratch?: Scratch): NormalizedText {
   const n = text.length;
-  // NFKD can expand one unit into a few (ligatures); n + 8 covers ASCII, and non-ASCII input re-checks as it goes.
-  const needed = n + 16;
+  // Invariant at the top of each step i: capacity >= len + (n - i) + SLACK. An ASCII unit writes at most one unit, so
+  // it keeps the invariant without a check; a non-ASCII unit can fold into many ("™" -> "TM", a Hangul syllable ->
+  // 2-3 jamo, "ﷺ" -> 18) and re-establishes it before writing. Overrunning would silently drop writes (typed arrays).
+  const needed = n + SLACK;
   if (scratch && scratch.lower.length < needed) Object.assign(scratch, createScratch(needed * 2));
   const buffers = scratch ?? createScratch(needed);
   let capacity = buffers.lower.length;
@@ -177,15 +192,6 @@ export function normalizeText(text: string, scratch?: Scratch): NormalizedText {
     }
 
     // Non-ASCII: fold (NFKD, no marks, lowercase); CJK characters are words of one character each.
-    if (len + 8 >= capacity) {
-      capacity = capacity * 2 + 16;
-      lower = grow(lower, capacity);
-      cased = grow(cased, capacity);
-      origin = grow(origin, capacity);
-      tokenStarts = grow(tokenStarts, capacity);
-      sentenceStarts = grow(sentenceStarts, capacity);
-      if (scratch) Object.assign(scratch, { lower, cased, origin, tokenStarts, sentenceStarts });
-    }
     let lowers: number[];
     let caseds: number[];
     if (code >= 0xd800 && code <= 0xdbff && i + 1 < n) {
@@ -199,6 +205,17 @@ export function normalizeText(text: string, scratch?: Scratch): NormalizedText {
       caseds = folded.cased;
     }
     const at = code >= 0xdc00 && code <= 0xdfff ? i - 1 : i;
+    // Room for this unit's folded form and, at one unit each, every unit still to come (see the invariant above).
+    const required = len + lowers.length + (n - i - 1) + SLACK;
+    if (required > capacity) {
+      capacity = Math.max(capacity * 2, required);
+      lower = grow(lower, capacity);
+      cased = grow(cased, capacity);
+      origin = grow(origin, capacity);
+      tokenStarts = grow(tokenStarts, capacity);
+      sentenceStarts = grow(sentenceStarts, capacity);
+      if (scratch) Object.assign(scratch, { lower, cased, origin, tokenStarts, sentenceStarts });
+    }
     for (let k = 0; k < lowers.length; k++) {
       const low = lowers[k];
       if (low === SPACE) {

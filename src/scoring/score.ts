@@ -50,6 +50,22 @@ function canPair(hit: EntityHit, strength: Strength, signal: SignalHit): boolean
 
 const FIELD_INDEX = { title: 0, summary: 1, content: 2 } as const;
 
+// Mentions of one entity in one sentence that are paired with signals. Real sentences name an entity a few times;
+// a sentence that repeats it hundreds of times (a scraped table, spam) would make pairing quadratic in its length.
+const MENTIONS_PER_SENTENCE = 16;
+
+/** The watched mentions worth pairing: all of them, except beyond the first few of an entity in one sentence. */
+function boundedMentions(watched: Watched[]): Watched[] {
+  if (watched.length <= MENTIONS_PER_SENTENCE) return watched;
+  const seen = new Map<string, number>();
+  return watched.filter(({ hit }) => {
+    const key = `${hit.id}\u0000${hit.scope ?? ''}\u0000${sentenceKey(hit)}`;
+    const count = (seen.get(key) ?? 0) + 1;
+    seen.set(key, count);
+    return count <= MENTIONS_PER_SENTENCE;
+  });
+}
+
 function sentenceKey(x: { field: keyof typeof FIELD_INDEX; sentence: number }): number {
   return FIELD_INDEX[x.field] * 1_000_000 + x.sentence;
 }
@@ -95,6 +111,7 @@ export function assessWatchlist(
   const nameOf = (e: EntityHit) => entityName(e, w, lexicon);
   const entities = [...new Set(watched.map((x) => x.hit.id))];
   const matches = matchesFor(analysis, watched, w);
+  const pairable = boundedMentions(watched);
 
   const excludedBy = analysis.excludes.find((x) => x.scope === w.id);
   if (excludedBy) {
@@ -107,19 +124,26 @@ export function assessWatchlist(
     if ((e.kind === 'material' || e.kind === 'product') && !w.strength.has(e.id)) otherGoods.add(sentenceKey(e));
   }
 
-  // Every entity-signal pair that can be about each other, with its points before context and softening.
+  // For each signal, the watched entity it is most about (the first of equals), with its points before context and
+  // softening. Keeping one pair a signal, not every pair, bounds memory: a long sentence naming an entity and a signal
+  // hundreds of times would otherwise store the product of the two. Only the best pair of a signal can win below.
   const candidates: Array<{ signal: SignalHit; hit: EntityHit; strength: Strength; prox: number; points: number }> = [];
   let hasNews = false;
   for (const signal of analysis.signals) {
     if (signal.signal.weight <= 0) continue;
-    for (const { hit, strength } of watched) {
+    const base = signal.signal.weight * settings.fields[signal.field];
+    let chosen: (typeof candidates)[number] | undefined;
+    for (const { hit, strength } of pairable) {
       if (!canPair(hit, strength, signal)) continue;
       if (strength.via === 'pair' && (otherGoods.has(sentenceKey(signal)) || otherGoods.has(sentenceKey(hit)))) continue;
       const prox = proximity(hit, signal, settings);
       if (prox === 0) continue;
-      candidates.push({ signal, hit, strength, prox, points: signal.signal.weight * settings.fields[signal.field] * prox * strength.value });
-      if (!signal.background) hasNews = true;
+      const points = base * prox * strength.value;
+      if (!chosen || points > chosen.points) chosen = { signal, hit, strength, prox, points };
     }
+    if (!chosen) continue;
+    candidates.push(chosen);
+    if (!signal.background) hasNews = true;
   }
 
   // Best pair per distinct signal. A signal named as the cause of another ("bans exports in response to sanctions")

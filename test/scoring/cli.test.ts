@@ -8,6 +8,7 @@ import { scoreCommand } from '../../src/cli/commands/score.js';
 import type { Command, ParsedArgs } from '../../src/cli/command.js';
 import { PACKAGE_CONFIG_DIR } from '../../src/paths.js';
 import { runCliCaptured } from '../helpers/cli.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
 
 const DEV_SET = new URL('../../../shared/eval/dev.jsonl', import.meta.url).pathname;
 const work = mkdtempSync(path.join(tmpdir(), 'chokepoint-score-'));
@@ -106,6 +107,23 @@ describe('chokepoint backtest', () => {
     expect(result.stderr).toMatch(/item ban-1: no "labels"/);
     expect(result.stderr).toMatch(/F1 0 is below --min-f1 0\.5/);
     expect(JSON.parse(result.stdout).misses).toEqual([expect.objectContaining({ id: 'snack-1', severity: 2 })]);
+  });
+
+  it("counts an item as alerted only when it reaches the watchlist's minLevel, as the pipeline does", async () => {
+    const { dir, cleanup } = writeConfigDir({
+      'sources.yaml': 'sources: []\n',
+      'channels.yaml': 'channels: []\n',
+      'watchlists.yaml': 'watchlists:\n  - { id: magnets, name: Magnets, materials: [rare-earths], minLevel: medium }\n',
+    });
+    try {
+      // A proposal scores low: below this watchlist's minLevel, the pipeline raises no alert for it.
+      const proposal = { id: 'proposal-1', title: 'China considers new rare earth export curbs', labels: { relevant: false, severity: 0 } };
+      const result = await run(backtestCommand, { input: file('minlevel.jsonl', [proposal]), config: dir, json: true });
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout).confusion).toEqual({ truePositives: 0, falsePositives: 0, falseNegatives: 0, trueNegatives: 1 });
+    } finally {
+      cleanup();
+    }
   });
 
   it('rejects a --worst that is not a number', async () => {

@@ -15,6 +15,10 @@ describe('text normalisation', () => {
     expect(normalizeTerm('Détente — “Sino-US” ties')).toBe('detente sino us ties');
   });
 
+  it('separates trademark signs, superscripts and fractions from the word they follow instead of folding them into it', () => {
+    expect(normalizeTerm('Nvidia™ H20® gallium¹ x² H₂O 1½ tonnes ℠')).toBe('nvidia h20 gallium x h o 1 tonnes');
+  });
+
   it('maps every normalised character back to the original text', () => {
     const text = 'Ｇallium — ﬁne';
     const n = normalizeText(text);

@@ -44,6 +44,15 @@ describe('relevance: an entity and a signal about each other', () => {
     expect(top(scorer, item('US and China raise tariffs on steel and soybeans')).level).toBe('none');
   });
 
+  it('reads a name marked with "™" or a footnote number as the name itself', () => {
+    const marked = assessFor(scorer, 'semiconductors', item('US bans exports of Nvidia™ H20™ to China'));
+    expect(marked.score).toBe(assessFor(scorer, 'semiconductors', item('US bans exports of Nvidia H20 to China')).score);
+    expect(marked.entities).toContain('nvidia');
+    const footnoted = assessFor(scorer, 'critical-minerals', item('China bans gallium¹ exports'));
+    expect(footnoted.score).toBe(assessFor(scorer, 'critical-minerals', item('China bans gallium exports')).score);
+    expect(footnoted.entities).toContain('gallium');
+  });
+
   it('alerts in Chinese on an official notice', () => {
     const a = assessFor(scorer, 'rare-earth-magnets', item('商务部 海关总署公告：对钐、钆、铽、镝相关物项实施出口管制'));
     expect(levelRank(a.level)).toBeGreaterThanOrEqual(levelRank('medium'));
@@ -53,12 +62,26 @@ describe('relevance: an entity and a signal about each other', () => {
 });
 
 describe('exclusions: words that mean something else', () => {
+  it('reads "GaN" and "GaAs" only as written, not as the name Gan or GAN models', () => {
+    expect(top(scorer, item("China's market regulator chief Gan Lin announces antitrust probe into Qualcomm deal")).level).toBe('none');
+    expect(top(scorer, item('Researchers show GAN models can be trained with less compute despite export controls')).level).toBe('none');
+    expect(assessFor(scorer, 'critical-minerals', item('China restricts GaN and GaAs exports')).entities).toContain('gallium');
+  });
+
+  it('keeps "CHIP" the health programme apart from chips in ordinary text, but not in a headline in capitals', () => {
+    expect(top(scorer, item('States cut CHIP enrollment as budget deficit grows')).why).toMatch(/Children's Health Insurance Program/);
+    const shouted = assessFor(scorer, 'semiconductors', item('US BANS AI CHIP EXPORTS TO CHINA'));
+    expect(shouted.level).toBe(assessFor(scorer, 'semiconductors', item('US bans AI chip exports to China')).level);
+    expect(levelRank(shouted.level)).toBeGreaterThanOrEqual(levelRank('high'));
+  });
+
   const cases: Array<[string, string, RegExp]> = [
     ['Frito-Lay recalls potato chips in 13 states', 'Bags of tortilla chips had an undeclared allergen.', /snack food/],
     ['Poker chips shortage hits casinos', 'Casino chips are in short supply in Las Vegas.', /gambling/],
     ['Magnet school lottery opens', 'Families applied to magnet programs on Monday.', /school/],
     ['Earth Day: rare earth of a day', 'Earth Day events draw crowds.', /./],
     ['Dow soars to a record', 'Blue-chip stocks rallied as tariffs worries faded.', /figure of speech/],
+    ['Hollywood strike halts production of MCU films', 'Studios paused two Marvel releases.', /Marvel Cinematic Universe/],
   ];
   for (const [title, summary, reason] of cases) {
     it(`ignores "${title}"`, () => {
@@ -106,6 +129,24 @@ describe('severity and direction', () => {
     const a = top(scorer, item('China agreed to suspend newly imposed export controls on rare earth elements'));
     expect(a.direction).toBe('de-escalation');
     expect(a.why).toContain('suspended');
+  });
+
+  it('does not count a measure that is denied or ruled out, neither as news nor as a lifting', () => {
+    for (const title of [
+      'China will not ban gallium exports, ministry says',
+      'China rules out gallium export ban',
+      'Ministry denies reports of gallium export ban',
+      'China has no plans to ban gallium exports',
+      "Beijing won't impose new export controls on gallium",
+    ]) {
+      const a = assessFor(scorer, 'critical-minerals', item(title));
+      expect(a.level, title).toBe('none');
+      expect(a.entities, title).toContain('gallium');
+    }
+  });
+
+  it('still counts a denial of export licences, which is itself a restriction', () => {
+    expect(assessFor(scorer, 'critical-minerals', item('China denies export licences for gallium shipments')).level).not.toBe('none');
   });
 
   it('discounts a threatened measure and says so', () => {

@@ -1,9 +1,20 @@
+import { isRelevant } from '../../alerts/lifecycle.js';
+import type { WatchlistConfig } from '../../config/schema.js';
 import { type BacktestReport, backtest, type Scored, summarise } from '../../scoring/backtest.js';
+import type { Assessment } from '../../scoring/types.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { prepare, readItems } from './score.js';
 
 const fixed = (value: number) => value.toFixed(3);
+
+/** Whether the pipeline would alert on an item: by the same rule, some watchlist's assessment reaches its minLevel. */
+export function alerts(assessments: Assessment[], watchlists: ReadonlyMap<string, Pick<WatchlistConfig, 'minLevel'>>): boolean {
+  return assessments.some((a) => {
+    const watchlist = watchlists.get(a.watchlistId);
+    return watchlist !== undefined && isRelevant(a, watchlist);
+  });
+}
 
 /** The report as a person reads it in a terminal. */
 export function formatReport(report: BacktestReport, dir: string): string {
@@ -41,9 +52,10 @@ export const backtestCommand: Command = {
   help: `Usage: chokepoint backtest --input FILE.jsonl [--config DIR] [--json] [--worst N] [--min-f1 X] [--min-spearman X]
 
 Reads items as for "chokepoint score", each also carrying "labels":{"relevant":bool,"severity":0-3,"direction"?}.
-Reports precision, recall and F1 of "level is not none" against "relevant", the confusion counts, the Spearman
-correlation of score with severity over relevant items, and the worst false alarms and misses with their
-explanations. Use it to see what a change to the lexicon or to settings.yaml scoring does before deploying it.
+Reports precision, recall and F1 of "alerted" (some watchlist's level reaches its minLevel, as in the pipeline)
+against "relevant", the confusion counts, the Spearman correlation of score with severity over relevant items, and
+the worst false alarms and misses with their explanations. Use it to see what a change to the lexicon or to
+settings.yaml scoring does before deploying it.
 
 Options:
   -i, --input FILE      labelled JSONL input ("-" for stdin)
@@ -75,6 +87,7 @@ Exit codes: 0 ok, 1 invalid config, unreadable or unlabelled lines, or a --min-*
     const ready = await prepare(args, io, 'backtest');
     if (typeof ready === 'number') return ready;
 
+    const watchlists = new Map(ready.config.watchlists.map((w) => [w.id, w]));
     const scored: Scored[] = [];
     let bad = 0;
     for await (const entry of readItems(ready.input, io)) {
@@ -83,8 +96,9 @@ Exit codes: 0 ok, 1 invalid config, unreadable or unlabelled lines, or a --min-*
         io.stderr.write(`${'error' in entry ? entry.error : `item ${entry.item.id}: no "labels" (needs {"relevant": true|false, "severity": 0-3})`}\n`);
         continue;
       }
-      const result = summarise(entry.item.id, ready.scorer.assess(entry.item));
-      scored.push({ id: entry.item.id, title: entry.item.title, labels: entry.labels, result });
+      const assessments = ready.scorer.assess(entry.item);
+      const result = summarise(entry.item.id, assessments);
+      scored.push({ id: entry.item.id, title: entry.item.title, labels: entry.labels, result, alerted: alerts(assessments, watchlists) });
     }
     if (scored.length === 0) {
       io.stderr.write('chokepoint backtest: no labelled items to score\n');

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { scorerOf } from '../../config/load.js';
+import { type ChokepointConfig, scorerOf } from '../../config/load.js';
 import { summarise } from '../../scoring/backtest.js';
 import { type InputItem, parseInputLine } from '../../scoring/input.js';
 import type { Scorer } from '../../scoring/types.js';
@@ -23,7 +23,7 @@ export async function* readItems(input: string, io: CliIO): AsyncGenerator<Input
 }
 
 /** Shared start of score and backtest: check --input, load the config and build the scorer, or report why not. */
-export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promise<{ input: string; scorer: Scorer; dir: string } | number> {
+export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promise<{ input: string; scorer: Scorer; dir: string; config: ChokepointConfig } | number> {
   const input = args.values.input as string | undefined;
   if (!input) {
     io.stderr.write(`chokepoint ${name}: --input FILE.jsonl is required ("-" reads stdin)\nRun "chokepoint ${name} --help" for usage.\n`);
@@ -40,7 +40,7 @@ export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promis
   // Loading it reports the lexicon's and watchlists' errors too, and builds the scorer.
   const config = loadConfigOrReport(args, io);
   if (!config) return EXIT.FAILURE;
-  return { input, scorer: scorerOf(config), dir: config.dir };
+  return { input, scorer: scorerOf(config), dir: config.dir, config };
 }
 
 export const scoreCommand: Command = {
