@@ -1,6 +1,6 @@
 import type { Alert, Digest } from '../alerts/types.js';
 import type { WebhookChannelConfig } from '../config/schema.js';
-import { compareAlerts } from './format.js';
+import { compareAlerts, fitCount } from './format.js';
 import { classifyReply, postOnce } from './http.js';
 import { channelSecrets } from './redact.js';
 import type { DeliveryReceipt, Notification, Notifier, SendContext } from './types.js';
@@ -93,7 +93,8 @@ export function renderWebhook(notification: Notification): WebhookPayload {
     return { type: 'alert', id: `alert-${alert.id}-v${alert.version}`, alert: webhookAlert(alert) };
   }
   const digest: Digest = notification.digest;
-  return { type: 'digest', id: `digest-${digest.channelId}-${digest.windowEnd}`, digest: boundedDigest(digest, `digest-${digest.channelId}-${digest.windowEnd}`) };
+  const id = `digest-${digest.channelId}-${digest.windowEnd}`;
+  return { type: 'digest', id, digest: boundedDigest(digest, id) };
 }
 
 /**
@@ -128,16 +129,7 @@ function boundedDigest(digest: Digest, id: string): WebhookDigestV1 {
   const withItems = (max: number) => alerts.map((a) => (a.items.length > max ? { ...a, items: a.items.slice(0, max) } : a));
   const longest = Math.max(0, ...alerts.map((a) => a.items.length));
   const fitsWith = (max: number) => size(withItems(max), omitted) <= WEBHOOK_DIGEST_MAX_BYTES;
-  if (fitsWith(0)) {
-    let lo = 0;
-    let hi = longest;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (fitsWith(mid)) lo = mid;
-      else hi = mid - 1;
-    }
-    return body(withItems(lo), omitted);
-  }
+  if (fitsWith(0)) return body(withItems(fitCount(longest, fitsWith)), omitted);
 
   // Without items it still does not fit: keep the most severe alerts that do, in digest order, and count the rest.
   const bare = withItems(0);

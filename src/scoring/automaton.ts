@@ -120,8 +120,7 @@ export class Automaton {
     const end = Math.min(length, text.length);
     for (let i = 0; i < end; i++) {
       const symbol = symbols[text[i]];
-      // Not a pattern character (or not a character at all): back to the root, like a space.
-      if (!(symbol > 0)) {
+      if (symbol === 0) {
         node = 0;
         continue;
       }

@@ -260,13 +260,13 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
           if (++examined >= budget) return { alerts: out, nextCursor: more() ? encodeCursor(fresh[i]!) : undefined };
         }
         if (entries.length < batch) return { alerts: out };
-        const lastScore = entries.at(-1)!.score;
+        const end = entries.at(-1)!;
+        const lastScore = end.score;
         const stillThere = entries.filter((e) => e.score === lastScore && !gone.has(e.id)).length;
         // A run of equal scores longer than a batch: skip what this batch read of it on top of what earlier ones did.
         skip = String(lastScore) === maxMs && entries[0]!.score === lastScore ? skip + stillThere : stillThere;
         maxMs = String(lastScore);
         // A batch the cursor filtered out whole has not reached the cursor's position yet: keep that position.
-        const end = entries.at(-1)!;
         if (!position || end.score < position.score || (end.score === position.score && end.id < position.id)) position = end;
       }
     },
