@@ -48,21 +48,10 @@ export async function retryDelivery(
     await target.queue.add(target.name, target.data, { jobId: target.id });
     return { key, queue: target.queue.name, jobId: target.id, action: 'enqueued' };
   } catch (err) {
-    await restoreFailed(delivery, deps.deliveries);
+    // Best effort: the re-queue's error is what the caller hears either way.
+    await deps.deliveries.relistFailed(key, Date.parse(delivery.updatedAt)).catch(() => undefined);
     throw err;
   }
-}
-
-/**
- * Puts a delivery whose re-queue failed back on the failed list, at its place (its verdict time), with its error: the
- * ledger entry never stopped being failed (only its count of 429 answers starts again, as after any failed verdict).
- * Best effort: the caller reports the re-queue's error either way.
- */
-async function restoreFailed(delivery: Delivery, deliveries: DeliveryStore): Promise<void> {
-  const { key, alertId, version, channelId, lastError, errorKind, response, refs } = delivery;
-  await deliveries
-    .recordAttempt(key, { alertId, version, channelId }, { status: 'failed', error: lastError, errorKind, response, refs, at: new Date(delivery.updatedAt) })
-    .catch(() => undefined);
 }
 
 function jobFor(delivery: Delivery, queues: Queues): { queue: Queue; name: string; id: string; data: object } {

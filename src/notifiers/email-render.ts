@@ -187,10 +187,11 @@ function groupTitle(group: Groups[number], groupSizes: Map<string, number>): str
 }
 
 function digestText(digest: Digest, channel: EmailChannelConfig, groups: Groups, groupSizes: Map<string, number>, more: number): string {
+  const total = digestTotal(digest);
   return [
-    `Chokepoint digest: ${alertCountText(digestTotal(digest))}`,
+    `Chokepoint digest: ${alertCountText(total)}`,
     formatWindow(digest.windowStart, digest.windowEnd, digest.timezone),
-    ...(digestTotal(digest) === 0 ? ['', 'No alerts in this window.'] : []),
+    ...(total === 0 ? ['', 'No alerts in this window.'] : []),
     ...groups.flatMap((group) => [
       '',
       groupTitle(group, groupSizes),
@@ -217,11 +218,12 @@ function digestHtmlLine(alert: Alert): string {
 }
 
 function digestHtml(digest: Digest, channel: EmailChannelConfig, groups: Groups, groupSizes: Map<string, number>, lines: Map<Alert, string>, more: number): string {
+  const total = digestTotal(digest);
   return [
     `<div style="${STYLE.body}">`,
-    `<h2 style="margin:8px 0">Chokepoint digest: ${alertCountText(digestTotal(digest))}</h2>`,
+    `<h2 style="margin:8px 0">Chokepoint digest: ${alertCountText(total)}</h2>`,
     `<p style="${STYLE.muted}">${escapeHtml(formatWindow(digest.windowStart, digest.windowEnd, digest.timezone))}</p>`,
-    digestTotal(digest) === 0 ? '<p>No alerts in this window.</p>' : '',
+    total === 0 ? '<p>No alerts in this window.</p>' : '',
     ...groups.flatMap((group) => [
       `<h3 style="margin:16px 0 4px">${escapeHtml(groupTitle(group, groupSizes))}</h3>`,
       '<ul>',

@@ -111,7 +111,6 @@ export function assessWatchlist(
   const nameOf = (e: EntityHit) => entityName(e, w, lexicon);
   const entities = [...new Set(watched.map((x) => x.hit.id))];
   const matches = matchesFor(analysis, watched, w);
-  const pairable = boundedMentions(watched);
 
   const excludedBy = analysis.excludes.find((x) => x.scope === w.id);
   if (excludedBy) {
@@ -128,6 +127,7 @@ export function assessWatchlist(
   // softening. Keeping one pair a signal, not every pair, bounds memory: a long sentence naming an entity and a signal
   // hundreds of times would otherwise store the product of the two. Only the best pair of a signal can win below.
   const candidates: Array<{ signal: SignalHit; hit: EntityHit; strength: Strength; prox: number; points: number }> = [];
+  const pairable = boundedMentions(watched);
   let hasNews = false;
   for (const signal of analysis.signals) {
     if (signal.signal.weight <= 0) continue;

@@ -67,6 +67,8 @@ export interface DeliveryStore {
   blockChannel(channelId: string, untilMs: number): Promise<void>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
+  /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
+  relistFailed(key: string, atMs: number): Promise<void>;
 }
 
 export interface BeforeSend {
@@ -209,6 +211,9 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     },
     async clearFailed(key) {
       await redis.zrem(failedKey, key);
+    },
+    async relistFailed(key, atMs) {
+      await redis.zadd(failedKey, atMs, key);
     },
   };
 }

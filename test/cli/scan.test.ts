@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../helpers/cli.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
-import { startFeedServer, startSlackSink, startServer, type LocalServer } from '../helpers/http.js';
+import { GALLIUM_BAN_ENTRY, startFeedServer, startSlackSink, startServer, type LocalServer } from '../helpers/http.js';
 
 let feed: Awaited<ReturnType<typeof startFeedServer>>;
 let slack: Awaited<ReturnType<typeof startSlackSink>>;
@@ -11,12 +11,7 @@ let cleanup: () => void;
 
 beforeAll(async () => {
   feed = await startFeedServer([
-    {
-      guid: 'a',
-      title: 'China bans exports of gallium and germanium to the United States',
-      link: 'https://example.org/gallium-ban',
-      description: 'The commerce ministry said the export ban on gallium and germanium takes effect immediately.',
-    },
+    GALLIUM_BAN_ENTRY,
     { guid: 'b', title: 'Crunchy potato chips top the snack charts', link: 'https://example.org/snacks', description: 'Shoppers bought more chips.' },
   ]);
   slack = await startSlackSink();

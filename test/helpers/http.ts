@@ -40,6 +40,14 @@ export interface RssEntry {
   pubDate?: string;
 }
 
+/** A feed entry every watchlist of minerals alerts on: the CLI tests poll it through `scan`. */
+export const GALLIUM_BAN_ENTRY: RssEntry = {
+  guid: 'a',
+  title: 'China bans exports of gallium and germanium to the United States',
+  link: 'https://example.org/gallium-ban',
+  description: 'The commerce ministry said the export ban on gallium and germanium takes effect immediately.',
+};
+
 /** A small RSS 2.0 document written for our tests. */
 export function rssDocument(title: string, entries: RssEntry[]): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

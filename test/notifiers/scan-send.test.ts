@@ -3,7 +3,7 @@ import type { EmailChannelConfig } from '../../src/config/schema.js';
 import { alertMessageId } from '../../src/notifiers/email-render.js';
 import { runCliCaptured } from '../helpers/cli.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
-import { startFeedServer } from '../helpers/http.js';
+import { GALLIUM_BAN_ENTRY, startFeedServer } from '../helpers/http.js';
 import { startSmtp } from './smtp.js';
 
 let feed: Awaited<ReturnType<typeof startFeedServer>>;
@@ -13,12 +13,7 @@ let cleanup: () => void;
 
 beforeAll(async () => {
   feed = await startFeedServer([
-    {
-      guid: 'a',
-      title: 'China bans exports of gallium and germanium to the United States',
-      link: 'https://example.org/gallium-ban',
-      description: 'The commerce ministry said the export ban on gallium and germanium takes effect immediately.',
-    },
+    GALLIUM_BAN_ENTRY,
   ]);
   smtp = await startSmtp();
   ({ dir, cleanup } = writeConfigDir({
