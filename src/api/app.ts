@@ -1,7 +1,7 @@
 import { parse as parseForm } from 'node:querystring';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { ChokepointError } from '../errors.js';
-import { authHook, safeNext, SESSION_COOKIE, sessionCookie, tokenMatches } from './auth.js';
+import { authHook, clearedSessionCookie, overHttps, safeNext, sessionCookie, tokenMatches } from './auth.js';
 import { registerQueueUi } from './bull-board.js';
 import type { ApiContext } from './context.js';
 import { dashboardRoutes, loginPage } from './dashboard.js';
@@ -46,6 +46,8 @@ export async function buildApp(ctx: ApiContext, options: { timeouts?: Partial<Ap
     http: { headersTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
     // Keep-alive sockets must not hold the worker's shutdown open.
     forceCloseConnections: true,
+    // Read once: fastify builds its request class from it, hence a restart-only setting.
+    trustProxy: ctx.config().settings.api.trustProxy,
     // Errors Fastify answers before any route runs (a path that does not percent-decode) get our shape too.
     frameworkErrors: (err, _request, reply) => {
       const known = fromFrameworkError(err) ?? badRequest(err.message);
@@ -63,7 +65,8 @@ export async function buildApp(ctx: ApiContext, options: { timeouts?: Partial<Ap
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api request');
+    // request.ip is the proxy's address unless settings.api.trustProxy names that proxy.
+    request.log.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime), ip: request.ip }, 'api request');
   });
   app.setErrorHandler((thrown, request, reply) => {
     const err = thrown instanceof Error ? thrown : new Error(String(thrown));
@@ -84,11 +87,9 @@ export async function buildApp(ctx: ApiContext, options: { timeouts?: Partial<Ap
     if (!tokenMatches(ctx.auth.token, typeof request.body?.token === 'string' ? request.body.token : undefined)) {
       return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, true, envName));
     }
-    return reply.header('set-cookie', sessionCookie(ctx.auth.token, request)).redirect(next, 303);
+    return reply.header('set-cookie', sessionCookie(ctx.auth.token, overHttps(request))).redirect(next, 303);
   });
-  app.get('/logout', async (_request, reply) =>
-    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).redirect('/', 303),
-  );
+  app.get('/logout', async (request, reply) => reply.header('set-cookie', clearedSessionCookie(overHttps(request))).redirect('/', 303));
 
   healthRoutes(app, ctx);
   metricsRoutes(app, ctx);

@@ -107,9 +107,26 @@ function wantsHtml(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('text/html');
 }
 
-export function sessionCookie(token: string, request: FastifyRequest): string {
-  const secure = request.protocol === 'https' ? '; Secure' : '';
-  return `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MAX_AGE_SECONDS}${secure}`;
+/**
+ * Whether the browser reached us over HTTPS: said by the socket, or by X-Forwarded-Proto only when the peer is a proxy
+ * that settings.api.trustProxy vouches for (fastify ignores the header from anyone else).
+ */
+export function overHttps(request: FastifyRequest): boolean {
+  return request.protocol.toLowerCase() === 'https';
+}
+
+/** The session cookie. Secure only over HTTPS: over plain http a browser would drop it and the sign-in would loop. */
+export function sessionCookie(token: string, secure: boolean): string {
+  return cookie(sessionValue(token), SESSION_MAX_AGE_SECONDS, secure);
+}
+
+/** Ends the session: the browser finds the cookie to drop by name and Path, so those match; Secure over HTTPS likewise. */
+export function clearedSessionCookie(secure: boolean): string {
+  return cookie('', 0, secure);
+}
+
+function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }
 
 const NEXT_BASE = 'http://chokepoint.invalid';
@@ -166,7 +183,7 @@ export function authHook(mode: AuthMode, renderLogin: (next: string, failed: boo
     if (request.method === 'GET' && typeof query?.token === 'string' && wantsHtml(request)) {
       // Browser login by link: trade the token for a session cookie and drop it from the address bar.
       if (!tokenMatches(mode.token, query.token)) return sendUnauthorized(request, reply, true);
-      return reply.code(303).header('set-cookie', sessionCookie(mode.token, request)).header('location', safeNext(targetWithoutToken(request.url))).send();
+      return reply.code(303).header('set-cookie', sessionCookie(mode.token, overHttps(request))).header('location', safeNext(targetWithoutToken(request.url))).send();
     }
     const expectedSession = sessionValue(mode.token);
     const accepted = credentialsOf(request).find((c) => (c.via === 'cookie' ? tokenMatches(expectedSession, c.value) : tokenMatches(mode.token, c.value)));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
 import { ROUTE_LEVELS } from '../scoring/types.js';
@@ -64,6 +65,34 @@ export function redisUrlProblem(value: string): string | undefined {
     return 'is not a valid URL (redis://[user:password@]host[:port][/db]; percent-encode special characters in the password)';
   }
 }
+
+/** Range names fastify's trustProxy (proxy-addr) expands: 127/8 and ::1; 169.254/16 and fe80::/10; the private ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * Checked here rather than left to fastify, which throws on a bad entry only when the API starts: for a setting that
+ * a reload does not apply, that is the next restart, long after `chokepoint validate` and the reload passed the file.
+ */
+function isProxyAddress(value: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(value)) return true;
+  const [address, bits, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || address.includes('%') || rest.length > 0) return false;
+  // proxy-addr refuses a /0 (it would throw when the API starts); `true` says "any peer" instead.
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+const proxyAddress = z.string().refine(isProxyAddress, {
+  message: `must be an IP address, a CIDR ("10.0.0.0/8", "fd00::/8") or one of ${PROXY_RANGE_NAMES.join(', ')}`,
+});
+
+const trustProxy = z.union([z.boolean(), z.array(proxyAddress).min(1, 'needs at least one address (or false to trust no proxy)')], {
+  // fastify 5 ignores a hop count (it cannot check who sent the headers), so accepting one would silently do nothing.
+  error: (issue) =>
+    typeof issue.input === 'number'
+      ? "a hop count is not accepted: it cannot tell a proxy from a client that connects directly and forges the headers; list the proxy's addresses (e.g. [127.0.0.1]) instead"
+      : 'must be false, true or a list of proxy addresses and CIDRs, e.g. [127.0.0.1, 10.0.0.0/8]',
+});
 
 const level = z.enum(ROUTE_LEVELS);
 
@@ -290,6 +319,14 @@ export const settingsFileSchema = z.strictObject({
       host: z.string().default('127.0.0.1').describe('Address the API binds to; anything but loopback requires the API token.'),
       port: z.number().int().min(0).max(65535).default(8787).describe('API port (0 picks a free one).'),
       tokenEnv: z.string().default('CHOKEPOINT_API_TOKEN').describe('Environment variable holding the API bearer token.'),
+      trustProxy: trustProxy
+        .default(false)
+        .describe(
+          'Reverse proxies (nginx, Caddy, a load balancer terminating TLS) whose X-Forwarded-For and X-Forwarded-Proto are believed: ' +
+            'a list of their addresses or CIDRs (or loopback, linklocal, uniquelocal), or true for any peer (only when nothing but the proxy can reach the port). ' +
+            'A request they forwarded over HTTPS gets a Secure session cookie, and the log shows the client address instead of theirs. ' +
+            'Off by default because any client could otherwise forge those headers; a hop count is refused for the same reason.',
+        ),
     })
     .prefault({}),
   worker: z

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLoopbackHost, resolveAuth, safeNext, sessionValue } from '../../src/api/auth.js';
 import { ApiStartError } from '../../src/api/errors.js';
 import { getJson, type SeededApi, startTestApi, TOKEN } from './seed.js';
@@ -34,6 +34,32 @@ function rawRequest(url: string, head: string): Promise<{ status: number; header
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const html = { accept: 'text/html,application/xhtml+xml' };
+
+/** The client address the server logged for requests to this path (its debug "api request" lines, in order). */
+async function loggedIps(t: SeededApi, path: string, count: number): Promise<string[]> {
+  // The line is written when the response has gone out, so it may trail the client's read by a tick.
+  return vi.waitFor(() => {
+    const ips = t
+      .logs()
+      .map((line) => JSON.parse(line) as { msg?: string; path?: string; ip?: string })
+      .filter((entry) => entry.msg === 'api request' && entry.path === path)
+      .map((entry) => entry.ip ?? '(none)');
+    expect(ips.length).toBeGreaterThanOrEqual(count);
+    return ips;
+  });
+}
+
+/** Signs in by link and by form, and signs out, each with these extra headers; returns the three Set-Cookie values. */
+async function cookiesSetWith(t: SeededApi, headers: Record<string, string>): Promise<{ link: string; form: string; logout: string }> {
+  const link = await getJson(`${t.url}/?token=${TOKEN}`, { headers: { ...html, ...headers } });
+  const form = await getJson(`${t.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token: TOKEN, next: '/' }).toString() });
+  const logout = await getJson(`${t.url}/logout`, { headers });
+  for (const answer of [link, form, logout]) expect(answer.status).toBe(303);
+  return { link: link.headers.get('set-cookie')!, form: form.headers.get('set-cookie')!, logout: logout.headers.get('set-cookie')! };
+}
+
+const SESSION_COOKIE_SHAPE = /^chokepoint_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/;
+const SECURE_SESSION_COOKIE_SHAPE = /^chokepoint_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/;
 
 describe('where the API may listen', () => {
   it('treats only loopback names and addresses as loopback', () => {
@@ -207,6 +233,17 @@ describe('with a token', () => {
     expect(t.logs().join('\n')).not.toMatch(/API request failed|Invalid URL/);
   });
 
+  it('ignores X-Forwarded-Proto and X-Forwarded-For from any client while api.trustProxy is off', async () => {
+    const forged = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' };
+    const cookies = await cookiesSetWith(t, forged);
+    expect(cookies.link).toMatch(SESSION_COOKIE_SHAPE);
+    expect(cookies.form).toMatch(SESSION_COOKIE_SHAPE);
+    expect(cookies.logout).not.toContain('Secure');
+    await getJson(`${t.url}/api/status`, { token: TOKEN, headers: forged });
+    expect(await loggedIps(t, '/api/status', 1)).not.toContain('203.0.113.7');
+    expect((await loggedIps(t, '/api/status', 1)).at(-1)).toBe('127.0.0.1');
+  });
+
   it('never writes the token to the log, even when it came in a URL', async () => {
     await getJson(`${t.url}/?token=${TOKEN}`, { headers: html });
     await getJson(`${t.url}/api/alerts?cursor=bad`, { token: TOKEN });
@@ -252,5 +289,53 @@ describe('without a token, on loopback', () => {
     const post = await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST', headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
     expect(post.status).toBe(403);
     expect((await getJson(`${t.url}/api/deliveries/x/retry`, { method: 'POST' })).status).toBe(404);
+  });
+});
+
+describe('behind a TLS-terminating reverse proxy (api.trustProxy)', () => {
+  let proxied: SeededApi;
+  let elsewhere: SeededApi;
+  beforeAll(async () => {
+    // The tests connect from 127.0.0.1, so they play the proxy of the first server and a stranger to the second.
+    proxied = await startTestApi({ label: 'auth-proxy', token: TOKEN, settings: 'api: { trustProxy: [127.0.0.1] }\n' });
+    elsewhere = await startTestApi({ label: 'auth-proxy-other', token: TOKEN, settings: 'api: { trustProxy: [10.0.0.0/8] }\n' });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+    await elsewhere?.close();
+  });
+
+  it('marks the session cookie Secure, still HttpOnly, SameSite=Strict and Path=/, when the proxy forwards an HTTPS request', async () => {
+    const cookies = await cookiesSetWith(proxied, { 'x-forwarded-proto': 'https' });
+    expect(cookies.link).toMatch(SECURE_SESSION_COOKIE_SHAPE);
+    expect(cookies.form).toMatch(SECURE_SESSION_COOKIE_SHAPE);
+    expect(cookies.logout).toBe('chokepoint_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure');
+    const session = cookies.form.split(';')[0];
+    expect((await getJson(`${proxied.url}/api/status`, { headers: { cookie: session, 'x-forwarded-proto': 'https' } })).status).toBe(200);
+  });
+
+  it('leaves Secure off for a request the proxy received over plain HTTP', async () => {
+    for (const headers of [{ 'x-forwarded-proto': 'http' }, {}] as Array<Record<string, string>>) {
+      const cookies = await cookiesSetWith(proxied, headers);
+      expect(cookies.link, JSON.stringify(headers)).toMatch(SESSION_COOKIE_SHAPE);
+      expect(cookies.form).toMatch(SESSION_COOKIE_SHAPE);
+      expect(cookies.logout).not.toContain('Secure');
+    }
+  });
+
+  it("logs the client's address as the proxy forwards it, not the proxy's, nor one the client wrote in front of it", async () => {
+    await getJson(`${proxied.url}/api/alerts`, { token: TOKEN, headers: { 'x-forwarded-for': '203.0.113.7' } });
+    await getJson(`${proxied.url}/api/alerts`, { token: TOKEN, headers: { 'x-forwarded-for': '198.51.100.66, 203.0.113.8' } });
+    expect(await loggedIps(proxied, '/api/alerts', 2)).toEqual(['203.0.113.7', '203.0.113.8']);
+  });
+
+  it('ignores forwarded headers from a peer that is not one of the listed proxies', async () => {
+    const forged = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' };
+    const cookies = await cookiesSetWith(elsewhere, forged);
+    expect(cookies.link).toMatch(SESSION_COOKIE_SHAPE);
+    expect(cookies.form).toMatch(SESSION_COOKIE_SHAPE);
+    expect(cookies.logout).not.toContain('Secure');
+    await getJson(`${elsewhere.url}/api/alerts`, { token: TOKEN, headers: forged });
+    expect(await loggedIps(elsewhere, '/api/alerts', 1)).toEqual(['127.0.0.1']);
   });
 });

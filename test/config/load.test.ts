@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, formatIssue } from '../../src/config/errors.js';
 import { loadConfig, loadRunnableConfig, scorerOf } from '../../src/config/load.js';
+import { restartOnlyChanges } from '../../src/config/restart-only.js';
 import { buildConfigState } from '../../src/pipeline/runtime.js';
 import { redactSecrets } from '../../src/secrets.js';
 import { MINIMAL, writeConfigDir } from '../helpers/config-dir.js';
@@ -288,5 +289,35 @@ watchlists: []
     expect(state.scorer).toBe(scorerOf(config));
     state.http.close();
     await state.notifiers.close();
+  });
+});
+
+describe('api.trustProxy (which reverse proxies may vouch for the client address and HTTPS)', () => {
+  const settings = (api: string) => dirWith({ 'settings.yaml': `api: ${api}\n` });
+
+  it('is off unless set, and takes true or a list of addresses, networks and named ranges', () => {
+    expect(loadConfig(dirWith({}), env).settings.api.trustProxy).toBe(false);
+    expect(loadConfig(settings('{ trustProxy: true }'), env).settings.api.trustProxy).toBe(true);
+    const list = ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback', 'uniquelocal'];
+    expect(loadConfig(settings(`{ trustProxy: [${list.join(', ')}] }`), env).settings.api.trustProxy).toEqual(list);
+  });
+
+  it('refuses a hop count, saying it cannot tell a proxy from a client, and names a malformed entry', () => {
+    expect(issuesOf(settings('{ trustProxy: 1 }'))).toEqual([expect.stringMatching(/settings\.yaml:1: api\.trustProxy: .*hop count.*list the proxy's addresses/)]);
+    expect(issuesOf(settings('{ trustProxy: "10.0.0.1" }'))).toEqual([expect.stringMatching(/api\.trustProxy: must be false, true or a list/)]);
+    expect(issuesOf(settings('{ trustProxy: [] }'))).toEqual([expect.stringMatching(/api\.trustProxy: .*at least one address/)]);
+    const bad = issuesOf(settings('{ trustProxy: [10.0.0.0/8, 10.0.0.0/33, proxy.internal, "300.1.1.1", 0.0.0.0/0] }'));
+    expect(bad).toEqual([
+      expect.stringMatching(/api\.trustProxy\[1\]: "10\.0\.0\.0\/33" must be an IP address, a CIDR/),
+      expect.stringMatching(/api\.trustProxy\[2\]: "proxy\.internal" must be an IP address, a CIDR/),
+      expect.stringMatching(/api\.trustProxy\[3\]: "300\.1\.1\.1" must be an IP address, a CIDR/),
+      expect.stringMatching(/api\.trustProxy\[4\]: "0\.0\.0\.0\/0" must be an IP address, a CIDR/),
+    ]);
+  });
+
+  it('is among the settings a reload cannot apply (the server reads it when it starts)', () => {
+    const running = loadConfig(dirWith({}), env);
+    const next = loadConfig(settings('{ trustProxy: [127.0.0.1] }'), env);
+    expect(restartOnlyChanges(running, next)).toEqual(['api.trustProxy']);
   });
 });
