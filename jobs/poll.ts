@@ -6,6 +6,7 @@ import { jobId, type PollJob } from '../src/queue/names.js';
 import { pollRetryDelayMs } from '../src/queue/queues.js';
 import { SourceFetchError } from '../src/errors.js';
 import { createMutex } from '../src/keyed-concurrency.js';
+import { MAX_NOT_BEFORE_MS } from '../src/store/source-state.js';
 
 /** Items per score job: big enough to amortise Redis round trips, small enough to keep job payloads modest. */
 const SCORE_BATCH = 100;
@@ -49,11 +50,21 @@ export function pollProcessor(ctx: WorkerContext) {
       log.warn({ err }, 'poll failed');
       // A poll is retried once for transient faults; anything else waits for the next tick.
       if (!(err instanceof SourceFetchError && err.retryable)) throw new UnrecoverableError((err as Error).message);
-      // Nor is it retried sooner than the source asked (a 429's Retry-After longer than the client waits in place).
+      // Nor is it retried sooner than the source asked (the Retry-After of a 429 or 503, longer than the client waits in
+      // place). The failure recorded that time as the source's not-before: polls that start before it, this job's retry
+      // included, are skipped, so a retry goes ahead only when its backoff ends after that time anyway.
       if (err.retryAfterMs !== undefined && err.retryAfterMs > pollRetryDelayMs(job.attemptsMade)) {
-        throw new UnrecoverableError(`${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; the next scheduled poll will`);
+        const capped = err.retryAfterMs > MAX_NOT_BEFORE_MS ? ` (${MAX_NOT_BEFORE_MS / 3600_000} h at most)` : '';
+        throw new UnrecoverableError(`${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; its polls are skipped until then${capped}`);
       }
       throw err;
+    }
+    if (outcome.status === 'deferred') {
+      ctx.metrics?.polls.inc({ source: sourceId, outcome: 'deferred' });
+      const notBefore = outcome.notBefore.toISOString();
+      // One info line per request to wait, however many polls (on however many workers) it skips.
+      log[outcome.skipped === 1 ? 'info' : 'debug']({ notBefore, skippedPolls: outcome.skipped }, 'poll skipped: the source asked us to wait (Retry-After); it is polled again from notBefore');
+      return { status: 'skipped', reason: 'retry-after', notBefore };
     }
     if (outcome.status === 'not-modified') {
       ctx.metrics?.polls.inc({ source: sourceId, outcome: 'not-modified' });

@@ -64,7 +64,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = { registers: [registry] };
 
-  const polls = new Counter({ name: 'chokepoint_polls_total', help: 'Source polls by outcome (ok, not-modified, error).', labelNames: ['source', 'outcome'], ...reg });
+  const polls = new Counter({ name: 'chokepoint_polls_total', help: 'Source polls by outcome (ok, not-modified, error, deferred: skipped while the source\'s Retry-After holds).', labelNames: ['source', 'outcome'], ...reg });
   const items = new Counter({ name: 'chokepoint_items_total', help: 'Items read from sources: kind="seen" every parsed item, kind="new" those not seen before.', labelNames: ['source', 'kind'], ...reg });
   const assessments = new Counter({ name: 'chokepoint_assessments_total', help: 'Item x watchlist assessments by level (none included).', labelNames: ['watchlist', 'level'], ...reg });
   const alerts = new Counter({ name: 'chokepoint_alerts_total', help: 'New alerts by watchlist and level.', labelNames: ['watchlist', 'level'], ...reg });
@@ -195,7 +195,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
     },
     prime(config) {
       for (const source of config.sources) {
-        for (const outcome of ['ok', 'not-modified', 'error']) polls.inc({ source: source.id, outcome }, 0);
+        for (const outcome of ['ok', 'not-modified', 'error', 'deferred']) polls.inc({ source: source.id, outcome }, 0);
         for (const kind of ['seen', 'new']) items.inc({ source: source.id, kind }, 0);
       }
       for (const channel of config.channels) {

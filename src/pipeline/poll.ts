@@ -8,6 +8,7 @@ import type { SourceStateStore } from '../store/source-state.js';
 import type { SeenStore } from '../store/seen.js';
 
 export type PollOutcome =
+  | { status: 'deferred'; notBefore: Date; skipped: number }
   | { status: 'not-modified' }
   | { status: 'ok'; fetched: number; fresh: Item[]; commit: () => Promise<void> };
 
@@ -16,11 +17,15 @@ export type PollOutcome =
  * Neither are items marked seen nor the source's validators (ETag, screening snapshot) stored here: the caller does
  * both (markSeen, then commit) once the items are safely queued for scoring, so a crash in between re-delivers them
  * (downstream is idempotent) instead of losing them behind a 304.
+ * A poll that starts while the source's Retry-After holds is `deferred`: nothing fetched, recorded or marked seen, so
+ * the first poll after that time fetches whatever came out meanwhile.
  */
 export async function pollStage(
   source: SourceConfig,
   deps: { http: HttpClient; sourceState: SourceStateStore; seen: SeenStore; log: Logger; now: Date; signal?: AbortSignal; bodyArrived?: () => Promise<void> },
 ): Promise<PollOutcome> {
+  const deferral = await deps.sourceState.deferPoll?.(source.id);
+  if (deferral) return { status: 'deferred', ...deferral };
   const result = await pollSourceWithHealth(source, {
     http: deps.http,
     state: deps.sourceState,

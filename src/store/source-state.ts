@@ -28,6 +28,18 @@ export interface SourceHealth {
   /** Whether the last successful poll was answered 304 Not Modified. */
   lastNotModified: boolean;
   lastBytes: number;
+  /**
+   * Until when the source's polls are skipped, because it answered 429 or 503 with a Retry-After; null once a fetch
+   * succeeds (or when it never asked). Absent from stores that keep nothing between runs.
+   */
+  notBefore?: string | null;
+}
+
+/** A poll held back by the source's not-before time. */
+export interface PollDeferral {
+  notBefore: Date;
+  /** Polls skipped for this not-before time so far, this one included: the first is the one worth an info line. */
+  skipped: number;
 }
 
 /** What changed in a source's health by one poll; the caller logs only when something did. */
@@ -46,7 +58,16 @@ export interface SourceStateStore {
   getValidators(sourceId: string, url: string): Promise<SourceValidators>;
   saveValidators(sourceId: string, url: string, validators: SourceValidators): Promise<void>;
   recordSuccess(sourceId: string, poll: { items: number; notModified: boolean; bytes: number; at: Date }): Promise<HealthChange>;
+  /**
+   * Records a failed poll. When the error carries the source's Retry-After (`retryAfterMs`, a 429 or 503), also holds
+   * the source's polls back until then (see deferPoll), capped at MAX_NOT_BEFORE_MS.
+   */
   recordFailure(sourceId: string, error: unknown, at: Date): Promise<HealthChange>;
+  /**
+   * Skips this poll (counts it, returns until when) while a Retry-After the source sent is still in force by Redis's
+   * clock; null when the poll may fetch. Absent from stores that keep nothing between runs: they have nothing to honour.
+   */
+  deferPoll?(sourceId: string): Promise<PollDeferral | null>;
   getHealth(sourceId: string): Promise<SourceHealth | null>;
   listHealth(): Promise<SourceHealth[]>;
   /** Entry key -> content hash of the list as last seen; null before the first (baseline) poll. */
@@ -55,7 +76,22 @@ export interface SourceStateStore {
   updateScreeningSnapshot(sourceId: string, diff: { set: Map<string, string>; remove: string[] }, at: Date): Promise<void>;
 }
 
-// Both scripts touch one key plus the index set, all under one hash tag: atomic, and Redis Cluster safe.
+/**
+ * Longest a source's Retry-After holds its polls back. Real rate-limit windows (GDELT's, agencies' API quotas) reset
+ * within a day; a longer or garbled value (an HTTP date in the wrong year) would otherwise silence a source for weeks,
+ * and a day of a source showing as failing with its next poll time is something an operator notices and can act on.
+ */
+export const MAX_NOT_BEFORE_MS = 24 * 3600_000;
+
+// Redis's clock in ms. A not-before time is written and compared on this one clock, never on a worker's: replicas whose
+// clocks disagree would otherwise fetch early (clock ahead) or skip too long (clock behind).
+const REDIS_NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+// The scripts touch one key plus the index set, all under one hash tag: atomic, and Redis Cluster safe.
+// ARGV[6] is the Retry-After in ms ('' for none). Of two requests to wait the later holds; a failure without one leaves
+// a time still ahead in force (the poll that failed may have started before it was set) and drops one already past.
 const RECORD_FAILURE = `
 local n = redis.call('HINCRBY', KEYS[1], 'consecutiveFailures', 1)
 redis.call('HSET', KEYS[1], 'lastPollAt', ARGV[2], 'lastErrorAt', ARGV[2], 'lastError', ARGV[3], 'lastErrorCode', ARGV[4])
@@ -65,23 +101,46 @@ if n >= tonumber(ARGV[5]) and redis.call('HGET', KEYS[1], 'degraded') ~= '1' the
   redis.call('HSET', KEYS[1], 'degraded', '1', 'degradedSince', ARGV[2])
   became = 1
 end
+${REDIS_NOW}
+local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
+if held ~= nil and held <= now then
+  redis.call('HDEL', KEYS[1], 'notBefore', 'skippedPolls')
+  held = nil
+end
+if ARGV[6] ~= '' then
+  local asked = now + tonumber(ARGV[6])
+  if held == nil then
+    redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'skippedPolls', '0')
+  elseif asked > held then
+    redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked))
+  end
+end
 return {n, became}`;
 
 const RECORD_SUCCESS = `
 local was = redis.call('HGET', KEYS[1], 'degraded')
 redis.call('HSET', KEYS[1], 'consecutiveFailures', '0', 'degraded', '0', 'lastPollAt', ARGV[2], 'lastSuccessAt', ARGV[2],
   'lastItems', ARGV[3], 'lastNotModified', ARGV[4], 'lastBytes', ARGV[5])
-redis.call('HDEL', KEYS[1], 'degradedSince')
+redis.call('HDEL', KEYS[1], 'degradedSince', 'notBefore', 'skippedPolls')
 redis.call('SADD', KEYS[2], ARGV[1])
 if was == '1' then return 1 end
 return 0`;
+
+// Returns nil when the poll may fetch, else {notBefore, skipped polls}. Writes only to a health hash that has a
+// not-before time, so a source that never asked to wait gets no key.
+const DEFER_POLL = `
+local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
+if held == nil then return false end
+${REDIS_NOW}
+if held <= now then return false end
+return {string.format('%.0f', held), redis.call('HINCRBY', KEYS[1], 'skippedPolls', 1)}`;
 
 const CHUNK = 1000;
 const MAX_ERROR_LENGTH = 500;
 
 /**
- * Per-source state in Redis: validators, health and screening snapshots. Keys are
- * `{prefix}:source:<id>:{http|health|screening|screening-meta}` plus the index set `{prefix}:sources:health`.
+ * Per-source state in Redis: validators, health (with the not-before time a Retry-After set) and screening snapshots.
+ * Keys are `{prefix}:source:<id>:{http|health|screening|screening-meta}` plus the index set `{prefix}:sources:health`.
  */
 export function createSourceStateStore(redis: Redis, prefix: string, opts: { degradedAfter?: number } = {}): SourceStateStore {
   const degradedAfter = opts.degradedAfter ?? 3;
@@ -126,6 +185,8 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
     async recordFailure(sourceId, error, at) {
       const message = redactSecrets(error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
       const code = (error as { code?: unknown })?.code;
+      const retryAfterMs = (error as { retryAfterMs?: unknown })?.retryAfterMs;
+      const wait = typeof retryAfterMs === 'number' && retryAfterMs > 0 ? String(Math.round(Math.min(retryAfterMs, MAX_NOT_BEFORE_MS))) : '';
       const [n, became] = (await redis.eval(
         RECORD_FAILURE,
         2,
@@ -136,8 +197,14 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
         message,
         typeof code === 'string' ? code : 'UNKNOWN',
         String(degradedAfter),
+        wait,
       )) as [number, number];
       return { becameDegraded: Number(became) === 1, recovered: false, consecutiveFailures: Number(n) };
+    },
+
+    async deferPoll(sourceId) {
+      const held = (await redis.eval(DEFER_POLL, 1, key(sourceId, 'health'))) as [string, number] | null;
+      return held ? { notBefore: new Date(Number(held[0])), skipped: Number(held[1]) } : null;
     },
 
     getHealth,
@@ -192,5 +259,6 @@ function toHealth(sourceId: string, h: Record<string, string>): SourceHealth {
     lastItems: Number(h.lastItems ?? 0),
     lastNotModified: h.lastNotModified === '1',
     lastBytes: Number(h.lastBytes ?? 0),
+    notBefore: h.notBefore ? new Date(Number(h.notBefore)).toISOString() : null,
   };
 }

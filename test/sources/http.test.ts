@@ -236,6 +236,27 @@ describe('HTTP client', () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it('waits out a short Retry-After on 503 in place, no sooner than asked', async () => {
+    const times: number[] = [];
+    const server = await serve((_req, res) => {
+      times.push(Date.now());
+      if (times.length === 1) return res.writeHead(503, { 'Retry-After': '1' }).end();
+      res.end('ok');
+    });
+    expect(ok(await client().get({ url: server.url, sourceId: 's1' })).body.toString()).toBe('ok');
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(950);
+  });
+
+  it('hands the long Retry-After of a 503 to the job layer as it does a 429s, without trying again in place', async () => {
+    const server = await serve((_req, res) => res.writeHead(503, 'Service Unavailable', { 'Retry-After': '3600' }).end());
+    const err = await failure(client({ retries: 2 }).get({ url: server.url, sourceId: 's1' }));
+    expect(err.code).toBe('CP_SOURCE_HTTP_STATUS');
+    expect(err.message).toContain('HTTP 503 Service Unavailable (Retry-After 3600 s)');
+    expect(err.retryAfterMs).toBe(3_600_000);
+    expect(err.retryable).toBe(true);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('keeps credentials out of error messages', async () => {
     const server = await serve((_req, res) => res.writeHead(500).end());
     const { port } = new URL(server.url);
@@ -343,5 +364,25 @@ describe('guarded agents', () => {
     expect((err as { code?: string }).code).toBe('CP_SSRF_REFUSED');
     expect(err.message).toContain('127.0.0.1');
     expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('a source\'s Retry-After', () => {
+  const now = new Date('2026-11-29T12:00:00Z');
+  it('reads delay-seconds and the three HTTP-date forms, all as GMT', async () => {
+    const { parseRetryAfter } = await import('../../src/sources/http/retry-after.js');
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter('Sun, 29 Nov 2026 13:00:00 GMT', now)).toBe(3_600_000);
+    expect(parseRetryAfter('Sunday, 29-Nov-26 13:00:00 GMT', now)).toBe(3_600_000);
+    // asctime names no zone: Date.parse read it in the worker's local time.
+    expect(parseRetryAfter('Sun Nov 29 13:00:00 2026', now)).toBe(3_600_000);
+    expect(parseRetryAfter('Sun, 29 Nov 2026 11:00:00 GMT', now)).toBe(0);
+  });
+
+  it('ignores what is not an HTTP date, instead of holding a source back by it', async () => {
+    const { parseRetryAfter } = await import('../../src/sources/http/retry-after.js');
+    for (const value of ['abc 2030', '2030-01-01', 'tomorrow', '1.5', '-5', 'Sun, 31 Feb 2027 13:00:00 GMT']) {
+      expect(parseRetryAfter(value, now), value).toBeUndefined();
+    }
   });
 });

@@ -11,20 +11,32 @@ import { writeConfigDir } from '../helpers/config-dir.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer, type TestServer } from './helpers.js';
 
-/** The poll job as the worker runs it: which failed polls BullMQ retries after the poll queue's backoff (10 s). */
+/**
+ * The poll job as the worker runs it: which failed polls BullMQ retries after the poll queue's backoff (10 s), and which
+ * polls a source's Retry-After holds back.
+ */
 const prefix = uniquePrefix('poll-job');
 let server: TestServer;
 let worker: RunningWorker;
 let config: ReturnType<typeof writeConfigDir>;
 let redis: Redis;
+let lines: () => string[];
+
+const RSS = '<rss version="2.0"><channel><title>Blip</title><item><guid>blip-1</guid><title>Gallium export licences</title><link>https://agency.example/1</link></item></channel></rss>';
 
 beforeAll(async () => {
   server = await startServer((req, res) => {
+    const asked = server.requests.filter((r) => r.path === req.url).length;
     if (req.url === '/limited.xml') return res.writeHead(429, { 'Retry-After': '3600' }).end();
     if (req.url === '/briefly-limited.xml') return res.writeHead(429, { 'Retry-After': '4' }).end();
+    if (req.url === '/maintenance.xml') return res.writeHead(503, { 'Retry-After': new Date(Date.now() + 7_200_000).toUTCString() }).end();
+    // Down without saying for how long, then rate-limited for an hour.
+    if (req.url === '/flaky.xml') return asked === 1 ? res.writeHead(503).end() : res.writeHead(429, { 'Retry-After': '3600' }).end();
+    // Asks for a second, then serves its feed.
+    if (req.url === '/blip.xml') return asked === 1 ? res.writeHead(429, { 'Retry-After': '1' }).end() : res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(RSS);
     res.writeHead(503).end();
   });
-  const sources = ['limited', 'briefly-limited', 'down'].map((id) => `  - { id: ${id}, kind: rss, url: "${server.url}/${id}.xml", schedule: "0 0 1 1 *" }`);
+  const sources = ['limited', 'briefly-limited', 'down', 'maintenance', 'flaky', 'blip'].map((id) => `  - { id: ${id}, kind: rss, url: "${server.url}/${id}.xml", schedule: "0 0 1 1 *" }`);
   config = writeConfigDir({
     'sources.yaml': `sources:\n${sources.join('\n')}\n`,
     'watchlists.yaml': 'watchlists:\n  - id: minerals\n    keywords: [gallium]\n    routes: [{ channel: hook, minLevel: info }]\n',
@@ -33,7 +45,9 @@ beforeAll(async () => {
     'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true, perHostIntervalMs: 0, retries: 0 }\napi: { enabled: false }\n`,
   });
   redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
-  worker = await startWorker({ config: loadConfig(config.dir, { REDIS_URL: testRedisUrl() }), log: memoryLogger('warn').log, roles: ['poll'] });
+  const logger = memoryLogger('info');
+  lines = logger.lines;
+  worker = await startWorker({ config: loadConfig(config.dir, { REDIS_URL: testRedisUrl() }), log: logger.log, roles: ['poll'] });
 });
 
 afterAll(async () => {
@@ -44,28 +58,36 @@ afterAll(async () => {
   await cleanPrefix(prefix);
 });
 
-/** Polls the source once through the queue and returns the job once it has failed or waits for its retry. */
-async function pollOnce(sourceId: string): Promise<{ job: Job; state: string }> {
+/** Polls the source once through the queue and returns the job once it is in one of `states`. */
+async function pollOnce(sourceId: string, states = ['failed', 'delayed']): Promise<{ job: Job; state: string }> {
   const tick = Date.now();
   await enqueuePoll(worker.context.queues.poll, sourceId, tick);
+  return settled(jobId('poll', sourceId, tick), states);
+}
+
+async function settled(id: string, states: string[]): Promise<{ job: Job; state: string }> {
   return vi.waitFor(
     async () => {
-      const job = await worker.context.queues.poll.getJob(jobId('poll', sourceId, tick));
-      const state = job ? await job.getState() : 'missing';
-      if (!job || (state !== 'failed' && state !== 'delayed')) throw new Error(`poll of ${sourceId} is ${state}`);
+      // The state first: a job read before it could predate the move that the state shows.
+      const state = await worker.context.queues.poll.getJobState(id);
+      const job = await worker.context.queues.poll.getJob(id);
+      if (!job || !states.includes(state)) throw new Error(`poll ${id} is ${state}`);
       return { job, state };
     },
     { timeout: 10_000, interval: 50 },
   );
 }
 
+const requestsFor = (sourceId: string) => server.requests.filter((r) => r.path === `/${sourceId}.xml`).length;
+const skipLines = (sourceId: string) => lines().filter((l) => l.includes('"msg":"poll skipped') && l.includes(`"sourceId":"${sourceId}"`));
+
 describe('the poll job', () => {
-  it('does not retry a poll sooner than the Retry-After of a 429: it fails it and leaves it to the next scheduled poll', async () => {
+  it('does not retry a poll sooner than the Retry-After of a 429: it fails it, and the source is polled again after that time', async () => {
     const { job, state } = await pollOnce('limited');
     expect(state).toBe('failed');
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toContain('HTTP 429');
-    expect(job.failedReason).toContain('the source asked us to come back in 3600 s; the next scheduled poll will');
+    expect(job.failedReason).toContain('the source asked us to come back in 3600 s; its polls are skipped until then');
     expect(server.requests.filter((r) => r.path === '/limited.xml')).toHaveLength(1);
     expect(await createSourceStateStore(redis, prefix).getHealth('limited')).toMatchObject({ lastErrorCode: 'CP_SOURCE_RATE_LIMITED', consecutiveFailures: 1 });
   });
@@ -80,5 +102,56 @@ describe('the poll job', () => {
     const { job, state } = await pollOnce('down');
     expect(state).toBe('delayed');
     expect(job.failedReason).toContain('HTTP 503');
+  });
+
+  it('skips the scheduled polls of a source that asked to wait, quietly: completed, not failed, no request, one info line saying when it polls again', async () => {
+    // 'limited' answered 429 with an hour's Retry-After in the first test.
+    const health = await createSourceStateStore(redis, prefix).getHealth('limited');
+    expect(health?.notBefore).not.toBeNull();
+    for (let i = 0; i < 2; i++) {
+      const { job } = await pollOnce('limited', ['completed', 'failed']);
+      expect(job.returnvalue).toEqual({ status: 'skipped', reason: 'retry-after', notBefore: health?.notBefore });
+    }
+    expect(requestsFor('limited')).toBe(1);
+    expect(await createSourceStateStore(redis, prefix).getHealth('limited')).toMatchObject({ consecutiveFailures: 1, notBefore: health?.notBefore });
+    const logged = skipLines('limited');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('"level":30');
+    expect(logged[0]).toContain(`"notBefore":"${health?.notBefore}"`);
+  });
+
+  it('treats the Retry-After (an HTTP date) of a 503 like a 429s: no retry sooner, and the next scheduled poll skipped', async () => {
+    const { job, state } = await pollOnce('maintenance');
+    expect(state).toBe('failed');
+    expect(job.failedReason).toContain('HTTP 503');
+    expect(job.failedReason).toMatch(/come back in 7\d{3} s/);
+    const next = await pollOnce('maintenance', ['completed', 'failed']);
+    expect(next.job.returnvalue).toMatchObject({ status: 'skipped' });
+    expect(requestsFor('maintenance')).toBe(1);
+  });
+
+  it('skips the pending retry of a poll too once another poll of the source was told to wait', async () => {
+    const first = await pollOnce('flaky');
+    expect(first.state).toBe('delayed');
+    const second = await pollOnce('flaky');
+    expect(second.state).toBe('failed');
+    expect(second.job.failedReason).toContain('HTTP 429');
+    // The first poll's retry comes due (BullMQ's backoff, brought forward).
+    await first.job.promote();
+    const retried = await settled(first.job.id!, ['completed', 'failed']);
+    expect(retried.job.returnvalue).toMatchObject({ status: 'skipped' });
+    expect(requestsFor('flaky')).toBe(2);
+  });
+
+  it('polls a source normally as soon as a short Retry-After is over', async () => {
+    const first = await pollOnce('blip');
+    expect(first.state).toBe('delayed');
+    const notBefore = (await createSourceStateStore(redis, prefix).getHealth('blip'))?.notBefore;
+    expect(notBefore).toEqual(expect.any(String));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(notBefore ?? '') - Date.now()) + 50));
+    const next = await pollOnce('blip', ['completed', 'failed']);
+    expect(next.job.returnvalue).toMatchObject({ status: 'ok', fetched: 1, fresh: 1 });
+    expect(requestsFor('blip')).toBe(2);
+    expect(await createSourceStateStore(redis, prefix).getHealth('blip')).toMatchObject({ consecutiveFailures: 0, notBefore: null });
   });
 });

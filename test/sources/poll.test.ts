@@ -396,4 +396,27 @@ describe('polling sources', () => {
       clearSecretsForTests();
     }
   });
+
+  it("skips a poll while the source's Retry-After holds: no request, no failure recorded, nothing seen; the next allowed poll fetches it all", async () => {
+    let limited = true;
+    const server = await serve((_req, res) => (limited ? res.writeHead(429, { 'Retry-After': '1' }).end() : res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(RSS)));
+    const seen = createSeenStore(redis, `${prefix}-not-before`, 3600);
+    const feed = source({ id: 'asks-to-wait', kind: 'rss', url: server.url });
+    const stage = () => pollStage(feed, { http: client, sourceState: state, seen, log: silentLogger(), now: new Date('2025-04-04T12:00:00Z') });
+
+    const err = await stage().catch((e: unknown) => e);
+    expect((err as SourceFetchError).code).toBe('CP_SOURCE_RATE_LIMITED');
+    limited = false;
+    const skipped = await stage();
+    if (skipped.status !== 'deferred') throw new Error(`expected deferred, got ${skipped.status}`);
+    expect(server.requests).toHaveLength(1);
+    expect(await state.getHealth('asks-to-wait')).toMatchObject({ consecutiveFailures: 1, notBefore: skipped.notBefore.toISOString() });
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, skipped.notBefore.getTime() - Date.now()) + 50));
+    const polled = await stage();
+    if (polled.status !== 'ok') throw new Error(`expected ok, got ${polled.status}`);
+    expect(polled.fresh.map((i) => i.title)).toEqual(['Entity List additions']);
+    expect(server.requests).toHaveLength(2);
+    expect(await state.getHealth('asks-to-wait')).toMatchObject({ consecutiveFailures: 0, notBefore: null });
+  });
 });

@@ -20,6 +20,20 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+/** A 429 the HTTP client gave up on, carrying the source's Retry-After for the job layer. */
+const rateLimited = (seconds: number) =>
+  new SourceFetchError('gdelt', 'rate-limited', `GET https://api.gdeltproject.org/api/v2/doc failed: HTTP 429 (Retry-After ${seconds} s)`, {
+    retryable: true,
+    retryAfterMs: seconds * 1000,
+  });
+const timeout = () => new SourceFetchError('gdelt', 'timeout', 'GET https://api.gdeltproject.org/api/v2/doc failed: no complete response within 30000 ms', { retryable: true });
+
+/** Redis's clock in ms: the clock a not-before time is kept on. */
+async function redisNow(): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
 describe('source state store', () => {
   it('remembers validators per source and forgets the ones a new response no longer sends', async () => {
     const url = 'https://www.federalregister.gov/api/v1/documents.json';
@@ -109,5 +123,81 @@ describe('source state store', () => {
     expect(snapshot?.size).toBe(2498);
     expect(snapshot?.get('e1')).toBe('changed');
     expect(snapshot?.has('e0')).toBe(false);
+  });
+});
+
+describe("a source's not-before time (Retry-After)", () => {
+  it("holds back every worker's polls of the source until the time it asked for, without counting them as failures, until a fetch succeeds", async () => {
+    const other = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
+    try {
+      const elsewhere = createSourceStateStore(other, prefix, { degradedAfter: 3 });
+      const before = await redisNow();
+      await store.recordFailure('nb-shared', rateLimited(7200), at(0));
+      const after = await redisNow();
+
+      const first = await elsewhere.deferPoll!('nb-shared');
+      expect(first?.notBefore.getTime()).toBeGreaterThanOrEqual(before + 7_200_000);
+      expect(first?.notBefore.getTime()).toBeLessThanOrEqual(after + 7_200_000);
+      expect(first?.skipped).toBe(1);
+      expect((await store.deferPoll!('nb-shared'))?.skipped).toBe(2);
+      const health = await elsewhere.getHealth('nb-shared');
+      expect(health).toMatchObject({ notBefore: first?.notBefore.toISOString(), consecutiveFailures: 1, lastErrorCode: 'CP_SOURCE_RATE_LIMITED', lastPollAt: at(0).toISOString() });
+      expect((await elsewhere.listHealth()).find((h) => h.sourceId === 'nb-shared')?.notBefore).toBe(first?.notBefore.toISOString());
+
+      await store.recordSuccess('nb-shared', { items: 3, notModified: false, bytes: 100, at: at(130) });
+      expect(await elsewhere.deferPoll!('nb-shared')).toBeNull();
+      expect((await store.getHealth('nb-shared'))?.notBefore).toBeNull();
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it("measures the wait on Redis's clock, not the clock of the worker that heard it, so workers whose clocks disagree agree on the time", async () => {
+    const before = await redisNow();
+    // Recorded by a worker whose clock is five years behind.
+    await store.recordFailure('nb-skew', rateLimited(600), new Date('2020-01-01T00:00:00Z'));
+    const deferral = await store.deferPoll!('nb-skew');
+    expect(deferral?.notBefore.getTime()).toBeGreaterThanOrEqual(before + 600_000);
+    expect(deferral?.notBefore.getTime()).toBeLessThan(before + 600_000 + 5_000);
+  });
+
+  it('holds polls back for 24 hours at most, whatever the source asked', async () => {
+    const before = await redisNow();
+    await store.recordFailure('nb-capped', rateLimited(30 * 86_400), at(0));
+    const deferral = await store.deferPoll!('nb-capped');
+    expect(deferral?.notBefore.getTime()).toBeGreaterThanOrEqual(before + 86_400_000);
+    expect(deferral?.notBefore.getTime()).toBeLessThan(before + 86_400_000 + 5_000);
+  });
+
+  it('holds polls back only while the time is ahead: a 1 s Retry-After holds nothing a second later', async () => {
+    await store.recordFailure('nb-brief', rateLimited(1), at(0));
+    const deferral = await store.deferPoll!('nb-brief');
+    expect(deferral).not.toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, deferral!.notBefore.getTime() - Date.now()) + 50));
+    expect(await store.deferPoll!('nb-brief')).toBeNull();
+  });
+
+  it('keeps the later time when another answer asks for less, keeps it through failures without a Retry-After, and forgets it once past', async () => {
+    await store.recordFailure('nb-later', rateLimited(3600), at(0));
+    const asked = (await store.deferPoll!('nb-later'))!.notBefore.getTime();
+    await store.recordFailure('nb-later', rateLimited(60), at(1));
+    await store.recordFailure('nb-later', timeout(), at(2));
+    expect((await store.deferPoll!('nb-later'))?.notBefore.getTime()).toBe(asked);
+
+    await store.recordFailure('nb-past', rateLimited(1), at(0));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await store.recordFailure('nb-past', timeout(), at(1));
+    expect((await store.getHealth('nb-past'))?.notBefore).toBeNull();
+    // A new request to wait counts its skipped polls afresh.
+    await store.recordFailure('nb-past', rateLimited(60), at(2));
+    expect((await store.deferPoll!('nb-past'))?.skipped).toBe(1);
+  });
+
+  it('holds back no poll of a source that never asked to wait, and writes nothing for it', async () => {
+    expect(await store.deferPoll!('nb-never')).toBeNull();
+    await store.recordFailure('nb-plain', timeout(), at(0));
+    expect(await store.deferPoll!('nb-plain')).toBeNull();
+    expect((await store.getHealth('nb-plain'))?.notBefore).toBeNull();
+    expect(await redis.exists(`{${prefix}}:source:nb-never:health`)).toBe(0);
   });
 });

@@ -27,14 +27,17 @@ export interface Failure {
   retryAfterMs?: number;
 }
 
-/** An HTTP status that is neither success, redirect nor 304. */
+/**
+ * An HTTP status that is neither success, redirect nor 304. The Retry-After of a 429 or a 503 (RFC 9110 gives it to
+ * both: rate limits, and maintenance or overload, as GDELT and agency sites send) travels with the error: the client
+ * waits a short one out in place, and a long one holds the source's polls back until then (not-before, source state).
+ */
 export function statusFailure(status: number, statusText: string | undefined, retryAfter: string | undefined): AttemptError {
   const text = `HTTP ${status}${statusText ? ` ${statusText}` : ''}`;
-  if (status === 429) {
-    const wait = parseRetryAfter(retryAfter, new Date());
-    return new AttemptError('rate-limited', `${text}${wait !== undefined ? ` (Retry-After ${Math.ceil(wait / 1000)} s)` : ''}`, true, true, wait);
-  }
-  if (status >= 500) return new AttemptError('http-status', text, true, true);
+  const wait = status === 429 || status === 503 ? parseRetryAfter(retryAfter, new Date()) : undefined;
+  const stated = `${text}${wait !== undefined ? ` (Retry-After ${Math.ceil(wait / 1000)} s)` : ''}`;
+  if (status === 429) return new AttemptError('rate-limited', stated, true, true, wait);
+  if (status >= 500) return new AttemptError('http-status', stated, true, true, wait);
   return new AttemptError('http-status', text, false);
 }
 

@@ -1,13 +1,15 @@
+import { parseHttpDate } from '../../http-date.js';
+
 /**
- * Milliseconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
- * Undefined when absent or unreadable; never negative.
+ * Milliseconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110 §10.2.3), read strictly
+ * as the notifiers read it. Undefined when absent or unreadable; never negative.
  */
 export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
   if (!value) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
+  const at = parseHttpDate(text, now);
+  if (at === undefined) return undefined;
   return Math.max(0, at - now.getTime());
 }
 
