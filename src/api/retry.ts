@@ -11,6 +11,8 @@ export interface RetryOutcome {
   jobId: string;
   /** "retried": the failed job was moved back to waiting; "enqueued": it was gone, a new one was added. */
   action: 'retried' | 'enqueued';
+  /** Email that earlier sends got to some recipients: the ones it is sent to now (the others are not sent it again). */
+  recipients?: string[];
 }
 
 const QUEUED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -19,6 +21,8 @@ const QUEUED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-
  * Sends a failed delivery again. The failed job is retried in place (full attempts again) while BullMQ still keeps
  * it; once retention removed it, a new job with the same id and data is added. The delivery leaves the failed list
  * before the job is queued (and is put back if queueing fails), so a new failure, which the job lists again, stays listed.
+ * An email goes only to the recipients that have not accepted it nor refused it for good: the job reads them from the
+ * delivery's ledger entry, which is left as it is.
  */
 export async function retryDelivery(
   key: string,
@@ -32,6 +36,7 @@ export async function retryDelivery(
     throw new HttpError(410, 'CP_API_GONE', `alert "${delivery.alertId}" has expired; there is nothing left to send`);
   }
   const target = jobFor(delivery, deps.queues);
+  const recipients = delivery.recipients && Object.entries(delivery.recipients).filter(([, status]) => status === 'deferred').map(([address]) => address);
   const existing = await target.queue.getJob(target.id);
   const state = existing ? await existing.getState() : undefined;
   if (state && QUEUED.has(state)) throw conflict(`delivery "${key}" is already queued (job ${target.id} is ${state})`);
@@ -42,11 +47,11 @@ export async function retryDelivery(
       await (existing as Job).retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch((err: Error) => {
         throw conflict(`job ${target.id} could not be retried: ${err.message}`);
       });
-      return { key, queue: target.queue.name, jobId: target.id, action: 'retried' };
+      return { key, queue: target.queue.name, jobId: target.id, action: 'retried', ...(recipients && { recipients }) };
     }
     if (existing) await existing.remove();
     await target.queue.add(target.name, target.data, { jobId: target.id });
-    return { key, queue: target.queue.name, jobId: target.id, action: 'enqueued' };
+    return { key, queue: target.queue.name, jobId: target.id, action: 'enqueued', ...(recipients && { recipients }) };
   } catch (err) {
     // Best effort: the re-queue's error is what the caller hears either way.
     await deps.deliveries.relistFailed(key, Date.parse(delivery.updatedAt)).catch(() => undefined);

@@ -2,11 +2,22 @@ import type { Alert, Digest } from '../alerts/types.js';
 
 export type Notification = { type: 'alert'; alert: Alert } | { type: 'digest'; digest: Digest };
 
-/** What a successful send reports; refs are kept in the delivery ledger for follow-ups (Slack ts, Message-ID). */
+/**
+ * Where one recipient of an email stands: has the message, refused it for good (5xx), or asked to be sent it later
+ * (4xx, greylisting). Accepted outranks refused outranks deferred: what one send learned, a later report cannot undo.
+ */
+export type RecipientStatus = 'accepted' | 'refused' | 'deferred';
+
+/** What a send reports when it did not fail as a whole; refs are kept in the delivery ledger for follow-ups (Slack ts, Message-ID). */
 export interface DeliveryReceipt {
   /** Short human summary, e.g. "HTTP 200" or "250 Accepted". */
   response: string;
   refs?: Record<string, string>;
+  /**
+   * Email, for a caller that passed SendContext.recipients: every recipient the channel has now and where each stands.
+   * Any deferred one means the delivery is not done: send again, to the deferred ones only.
+   */
+  recipients?: Record<string, RecipientStatus>;
 }
 
 export interface SendContext {
@@ -14,6 +25,12 @@ export interface SendContext {
   idempotencyKey: string;
   /** Refs recorded by earlier deliveries of the same alert to this channel (for threading). */
   previousRefs?: Record<string, string>;
+  /**
+   * Email: the recipients of this delivery that earlier sends reached or were refused by, from the ledger (empty before
+   * the first send). Given, the notifier sends only to the others and reports each recipient in the receipt; absent
+   * (a one-off test send), recipients some of whom refused are only named in the response.
+   */
+  recipients?: Record<string, RecipientStatus>;
   signal?: AbortSignal;
   /** From settings.yaml http: receivers on loopback/private networks are refused unless allowed. */
   http: { allowPrivateAddresses: boolean; timeoutMs: number };

@@ -3,7 +3,7 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
 import type { Alert } from '../alerts/types.js';
-import type { Delivery, DeliveryStore, LedgerRead } from '../store/deliveries.js';
+import type { AttemptOutcome, Delivery, DeliveryStore, LedgerRead } from '../store/deliveries.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
 import type { ConfigState } from './runtime.js';
@@ -56,13 +56,15 @@ export async function deliverStage(
     receipt = await entry.notifier.send(payload, entry.channel, {
       idempotencyKey: key,
       previousRefs,
+      // An email some recipients already have goes only to the others; the ledger, not this job, knows who they are.
+      recipients: existing?.recipients ?? {},
       signal: deps.signal,
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
   } catch (err) {
     throw await recordFailedSend(deps, key, base, err, entryAsRead);
   }
-  await recordDelivered(deps, key, base, receipt, entryAsRead);
+  await recordSent(deps, key, base, receipt, entryAsRead);
   return { status: 'delivered', response: receipt.response, alert: snapshot };
 }
 
@@ -84,7 +86,7 @@ export async function recordFailedSend(deps: LedgerDeps, key: string, base: Deli
   return error;
 }
 
-/** Pauses between tries to record a delivered send: rides out a Redis failover or a burst of write conflicts. */
+/** Pauses between tries to record a send that reached someone: rides out a Redis failover or a burst of write conflicts. */
 const RECORD_RETRY_MS = [100, 500, 2_000];
 
 /**
@@ -93,16 +95,44 @@ const RECORD_RETRY_MS = [100, 500, 2_000];
  * the delivery was recorded.
  */
 export async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
+  const outcome = { status: 'delivered', response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
+  const { entry, err } = await recordReached(deps, key, base, outcome, readBefore);
+  if (!entry) deps.log.error({ err, deliveryKey: key, channelId: base.channelId }, 'delivered but not recorded: the delivery ledger could not be written; not sending again');
+  return entry !== undefined;
+}
+
+/**
+ * Records what a send achieved. Delivered: as recordDelivered. An email that some recipients deferred (greylisting, a
+ * full mailbox): recorded pending with who has it, and the retryable DeliveryError thrown, so that the job's retry
+ * sends to the deferred recipients only. Returns whether the delivery was recorded.
+ */
+export async function recordSent(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
+  const deferred = Object.entries(receipt.recipients ?? {}).filter(([, status]) => status === 'deferred');
+  if (deferred.length === 0) return recordDelivered(deps, key, base, receipt, readBefore);
+  const error = DeliveryError.retryable(base.channelId, `some recipients deferred the message; will send it again to them only (${receipt.response})`);
+  const outcome = { status: 'pending', error: error.message, errorKind: error.kind, response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
+  const { entry, err } = await recordReached(deps, key, base, outcome, readBefore);
+  // A twin run reached the rest meanwhile.
+  if (entry?.status === 'delivered') return true;
+  // Unrecorded, the retry sends to every recipient again: a duplicate for some rather than nothing for the others.
+  if (!entry) deps.log.error({ err, deliveryKey: key, channelId: base.channelId }, 'sent to some recipients but not recorded: the delivery ledger could not be written; the retry sends to all of them');
+  throw error;
+}
+
+/** Writes the outcome of a send that reached someone, trying again briefly; the last error if it could not. */
+async function recordReached(
+  deps: LedgerDeps,
+  key: string,
+  base: DeliveryBase,
+  outcome: Omit<AttemptOutcome, 'at'>,
+  readBefore?: LedgerRead,
+): Promise<{ entry?: Delivery; err?: unknown }> {
   for (let round = 0; ; round++) {
     try {
       // A retried write reads the entry afresh: the failed one may have landed after all.
-      await deps.deliveries.recordAttempt(key, base, { status: 'delivered', response: receipt.response, refs: receipt.refs, at: deps.now() }, round === 0 ? readBefore : undefined);
-      return true;
+      return { entry: await deps.deliveries.recordAttempt(key, base, { ...outcome, at: deps.now() }, round === 0 ? readBefore : undefined) };
     } catch (err) {
-      if (round >= RECORD_RETRY_MS.length) {
-        deps.log.error({ err, deliveryKey: key, channelId: base.channelId }, 'delivered but not recorded: the delivery ledger could not be written; not sending again');
-        return false;
-      }
+      if (round >= RECORD_RETRY_MS.length) return { err };
       await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS[round]));
     }
   }

@@ -6,7 +6,7 @@ import type { AlertStore } from '../store/alerts.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import type { DigestStore } from '../store/digests.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
-import { recordDelivered, recordFailedSend } from './deliver.js';
+import { recordFailedSend, recordSent } from './deliver.js';
 import type { ConfigState } from './runtime.js';
 
 export type DigestOutcome =
@@ -43,7 +43,8 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   if (!entry.channel.digest) return { status: 'skipped', reason: 'no-digest' };
 
   const held = await deps.digests.pending(channelId, windowEnd);
-  if ((await deps.deliveries.get(key))?.status === 'delivered') {
+  const existing = await deps.deliveries.get(key);
+  if (existing?.status === 'delivered') {
     await deps.digests.clear(channelId, held);
     return { status: 'already-delivered' };
   }
@@ -65,13 +66,16 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
     const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
     receipt = await entry.notifier.send(payload, entry.channel, {
       idempotencyKey: key,
+      // An email digest some recipients already have goes only to the others.
+      recipients: existing?.recipients ?? {},
       signal: deps.signal,
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
   } catch (err) {
     throw await recordFailedSend(deps, key, base, err);
   }
-  const recorded = await recordDelivered(deps, key, base, receipt);
+  // Throws (retryable) while some recipients are still deferred, before the held alerts are cleared.
+  const recorded = await recordSent(deps, key, base, receipt);
   try {
     await deps.digests.clear(channelId, held);
     await deps.digests.setLastWindowEnd(channelId, windowEnd);

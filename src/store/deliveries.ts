@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Alert } from '../alerts/types.js';
 import type { Dispatch } from '../alerts/routing.js';
+import type { RecipientStatus } from '../notifiers/types.js';
 import { alertKeyFor } from './alerts.js';
 import { decisionsKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
@@ -29,6 +30,23 @@ export interface Delivery {
   deliveredAt?: string;
   updatedAt: string;
   refs?: Record<string, string>;
+  /**
+   * Email: where each recipient stands after the sends so far. Kept through a failed verdict, so that a retry sends
+   * only to the deferred ones; a delivered entry names here (and in its response) the recipients that refused for good.
+   */
+  recipients?: Record<string, RecipientStatus>;
+}
+
+/** The outcome of one attempt, as recordAttempt writes it on top of the entry. */
+export interface AttemptOutcome {
+  status: DeliveryStatus;
+  error?: string;
+  errorKind?: string;
+  response?: string;
+  refs?: Record<string, string>;
+  /** Every recipient the channel has now and where this send left it; merged with the entry's (see mergeRecipients). */
+  recipients?: Record<string, RecipientStatus>;
+  at: Date;
 }
 
 /**
@@ -47,19 +65,7 @@ export interface DeliveryStore {
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
    * builds on the newer entry.
    */
-  recordAttempt(
-    key: string,
-    base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>,
-    outcome: {
-      status: DeliveryStatus;
-      error?: string;
-      errorKind?: string;
-      response?: string;
-      refs?: Record<string, string>;
-      at: Date;
-    },
-    readBefore?: LedgerRead,
-  ): Promise<Delivery>;
+  recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
   /** Per-channel "do not send before" time after a 429, shared by all workers. */
   blockedUntil(channelId: string): Promise<number>;
@@ -121,6 +127,27 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
 
+const RECIPIENT_RANK: Record<RecipientStatus, number> = { deferred: 0, refused: 1, accepted: 2 };
+
+/**
+ * The recipients after a send: the send's list (the channel's recipients now; one removed since is dropped), each at
+ * the higher of the two reports. A twin run may report deferred a recipient the other run reached: accepted stays.
+ */
+function mergeRecipients(previous: Record<string, RecipientStatus> | undefined, reported: Record<string, RecipientStatus>): Record<string, RecipientStatus> {
+  const merged: Record<string, RecipientStatus> = {};
+  for (const [address, status] of Object.entries(reported)) {
+    const before = previous?.[address];
+    merged[address] = before && RECIPIENT_RANK[before] > RECIPIENT_RANK[status] ? before : status;
+  }
+  return merged;
+}
+
+/** Done: every recipient has the message or refused it for good, and at least one has it. */
+function reachedAll(recipients: Record<string, RecipientStatus>): boolean {
+  const statuses = Object.values(recipients);
+  return statuses.includes('accepted') && !statuses.includes('deferred');
+}
+
 /** Twin runs racing on one entry settle in a couple of rounds; more means something is badly wrong. */
 const MAX_WRITE_ROUNDS = 20;
 
@@ -164,20 +191,24 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         const previous = parse(raw);
         if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
         const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
+        const recipients = outcome.recipients ? mergeRecipients(previous?.recipients, outcome.recipients) : previous?.recipients;
+        // A send that left some recipients deferred is done after all if a twin reached them meanwhile.
+        const status = outcome.status === 'pending' && outcome.recipients && reachedAll(recipients!) ? 'delivered' : outcome.status;
         const delivery: Delivery = {
           ...base,
           key,
-          status: outcome.status,
+          status,
           // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the
           // verdict on the last send, already counted, and a 429 costs no attempt.
           attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
           ...(rateLimited > 0 && { rateLimited }),
-          lastError: outcome.error ?? (outcome.status === 'delivered' ? undefined : previous?.lastError),
-          errorKind: outcome.errorKind,
+          lastError: status === 'delivered' ? undefined : (outcome.error ?? previous?.lastError),
+          errorKind: status === 'delivered' ? undefined : outcome.errorKind,
           response: outcome.response ?? previous?.response,
-          deliveredAt: outcome.status === 'delivered' ? outcome.at.toISOString() : previous?.deliveredAt,
+          deliveredAt: status === 'delivered' ? outcome.at.toISOString() : previous?.deliveredAt,
           updatedAt: outcome.at.toISOString(),
           refs: outcome.refs ?? previous?.refs,
+          ...(recipients && { recipients }),
         };
         const withRefs = base.alertId && delivery.status === 'delivered' && outcome.refs ? Object.entries(outcome.refs).flat() : [];
         const [written, now] = await WRITE_ENTRY<[number, string | null]>(

@@ -130,7 +130,7 @@ describe('email delivery over real SMTP', () => {
   it('reports recipients refused while others accepted, without failing the delivery', async () => {
     smtp = await startSmtp({ rcpt: (address) => (address.startsWith('nobody@') ? 550 : undefined) });
     const receipt = await send(channel(smtp, { to: ['buyers@example.com', 'nobody@example.com'] }), alert());
-    expect(receipt.response).toContain('rejected: nobody@example.com');
+    expect(receipt.response).toContain('refused: nobody@example.com');
     expect(smtp.received).toHaveLength(1);
   });
 
@@ -181,6 +181,110 @@ describe('email delivery over real SMTP', () => {
     expect(mail.messageId).toBe('<digest-2024-12-03T08=3a00=3a00=2e000Z.procurement@example.com>');
     expect(mail.text!.indexOf('Semis (1 alert)')).toBeLessThan(mail.text!.indexOf('Magnets (1 alert)'));
     expect(mail.html).toContain('Germanium licence delays');
+  });
+});
+
+describe('email to several recipients, some refused at RCPT TO, for a caller that records each recipient', () => {
+  const to = ['buyers@example.com', 'greylist@example.com', 'nobody@example.com'];
+  /** greylist@ gets 450 while `greylisting` says so; nobody@ always gets 550. */
+  const refusing = (greylisting: () => boolean) => (address: string) =>
+    address.startsWith('greylist@') && greylisting() ? 450 : address.startsWith('nobody@') ? 550 : undefined;
+  const tracked = (recipients: SendContext['recipients'] = {}) => sendContext({ recipients });
+
+  it('reports each recipient as accepted, deferred (4xx) or refused for good (5xx)', async () => {
+    smtp = await startSmtp({ rcpt: refusing(() => true) });
+    const receipt = await send(channel(smtp, { to }), alert(), tracked());
+    expect(receipt.recipients).toEqual({ 'buyers@example.com': 'accepted', 'greylist@example.com': 'deferred', 'nobody@example.com': 'refused' });
+    expect(receipt.response).toMatch(/deferred: greylist@example\.com \(450 /);
+    expect(receipt.response).toMatch(/refused: nobody@example\.com \(550 /);
+    expect(smtp.envelopes).toEqual([['buyers@example.com']]);
+  });
+
+  it('sends again only to the recipients still to accept, as the same message to the same To list', async () => {
+    let greylisting = true;
+    smtp = await startSmtp({ rcpt: refusing(() => greylisting) });
+    const ch = channel(smtp, { to });
+    const first = await send(ch, alert(), tracked());
+    greylisting = false;
+    const second = await send(ch, alert(), tracked(first.recipients));
+    expect(smtp.envelopes).toEqual([['buyers@example.com'], ['greylist@example.com']]);
+    // Neither the one that accepted nor the one refused for good is asked again.
+    expect(smtp.rcpts).toEqual(['buyers@example.com', 'greylist@example.com', 'nobody@example.com', 'greylist@example.com']);
+    const [once, again] = smtp.received;
+    expect(again.messageId).toBe(once.messageId);
+    expect(again.subject).toBe(once.subject);
+    expect((again.to as { text: string }).text).toBe((once.to as { text: string }).text);
+    expect(second.refs).toEqual(first.refs);
+    expect(second.recipients).toEqual({ 'buyers@example.com': 'accepted', 'greylist@example.com': 'accepted', 'nobody@example.com': 'refused' });
+    expect(second.response).toContain('refused: nobody@example.com');
+    expect(second.response).not.toContain('deferred');
+  });
+
+  it('sends nothing when every recipient has already accepted or refused for good', async () => {
+    smtp = await startSmtp();
+    const receipt = await send(channel(smtp, { to }), alert(), tracked({ 'buyers@example.com': 'accepted', 'greylist@example.com': 'accepted', 'nobody@example.com': 'refused' }));
+    expect(smtp.rcpts).toEqual([]);
+    expect(receipt.recipients).toEqual({ 'buyers@example.com': 'accepted', 'greylist@example.com': 'accepted', 'nobody@example.com': 'refused' });
+    expect(receipt.response).toContain('refused: nobody@example.com');
+  });
+
+  it('retries when every recipient sent to defers, and gives up when every recipient refused for good', async () => {
+    smtp = await startSmtp({ rcpt: refusing(() => true) });
+    const deferred = await caught(() => send(channel(smtp!, { to: ['greylist@example.com'] }), alert(), tracked()));
+    expect(deferred).toMatchObject({ kind: 'retryable' });
+    expect(deferred.message).toContain('450');
+    const refused = await caught(() => send(channel(smtp!, { to: ['nobody@example.com'] }), alert(), tracked()));
+    expect(refused).toMatchObject({ kind: 'permanent' });
+    expect(refused.message).toContain('550');
+    // Refused by one send, the other deferred by the first and refused by the second: nobody ever accepted.
+    const ch = channel(smtp, { to: ['greylist@example.com', 'nobody@example.com', 'other@example.com'] });
+    const later = await caught(() => send(ch, alert(), tracked({ 'greylist@example.com': 'refused', 'nobody@example.com': 'deferred', 'other@example.com': 'refused' })));
+    expect(later).toMatchObject({ kind: 'permanent' });
+    expect(later.message).toContain('nobody@example.com');
+    expect(smtp.attempts).toHaveLength(0);
+  });
+
+  it('records the recipients refused for good even when all the others deferred', async () => {
+    smtp = await startSmtp({ rcpt: refusing(() => true) });
+    const receipt = await send(channel(smtp, { to: ['greylist@example.com', 'nobody@example.com'] }), alert(), tracked());
+    expect(receipt.recipients).toEqual({ 'greylist@example.com': 'deferred', 'nobody@example.com': 'refused' });
+    expect(smtp.attempts).toHaveLength(0);
+  });
+
+  it('counts a recipient accepted earlier as delivered when the rest are now refused for good', async () => {
+    smtp = await startSmtp({ rcpt: refusing(() => true) });
+    const ch = channel(smtp, { to: ['buyers@example.com', 'nobody@example.com'] });
+    const receipt = await send(ch, alert(), tracked({ 'buyers@example.com': 'accepted', 'nobody@example.com': 'deferred' }));
+    expect(receipt.recipients).toEqual({ 'buyers@example.com': 'accepted', 'nobody@example.com': 'refused' });
+    expect(smtp.rcpts).toEqual(['nobody@example.com']);
+  });
+
+  it('sends to a recipient added to the channel since, and drops one removed from it', async () => {
+    smtp = await startSmtp();
+    const receipt = await send(channel(smtp, { to: ['buyers@example.com', 'new@example.com'] }), alert(), tracked({ 'buyers@example.com': 'accepted', 'gone@example.com': 'deferred' }));
+    expect(smtp.envelopes).toEqual([['new@example.com']]);
+    expect(receipt.recipients).toEqual({ 'buyers@example.com': 'accepted', 'new@example.com': 'accepted' });
+  });
+
+  it('names the recipients still without the message when the send to them fails', async () => {
+    smtp = await startSmtp();
+    const ch = channel(smtp, { to });
+    await smtp.close();
+    smtp = undefined;
+    const err = await caught(() => send(ch, alert(), tracked({ 'buyers@example.com': 'accepted', 'nobody@example.com': 'refused' })));
+    expect(err).toMatchObject({ kind: 'retryable' });
+    expect(err.message).toMatch(/to greylist@example\.com \(still without it\): SMTP connection failed/);
+    expect(err.message).not.toContain(SMTP_PASSWORD);
+  });
+
+  it('does not repeat the SMTP password that a server echoes when it refuses a recipient', async () => {
+    smtp = await startSmtp({
+      rcpt: (address) => (address.startsWith('greylist@') ? { code: 451, message: `Greylisted (login ${SMTP_PASSWORD})` } : undefined),
+    });
+    const receipt = await send(channel(smtp, { to: ['buyers@example.com', 'greylist@example.com'] }), alert(), tracked());
+    expect(receipt.recipients).toMatchObject({ 'greylist@example.com': 'deferred' });
+    expect(receipt.response).toContain('451 Greylisted');
+    expect(JSON.stringify(receipt)).not.toContain(SMTP_PASSWORD);
   });
 });
 

@@ -5,14 +5,18 @@ import { SMTPServer } from 'smtp-server';
 export const SMTP_USER = 'alerts';
 export const SMTP_PASSWORD = 'Sm7p-Pa$$word-4-tests';
 
+/** A refusal: the reply code, and optionally the text the server says with it. */
+export type SmtpRefusal = number | { code: number; message: string };
+
 /** What the scripted server answers at RCPT TO and after DATA; undefined accepts. */
 export interface SmtpScript {
-  rcpt?: (address: string) => number | undefined;
+  rcpt?: (address: string) => SmtpRefusal | undefined;
   data?: (index: number) => number | undefined;
 }
 
-function reject(code: number): Error {
-  return Object.assign(new Error(code >= 500 ? 'Rejected for good' : 'Try again later'), { responseCode: code });
+function reject(refusal: SmtpRefusal): Error {
+  const { code, message } = typeof refusal === 'number' ? { code: refusal, message: refusal >= 500 ? 'Rejected for good' : 'Try again later' } : refusal;
+  return Object.assign(new Error(message), { responseCode: code });
 }
 
 /**
@@ -21,7 +25,9 @@ function reject(code: number): Error {
  */
 export async function startSmtp(script: SmtpScript = {}) {
   const received: ParsedMail[] = [];
+  const envelopes: string[][] = [];
   const attempts: ParsedMail[] = [];
+  const rcpts: string[] = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
@@ -34,16 +40,20 @@ export async function startSmtp(script: SmtpScript = {}) {
       callback(Object.assign(new Error(`Authentication failed for ${auth.username}:${auth.password}`), { responseCode: 535 }));
     },
     onRcptTo(address, _session, callback) {
-      const code = script.rcpt?.(address.address);
-      callback(code ? reject(code) : undefined);
+      rcpts.push(address.address);
+      const refusal = script.rcpt?.(address.address);
+      callback(refusal ? reject(refusal) : undefined);
     },
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
+      // The envelope, not the To header, says who a message went to.
+      const to = session.envelope.rcptTo.map((r) => r.address);
       simpleParser(stream).then(
         (mail) => {
           attempts.push(mail);
           const code = script.data?.(attempts.length - 1);
           if (code) return callback(reject(code));
           received.push(mail);
+          envelopes.push(to);
           callback();
         },
         (err: Error) => callback(err),
@@ -57,6 +67,10 @@ export async function startSmtp(script: SmtpScript = {}) {
     smtpUrl: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:${port}`,
     /** Messages accepted. */
     received,
+    /** The envelope recipients (RCPT TO accepted) of each message in `received`. */
+    envelopes,
+    /** Every address asked for at RCPT TO, accepted or not, in order. */
+    rcpts,
     /** Every message that reached DATA, accepted or not. */
     attempts,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

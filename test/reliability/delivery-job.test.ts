@@ -5,17 +5,19 @@ import { deliveryKey } from '../../src/alerts/ids.js';
 import { wakeAt } from '../../src/queue/delivery-job.js';
 import { enqueueDigest } from '../../src/queue/digest-schedule.js';
 import { jobId } from '../../src/queue/names.js';
+import { retryDelivery } from '../../src/api/retry.js';
 import type { DeliveryStore } from '../../src/store/deliveries.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { SMTP_PASSWORD, startSmtp } from '../notifiers/smtp.js';
 import { type Receiver, type Reply, startReceiver } from './support/receiver.js';
 import { sleep } from './support/wait.js';
 
 /**
- * Notify and digest jobs on real BullMQ, Redis and a local webhook receiver, with the processors wired as the worker
- * wires them: what a 429 costs a notification, when blocked jobs wake, and what happens when the ledger cannot be
- * written after a successful send.
+ * Notify and digest jobs on real BullMQ, Redis, a local webhook receiver and a local SMTP server, with the processors
+ * wired as the worker wires them: what a 429 costs a notification, when blocked jobs wake, what happens when the
+ * ledger cannot be written after a successful send, and how an email some recipients deferred reaches the rest.
  */
 const prefix = uniquePrefix('delivery-job');
 const MAX_RATE_LIMIT_WAITS = 2;
@@ -27,6 +29,9 @@ const realClock = {
 };
 
 let receiver: Receiver;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+/** Per address: how many more times the SMTP server answers 450 (greylisting) at RCPT TO. nobody-* always get 550. */
+const greylisting = new Map<string, number>();
 let run: Awaited<ReturnType<typeof startTestWorker>>;
 /** Per channel: the answer to its n-th request (0-based); channels without a script accept everything. */
 const scripts = new Map<string, (n: number) => Reply>();
@@ -37,6 +42,14 @@ beforeAll(async () => {
   receiver.respond = (req) => scripts.get(req.channel)?.(on(req.channel).length) ?? { status: 200 };
   const channels = ['blocked', 'limited', 'herd', 'ledger-once', 'ledger-never', 'maintenance'];
   const digestChannels = ['digest-blocked', 'digest-ledger'];
+  smtp = await startSmtp({
+    rcpt: (address) => {
+      const left = greylisting.get(address) ?? 0;
+      if (left > 0) greylisting.set(address, left - 1);
+      return left > 0 ? 450 : address.startsWith('nobody-') ? 550 : undefined;
+    },
+  });
+  const mail = (id: string, to: string[]) => `  - { id: ${id}, kind: email, smtpUrl: "\${SMTP_URL}", from: "Chokepoint <alerts@example.com>", to: [${to.join(', ')}] }`;
   run = await startTestWorker(
     {
       'sources.yaml': 'sources: []\n',
@@ -44,13 +57,16 @@ beforeAll(async () => {
       'channels.yaml': `channels:\n${[
         ...channels.map((id) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}" }`),
         ...digestChannels.map((id) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}", digest: { schedule: "0 8 * * *" } }`),
+        mail('mail-greylist', ['buyers-a@example.com', 'greylist-a@example.com', 'nobody-a@example.com']),
+        mail('mail-exhausted', ['ops-b@example.com', 'slow-b@example.com']),
+        `${mail('digest-mail', ['first-d@example.com', 'late-d@example.com']).slice(0, -2)}, digest: { schedule: "0 8 * * *" } }`,
       ].join('\n')}\n`,
       'settings.yaml': `redis: { prefix: ${prefix} }
 http: { allowPrivateAddresses: true }
 delivery: { attempts: 3, backoffMs: 100, maxBackoffMs: 200, maxRateLimitWaits: ${MAX_RATE_LIMIT_WAITS} }
 `,
     },
-    {},
+    { SMTP_URL: smtp.smtpUrl },
     [],
     realClock,
   );
@@ -59,6 +75,7 @@ delivery: { attempts: 3, backoffMs: 100, maxBackoffMs: 200, maxRateLimitWaits: $
 afterAll(async () => {
   await run?.stop();
   await receiver?.close();
+  await smtp?.close();
   await cleanPrefix(prefix);
 });
 
@@ -253,5 +270,72 @@ describe('a ledger write that fails after a successful send', () => {
     expect(on('digest-ledger')).toHaveLength(1);
     expect(await stores().deliveries.get(key)).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(await stores().digests.pending('digest-ledger', Date.now())).toEqual([]);
+  }, 30_000);
+});
+
+describe('an email that some recipients deferred at RCPT TO', () => {
+  /** The messages the SMTP server accepted for a channel, with the envelope recipients of each. */
+  const mailsTo = (channelId: string) =>
+    smtp.received.map((mail, i) => ({ mail, to: smtp.envelopes[i] })).filter(({ mail }) => mail.messageId?.includes(`.${channelId}@`));
+  const asked = (address: string) => smtp.rcpts.filter((a) => a === address).length;
+
+  it('reaches a greylisted recipient on a retry, and never sends again to the ones that accepted or refused for good', async () => {
+    greylisting.set('greylist-a@example.com', 1);
+    const id = await notify('a-mail-greylist', 'mail-greylist');
+    expect((await finished(queues().notify, id)).state).toBe('completed');
+    const sent = mailsTo('mail-greylist');
+    expect(sent.map((m) => m.to)).toEqual([['buyers-a@example.com'], ['greylist-a@example.com']]);
+    expect(sent[1]!.mail.messageId).toBe(sent[0]!.mail.messageId);
+    expect([asked('buyers-a@example.com'), asked('greylist-a@example.com'), asked('nobody-a@example.com')]).toEqual([1, 2, 1]);
+    const entry = await stores().deliveries.get(deliveryKey('a-mail-greylist', 1, 'mail-greylist'));
+    expect(entry).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+      recipients: { 'buyers-a@example.com': 'accepted', 'greylist-a@example.com': 'accepted', 'nobody-a@example.com': 'refused' },
+      refs: { messageId: sent[0]!.mail.messageId },
+    });
+    expect(entry!.response).toContain('refused: nobody-a@example.com');
+    // Fetched again: the job `finished` saw may have been read just before it completed.
+    expect((await queues().notify.getJob(id))!.returnvalue).toMatchObject({ status: 'delivered', response: entry!.response });
+  }, 30_000);
+
+  it('records it failed naming the recipients still deferred when attempts run out, and an operator retry sends only to them', async () => {
+    greylisting.set('slow-b@example.com', 3);
+    const key = deliveryKey('a-mail-exhausted', 1, 'mail-exhausted');
+    const id = await notify('a-mail-exhausted', 'mail-exhausted');
+    expect((await finished(queues().notify, id)).state).toBe('failed');
+    const failed = await stores().deliveries.get(key);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 3, recipients: { 'ops-b@example.com': 'accepted', 'slow-b@example.com': 'deferred' } });
+    expect(failed!.lastError).toContain('slow-b@example.com');
+    expect(failed!.lastError).not.toContain('ops-b@example.com');
+    expect((await stores().deliveries.listFailed()).map((d) => d.key)).toContain(key);
+    expect(mailsTo('mail-exhausted').map((m) => m.to)).toEqual([['ops-b@example.com']]);
+
+    const outcome = await retryDelivery(key, { deliveries: stores().deliveries, alerts: stores().alerts, queues: queues(), channelExists: () => true });
+    expect(outcome).toMatchObject({ action: 'retried', recipients: ['slow-b@example.com'] });
+    expect((await finished(queues().notify, id)).state).toBe('completed');
+    const sent = mailsTo('mail-exhausted');
+    expect(sent.map((m) => m.to)).toEqual([['ops-b@example.com'], ['slow-b@example.com']]);
+    expect(sent[1]!.mail.messageId).toBe(sent[0]!.mail.messageId);
+    expect(asked('ops-b@example.com')).toBe(1);
+    const delivered = await stores().deliveries.get(key);
+    expect(delivered).toMatchObject({ status: 'delivered', recipients: { 'ops-b@example.com': 'accepted', 'slow-b@example.com': 'accepted' } });
+    expect(JSON.stringify([failed, delivered])).not.toContain(SMTP_PASSWORD);
+    expect(run.logs().join('\n')).not.toContain(SMTP_PASSWORD);
+  }, 30_000);
+
+  it('sends an email digest that one recipient deferred to that recipient alone on the retry, then clears its held alerts', async () => {
+    greylisting.set('late-d@example.com', 1);
+    const key = await digest('a-digest-mail', 'digest-mail');
+    expect((await finished(queues().digest, key)).state).toBe('completed');
+    const sent = smtp.received.map((mail, i) => ({ mail, to: smtp.envelopes[i] })).filter(({ to }) => to?.some((a) => a.endsWith('-d@example.com')));
+    expect(sent.map((m) => m.to)).toEqual([['first-d@example.com'], ['late-d@example.com']]);
+    expect(sent[1]!.mail.messageId).toBe(sent[0]!.mail.messageId);
+    expect(await stores().deliveries.get(key)).toMatchObject({
+      status: 'delivered',
+      attempts: 2,
+      recipients: { 'first-d@example.com': 'accepted', 'late-d@example.com': 'accepted' },
+    });
+    expect(await stores().digests.pending('digest-mail', Date.now())).toEqual([]);
   }, 30_000);
 });

@@ -34,6 +34,56 @@ describe('429s of one notification', () => {
   });
 });
 
+describe('an email delivery that some recipients deferred', () => {
+  const base = (alertId: string) => ({ alertId, version: 1, channelId: 'mail' });
+  const partial = { status: 'pending', error: 'deferred: b@example.com', errorKind: 'retryable', response: '250 OK', refs: { messageId: '<m1@example.com>' }, at } as const;
+
+  it('stays pending with who has the message, and is delivered once every recipient accepted or was refused for good', async () => {
+    const first = await ledger.recordAttempt('p1-v1-mail', base('p1'), { ...partial, recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred', 'c@example.com': 'refused' } });
+    expect(first).toMatchObject({ status: 'pending', attempts: 1, recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred', 'c@example.com': 'refused' } });
+    expect(await ledger.get('p1-v1-mail')).toEqual(first);
+    // Not yet a thread to follow up in: the refs are kept for this delivery's retries only.
+    expect(await redis.hgetall(`{${prefix}}:delivery-refs:p1:mail`)).toEqual({});
+    // A failure with no word on the recipients (the server could not be reached) keeps what is known.
+    await ledger.recordAttempt('p1-v1-mail', base('p1'), { status: 'pending', error: 'ECONNECTION', errorKind: 'retryable', at });
+    expect((await ledger.get('p1-v1-mail'))!.recipients).toEqual(first.recipients);
+    const done = await ledger.recordAttempt('p1-v1-mail', base('p1'), {
+      status: 'delivered',
+      response: '250 OK; refused: c@example.com',
+      refs: { messageId: '<m1@example.com>' },
+      recipients: { 'a@example.com': 'accepted', 'b@example.com': 'accepted', 'c@example.com': 'refused' },
+      at,
+    });
+    expect(done).toMatchObject({ status: 'delivered', attempts: 3, recipients: { 'b@example.com': 'accepted', 'c@example.com': 'refused' } });
+    expect(await redis.hgetall(`{${prefix}}:delivery-refs:p1:mail`)).toEqual({ messageId: '<m1@example.com>' });
+  });
+
+  it('keeps an acceptance that a twin run reports as deferred, and is delivered when the twins together reached everyone', async () => {
+    await ledger.recordAttempt('p2-v1-mail', base('p2'), { status: 'pending', error: 'ECONNECTION', errorKind: 'retryable', at });
+    const [mine, twin] = [await ledger.beforeSend('p2-v1-mail', 'p2', 'mail'), await ledger.beforeSend('p2-v1-mail', 'p2', 'mail')];
+    await ledger.recordAttempt('p2-v1-mail', base('p2'), { ...partial, recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred' } }, twin.entryAsRead);
+    const entry = await ledger.recordAttempt('p2-v1-mail', base('p2'), { ...partial, recipients: { 'a@example.com': 'deferred', 'b@example.com': 'accepted' } }, mine.entryAsRead);
+    expect(entry).toMatchObject({ status: 'delivered', recipients: { 'a@example.com': 'accepted', 'b@example.com': 'accepted' } });
+    expect(entry.lastError).toBeUndefined();
+    expect(entry.deliveredAt).toBe(at.toISOString());
+    // A third run, late with its partial send, cannot reopen it: its retry would send again.
+    const late = await ledger.recordAttempt('p2-v1-mail', base('p2'), { ...partial, recipients: { 'a@example.com': 'deferred', 'b@example.com': 'deferred' } }, twin.entryAsRead);
+    expect(late).toEqual(entry);
+  });
+
+  it('keeps the recipients through a failed verdict, for an operator retry to send to the rest', async () => {
+    await ledger.recordAttempt('p3-v1-mail', base('p3'), { ...partial, recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred' } });
+    const failed = await ledger.recordAttempt('p3-v1-mail', base('p3'), { status: 'failed', error: 'attempts exhausted', errorKind: 'retryable', at });
+    expect(failed).toMatchObject({ status: 'failed', recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred' } });
+    expect((await ledger.listFailed()).find((d) => d.key === 'p3-v1-mail')?.recipients).toEqual(failed.recipients);
+  });
+
+  it('is not delivered when every recipient refused for good and none accepted', async () => {
+    const entry = await ledger.recordAttempt('p4-v1-mail', base('p4'), { ...partial, recipients: { 'a@example.com': 'refused', 'b@example.com': 'refused' } });
+    expect(entry.status).toBe('pending');
+  });
+});
+
 describe('a channel blocked after 429s', () => {
   it('keeps the later of two blocks that arrive together, whatever their order', async () => {
     const later = Date.now() + 60_000;
