@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FeedParseError } from '../../src/errors.js';
+import { nameInParens } from '../../src/sources/feed/elements.js';
 import { parseFeed } from '../../src/sources/feed/parse.js';
 
 /** Whatever the bytes, parseFeed returns a feed or throws a FeedParseError: never another error, never a hang. */
@@ -55,6 +56,19 @@ describe('parseFeed properties', () => {
         parsesOrRefuses(Buffer.from(doc, 'latin1'));
       }),
       { numRuns: 2_000 },
+    );
+  });
+
+  it('reads the name out of "email (Name)" wherever the pattern it replaces would', () => {
+    // The pattern is the specification, and quadratic: it is only ever run on short strings.
+    const EMAIL_NAME = /^\S+@\S+\s*\(([^)]+)\)$/;
+    const piece = fc.array(fc.constantFrom('@', '(', ')', ' ', '\u00a0', '\t', 'a', 'é', 'x@y.z', ' (A B)'), { maxLength: 8 }).map((t) => t.join(''));
+    const text = fc.oneof(piece.chain((a) => piece.map((b) => a + b)), fc.tuple(piece, fc.constantFrom('', ' ', '\t '), piece).map(([a, s, b]) => `${a}${s}(${b})`));
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(nameInParens(t)).toBe(EMAIL_NAME.exec(t)?.[1]);
+      }),
+      { numRuns: 20_000 },
     );
   });
 });

@@ -7,6 +7,7 @@ import { checkMarkupVolume, readProlog } from './prolog.js';
 import { parseRdf, parseRss } from './rss.js';
 import type { FeedContext, ParsedFeed, ParseFeedOptions } from './types.js';
 import type { Rename } from './scan.js';
+import { firstLine, withUnforeseenAs } from './unforeseen.js';
 import { isObject, skeletonParser, xmlParser, type XmlNode, type XmlObject } from './xml.js';
 
 export type { ParsedFeed, ParseFeedOptions } from './types.js';
@@ -17,18 +18,11 @@ export const DEFAULT_MAX_ITEMS = 2_000;
 /**
  * Parses RSS 0.9x/2.0, RSS 1.0/RDF and Atom 1.0/0.3, detected from the document, into normalised Items.
  * Pure: no I/O, nothing fetched (not even a DTD). Throws FeedParseError naming the source and the cause, with
- * `reason` one of: empty, binary, not-a-feed, dtd-forbidden, truncated, malformed-xml.
+ * `reason` one of: empty, binary, not-a-feed, dtd-forbidden, truncated, too-much-markup, malformed-xml.
  */
 export function parseFeed(body: Buffer | string, options: ParseFeedOptions): ParsedFeed {
-  const { sourceId } = options;
-  try {
-    return parse(body, options);
-  } catch (err) {
-    if (err instanceof FeedParseError) throw err;
-    // Anything else is a document shape we did not foresee: still the document's fault, still a typed error.
-    const message = err instanceof Error ? err.message : String(err);
-    throw new FeedParseError(sourceId, 'malformed-xml', `the feed could not be read: ${firstLine(message)}`, { cause: err });
-  }
+  // A failure nobody foresaw keeps the code the feed parser has always reported for one (other kinds: unreadable).
+  return withUnforeseenAs('malformed-xml', options.sourceId, () => parse(body, options));
 }
 
 function parse(body: Buffer | string, options: ParseFeedOptions): ParsedFeed {
@@ -117,8 +111,4 @@ function formatOf(rootName: string): 'rss' | 'atom' | 'rdf' {
 /** A bare <channel> root (some Userland-era feeds) reads as an <rss> holding it. */
 function rootChannel(key: string | undefined, root: XmlNode): XmlNode {
   return key?.toLowerCase() === 'channel' && isObject(root) ? { channel: root } : root;
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0].slice(0, 200);
 }

@@ -20,7 +20,14 @@ export const LAZY_ATTRIBUTES = '@@attributes';
 const CONTAINERS = new Set(['media:group', 'media:content', 'author', 'contributor', 'source', 'atom:author']);
 const MAX_DEPTH = 6;
 const UNSAFE_NAMES = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
-const ATTRIBUTE = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g;
+/**
+ * One attribute from where the last one ended: the separators before its name, then name = value. Sticky, and tried
+ * once per name: a global search retried at every character of a name with no value after it, which is quadratic
+ * (100,000 characters of them: 10 s).
+ */
+const ATTRIBUTE = /[\s=/>]*([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/y;
+/** A name with no value: passed over whole, as no attribute can start inside it. */
+const NO_ATTRIBUTE = /[\s=/>]*[^\s=/>]*/y;
 
 /**
  * How many elements other than entries the run of entries may hold (see entries.ts): each becomes an object, and
@@ -145,10 +152,18 @@ function tagEndAt(raw: string, from: number): number {
 /** Parses attribute text into "@_name" keys. */
 export function readAttributes(text: string, into: XmlObject, rename: Rename = KEEP_NAMES): void {
   if (!text.includes('=')) return;
-  ATTRIBUTE.lastIndex = 0;
-  for (let m = ATTRIBUTE.exec(text); m; m = ATTRIBUTE.exec(text)) {
+  for (let at = 0; at < text.length; ) {
+    ATTRIBUTE.lastIndex = at;
+    const m = ATTRIBUTE.exec(text);
+    if (m === null) {
+      NO_ATTRIBUTE.lastIndex = at;
+      NO_ATTRIBUTE.exec(text);
+      at = NO_ATTRIBUTE.lastIndex;
+      continue;
+    }
     const name = m[1].startsWith('xml:') || m[1].startsWith('xmlns') ? m[1] : rename(m[1]);
     into[`@_${name}`] = m[2] ?? m[3] ?? m[4] ?? '';
+    at = ATTRIBUTE.lastIndex;
   }
 }
 
