@@ -182,7 +182,10 @@ export const watchlistSchema = z.strictObject({
   products: z.array(z.string()).default([]).describe('Lexicon product ids (ai-accelerators, hbm, lithography, ...).'),
   suppliers: z.array(supplier).default([]).describe('Company names; legal suffixes and punctuation are normalised.'),
   countries: z.array(z.string()).default([]).describe('ISO 3166 alpha-2 codes or lexicon country ids.'),
-  keywords: z.array(z.string()).default([]).describe('Extra terms that count as watched entities.'),
+  keywords: z
+    .array(z.string())
+    .default([])
+    .describe('Extra terms that count as watched entities, in any letter case; write "^" before one to match it only as written ("^GaN"). Lexicon alias syntax applies ({a|b}, "=", "…").'),
   exclude: z.array(z.string()).default([]).describe('Items containing any of these are never alerted for this watchlist.'),
   minLevel: level.default('info').describe('Assessments below this level are not alerts for this watchlist.'),
   weight: z.number().min(0).max(5).default(1).describe('Multiplies the score of this watchlist.'),

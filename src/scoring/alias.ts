@@ -10,6 +10,46 @@ export interface AliasForm {
 
 export class AliasSyntaxError extends Error {}
 
+/**
+ * Joins the two halves of a split alias ("禁止…出口"): a few words may stand between them in one clause, as when
+ * Chinese puts the goods between the verb and its noun ("禁止镓、锗出口") or Korean a particle ("수출을 금지").
+ */
+export const SPLIT = '…';
+
+const MARKS = /^=?[~^]?/;
+
+/** The two halves of a split alias, each with the alias's marks ("=", "~", "^"); undefined for an ordinary alias. */
+export function splitAlias(alias: string): [string, string] | undefined {
+  const text = alias.trim();
+  const at = text.indexOf(SPLIT);
+  if (at < 0) return undefined;
+  const marks = MARKS.exec(text)![0];
+  const head = text.slice(marks.length, at).trim();
+  const tail = text.slice(at + SPLIT.length).trim();
+  if (tail.includes(SPLIT)) throw new AliasSyntaxError(`more than one "${SPLIT}" in "${alias}"`);
+  if (!head || !tail) throw new AliasSyntaxError(`"${SPLIT}" needs words on both sides in "${alias}"`);
+  const open = head.lastIndexOf('{');
+  if (open > head.lastIndexOf('}')) throw new AliasSyntaxError(`"${SPLIT}" inside braces in "${alias}"`);
+  return [marks + head, marks + tail];
+}
+
+/** How an alias reads in an explanation or an entity list: no marks, the first of its alternatives. */
+export function displayAlias(alias: string): string {
+  return alias.trim().replace(MARKS, '').replace(/\{([^|}]*)[^}]*\}/g, '$1').replace(SPLIT, ' … ').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * A watchlist keyword as an alias: any letter case unless marked "^" (or "~"). A lexicon alias in capitals is taken
+ * for an acronym and matched only in capitals; a keyword typed in capitals ("GALLIUM", "REE") must not silently stop
+ * matching the same word in ordinary text, so keywords opt in to letter case explicitly ("^GaN").
+ */
+export function keywordAlias(keyword: string): string {
+  const text = keyword.trim();
+  const exact = text.startsWith('=') ? '=' : '';
+  const rest = text.slice(exact.length);
+  return rest.startsWith('^') || rest.startsWith('~') ? text : `${exact}~${rest}`;
+}
+
 /** Expands `{a|b}` alternatives: "{ban|bans} export" -> ["ban export", "bans export"]. */
 export function expandAlternatives(alias: string): string[] {
   const open = alias.indexOf('{');
@@ -64,6 +104,13 @@ export function aliasForms(alias: string): AliasForm[] {
 const formsCache = new Map<string, AliasForm[]>();
 
 function computeForms(alias: string): AliasForm[] {
+  // A split alias matches the forms of its halves (the matcher joins them).
+  const halves = splitAlias(alias);
+  if (halves) {
+    const head = aliasForms(halves[0]);
+    const tail = aliasForms(halves[1]);
+    return head.length && tail.length ? [...head, ...tail] : [];
+  }
   let text = alias.trim();
   let exact = false;
   let anyCase = false;

@@ -1,23 +1,11 @@
 import type { Item } from '../items/item.js';
+import { type Between, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
 import { type CompiledLexicon, type EntityInfo, HALT_SIGNAL, RESUME_SIGNAL } from './lexicon.js';
+import { gap, type Located } from './located.js';
 import type { Matcher, TermKind } from './matcher.js';
 import { createScratch, normalizeText, sentenceAt, tokenAt } from './normalize.js';
 import type { Direction, ItemField } from './types.js';
-
-/** Where a term was found. Tokens and sentences are numbered within the field. */
-export interface Located {
-  field: ItemField;
-  start: number;
-  end: number;
-  token: number;
-  tokenEnd: number;
-  sentence: number;
-  /** The words as they appear in the item. */
-  text: string;
-  /** Offset in the original field. */
-  position: number;
-}
 
 export interface EntityHit extends Located {
   id: string;
@@ -59,15 +47,6 @@ export interface ItemAnalysis {
   analysis: boolean;
 }
 
-/** Tokens between two located terms (0 when adjacent), or -1 when they overlap. */
-export function gap(a: Located, b: Located): number {
-  if (a.tokenEnd < b.token) return b.token - a.tokenEnd - 1;
-  if (b.tokenEnd < a.token) return a.token - b.tokenEnd - 1;
-  return -1;
-}
-
-const ACTION_BEFORE = 6; // "suspend [its rare earth] export controls", "issues [first batch of rare-earth] export licences"
-const ACTION_AFTER = 2; // "export controls [were] suspended"
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
@@ -103,7 +82,7 @@ export class Analyser {
 
   private analyseField(field: ItemField, text: string, out: ItemAnalysis): void {
     const norm = normalizeText(text, this.scratch);
-    const hits = this.matcher.find(norm);
+    const hits = this.matcher.find(norm, text);
     // Most fields of most items name no term at all: nothing below would add anything.
     if (hits.length === 0) return;
     const entities: EntityHit[] = [];
@@ -152,7 +131,8 @@ export class Analyser {
     signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
     // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
     signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1));
-    if (actions.length) signals = signals.map((s) => this.applyAction(s, actions));
+    const between: Between = (a, b) => text.slice(norm.origin[a.end - 1] + 1, norm.origin[b.start]);
+    if (actions.length) signals = signals.map((s) => this.applyAction(s, actions, between));
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence);
     out.entities.push(...entities);
@@ -197,22 +177,9 @@ export class Analyser {
     }
   }
 
-  /** The closest action in the sentence that acts on the signal's class decides what the signal means. */
-  private applyAction(s: SignalHit, actions: CueHit[]): SignalHit {
-    let best: { action: CueHit; entry: ActionEntry; distance: number } | undefined;
-    for (const a of actions) {
-      if (a.sentence !== s.sentence) continue;
-      const entry = this.lexicon.actions.get(a.id)!;
-      if (!entry.effects[s.signal.class]) continue;
-      const before = a.tokenEnd < s.token;
-      const distance = gap(a, s);
-      if (distance < 0 || distance > (before ? ACTION_BEFORE : ACTION_AFTER)) continue;
-      // Prefer the verb before the object ("lift the ban") over a passive one after it, at equal distance; a lifting verb
-      // governs a participle next to the object ("suspend newly imposed controls").
-      const lifting = before && entry.effects[s.signal.class] === 'de-escalation' ? -ACTION_BEFORE : 0;
-      const rank = distance + (before ? 0 : 0.5) + lifting;
-      if (!best || rank < best.distance) best = { action: a, entry, distance: rank };
-    }
+  /** What the action that acts on the signal (see chooseAction) makes of it. */
+  private applyAction(s: SignalHit, actions: CueHit[], between: Between): SignalHit {
+    const best = chooseAction(s, actions, this.lexicon.actions, between);
     if (!best) return s;
     const effect = best.entry.effects[s.signal.class]!;
     const action = { entry: best.entry, text: best.action.text };

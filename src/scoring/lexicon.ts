@@ -1,13 +1,13 @@
 import type { ConfigIssue } from '../config/errors.js';
 import { closest, formatPath } from '../config/errors.js';
 import { displayPath } from '../config/read-file.js';
-import { AliasSyntaxError, aliasForms } from './alias.js';
+import { AliasSyntaxError, aliasForms, displayAlias } from './alias.js';
 import type { ActionEntry, ConcentrationEntry, ExclusionEntry, SignalEntry } from './lexicon-schema.js';
 import { CUE_GROUPS } from './lexicon-schema.js';
 import { ENTRY_SECTIONS, type EntrySection, type MergedLexicon, type Origin } from './lexicon-load.js';
 import { createLocator } from './locate.js';
 import type { Term, TermKind } from './matcher.js';
-import { companyCoreName, companyFullName } from './suppliers.js';
+import { companyCoreName, companyFullName, otherCompanyWords } from './suppliers.js';
 
 export type EntityKind = 'material' | 'product' | 'company' | 'country' | 'actor';
 
@@ -57,11 +57,6 @@ const KIND_OF: Record<EntrySection, TermKind> = {
   exclusions: 'exclusion',
 };
 
-/** Display form of an alias: no syntax characters, first alternative. */
-export function displayAlias(alias: string): string {
-  return alias.replace(/^[=~]/, '').replace(/\{([^|}]*)[^}]*\}/g, '$1').trim();
-}
-
 /** Resolves relations, checks every cross-reference and alias, and lists the terms for the matcher. */
 export function compileLexicon(merged: MergedLexicon): { lexicon: CompiledLexicon; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
@@ -84,7 +79,7 @@ export function compileLexicon(merged: MergedLexicon): { lexicon: CompiledLexico
   const entities = new Map<string, EntityInfo>();
   const terms: Term[] = [];
   const aliases: string[][] = [];
-  const addTerm = (kind: TermKind, id: string, list: string[], origin: Origin) => {
+  const addTerm = (kind: TermKind, id: string, list: string[], origin: Origin, notBefore?: Set<string>) => {
     const valid: string[] = [];
     list.forEach((alias, index) => {
       try {
@@ -95,7 +90,7 @@ export function compileLexicon(merged: MergedLexicon): { lexicon: CompiledLexico
         issueAt(origin, ['aliases', index], err.message);
       }
     });
-    terms.push({ kind, id });
+    terms.push({ kind, id, notBefore });
     aliases.push(valid);
   };
 
@@ -105,7 +100,8 @@ export function compileLexicon(merged: MergedLexicon): { lexicon: CompiledLexico
       if (entry.aliases.length === 0 && !(section === 'countries' && 'pair' in entry && entry.pair)) {
         issueAt(origin, ['aliases'], 'needs at least one alias');
       }
-      addTerm(kind, id, entry.aliases, origin);
+      const otherWords = section === 'companies' ? otherCompanyWords([...entry.aliases.map(displayAlias), entry.name ?? '']) : undefined;
+      addTerm(kind, id, entry.aliases, origin, otherWords);
       if (section === 'signals' || section === 'actions' || section === 'exclusions') continue;
       const e = entry as { name?: string; aliases: string[]; partOf?: string[]; about?: string[]; country?: string; official?: boolean; pair?: [string, string] };
       (e.partOf ?? []).forEach((p, i) => checkRef(origin, ['partOf', i], p, goods, 'material or product'));

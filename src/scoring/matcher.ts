@@ -1,6 +1,7 @@
-import { aliasForms, cjkEdges } from './alias.js';
+import { aliasForms, cjkEdges, splitAlias } from './alias.js';
 import { Automaton } from './automaton.js';
 import { isCjk, type NormalizedText, SPACE } from './normalize.js';
+import { type Half, joinHalves } from './split.js';
 
 /**
  * What a term is. Lexicon kinds come from lexicon files; `keyword`, `supplier` and `watch-exclude` come from one
@@ -26,6 +27,8 @@ export interface Term {
   id: string;
   /** Watchlist id for watchlist terms. */
   scope?: string;
+  /** Words that, right after a match, make it part of a longer name ("Micron" in "Micron Instruments"). */
+  notBefore?: ReadonlySet<string>;
 }
 
 /** A term found in a normalised text (positions are in normalised code units, end exclusive). */
@@ -41,6 +44,10 @@ interface Pattern {
   cased?: Uint16Array;
   cjkStart: boolean;
   cjkEnd: boolean;
+  notBefore?: ReadonlySet<string>;
+  /** Half of a split alias: its number, and whether it is the head. */
+  split?: number;
+  head?: boolean;
 }
 
 /** Families compete for overlapping text only among themselves; exclusions silence everything they overlap. */
@@ -80,6 +87,8 @@ function toCodes(text: string): Uint16Array {
 export class Matcher {
   private readonly automaton: Automaton;
   private readonly patterns: Pattern[] = [];
+  /** Term of each split alias. */
+  private readonly splitTerm: number[] = [];
   /** Family number of each term; EXCLUSION and EXCLUDE are special. */
   private readonly family: Int32Array;
   private readonly familyCount: number;
@@ -88,22 +97,35 @@ export class Matcher {
   constructor(readonly terms: readonly Term[], aliasesOf: (termIndex: number) => readonly string[]) {
     const keys: Uint16Array[] = [];
     const seen = new Set<string>();
+    const add = (termIndex: number, alias: string, split?: number, head?: boolean) => {
+      for (const form of aliasForms(alias)) {
+        const key = `${termIndex}\u0000${form.lower}\u0000${form.cased ?? ''}\u0000${split ?? ''}\u0000${head ?? ''}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const edges = cjkEdges(form.lower);
+        keys.push(toCodes(form.lower));
+        this.patterns.push({
+          term: termIndex,
+          length: form.lower.length,
+          cased: form.cased ? toCodes(form.cased) : undefined,
+          cjkStart: edges.start,
+          cjkEnd: edges.end,
+          notBefore: terms[termIndex].notBefore?.size ? terms[termIndex].notBefore : undefined,
+          split,
+          head,
+        });
+      }
+    };
     terms.forEach((_, termIndex) => {
       for (const alias of aliasesOf(termIndex)) {
-        for (const form of aliasForms(alias)) {
-          const key = `${termIndex}\u0000${form.lower}\u0000${form.cased ?? ''}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          const edges = cjkEdges(form.lower);
-          keys.push(toCodes(form.lower));
-          this.patterns.push({
-            term: termIndex,
-            length: form.lower.length,
-            cased: form.cased ? toCodes(form.cased) : undefined,
-            cjkStart: edges.start,
-            cjkEnd: edges.end,
-          });
+        const halves = splitAlias(alias);
+        if (!halves) {
+          add(termIndex, alias);
+          continue;
         }
+        const split = this.splitTerm.push(termIndex) - 1;
+        add(termIndex, halves[0], split, true);
+        add(termIndex, halves[1], split, false);
       }
     });
     this.patternCount = keys.length;
@@ -121,14 +143,20 @@ export class Matcher {
     this.familyCount = ids.size;
   }
 
-  /** Every valid occurrence (word boundaries, case) after exclusions and longest-match resolution within families. */
-  find(text: NormalizedText): Hit[] {
-    const raw: Hit[] = [];
+  /**
+   * Every valid occurrence (word boundaries, case) after exclusions and longest-match resolution within families.
+   * With the original text of the field, split aliases are not joined across a comma, colon or semicolon.
+   */
+  find(text: NormalizedText, source?: string): Hit[] {
+    let raw: Hit[] = [];
     const { lower, cased, length } = text;
     const patterns = this.patterns;
     const family = this.family;
     // Decided on the first case-sensitive exclusion only: most fields have none, and the check reads the whole field.
     let caseless: boolean | undefined;
+    let halves: Half[] | undefined;
+    let otherNames: Set<number> | undefined;
+    const termCount = this.terms.length;
     this.automaton.scan(lower, length, (id, end) => {
       const p = patterns[id];
       const start = end - p.length;
@@ -144,8 +172,18 @@ export class Matcher {
           if (caseless) return;
         }
       }
-      raw.push({ term: p.term, start, end });
+      if (p.notBefore && end < length && p.notBefore.has(wordAfter(lower, end, length))) {
+        (otherNames ??= new Set()).add(start * termCount + p.term);
+        return;
+      }
+      if (p.split === undefined) raw.push({ term: p.term, start, end });
+      else (halves ??= []).push({ split: p.split, head: p.head!, start, end });
     });
+    if (halves) {
+      for (const j of joinHalves(halves, text, source)) raw.push({ term: this.splitTerm[j.split], start: j.start, end: j.end });
+    }
+    // A shorter form of the same name inside another company's name goes too ("Micron" in "Micron Technology Instruments").
+    if (otherNames) raw = raw.filter((h) => !otherNames!.has(h.start * termCount + h.term));
     return raw.length <= 1 ? raw : this.resolve(raw);
   }
 
@@ -185,6 +223,14 @@ export class Matcher {
     }
     return kept.sort((a, b) => a.start - b.start || a.end - b.end || a.term - b.term);
   }
+}
+
+/** The word that follows a space at position (empty when none); only long enough to compare with a short word. */
+function wordAfter(lower: Uint16Array, position: number, length: number): string {
+  if (lower[position] !== SPACE) return '';
+  let word = '';
+  for (let i = position + 1; i < length && lower[i] !== SPACE && word.length < 24; i++) word += String.fromCharCode(lower[i]);
+  return word;
 }
 
 /**

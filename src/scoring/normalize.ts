@@ -53,7 +53,7 @@ export function isCjk(code: number): boolean {
     (code >= 0x3400 && code <= 0x4dbf) ||
     (code >= 0x4e00 && code <= 0x9fff) ||
     (code >= 0xf900 && code <= 0xfaff) ||
-    (code >= 0xac00 && code <= 0xd7af) // hangul syllables: particles attach to nouns
+    (code >= 0xac00 && code <= 0xd7af) // Hangul syllables: particles attach to nouns ("희토류의")
   );
 }
 
@@ -69,6 +69,13 @@ const foldCache = new Map<number, { lower: number[]; cased: number[] }>();
 function fold(code: number): { lower: number[]; cased: number[] } {
   let folded = foldCache.get(code);
   if (folded) return folded;
+  // A Hangul syllable stays whole. NFKD would split it into jamo, which are not CJK units: a particle attached to a term
+  // ("갈륨을") would block the match, and a term ending in an open syllable would match the start of a closed one.
+  if (code >= 0xac00 && code <= 0xd7a3) {
+    folded = { lower: [code], cased: [code] };
+    foldCache.set(code, folded);
+    return folded;
+  }
   const char = String.fromCharCode(code);
   if (SYMBOL.test(char)) {
     folded = { lower: [SPACE], cased: [SPACE] };
@@ -144,8 +151,8 @@ export function createScratch(capacity = 4096): Scratch {
 export function normalizeText(text: string, scratch?: Scratch): NormalizedText {
   const n = text.length;
   // Invariant at the top of each step i: capacity >= len + (n - i) + SLACK. An ASCII unit writes at most one unit, so
-  // it keeps the invariant without a check; a non-ASCII unit can fold into many ("™" -> "TM", a Hangul syllable ->
-  // 2-3 jamo, "ﷺ" -> 18) and re-establishes it before writing. Overrunning would silently drop writes (typed arrays).
+  // it keeps the invariant without a check; a non-ASCII unit can fold into many ("™" -> "TM", "㎏" -> "kg",
+  // "ﷺ" -> 18) and re-establishes it before writing. Overrunning would silently drop writes (typed arrays).
   const needed = n + SLACK;
   if (scratch && scratch.lower.length < needed) Object.assign(scratch, createScratch(needed * 2));
   const buffers = scratch ?? createScratch(needed);

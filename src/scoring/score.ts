@@ -1,8 +1,9 @@
 import type { Item } from '../items/item.js';
-import { type EntityHit, gap, type ItemAnalysis, type SignalHit } from './analyse.js';
+import type { EntityHit, ItemAnalysis, SignalHit } from './analyse.js';
 import { concentrationOf, recencyOf } from './context.js';
 import { explainNone, explainRelevant } from './explain.js';
 import type { CompiledLexicon } from './lexicon.js';
+import { gap } from './located.js';
 import { entityName, matchesFor, thingsAbout, type Watched } from './matches.js';
 import { screeningFloor } from './screening.js';
 import type { ScoringSettings } from './settings.js';

@@ -1,6 +1,6 @@
 import type { Item } from '../items/item.js';
 import type { ScoreEnv } from './score.js';
-import { namesSupplier } from './suppliers.js';
+import { namesSupplier, otherCompanyWords } from './suppliers.js';
 import type { CompiledWatchlist } from './watchlists.js';
 
 /**
@@ -12,7 +12,7 @@ export function screeningFloor(item: Item, w: CompiledWatchlist, env: ScoreEnv):
   if (!entry) return undefined;
   const names = [entry.name, ...entry.altNames];
   const t = env.settings.thresholds;
-  const supplier = w.suppliers.find((s) => names.some((n) => namesSupplier(n, s.forms)));
+  const supplier = w.suppliers.find((s) => names.some((n) => namesSupplier(n, s.forms, s.otherWords)));
   if (supplier) {
     return { score: Math.max(95, t.critical), why: `${entry.list} ${entry.change === 'added' ? 'adds' : 'changes'} watched supplier ${supplier.name} ("${entry.name}") — official screening list` };
   }
@@ -21,7 +21,8 @@ export function screeningFloor(item: Item, w: CompiledWatchlist, env: ScoreEnv):
     if (strength.via !== 'company') continue;
     const company = env.lexicon.entities.get(id)!;
     const forms = [...env.lexicon.companyNames].filter(([, cid]) => cid === id).map(([name]) => name);
-    if (names.some((n) => namesSupplier(n, forms))) {
+    const otherWords = otherCompanyWords([company.name, ...forms]);
+    if (names.some((n) => namesSupplier(n, forms, otherWords))) {
       return { score: t.high, why: `${entry.list} ${entry.change === 'added' ? 'adds' : 'changes'} ${company.name} ("${entry.name}"), a maker of watched goods — official screening list` };
     }
   }

@@ -36,6 +36,29 @@ function stripTrailing(words: string[], phrases: string[]): string[] {
   return words;
 }
 
+// Words that, right after a company's name, make it the name of another company: "Micron Instruments" is not Micron.
+// Only words that rarely follow a name as an ordinary noun ("Micron memory", "ASML systems", "Lynas capital raising"
+// are the company), and no descriptor that headlines drop from the company's own name ("Huawei Technologies").
+const OTHER_BUSINESS = [
+  'instruments', 'electronics', 'solutions', 'labs', 'laboratories', 'securities', 'pharmaceuticals', 'pharma', 'medical',
+  'healthcare', 'insurance', 'bank', 'foods',
+];
+// "Group" and "Holdings" tell two legal entities apart when the name carries one of them: "China Rare Earth Holdings"
+// is not China Rare Earth Group. A name without either says nothing ("Tsingshan Holding Group" is Tsingshan).
+const GROUP = ['group'];
+const HOLDING = ['holding', 'holdings'];
+
+/** Words that, next after a match of one of these names of a company, make the match another company's name. */
+export function otherCompanyWords(names: readonly string[]): Set<string> {
+  const own = new Set(names.flatMap((n) => normalizeTerm(n).split(' ')));
+  const words = new Set(OTHER_BUSINESS.filter((w) => !own.has(w)));
+  const hasGroup = GROUP.some((w) => own.has(w));
+  const hasHolding = HOLDING.some((w) => own.has(w));
+  if (hasGroup && !hasHolding) for (const w of HOLDING) words.add(w);
+  if (hasHolding && !hasGroup) for (const w of GROUP) words.add(w);
+  return words;
+}
+
 /** The full normalised name without its legal form: "china northern rare earth group high tech". */
 export function companyFullName(name: string): string {
   const words = normalizeTerm(name).split(' ').filter(Boolean);
@@ -67,9 +90,18 @@ export function supplierForms(name: string, aliases: readonly string[] = []): st
   return [...forms];
 }
 
-/** True when `text` (a name from a screening list) names the supplier: its core appears in it as whole words. */
-export function namesSupplier(text: string, forms: readonly string[]): boolean {
-  const haystack = ` ${companyFullName(text)} `;
+/**
+ * True when `text` (a name from a screening list) names the supplier: one of its forms appears in it as whole words,
+ * not followed by a word that makes it another company's name ("China Rare Earth Holdings" for "China Rare Earth").
+ */
+export function namesSupplier(text: string, forms: readonly string[], otherWords: ReadonlySet<string> = new Set()): boolean {
   const plain = ` ${normalizeTerm(text)} `;
-  return forms.some((form) => form && (haystack.includes(` ${form} `) || plain.includes(` ${form} `)));
+  return forms.some((form) => {
+    if (!form) return false;
+    for (let at = plain.indexOf(` ${form} `); at >= 0; at = plain.indexOf(` ${form} `, at + 1)) {
+      const next = plain.slice(at + form.length + 2).split(' ', 1)[0];
+      if (!otherWords.has(next)) return true;
+    }
+    return false;
+  });
 }

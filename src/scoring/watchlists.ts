@@ -3,12 +3,12 @@ import type { ConfigIssue } from '../config/errors.js';
 import { closest, formatPath } from '../config/errors.js';
 import { displayPath } from '../config/read-file.js';
 import type { WatchlistConfig } from '../config/schema.js';
-import { AliasSyntaxError, aliasForms } from './alias.js';
+import { AliasSyntaxError, aliasForms, displayAlias, keywordAlias } from './alias.js';
 import type { CompiledLexicon } from './lexicon.js';
 import { createLocator } from './locate.js';
 import type { Term } from './matcher.js';
 import type { ScoringSettings } from './settings.js';
-import { companyCoreName, companyFullName, supplierForms } from './suppliers.js';
+import { companyCoreName, companyFullName, otherCompanyWords, supplierForms } from './suppliers.js';
 
 export type Via = 'direct' | 'member' | 'group' | 'company' | 'supplier' | 'keyword' | 'pair';
 
@@ -22,6 +22,8 @@ export interface WatchedSupplier {
   id: string;
   name: string;
   forms: string[];
+  /** Words that, after one of its forms, name another company (see otherCompanyWords). */
+  otherWords: Set<string>;
 }
 
 /** A watchlist resolved against the lexicon. */
@@ -119,8 +121,10 @@ export function compileWatchlists(
         .find(Boolean);
       if (companyId) set(companyId, 1, 'supplier');
       const id = companyId ?? slugOf(name);
-      suppliers.push({ id, name, forms });
-      terms.push({ kind: 'supplier', id, scope: config.id });
+      const known = companyId ? [...lexicon.companyNames].filter(([, c]) => c === companyId).map(([n]) => n) : [];
+      const otherWords = otherCompanyWords([name, ...extra, ...known]);
+      suppliers.push({ id, name, forms, otherWords });
+      terms.push({ kind: 'supplier', id, scope: config.id, notBefore: otherWords });
       aliases.push(forms);
     });
 
@@ -137,8 +141,8 @@ export function compileWatchlists(
     };
     config.keywords.forEach((keyword, i) => {
       if (!checked(keyword, 'keywords', i)) return;
-      terms.push({ kind: 'keyword', id: keyword.toLowerCase(), scope: config.id });
-      aliases.push([keyword]);
+      terms.push({ kind: 'keyword', id: displayAlias(keyword).toLowerCase(), scope: config.id });
+      aliases.push([keywordAlias(keyword)]);
     });
     config.exclude.forEach((term, i) => {
       if (!checked(term, 'exclude', i)) return;

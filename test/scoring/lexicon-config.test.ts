@@ -44,6 +44,17 @@ describe('the lexicon and watchlists are checked against each other', () => {
     ]);
   });
 
+  it('reports a split term without two halves instead of compiling half of it', () => {
+    const config = configWith(`watchlists:
+  - id: w
+    keywords: ["禁止…", "禁止…出口…许可", "禁止…出口"]
+`);
+    expect(issuesOf(() => createScorer(config))).toEqual([
+      expect.stringMatching(/watchlists\.yaml:3: watchlists\[0\]\.keywords\[0\]: "…" needs words on both sides in "禁止…"$/),
+      expect.stringMatching(/watchlists\.yaml:3: watchlists\[0\]\.keywords\[1\]: more than one "…" in "禁止…出口…许可"$/),
+    ]);
+  });
+
   it('reports schema errors, bad alias syntax and dangling references in a user lexicon with file, path and line', () => {
     const config = configWith('watchlists:\n  - { id: w, materials: [hafnium] }\n', {
       'lexicon.yaml': `materials:

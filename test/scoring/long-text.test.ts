@@ -25,9 +25,9 @@ function galliumMatches(summary: string): number {
 }
 
 describe('text whose characters expand when normalised', () => {
-  it('keeps every unit when Hangul syllables and "™" fold into several letters each', () => {
-    // Each Hangul syllable folds to 2-3 jamo and "™" to "tm": the normalised text outgrows the original.
-    expect(normalised(KOREAN.repeat(30) + ENGLISH.repeat(38)).endsWith('with immediate effect')).toBe(true);
+  it('keeps every unit when "㎏", "ﷺ" and "™" fold into several letters each', () => {
+    // "㎏" folds to "kg", "ﷺ" to 18 letters and "™" to "tm": the normalised text outgrows the original.
+    expect(normalised('㎏ ﷺ '.repeat(30) + ENGLISH.repeat(38)).endsWith('with immediate effect')).toBe(true);
     expect(normalised('™'.repeat(200) + ' ' + ENGLISH.repeat(53)).endsWith('with immediate effect')).toBe(true);
   });
 
@@ -51,6 +51,18 @@ describe('text whose characters expand when normalised', () => {
     const started = performance.now();
     expect(galliumMatches(summary)).toBe(53);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('a long text repeating the halves of a split term', () => {
+  it('scores 20,000 characters of "禁止镓出口" and "禁止" without full stops in well under a second', () => {
+    const content = '禁止禁止镓、锗出口出口'.repeat(1800);
+    const it = { id: 'long', sourceId: 'wire', title: 'Market update', summary: '', content, publishedAt: null, fetchedAt: '2025-10-09T08:00:00Z' };
+    assessFor(defaultScorer(), 'critical-minerals', { ...it, content: '禁止镓出口' }); // compile and warm up first
+    const started = performance.now();
+    const a = assessFor(defaultScorer(), 'critical-minerals', it);
+    expect(performance.now() - started).toBeLessThan(300);
+    expect(a.why).toMatch(/^Export ban on gallium and germanium/);
   });
 });
 

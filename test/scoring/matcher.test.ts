@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aliasForms, expandAlternatives, plurals } from '../../src/scoring/alias.js';
+import { aliasForms, expandAlternatives, keywordAlias, plurals, splitAlias } from '../../src/scoring/alias.js';
 import { Automaton } from '../../src/scoring/automaton.js';
 import { Matcher, type Term } from '../../src/scoring/matcher.js';
 import { normalizeText } from '../../src/scoring/normalize.js';
 
 /** A matcher over a few terms; returns what it finds in `text` as "id=words as written". */
-function finder(entries: Array<[Term['kind'], string, string[]]>) {
-  const terms: Term[] = entries.map(([kind, id]) => ({ kind, id, scope: kind === 'keyword' ? 'w' : undefined }));
+function finder(entries: Array<[Term['kind'], string, string[]]>, notBefore: Record<string, string[]> = {}) {
+  const terms: Term[] = entries.map(([kind, id]) => ({ kind, id, scope: kind === 'keyword' ? 'w' : undefined, notBefore: notBefore[id] && new Set(notBefore[id]) }));
   const matcher = new Matcher(terms, (i) => entries[i][2]);
   return (text: string) => {
     const norm = normalizeText(text);
-    return matcher.find(norm).map((hit) => {
+    return matcher.find(norm, text).map((hit) => {
       const from = norm.origin[hit.start];
       const to = norm.origin[hit.end - 1] + 1;
       return `${terms[hit.term].id}=${text.slice(from, to)}`;
@@ -100,6 +100,39 @@ describe('the matcher', () => {
   });
 });
 
+describe('the matcher on split aliases', () => {
+  const find = finder([
+    ['signal', 'export-ban', ['禁止出口', '{禁止|严禁}…出口', '수출…금지']],
+    ['signal', 'flow', ['出口', '수출']],
+    ['material', 'gallium', ['镓', '갈륨']],
+  ]);
+
+  it('joins head and tail with a few words between them into one hit that outranks the words inside', () => {
+    expect(find('禁止镓、锗出口')).toEqual(['export-ban=禁止镓、锗出口', 'gallium=镓']);
+    expect(find('严禁向美国出口镓')).toEqual(['export-ban=严禁向美国出口', 'gallium=镓']);
+    expect(find('갈륨 수출을 전면 금지')).toEqual(['gallium=갈륨', 'export-ban=수출을 전면 금지']);
+  });
+
+  it('does not join across a comma, a colon or a sentence, nor over more than a short clause', () => {
+    expect(find('禁止外资进入，扩大镓出口')).toEqual(['gallium=镓', 'flow=出口']);
+    expect(find('禁止。镓出口')).toEqual(['gallium=镓', 'flow=出口']);
+    expect(find('禁止一二三四五六七八九十出口')).toEqual(['flow=出口']);
+  });
+
+  it('joins a tail to the nearest head before it, once', () => {
+    expect(find('禁止禁止镓出口')).toEqual(['export-ban=禁止镓出口', 'gallium=镓']);
+  });
+});
+
+describe('the matcher on company names', () => {
+  const find = finder([['company', 'micron', ['^Micron', 'Micron Technology']]], { micron: ['instruments'] });
+
+  it('drops a name followed by a word that makes it another company\'s name', () => {
+    expect(find('Micron Instruments and Micron memory')).toEqual(['micron=Micron']);
+    expect(find('Micron Technology Instruments')).toEqual([]);
+  });
+});
+
 describe('alias syntax', () => {
   it('expands alternatives, including an empty one', () => {
     expect(expandAlternatives('{ban|bans} {the |}export')).toEqual(['ban the export', 'ban export', 'bans the export', 'bans export']);
@@ -120,5 +153,19 @@ describe('alias syntax', () => {
 
   it('matches "=" terms exactly as written, with no generated forms', () => {
     expect(aliasForms('=CHIP')).toEqual([{ lower: 'chip', cased: 'CHIP' }]);
+  });
+
+  it('splits an alias at "…" into two halves with the alias\'s marks, and rejects a split without two halves', () => {
+    expect(splitAlias('^禁止…出口')).toEqual(['^禁止', '^出口']);
+    expect(splitAlias('禁止出口')).toBeUndefined();
+    expect(() => splitAlias('禁止…')).toThrow(/both sides/);
+    expect(() => splitAlias('禁止…出口…')).toThrow(/more than one/);
+    expect(() => splitAlias('{禁止…出口|严禁}')).toThrow(/inside braces/);
+  });
+
+  it('makes a watchlist keyword match in any case unless it is marked "^" or "~"', () => {
+    expect(keywordAlias('GALLIUM')).toBe('~GALLIUM');
+    expect(keywordAlias('=REE')).toBe('=~REE');
+    expect(keywordAlias('^GaN')).toBe('^GaN');
   });
 });

@@ -38,6 +38,12 @@ describe('text normalisation', () => {
     ]);
   });
 
+  it('keeps Hangul syllables whole, each a word, so that a particle after a term is a word of its own', () => {
+    expect(normalizeTerm('희토류의 수출')).toBe('희토류의 수출');
+    const n = normalizeText('희토류의');
+    expect(n.tokens).toBe(4);
+  });
+
   it('numbers words, each Chinese character counting as one', () => {
     const n = normalizeText('rare earth 稀土');
     expect(n.tokens).toBe(4);

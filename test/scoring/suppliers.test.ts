@@ -77,3 +77,48 @@ describe('watched suppliers in news and on screening lists', () => {
     expect(a.level).toBe('none');
   });
 });
+
+describe('a company whose name only begins like a watched supplier', () => {
+  const scorer = createScorer(
+    configWith(`watchlists:
+  - { id: magnets, materials: [rare-earths], suppliers: [China Rare Earth Group] }
+  - { id: memory, products: [memory], suppliers: ["Micron Technology, Inc."] }
+`),
+  );
+  const suppliersIn = (a: ReturnType<typeof assessFor>) => a.matches.filter((m) => m.category === 'supplier').map((m) => m.term);
+
+  it('is not the watched supplier: "China Rare Earth Holdings" is not "China Rare Earth Group"', () => {
+    const a = assessFor(scorer, 'magnets', item('China Rare Earth Holdings shuts smelter after fire'));
+    expect(a.entities).not.toContain('china-rare-earth-group');
+    expect(suppliersIn(a)).toEqual([]);
+  });
+
+  it('is not the watched supplier: "Micron Instruments" is not Micron', () => {
+    const a = assessFor(scorer, 'memory', item('Micron Instruments hit by fire at sensor plant'));
+    expect(a.entities).not.toContain('micron');
+    expect(a.level).toBe('none');
+  });
+
+  it('is not the watched supplier, nor a known maker of watched goods, on a screening list', () => {
+    const unwatched = createScorer(configWith('watchlists:\n  - { id: magnets, materials: [rare-earths] }\n'));
+    const listed = (s: typeof scorer, name: string) => {
+      const screening: ScreeningEntry = { name, altNames: [], list: 'Entity List (EL)', addresses: [], countries: ['CN'], startDate: '2025-10-08', change: 'added' };
+      return assessFor(s, 'magnets', item('Entity List addition', '', { screening })).level;
+    };
+    expect(listed(scorer, 'China Rare Earth Holdings Limited')).toBe('none');
+    expect(listed(unwatched, 'China Rare Earth Holdings Limited')).toBe('none');
+    expect(listed(scorer, 'China Rare Earth Group Co., Ltd.')).toBe('critical');
+    expect(listed(unwatched, 'China Rare Earth Group Co., Ltd.')).toBe('high');
+  });
+
+  it('leaves the watched supplier matched with its legal suffix, without it, or followed by ordinary words', () => {
+    for (const title of ['China Rare Earth Group shuts smelter after fire', 'China Rare Earth shuts smelter after fire', 'China Rare Earth Group Co., Ltd. shuts smelter after fire']) {
+      expect(assessFor(scorer, 'magnets', item(title)).entities, title).toContain('china-rare-earth-group');
+    }
+    for (const title of ['Micron Technology Inc. hit by fire at plant', 'Micron hit by fire at plant', 'Micron Technologies hit by fire at plant', 'Micron memory plant hit by fire']) {
+      const a = assessFor(scorer, 'memory', item(title));
+      expect(a.entities, title).toContain('micron');
+      expect(a.level, title).not.toBe('none');
+    }
+  });
+});

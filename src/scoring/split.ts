@@ -1,0 +1,47 @@
+import { type NormalizedText, sentenceAt, tokenAt } from './normalize.js';
+
+/** A half of a split alias ("禁止…出口") found in a text: which split alias, which half, and where. */
+export interface Half {
+  split: number;
+  head: boolean;
+  start: number;
+  end: number;
+}
+
+// Words a split alias may have between its halves ("禁止[镓、锗]出口", "禁止[向美国]出口", "수출[을 전면] 금지"): each CJK
+// character is a word, so this is a short clause.
+const SPLIT_GAP = 8;
+// Heads looked at for one tail: bounds the joining when a text repeats a head many times.
+const SPLIT_LOOKBACK = 32;
+// A comma, colon or semicolon between the halves starts another clause ("禁止外资进入，扩大镓出口"); the enumeration
+// comma "、" does not ("禁止镓、锗出口").
+const CLAUSE_MARK = /[,，:：;；]/;
+
+/**
+ * Joins each tail to the nearest head of the same split alias before it, within a few words of one clause, as one
+ * match from the head's start to the tail's end. Halves must come in order of end, as the automaton reports them.
+ * Without the field's original text (source), commas are not seen and do not separate.
+ */
+export function joinHalves(halves: readonly Half[], text: NormalizedText, source?: string): Array<{ split: number; start: number; end: number }> {
+  const joined: Array<{ split: number; start: number; end: number }> = [];
+  // In order of end, every head that ends before a tail starts has been seen when the tail comes.
+  const heads: Half[] = [];
+  for (const half of halves) {
+    if (half.head) {
+      heads.push(half);
+      continue;
+    }
+    const tailToken = tokenAt(text, half.start);
+    for (let k = heads.length - 1, looked = 0; k >= 0 && looked < SPLIT_LOOKBACK; k--, looked++) {
+      const head = heads[k];
+      if (head.end > half.start) continue;
+      if (tailToken - tokenAt(text, head.end - 1) - 1 > SPLIT_GAP) break;
+      if (head.split !== half.split) continue;
+      if (sentenceAt(text, head.start) !== sentenceAt(text, half.start)) break;
+      if (source && CLAUSE_MARK.test(source.slice(text.origin[head.end - 1] + 1, text.origin[half.start]))) break;
+      joined.push({ split: half.split, start: head.start, end: half.end });
+      break;
+    }
+  }
+  return joined;
+}
