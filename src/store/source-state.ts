@@ -29,8 +29,8 @@ export interface SourceHealth {
   lastNotModified: boolean;
   lastBytes: number;
   /**
-   * Until when the source's polls are skipped, because it answered 429 or 503 with a Retry-After; null once a fetch
-   * succeeds (or when it never asked). Absent from stores that keep nothing between runs.
+   * Until when the source's polls are skipped, because it answered 429 or 503 with a Retry-After; null once that time
+   * has passed (or when it never asked). Absent from stores that keep nothing between runs.
    */
   notBefore?: string | null;
 }
@@ -112,7 +112,8 @@ if ARGV[6] ~= '' then
   if held == nil then
     redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'skippedPolls', '0')
   elseif asked > held then
-    redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked))
+    -- A new, later time: its first skipped poll is logged at info like the first time's.
+    redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'skippedPolls', '0')
   end
 end
 return {n, became}`;
@@ -121,7 +122,14 @@ const RECORD_SUCCESS = `
 local was = redis.call('HGET', KEYS[1], 'degraded')
 redis.call('HSET', KEYS[1], 'consecutiveFailures', '0', 'degraded', '0', 'lastPollAt', ARGV[2], 'lastSuccessAt', ARGV[2],
   'lastItems', ARGV[3], 'lastNotModified', ARGV[4], 'lastBytes', ARGV[5])
-redis.call('HDEL', KEYS[1], 'degradedSince', 'notBefore', 'skippedPolls')
+redis.call('HDEL', KEYS[1], 'degradedSince')
+-- A poll that succeeds while a hold is ahead started before another poll's answer set it (every later one is skipped):
+-- it says nothing about the source's wish, so the hold stays; one already past goes.
+local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
+if held ~= nil then
+  ${REDIS_NOW}
+  if held <= now then redis.call('HDEL', KEYS[1], 'notBefore', 'skippedPolls') end
+end
 redis.call('SADD', KEYS[2], ARGV[1])
 if was == '1' then return 1 end
 return 0`;
@@ -259,6 +267,7 @@ function toHealth(sourceId: string, h: Record<string, string>): SourceHealth {
     lastItems: Number(h.lastItems ?? 0),
     lastNotModified: h.lastNotModified === '1',
     lastBytes: Number(h.lastBytes ?? 0),
-    notBefore: h.notBefore ? new Date(Number(h.notBefore)).toISOString() : null,
+    // Shown while ahead (by this worker's clock: display only); a time past is removed by the source's next poll.
+    notBefore: h.notBefore && Number(h.notBefore) > Date.now() ? new Date(Number(h.notBefore)).toISOString() : null,
   };
 }

@@ -127,7 +127,7 @@ describe('source state store', () => {
 });
 
 describe("a source's not-before time (Retry-After)", () => {
-  it("holds back every worker's polls of the source until the time it asked for, without counting them as failures, until a fetch succeeds", async () => {
+  it("holds back every worker's polls of the source until the time it asked for, without counting them as failures, even when a poll begun before it succeeds", async () => {
     const other = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
     try {
       const elsewhere = createSourceStateStore(other, prefix, { degradedAfter: 3 });
@@ -144,9 +144,10 @@ describe("a source's not-before time (Retry-After)", () => {
       expect(health).toMatchObject({ notBefore: first?.notBefore.toISOString(), consecutiveFailures: 1, lastErrorCode: 'CP_SOURCE_RATE_LIMITED', lastPollAt: at(0).toISOString() });
       expect((await elsewhere.listHealth()).find((h) => h.sourceId === 'nb-shared')?.notBefore).toBe(first?.notBefore.toISOString());
 
+      // A poll that started before the answer that set the hold, and succeeds meanwhile, does not lift it.
       await store.recordSuccess('nb-shared', { items: 3, notModified: false, bytes: 100, at: at(130) });
-      expect(await elsewhere.deferPoll!('nb-shared')).toBeNull();
-      expect((await store.getHealth('nb-shared'))?.notBefore).toBeNull();
+      expect((await elsewhere.deferPoll!('nb-shared'))?.notBefore.getTime()).toBe(first?.notBefore.getTime());
+      expect((await store.getHealth('nb-shared'))?.notBefore).toBe(first?.notBefore.toISOString());
     } finally {
       other.disconnect();
     }
@@ -175,6 +176,18 @@ describe("a source's not-before time (Retry-After)", () => {
     expect(deferral).not.toBeNull();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, deferral!.notBefore.getTime() - Date.now()) + 50));
     expect(await store.deferPoll!('nb-brief')).toBeNull();
+    expect((await store.getHealth('nb-brief'))?.notBefore).toBeNull();
+    // The next success removes the time that has passed.
+    await store.recordSuccess('nb-brief', { items: 1, notModified: false, bytes: 10, at: at(5) });
+    expect(await redis.hexists(`{${prefix}}:source:nb-brief:health`, 'notBefore')).toBe(0);
+  });
+
+  it('logs a later time asked for afresh: its skipped polls are counted from one', async () => {
+    await store.recordFailure('nb-extended', rateLimited(600), at(0));
+    expect((await store.deferPoll!('nb-extended'))?.skipped).toBe(1);
+    expect((await store.deferPoll!('nb-extended'))?.skipped).toBe(2);
+    await store.recordFailure('nb-extended', rateLimited(3600), at(1));
+    expect((await store.deferPoll!('nb-extended'))?.skipped).toBe(1);
   });
 
   it('keeps the later time when another answer asks for less, keeps it through failures without a Retry-After, and forgets it once past', async () => {
