@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { digestStage } from '../src/pipeline/digest.js';
-import { type DeliveryJobContext, digestLedger, settleDeliveryFailure, waitUntil } from '../src/queue/delivery-job.js';
+import { type DeliveryJobContext, digestLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
 import type { DigestJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
 
@@ -22,11 +22,13 @@ export function digestProcessor(ctx: WorkerContext) {
       log,
       metrics: ctx.metrics,
       what: 'digest',
+      rateLimit: ctx.runtime.state.notifiers.get(channelId)?.rateLimit,
     };
     try {
       const { alerts, deliveries, digests } = ctx.stores;
       const outcome = await digestStage(job.data, { state: ctx.runtime.state, alerts, deliveries, digests, log, now: ctx.runtime.now, signal });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
+      if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');

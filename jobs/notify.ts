@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
 import { deliverStage } from '../src/pipeline/deliver.js';
-import { type DeliveryJobContext, notifyLedger, settleDeliveryFailure, waitUntil } from '../src/queue/delivery-job.js';
+import { type DeliveryJobContext, notifyLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
 import type { NotifyJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
 
 /**
  * notify -> deliver one alert version to one channel. Failures become BullMQ behaviour in settleDeliveryFailure:
  * retryable -> capped exponential backoff; rate-limited -> delayed until Retry-After without burning an attempt (and
- * the channel is blocked for every worker); permanent -> recorded and failed, no retry.
+ * the channel is blocked for every worker); permanent -> recorded and failed, no retry. A paced channel (rateLimit)
+ * delays the job to the slot reserved for it, also without an attempt.
  */
 export function notifyProcessor(ctx: WorkerContext) {
   return async (job: Job<NotifyJob>, token?: string, signal?: AbortSignal) => {
@@ -23,10 +24,12 @@ export function notifyProcessor(ctx: WorkerContext) {
       log,
       metrics: ctx.metrics,
       what: 'delivery',
+      rateLimit: ctx.runtime.state.notifiers.get(channelId)?.rateLimit,
     };
     try {
       const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
+      if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         ctx.metrics?.observeDelivered?.(outcome.alert, ctx.runtime.now());

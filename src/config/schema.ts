@@ -233,6 +233,23 @@ const channelCommon = {
       maxAlerts: z.number().int().min(1).max(500).default(100).describe('Alerts listed in one digest; the rest are counted.'),
     })
     .optional(),
+  rateLimit: z
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          perMinute: z.number().positive().max(60_000).describe('Messages a minute on average (fractions allowed: 0.5 is one every two minutes).'),
+          burst: z.number().int().min(1).max(100).default(1).describe('Messages that may go at once after a quiet spell; the rest are spaced 60/perMinute seconds apart.'),
+        }),
+      ],
+      { error: () => 'must be false (no pacing) or a pace such as { perMinute: 60, burst: 3 }' },
+    )
+    .optional()
+    .describe(
+      'Pace of sends to this channel, shared by every worker: { perMinute, burst } sends up to `burst` (default 1) at once, then one every 60/perMinute seconds; ' +
+        'the others wait for their turn without using an attempt. Left out: the kind\'s documented limit (slack: { perMinute: 60, burst: 3 }; other kinds unpaced). ' +
+        'false: no pacing. A 429 from the receiver still holds the channel until its Retry-After.',
+    ),
 };
 
 export const slackChannelSchema = z.strictObject({
@@ -414,6 +431,8 @@ export type SlackChannelConfig = z.infer<typeof slackChannelSchema>;
 export type EmailChannelConfig = z.infer<typeof emailChannelSchema>;
 export type WebhookChannelConfig = z.infer<typeof webhookChannelSchema>;
 export type TeamsChannelConfig = z.infer<typeof teamsChannelSchema>;
+/** A channel's pace of sends, once resolved (false and the kind defaults are settled by the notifier registry). */
+export type RateLimit = Exclude<NonNullable<ChannelConfig['rateLimit']>, false>;
 export type Settings = z.infer<typeof settingsFileSchema>;
 
 export const CONFIG_FILES = {

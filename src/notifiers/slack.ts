@@ -1,5 +1,5 @@
 import type { Alert, Digest } from '../alerts/types.js';
-import type { SlackChannelConfig } from '../config/schema.js';
+import type { RateLimit, SlackChannelConfig } from '../config/schema.js';
 import {
   alertCountText,
   changeLine,
@@ -40,6 +40,14 @@ export const SLACK_LIMITS = {
   /** Notification/fallback text: shown in push notifications and by clients that cannot draw blocks. */
   fallbackText: 3000,
 } as const;
+
+/**
+ * Pace of a Slack channel without a rateLimit of its own. Slack documents posting messages (incoming webhooks included)
+ * at 1 per second per channel, "short bursts >1 allowed" with no guarantee that a burst gets through
+ * (api.slack.com/docs/rate-limits; changelog 2018-03 "great rate limits"), and answers 429 beyond: a burst of three
+ * lets a short run of alerts out at once without leaning on that tolerance.
+ */
+export const SLACK_RATE_LIMIT: RateLimit = { perMinute: 60, burst: 3 };
 
 type Text = { type: 'plain_text'; text: string; emoji?: boolean } | { type: 'mrkdwn'; text: string };
 export type SlackBlock =

@@ -1,5 +1,6 @@
 import { deliveryKey } from '../alerts/ids.js';
 import { DeliveryError } from '../errors.js';
+import type { RateLimit } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
 import type { Alert } from '../alerts/types.js';
@@ -12,12 +13,14 @@ export type DeliverOutcome =
   | { status: 'delivered'; response: string; /** The alert as sent (this version). */ alert: Alert }
   | { status: 'already-delivered' }
   | { status: 'skipped'; reason: 'unknown-channel' | 'alert-expired' | 'superseded' }
-  | { status: 'wait'; untilMs: number };
+  | { status: 'wait'; untilMs: number }
+  /** A paced channel: this delivery's slot (reserved for it) is waitMs away. */
+  | { status: 'paced'; waitMs: number };
 
 /**
  * Notify stage for one alert version and one channel: consults the ledger (a delivered entry makes this a no-op),
- * honours a channel's 429 block, renders and sends, and records the attempt. Throws DeliveryError for the job layer
- * to turn into retry, rate-limit wait or permanent failure.
+ * honours a channel's 429 block and its pace, renders and sends, and records the attempt. Throws DeliveryError for
+ * the job layer to turn into retry, rate-limit wait or permanent failure.
  */
 export async function deliverStage(
   job: NotifyJob,
@@ -45,7 +48,11 @@ export async function deliverStage(
     return { status: 'skipped', reason: 'superseded' };
   }
 
-  if (blockedUntil > deps.now().getTime()) return { status: 'wait', untilMs: blockedUntil };
+  // Paced only now, after the checks above: a delivery that will not be sent takes no slot, and one that waited for
+  // its slot passed them again on waking (a newer version decided meanwhile drops it, so pacing never sends an older
+  // version after a newer one).
+  const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, blockedUntil, deps.now());
+  if (paced) return paced;
 
   const base = { alertId: job.alertId, version: job.version, channelId: job.channelId };
   // Render the alert as it was at this version: a later version of the same alert gets its own job.
@@ -66,6 +73,23 @@ export async function deliverStage(
   }
   await recordSent(deps, key, base, receipt, entryAsRead);
   return { status: 'delivered', response: receipt.response, alert: snapshot };
+}
+
+/**
+ * Whether a delivery may go now on its channel: undefined if so, else the wait. Unpaced, only a 429 block holds it;
+ * paced, it goes in the slot the channel's pace gives it, which a 429 block pushes back (see reserveSlot).
+ */
+export async function awaitTurn(
+  deliveries: DeliveryStore,
+  channelId: string,
+  key: string,
+  rateLimit: RateLimit | undefined,
+  blockedUntil: number,
+  now: Date,
+): Promise<{ status: 'wait'; untilMs: number } | { status: 'paced'; waitMs: number } | undefined> {
+  if (!rateLimit) return blockedUntil > now.getTime() ? { status: 'wait', untilMs: blockedUntil } : undefined;
+  const waitMs = await deliveries.reserveSlot(channelId, key, rateLimit);
+  return waitMs > 0 ? { status: 'paced', waitMs } : undefined;
 }
 
 type LedgerDeps = { deliveries: DeliveryStore; log: Logger; now: () => Date };

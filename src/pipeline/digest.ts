@@ -6,7 +6,7 @@ import type { AlertStore } from '../store/alerts.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import type { DigestStore } from '../store/digests.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
-import { recordFailedSend, recordSent } from './deliver.js';
+import { awaitTurn, recordFailedSend, recordSent } from './deliver.js';
 import type { ConfigState } from './runtime.js';
 
 export type DigestOutcome =
@@ -14,7 +14,8 @@ export type DigestOutcome =
   | { status: 'already-delivered' }
   | { status: 'empty' }
   | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' }
-  | { status: 'wait'; untilMs: number };
+  | { status: 'wait'; untilMs: number }
+  | { status: 'paced'; waitMs: number };
 
 export interface DigestDeps {
   state: ConfigState;
@@ -57,8 +58,10 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
     return { status: 'empty' };
   }
 
-  const blockedUntil = await deps.deliveries.blockedUntil(channelId);
-  if (blockedUntil > deps.now().getTime()) return { status: 'wait', untilMs: blockedUntil };
+  // A digest takes its turn in the channel's pace like any notification.
+  const blockedUntil = entry.rateLimit ? 0 : await deps.deliveries.blockedUntil(channelId);
+  const paced = await awaitTurn(deps.deliveries, channelId, key, entry.rateLimit, blockedUntil, deps.now());
+  if (paced) return paced;
 
   const base = { channelId };
   let receipt: DeliveryReceipt;

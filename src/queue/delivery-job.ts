@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { RateLimit } from '../config/schema.js';
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveryStore } from '../store/deliveries.js';
@@ -21,6 +22,8 @@ export interface DeliveryJobContext {
   metrics?: PipelineMetrics;
   /** "delivery" or "digest", for log lines. */
   what: string;
+  /** The channel's pace (NotifierEntry.rateLimit): after a 429, the job then waits for a slot after the block. */
+  rateLimit?: RateLimit;
 }
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
@@ -53,10 +56,22 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
 }
 
 /**
+ * A paced channel gave the job a slot waitMs away: delay it until then, without using an attempt. No spread, unlike
+ * waitUntil: the slot is this job's alone. Date.now(), not ctx.now(): the wait was measured on Redis's clock, and
+ * BullMQ wakes delayed jobs by the process clock, whatever clock the pipeline runs on.
+ */
+export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
+  ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
+  await ctx.job.moveToDelayed(Date.now() + waitMs, ctx.token);
+  throw new DelayedError();
+}
+
+/**
  * The one place where a delivery failure becomes BullMQ behaviour, for notify and digest jobs alike:
  * retryable -> rethrow (capped exponential backoff; recorded as failed on the last attempt); rate-limited -> the job
- * is delayed until Retry-After without using an attempt (bounded by maxRateLimitWaits 429s of its own, as counted in
- * its ledger entry); permanent -> recorded as a failed delivery, UnrecoverableError, no retry.
+ * is delayed until Retry-After (on a paced channel: its slot after it) without using an attempt (bounded by
+ * maxRateLimitWaits 429s of its own, as counted in its ledger entry); permanent -> recorded as a failed delivery,
+ * UnrecoverableError, no retry.
  */
 export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknown): Promise<never> {
   if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
@@ -75,6 +90,8 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
     const rateLimited = (await ctx.deliveries.get(ctx.key))?.rateLimited ?? 0;
     if (rateLimited > ctx.maxRateLimitWaits) return giveUp('rate limited too many times', { rateLimited });
     log.warn({ retryAfterMs: error.delayMs, rateLimited }, 'receiver rate-limited us; waiting');
+    // Paced, the job takes its turn after the block (which the failed send just set) among the channel's others.
+    if (ctx.rateLimit) return waitForSlot(ctx, await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit));
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }
   metrics?.deliveries.inc({ channel: base.channelId, outcome: 'retry' });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Alert } from '../alerts/types.js';
 import type { Dispatch } from '../alerts/routing.js';
+import type { RateLimit } from '../config/schema.js';
 import type { RecipientStatus } from '../notifiers/types.js';
 import { alertKeyFor } from './alerts.js';
 import { decisionsKey, parseDecisions } from './dispatch.js';
@@ -71,6 +72,12 @@ export interface DeliveryStore {
   blockedUntil(channelId: string): Promise<number>;
   /** Blocks the channel until untilMs, atomically; an earlier block end never shortens a later one. */
   blockChannel(channelId: string, untilMs: number): Promise<void>;
+  /**
+   * A paced channel's turn for one delivery (`key`: its ledger key), shared by every worker: 0 to send now, else how
+   * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
+   * has come is used up by the answer 0. A slot inside a 429 block, or one woken for too late, is replaced.
+   */
+  reserveSlot(channelId: string, key: string, rate: RateLimit): Promise<number>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
@@ -127,6 +134,52 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `);
 
+// KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot.
+// ARGV: interval ms, burst, grace ms. Returns ms to wait, 0 to send now.
+// GCRA as next-slot reservation: each caller is handed its own slot, so N waiting deliveries wake once each, one
+// interval apart, instead of all waking and contending again. One clock for every worker: Redis's (TIME), so worker
+// clock skew cannot let two workers both think the channel is free. A slot more than `grace` in the past was slept
+// through (workers busy or down): sending on it now could crowd the deliveries that kept theirs, so it is replaced.
+// After a 429 the block end is the earliest slot, with no burst: the receiver has just said it had enough.
+const RESERVE_SLOT = redisScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = (tonumber(ARGV[2]) - 1) * interval
+local grace = tonumber(ARGV[3])
+local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
+local held = tonumber(redis.call('GET', KEYS[3]) or '')
+if held and held >= blocked and now <= held + grace then
+  if held > now then return held - now end
+  redis.call('DEL', KEYS[3])
+  return 0
+end
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+if blocked > now then tat = math.max(tat, blocked + tolerance) end
+local slot = math.max(now, tat - tolerance)
+tat = tat + interval
+redis.call('SET', KEYS[1], tat, 'PX', tat - now)
+if slot <= now then
+  redis.call('DEL', KEYS[3])
+  return 0
+end
+redis.call('SET', KEYS[3], slot, 'PX', slot - now + grace)
+return slot - now
+`);
+
+/**
+ * How late a delivery may still use its slot: half an interval, at least 100 ms (waking a delayed job takes BullMQ
+ * some ms). Sends then stay within the rate plus this much bunching, which the burst absorbs.
+ */
+function slotGraceMs(intervalMs: number): number {
+  return Math.max(100, Math.ceil(intervalMs / 2));
+}
+
+/** Ms between two sends at the rate; rounded up, so the pace never exceeds the rate. */
+function paceIntervalMs(rate: RateLimit): number {
+  return Math.ceil(60_000 / rate.perMinute);
+}
+
 const RECIPIENT_RANK: Record<RecipientStatus, number> = { deferred: 0, refused: 1, accepted: 2 };
 
 /**
@@ -158,6 +211,8 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
   const refsKey = (alertId: string, channelId: string) => keyFor(prefix, 'delivery-refs', alertId, channelId);
   const byAlertKey = (alertId: string) => keyFor(prefix, 'deliveries', 'alert', alertId);
   const blockKey = (channelId: string) => keyFor(prefix, 'channel-block', channelId);
+  const paceKey = (channelId: string) => keyFor(prefix, 'channel-pace', channelId);
+  const slotKey = (key: string) => keyFor(prefix, 'delivery-slot', key);
 
   const parse = (raw: string | null): Delivery | undefined => (raw ? (JSON.parse(raw) as Delivery) : undefined);
 
@@ -233,6 +288,10 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     },
     async blockChannel(channelId, untilMs) {
       await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, Math.max(1, untilMs - Date.now())]);
+    },
+    async reserveSlot(channelId, key, rate) {
+      const interval = paceIntervalMs(rate);
+      return RESERVE_SLOT<number>(redis, [paceKey(channelId), blockKey(channelId), slotKey(key)], [interval, rate.burst, slotGraceMs(interval)]);
     },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));

@@ -38,7 +38,7 @@ beforeAll(async () => {
   - { id: nightly, name: Night desk, minLevel: low, routes: [{ channel: night, minLevel: low }] }
 `,
       'channels.yaml': `channels:
-  - { id: ops, kind: slack, webhookUrl: "${hook('ops')}" }
+  - { id: ops, kind: slack, webhookUrl: "${hook('ops')}", rateLimit: false }
   - id: throttled
     kind: slack
     webhookUrl: "${hook('throttled')}"
