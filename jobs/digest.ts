@@ -6,7 +6,8 @@ import type { WorkerContext } from '../src/worker/context.js';
 
 /**
  * digest -> send one channel's digest for one window. Failures map to BullMQ as for notify jobs
- * (settleDeliveryFailure); a permanently failed digest is recorded and its held alerts stay for the next one.
+ * (settleDeliveryFailure). A digest that failed for good is recorded; if no send of it reached anyone its held alerts
+ * stay for the next one, else they stay with it (an operator's retry sends them to the recipients still without it).
  */
 export function digestProcessor(ctx: WorkerContext) {
   return async (job: Job<DigestJob>, token?: string, signal?: AbortSignal) => {
@@ -32,6 +33,8 @@ export function digestProcessor(ctx: WorkerContext) {
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');
+      } else if (outcome.status === 'skipped' && outcome.reason === 'alerts-expired') {
+        log.warn({ outcome }, 'digest not sent to its remaining recipients: every alert it carried has expired');
       } else log.debug({ outcome }, 'no digest to deliver');
       return outcome;
     } catch (err) {

@@ -99,7 +99,19 @@ export function openApiDocument(version: string) {
           summary: 'Send a failed delivery again (retries the failed job, or enqueues a new one if it is gone)',
           parameters: [pathParam('key', 'Delivery key, e.g. a1b2...-v1-procurement-slack')],
           responses: {
-            202: json({ type: 'object', properties: { key: { type: 'string' }, queue: { type: 'string' }, jobId: { type: 'string' }, action: { type: 'string', enum: ['retried', 'enqueued'] } } }, 'Queued'),
+            202: json(
+              {
+                type: 'object',
+                properties: {
+                  key: { type: 'string' }, queue: { type: 'string' }, jobId: { type: 'string' }, action: { type: 'string', enum: ['retried', 'enqueued'] },
+                  recipients: {
+                    type: 'array', items: { type: 'string' },
+                    description: "Email whose ledger entry records recipients: the ones the retry sends to, the channel's recipients as configured now that neither accepted nor refused it for good",
+                  },
+                },
+              },
+              'Queued',
+            ),
             404: problem('No such delivery'),
             409: problem('Not failed, already queued, or its channel is gone'),
             410: problem('The alert has expired'),
@@ -149,7 +161,12 @@ export function openApiDocument(version: string) {
             status: { type: 'string', enum: ['pending', 'delivered', 'failed', 'rate-limited'] }, attempts: { type: 'integer' },
             rateLimited: { type: 'integer', description: '429 answers to this notification (since its last failed verdict); limited by delivery.maxRateLimitWaits' },
             lastError: { type: 'string' },
-            errorKind: { type: 'string' }, deliveredAt: { type: 'string' }, updatedAt: { type: 'string' },
+            errorKind: { type: 'string' }, response: { type: 'string', description: "The receiver's answer to the last send (email: names the recipients deferred or refused)" },
+            deliveredAt: { type: 'string' }, updatedAt: { type: 'string' },
+            recipients: {
+              type: 'object', additionalProperties: { type: 'string', enum: ['accepted', 'deferred', 'refused'] },
+              description: 'Email: each recipient address and where it stands after the sends so far (refused: for good, 5xx; deferred: 4xx, sent again on a retry)',
+            },
           },
         },
         RiskEntry: {

@@ -19,33 +19,52 @@ export function listIdOf(channel: EmailChannelConfig): string {
   return channel.listId ?? `${channel.id}.chokepoint.${senderDomain(channel.from)}`;
 }
 
+/** A send that failed as a whole, as the notifier knows it for a caller that records each recipient. */
+export interface FailedSend {
+  /** The recipients the send was for. */
+  to: readonly string[];
+  /** Others are settled (have the message or refused it for good): the message names these as still without it. */
+  partial: boolean;
+  /** Where each recipient of the channel stands after the send, for the ledger. */
+  recipients?: Record<string, RecipientStatus>;
+  /** What the server said to each recipient it rejected. */
+  replies?: ReadonlyMap<string, string>;
+}
+
 /**
  * Turns a nodemailer failure into a delivery outcome. The SMTP reply class decides where there is one (5xx except
  * 503 permanent; 4xx and 503 retry); a refused login is permanent unless the server said it was temporary (454);
- * a bad envelope or configuration is permanent; connection, TLS, DNS and timeout failures retry. `sentTo`: the
- * recipients a send was for when the others are settled (have the message or refused it for good), named so that a
- * failed delivery shows who is still without it.
+ * a bad envelope or configuration is permanent; connection, TLS, DNS and timeout failures retry. `failed`: who the
+ * send was for, so that a failed delivery shows who is still without it and what the server said.
  */
-export function classifySmtpError(channel: EmailChannelConfig, err: unknown, sentTo?: readonly string[]): DeliveryError {
+export function classifySmtpError(channel: EmailChannelConfig, err: unknown, failed?: FailedSend): DeliveryError {
   const { permanent, message } = smtpVerdict(channel, err);
-  const options = { cause: safeCause(err, { secrets: channelSecrets(channel) }) };
-  const text = sentTo ? `to ${truncate(sentTo.join(', '), 400)} (still without it): ${message}` : message;
-  return permanent ? DeliveryError.permanent(channel.id, text, options) : DeliveryError.retryable(channel.id, text, options);
+  const options = { cause: safeCause(err, { secrets: channelSecrets(channel) }), recipients: failed?.recipients, stillWithout: failed && stillWithout(failed, message) };
+  const text = failed?.partial ? `to ${truncate(failed.to.join(', '), 400)} (still without it): ${message}` : message;
+  return permanent ? DeliveryError.permanent(channel.id, text, options) : DeliveryError.retryable(channel.id, `${text}; will retry`, options);
 }
 
+/** Who a failed send leaves without the message: each with the server's reply where it gave one, else all with what went wrong. */
+function stillWithout(failed: FailedSend, what: string): string | undefined {
+  if (failed.to.length === 0) return undefined;
+  if (!failed.replies?.size) return `${truncate(failed.to.join(', '), 400)}: ${what}`;
+  return truncate(failed.to.map((address) => (failed.replies!.get(address) ? `${address} (${failed.replies!.get(address)})` : address)).join(', '), 600);
+}
+
+/** What an SMTP failure was, and whether it is final; without "will retry", which the caller adds where it applies. */
 function smtpVerdict(channel: EmailChannelConfig, err: unknown): { permanent: boolean; message: string } {
   const e = (err ?? {}) as NodemailerError;
-  const reply = e.responseCode ? ` (${e.responseCode} ${truncate(oneLine(scrub(e.response ?? '', channelSecrets(channel))), 200)})` : '';
+  const reply = e.responseCode ? ` (${replyText(e.responseCode, truncate(oneLine(scrub(e.response ?? '', channelSecrets(channel))), 200))})` : '';
   const at = e.command ? ` at ${e.command}` : '';
   const permanentReply = e.permanent ?? (e.responseCode !== undefined ? e.responseCode >= 500 && e.responseCode !== 503 : undefined);
   switch (e.code) {
     case 'EAUTH':
     case 'ENOAUTH':
     case 'EOAUTH2':
-      if (permanentReply === false) return { permanent: false, message: `SMTP login temporarily refused${reply}; will retry` };
+      if (permanentReply === false) return { permanent: false, message: `SMTP login temporarily refused${reply}` };
       return { permanent: true, message: `SMTP server refused the login${reply}; check the user and password in smtpUrl` };
     case 'EABORT':
-      return { permanent: false, message: 'SMTP send was cancelled or timed out; will retry' };
+      return { permanent: false, message: 'SMTP send was cancelled or timed out' };
     case 'ECONFIG':
     case 'EMAXRECIPIENTS':
     case 'EFILEACCESS':
@@ -53,9 +72,14 @@ function smtpVerdict(channel: EmailChannelConfig, err: unknown): { permanent: bo
       return { permanent: true, message: `SMTP configuration error (${e.code}); check the channel settings` };
   }
   if (permanentReply === true) return { permanent: true, message: `SMTP server rejected the message${reply}${at}; not retrying` };
-  if (permanentReply === false) return { permanent: false, message: `SMTP server deferred the message${reply}${at}; will retry` };
+  if (permanentReply === false) return { permanent: false, message: `SMTP server deferred the message${reply}${at}` };
   if (e.code === 'EENVELOPE') return { permanent: true, message: 'invalid sender or recipient address; check from/to' };
-  return { permanent: false, message: `SMTP connection failed (${e.code ?? 'unknown error'}); will retry` };
+  return { permanent: false, message: `SMTP connection failed (${e.code ?? 'unknown error'})` };
+}
+
+/** An SMTP reply as "code text" with the code once: most servers' text starts with it, and nodemailer keeps it apart. */
+function replyText(code: number | undefined, text: string): string {
+  return code && !text.startsWith(String(code)) ? `${code} ${text}`.trim() : text;
 }
 
 // Channel configs are never changed in place (a reload builds new ones).
@@ -87,8 +111,7 @@ function refusalsOf(rejected: unknown[] | undefined, errors: NodemailerError[] |
   for (const e of errors ?? []) {
     if (!e.recipient) continue;
     const permanent = e.permanent ?? (e.responseCode !== undefined && e.responseCode >= 500 && e.responseCode !== 503);
-    const said = truncate(oneLine(scrub(e.response ?? e.message, secrets)), 100);
-    refusals.set(String(e.recipient), { status: permanent ? 'refused' : 'deferred', reply: e.responseCode && !said.startsWith(String(e.responseCode)) ? `${e.responseCode} ${said}` : said });
+    refusals.set(String(e.recipient), { status: permanent ? 'refused' : 'deferred', reply: replyText(e.responseCode, truncate(oneLine(scrub(e.response ?? e.message, secrets)), 100)) });
   }
   // Rejected without an error to say why: nothing says it is final.
   for (const address of rejected ?? []) if (!refusals.has(String(address))) refusals.set(String(address), { status: 'deferred' });
@@ -105,14 +128,24 @@ function recipientStandings(
   known: Readonly<Record<string, RecipientStatus>>,
   refusals: ReadonlyMap<string, Refusal>,
   unnamed: RecipientStatus,
-): { recipients: Record<string, RecipientStatus>; notes: string[] } {
+): { recipients: Record<string, RecipientStatus>; notes: string[]; deferred: string[] } {
   const recipients: Record<string, RecipientStatus> = {};
-  for (const address of to) recipients[address] = known[address] === 'accepted' || known[address] === 'refused' ? known[address] : (refusals.get(address)?.status ?? unnamed);
+  for (const address of to) recipients[address] = settled(known, address) ? known[address]! : (refusals.get(address)?.status ?? unnamed);
   const named = (status: RecipientStatus) =>
     to.filter((address) => recipients[address] === status).map((address) => (refusals.get(address)?.reply ? `${address} (${refusals.get(address)!.reply})` : address));
   const deferred = named('deferred');
   const refused = named('refused');
-  return { recipients, notes: [deferred.length ? `deferred: ${deferred.join(', ')}` : '', refused.length ? `refused: ${refused.join(', ')}` : ''].filter(Boolean) };
+  return { recipients, deferred, notes: [deferred.length ? `deferred: ${deferred.join(', ')}` : '', refused.length ? `refused: ${refused.join(', ')}` : ''].filter(Boolean) };
+}
+
+/** Has the message or refused it for good: no send goes to it again. */
+function settled(known: Readonly<Record<string, RecipientStatus>> | undefined, address: string): boolean {
+  return known?.[address] === 'accepted' || known?.[address] === 'refused';
+}
+
+/** The channel's recipients that a send goes to, given where the ledger has each: the ones not settled. */
+function recipientsToSend(channel: EmailChannelConfig, known: Readonly<Record<string, RecipientStatus>> | undefined): string[] {
+  return envelopeOf(channel).to.filter((address) => !settled(known, address));
 }
 
 /** Threading: the ledger's refs win (they name the messages actually sent); otherwise the ids derived from the alert. */
@@ -167,8 +200,7 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
       const secrets = channelSecrets(channel);
       const known = context.recipients;
       const envelope = envelopeOf(channel);
-      const settled = (address: string) => known?.[address] === 'accepted' || known?.[address] === 'refused';
-      const pending = envelope.to.filter((address) => !settled(address));
+      const pending = recipientsToSend(channel, known);
       let server = 'not sent: every recipient already has the message';
       let refusals = new Map<string, Refusal>();
       // What a recipient sent to and not named as rejected is: accepted after a send, deferred when all were refused.
@@ -200,22 +232,29 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
           const e = (err ?? {}) as NodemailerError;
           refusals = known && e.code === 'EENVELOPE' ? refusalsOf(e.rejected, e.rejectedErrors, secrets) : new Map();
           if (![...refusals.values()].some((r) => r.status === 'refused')) {
-            throw classifySmtpError(channel, err, pending.length < envelope.to.length ? pending : undefined);
+            const replies = new Map([...refusals].flatMap(([address, r]) => (r.reply ? [[address, r.reply] as const] : [])));
+            const standing = refusals.size > 0 ? recipientStandings(envelope.to, known ?? {}, refusals, 'deferred').recipients : undefined;
+            throw classifySmtpError(channel, err, { to: pending, partial: pending.length < envelope.to.length, recipients: standing, replies });
           }
           server = 'no recipient accepted the message';
           unnamed = 'deferred';
         }
       }
-      const { recipients, notes } = recipientStandings(envelope.to, known ?? {}, refusals, unnamed);
+      const { recipients, notes, deferred } = recipientStandings(envelope.to, known ?? {}, refusals, unnamed);
       if (Object.values(recipients).every((status) => status === 'refused')) {
-        throw DeliveryError.permanent(channel.id, `every recipient refused the message for good (${truncate(notes.join('; '), 400)}); not retrying`);
+        // With where each stands: the ledger may still have some as deferred, and a retry must not ask them again.
+        throw DeliveryError.permanent(channel.id, `every recipient refused the message for good (${truncate(notes.join('; '), 400)}); not retrying`, {
+          ...(known && { recipients }),
+        });
       }
       return {
         response: truncate([server, ...notes].join('; '), 1000),
         refs: { messageId: payload.messageId, threadRoot: thread.root },
         ...(known && { recipients }),
+        ...(deferred.length > 0 && { stillWithout: truncate(deferred.join(', '), 600) }),
       };
     },
+    recipientsToSend,
     async close() {
       const all = [...pools.values()];
       pools.clear();

@@ -18,6 +18,8 @@ export interface DeliveryReceipt {
    * Any deferred one means the delivery is not done: send again, to the deferred ones only.
    */
   recipients?: Record<string, RecipientStatus>;
+  /** Email with deferred recipients: who they are and what the server said to each, should the retries run out. */
+  stillWithout?: string;
 }
 
 export interface SendContext {
@@ -44,6 +46,11 @@ export interface Notifier<Channel, Payload> {
   kind: string;
   render(notification: Notification, channel: Channel): Payload;
   send(payload: Payload, channel: Channel, context: SendContext): Promise<DeliveryReceipt>;
+  /**
+   * Email: the recipients a send would go to now, given where the ledger has each (SendContext.recipients): the
+   * channel's recipients that have neither accepted nor refused for good. Kinds without recipients have none.
+   */
+  recipientsToSend?(channel: Channel, known: Readonly<Record<string, RecipientStatus>>): string[];
   /** Releases pooled connections (SMTP); optional. */
   close?(): Promise<void>;
 }

@@ -105,7 +105,10 @@ export async function recordFailedSend(deps: LedgerDeps, key: string, base: Deli
     await deps.deliveries.blockChannel(base.channelId, deps.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
     await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, readBefore);
   } else {
-    await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, at: deps.now() }, readBefore);
+    // An email that failed as a whole may still have settled some recipients (refused for good): the ledger must know,
+    // or a retry would ask them again.
+    const recipients = error.recipients && { recipients: error.recipients };
+    await deps.deliveries.recordAttempt(key, base, { status: 'pending', error: error.message, errorKind: error.kind, ...recipients, at: deps.now() }, readBefore);
   }
   return error;
 }
@@ -133,7 +136,9 @@ export async function recordDelivered(deps: LedgerDeps, key: string, base: Deliv
 export async function recordSent(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
   const deferred = Object.entries(receipt.recipients ?? {}).filter(([, status]) => status === 'deferred');
   if (deferred.length === 0) return recordDelivered(deps, key, base, receipt, readBefore);
-  const error = DeliveryError.retryable(base.channelId, `some recipients deferred the message; will send it again to them only (${receipt.response})`);
+  const error = DeliveryError.retryable(base.channelId, `some recipients deferred the message; will send it again to them only (${receipt.response})`, {
+    stillWithout: receipt.stillWithout ?? deferred.map(([address]) => address).join(', '),
+  });
   const outcome = { status: 'pending', error: error.message, errorKind: error.kind, response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
   const { entry, err } = await recordReached(deps, key, base, outcome, readBefore);
   // A twin run reached the rest meanwhile.
@@ -151,12 +156,24 @@ async function recordReached(
   outcome: Omit<AttemptOutcome, 'at'>,
   readBefore?: LedgerRead,
 ): Promise<{ entry?: Delivery; err?: unknown }> {
+  try {
+    // A retried write reads the entry afresh: the failed one may have landed after all.
+    return { entry: await writeAfterSend((round) => deps.deliveries.recordAttempt(key, base, { ...outcome, at: deps.now() }, round === 0 ? readBefore : undefined)) };
+  } catch (err) {
+    return { err };
+  }
+}
+
+/**
+ * Runs a write that follows a send that reached someone, trying again briefly (RECORD_RETRY_MS) when it fails; throws
+ * the last error. Failing the job instead would send again on its retry.
+ */
+export async function writeAfterSend<T>(write: (round: number) => Promise<T>): Promise<T> {
   for (let round = 0; ; round++) {
     try {
-      // A retried write reads the entry afresh: the failed one may have landed after all.
-      return { entry: await deps.deliveries.recordAttempt(key, base, { ...outcome, at: deps.now() }, round === 0 ? readBefore : undefined) };
+      return await write(round);
     } catch (err) {
-      if (round >= RECORD_RETRY_MS.length) return { err };
+      if (round >= RECORD_RETRY_MS.length) throw err;
       await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS[round]));
     }
   }

@@ -4,16 +4,20 @@ import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
 import type { DeliveryStore } from '../store/deliveries.js';
-import type { DigestStore } from '../store/digests.js';
+import type { CarriedDigest, DigestStore } from '../store/digests.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
-import { awaitTurn, recordFailedSend, recordSent } from './deliver.js';
+import { awaitTurn, recordFailedSend, recordSent, writeAfterSend } from './deliver.js';
 import type { ConfigState } from './runtime.js';
 
 export type DigestOutcome =
   | { status: 'delivered'; alerts: number; response: string }
   | { status: 'already-delivered' }
   | { status: 'empty' }
-  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' }
+  /**
+   * superseded: nothing of its own to send, a later window's digest took what it held (no send of it had reached
+   * anyone); alerts-expired: every alert it carried is gone, so its remaining recipients cannot be sent it.
+   */
+  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' }
   | { status: 'wait'; untilMs: number }
   | { status: 'paced'; waitMs: number };
 
@@ -33,8 +37,10 @@ const FIRST_WINDOW_MS = 86_400_000;
 /**
  * Digest stage for one channel and window: the alerts held for the channel up to the window's end, rendered by the
  * channel's notifier and sent once. The ledger (key digest-<channel>-<windowEnd>) makes a retried or duplicated job
- * a no-op; the held entries are cleared only after delivery, so a failed digest loses nothing. Throws DeliveryError
- * for the job layer, like the notify stage.
+ * a no-op. The first send that reaches anyone carries the held alerts off (DigestStore.carry, before the ledger
+ * write): from then on this window's retries, the job's or an operator's, send exactly what it carried, and later
+ * windows do not repeat it. A digest that reached nobody leaves its alerts held for the next one. Throws
+ * DeliveryError for the job layer, like the notify stage.
  */
 export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
   const { channelId, windowEnd } = job;
@@ -43,19 +49,32 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   if (!entry) return { status: 'skipped', reason: 'unknown-channel' };
   if (!entry.channel.digest) return { status: 'skipped', reason: 'no-digest' };
 
-  const held = await deps.digests.pending(channelId, windowEnd);
   const existing = await deps.deliveries.get(key);
+  const carried = await deps.digests.carried(channelId, windowEnd);
   if (existing?.status === 'delivered') {
-    await deps.digests.clear(channelId, held);
+    // Delivered, but what it carried was not recorded (that write failed): carry it now, or the next digest repeats it.
+    if (!carried) await deps.digests.carry(channelId, windowEnd, await heldNow(deps, channelId, windowEnd));
     return { status: 'already-delivered' };
   }
-  const found = await deps.alerts.getMany(held.map((h) => h.alertId));
-  const windowStart = (await deps.digests.lastWindowEnd(channelId)) ?? Math.min(windowEnd - FIRST_WINDOW_MS, ...held.map((h) => h.heldAt));
-  const digest: Digest = buildDigest({ channel: entry.channel, windowStart, windowEnd, alerts: found });
-  if (digest.alerts.length === 0 && !entry.channel.digest.sendEmpty) {
-    await deps.digests.clear(channelId, held);
-    await deps.digests.setLastWindowEnd(channelId, windowEnd);
-    return { status: 'empty' };
+  let contents = carried;
+  if (!contents) {
+    const now = await heldNow(deps, channelId, windowEnd);
+    if (now.held.length === 0 && now.later) return { status: 'skipped', reason: 'superseded' };
+    contents = now;
+  }
+
+  const found = await deps.alerts.getMany(contents.held.map((h) => h.alertId));
+  const digest: Digest = buildDigest({ channel: entry.channel, windowStart: contents.windowStart, windowEnd, alerts: found });
+  if (digest.alerts.length === 0) {
+    // Sent to some with alerts: an empty digest under its Message-ID would tell the rest there was nothing.
+    if (contents.held.length > 0 && carried) return { status: 'skipped', reason: 'alerts-expired' };
+    if (!entry.channel.digest.sendEmpty) {
+      if (!carried) {
+        await deps.digests.clear(channelId, contents.held);
+        await deps.digests.setLastWindowEnd(channelId, windowEnd);
+      }
+      return { status: 'empty' };
+    }
   }
 
   // A digest takes its turn in the channel's pace like any notification.
@@ -77,16 +96,41 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   } catch (err) {
     throw await recordFailedSend(deps, key, base, err);
   }
-  // Throws (retryable) while some recipients are still deferred, before the held alerts are cleared.
+  // Carried before the ledger write: a worker killed between the two leaves the alerts with this window (its re-run
+  // sends them again to everyone, the at-least-once window), never in the next window too.
+  let carryFailed: unknown;
+  if (!carried && reachedAnyone(receipt)) {
+    try {
+      await writeAfterSend(() => deps.digests.carry(channelId, windowEnd, contents));
+    } catch (err) {
+      carryFailed = err;
+      deps.log.error({ err, deliveryKey: key, channelId }, 'digest sent but what it carried could not be recorded; its alerts stay held');
+    }
+  }
+  // Throws (retryable) while some recipients are still deferred: the retry sends what was carried to them.
   const recorded = await recordSent(deps, key, base, receipt);
-  try {
-    await deps.digests.clear(channelId, held);
-    await deps.digests.setLastWindowEnd(channelId, windowEnd);
-  } catch (err) {
-    // Recorded: the job's retry finds the ledger entry and only clears. Not recorded: a retry would send the digest
+  if (carryFailed !== undefined) {
+    // Recorded: the job's retry finds the ledger entry and only carries. Not recorded: a retry would send the digest
     // again, so the held alerts are left for the next digest instead.
-    if (recorded) throw err;
-    deps.log.error({ err, deliveryKey: key, channelId }, 'digest delivered but its held alerts could not be cleared; the next digest repeats them');
+    if (recorded) throw carryFailed;
+    deps.log.error({ deliveryKey: key, channelId }, 'digest delivered but its held alerts could not be cleared; the next digest repeats them');
   }
   return { status: 'delivered', alerts: digest.alerts.length, response: receipt.response };
+}
+
+/** A send reached someone: any send without per-recipient answers that did not fail, else one with a recipient that accepted. */
+function reachedAnyone(receipt: DeliveryReceipt): boolean {
+  return !receipt.recipients || Object.values(receipt.recipients).includes('accepted');
+}
+
+/**
+ * What the window's digest would carry now: the alerts held up to its end, from the end of the last window sent
+ * (`later`: that was a later window than this one).
+ */
+async function heldNow(deps: DigestDeps, channelId: string, windowEnd: number): Promise<CarriedDigest & { later: boolean }> {
+  const held = await deps.digests.pending(channelId, windowEnd);
+  const last = await deps.digests.lastWindowEnd(channelId);
+  const later = last !== undefined && last > windowEnd;
+  const windowStart = last !== undefined && last < windowEnd ? last : Math.min(windowEnd - FIRST_WINDOW_MS, ...held.map((h) => h.heldAt));
+  return { windowStart, held, later };
 }

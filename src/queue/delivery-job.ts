@@ -77,8 +77,8 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
   if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
   const { job, base, log, metrics } = ctx;
   const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
-  const giveUp = async (why: string, fields: Record<string, unknown> = {}): Promise<never> => {
-    await ctx.deliveries.recordAttempt(ctx.key, base, { status: 'failed', error: error.message, errorKind: error.kind, at: ctx.now() });
+  const giveUp = async (why: string, fields: Record<string, unknown> = {}, verdict = error.message): Promise<never> => {
+    await ctx.deliveries.recordAttempt(ctx.key, base, { status: 'failed', error: verdict, errorKind: error.kind, at: ctx.now() });
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'failed' });
     log.error({ err: error, attempts: job.attemptsMade + 1, ...fields }, `${ctx.what} given up: ${why}`);
     throw new UnrecoverableError(error.message);
@@ -95,9 +95,17 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }
   metrics?.deliveries.inc({ channel: base.channelId, outcome: 'retry' });
-  if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) return giveUp('attempts exhausted');
+  if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) return giveUp('attempts exhausted', {}, exhaustedVerdict(error, job.attemptsMade + 1));
   log.warn({ err: error, attempt: job.attemptsMade + 1 }, `${ctx.what} failed; will retry`);
   throw error;
+}
+
+/**
+ * What a delivery's failed entry says once its attempts ran out. The error's own words tell what that attempt meant to
+ * do next ("will retry", "will send it again to them only"); an email's verdict names who is still without it instead.
+ */
+export function exhaustedVerdict(error: DeliveryError, attempts: number): string {
+  return error.stillWithout ? `given up after ${attempts} attempts; still without it: ${error.stillWithout}` : error.message;
 }
 
 /**

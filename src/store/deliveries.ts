@@ -33,7 +33,9 @@ export interface Delivery {
   refs?: Record<string, string>;
   /**
    * Email: where each recipient stands after the sends so far. Kept through a failed verdict, so that a retry sends
-   * only to the deferred ones; a delivered entry names here (and in its response) the recipients that refused for good.
+   * only to the channel's recipients not settled here; a delivered entry names here (and in its response) the
+   * recipients that refused for good. A recipient a reload removed from the channel stays as it was (a deferred one
+   * then does not keep the delivery open).
    */
   recipients?: Record<string, RecipientStatus>;
 }
@@ -45,7 +47,7 @@ export interface AttemptOutcome {
   errorKind?: string;
   response?: string;
   refs?: Record<string, string>;
-  /** Every recipient the channel has now and where this send left it; merged with the entry's (see mergeRecipients). */
+  /** Every recipient the channel has now and where this send left it; merged into the entry's (see mergeRecipients). */
   recipients?: Record<string, RecipientStatus>;
   at: Date;
 }
@@ -183,11 +185,13 @@ function paceIntervalMs(rate: RateLimit): number {
 const RECIPIENT_RANK: Record<RecipientStatus, number> = { deferred: 0, refused: 1, accepted: 2 };
 
 /**
- * The recipients after a send: the send's list (the channel's recipients now; one removed since is dropped), each at
- * the higher of the two reports. A twin run may report deferred a recipient the other run reached: accepted stays.
+ * The recipients after a send: every one known before and every one the send reports, each at the higher of the two
+ * reports. A twin run may report deferred a recipient the other run reached: accepted stays. One the send does not
+ * report (a reload removed it from the channel) is kept as it was: should a reload bring it back, one that has the
+ * message is not sent it again.
  */
 function mergeRecipients(previous: Record<string, RecipientStatus> | undefined, reported: Record<string, RecipientStatus>): Record<string, RecipientStatus> {
-  const merged: Record<string, RecipientStatus> = {};
+  const merged: Record<string, RecipientStatus> = { ...previous };
   for (const [address, status] of Object.entries(reported)) {
     const before = previous?.[address];
     merged[address] = before && RECIPIENT_RANK[before] > RECIPIENT_RANK[status] ? before : status;
@@ -195,9 +199,12 @@ function mergeRecipients(previous: Record<string, RecipientStatus> | undefined, 
   return merged;
 }
 
-/** Done: every recipient has the message or refused it for good, and at least one has it. */
-function reachedAll(recipients: Record<string, RecipientStatus>): boolean {
-  const statuses = Object.values(recipients);
+/**
+ * Done: every recipient the send reports (the channel's now) has the message or refused it for good, and at least one
+ * has it. One removed from the channel does not hold the delivery open.
+ */
+function reachedAll(recipients: Record<string, RecipientStatus>, reported: Record<string, RecipientStatus>): boolean {
+  const statuses = Object.keys(reported).map((address) => recipients[address]);
   return statuses.includes('accepted') && !statuses.includes('deferred');
 }
 
@@ -248,7 +255,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
         const recipients = outcome.recipients ? mergeRecipients(previous?.recipients, outcome.recipients) : previous?.recipients;
         // A send that left some recipients deferred is done after all if a twin reached them meanwhile.
-        const status = outcome.status === 'pending' && outcome.recipients && reachedAll(recipients!) ? 'delivered' : outcome.status;
+        const status = outcome.status === 'pending' && outcome.recipients && reachedAll(recipients!, outcome.recipients) ? 'delivered' : outcome.status;
         const delivery: Delivery = {
           ...base,
           key,

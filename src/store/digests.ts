@@ -8,22 +8,38 @@ export interface HeldAlert {
   heldAt: number;
 }
 
+/** What one window's digest carried: rebuilt from this on every send of it after the first that reached anyone. */
+export interface CarriedDigest {
+  windowStart: number;
+  held: HeldAlert[];
+}
+
 /**
  * Alerts held for each channel's next digest: a sorted set per channel (alert id by time held). Only the dispatch store
  * holds and releases alerts, in the script that records a decision (store/dispatch.ts), so that a holding always
  * follows the decision that won the record: a newer version held moves the alert to the newer time,
  * one sent by itself releases it, and an older version or a replayed decision changes nothing. A digest takes what
- * was held up to its window's end and clears exactly those entries once it is delivered, so an alert held again
- * while the digest was being sent waits for the next one. Bounded by count; alerts past their retention drop out.
+ * was held up to its window's end; once a send of it reached anyone it carries exactly those entries (carry), so an
+ * alert held again while the digest was being sent waits for the next one, and a later window never repeats what an
+ * earlier one carried, even while some of its recipients are still deferring it. Bounded by count; alerts past their
+ * retention drop out.
  */
 export interface DigestStore {
   /** Held up to and including `upToMs`, oldest first. */
   pending(channelId: string, upToMs: number): Promise<HeldAlert[]>;
-  /** Removes the entries a delivered digest carried, unless they were held again since. */
+  /** Removes these entries unless they were held again since: an empty digest's (a sent digest's go with carry). */
   clear(channelId: string, entries: HeldAlert[]): Promise<void>;
-  /** End of the last digest window delivered (ms), or undefined before the first. */
+  /** End of the last digest window sent (ms), or undefined before the first. */
   lastWindowEnd(channelId: string): Promise<number | undefined>;
   setLastWindowEnd(channelId: string, windowEnd: number): Promise<void>;
+  /** What the window's digest carried, if a send of it reached anyone. */
+  carried(channelId: string, windowEnd: number): Promise<CarriedDigest | undefined>;
+  /**
+   * A send of the window's digest reached someone: records what it carried (a record already there is kept: it is
+   * what an earlier send carried), takes those entries out of the holding unless held again since, and moves
+   * lastWindowEnd up to the window's end, all in one step, so that a crash leaves all of it or none.
+   */
+  carry(channelId: string, windowEnd: number, carried: CarriedDigest): Promise<void>;
 }
 
 /** More than any digest could show; beyond it the oldest held entries give way. */
@@ -41,9 +57,26 @@ end
 return removed
 `);
 
+// KEYS: 1 the window's carried record, 2 the channel's holding, 3 its last window end. ARGV: record JSON, retention s,
+// window end ms, then alert id, held-at pairs.
+const CARRY = redisScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
+for i = 4, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[2], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then redis.call('ZREM', KEYS[2], ARGV[i]) end
+end
+if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[3]) then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2]) end
+return 1
+`);
+
+/** Stored compactly: a digest may carry thousands of alerts. */
+type StoredCarry = { windowStart: number; held: Array<[string, number]> };
+
+/** `retentionSeconds` also keeps a window's carried record as long as the ledger keeps its delivery. */
 export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number): DigestStore {
   const heldKey = (channelId: string) => digestHeldKey(prefix, channelId);
   const lastKey = (channelId: string) => keyFor(prefix, 'digest-last', channelId);
+  const carriedKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-carried', channelId, windowEnd);
   return {
     async pending(channelId, upToMs) {
       const flat = await redis.zrangebyscore(heldKey(channelId), '-inf', String(upToMs), 'WITHSCORES');
@@ -63,6 +96,20 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
       // Never move backwards: a late retry of an older window must not reopen a newer one.
       const current = Number((await redis.get(lastKey(channelId))) ?? 0);
       if (windowEnd > current) await redis.set(lastKey(channelId), String(windowEnd), 'EX', retentionSeconds);
+    },
+    async carried(channelId, windowEnd) {
+      const raw = await redis.get(carriedKey(channelId, windowEnd));
+      if (!raw) return undefined;
+      const stored = JSON.parse(raw) as StoredCarry;
+      return { windowStart: stored.windowStart, held: stored.held.map(([alertId, heldAt]) => ({ alertId, heldAt })) };
+    },
+    async carry(channelId, windowEnd, carried) {
+      const stored: StoredCarry = { windowStart: carried.windowStart, held: carried.held.map((h) => [h.alertId, h.heldAt]) };
+      await CARRY(
+        redis,
+        [carriedKey(channelId, windowEnd), heldKey(channelId), lastKey(channelId)],
+        [JSON.stringify(stored), retentionSeconds, windowEnd, ...carried.held.flatMap((h) => [h.alertId, String(h.heldAt)])],
+      );
     },
   };
 }

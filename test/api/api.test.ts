@@ -201,7 +201,7 @@ describe('failed deliveries', () => {
     return { ...t.queues, notify, all: () => t.queues.all() };
   };
   const retryWith = (key: string, queues: Queues) =>
-    retryDelivery(key, { deliveries: t.stores.deliveries, alerts: t.stores.alerts, queues, channelExists: () => true });
+    retryDelivery(key, { deliveries: t.stores.deliveries, alerts: t.stores.alerts, queues, channel: (id) => t.config.channels.find((c) => c.id === id) });
 
   it('keeps a delivery on the failed list when its job fails again before the API has answered', async () => {
     const key = deliveryKey('a-dy-licence', 1, 'risk-webhook');
@@ -265,6 +265,16 @@ describe('API description', () => {
       expect(body, what).toEqual({ error: { code, message: expect.stringMatching(message) } });
     }
     expect(t.logs().join('\n')).not.toMatch(/API request failed/);
+  });
+
+  it("documents an email delivery's recipients, and the ones a retry sends to", () => {
+    const doc = openApiDocument('x') as any;
+    expect(doc.components.schemas.Delivery.properties.recipients).toMatchObject({
+      type: 'object',
+      additionalProperties: { type: 'string', enum: ['accepted', 'deferred', 'refused'] },
+    });
+    const queued = doc.paths['/api/deliveries/{key}/retry'].post.responses[202].content['application/json'].schema;
+    expect(queued.properties.recipients).toMatchObject({ type: 'array', items: { type: 'string' } });
   });
 
   it('answers unknown routes with a JSON 404', async () => {

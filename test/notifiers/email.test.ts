@@ -113,7 +113,7 @@ describe('email delivery over real SMTP', () => {
     smtp = await startSmtp({ rcpt: (address) => (address.startsWith('greylist@') ? 450 : address.startsWith('nobody@') ? 550 : undefined) });
     const deferred = await caught(() => send(channel(smtp!, { to: 'greylist@example.com' }), alert()));
     expect(deferred).toMatchObject({ kind: 'retryable' });
-    expect(deferred.message).toContain('450');
+    expect(deferred.message).toContain('(450 Try again later) at RCPT TO');
     const refused = await caught(() => send(channel(smtp!, { to: 'nobody@example.com' }), alert()));
     expect(refused).toMatchObject({ kind: 'permanent' });
     expect(refused.message).toContain('550');
@@ -197,6 +197,7 @@ describe('email to several recipients, some refused at RCPT TO, for a caller tha
     expect(receipt.recipients).toEqual({ 'buyers@example.com': 'accepted', 'greylist@example.com': 'deferred', 'nobody@example.com': 'refused' });
     expect(receipt.response).toMatch(/deferred: greylist@example\.com \(450 /);
     expect(receipt.response).toMatch(/refused: nobody@example\.com \(550 /);
+    expect(receipt.stillWithout).toBe('greylist@example.com (450 Try again later)');
     expect(smtp.envelopes).toEqual([['buyers@example.com']]);
   });
 
@@ -241,7 +242,17 @@ describe('email to several recipients, some refused at RCPT TO, for a caller tha
     const later = await caught(() => send(ch, alert(), tracked({ 'greylist@example.com': 'refused', 'nobody@example.com': 'deferred', 'other@example.com': 'refused' })));
     expect(later).toMatchObject({ kind: 'permanent' });
     expect(later.message).toContain('nobody@example.com');
+    // Where each stands, for the ledger: the one the ledger had as deferred is refused now.
+    expect(later.recipients).toEqual({ 'greylist@example.com': 'refused', 'nobody@example.com': 'refused', 'other@example.com': 'refused' });
     expect(smtp.attempts).toHaveLength(0);
+  });
+
+  it('names each recipient still without the message with what the server said, when every one sent to defers', async () => {
+    smtp = await startSmtp({ rcpt: refusing(() => true) });
+    const ch = channel(smtp, { to });
+    const err = await caught(() => send(ch, alert(), tracked({ 'buyers@example.com': 'accepted', 'nobody@example.com': 'refused' })));
+    expect(err).toMatchObject({ kind: 'retryable', stillWithout: 'greylist@example.com (450 Try again later)' });
+    expect(err.recipients).toEqual({ 'buyers@example.com': 'accepted', 'greylist@example.com': 'deferred', 'nobody@example.com': 'refused' });
   });
 
   it('records the recipients refused for good even when all the others deferred', async () => {
@@ -274,6 +285,7 @@ describe('email to several recipients, some refused at RCPT TO, for a caller tha
     const err = await caught(() => send(ch, alert(), tracked({ 'buyers@example.com': 'accepted', 'nobody@example.com': 'refused' })));
     expect(err).toMatchObject({ kind: 'retryable' });
     expect(err.message).toMatch(/to greylist@example\.com \(still without it\): SMTP connection failed/);
+    expect(err.stillWithout).toMatch(/^greylist@example\.com: SMTP connection failed \([A-Z]+\)$/);
     expect(err.message).not.toContain(SMTP_PASSWORD);
   });
 
@@ -307,5 +319,11 @@ describe('SMTP failure classification', () => {
     [{ code: 'EABORT' }, 'retryable'],
   ])('classifies %o as %s', (fields, kind) => {
     expect(classifySmtpError(ch, err(fields)).kind).toBe(kind);
+  });
+
+  it('quotes the reply code once, whether or not the text the server said starts with it', () => {
+    const said = (response: string) => classifySmtpError(ch, err({ code: 'EENVELOPE', responseCode: 452, response, command: 'RCPT TO' })).message;
+    expect(said('452 4.2.2 Mailbox full')).toContain('(452 4.2.2 Mailbox full) at RCPT TO');
+    expect(said('Mailbox full')).toContain('(452 Mailbox full) at RCPT TO');
   });
 });

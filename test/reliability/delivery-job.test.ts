@@ -36,6 +36,8 @@ let run: Awaited<ReturnType<typeof startTestWorker>>;
 /** Per channel: the answer to its n-th request (0-based); channels without a script accept everything. */
 const scripts = new Map<string, (n: number) => Reply>();
 const on = (channel: string) => receiver.requests.filter((r) => r.channel === channel);
+/** How often the SMTP server was asked to take an address (RCPT TO), accepted or not. */
+const asked = (address: string) => smtp.rcpts.filter((a) => a === address).length;
 
 beforeAll(async () => {
   receiver = await startReceiver();
@@ -60,6 +62,9 @@ beforeAll(async () => {
         mail('mail-greylist', ['buyers-a@example.com', 'greylist-a@example.com', 'nobody-a@example.com']),
         mail('mail-exhausted', ['ops-b@example.com', 'slow-b@example.com']),
         `${mail('digest-mail', ['first-d@example.com', 'late-d@example.com']).slice(0, -2)}, digest: { schedule: "0 8 * * *" } }`,
+        `${mail('digest-full', ['ok-f@example.com', 'full-f@example.com']).slice(0, -2)}, digest: { schedule: "0 8 * * *" } }`,
+        `${mail('digest-later', ['ok-l@example.com', 'full-l@example.com']).slice(0, -2)}, digest: { schedule: "0 8 * * *", sendEmpty: true } }`,
+        mail('mail-refusing', ['nobody-late@example.com', 'nobody-r@example.com']),
       ].join('\n')}\n`,
       'settings.yaml': `redis: { prefix: ${prefix} }
 http: { allowPrivateAddresses: true }
@@ -81,6 +86,9 @@ afterAll(async () => {
 
 const stores = () => run.worker.context.stores;
 const queues = () => run.worker.context.queues;
+/** An operator's retry through the API, against the worker's channels. */
+const retry = (key: string) =>
+  retryDelivery(key, { deliveries: stores().deliveries, alerts: stores().alerts, queues: queues(), channel: (id) => run.worker.context.runtime.state.channels.get(id) });
 
 /** Stores an alert and enqueues its notification to one channel, as the score stage would. */
 async function notify(alertId: string, channelId: string): Promise<string> {
@@ -277,7 +285,6 @@ describe('an email that some recipients deferred at RCPT TO', () => {
   /** The messages the SMTP server accepted for a channel, with the envelope recipients of each. */
   const mailsTo = (channelId: string) =>
     smtp.received.map((mail, i) => ({ mail, to: smtp.envelopes[i] })).filter(({ mail }) => mail.messageId?.includes(`.${channelId}@`));
-  const asked = (address: string) => smtp.rcpts.filter((a) => a === address).length;
 
   it('reaches a greylisted recipient on a retry, and never sends again to the ones that accepted or refused for good', async () => {
     greylisting.set('greylist-a@example.com', 1);
@@ -311,7 +318,8 @@ describe('an email that some recipients deferred at RCPT TO', () => {
     expect((await stores().deliveries.listFailed()).map((d) => d.key)).toContain(key);
     expect(mailsTo('mail-exhausted').map((m) => m.to)).toEqual([['ops-b@example.com']]);
 
-    const outcome = await retryDelivery(key, { deliveries: stores().deliveries, alerts: stores().alerts, queues: queues(), channelExists: () => true });
+    expect(failed!.lastError).toBe('given up after 3 attempts; still without it: slow-b@example.com (450 Try again later)');
+    const outcome = await retry(key);
     expect(outcome).toMatchObject({ action: 'retried', recipients: ['slow-b@example.com'] });
     expect((await finished(queues().notify, id)).state).toBe('completed');
     const sent = mailsTo('mail-exhausted');
@@ -338,4 +346,80 @@ describe('an email that some recipients deferred at RCPT TO', () => {
     });
     expect(await stores().digests.pending('digest-mail', Date.now())).toEqual([]);
   }, 30_000);
+
+  it('records every recipient refused for good when the last ones refuse, so an operator retry asks none of them again', async () => {
+    greylisting.set('nobody-late@example.com', 1);
+    const key = deliveryKey('a-mail-refusing', 1, 'mail-refusing');
+    const id = await notify('a-mail-refusing', 'mail-refusing');
+    expect((await finished(queues().notify, id)).state).toBe('failed');
+    expect(await stores().deliveries.get(key)).toMatchObject({
+      status: 'failed',
+      errorKind: 'permanent',
+      recipients: { 'nobody-late@example.com': 'refused', 'nobody-r@example.com': 'refused' },
+    });
+    expect(await retry(key)).toMatchObject({ action: 'retried', recipients: [] });
+    expect((await finished(queues().notify, id)).state).toBe('failed');
+    expect([asked('nobody-late@example.com'), asked('nobody-r@example.com')]).toEqual([2, 1]);
+  }, 30_000);
+
+  it('lists for an operator retry the recipients the channel has now that neither accepted nor refused for good', async () => {
+    const key = deliveryKey('a-mail-reloaded', 1, 'mail-greylist');
+    await stores().alerts.update('a-mail-reloaded', async () => ({ alert: makeAlert({ id: 'a-mail-reloaded' }), result: null }));
+    // Sent before a reload: removed-a was deferred then; greylist-a came with the reload.
+    const recipients = { 'buyers-a@example.com': 'accepted', 'removed-a@example.com': 'deferred', 'nobody-a@example.com': 'refused' } as const;
+    await stores().deliveries.recordAttempt(key, { alertId: 'a-mail-reloaded', version: 1, channelId: 'mail-greylist' }, { status: 'failed', error: 'attempts exhausted', errorKind: 'retryable', recipients, at: new Date() });
+    expect(await retry(key)).toMatchObject({ action: 'enqueued', recipients: ['greylist-a@example.com'] });
+    expect((await finished(queues().notify, jobId('notify', key))).state).toBe('completed');
+    expect(smtp.received.map((mail, i) => ({ mail, to: smtp.envelopes[i] })).filter(({ mail }) => mail.messageId?.includes('a-mail-reloaded')).map((m) => m.to)).toEqual([
+      ['greylist-a@example.com'],
+    ]);
+  }, 30_000);
+});
+
+describe('an email digest that one recipient keeps deferring', () => {
+  /** Per message an address got (by envelope): its Message-ID and which of `ids` it lists. */
+  const digestsTo = (address: string, ids: string[]) =>
+    smtp.received.flatMap((mail, i) => (smtp.envelopes[i]!.includes(address) ? [{ messageId: mail.messageId, alerts: ids.filter((id) => mail.text?.includes(`Alert ${id}`)) }] : []));
+
+  it('brings each alert once to the recipient that accepted it, through the retries and a later window, and each window to the other once it accepts', async () => {
+    greylisting.set('full-f@example.com', 1_000);
+    const ids = ['a-full-one', 'a-full-two'];
+    const first = await digest('a-full-one', 'digest-full');
+    expect((await finished(queues().digest, first)).state).toBe('failed');
+    expect(await stores().deliveries.get(first)).toMatchObject({
+      status: 'failed',
+      recipients: { 'ok-f@example.com': 'accepted', 'full-f@example.com': 'deferred' },
+      lastError: 'given up after 3 attempts; still without it: full-f@example.com (450 Try again later)',
+    });
+    const second = await digest('a-full-two', 'digest-full');
+    expect((await finished(queues().digest, second)).state).toBe('failed');
+    expect(digestsTo('ok-f@example.com', ids).map((m) => m.alerts)).toEqual([['a-full-one'], ['a-full-two']]);
+    expect(await stores().digests.pending('digest-full', Date.now())).toEqual([]);
+
+    greylisting.delete('full-f@example.com');
+    for (const key of [first, second]) {
+      expect(await retry(key)).toMatchObject({ action: 'retried', recipients: ['full-f@example.com'] });
+      expect((await finished(queues().digest, key)).state).toBe('completed');
+      expect(await stores().deliveries.get(key)).toMatchObject({ status: 'delivered', recipients: { 'ok-f@example.com': 'accepted', 'full-f@example.com': 'accepted' } });
+    }
+    const [toOk, toFull] = [digestsTo('ok-f@example.com', ids), digestsTo('full-f@example.com', ids)];
+    expect(toFull.map((m) => m.alerts)).toEqual([['a-full-one'], ['a-full-two']]);
+    expect(toFull.map((m) => m.messageId)).toEqual(toOk.map((m) => m.messageId));
+    expect(asked('ok-f@example.com')).toBe(2);
+  }, 60_000);
+
+  it('sends a window retried after a later window went out with the alerts it carried, not an empty digest', async () => {
+    greylisting.set('full-l@example.com', 1_000);
+    const ids = ['a-later-one', 'a-later-two'];
+    const first = await digest('a-later-one', 'digest-later');
+    expect((await finished(queues().digest, first)).state).toBe('failed');
+    greylisting.delete('full-l@example.com');
+    const second = await digest('a-later-two', 'digest-later');
+    expect((await finished(queues().digest, second)).state).toBe('completed');
+    expect(await retry(first)).toMatchObject({ recipients: ['full-l@example.com'] });
+    expect((await finished(queues().digest, first)).state).toBe('completed');
+    expect(digestsTo('ok-l@example.com', ids).map((m) => m.alerts)).toEqual([['a-later-one'], ['a-later-two']]);
+    expect(digestsTo('full-l@example.com', ids).map((m) => m.alerts)).toEqual([['a-later-two'], ['a-later-one']]);
+    expect(await stores().deliveries.get(first)).toMatchObject({ status: 'delivered', recipients: { 'ok-l@example.com': 'accepted', 'full-l@example.com': 'accepted' } });
+  }, 60_000);
 });

@@ -78,6 +78,22 @@ describe('an email delivery that some recipients deferred', () => {
     expect((await ledger.listFailed()).find((d) => d.key === 'p3-v1-mail')?.recipients).toEqual(failed.recipients);
   });
 
+  it('keeps a recipient that accepted before a config reload removed it, so that once the reload is undone it is not sent the message again', async () => {
+    await ledger.recordAttempt('p5-v1-mail', base('p5'), { ...partial, recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred' } });
+    // The reload removed a: the retry went to b alone, which deferred again.
+    const second = await ledger.recordAttempt('p5-v1-mail', base('p5'), { ...partial, recipients: { 'b@example.com': 'deferred' } });
+    expect(second).toMatchObject({ status: 'pending', attempts: 2, recipients: { 'a@example.com': 'accepted', 'b@example.com': 'deferred' } });
+  });
+
+  it('is done once the recipients the channel has now are reached, whatever one removed since was left at', async () => {
+    await ledger.recordAttempt('p6-v1-mail', base('p6'), { ...partial, recipients: { 'gone@example.com': 'deferred', 'b@example.com': 'deferred' } });
+    const [mine, twin] = [await ledger.beforeSend('p6-v1-mail', 'p6', 'mail'), await ledger.beforeSend('p6-v1-mail', 'p6', 'mail')];
+    // After a reload that removed gone@ and added c@, two runs at once: each reached one of b and c.
+    await ledger.recordAttempt('p6-v1-mail', base('p6'), { ...partial, recipients: { 'b@example.com': 'accepted', 'c@example.com': 'deferred' } }, twin.entryAsRead);
+    const entry = await ledger.recordAttempt('p6-v1-mail', base('p6'), { ...partial, recipients: { 'b@example.com': 'deferred', 'c@example.com': 'accepted' } }, mine.entryAsRead);
+    expect(entry).toMatchObject({ status: 'delivered', recipients: { 'gone@example.com': 'deferred', 'b@example.com': 'accepted', 'c@example.com': 'accepted' } });
+  });
+
   it('is not delivered when every recipient refused for good and none accepted', async () => {
     const entry = await ledger.recordAttempt('p4-v1-mail', base('p4'), { ...partial, recipients: { 'a@example.com': 'refused', 'b@example.com': 'refused' } });
     expect(entry.status).toBe('pending');

@@ -113,11 +113,13 @@ describe('the delivery ledger', () => {
     const decision = (version: number, channelId: string): Dispatch => ({ channelId, version, mode: 'immediate', why: 'immediate', sendAt: 5, decidedAt: 5 });
     for (const [version, channelId] of [[2, 'hook'], [1, 'mail'], [1, 'hook']] as const) await dispatch.record('a5', decision(version, channelId));
     await ledger.recordAttempt('a5-v1-hook', { ...base, alertId: 'a5' }, { status: 'delivered', response: 'HTTP 200', refs: { ts: '1.5' }, at });
-    await ledger.blockChannel('hook', 1_000_000);
+    // A block that has not ended yet: one already over expires (at least 1 ms later), under load before it is read.
+    const until = Date.now() + 60_000;
+    await ledger.blockChannel('hook', until);
     const read = await ledger.beforeSend('a5-v1-hook', 'a5', 'hook');
     expect(read.existing).toMatchObject({ status: 'delivered', refs: { ts: '1.5' } });
     expect(read.entryAsRead.raw).toBe(await redis.get(`{${prefix}}:delivery:a5-v1-hook`));
-    expect(read.blockedUntil).toBe(1_000_000);
+    expect(read.blockedUntil).toBe(until);
     expect(read.refs).toEqual({ ts: '1.5' });
     expect(read.alert).toEqual(alert);
     expect(read.decisions.map((d) => `${d.version}|${d.channelId}`)).toEqual(['1|hook', '1|mail', '2|hook']);

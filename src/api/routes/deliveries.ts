@@ -36,7 +36,7 @@ export function deliveryRoutes(app: FastifyInstance, ctx: ApiContext): void {
       deliveries: ctx.stores.deliveries,
       alerts: ctx.stores.alerts,
       queues: ctx.queues,
-      channelExists: (id) => ctx.config().channels.some((c) => c.id === id),
+      channel: (id) => ctx.config().channels.find((c) => c.id === id),
     });
     ctx.log.info({ ...outcome }, 'failed delivery re-enqueued through the API');
     return reply.code(202).send(outcome);

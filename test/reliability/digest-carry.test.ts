@@ -1,0 +1,212 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { digestKey } from '../../src/alerts/digest.js';
+import { loadConfig } from '../../src/config/load.js';
+import { memoryLogger } from '../../src/log.js';
+import { createNotifiers } from '../../src/notifiers/registry.js';
+import { digestStage } from '../../src/pipeline/digest.js';
+import type { ConfigState } from '../../src/pipeline/runtime.js';
+import { createAlertStore } from '../../src/store/alerts.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDigestStore } from '../../src/store/digests.js';
+import { createDispatchStore } from '../../src/store/dispatch.js';
+import { makeAlert } from '../alerts/fixtures.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startSmtp } from '../notifiers/smtp.js';
+
+/**
+ * What an email digest carries from its first send that reached anyone, run stage by stage on real Redis and SMTP.
+ * Its worker killed after the send, before each Redis write that follows it in turn, then run again as BullMQ would
+ * run the stalled job, before or after the next window's digest: nothing may be lost, and a recipient may get an
+ * alert twice only if the killed run had not yet recorded that it has it (the at-least-once window).
+ */
+const prefix = uniquePrefix('digest-carry');
+const OK = 'ok@example.com';
+const FULL = 'full@example.com';
+const HOUR = 3_600_000;
+
+let redis: Redis;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+let state: ConfigState;
+let cleanupConfig: () => void;
+let fullDefers = false;
+/** Called when the SMTP server has taken a message's data: the send is out. */
+let onData: (() => void) | undefined;
+
+beforeAll(async () => {
+  redis = new Redis(testRedisUrl());
+  smtp = await startSmtp({
+    rcpt: (address) => (address === FULL && fullDefers ? 450 : undefined),
+    data: () => {
+      onData?.();
+      return undefined;
+    },
+  });
+  const { dir, cleanup } = writeConfigDir({
+    'sources.yaml': 'sources: []\n',
+    'watchlists.yaml': 'watchlists: []\n',
+    'channels.yaml': `channels:
+  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${FULL}], digest: { schedule: "0 8 * * *" } }
+`,
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
+  });
+  cleanupConfig = cleanup;
+  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
+  state = {
+    config,
+    scorer: undefined as never,
+    notifiers: createNotifiers(config.channels),
+    http: undefined as never,
+    sources: new Map(),
+    watchlists: new Map(),
+    channels: new Map(config.channels.map((c) => [c.id, c])),
+  };
+});
+
+afterAll(async () => {
+  await state?.notifiers.close();
+  await smtp?.close();
+  redis?.disconnect();
+  cleanupConfig?.();
+  await cleanPrefix(prefix);
+});
+
+const WRITES = new Set(['set', 'del', 'zadd', 'zrem', 'hset', 'expire', 'eval', 'evalsha']);
+
+/**
+ * The Redis client of a worker that dies after `writes` more writes once armed: the next write, and everything after
+ * it, never happens. `killed` resolves then.
+ */
+function dyingRedis(writes: number) {
+  let armed = false;
+  let left = writes;
+  let die!: () => void;
+  const killed = new Promise<void>((resolve) => (die = resolve));
+  const client = new Proxy(redis, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (!armed || !WRITES.has(String(prop))) return value.bind(target);
+      return (...args: unknown[]) => {
+        if (left-- > 0) return value.apply(target, args);
+        die();
+        return new Promise(() => undefined);
+      };
+    },
+  });
+  return { client, killed, arm: () => (armed = true) };
+}
+
+function storesOn(client: Redis, p: string) {
+  return {
+    alerts: createAlertStore(client, p, { days: 1, count: 1000 }),
+    deliveries: createDeliveryStore(client, p, 3600),
+    digests: createDigestStore(client, p, 3600),
+  };
+}
+
+const log = memoryLogger('fatal').log;
+const stage = (windowEnd: number, stores: ReturnType<typeof storesOn>) =>
+  digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, log, now: () => new Date() });
+
+/** Per address, how many messages of these deliveries listed each alert; and whether any listed none. */
+function copies(keys: string[], alertIds: string[]) {
+  const counts: Record<string, Record<string, number>> = { [OK]: {}, [FULL]: {} };
+  let empty = 0;
+  smtp.received.forEach((mail, i) => {
+    if (!keys.includes(String(mail.headers.get('x-chokepoint-delivery')))) return;
+    const listed = alertIds.filter((id) => mail.text?.includes(`Alert ${id}`));
+    if (listed.length === 0) empty++;
+    for (const address of smtp.envelopes[i]!) for (const id of listed) counts[address]![id] = (counts[address]![id] ?? 0) + 1;
+  });
+  return { counts, empty };
+}
+
+let scenarios = 0;
+
+/**
+ * Window 1 holds one alert; its digest's worker dies after `writes` writes following the send (full@ deferring it or
+ * not). Then full@ accepts, a second alert is held, and window 1's digest runs again and window 2's runs, in either
+ * order. Returns false when the run made no more writes than that: it lived, and its job's retry (if a recipient
+ * deferred) is what ran again.
+ */
+async function killedAt(writes: number, { fullDefersFirst, laterWindowFirst }: { fullDefersFirst: boolean; laterWindowFirst: boolean }): Promise<boolean> {
+  const n = scenarios++;
+  const p = `${prefix}-${n}`;
+  const stores = storesOn(redis, p);
+  const dispatch = createDispatchStore(redis, p, 3600);
+  const [one, two] = [`c${n}-one`, `c${n}-two`];
+  // Windows of different scenarios apart: mails are told apart by their delivery key.
+  const w1 = Date.UTC(2026, 0, 1) + n * 10 * 24 * HOUR;
+  const w2 = w1 + 24 * HOUR;
+  const hold = async (id: string, at: number) => {
+    await stores.alerts.update(id, async () => ({ alert: makeAlert({ id }), result: null }));
+    await dispatch.record(id, { channelId: 'mail', version: 1, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
+  };
+  await hold(one, w1 - HOUR);
+
+  fullDefers = fullDefersFirst;
+  const dying = dyingRedis(writes);
+  onData = dying.arm;
+  const run = await Promise.race([
+    stage(w1, storesOn(dying.client, p)).then(
+      () => 'ran',
+      () => 'ran',
+    ),
+    dying.killed.then(() => 'killed'),
+  ]);
+  onData = undefined;
+  const recorded = (await stores.deliveries.get(digestKey('mail', w1)))?.recipients ?? {};
+
+  fullDefers = false;
+  await hold(two, w1 + HOUR);
+  const next = [() => stage(w1, stores), () => stage(w2, stores)];
+  for (const go of laterWindowFirst ? next.reverse() : next) await go();
+
+  const { counts, empty } = copies([digestKey('mail', w1), digestKey('mail', w2)], [one, two]);
+  const where = `killed after ${writes} writes (${JSON.stringify({ fullDefersFirst, laterWindowFirst, recorded })})`;
+  expect(empty, where).toBe(0);
+  for (const address of [OK, FULL]) {
+    expect(counts[address]![two], `${address}, ${where}`).toBe(1);
+    // A repeat only where the killed run had not recorded that this recipient has it.
+    expect(counts[address]![one], `${address}, ${where}`).toBeGreaterThanOrEqual(1);
+    expect(counts[address]![one], `${address}, ${where}`).toBeLessThanOrEqual(recorded[address] === 'accepted' ? 1 : 2);
+  }
+  expect(await stores.digests.pending('mail', Infinity), where).toEqual([]);
+  for (const key of [digestKey('mail', w1), digestKey('mail', w2)]) {
+    const entry = await stores.deliveries.get(key);
+    if (entry) expect(entry.status, `${key}, ${where}`).toBe('delivered');
+  }
+  return run === 'killed';
+}
+
+describe("an email digest's worker killed between the send and each write after it", () => {
+  for (const fullDefersFirst of [true, false]) {
+    for (const laterWindowFirst of [false, true]) {
+      it(`loses nothing and repeats only what was not recorded (${fullDefersFirst ? 'one recipient deferred' : 'everyone accepted'}, ${laterWindowFirst ? 'the next window first' : 'run again first'})`, async () => {
+        let points = 0;
+        while (await killedAt(points, { fullDefersFirst, laterWindowFirst })) points++;
+        // At least two: before anything was written, and after what the digest carried was.
+        expect(points).toBeGreaterThanOrEqual(2);
+      }, 30_000);
+    }
+  }
+});
+
+describe('an email digest whose carried alerts have all expired', () => {
+  it('sends nothing to the recipients still without it rather than an empty digest under its Message-ID', async () => {
+    const p = `${prefix}-expired`;
+    const stores = storesOn(redis, p);
+    const windowEnd = Date.UTC(2025, 0, 1);
+    await stores.alerts.update('gone-one', async () => ({ alert: makeAlert({ id: 'gone-one' }), result: null }));
+    await createDispatchStore(redis, p, 3600).record('gone-one', { channelId: 'mail', version: 1, mode: 'digest', why: 'below-immediate-level', decidedAt: windowEnd - HOUR });
+    fullDefers = true;
+    await expect(stage(windowEnd, stores)).rejects.toMatchObject({ kind: 'retryable' });
+    await redis.del(`{${p}}:alert:gone-one`);
+    fullDefers = false;
+    const sent = smtp.received.length;
+    expect(await stage(windowEnd, stores)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
+    expect(smtp.received).toHaveLength(sent);
+  });
+});
