@@ -238,7 +238,7 @@ const channelCommon = {
       [
         z.literal(false),
         z.strictObject({
-          perMinute: z.number().positive().max(60_000).describe('Messages a minute on average (fractions allowed: 0.5 is one every two minutes).'),
+          perMinute: z.number().min(1 / 1440, 'must be at least 1/1440 (one a day)').max(60_000).describe('Messages a minute on average (fractions allowed: 0.5 is one every two minutes).'),
           burst: z.number().int().min(1).max(100).default(1).describe('Messages that may go at once after a quiet spell; the rest are spaced 60/perMinute seconds apart.'),
         }),
       ],

@@ -91,7 +91,12 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
     if (rateLimited > ctx.maxRateLimitWaits) return giveUp('rate limited too many times', { rateLimited });
     log.warn({ retryAfterMs: error.delayMs, rateLimited }, 'receiver rate-limited us; waiting');
     // Paced, the job takes its turn after the block (which the failed send just set) among the channel's others.
-    if (ctx.rateLimit) return waitForSlot(ctx, await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit));
+    if (ctx.rateLimit) {
+      // Never sooner than Retry-After by this worker's clock either: with Redis's clock ahead of it, the slot may
+      // already look due.
+      const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit);
+      return waitForSlot(ctx, Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
+    }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }
   metrics?.deliveries.inc({ channel: base.channelId, outcome: 'retry' });

@@ -77,7 +77,7 @@ export interface DeliveryStore {
   /**
    * A paced channel's turn for one delivery (`key`: its ledger key), shared by every worker: 0 to send now, else how
    * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
-   * has come is used up by the answer 0. A slot inside a 429 block, or one woken for too late, is replaced.
+   * has come is used up by the answer 0, however late. A slot a later 429 block overran is replaced.
    */
   reserveSlot(channelId: string, key: string, rate: RateLimit): Promise<number>;
   listForAlert(alertId: string): Promise<Delivery[]>;
@@ -139,10 +139,13 @@ return 1
 // KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot.
 // ARGV: interval ms, burst, grace ms. Returns ms to wait, 0 to send now.
 // GCRA as next-slot reservation: each caller is handed its own slot, so N waiting deliveries wake once each, one
-// interval apart, instead of all waking and contending again. One clock for every worker: Redis's (TIME), so worker
-// clock skew cannot let two workers both think the channel is free. A slot more than `grace` in the past was slept
-// through (workers busy or down): sending on it now could crowd the deliveries that kept theirs, so it is replaced.
-// After a 429 the block end is the earliest slot, with no burst: the receiver has just said it had enough.
+// interval apart, instead of all waking and contending again. The pace is kept on Redis's clock (TIME), so worker
+// clock skew cannot let two workers both think the channel is free. A slot is the delivery's for good: one woken late
+// (workers busy, a delayed job promoted behind others) still sends, since its place is already counted in the pace;
+// handing it a new slot at the back would starve a busy channel's oldest deliveries. Only a 429 block that came
+// after the slot was given and lasts past it (by more than the grace: simultaneous 429s end their blocks ms apart)
+// replaces it with one after the block, with no burst: the receiver has just said it had enough. A slot key outlives
+// its slot by an hour, so a delivery woken late still finds it.
 const RESERVE_SLOT = redisScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -151,8 +154,10 @@ local tolerance = (tonumber(ARGV[2]) - 1) * interval
 local grace = tonumber(ARGV[3])
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 local held = tonumber(redis.call('GET', KEYS[3]) or '')
-if held and held >= blocked and now <= held + grace then
-  if held > now then return held - now end
+if held and held + grace >= blocked then
+  local due = math.max(held, blocked)
+  -- A few ms early (another worker's clock promoted the job) is due: waking again for them would cost a job run.
+  if due > now + 10 then return due - now end
   redis.call('DEL', KEYS[3])
   return 0
 end
@@ -165,13 +170,13 @@ if slot <= now then
   redis.call('DEL', KEYS[3])
   return 0
 end
-redis.call('SET', KEYS[3], slot, 'PX', slot - now + grace)
+redis.call('SET', KEYS[3], slot, 'PX', slot - now + 3600000)
 return slot - now
 `);
 
 /**
- * How late a delivery may still use its slot: half an interval, at least 100 ms (waking a delayed job takes BullMQ
- * some ms). Sends then stay within the rate plus this much bunching, which the burst absorbs.
+ * How far a 429 block may end after a delivery's slot and the slot still be kept (waited out to the block's end):
+ * half an interval, at least 100 ms. Several 429s answered at once each set a block ending a few ms after the other.
  */
 function slotGraceMs(intervalMs: number): number {
   return Math.max(100, Math.ceil(intervalMs / 2));

@@ -64,8 +64,11 @@ describe('rateLimit on a channel', () => {
         '  - { id: a, kind: webhook, url: "https://hooks.example.com/a", rateLimit: { perMinute: 0 } }',
         '  - { id: b, kind: webhook, url: "https://hooks.example.com/b", rateLimit: { perMinute: 60, burst: 0 } }',
         '  - { id: c, kind: webhook, url: "https://hooks.example.com/c", rateLimit: true }',
+        // Slower than one a day: a wait of centuries, and below ~1e-12 a Redis error on every send.
+        '  - { id: d, kind: webhook, url: "https://hooks.example.com/d", rateLimit: { perMinute: 0.000000001 } }',
       ]),
     );
+    expect(issues.find((i) => i.includes('channels[3].rateLimit.perMinute'))).toMatch(/one a day/);
     expect(issues.join('\n')).toMatch(/channels\[0\]\.rateLimit\.perMinute/);
     expect(issues.join('\n')).toMatch(/channels\[1\]\.rateLimit\.burst/);
     expect(issues.find((i) => i.includes('channels[2].rateLimit'))).toMatch(/false.*perMinute/);
