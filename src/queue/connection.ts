@@ -37,6 +37,7 @@ export function createRedis(options: ConnectionOptions): Redis {
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
   const redis = new Redis(options.url, redisOptions);
+  redis.on('connect', () => coalesceWrites(redis.stream as unknown as import('node:net').Socket));
   watchConnection(redis, options.log.child({ redis: options.name }), safeRedisUrl(options.url));
   return redis;
 }
@@ -87,4 +88,25 @@ export async function waitForRedis(redis: Redis, log: Logger, signal?: AbortSign
       await Promise.race([new Promise((resolve) => setTimeout(resolve, 500)), aborted]);
     }
   }
+}
+
+/**
+ * Commands written in one turn of the event loop leave in one write: replies that Redis sends together resume many
+ * jobs at once, and each would otherwise write its next command with a syscall of its own.
+ */
+function coalesceWrites(socket: import('node:net').Socket): void {
+  const write = socket.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: import('node:net').Socket, ...args: Parameters<typeof write>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as typeof write;
 }
