@@ -185,7 +185,7 @@ export const watchlistSchema = z.strictObject({
   keywords: z
     .array(z.string())
     .default([])
-    .describe('Extra terms that count as watched entities, in any letter case; write "^" before one to match it only as written ("^GaN"). Lexicon alias syntax applies ({a|b}, "=", "…").'),
+    .describe('Extra terms that count as watched entities, in any letter case, except capitals of up to four letters ("TEL", "ARM", "TI"), which match only as written and take no plural, so that Tel Aviv, arms and Ti do not count; write "^" before any other to match it only as written ("^GaN"). Lexicon alias syntax applies ({a|b}, "=", "…").'),
   exclude: z.array(z.string()).default([]).describe('Items containing any of these are never alerted for this watchlist.'),
   minLevel: level.default('info').describe('Assessments below this level are not alerts for this watchlist.'),
   weight: z.number().min(0).max(5).default(1).describe('Multiplies the score of this watchlist.'),

@@ -6,16 +6,34 @@ import { gap, type Located } from './located.js';
 export type Between = (a: Located, b: Located) => string;
 
 const ACTION_BEFORE = 6; // "suspend [its rare earth] export controls", "issues [first batch of rare-earth] export licences"
-const ACTION_AFTER = 2; // "export controls [were] suspended"
+const ACTION_AFTER = 2; // "export controls [were] suspended", Korean "수출 통제를 [전면] 해제"
 
 // Words and marks that open another clause: a verb before them does not act on a signal after them ("chip stocks drop
 // as the US bans exports", "halts talks while ..."). "as well as" and "such as" join objects of one verb instead.
 const CLAUSE_BREAK = /[:;|，：；]|\s[-–—]\s|\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|once|but|amid)\b/i;
 const JOINED_OBJECTS = /\b(?:as well as|such as)\b/gi;
-// Two verbs with objects of their own ("lifts tariffs and imposes export controls"): neither governs the other's.
-const COORDINATION = /\b(?:and|or|but|then)\b/i;
+// A paired aside ("lifts, as of Monday, its ban", "suspends — for now — its ban") interrupts the clause, it does not end it.
+const ASIDE = /,[^,;:]*,|\s[-–—]\s[^;:]*?\s[-–—]\s/g;
+// After its topic a headline names what happened to it ("Gallium export ban: China lifts it", "export ban – lifted").
+const TOPIC_MARK = /[:：]|\s[-–—]\s/g;
+// "and imposes": a second verb with objects of its own ("lifts tariffs and imposes export controls") is not governed.
+const COORDINATED = /\b(?:and|or|but|then)\s*$/i;
+// A lifting verb acts through what would have escalated ("suspends decision to tighten", "scraps plan to expand",
+// "pauses rule that would expand").
+const PLANNED = /^[\s,]*(?:(?:its|the|a|an|their|new|earlier|previous|recent|latest)\s+)*(?:plans?|decisions?|proposals?|rules?|moves?|measures?|bid|efforts?)\s+(?:to|that would|which would)\s*$/i;
 // An English participle ("newly imposed", "controls imposed in 2023"): it modifies the signal, it does not act on it.
 const PARTICIPLE = /(?:ed|en)$/i;
+const HANGUL = /[\uac00-\ud7a3]/;
+
+/** How to read the words between hits of one field. */
+export interface Gaps {
+  /** The original words between two hits, punctuation included (normalisation turns it into spaces). */
+  between: Between;
+  /** How many of the words between two hits are names of entities ("imposed [rare earth] export controls"). */
+  entityWords: (a: Located, b: Located) => number;
+  /** Whether a signal of the class follows the action closely: its own object ("US lifts [chip tariffs]"). */
+  hasObject: (a: Located, cls: SignalClass) => boolean;
+}
 
 interface Choice {
   action: CueHit;
@@ -32,9 +50,12 @@ export function chooseAction(
   s: SignalHit,
   actions: CueHit[],
   entries: ReadonlyMap<string, ActionEntry>,
-  between: Between,
+  gaps: Gaps,
 ): { action: CueHit; entry: ActionEntry } | undefined {
+  const { between } = gaps;
   const cls = s.signal.class;
+  // Korean writes particles onto words and counts each syllable as a word: count its spaced words instead.
+  const korean = HANGUL.test(s.text);
   let nearest: Choice | undefined;
   let lifting: Choice | undefined;
   for (const a of actions) {
@@ -42,26 +63,53 @@ export function chooseAction(
     const entry = entries.get(a.id)!;
     if (!entry.effects[cls]) continue;
     const before = a.tokenEnd < s.token;
-    const distance = gap(a, s);
-    if (distance < 0 || distance > (before ? ACTION_BEFORE : ACTION_AFTER)) continue;
-    if (CLAUSE_BREAK.test((before ? between(a, s) : between(s, a)).replace(JOINED_OBJECTS, ' '))) continue;
+    let distance = gap(a, s);
+    if (distance < 0) continue;
+    const words = before ? between(a, s) : between(s, a);
+    if (korean) distance = spacedWords(words);
+    if (distance > (before ? ACTION_BEFORE : ACTION_AFTER)) continue;
+    let clause = words.replace(JOINED_OBJECTS, ' ').replace(ASIDE, ' ');
+    if (!before) {
+      const topic = clause.replace(TOPIC_MARK, ' ');
+      // "Gallium export ban: US lifts chip tariffs": after the topic, a verb with an object of its own acts on that.
+      if (topic !== clause && gaps.hasObject(a, cls)) continue;
+      clause = topic;
+    }
+    if (CLAUSE_BREAK.test(clause)) continue;
     // At equal distance the verb before the object ("lift the ban") wins over a passive one after it.
     const choice = { action: a, entry, before, rank: distance + (before ? 0 : 0.5) };
     if (!nearest || choice.rank < nearest.rank) nearest = choice;
     if (before && entry.effects[cls] === 'de-escalation' && (!lifting || choice.rank < lifting.rank)) lifting = choice;
   }
-  return lifting && nearest && governs(lifting, nearest, s, cls, between) ? lifting : nearest;
+  return lifting && nearest && governs(lifting, nearest, s, cls, gaps) ? lifting : nearest;
 }
 
 /**
- * Whether a lifting verb before the signal wins over the nearer action: only over an escalating participle that
- * modifies the signal ("suspend [newly imposed] controls", "lift controls [imposed in 2023]") or a verb it takes as its
- * object ("暂停[实施]出口管制", suspend implementing), and not when the two verbs are coordinated ("lifts tariffs and
- * imposes export controls").
+ * Whether a lifting verb before the signal wins over the nearer action: over an escalating participle that modifies
+ * the signal ("suspend [newly imposed rare earth] controls", "lift controls [imposed in 2023]"), a verb it takes as its
+ * object ("暂停[实施]出口管制", suspend implementing) or a plan to escalate ("scraps plan to expand"); not over a verb
+ * coordinated with it ("lifts tariffs and imposes export controls").
  */
-function governs(lifting: Choice, nearest: Choice, s: Located, cls: SignalClass, between: Between): boolean {
+function governs(lifting: Choice, nearest: Choice, s: Located, cls: SignalClass, gaps: Gaps): boolean {
   if (lifting === nearest || nearest.entry.effects[cls] === 'de-escalation') return false;
-  const participle = PARTICIPLE.test(nearest.action.text) && (!nearest.before || gap(nearest.action, s) <= 1);
-  const verbObject = nearest.before && gap(lifting.action, nearest.action) === 0;
-  return (participle || verbObject) && !COORDINATION.test(between(lifting.action, s));
+  if (!nearest.before) return PARTICIPLE.test(nearest.action.text);
+  const link = gaps.between(lifting.action, nearest.action);
+  if (COORDINATED.test(link)) return false;
+  const participle = PARTICIPLE.test(nearest.action.text) && gap(nearest.action, s) - gaps.entityWords(nearest.action, s) <= 1;
+  const verbObject = gap(lifting.action, nearest.action) === 0;
+  return participle || verbObject || PLANNED.test(link);
+}
+
+/** Space-separated words between two hits, not counting a particle attached to either ("를 [전면] 해제" is one). */
+function spacedWords(between: string): number {
+  let count = 0;
+  let inWord = false;
+  for (let i = 0; i < between.length; i++) {
+    const space = /\s/.test(between[i]);
+    if (!space && !inWord) count++;
+    inWord = !space;
+  }
+  if (between.length && !/\s/.test(between[0])) count--;
+  if (between.length && !/\s/.test(between[between.length - 1])) count--;
+  return Math.max(count, 0);
 }

@@ -39,15 +39,27 @@ export function displayAlias(alias: string): string {
 }
 
 /**
- * A watchlist keyword as an alias: any letter case unless marked "^" (or "~"). A lexicon alias in capitals is taken
- * for an acronym and matched only in capitals; a keyword typed in capitals ("GALLIUM", "REE") must not silently stop
- * matching the same word in ordinary text, so keywords opt in to letter case explicitly ("^GaN").
+ * A watchlist keyword as an alias: any letter case unless marked "^" (or "~"), or written in capitals with at most
+ * four letters ("TEL", "ARM", "TI"), which match as written and take no plural. A lexicon alias in capitals is taken
+ * for an acronym and matched only in capitals; a longer keyword typed in capitals ("GALLIUM", "SAMARIUM") must not
+ * silently stop matching the same word in ordinary text, so it opts in to letter case explicitly ("^GaN").
  */
 export function keywordAlias(keyword: string): string {
   const text = keyword.trim();
   const exact = text.startsWith('=') ? '=' : '';
   const rest = text.slice(exact.length);
-  return rest.startsWith('^') || rest.startsWith('~') ? text : `${exact}~${rest}`;
+  if (rest.startsWith('^') || rest.startsWith('~')) return text;
+  // A short acronym is a common word in any other case ("TEL" and Tel Aviv, "ARM" and arms, "TI" and Ti): as written,
+  // and without a plural.
+  if (isShortAcronym(rest)) return `=^${rest}`;
+  return `${exact}~${rest}`;
+}
+
+const SHORT_ACRONYM = 4;
+
+function isShortAcronym(text: string): boolean {
+  const letters = text.match(/\p{L}/gu) ?? [];
+  return letters.length <= SHORT_ACRONYM && isAcronym(text) && !/[{}|…]/.test(text);
 }
 
 /** Expands `{a|b}` alternatives: "{ban|bans} export" -> ["ban export", "bans export"]. */

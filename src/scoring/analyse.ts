@@ -1,5 +1,5 @@
 import type { Item } from '../items/item.js';
-import { type Between, chooseAction } from './actions.js';
+import { type Gaps, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
 import { type CompiledLexicon, type EntityInfo, HALT_SIGNAL, RESUME_SIGNAL } from './lexicon.js';
 import { gap, type Located } from './located.js';
@@ -49,7 +49,10 @@ export interface ItemAnalysis {
 
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
+const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
+const OBJECT_AFTER = 3; // "lifts [chip] tariffs", "eases [AI chip] export curbs"
+const NEGATION_AFTER = 4; // Korean negates after the verb: "수출 금지[하지] 않겠다" (each syllable a word)
 const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "after [U.S. President Donald Trump imposed reciprocal] tariffs"
 
 export class Analyser {
@@ -80,7 +83,10 @@ export class Analyser {
     return out;
   }
 
-  private analyseField(field: ItemField, text: string, out: ItemAnalysis): void {
+  private analyseField(field: ItemField, original: string, out: ItemAnalysis): void {
+    // Decomposed Hangul (conjoining jamo, as some Mac and web sources send it) would never match a syllable of the
+    // lexicon. Composing it changes offsets, so positions then refer to the composed text, which reads the same.
+    const text = HANGUL_JAMO.test(original) ? original.normalize('NFC') : original;
     const norm = normalizeText(text, this.scratch);
     const hits = this.matcher.find(norm, text);
     // Most fields of most items name no term at all: nothing below would add anything.
@@ -130,9 +136,15 @@ export class Analyser {
     const inSentence = (group: string, s: Located) => (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group);
     signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
     // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
-    signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1));
-    const between: Between = (a, b) => text.slice(norm.origin[a.end - 1] + 1, norm.origin[b.start]);
-    if (actions.length) signals = signals.map((s) => this.applyAction(s, actions, between));
+    signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedAfter(s, cuesBySentence.get(s.sentence), actions));
+    if (actions.length) {
+      const gaps: Gaps = {
+        between: (a, b) => text.slice(norm.origin[a.end - 1] + 1, norm.origin[b.start]),
+        entityWords: entityWordsOf(entities),
+        hasObject: (a, cls) => signals.some((o) => o.sentence === a.sentence && o.signal.class === cls && o.token > a.tokenEnd && o.token - a.tokenEnd - 1 <= OBJECT_AFTER),
+      };
+      signals = signals.map((s) => this.applyAction(s, actions, gaps));
+    }
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence);
     out.entities.push(...entities);
@@ -162,7 +174,7 @@ export class Analyser {
     }
 
     for (const s of signals) {
-      s.hedged = near('hedge', s, HEDGE_BEFORE, HEDGE_AFTER);
+      s.hedged = near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER);
       s.background = near('evasion', s, BACKGROUND_BEFORE, -1) || near('background', s, BACKGROUND_BEFORE, -1);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);
@@ -178,8 +190,8 @@ export class Analyser {
   }
 
   /** What the action that acts on the signal (see chooseAction) makes of it. */
-  private applyAction(s: SignalHit, actions: CueHit[], between: Between): SignalHit {
-    const best = chooseAction(s, actions, this.lexicon.actions, between);
+  private applyAction(s: SignalHit, actions: CueHit[], gaps: Gaps): SignalHit {
+    const best = chooseAction(s, actions, this.lexicon.actions, gaps);
     if (!best) return s;
     const effect = best.entry.effects[s.signal.class]!;
     const action = { entry: best.entry, text: best.action.text };
@@ -228,6 +240,41 @@ export class Analyser {
 }
 
 const NONE: CueHit[] = [];
+const HANGUL = /[\uac00-\ud7a3]/;
+const HANGUL_JAMO = /[\u1100-\u11ff]/;
+
+/**
+ * Whether a negation after the signal denies it (Korean "수출 금지하지 않겠다", will not ban). A verb between them is
+ * what is negated instead ("수출 금지 해제하지 않았다", did not lift the ban).
+ */
+function negatedAfter(s: Located, cues: CueHit[] | undefined, actions: CueHit[]): boolean {
+  if (!cues) return false;
+  return cues.some(
+    (c) =>
+      c.id === 'negation-after' &&
+      c.token > s.tokenEnd &&
+      c.token - s.tokenEnd - 1 <= NEGATION_AFTER &&
+      !actions.some((a) => a.sentence === s.sentence && a.token > s.tokenEnd && a.tokenEnd < c.token),
+  );
+}
+
+/** Counts the words covered by entities between two hits; the coverage is built on first use (few signals need it). */
+function entityWordsOf(entities: readonly Located[]): (a: Located, b: Located) => number {
+  let prefix: Int32Array | undefined;
+  return (a, b) => {
+    if (!prefix) {
+      let last = 0;
+      for (const e of entities) last = Math.max(last, e.tokenEnd + 1);
+      const covered = new Uint8Array(last);
+      for (const e of entities) covered.fill(1, e.token, e.tokenEnd + 1);
+      prefix = new Int32Array(last + 1);
+      for (let i = 0; i < last; i++) prefix[i + 1] = prefix[i] + covered[i];
+    }
+    const from = Math.min(a.tokenEnd + 1, prefix.length - 1);
+    const to = Math.min(Math.max(b.token, from), prefix.length - 1);
+    return prefix[to] - prefix[from];
+  };
+}
 
 function groupBySentence<T extends Located>(list: T[]): Map<number, T[]> {
   const out = new Map<number, T[]>();

@@ -106,6 +106,7 @@ export const lexiconFileSchema = z.strictObject({
     .default({})
     .describe(
       'Named word lists. Built in: hedge (signal only threatened), negation (signal denied or ruled out: it does not count), ' +
+        'negation-after (the same, written a few words after the signal as Korean does: 않겠다), ' +
         'analysis (opinion pieces), in-force (measure takes effect), ' +
         'off-topic (other goods: a country pair next to "steel" is not about our materials), plus groups named by signals\' `requires`.',
     ),

@@ -1,7 +1,7 @@
 import { aliasForms, cjkEdges, splitAlias } from './alias.js';
 import { Automaton } from './automaton.js';
 import { isCjk, type NormalizedText, SPACE } from './normalize.js';
-import { type Half, joinHalves } from './split.js';
+import { type Half, type Joined, joinHalves } from './split.js';
 
 /**
  * What a term is. Lexicon kinds come from lexicon files; `keyword`, `supplier` and `watch-exclude` come from one
@@ -29,6 +29,8 @@ export interface Term {
   scope?: string;
   /** Words that, right after a match, make it part of a longer name ("Micron" in "Micron Instruments"). */
   notBefore?: ReadonlySet<string>;
+  /** An action that only escalates ("impose", 实施): it does not break a split signal it stands inside. */
+  escalates?: boolean;
 }
 
 /** A term found in a normalised text (positions are in normalised code units, end exclusive). */
@@ -172,22 +174,65 @@ export class Matcher {
           if (caseless) return;
         }
       }
-      if (p.notBefore && end < length && p.notBefore.has(wordAfter(lower, end, length))) {
+      if (p.notBefore && end < length && p.notBefore.has(wordAfter(lower, end, length)) && joinsNext(text, source, end)) {
         (otherNames ??= new Set()).add(start * termCount + p.term);
         return;
       }
       if (p.split === undefined) raw.push({ term: p.term, start, end });
       else (halves ??= []).push({ split: p.split, head: p.head!, start, end });
     });
-    if (halves) {
-      for (const j of joinHalves(halves, text, source)) raw.push({ term: this.splitTerm[j.split], start: j.start, end: j.end });
-    }
     // A shorter form of the same name inside another company's name goes too ("Micron" in "Micron Technology Instruments").
     if (otherNames) raw = raw.filter((h) => !otherNames!.has(h.start * termCount + h.term));
-    return raw.length <= 1 ? raw : this.resolve(raw);
+    const joined = halves ? joinHalves(halves, text, source) : [];
+    if (joined.length === 0) return raw.length <= 1 ? raw : this.resolve(raw).kept;
+    return this.addJoined(this.resolve(raw), joined);
   }
 
-  private resolve(raw: Hit[]): Hit[] {
+  /**
+   * Adds the joined split aliases to hits already resolved. A joined match spans the words between its halves, which
+   * may hold a stronger signal or a lifting verb ("出口禁令并加强管制", "出口解除管制"): so it is dropped when any hit of its
+   * family stands between its halves, it competes by the length of its halves rather than of its span, and only an
+   * exclusion on one of its halves silences it ("禁止[模拟]芯片出口").
+   */
+  private addJoined(resolved: { kept: Hit[]; keptBy: Hit[][]; excluded: (hit: Hit) => boolean }, joined: Joined[]): Hit[] {
+    const { kept, keptBy, excluded } = resolved;
+    const family = this.family;
+    const dropped = new Set<Hit>();
+    const added: Hit[] = [];
+    // Joined matches come in order of end: one overlaps an earlier one of its family only if it overlaps the last.
+    const lastEnd = new Map<number, number>();
+    for (const j of joined) {
+      const term = this.splitTerm[j.split];
+      const f = family[term];
+      if ((lastEnd.get(f) ?? -1) > j.start) continue;
+      if (excluded({ term, start: j.start, end: j.headEnd }) || excluded({ term, start: j.tailStart, end: j.end })) continue;
+      const rivals = overlapping(keptBy[f] ?? NO_HITS, j.start, j.end);
+      const length = j.headEnd - j.start + (j.end - j.tailStart);
+      // Within the gap: another signal, or a verb that may lift it. On a half: a rival as long or longer ("出口禁令"
+      // over "出口…管制").
+      const beaten = rivals.some(
+        (h) => !dropped.has(h) && ((h.start < j.tailStart && h.end > j.headEnd && !this.terms[h.term].escalates) || h.end - h.start >= length),
+      );
+      if (beaten) continue;
+      for (const h of rivals) dropped.add(h);
+      lastEnd.set(f, j.end);
+      added.push({ term, start: j.start, end: j.end });
+    }
+    if (added.length === 0) return kept;
+    // Both lists are in order of position: merge rather than sort again (a long text has thousands of hits).
+    added.sort(byPosition);
+    const out: Hit[] = [];
+    let k = 0;
+    for (const h of kept) {
+      if (dropped.has(h)) continue;
+      while (k < added.length && byPosition(added[k], h) < 0) out.push(added[k++]);
+      out.push(h);
+    }
+    while (k < added.length) out.push(added[k++]);
+    return out;
+  }
+
+  private resolve(raw: Hit[]): { kept: Hit[]; keptBy: Hit[][]; excluded: (hit: Hit) => boolean } {
     const { family } = this;
     // Identical hits (one term reached through two aliases) collapse to one.
     raw.sort((a, b) => a.start - b.start || a.end - b.end || a.term - b.term);
@@ -221,8 +266,38 @@ export class Matcher {
       mine.splice(at, 0, hit);
       kept.push(hit);
     }
-    return kept.sort((a, b) => a.start - b.start || a.end - b.end || a.term - b.term);
+    kept.sort((a, b) => a.start - b.start || a.end - b.end || a.term - b.term);
+    return { kept, keptBy, excluded };
   }
+}
+
+function byPosition(a: Hit, b: Hit): number {
+  return a.start - b.start || a.end - b.end || a.term - b.term;
+}
+
+const NO_HITS: Hit[] = [];
+
+/** The hits of a family's kept list (sorted by start, pairwise disjoint or identical) that overlap [start, end). */
+function overlapping(list: Hit[], start: number, end: number): Hit[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].start < end) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Hit[] = [];
+  for (let j = lo - 1; j >= 0 && list[j].end > start; j--) out.push(list[j]);
+  return out;
+}
+
+/**
+ * Whether the word after a name continues it in the original text: only spaces or a hyphen between them ("Micron
+ * Instruments"), not punctuation, which normalisation also turns into a space ("Micron; Medical device makers").
+ */
+function joinsNext(text: NormalizedText, source: string | undefined, end: number): boolean {
+  if (source === undefined || end + 1 >= text.length) return true;
+  return /^[\s-]*$/.test(source.slice(text.origin[end - 1] + 1, text.origin[end + 1]));
 }
 
 /** The word that follows a space at position (empty when none); only long enough to compare with a short word. */

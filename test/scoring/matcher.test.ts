@@ -116,7 +116,7 @@ describe('the matcher on split aliases', () => {
   it('does not join across a comma, a colon or a sentence, nor over more than a short clause', () => {
     expect(find('禁止外资进入，扩大镓出口')).toEqual(['gallium=镓', 'flow=出口']);
     expect(find('禁止。镓出口')).toEqual(['gallium=镓', 'flow=出口']);
-    expect(find('禁止一二三四五六七八九十出口')).toEqual(['flow=出口']);
+    expect(find('禁止一二三四五六七八九十一二三四五六七八九十出口')).toEqual(['flow=出口']);
   });
 
   it('joins a tail to the nearest head before it, once', () => {
@@ -163,9 +163,11 @@ describe('alias syntax', () => {
     expect(() => splitAlias('{禁止…出口|严禁}')).toThrow(/inside braces/);
   });
 
-  it('makes a watchlist keyword match in any case unless it is marked "^" or "~"', () => {
+  it('makes a watchlist keyword match in any case unless it is marked "^" or "~" or is capitals of up to four letters', () => {
     expect(keywordAlias('GALLIUM')).toBe('~GALLIUM');
-    expect(keywordAlias('=REE')).toBe('=~REE');
+    expect(keywordAlias('=REE')).toBe('=^REE');
+    expect(keywordAlias('TEL')).toBe('=^TEL');
+    expect(keywordAlias('Tel')).toBe('~Tel');
     expect(keywordAlias('^GaN')).toBe('^GaN');
   });
 });

@@ -121,4 +121,10 @@ describe('a company whose name only begins like a watched supplier', () => {
       expect(a.level, title).not.toBe('none');
     }
   });
+
+  it('is the watched supplier when punctuation separates its name from the next word', () => {
+    for (const title of ['China sanctions Micron; Medical device makers spared', 'China bans Micron, Solutions sought by buyers']) {
+      expect(assessFor(scorer, 'memory', item(title)).entities, title).toContain('micron');
+    }
+  });
 });

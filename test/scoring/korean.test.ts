@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { defaultScorer, item, top } from './helpers.js';
+
+const scorer = defaultScorer();
+
+describe('Korean lifting and negation after the signal', () => {
+  it('reads a lifting or suspending verb a word or two after a Korean signal as de-escalation', () => {
+    for (const title of ['중국, 갈륨·게르마늄 대미 수출 금지 조치를 해제했다', '중국, 희토류 수출 통제를 전면 해제', '중국, 대미 희토류 수출 통제 조치 1년간 유예']) {
+      expect(top(scorer, item(title)).direction, title).not.toBe('escalation');
+    }
+  });
+
+  it('does not count a ban that Korean negates after it ("will not ban")', () => {
+    expect(top(scorer, item('중국, 희토류 수출 금지하지 않겠다')).level).toBe('none');
+  });
+
+  it('still reads a Korean export ban as an escalation', () => {
+    expect(top(scorer, item('중국, 희토류 수출 금지')).direction).toBe('escalation');
+  });
+});
+
+describe('Korean words containing 관세 (tariff)', () => {
+  it('does not read 관세청 (customs service) as tariffs', () => {
+    expect(top(scorer, item('관세청, 희토류 밀수 적발')).why).not.toMatch(/^Tariffs/);
+  });
+});
+
+describe('Korean hedges after the signal', () => {
+  it('reads a ban under consideration or pursued as possible, not as a fact', () => {
+    for (const title of ['중국, 희토류 수출 금지 검토', '중국, 희토류 수출 통제 강화 추진', '중국, 희토류 수출 금지할 수도']) {
+      expect(top(scorer, item(title)).why, title).toMatch(/^Possible/);
+    }
+  });
+});
+
+describe('decomposed Hangul', () => {
+  it('reads a headline sent as conjoining jamo (NFD) like the composed one', () => {
+    const title = '중국, 희토류 수출 금지';
+    expect(top(scorer, item(title.normalize('NFD'))).score).toBe(top(scorer, item(title)).score);
+    expect(top(scorer, item(title.normalize('NFD'))).level).toBe('high');
+  });
+});
