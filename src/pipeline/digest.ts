@@ -3,7 +3,7 @@ import type { Digest } from '../alerts/types.js';
 import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
-import type { DeliveryStore } from '../store/deliveries.js';
+import type { Delivery, DeliveryStore } from '../store/deliveries.js';
 import type { CarriedDigest, DigestStore } from '../store/digests.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { awaitTurn, recordFailedSend, recordSent, writeAfterSend } from './deliver.js';
@@ -51,23 +51,32 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
 
   const existing = await deps.deliveries.get(key);
   const carried = await deps.digests.carried(channelId, windowEnd);
+  // What an earlier run of this window was about to send, if it got as far as sending.
+  const planned = carried ? undefined : await deps.digests.planned(channelId, windowEnd);
   if (existing?.status === 'delivered') {
-    // Delivered, but what it carried was not recorded (that write failed): carry it now, or the next digest repeats it.
-    if (!carried) await deps.digests.carry(channelId, windowEnd, await heldNow(deps, channelId, windowEnd));
+    // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
+    // repeats it. Only what was sent: an alert held since waits for the next digest.
+    if (!carried) await deps.digests.carry(channelId, windowEnd, planned ?? (await heldNow(deps, channelId, windowEnd)));
     return { status: 'already-delivered' };
+  }
+  if (!carried && !planned && Object.values(existing?.recipients ?? {}).includes('accepted')) {
+    // Someone has it but its record is gone (expired before the ledger entry): rebuilding would send others another digest.
+    return skippedFor(deps, key, existing, 'alerts-expired');
   }
   let contents = carried;
   if (!contents) {
     const now = await heldNow(deps, channelId, windowEnd);
-    if (now.held.length === 0 && now.later) return { status: 'skipped', reason: 'superseded' };
-    contents = now;
+    if (now.held.length === 0 && now.later) return skippedFor(deps, key, existing, 'superseded');
+    // A retry sends what the first send was about to, less what a later digest has taken meanwhile.
+    const stillHeld = new Set(now.held.map((h) => `${h.alertId} ${h.heldAt}`));
+    contents = planned ? { windowStart: planned.windowStart, held: planned.held.filter((h) => stillHeld.has(`${h.alertId} ${h.heldAt}`)) } : now;
   }
 
   const found = await deps.alerts.getMany(contents.held.map((h) => h.alertId));
   const digest: Digest = buildDigest({ channel: entry.channel, windowStart: contents.windowStart, windowEnd, alerts: found });
   if (digest.alerts.length === 0) {
     // Sent to some with alerts: an empty digest under its Message-ID would tell the rest there was nothing.
-    if (contents.held.length > 0 && carried) return { status: 'skipped', reason: 'alerts-expired' };
+    if (contents.held.length > 0 && carried) return skippedFor(deps, key, existing, 'alerts-expired');
     if (!entry.channel.digest.sendEmpty) {
       if (!carried) {
         await deps.digests.clear(channelId, contents.held);
@@ -83,6 +92,8 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   if (paced) return paced;
 
   const base = { channelId };
+  // Recorded before the first send; a retry after a send whose carry failed sends and carries exactly this.
+  if (!carried && !planned) contents = await deps.digests.plan(channelId, windowEnd, contents);
   let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
@@ -116,6 +127,25 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
     deps.log.error({ deliveryKey: key, channelId }, 'digest delivered but its held alerts could not be cleared; the next digest repeats them');
   }
   return { status: 'delivered', alerts: digest.alerts.length, response: receipt.response };
+}
+
+/**
+ * Skips a window with nothing left to send. A delivery of it that some sends did not reach is recorded failed with
+ * the reason, so it stays listed (an operator's retry took it off the failed list) instead of silently never arriving.
+ */
+async function skippedFor(
+  deps: DigestDeps,
+  key: string,
+  existing: Delivery | undefined,
+  reason: 'superseded' | 'alerts-expired',
+): Promise<DigestOutcome> {
+  if (existing && existing.status !== 'delivered') {
+    const why = reason === 'superseded' ? 'a later digest sent the alerts this one held' : 'the alerts it carried have expired';
+    const without = Object.entries(existing.recipients ?? {}).filter(([, status]) => status === 'deferred').map(([address]) => address);
+    const error = `given up: ${why}${without.length > 0 ? `; still without it: ${without.join(', ')}` : ''}`;
+    await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'failed', error, errorKind: 'permanent', at: deps.now() });
+  }
+  return { status: 'skipped', reason };
 }
 
 /** A send reached someone: any send without per-recipient answers that did not fail, else one with a recipient that accepted. */

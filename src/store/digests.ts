@@ -40,6 +40,14 @@ export interface DigestStore {
    * lastWindowEnd up to the window's end, all in one step, so that a crash leaves all of it or none.
    */
   carry(channelId: string, windowEnd: number, carried: CarriedDigest): Promise<void>;
+  /**
+   * What the window's digest was first about to send, recorded before its first send (the first record wins and is
+   * returned): a retry after a send whose carry failed sends and carries exactly that, never an alert held after the
+   * first send read the holding.
+   */
+  plan(channelId: string, windowEnd: number, contents: CarriedDigest): Promise<CarriedDigest>;
+  /** The window's recorded plan, if a send of it was attempted. */
+  planned(channelId: string, windowEnd: number): Promise<CarriedDigest | undefined>;
 }
 
 /** More than any digest could show; beyond it the oldest held entries give way. */
@@ -69,6 +77,12 @@ if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[3]) then redis.ca
 return 1
 `);
 
+// KEYS: 1 the window's plan. ARGV: record JSON, retention s. The first plan recorded wins; returns the one kept.
+const PLAN = redisScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
+return redis.call('GET', KEYS[1])
+`);
+
 /** Stored compactly: a digest may carry thousands of alerts. */
 type StoredCarry = { windowStart: number; held: Array<[string, number]> };
 
@@ -77,6 +91,13 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
   const heldKey = (channelId: string) => digestHeldKey(prefix, channelId);
   const lastKey = (channelId: string) => keyFor(prefix, 'digest-last', channelId);
   const carriedKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-carried', channelId, windowEnd);
+  const planKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-plan', channelId, windowEnd);
+  const stored = (contents: CarriedDigest): string => JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]) });
+  const parsed = (raw: string | null): CarriedDigest | undefined => {
+    if (!raw) return undefined;
+    const record = JSON.parse(raw) as StoredCarry;
+    return { windowStart: record.windowStart, held: record.held.map(([alertId, heldAt]) => ({ alertId, heldAt })) };
+  };
   return {
     async pending(channelId, upToMs) {
       const flat = await redis.zrangebyscore(heldKey(channelId), '-inf', String(upToMs), 'WITHSCORES');
@@ -98,18 +119,20 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
       if (windowEnd > current) await redis.set(lastKey(channelId), String(windowEnd), 'EX', retentionSeconds);
     },
     async carried(channelId, windowEnd) {
-      const raw = await redis.get(carriedKey(channelId, windowEnd));
-      if (!raw) return undefined;
-      const stored = JSON.parse(raw) as StoredCarry;
-      return { windowStart: stored.windowStart, held: stored.held.map(([alertId, heldAt]) => ({ alertId, heldAt })) };
+      return parsed(await redis.get(carriedKey(channelId, windowEnd)));
     },
     async carry(channelId, windowEnd, carried) {
-      const stored: StoredCarry = { windowStart: carried.windowStart, held: carried.held.map((h) => [h.alertId, h.heldAt]) };
       await CARRY(
         redis,
         [carriedKey(channelId, windowEnd), heldKey(channelId), lastKey(channelId)],
-        [JSON.stringify(stored), retentionSeconds, windowEnd, ...carried.held.flatMap((h) => [h.alertId, String(h.heldAt)])],
+        [stored(carried), retentionSeconds, windowEnd, ...carried.held.flatMap((h) => [h.alertId, String(h.heldAt)])],
       );
+    },
+    async plan(channelId, windowEnd, contents) {
+      return parsed(await PLAN<string>(redis, [planKey(channelId, windowEnd)], [stored(contents), retentionSeconds]))!;
+    },
+    async planned(channelId, windowEnd) {
+      return parsed(await redis.get(planKey(channelId, windowEnd)));
     },
   };
 }

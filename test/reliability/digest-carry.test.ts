@@ -208,5 +208,45 @@ describe('an email digest whose carried alerts have all expired', () => {
     const sent = smtp.received.length;
     expect(await stage(windowEnd, stores)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
     expect(smtp.received).toHaveLength(sent);
+    // Recorded failed with the reason, so it stays listed for an operator instead of silently never arriving.
+    const entry = await stores.deliveries.get(digestKey('mail', windowEnd));
+    expect(entry).toMatchObject({ status: 'failed' });
+    expect(entry!.lastError).toContain('expired');
+    expect(entry!.lastError).toContain(FULL);
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
   });
+});
+
+describe('an email digest whose carry could not be written after it reached everyone', () => {
+  it('carries on its retry what it sent, not an alert held since, which goes out with the next digest once', async () => {
+    const p = `${prefix}-late`;
+    const stores = storesOn(redis, p);
+    const dispatch = createDispatchStore(redis, p, 3600);
+    const windowEnd = Date.UTC(2024, 0, 1);
+    const hold = async (id: string, at: number) => {
+      await stores.alerts.update(id, async () => ({ alert: makeAlert({ id }), result: null }));
+      await dispatch.record(id, { channelId: 'mail', version: 1, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
+    };
+    await hold('late-x', windowEnd - HOUR);
+    // Every write of what the digest carried fails (Redis trouble outlasting the brief retries); the rest succeed.
+    const failingCarry = new Proxy(redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop !== 'evalsha' && prop !== 'eval') return value.bind(target);
+        return (...args: unknown[]) =>
+          args.some((a) => typeof a === 'string' && a.includes(':digest-carried:')) ? Promise.reject(new Error('Redis blip')) : value.apply(target, args);
+      },
+    });
+    await expect(stage(windowEnd, storesOn(failingCarry, p))).rejects.toThrow('Redis blip');
+    expect((await stores.deliveries.get(digestKey('mail', windowEnd)))?.status).toBe('delivered');
+    // Decided before the window's end, held after its first send read the holding.
+    await hold('late-z', windowEnd - 1000);
+    expect(await stage(windowEnd, stores)).toEqual({ status: 'already-delivered' });
+    await stage(windowEnd + 24 * HOUR, stores);
+    const { counts, empty } = copies([digestKey('mail', windowEnd), digestKey('mail', windowEnd + 24 * HOUR)], ['late-x', 'late-z']);
+    expect(empty).toBe(0);
+    for (const address of [OK, FULL]) expect(counts[address], address).toEqual({ 'late-x': 1, 'late-z': 1 });
+    expect(await stores.digests.pending('mail', Infinity)).toEqual([]);
+  }, 20_000);
 });
