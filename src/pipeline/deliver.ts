@@ -121,7 +121,7 @@ const RECORD_RETRY_MS = [100, 500, 2_000];
  * would send it again on retry, so a write that keeps failing is logged and the job still completes. Returns whether
  * the delivery was recorded.
  */
-export async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
+async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
   const outcome = { status: 'delivered', response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
   const { entry, err } = await recordReached(deps, key, base, outcome, readBefore);
   if (!entry) deps.log.error({ err, deliveryKey: key, channelId: base.channelId }, 'delivered but not recorded: the delivery ledger could not be written; not sending again');

@@ -6,7 +6,7 @@ import type { RecipientStatus } from '../notifiers/types.js';
 import { alertKeyFor } from './alerts.js';
 import { decisionsKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
-import { redisScript } from './script.js';
+import { REDIS_NOW_MS, redisScript } from './script.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'rate-limited';
 
@@ -146,9 +146,7 @@ return 1
 // after the slot was given and lasts past it (by more than the grace: simultaneous 429s end their blocks ms apart)
 // replaces it with one after the block, with no burst: the receiver has just said it had enough. A slot key outlives
 // its slot by an hour, so a delivery woken late still finds it.
-const RESERVE_SLOT = redisScript(`
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+const RESERVE_SLOT = redisScript(`${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local tolerance = (tonumber(ARGV[2]) - 1) * interval
 local grace = tonumber(ARGV[3])

@@ -3,6 +3,14 @@ import type { ChainableCommander, Redis } from 'ioredis';
 
 export type ScriptArg = string | number;
 
+/**
+ * Lua that sets `now` to Redis's clock in ms. Times that several workers compare (a source's not-before, a channel's
+ * pace) are kept on this one clock, never on a worker's, whose clocks may disagree.
+ */
+export const REDIS_NOW_MS = `
+local redisTime = redis.call('TIME')
+local now = tonumber(redisTime[1]) * 1000 + math.floor(tonumber(redisTime[2]) / 1000)`;
+
 /** A Lua script run as `script(redis, keys, args)`, or queued on a pipeline with `queue` and read back with `settle`. */
 export interface RedisScript {
   <T = unknown>(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<T>;

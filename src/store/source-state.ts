@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { redactSecrets } from '../secrets.js';
 import { keyFor } from './keys.js';
+import { REDIS_NOW_MS, redisScript } from './script.js';
 import { replyValues } from './replies.js';
 
 /** Conditional-GET validators of a source's last successful fetch (of the URL they were saved for). */
@@ -83,16 +84,13 @@ export interface SourceStateStore {
  */
 export const MAX_NOT_BEFORE_MS = 24 * 3600_000;
 
-// Redis's clock in ms. A not-before time is written and compared on this one clock, never on a worker's: replicas whose
+// A not-before time is written and compared on Redis's clock (REDIS_NOW_MS), never on a worker's: workers whose
 // clocks disagree would otherwise fetch early (clock ahead) or skip too long (clock behind).
-const REDIS_NOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 // The scripts touch one key plus the index set, all under one hash tag: atomic, and Redis Cluster safe.
 // ARGV[6] is the Retry-After in ms ('' for none). Of two requests to wait the later holds; a failure without one leaves
 // a time still ahead in force (the poll that failed may have started before it was set) and drops one already past.
-const RECORD_FAILURE = `
+const RECORD_FAILURE = redisScript(`
 local n = redis.call('HINCRBY', KEYS[1], 'consecutiveFailures', 1)
 redis.call('HSET', KEYS[1], 'lastPollAt', ARGV[2], 'lastErrorAt', ARGV[2], 'lastError', ARGV[3], 'lastErrorCode', ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -101,7 +99,7 @@ if n >= tonumber(ARGV[5]) and redis.call('HGET', KEYS[1], 'degraded') ~= '1' the
   redis.call('HSET', KEYS[1], 'degraded', '1', 'degradedSince', ARGV[2])
   became = 1
 end
-${REDIS_NOW}
+${REDIS_NOW_MS}
 local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
 if held ~= nil and held <= now then
   redis.call('HDEL', KEYS[1], 'notBefore', 'skippedPolls')
@@ -116,9 +114,9 @@ if ARGV[6] ~= '' then
     redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'skippedPolls', '0')
   end
 end
-return {n, became}`;
+return {n, became}`);
 
-const RECORD_SUCCESS = `
+const RECORD_SUCCESS = redisScript(`
 local was = redis.call('HGET', KEYS[1], 'degraded')
 redis.call('HSET', KEYS[1], 'consecutiveFailures', '0', 'degraded', '0', 'lastPollAt', ARGV[2], 'lastSuccessAt', ARGV[2],
   'lastItems', ARGV[3], 'lastNotModified', ARGV[4], 'lastBytes', ARGV[5])
@@ -127,21 +125,21 @@ redis.call('HDEL', KEYS[1], 'degradedSince')
 -- it says nothing about the source's wish, so the hold stays; one already past goes.
 local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
 if held ~= nil then
-  ${REDIS_NOW}
+  ${REDIS_NOW_MS}
   if held <= now then redis.call('HDEL', KEYS[1], 'notBefore', 'skippedPolls') end
 end
 redis.call('SADD', KEYS[2], ARGV[1])
 if was == '1' then return 1 end
-return 0`;
+return 0`);
 
 // Returns nil when the poll may fetch, else {notBefore, skipped polls}. Writes only to a health hash that has a
 // not-before time, so a source that never asked to wait gets no key.
-const DEFER_POLL = `
+const DEFER_POLL = redisScript(`
 local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
 if held == nil then return false end
-${REDIS_NOW}
+${REDIS_NOW_MS}
 if held <= now then return false end
-return {string.format('%.0f', held), redis.call('HINCRBY', KEYS[1], 'skippedPolls', 1)}`;
+return {string.format('%.0f', held), redis.call('HINCRBY', KEYS[1], 'skippedPolls', 1)}`);
 
 const CHUNK = 1000;
 const MAX_ERROR_LENGTH = 500;
@@ -176,17 +174,13 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
     },
 
     async recordSuccess(sourceId, poll) {
-      const recovered = await redis.eval(
-        RECORD_SUCCESS,
-        2,
-        key(sourceId, 'health'),
-        index,
+      const recovered = await RECORD_SUCCESS(redis, [key(sourceId, 'health'), index], [
         sourceId,
         poll.at.toISOString(),
         String(poll.items),
         poll.notModified ? '1' : '0',
         String(poll.bytes),
-      );
+      ]);
       return { becameDegraded: false, recovered: Number(recovered) === 1, consecutiveFailures: 0 };
     },
 
@@ -195,23 +189,19 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
       const code = (error as { code?: unknown })?.code;
       const retryAfterMs = (error as { retryAfterMs?: unknown })?.retryAfterMs;
       const wait = typeof retryAfterMs === 'number' && retryAfterMs > 0 ? String(Math.round(Math.min(retryAfterMs, MAX_NOT_BEFORE_MS))) : '';
-      const [n, became] = (await redis.eval(
-        RECORD_FAILURE,
-        2,
-        key(sourceId, 'health'),
-        index,
+      const [n, became] = await RECORD_FAILURE<[number, number]>(redis, [key(sourceId, 'health'), index], [
         sourceId,
         at.toISOString(),
         message,
         typeof code === 'string' ? code : 'UNKNOWN',
         String(degradedAfter),
         wait,
-      )) as [number, number];
+      ]);
       return { becameDegraded: Number(became) === 1, recovered: false, consecutiveFailures: Number(n) };
     },
 
     async deferPoll(sourceId) {
-      const held = (await redis.eval(DEFER_POLL, 1, key(sourceId, 'health'))) as [string, number] | null;
+      const held = await DEFER_POLL<[string, number] | null>(redis, [key(sourceId, 'health')], []);
       return held ? { notBefore: new Date(Number(held[0])), skipped: Number(held[1]) } : null;
     },
 
