@@ -55,16 +55,25 @@ export function pollProcessor(ctx: WorkerContext) {
       // included, are skipped, so a retry goes ahead only when its backoff ends after that time anyway.
       if (err.retryAfterMs !== undefined && err.retryAfterMs > pollRetryDelayMs(job.attemptsMade)) {
         const capped = err.retryAfterMs > MAX_NOT_BEFORE_MS ? ` (${MAX_NOT_BEFORE_MS / 3600_000} h at most)` : '';
-        throw new UnrecoverableError(`${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; its polls are skipped until then${capped}`);
+        throw new UnrecoverableError(
+          `${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; its polls are skipped until then${capped}, ` +
+            'and so are the requests of other sources to the host that answered',
+        );
       }
       throw err;
     }
     if (outcome.status === 'deferred') {
       ctx.metrics?.polls.inc({ source: sourceId, outcome: 'deferred' });
       const notBefore = outcome.notBefore.toISOString();
-      // One info line per request to wait, however many polls (on however many workers) it skips.
-      log[outcome.skipped === 1 ? 'info' : 'debug']({ notBefore, skippedPolls: outcome.skipped }, 'poll skipped: the source asked us to wait (Retry-After); it is polled again from notBefore');
-      return { status: 'skipped', reason: 'retry-after', notBefore };
+      const { origin } = outcome;
+      // One info line per source and request to wait, however many polls (on however many workers) it skips.
+      const level = outcome.skipped === 1 ? 'info' : 'debug';
+      if (origin === undefined) {
+        log[level]({ notBefore, skippedPolls: outcome.skipped }, 'poll skipped: the source asked us to wait (Retry-After); it is polled again from notBefore');
+        return { status: 'skipped', reason: 'retry-after', notBefore };
+      }
+      log[level]({ notBefore, origin, skippedPolls: outcome.skipped }, 'poll skipped: its host asked us to wait (Retry-After to another source on it); it is polled again from notBefore');
+      return { status: 'skipped', reason: 'retry-after', notBefore, origin };
     }
     if (outcome.status === 'not-modified') {
       ctx.metrics?.polls.inc({ source: sourceId, outcome: 'not-modified' });

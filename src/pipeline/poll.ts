@@ -8,7 +8,8 @@ import type { SourceStateStore } from '../store/source-state.js';
 import type { SeenStore } from '../store/seen.js';
 
 export type PollOutcome =
-  | { status: 'deferred'; notBefore: Date; skipped: number }
+  /** `origin`: the host whose hold (set by another source's Retry-After) deferred it; absent for the source's own. */
+  | { status: 'deferred'; notBefore: Date; skipped: number; origin?: string }
   | { status: 'not-modified' }
   | { status: 'ok'; fetched: number; fresh: Item[]; commit: () => Promise<void> };
 
@@ -17,8 +18,9 @@ export type PollOutcome =
  * Neither are items marked seen nor the source's validators (ETag, screening snapshot) stored here: the caller does
  * both (markSeen, then commit) once the items are safely queued for scoring, so a crash in between re-delivers them
  * (downstream is idempotent) instead of losing them behind a 304.
- * A poll that starts while the source's Retry-After holds is `deferred`: nothing fetched, recorded or marked seen, so
- * the first poll after that time fetches whatever came out meanwhile.
+ * A poll that starts while the source's Retry-After holds, or that would send a request to a host under a Retry-After
+ * (any source's), is `deferred`: nothing fetched, recorded or marked seen, so the first poll after that time fetches
+ * whatever came out meanwhile.
  */
 export async function pollStage(
   source: SourceConfig,
@@ -35,6 +37,7 @@ export async function pollStage(
     bodyArrived: deps.bodyArrived,
     deferCommit: true,
   });
+  if (result.status === 'deferred') return result;
   if (result.status === 'not-modified') return { status: 'not-modified' };
   const unique = uniqueItems(result.items, source.id, deps.log);
   const freshIds = new Set(await deps.seen.filterUnseen(unique.map((item) => item.id)));

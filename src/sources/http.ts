@@ -12,6 +12,7 @@ import { displayUrl } from './http/display-url.js';
 import { classifyFailure, AttemptError, statusFailure } from './http/failures.js';
 import { readFileUrl } from './http/file-url.js';
 import { Deadline } from './http/deadline.js';
+import { HostHeldError, HostHoldStoreError, type HostHolds } from './http/host-hold.js';
 import { HostLimiter, sleep } from './http/host-limiter.js';
 import { readCapped, BodyTooLargeError } from './http/read-body.js';
 import { backoffDelay } from './http/retry-after.js';
@@ -37,6 +38,11 @@ export interface HttpRequest {
   maxBytes?: number;
   maxBytesAtMost?: number;
   signal?: AbortSignal;
+  /**
+   * Retry-After holds shared by every source on a host: no request (redirect hops included) is sent to a held origin
+   * (HostHeldError), and a 429/503 whose Retry-After ends the fetch holds the origin that answered.
+   */
+  hostHolds?: HostHolds;
 }
 
 export type HttpResponse =
@@ -121,8 +127,12 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
     httpsAgent: agents.httpsAgent,
   });
 
+  /** Whether a failure on try `n` is waited out and tried again inside this fetch (else the fetch fails with it). */
+  const triesAgain = (f: { retryInClient: boolean; retryAfterMs?: number }, n: number) =>
+    f.retryInClient && n < settings.retries && (f.retryAfterMs === undefined || f.retryAfterMs <= maxWait);
+
   /** One try: the deadline runs while a slot is held and `signal` (the deadline or the caller's) aborts the request. */
-  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number): Promise<HttpResponse> {
+  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number, n: number): Promise<HttpResponse> {
     let current = req.url;
     const firstOrigin = new URL(current).origin;
     const chain = [current];
@@ -141,9 +151,13 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
       if (req.validators?.lastModified) headers['If-Modified-Since'] = req.validators.lastModified;
 
       deadline.pause();
+      const origin = new URL(current).origin;
       const release = await limiter.acquire(new URL(current).host, req.signal);
-      deadline.run();
       try {
+        // Checked once the slot is ours: a request queued behind one that was just told to wait must not go.
+        const held = req.hostHolds && (await viaHoldStore(() => req.hostHolds!.check(origin)));
+        if (held) throw new HostHeldError(origin, held.notBefore, held.skipped);
+        deadline.run();
         const res: AxiosResponse<Readable> = await instance.get(current, { headers, signal });
         const status = res.status;
         const location = res.headers.location as string | undefined;
@@ -164,7 +178,14 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
         }
         if (status < 200 || status >= 300) {
           res.data.destroy();
-          throw statusFailure(status, res.statusText, res.headers['retry-after'] as string | undefined);
+          const failure = statusFailure(status, res.statusText, res.headers['retry-after'] as string | undefined);
+          // The host that answered is the one that asked (not an origin that redirected here). Set before the slot
+          // is released, so this host's next queued request finds it; a wait the client sits out in place holds nothing.
+          if (req.hostHolds && failure.retryAfterMs && !triesAgain(failure, n)) {
+            const waitMs = failure.retryAfterMs;
+            await viaHoldStore(() => req.hostHolds!.hold(origin, waitMs));
+          }
+          throw failure;
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) {
@@ -220,8 +241,9 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
       const signal = req.signal ? AbortSignal.any([deadline.signal, req.signal]) : deadline.signal;
       try {
         // The clock stops when the attempt settles, either way: no timer outlives it.
-        return await attempt(req, deadline, signal, maxBytes).finally(() => deadline.pause());
+        return await attempt(req, deadline, signal, maxBytes, n).finally(() => deadline.pause());
       } catch (e) {
+        if (e instanceof HostHeldError || e instanceof HostHoldStoreError) throw e;
         const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });
         if (!f.retryInClient || n >= settings.retries) throw fail(e, n + 1);
         const wait = f.retryAfterMs ?? backoffDelay(n, baseDelay);
@@ -236,4 +258,12 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
   }
 
   return { get, close: () => agents.destroy() };
+}
+
+async function viaHoldStore<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    throw new HostHoldStoreError(e);
+  }
 }

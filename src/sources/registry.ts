@@ -3,6 +3,7 @@ import type { SourceConfig } from '../config/schema.js';
 import type { Item } from '../items/item.js';
 import type { SourceStateStore } from '../store/source-state.js';
 import type { HttpClient } from './http.js';
+import { HostHeldError, type HostHolds } from './http/host-hold.js';
 import * as html from './kinds/html.js';
 import * as json from './kinds/json.js';
 import * as rss from './kinds/rss.js';
@@ -48,17 +49,30 @@ export function pollSource(source: SourceConfig, ctx: PollContext): Promise<Poll
   return kind.poll(source, ctx);
 }
 
+/** A poll that sent nothing (more) because a host it goes to is under another source's Retry-After. */
+export interface HostDeferral {
+  status: 'deferred';
+  origin: string;
+  notBefore: Date;
+  /** This source's polls skipped by this hold so far, this one included. */
+  skipped: number;
+}
+
 /**
  * Polls a source and records its health: one log line when it becomes degraded or recovers, a debug line otherwise,
  * so a feed that is down for a day does not write an error every fifteen minutes. Rethrows the poll's error.
+ * With a state store that keeps host holds, no request goes to a held host: the poll is then `deferred`, and neither
+ * a failure nor a success is recorded.
  */
-export async function pollSourceWithHealth(source: SourceConfig, ctx: PollContext): Promise<PollResult> {
+export async function pollSourceWithHealth(source: SourceConfig, ctx: PollContext): Promise<PollResult | HostDeferral> {
   const log = ctx.log.child({ sourceId: source.id });
+  const origins = new Set<string>();
   let result: PollResult;
   try {
-    result = await pollSource(source, ctx);
+    result = await pollSource(source, { ...ctx, http: withHostHolds(ctx.http, source.id, ctx.state, origins) });
   } catch (err) {
-    const change = await ctx.state.recordFailure(source.id, err, ctx.now);
+    if (err instanceof HostHeldError) return { status: 'deferred', origin: err.origin, notBefore: err.notBefore, skipped: err.skipped };
+    const change = await ctx.state.recordFailure(source.id, err, ctx.now, [...origins]);
     if (change.becameDegraded) {
       log.error({ err, consecutiveFailures: change.consecutiveFailures }, 'source degraded: it failed %d times in a row', change.consecutiveFailures);
     } else {
@@ -71,7 +85,25 @@ export async function pollSourceWithHealth(source: SourceConfig, ctx: PollContex
     notModified: result.status === 'not-modified',
     bytes: result.status === 'ok' ? result.bytes : 0,
     at: ctx.now,
+    origins: [...origins],
   });
   if (change.recovered) log.info('source recovered');
   return result;
+}
+
+/**
+ * The HTTP client with the store's host holds on every request of this source's poll; `origins` collects the origins
+ * it sent to, which the source's health keeps so that its view shows their holds. Unchanged for a store without holds.
+ */
+function withHostHolds(http: HttpClient, sourceId: string, state: SourceStateStore, origins: Set<string>): HttpClient {
+  const { deferRequest, holdHost } = state;
+  if (!deferRequest || !holdHost) return http;
+  const hostHolds: HostHolds = {
+    check: (origin) => {
+      origins.add(origin);
+      return deferRequest.call(state, sourceId, origin);
+    },
+    hold: (origin, waitMs) => holdHost.call(state, origin, waitMs),
+  };
+  return { get: (request) => http.get({ ...request, hostHolds }), close: () => http.close() };
 }

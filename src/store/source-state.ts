@@ -30,10 +30,13 @@ export interface SourceHealth {
   lastNotModified: boolean;
   lastBytes: number;
   /**
-   * Until when the source's polls are skipped, because it answered 429 or 503 with a Retry-After; null once that time
-   * has passed (or when it never asked). Absent from stores that keep nothing between runs.
+   * Until when the source's polls are skipped, because it, or another source on a host it is polled from, answered 429
+   * or 503 with a Retry-After; null once that time has passed (or when nobody asked). Absent from stores that keep
+   * nothing between runs.
    */
   notBefore?: string | null;
+  /** The origin (scheme, host, port) whose Retry-After sets notBefore; null when it is the source's own (or none). */
+  holdOrigin?: string | null;
 }
 
 /** A poll held back by the source's not-before time. */
@@ -58,17 +61,29 @@ export interface SourceStateStore {
    */
   getValidators(sourceId: string, url: string): Promise<SourceValidators>;
   saveValidators(sourceId: string, url: string, validators: SourceValidators): Promise<void>;
-  recordSuccess(sourceId: string, poll: { items: number; notModified: boolean; bytes: number; at: Date }): Promise<HealthChange>;
+  /** `origins`: the origins the poll sent requests to, kept (when any) to show the source under their holds. */
+  recordSuccess(sourceId: string, poll: { items: number; notModified: boolean; bytes: number; at: Date; origins?: string[] }): Promise<HealthChange>;
   /**
    * Records a failed poll. When the error carries the source's Retry-After (`retryAfterMs`, a 429 or 503), also holds
-   * the source's polls back until then (see deferPoll), capped at MAX_NOT_BEFORE_MS.
+   * the source's polls back until then (see deferPoll), capped at MAX_NOT_BEFORE_MS. `origins` as for recordSuccess.
    */
-  recordFailure(sourceId: string, error: unknown, at: Date): Promise<HealthChange>;
+  recordFailure(sourceId: string, error: unknown, at: Date, origins?: string[]): Promise<HealthChange>;
   /**
    * Skips this poll (counts it, returns until when) while a Retry-After the source sent is still in force by Redis's
    * clock; null when the poll may fetch. Absent from stores that keep nothing between runs: they have nothing to honour.
    */
   deferPoll?(sourceId: string): Promise<PollDeferral | null>;
+  /**
+   * Holds every source's requests to `origin` (scheme, host, port) for `waitMs`, capped at MAX_NOT_BEFORE_MS, on
+   * Redis's clock: a Retry-After is the host's word about this client, not about one URL. A later time already set is
+   * kept; nothing lifts a hold early (a success of a request begun before it says nothing about the host's wish).
+   */
+  holdHost?(origin: string, waitMs: number): Promise<void>;
+  /**
+   * The hold on `origin` a request of this source would break, with the source's polls skipped by it so far (this one
+   * included), or null when the request may go.
+   */
+  deferRequest?(sourceId: string, origin: string): Promise<PollDeferral | null>;
   getHealth(sourceId: string): Promise<SourceHealth | null>;
   listHealth(): Promise<SourceHealth[]>;
   /** Entry key -> content hash of the list as last seen; null before the first (baseline) poll. */
@@ -114,6 +129,7 @@ if ARGV[6] ~= '' then
     redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'skippedPolls', '0')
   end
 end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'origins', ARGV[7]) end
 return {n, became}`);
 
 const RECORD_SUCCESS = redisScript(`
@@ -128,6 +144,7 @@ if held ~= nil then
   ${REDIS_NOW_MS}
   if held <= now then redis.call('HDEL', KEYS[1], 'notBefore', 'skippedPolls') end
 end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'origins', ARGV[6]) end
 redis.call('SADD', KEYS[2], ARGV[1])
 if was == '1' then return 1 end
 return 0`);
@@ -141,21 +158,66 @@ ${REDIS_NOW_MS}
 if held <= now then return false end
 return {string.format('%.0f', held), redis.call('HINCRBY', KEYS[1], 'skippedPolls', 1)}`);
 
+// A host's hold is a hash of its own, {prefix}:host-hold:<origin>, expiring at its time: nothing to clean up, and once
+// past it holds nothing. Skipped polls are counted per source (field skipped:<id>), so each source on the host logs its
+// first skipped poll at info. A later time replaces the hold (and its counts); an earlier or equal one changes nothing.
+const HOLD_HOST = redisScript(`
+${REDIS_NOW_MS}
+local asked = now + tonumber(ARGV[1])
+local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
+if held ~= nil and held > now and held >= asked then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'origin', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', asked))
+return 1`);
+
+// Returns nil when the request may go, else {notBefore, the source's skipped polls}. The held origin joins the origins
+// on the source's health (once per hold, and only for a source polled before), so its view shows the hold even when
+// its last poll went elsewhere (a redirect that moved); writes nothing when there is no hold.
+const DEFER_REQUEST = redisScript(`
+local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
+if held == nil then return false end
+${REDIS_NOW_MS}
+if held <= now then return false end
+local skipped = redis.call('HINCRBY', KEYS[1], 'skipped:' .. ARGV[1], 1)
+if skipped == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+  local origins = redis.call('HGET', KEYS[2], 'origins') or ''
+  if not string.find(' ' .. origins .. ' ', ' ' .. ARGV[2] .. ' ', 1, true) then
+    if origins ~= '' then origins = origins .. ' ' end
+    redis.call('HSET', KEYS[2], 'origins', origins .. ARGV[2])
+  end
+end
+return {string.format('%.0f', held), skipped}`);
+
 const CHUNK = 1000;
 const MAX_ERROR_LENGTH = 500;
 
 /**
- * Per-source state in Redis: validators, health (with the not-before time a Retry-After set) and screening snapshots.
- * Keys are `{prefix}:source:<id>:{http|health|screening|screening-meta}` plus the index set `{prefix}:sources:health`.
+ * Per-source state in Redis: validators, health (with the not-before time a Retry-After set) and screening snapshots,
+ * and the holds on hosts. Keys are `{prefix}:source:<id>:{http|health|screening|screening-meta}`, the index set
+ * `{prefix}:sources:health` and `{prefix}:host-hold:<origin>`.
  */
 export function createSourceStateStore(redis: Redis, prefix: string, opts: { degradedAfter?: number } = {}): SourceStateStore {
   const degradedAfter = opts.degradedAfter ?? 3;
   const key = (sourceId: string, part: string) => keyFor(prefix, 'source', sourceId, part);
   const index = keyFor(prefix, 'sources', 'health');
+  // The origin is readable in the key (no credentials: an origin has no userinfo, path or query), so an operator can
+  // find a hold, and lift it by deleting the key.
+  const holdKey = (origin: string) => keyFor(prefix, 'host-hold', origin);
+
+  /** The holds (ms, Redis's clock) on the origins the given health records were polled from. */
+  async function holdsOf(records: Array<Record<string, string>>): Promise<Map<string, number>> {
+    const origins = [...new Set(records.flatMap(originsOf))];
+    if (!origins.length) return new Map();
+    const pipeline = redis.pipeline();
+    for (const origin of origins) pipeline.hget(holdKey(origin), 'notBefore');
+    const results = (await pipeline.exec()) ?? [];
+    return new Map(origins.flatMap((origin, i) => (results[i]?.[1] ? [[origin, Number(results[i][1])] as [string, number]] : [])));
+  }
 
   async function getHealth(sourceId: string): Promise<SourceHealth | null> {
     const h = (await redis.hgetall(key(sourceId, 'health'))) as Record<string, string>;
-    return Object.keys(h).length ? toHealth(sourceId, h) : null;
+    return Object.keys(h).length ? toHealth(sourceId, h, await holdsOf([h])) : null;
   }
 
   return {
@@ -180,11 +242,12 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
         String(poll.items),
         poll.notModified ? '1' : '0',
         String(poll.bytes),
+        (poll.origins ?? []).join(' '),
       ]);
       return { becameDegraded: false, recovered: Number(recovered) === 1, consecutiveFailures: 0 };
     },
 
-    async recordFailure(sourceId, error, at) {
+    async recordFailure(sourceId, error, at, origins = []) {
       const message = redactSecrets(error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
       const code = (error as { code?: unknown })?.code;
       const retryAfterMs = (error as { retryAfterMs?: unknown })?.retryAfterMs;
@@ -196,12 +259,23 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
         typeof code === 'string' ? code : 'UNKNOWN',
         String(degradedAfter),
         wait,
+        origins.join(' '),
       ]);
       return { becameDegraded: Number(became) === 1, recovered: false, consecutiveFailures: Number(n) };
     },
 
     async deferPoll(sourceId) {
       const held = await DEFER_POLL<[string, number] | null>(redis, [key(sourceId, 'health')], []);
+      return held ? { notBefore: new Date(Number(held[0])), skipped: Number(held[1]) } : null;
+    },
+
+    async holdHost(origin, waitMs) {
+      if (!(waitMs > 0)) return;
+      await HOLD_HOST(redis, [holdKey(origin)], [String(Math.round(Math.min(waitMs, MAX_NOT_BEFORE_MS))), origin]);
+    },
+
+    async deferRequest(sourceId, origin) {
+      const held = await DEFER_REQUEST<[string, number] | null>(redis, [holdKey(origin), key(sourceId, 'health')], [sourceId, origin]);
       return held ? { notBefore: new Date(Number(held[0])), skipped: Number(held[1]) } : null;
     },
 
@@ -212,10 +286,12 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
       const pipeline = redis.pipeline();
       for (const id of ids) pipeline.hgetall(key(id, 'health'));
       const results = (await pipeline.exec()) ?? [];
-      return ids.flatMap((id, i) => {
+      const records = ids.flatMap((id, i) => {
         const h = results[i]?.[1] as Record<string, string> | undefined;
-        return h && Object.keys(h).length ? [toHealth(id, h)] : [];
+        return h && Object.keys(h).length ? [[id, h] as const] : [];
       });
+      const holds = await holdsOf(records.map(([, h]) => h));
+      return records.map(([id, h]) => toHealth(id, h, holds));
     },
 
     async getScreeningSnapshot(sourceId) {
@@ -242,8 +318,24 @@ function urlDigest(url: string): string {
   return createHash('sha256').update(url).digest('hex').slice(0, 32);
 }
 
-/** A MULTI reports each command's error in its result instead of rejecting. */
-function toHealth(sourceId: string, h: Record<string, string>): SourceHealth {
+/** The origins a source's last poll sent requests to (plus a held one that deferred it since). */
+function originsOf(h: Record<string, string>): string[] {
+  return h.origins ? h.origins.split(' ') : [];
+}
+
+/** The later of the source's own hold and its hosts' holds, while ahead (by this worker's clock: display only). */
+function heldUntil(h: Record<string, string>, hostHolds: Map<string, number>): { at: number; origin: string | null } | null {
+  const now = Date.now();
+  let held: { at: number; origin: string | null } | null = h.notBefore && Number(h.notBefore) > now ? { at: Number(h.notBefore), origin: null } : null;
+  for (const origin of originsOf(h)) {
+    const at = hostHolds.get(origin);
+    if (at !== undefined && at > now && (!held || at > held.at)) held = { at, origin };
+  }
+  return held;
+}
+
+function toHealth(sourceId: string, h: Record<string, string>, hostHolds: Map<string, number>): SourceHealth {
+  const held = heldUntil(h, hostHolds);
   return {
     sourceId,
     lastPollAt: h.lastPollAt ?? null,
@@ -257,7 +349,8 @@ function toHealth(sourceId: string, h: Record<string, string>): SourceHealth {
     lastItems: Number(h.lastItems ?? 0),
     lastNotModified: h.lastNotModified === '1',
     lastBytes: Number(h.lastBytes ?? 0),
-    // Shown while ahead (by this worker's clock: display only); a time past is removed by the source's next poll.
-    notBefore: h.notBefore && Number(h.notBefore) > Date.now() ? new Date(Number(h.notBefore)).toISOString() : null,
+    // A source's own time past is removed by its next poll; a host's hold expires with its key.
+    notBefore: held ? new Date(held.at).toISOString() : null,
+    holdOrigin: held?.origin ?? null,
   };
 }

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SourceFetchError } from '../../src/errors.js';
 import { createGuardedAgents } from '../../src/sources/http/agents.js';
 import { createHttpClient, type HttpClient, type HttpResponse } from '../../src/sources/http.js';
+import { HostHeldError, type HostHolds } from '../../src/sources/http/host-hold.js';
 import { httpSettings, startServer, type TestServer } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -384,5 +385,74 @@ describe('a source\'s Retry-After', () => {
     for (const value of ['abc 2030', '2030-01-01', 'tomorrow', '1.5', '-5', 'Sun, 31 Feb 2027 13:00:00 GMT']) {
       expect(parseRetryAfter(value, now), value).toBeUndefined();
     }
+  });
+});
+
+describe("a host's hold (Retry-After shared by every source on an origin)", () => {
+  /** The hold store as the client sees it, kept in memory: the Redis one is tested in source-state.test.ts. */
+  function memoryHolds() {
+    const held = new Map<string, number>();
+    const asked: Array<[string, number]> = [];
+    const holds: HostHolds = {
+      async check(origin) {
+        const until = held.get(origin);
+        return until !== undefined && until > Date.now() ? { notBefore: new Date(until), skipped: 1 } : null;
+      },
+      async hold(origin, waitMs) {
+        asked.push([origin, waitMs]);
+        held.set(origin, Date.now() + waitMs);
+      },
+    };
+    return { holds, asked, held };
+  }
+
+  it('holds the host that answered a long Retry-After before its next request is sent', async () => {
+    const host = await serve((req, res) => (req.url === '/limited' ? res.writeHead(429, { 'Retry-After': '3600' }).end() : res.end('ok')));
+    const { holds, asked } = memoryHolds();
+    // One request at a time to the host: the second waits for the first's slot, and must find the hold when it gets it.
+    const c = client({ perHostConcurrency: 1, retries: 0 });
+    const [first, second] = await Promise.allSettled([
+      c.get({ url: `${host.url}/limited`, sourceId: 'a', hostHolds: holds }),
+      c.get({ url: `${host.url}/other`, sourceId: 'b', hostHolds: holds }),
+    ]);
+    expect(asked).toEqual([[host.url, 3_600_000]]);
+    expect((first as PromiseRejectedResult).reason).toBeInstanceOf(SourceFetchError);
+    expect((second as PromiseRejectedResult).reason).toBeInstanceOf(HostHeldError);
+    expect((second as PromiseRejectedResult).reason).toMatchObject({ origin: host.url });
+    expect(host.requests.map((r) => r.path)).toEqual(['/limited']);
+  });
+
+  it('holds the origin that answered, not the one that redirected to it', async () => {
+    const host = await serve((_req, res) => res.writeHead(429, { 'Retry-After': '3600' }).end());
+    const redirector = await serve((_req, res) => res.writeHead(302, { Location: `${host.url}/limited` }).end());
+    const { holds, asked } = memoryHolds();
+    const err = await failure(client({ retries: 0 }).get({ url: `${redirector.url}/feed`, sourceId: 'a', hostHolds: holds }));
+    expect(err.retryAfterMs).toBe(3_600_000);
+    expect(asked).toEqual([[host.url, 3_600_000]]);
+  });
+
+  it('sends nothing to a held origin, at any hop, and still follows the hops before it', async () => {
+    const host = await serve((_req, res) => res.end('ok'));
+    const redirector = await serve((_req, res) => res.writeHead(301, { Location: `${host.url}/feed` }).end());
+    const { holds, held } = memoryHolds();
+    held.set(host.url, Date.now() + 60_000);
+    const err = await client().get({ url: `${redirector.url}/old`, sourceId: 'moved', hostHolds: holds }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostHeldError);
+    expect(redirector.requests).toHaveLength(1);
+    expect(host.requests).toHaveLength(0);
+  });
+
+  it('holds no host for a Retry-After it waits out in place, and holds it for one that ends the fetch', async () => {
+    let calls = 0;
+    const server = await serve((_req, res) => (++calls === 1 ? res.writeHead(429, { 'Retry-After': '1' }).end() : res.end('ok')));
+    const waited = memoryHolds();
+    expect(ok(await client().get({ url: server.url, sourceId: 's1', hostHolds: waited.holds })).body.toString()).toBe('ok');
+    expect(waited.asked).toEqual([]);
+
+    const limited = await serve((_req, res) => res.writeHead(503, { 'Retry-After': '1' }).end());
+    const ended = memoryHolds();
+    const err = await failure(client({ retries: 0 }).get({ url: limited.url, sourceId: 's2', hostHolds: ended.holds }));
+    expect(err.retryAfterMs).toBe(1000);
+    expect(ended.asked).toEqual([[limited.url, 1000]]);
   });
 });

@@ -13,10 +13,11 @@ import { startServer, type TestServer } from './helpers.js';
 
 /**
  * The poll job as the worker runs it: which failed polls BullMQ retries after the poll queue's backoff (10 s), and which
- * polls a source's Retry-After holds back.
+ * polls a source's Retry-After holds back. Each source has a server (an origin) of its own: a Retry-After holds every
+ * source on the host that sent it (test/integration/source-hold-host.test.ts).
  */
 const prefix = uniquePrefix('poll-job');
-let server: TestServer;
+const servers = new Map<string, TestServer>();
 let worker: RunningWorker;
 let config: ReturnType<typeof writeConfigDir>;
 let redis: Redis;
@@ -24,8 +25,10 @@ let lines: () => string[];
 
 const RSS = '<rss version="2.0"><channel><title>Blip</title><item><guid>blip-1</guid><title>Gallium export licences</title><link>https://agency.example/1</link></item></channel></rss>';
 
+const SOURCES = ['limited', 'briefly-limited', 'down', 'maintenance', 'flaky', 'blip'];
+
 beforeAll(async () => {
-  server = await startServer((req, res) => {
+  const answer = (server: TestServer, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const asked = server.requests.filter((r) => r.path === req.url).length;
     if (req.url === '/limited.xml') return res.writeHead(429, { 'Retry-After': '3600' }).end();
     if (req.url === '/briefly-limited.xml') return res.writeHead(429, { 'Retry-After': '4' }).end();
@@ -35,8 +38,9 @@ beforeAll(async () => {
     // Asks for a second, then serves its feed.
     if (req.url === '/blip.xml') return asked === 1 ? res.writeHead(429, { 'Retry-After': '1' }).end() : res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(RSS);
     res.writeHead(503).end();
-  });
-  const sources = ['limited', 'briefly-limited', 'down', 'maintenance', 'flaky', 'blip'].map((id) => `  - { id: ${id}, kind: rss, url: "${server.url}/${id}.xml", schedule: "0 0 1 1 *" }`);
+  };
+  for (const id of SOURCES) servers.set(id, await startServer((req, res) => answer(servers.get(id)!, req, res)));
+  const sources = SOURCES.map((id) => `  - { id: ${id}, kind: rss, url: "${servers.get(id)!.url}/${id}.xml", schedule: "0 0 1 1 *" }`);
   config = writeConfigDir({
     'sources.yaml': `sources:\n${sources.join('\n')}\n`,
     'watchlists.yaml': 'watchlists:\n  - id: minerals\n    keywords: [gallium]\n    routes: [{ channel: hook, minLevel: info }]\n',
@@ -52,7 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop();
-  await server?.close();
+  await Promise.allSettled([...servers.values()].map((server) => server.close()));
   redis?.disconnect();
   config?.cleanup();
   await cleanPrefix(prefix);
@@ -78,7 +82,7 @@ async function settled(id: string, states: string[]): Promise<{ job: Job; state:
   );
 }
 
-const requestsFor = (sourceId: string) => server.requests.filter((r) => r.path === `/${sourceId}.xml`).length;
+const requestsFor = (sourceId: string) => servers.get(sourceId)!.requests.filter((r) => r.path === `/${sourceId}.xml`).length;
 const skipLines = (sourceId: string) => lines().filter((l) => l.includes('"msg":"poll skipped') && l.includes(`"sourceId":"${sourceId}"`));
 
 describe('the poll job', () => {
@@ -88,7 +92,7 @@ describe('the poll job', () => {
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toContain('HTTP 429');
     expect(job.failedReason).toContain('the source asked us to come back in 3600 s; its polls are skipped until then');
-    expect(server.requests.filter((r) => r.path === '/limited.xml')).toHaveLength(1);
+    expect(requestsFor('limited')).toBe(1);
     expect(await createSourceStateStore(redis, prefix).getHealth('limited')).toMatchObject({ lastErrorCode: 'CP_SOURCE_RATE_LIMITED', consecutiveFailures: 1 });
   });
 

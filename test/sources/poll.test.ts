@@ -7,7 +7,7 @@ import { FeedParseError, SourceFetchError } from '../../src/errors.js';
 import { memoryLogger, silentLogger } from '../../src/log.js';
 import { clearSecretsForTests, registerSecret } from '../../src/secrets.js';
 import { createHttpClient, type HttpClient, type HttpRequest } from '../../src/sources/http.js';
-import { pollSource, pollSourceWithHealth, type PollContext, type PollResult } from '../../src/sources/registry.js';
+import { pollSource, pollSourceWithHealth, type PollContext, type PollResult, type HostDeferral } from '../../src/sources/registry.js';
 import { itemFingerprint } from '../../src/items/fingerprint.js';
 import { pollStage } from '../../src/pipeline/poll.js';
 import { createSeenStore } from '../../src/store/seen.js';
@@ -44,7 +44,7 @@ async function serve(handler: http.RequestListener, host?: string): Promise<Test
 
 const ctx = (over: Partial<PollContext> = {}): PollContext => ({ http: client, state, now: new Date('2025-04-04T12:00:00Z'), log: silentLogger(), ...over });
 const source = (raw: Record<string, unknown>): SourceConfig => sourceSchema.parse(raw);
-const ok = (r: PollResult) => {
+const ok = (r: PollResult | HostDeferral) => {
   if (r.status !== 'ok') throw new Error(`expected ok, got ${r.status}`);
   return r;
 };

@@ -214,3 +214,96 @@ describe("a source's not-before time (Retry-After)", () => {
     expect(await redis.exists(`{${prefix}}:source:nb-never:health`)).toBe(0);
   });
 });
+
+describe("a host's hold (a Retry-After applies to every source on the origin that sent it)", () => {
+  const origin = 'https://www.federalregister.gov';
+  const elsewhereOrigin = 'https://api.gdeltproject.org';
+  const polled = (sourceId: string, origins: string[]) => store.recordSuccess(sourceId, { items: 1, notModified: false, bytes: 10, at: at(0), origins });
+
+  it("holds every worker's requests of every source to that origin until the time asked, on Redis's clock, and no other origin's", async () => {
+    const other = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
+    try {
+      const elsewhere = createSourceStateStore(other, prefix);
+      const before = await redisNow();
+      await store.holdHost!(origin, 3_600_000);
+      const after = await redisNow();
+      const first = await elsewhere.deferRequest!('hh-fr-bis', origin);
+      expect(first?.notBefore.getTime()).toBeGreaterThanOrEqual(before + 3_600_000);
+      expect(first?.notBefore.getTime()).toBeLessThanOrEqual(after + 3_600_000);
+      // Skipped polls are counted per source: each source's first is the one worth an info line.
+      expect(first?.skipped).toBe(1);
+      expect((await store.deferRequest!('hh-fr-ustr', origin))?.skipped).toBe(1);
+      expect((await store.deferRequest!('hh-fr-bis', origin))?.skipped).toBe(2);
+      expect(await store.deferRequest!('hh-fr-bis', elsewhereOrigin)).toBeNull();
+      // The per-source hold is not touched: the host's hold is its own.
+      expect(await store.deferPoll!('hh-fr-bis')).toBeNull();
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('is not lifted by a source on the host that succeeds meanwhile (its request began before the hold)', async () => {
+    await store.holdHost!('https://hold-success.example', 600_000);
+    const held = (await store.deferRequest!('hh-success', 'https://hold-success.example'))!.notBefore.getTime();
+    await polled('hh-success', ['https://hold-success.example']);
+    await store.recordSuccess('hh-other', { items: 1, notModified: false, bytes: 10, at: at(1), origins: ['https://hold-success.example'] });
+    expect((await store.deferRequest!('hh-success', 'https://hold-success.example'))?.notBefore.getTime()).toBe(held);
+  });
+
+  it('holds for 24 hours at most, keeps the later of two times, and counts skipped polls afresh for a later one', async () => {
+    const before = await redisNow();
+    await store.holdHost!('https://capped.example', 30 * 86_400_000);
+    const capped = await store.deferRequest!('hh-capped', 'https://capped.example');
+    expect(capped?.notBefore.getTime()).toBeGreaterThanOrEqual(before + 86_400_000);
+    expect(capped?.notBefore.getTime()).toBeLessThan(before + 86_400_000 + 5_000);
+
+    await store.holdHost!('https://later.example', 600_000);
+    expect((await store.deferRequest!('hh-later', 'https://later.example'))?.skipped).toBe(1);
+    expect((await store.deferRequest!('hh-later', 'https://later.example'))?.skipped).toBe(2);
+    await store.holdHost!('https://later.example', 3_600_000);
+    const later = await store.deferRequest!('hh-later', 'https://later.example');
+    expect(later?.skipped).toBe(1);
+    await store.holdHost!('https://later.example', 60_000);
+    expect((await store.deferRequest!('hh-later', 'https://later.example'))?.notBefore.getTime()).toBe(later?.notBefore.getTime());
+  });
+
+  it('holds nothing once the time is past, and leaves no key behind', async () => {
+    await store.holdHost!('https://brief.example', 1000);
+    const held = await store.deferRequest!('hh-brief', 'https://brief.example');
+    expect(held).not.toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, held!.notBefore.getTime() - Date.now()) + 50));
+    expect(await store.deferRequest!('hh-brief', 'https://brief.example')).toBeNull();
+    expect(await redis.keys(`{${prefix}}:*brief.example*`)).toEqual([]);
+  });
+
+  it("shows a source's notBefore as the hold it is under, its own or its host's, and keeps the hold's key under the hash tag", async () => {
+    const host = 'https://news.example:8443';
+    await polled('hh-view-b', [host]);
+    await polled('hh-view-elsewhere', ['https://other.example']);
+    await store.holdHost!(host, 1_800_000);
+    const hold = (await store.deferRequest!('hh-view-probe', host))!.notBefore.toISOString();
+    expect(await store.getHealth('hh-view-b')).toMatchObject({ notBefore: hold, holdOrigin: host, consecutiveFailures: 0 });
+    const listed = new Map((await store.listHealth()).map((h) => [h.sourceId, h]));
+    expect(listed.get('hh-view-b')).toMatchObject({ notBefore: hold, holdOrigin: host });
+    expect(listed.get('hh-view-elsewhere')).toMatchObject({ notBefore: null, holdOrigin: null });
+
+    // The source's own, later hold is the one it is under.
+    await store.recordFailure('hh-view-b', rateLimited(7200), at(1), [host]);
+    expect(await store.getHealth('hh-view-b')).toMatchObject({ holdOrigin: null });
+    expect(Date.parse((await store.getHealth('hh-view-b'))?.notBefore ?? '')).toBeGreaterThan(Date.parse(hold));
+
+    const keys = await redis.keys('*news.example:8443*');
+    expect(keys).toHaveLength(1);
+    expect(keys[0].startsWith(`{${prefix}}:`)).toBe(true);
+  });
+
+  it('shows the hold a source was deferred by, even when its last poll went elsewhere (a redirect that moved)', async () => {
+    await polled('hh-moved', ['https://old.example']);
+    await store.holdHost!('https://new.example', 600_000);
+    const held = await store.deferRequest!('hh-moved', 'https://new.example');
+    expect(await store.getHealth('hh-moved')).toMatchObject({ notBefore: held?.notBefore.toISOString(), holdOrigin: 'https://new.example' });
+    // A source never polled gets no health record from a deferral.
+    await store.deferRequest!('hh-never-polled', 'https://new.example');
+    expect(await store.getHealth('hh-never-polled')).toBeNull();
+  });
+});
