@@ -33,6 +33,8 @@ export function digestProcessor(ctx: WorkerContext) {
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');
+      } else if (outcome.status === 'skipped' && outcome.reason === 'superseded') {
+        log.info({ outcome }, 'digest superseded: a later window sent the alerts it held');
       } else if (outcome.status === 'skipped' && outcome.reason === 'alerts-expired') {
         log.warn({ outcome }, 'digest not sent to its remaining recipients: every alert it carried has expired');
       } else log.debug({ outcome }, 'no digest to deliver');

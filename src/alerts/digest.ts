@@ -7,6 +7,13 @@ export function digestKey(channelId: string, windowEnd: number): string {
   return `digest-${channelId}-${windowEnd}`;
 }
 
+/** The window end a ledger key names if it is one of the channel's digests (digestKey), else undefined. */
+export function digestWindowOf(key: string, channelId: string): number | undefined {
+  const prefix = `digest-${channelId}-`;
+  const rest = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+  return /^\d+$/.test(rest) ? Number(rest) : undefined;
+}
+
 /**
  * Pure: the digest of one channel's window. Alerts are grouped by watchlist (watchlists in name order), the most
  * severe first inside each group, then by score; at most `maxAlerts` are listed and the rest counted.

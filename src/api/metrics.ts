@@ -23,6 +23,7 @@ export interface MetricsReaders {
 
 /** prom-client registry with the pipeline counters (PipelineMetrics) and gauges read from Redis on each scrape. */
 export interface ChokepointMetrics extends PipelineMetrics {
+  observePaceWait(channel: string, waitMs: number): void;
   registry: Registry;
   attach(readers: MetricsReaders): void;
   /** Creates the zero series of every configured source and channel, so rate() works from the first poll. */
@@ -36,6 +37,9 @@ const SCRAPE_TIMEOUT_MS = 4_000;
 
 // Delivery latency spans seconds (immediate alerts) to a day (quiet hours, retries over a receiver outage).
 const LATENCY_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600];
+// A pace wait is one interval per delivery queued ahead (Slack's default: 1 s each), from a fraction of a second to
+// minutes behind a backlog.
+const PACE_WAIT_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900];
 
 interface QueueReading {
   name: string;
@@ -64,7 +68,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = { registers: [registry] };
 
-  const polls = new Counter({ name: 'chokepoint_polls_total', help: 'Source polls by outcome (ok, not-modified, error, deferred: skipped while the source\'s Retry-After holds).', labelNames: ['source', 'outcome'], ...reg });
+  const polls = new Counter({ name: 'chokepoint_polls_total', help: 'Source polls by outcome (ok, not-modified, error, deferred: skipped while a Retry-After of the source or of its host holds).', labelNames: ['source', 'outcome'], ...reg });
   const items = new Counter({ name: 'chokepoint_items_total', help: 'Items read from sources: kind="seen" every parsed item, kind="new" those not seen before.', labelNames: ['source', 'kind'], ...reg });
   const assessments = new Counter({ name: 'chokepoint_assessments_total', help: 'Item x watchlist assessments by level (none included).', labelNames: ['watchlist', 'level'], ...reg });
   const alerts = new Counter({ name: 'chokepoint_alerts_total', help: 'New alerts by watchlist and level.', labelNames: ['watchlist', 'level'], ...reg });
@@ -79,6 +83,19 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
     name: 'chokepoint_delivery_latency_seconds',
     help: 'From fetching the item that produced an alert version to delivering it, per delivered notification.',
     buckets: LATENCY_BUCKETS,
+    ...reg,
+  });
+  const paceWaits = new Counter({
+    name: 'chokepoint_pace_waits_total',
+    help: 'Times a delivery on a paced channel (rateLimit) was delayed to wait for its send slot, by channel.',
+    labelNames: ['channel'],
+    ...reg,
+  });
+  const paceWait = new Histogram({
+    name: 'chokepoint_pace_wait_seconds',
+    help: 'How long a delivery on a paced channel was delayed for its send slot, per wait.',
+    labelNames: ['channel'],
+    buckets: PACE_WAIT_BUCKETS,
     ...reg,
   });
   const queueJobs = new Gauge({ name: 'chokepoint_queue_jobs', help: 'Jobs in each queue by state (read from Redis at scrape time).', labelNames: ['queue', 'state'], ...reg });
@@ -190,6 +207,10 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
     deliveries,
     conflicts,
     observeDelivered,
+    observePaceWait(channel, waitMs) {
+      paceWaits.inc({ channel });
+      paceWait.observe({ channel }, waitMs / 1000);
+    },
     attach(next) {
       readers = next;
     },
@@ -200,6 +221,7 @@ export function createMetrics(options: { version?: string; defaultMetrics?: bool
       }
       for (const channel of config.channels) {
         for (const outcome of ['delivered', 'retry', 'rate-limited', 'failed']) deliveries.inc({ channel: channel.id, outcome }, 0);
+        paceWaits.inc({ channel: channel.id }, 0);
       }
       for (const store of CONTENDED_STORES) conflicts.inc({ store }, 0);
     },

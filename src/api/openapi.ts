@@ -158,7 +158,7 @@ export function openApiDocument(version: string) {
           type: 'object',
           properties: {
             key: { type: 'string' }, alertId: { type: 'string' }, version: { type: 'integer' }, channelId: { type: 'string' }, channelName: { type: 'string' },
-            status: { type: 'string', enum: ['pending', 'delivered', 'failed', 'rate-limited'] }, attempts: { type: 'integer' },
+            status: { type: 'string', enum: ['pending', 'delivered', 'failed', 'rate-limited', 'skipped'] }, attempts: { type: 'integer' },
             rateLimited: { type: 'integer', description: '429 answers to this notification (since its last failed verdict); limited by delivery.maxRateLimitWaits' },
             lastError: { type: 'string' },
             errorKind: { type: 'string' }, response: { type: 'string', description: "The receiver's answer to the last send (email: names the recipients deferred or refused)" },

@@ -239,7 +239,7 @@ const channelCommon = {
         z.literal(false),
         z.strictObject({
           perMinute: z.number().min(1 / 1440, 'must be at least 1/1440 (one a day)').max(60_000).describe('Messages a minute on average (fractions allowed: 0.5 is one every two minutes).'),
-          burst: z.number().int().min(1).max(100).default(1).describe('Messages that may go at once after a quiet spell; the rest are spaced 60/perMinute seconds apart.'),
+          burst: z.number().int().min(1).max(100).default(1).describe('Messages that may go at once after a quiet spell; the rest are spaced 60/perMinute seconds apart. A critical alert takes the earliest slot held by a waiting lower-level one (which gets its slot instead): the pace is never exceeded.'),
         }),
       ],
       { error: () => 'must be false (no pacing) or a pace such as { perMinute: 60, burst: 3 }' },
@@ -319,13 +319,13 @@ export const settingsFileSchema = z.strictObject({
       allowPrivateAddresses: z.boolean().default(false).describe('Let sources and channels use loopback and private networks.'),
       allowFileUrls: z.boolean().default(false).describe('Let sources read file: URLs.'),
       userAgentContact: z.string().optional().describe('Contact (URL or e-mail) appended to the User-Agent.'),
-      timeoutMs: z.number().int().positive().default(30_000).describe('Total time for one request, body included (a trickling server is cut here), counted from when it gets a free connection to its host; waiting for one is bounded separately (5 min, or 10 times this if longer) and fails as CP_SOURCE_HOST_BUSY.'),
+      timeoutMs: z.number().int().positive().default(30_000).describe('Total time for one request, body included (a trickling server is cut here), counted from when it gets a free connection to its host; waiting for one is bounded separately (5 min, or 10 times this if longer) and fails as CP_SOURCE_HOST_BUSY. For email it bounds one send\'s SMTP exchange, counted from when the send gets a connection of the channel\'s pool (2 per channel); the wait for one is bounded the same way and fails as retryable ("no free SMTP connection ...; nothing was sent").'),
       connectTimeoutMs: z.number().int().positive().default(10_000).describe('Time to establish the connection.'),
       maxBytes: z.number().int().positive().default(10 * 1024 * 1024).describe('Body size cap, applied to the decompressed size (a gzip bomb stops early).'),
       maxRedirects: z.number().int().min(0).max(5).default(5).describe('Redirects followed; each hop is re-checked by the private-address guard.'),
       perHostConcurrency: z.number().int().positive().default(2).describe('Requests in flight to one host at a time (per worker process).'),
       perHostIntervalMs: z.number().int().min(0).default(1000).describe('Minimum time between two requests to one host (per worker process).'),
-      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); the Retry-After of a 429 or 503 of up to 10 s is waited out in place; a longer one fails the poll without a retry and holds the source\'s polls back until then (24 h at most).'),
+      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); the Retry-After of a 429 or 503 of up to 10 s is waited out in place; a longer one fails the poll without a retry and holds the source\'s polls, and every request of any source to the host that answered, back until then (24 h at most).'),
     })
     .prefault({}),
   log: z

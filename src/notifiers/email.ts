@@ -5,6 +5,7 @@ import { type EmailPayload, renderEmailAlert, renderEmailDigest, senderDomain } 
 import { safeCause } from './http.js';
 import { oneLine, truncate } from './format.js';
 import { channelSecrets, scrub } from './redact.js';
+import { createSendGate, POOL_BUSY, type SendGate } from './send-gate.js';
 import type { DeliveryReceipt, Notification, Notifier, RecipientStatus, SendContext } from './types.js';
 import { lazyRequire } from '../lazy-require.js';
 
@@ -41,7 +42,8 @@ export function classifySmtpError(channel: EmailChannelConfig, err: unknown, fai
   const { permanent, message } = smtpVerdict(channel, err);
   const options = { cause: safeCause(err, { secrets: channelSecrets(channel) }), recipients: failed?.recipients, stillWithout: failed && stillWithout(failed, message) };
   const text = failed?.partial ? `to ${truncate(failed.to.join(', '), 400)} (still without it): ${message}` : message;
-  return permanent ? DeliveryError.permanent(channel.id, text, options) : DeliveryError.retryable(channel.id, `${text}; will retry`, options);
+  // No "will retry": whether there is another attempt is the caller's to say (a job's last attempt, a one-off CLI send).
+  return permanent ? DeliveryError.permanent(channel.id, text, options) : DeliveryError.retryable(channel.id, text, options);
 }
 
 /** Who a failed send leaves without the message: each with the server's reply where it gave one, else all with what went wrong. */
@@ -51,7 +53,7 @@ function stillWithout(failed: FailedSend, what: string): string | undefined {
   return truncate(failed.to.map((address) => (failed.replies!.get(address) ? `${address} (${failed.replies!.get(address)})` : address)).join(', '), 600);
 }
 
-/** What an SMTP failure was, and whether it is final; without "will retry", which the caller adds where it applies. */
+/** What an SMTP failure was, and whether it is final. */
 function smtpVerdict(channel: EmailChannelConfig, err: unknown): { permanent: boolean; message: string } {
   const e = (err ?? {}) as NodemailerError;
   const reply = e.responseCode ? ` (${replyText(e.responseCode, truncate(oneLine(scrub(e.response ?? '', channelSecrets(channel))), 200))})` : '';
@@ -65,6 +67,9 @@ function smtpVerdict(channel: EmailChannelConfig, err: unknown): { permanent: bo
       return { permanent: true, message: `SMTP server refused the login${reply}; check the user and password in smtpUrl` };
     case 'EABORT':
       return { permanent: false, message: 'SMTP send was cancelled or timed out' };
+    case POOL_BUSY:
+    case EXCHANGE_TIMEOUT:
+      return { permanent: false, message: e.message };
     case 'ECONFIG':
     case 'EMAXRECIPIENTS':
     case 'EFILEACCESS':
@@ -157,21 +162,42 @@ function threadHeaders(payload: EmailPayload, previous: Record<string, string> |
   return { root: root ?? parent, inReplyTo: parent, references: [...new Set([root ?? parent, parent])] };
 }
 
+/** The code of the failure of a send whose SMTP exchange outlasted the send timeout. */
+const EXCHANGE_TIMEOUT = 'EEXCHANGETIMEOUT';
+
+/** The exchange took longer than the timeout (nodemailer reports only that it was aborted). */
+function exchangeTimedOut(timeoutMs: number): Error {
+  return Object.assign(new Error(`SMTP exchange timed out after ${Number((timeoutMs / 1000).toFixed(1))} s`), { code: EXCHANGE_TIMEOUT });
+}
+
+export interface EmailNotifierOptions {
+  /** SMTP connections per channel, and so sends in flight per channel (default 2). */
+  maxConnections?: number;
+  /** Longest wait for a free connection; default 5 minutes, or ten times the send timeout when that is longer. */
+  maxPoolWaitMs?: number;
+}
+
+/** Ten slow sends ahead on a channel are a busy day; a pool that does not move for minutes is not. */
+function poolWaitMs(timeoutMs: number, configured?: number): number {
+  return configured ?? Math.max(5 * 60_000, 10 * timeoutMs);
+}
+
 /**
  * Email over a pooled SMTP transport, one pool per channel, opened on first send and released by close(). Message
  * content comes from the internet, so nodemailer may neither read files nor fetch URLs while building it.
  */
-export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload> & { close(): Promise<void> } {
-  const pools = new Map<string, { smtpUrl: string; transport: Transporter }>();
+export function createEmailNotifier(options: EmailNotifierOptions = {}): Notifier<EmailChannelConfig, EmailPayload> & { close(): Promise<void> } {
+  const maxConnections = options.maxConnections ?? 2;
+  const pools = new Map<string, { smtpUrl: string; transport: Transporter; gate: SendGate }>();
 
-  const transportFor = (channel: EmailChannelConfig): Transporter => {
+  const poolFor = (channel: EmailChannelConfig) => {
     const existing = pools.get(channel.id);
-    if (existing && existing.smtpUrl === channel.smtpUrl) return existing.transport;
+    if (existing && existing.smtpUrl === channel.smtpUrl) return existing;
     existing?.transport.close();
     const transport = nodemailer().createTransport({
       url: channel.smtpUrl,
       pool: true,
-      maxConnections: 2,
+      maxConnections,
       maxMessages: 100,
       connectionTimeout: 15_000,
       greetingTimeout: 15_000,
@@ -182,8 +208,10 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
       disableUrlAccess: true,
       logger: false,
     });
-    pools.set(channel.id, { smtpUrl: channel.smtpUrl, transport });
-    return transport;
+    // One gate a transport: sends still in flight on a replaced one release its gate, not the new one's.
+    const pool = { smtpUrl: channel.smtpUrl, transport, gate: createSendGate(maxConnections) };
+    pools.set(channel.id, pool);
+    return pool;
   };
 
   return {
@@ -206,10 +234,15 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
       // What a recipient sent to and not named as rejected is: accepted after a send, deferred when all were refused.
       let unnamed: RecipientStatus = 'accepted';
       if (pending.length > 0 || envelope.to.length === 0) {
-        const deadline = AbortSignal.timeout(context.http.timeoutMs);
-        const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
+        const pool = poolFor(channel);
+        let release: (() => void) | undefined;
+        let deadline: AbortSignal | undefined;
         try {
-          const info = await transportFor(channel).sendMail({
+          release = await pool.gate.enter(poolWaitMs(context.http.timeoutMs, options.maxPoolWaitMs), context.signal);
+          // From here on the send has a connection (or opens one): the timeout bounds its SMTP exchange only.
+          deadline = AbortSignal.timeout(context.http.timeoutMs);
+          const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
+          const info = await pool.transport.sendMail({
             from: channel.from,
             // Every recipient stays in To; the envelope alone says who this send is for.
             to: channel.to,
@@ -226,7 +259,9 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
           });
           server = truncate(oneLine(scrub(String(info.response ?? 'accepted'), secrets)), 200);
           refusals = refusalsOf(info.rejected, info.rejectedErrors as NodemailerError[] | undefined, secrets);
-        } catch (err) {
+        } catch (caught) {
+          const timedOut = (caught as NodemailerError | undefined)?.code === 'EABORT' && deadline?.aborted && !context.signal?.aborted;
+          const err = timedOut ? exchangeTimedOut(context.http.timeoutMs) : caught;
           // Every recipient sent to was rejected. Only a caller that records recipients can use a refusal for good
           // next to deferrals (it is not asked again); otherwise the whole send failed.
           const e = (err ?? {}) as NodemailerError;
@@ -238,6 +273,8 @@ export function createEmailNotifier(): Notifier<EmailChannelConfig, EmailPayload
           }
           server = 'no recipient accepted the message';
           unnamed = 'deferred';
+        } finally {
+          release?.();
         }
       }
       const { recipients, notes, deferred } = recipientStandings(envelope.to, known ?? {}, refusals, unnamed);

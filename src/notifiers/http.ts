@@ -6,7 +6,7 @@ import { BodyTooLargeError, readCapped } from '../sources/http/read-body.js';
 import { assertUrlAllowed, UrlRefusedError } from '../sources/ssrf.js';
 import type { SendContext } from './types.js';
 import { scrub } from './redact.js';
-import { retryAfterMs, statedRetryAfterMs } from './retry-after.js';
+import { statedRetryAfterMs, DEFAULT_RATE_LIMIT_DELAY_MS } from './retry-after.js';
 import { oneLine, truncate } from './format.js';
 
 /** The HTTP edge shared by the Slack, webhook and Teams notifiers: one POST, classified outcome. */
@@ -153,7 +153,7 @@ function networkFailure(target: HttpTarget, err: NodeJS.ErrnoException, timeoutM
   else if (code === 'ABORT_ERR' || cutBy === 'cancelled') what = 'send was cancelled';
   else if (err instanceof BodyTooLargeError || code.startsWith('HPE_')) what = 'the reply was too large or malformed';
   else what = `network error ${code}`;
-  return DeliveryError.retryable(target.channelId, `${target.label} request failed: ${what}; will retry`, {
+  return DeliveryError.retryable(target.channelId, `${target.label} request failed: ${what}`, {
     cause: safeCause(err, target),
   });
 }
@@ -186,15 +186,16 @@ export function classifyReply(target: HttpTarget, reply: HttpReply, hint?: (repl
   const { status } = reply;
   if (status >= 200 && status < 300) return;
   const said = replyExcerpt(reply, target.secrets);
+  // The messages say what the receiver answered and asked for, never what happens next: only the caller knows that (a
+  // job's last attempt gives up, a one-off send from the CLI never retries).
+  const asked = statedRetryAfterMs(reply.headers['retry-after'], new Date(), reply.headers.date);
+  const retryAfter = asked === undefined ? '' : `, Retry-After ${Math.round(asked / 1000)} s`;
   if (status === 429) {
-    const delay = retryAfterMs(reply.headers['retry-after']);
-    throw DeliveryError.rateLimited(target.channelId, delay, `${target.label} rate-limited us (HTTP 429); retrying in ${Math.round(delay / 1000)} s`);
+    throw DeliveryError.rateLimited(target.channelId, asked ?? DEFAULT_RATE_LIMIT_DELAY_MS, `${target.label} rate-limited us (HTTP 429${retryAfter})`);
   }
   if (status >= 500 || status === 408 || status === 425) {
     // A 503 (or any of these) may say when to come back: the retry waits at least that long, still using an attempt.
-    const delayMs = statedRetryAfterMs(reply.headers['retry-after']);
-    const when = delayMs === undefined ? '' : ` in ${Math.round(delayMs / 1000)} s at the earliest (Retry-After)`;
-    throw DeliveryError.retryable(target.channelId, `${target.label} answered HTTP ${status}: ${said}; will retry${when}`, { delayMs });
+    throw DeliveryError.retryable(target.channelId, `${target.label} answered HTTP ${status}${retryAfter}: ${said}`, { delayMs: asked });
   }
   const advice = hint?.(reply) ?? (status >= 300 && status < 400 ? 'the URL redirects; configure the final URL' : 'check the channel configuration');
   throw DeliveryError.permanent(target.channelId, `${target.label} refused the message (HTTP ${status}: ${said}); ${advice}; not retrying`);

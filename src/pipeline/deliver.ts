@@ -34,7 +34,7 @@ export async function deliverStage(
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
   // Everything the send depends on in one round trip: this runs once per notification, the most frequent job.
-  const { existing, blockedUntil, refs: previousRefs, entryAsRead, alert, decisions } = await deps.deliveries.beforeSend(key, job.alertId, job.channelId);
+  const { existing, blockedForMs, refs: previousRefs, entryAsRead, alert, decisions } = await deps.deliveries.beforeSend(key, job.alertId, job.channelId);
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
 
   const entry = deps.state.notifiers.get(job.channelId);
@@ -48,20 +48,27 @@ export async function deliverStage(
     return { status: 'skipped', reason: 'superseded' };
   }
 
+  // The store keeps only the alert's current content. An older version's job that runs once a newer version exists
+  // (its decision not recorded yet, or recorded for the digest) can only send that content: it sends it as what it
+  // is, the newer version under that version's key, and records that version delivered too, or the newer version's
+  // own job would send the receiver the same content again. Nothing, if that version reached the channel already.
+  const newerKey = alert.version > job.version ? deliveryKey(job.alertId, alert.version, job.channelId) : undefined;
+  if (newerKey && (await deps.deliveries.get(newerKey))?.status === 'delivered') return { status: 'skipped', reason: 'superseded' };
+
   // Paced only now, after the checks above: a delivery that will not be sent takes no slot, and one that waited for
   // its slot passed them again on waking (a newer version decided meanwhile drops it, so pacing never sends an older
   // version after a newer one).
-  const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, blockedUntil, deps.now());
+  // The block as this worker's clock sees it: what is left of it on Redis's clock, from this worker's now.
+  const now = deps.now();
+  const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));
   if (paced) return paced;
 
   const base = { alertId: job.alertId, version: job.version, channelId: job.channelId };
-  // Render the alert as it was at this version: a later version of the same alert gets its own job.
-  const snapshot = { ...alert, version: job.version };
   let receipt: DeliveryReceipt;
   try {
-    const payload = entry.notifier.render({ type: 'alert', alert: snapshot }, entry.channel);
+    const payload = entry.notifier.render({ type: 'alert', alert }, entry.channel);
     receipt = await entry.notifier.send(payload, entry.channel, {
-      idempotencyKey: key,
+      idempotencyKey: newerKey ?? key,
       previousRefs,
       // An email some recipients already have goes only to the others; the ledger, not this job, knows who they are.
       recipients: existing?.recipients ?? {},
@@ -71,13 +78,30 @@ export async function deliverStage(
   } catch (err) {
     throw await recordFailedSend(deps, key, base, err, entryAsRead);
   }
-  await recordSent(deps, key, base, receipt, entryAsRead);
-  return { status: 'delivered', response: receipt.response, alert: snapshot };
+  if (!newerKey) {
+    await recordSent(deps, key, base, receipt, entryAsRead);
+    return { status: 'delivered', response: receipt.response, alert };
+  }
+  const asSent = { ...receipt, response: `${receipt.response} (sent as version ${alert.version}, the alert's current content)` };
+  const recorded = await recordSent(deps, key, base, asSent, entryAsRead);
+  // Only for a send that reached the whole channel at once: recipients an earlier send reached had other content.
+  if (recorded && Object.keys(existing?.recipients ?? {}).length === 0) {
+    await recordNewerDelivered(deps, newerKey, { ...base, version: alert.version }, receipt);
+  }
+  return { status: 'delivered', response: receipt.response, alert };
+}
+
+/** Records the newer version an older version's job sent as delivered; a failure costs a repeat send, not the job. */
+async function recordNewerDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt): Promise<void> {
+  const outcome = { status: 'delivered', response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
+  const { entry, err } = await recordReached(deps, key, base, outcome);
+  if (!entry) deps.log.warn({ err, deliveryKey: key, channelId: base.channelId }, 'sent a newer version but could not record it; its own job will send it again');
 }
 
 /**
- * Whether a delivery may go now on its channel: undefined if so, else the wait. Unpaced, only a 429 block holds it;
- * paced, it goes in the slot the channel's pace gives it, which a 429 block pushes back (see reserveSlot).
+ * Whether a delivery may go now on its channel: undefined if so, else the wait. Unpaced, only a 429 block holds it
+ * (`blockedUntil` on the clock of `now`: see BeforeSend.blockedForMs); paced, it goes in the slot the channel's pace
+ * gives it, which a 429 block pushes back (see reserveSlot).
  */
 export async function awaitTurn(
   deliveries: DeliveryStore,
@@ -86,10 +110,19 @@ export async function awaitTurn(
   rateLimit: RateLimit | undefined,
   blockedUntil: number,
   now: Date,
+  urgent = false,
 ): Promise<{ status: 'wait'; untilMs: number } | { status: 'paced'; waitMs: number } | undefined> {
   if (!rateLimit) return blockedUntil > now.getTime() ? { status: 'wait', untilMs: blockedUntil } : undefined;
-  const waitMs = await deliveries.reserveSlot(channelId, key, rateLimit);
+  const waitMs = await deliveries.reserveSlot(channelId, key, rateLimit, urgent);
   return waitMs > 0 ? { status: 'paced', waitMs } : undefined;
+}
+
+/**
+ * A critical alert goes ahead of the others waiting for a paced channel's slots (see reserveSlot): a minute behind
+ * sixty routine alerts is too late for the one that matters. Judged on what is sent: the alert's current content.
+ */
+export function isUrgent(alert: Alert): boolean {
+  return alert.level === 'critical';
 }
 
 type LedgerDeps = { deliveries: DeliveryStore; log: Logger; now: () => Date };
@@ -102,7 +135,8 @@ type DeliveryBase = Pick<Delivery, 'alertId' | 'version' | 'channelId'>;
 export async function recordFailedSend(deps: LedgerDeps, key: string, base: DeliveryBase, err: unknown, readBefore?: LedgerRead): Promise<DeliveryError> {
   const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
   if (error.kind === 'rate-limited') {
-    await deps.deliveries.blockChannel(base.channelId, deps.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
+    // The wait the receiver asked for, from now on Redis's clock: the clock every worker's pace and block checks use.
+    await deps.deliveries.blockChannelFor(base.channelId, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS);
     await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, readBefore);
   } else {
     // An email that failed as a whole may still have settled some recipients (refused for good): the ledger must know,

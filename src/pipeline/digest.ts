@@ -1,10 +1,11 @@
-import { buildDigest, digestKey } from '../alerts/digest.js';
+import { buildDigest, digestKey, digestWindowOf } from '../alerts/digest.js';
 import type { Digest } from '../alerts/types.js';
+import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
 import type { Delivery, DeliveryStore } from '../store/deliveries.js';
-import type { CarriedDigest, DigestStore } from '../store/digests.js';
+import type { CarriedDigest, DigestStore, HeldAlert } from '../store/digests.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { awaitTurn, recordFailedSend, recordSent, writeAfterSend } from './deliver.js';
 import type { ConfigState } from './runtime.js';
@@ -15,7 +16,8 @@ export type DigestOutcome =
   | { status: 'empty' }
   /**
    * superseded: nothing of its own to send, a later window's digest took what it held (no send of it had reached
-   * anyone); alerts-expired: every alert it carried is gone, so its remaining recipients cannot be sent it.
+   * anyone; its ledger entry ends skipped, naming that window); alerts-expired: every alert it carried is gone, so its
+   * remaining recipients cannot be sent it.
    */
   | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' }
   | { status: 'wait'; untilMs: number }
@@ -39,7 +41,9 @@ const FIRST_WINDOW_MS = 86_400_000;
  * channel's notifier and sent once. The ledger (key digest-<channel>-<windowEnd>) makes a retried or duplicated job
  * a no-op. The first send that reaches anyone carries the held alerts off (DigestStore.carry, before the ledger
  * write): from then on this window's retries, the job's or an operator's, send exactly what it carried, and later
- * windows do not repeat it. A digest that reached nobody leaves its alerts held for the next one. Throws
+ * windows do not repeat it. Every send of a window shows the digest as built for its first (recorded with the plan),
+ * so the recipients a retry reaches get the message the others got, not the alerts' later versions. A digest that
+ * reached nobody leaves its alerts held for the next one, whose send ends this one's delivery as superseded. Throws
  * DeliveryError for the job layer, like the notify stage.
  */
 export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
@@ -50,33 +54,38 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   if (!entry.channel.digest) return { status: 'skipped', reason: 'no-digest' };
 
   const existing = await deps.deliveries.get(key);
+  // A later window's digest sent what this one held (supersedeEarlier): nothing is left to send.
+  if (existing?.status === 'skipped') return { status: 'skipped', reason: 'superseded' };
   const carried = await deps.digests.carried(channelId, windowEnd);
-  // What an earlier run of this window was about to send, if it got as far as sending.
-  const planned = carried ? undefined : await deps.digests.planned(channelId, windowEnd);
+  // What the window's first send was about to send, and the digest as it showed it, if a run got as far as sending.
+  const planned: CarriedDigest | undefined = await deps.digests.planned(channelId, windowEnd);
   if (existing?.status === 'delivered') {
     // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
     // repeats it. Only what was sent: an alert held since waits for the next digest.
-    if (!carried) await deps.digests.carry(channelId, windowEnd, planned ?? (await heldNow(deps, channelId, windowEnd)));
+    if (!carried) await deps.digests.carry(channelId, windowEnd, entriesOf(planned ?? (await heldNow(deps, channelId, windowEnd))));
     return { status: 'already-delivered' };
   }
-  if (!carried && !planned && Object.values(existing?.recipients ?? {}).includes('accepted')) {
+  const reached = Object.values(existing?.recipients ?? {}).includes('accepted');
+  if (!carried && !planned && reached) {
     // Someone has it but its record is gone (expired before the ledger entry): rebuilding would send others another digest.
-    return skippedFor(deps, key, existing, 'alerts-expired');
+    return skippedFor(deps, key, existing, { reason: 'alerts-expired' });
   }
   let contents = carried;
   if (!contents) {
     const now = await heldNow(deps, channelId, windowEnd);
-    if (now.held.length === 0 && now.later) return skippedFor(deps, key, existing, 'superseded');
-    // A retry sends what the first send was about to, less what a later digest has taken meanwhile.
+    if (now.held.length === 0 && now.last !== undefined && now.last > windowEnd) return skippedFor(deps, key, existing, { reason: 'superseded', by: now.last });
+    // Some have it (what it carried was not recorded): the rest get that same digest, even what a later digest took.
+    // Otherwise a retry sends what the first send was about to, less what a later digest has taken meanwhile.
     const stillHeld = new Set(now.held.map((h) => `${h.alertId} ${h.heldAt}`));
-    contents = planned ? { windowStart: planned.windowStart, held: planned.held.filter((h) => stillHeld.has(`${h.alertId} ${h.heldAt}`)) } : now;
+    const notTaken = (h: HeldAlert) => stillHeld.has(`${h.alertId} ${h.heldAt}`);
+    if (!planned) contents = entriesOf(now);
+    else contents = reached ? entriesOf(planned) : { windowStart: planned.windowStart, held: planned.held.filter(notTaken) };
   }
 
-  const found = await deps.alerts.getMany(contents.held.map((h) => h.alertId));
-  const digest: Digest = buildDigest({ channel: entry.channel, windowStart: contents.windowStart, windowEnd, alerts: found });
+  let digest = await digestOf(deps, entry.channel, windowEnd, contents, planned?.digest);
   if (digest.alerts.length === 0) {
     // Sent to some with alerts: an empty digest under its Message-ID would tell the rest there was nothing.
-    if (contents.held.length > 0 && carried) return skippedFor(deps, key, existing, 'alerts-expired');
+    if (contents.held.length > 0 && (carried || reached)) return skippedFor(deps, key, existing, { reason: 'alerts-expired' });
     if (!entry.channel.digest.sendEmpty) {
       if (!carried) {
         await deps.digests.clear(channelId, contents.held);
@@ -87,13 +96,25 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   }
 
   // A digest takes its turn in the channel's pace like any notification.
-  const blockedUntil = entry.rateLimit ? 0 : await deps.deliveries.blockedUntil(channelId);
-  const paced = await awaitTurn(deps.deliveries, channelId, key, entry.rateLimit, blockedUntil, deps.now());
+  // The block as this worker's clock sees it: what is left of it on Redis's clock, from this worker's now.
+  const now = deps.now();
+  const blockedUntil = entry.rateLimit ? 0 : now.getTime() + (await deps.deliveries.blockedForMs(channelId));
+  const paced = await awaitTurn(deps.deliveries, channelId, key, entry.rateLimit, blockedUntil, now);
   if (paced) return paced;
 
   const base = { channelId };
-  // Recorded before the first send; a retry after a send whose carry failed sends and carries exactly this.
-  if (!carried && !planned) contents = await deps.digests.plan(channelId, windowEnd, contents);
+  if (!carried && !planned) {
+    // Recorded before the first send, with the digest as built: every later send of this window (a retry for the
+    // recipients that deferred it, one after a carry that failed) shows exactly this, however its alerts changed since
+    // (only an alert past retention drops out).
+    const plan: CarriedDigest = { ...contents, digest };
+    const recorded = await deps.digests.plan(channelId, windowEnd, plan);
+    // A twin run's plan may have been recorded first: this run sends what that one was about to.
+    const same = sameEntries(recorded.held, contents.held);
+    contents = entriesOf(recorded);
+    if (!same) digest = await digestOf(deps, entry.channel, windowEnd, contents, recorded.digest);
+    else if (recorded.digest) digest = recorded.digest;
+  }
   let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
@@ -117,6 +138,7 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
       carryFailed = err;
       deps.log.error({ err, deliveryKey: key, channelId }, 'digest sent but what it carried could not be recorded; its alerts stay held');
     }
+    if (carryFailed === undefined) await supersedeEarlier(deps, channelId, windowEnd);
   }
   // Throws (retryable) while some recipients are still deferred: the retry sends what was carried to them.
   const recorded = await recordSent(deps, key, base, receipt);
@@ -130,22 +152,75 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
 }
 
 /**
- * Skips a window with nothing left to send. A delivery of it that some sends did not reach is recorded failed with
- * the reason, so it stays listed (an operator's retry took it off the failed list) instead of silently never arriving.
+ * The window's digest: as the plan showed it when there is one (its alerts as they were then), less an alert no
+ * longer among `contents` or no longer stored (past retention, it goes for every digest); else built from the alerts
+ * as stored now.
  */
-async function skippedFor(
-  deps: DigestDeps,
-  key: string,
-  existing: Delivery | undefined,
-  reason: 'superseded' | 'alerts-expired',
-): Promise<DigestOutcome> {
+async function digestOf(deps: DigestDeps, channel: ChannelConfig, windowEnd: number, contents: CarriedDigest, shown: Digest | undefined): Promise<Digest> {
+  const stored = await deps.alerts.getMany(contents.held.map((h) => h.alertId));
+  if (!shown) return buildDigest({ channel, windowStart: contents.windowStart, windowEnd, alerts: stored });
+  const kept = new Set(stored.map((a) => a.id));
+  const alerts = shown.alerts.filter((a) => kept.has(a.id));
+  return alerts.length === shown.alerts.length ? shown : { ...shown, alerts };
+}
+
+/** The held entries of a plan or holding, without what else the record keeps (the digest as shown). */
+function entriesOf(contents: CarriedDigest): CarriedDigest {
+  return { windowStart: contents.windowStart, held: contents.held };
+}
+
+function sameEntries(a: readonly HeldAlert[], b: readonly HeldAlert[]): boolean {
+  return a.length === b.length && a.every((h, i) => h.alertId === b[i]!.alertId && h.heldAt === b[i]!.heldAt);
+}
+
+/** Skipping a window: superseded by the later window that sent its alerts, or with every alert it carried expired. */
+type SkipReason = { reason: 'superseded'; by: number } | { reason: 'alerts-expired' };
+
+/**
+ * Skips a window with nothing left to send, and ends its delivery (if a send of it was tried). Superseded: recorded
+ * skipped, naming the later window that sent its alerts (they were delivered, just not under this window). Alerts
+ * expired under recipients still without it: recorded failed with the reason, so it stays listed (an operator's retry
+ * took it off the failed list) instead of silently never arriving.
+ */
+async function skippedFor(deps: DigestDeps, key: string, existing: Delivery | undefined, skip: SkipReason): Promise<DigestOutcome> {
   if (existing && existing.status !== 'delivered') {
-    const why = reason === 'superseded' ? 'a later digest sent the alerts this one held' : 'the alerts it carried have expired';
-    const without = Object.entries(existing.recipients ?? {}).filter(([, status]) => status === 'deferred').map(([address]) => address);
-    const error = `given up: ${why}${without.length > 0 ? `; still without it: ${without.join(', ')}` : ''}`;
-    await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'failed', error, errorKind: 'permanent', at: deps.now() });
+    const at = deps.now();
+    if (skip.reason === 'superseded') {
+      await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'skipped', response: supersededBy(existing.channelId, skip.by), at });
+    } else {
+      const without = Object.entries(existing.recipients ?? {}).filter(([, status]) => status === 'deferred').map(([address]) => address);
+      const error = `given up: the alerts it carried have expired${without.length > 0 ? `; still without it: ${without.join(', ')}` : ''}`;
+      await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'failed', error, errorKind: 'permanent', at });
+    }
   }
-  return { status: 'skipped', reason };
+  return { status: 'skipped', reason: skip.reason };
+}
+
+/** What a superseded window's entry says: which later digest delivered its alerts. */
+function supersededBy(channelId: string, laterWindowEnd: number): string {
+  return `superseded: the digest of the window ending ${new Date(laterWindowEnd).toISOString()} (${digestKey(channelId, laterWindowEnd)}) sent the alerts this one held`;
+}
+
+/** Failed deliveries looked through for a channel's earlier digests: the newest, a long outage's worth. */
+const SUPERSEDE_SCAN = 1_000;
+
+/**
+ * This window's digest has carried everything held up to its end: an earlier window of the channel recorded failed
+ * whose sends reached nobody (nothing carried) had its alerts sent by this one, so it ends superseded instead of
+ * staying listed as a failure until retention. Its job is over; one still retrying finds the same in skippedFor.
+ * Best effort: the send is out, so a failure here is logged, not thrown.
+ */
+async function supersedeEarlier(deps: DigestDeps, channelId: string, windowEnd: number): Promise<void> {
+  try {
+    for (const failed of await deps.deliveries.listFailed(SUPERSEDE_SCAN)) {
+      const earlier = failed.channelId === channelId ? digestWindowOf(failed.key, channelId) : undefined;
+      if (earlier === undefined || earlier >= windowEnd) continue;
+      if (Object.values(failed.recipients ?? {}).includes('accepted') || (await deps.digests.carried(channelId, earlier))) continue;
+      await deps.deliveries.recordAttempt(failed.key, { channelId }, { status: 'skipped', response: supersededBy(channelId, windowEnd), at: deps.now() });
+    }
+  } catch (err) {
+    deps.log.warn({ err, channelId }, 'could not mark the earlier failed digests this one superseded; they stay listed failed');
+  }
 }
 
 /** A send reached someone: any send without per-recipient answers that did not fail, else one with a recipient that accepted. */
@@ -155,12 +230,11 @@ function reachedAnyone(receipt: DeliveryReceipt): boolean {
 
 /**
  * What the window's digest would carry now: the alerts held up to its end, from the end of the last window sent
- * (`later`: that was a later window than this one).
+ * (`last`; a later window than this one when it superseded it).
  */
-async function heldNow(deps: DigestDeps, channelId: string, windowEnd: number): Promise<CarriedDigest & { later: boolean }> {
+async function heldNow(deps: DigestDeps, channelId: string, windowEnd: number): Promise<CarriedDigest & { last?: number }> {
   const held = await deps.digests.pending(channelId, windowEnd);
   const last = await deps.digests.lastWindowEnd(channelId);
-  const later = last !== undefined && last > windowEnd;
   const windowStart = last !== undefined && last < windowEnd ? last : Math.min(windowEnd - FIRST_WINDOW_MS, ...held.map((h) => h.heldAt));
-  return { windowStart, held, later };
+  return { windowStart, held, last };
 }

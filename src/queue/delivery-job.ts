@@ -49,9 +49,14 @@ export function wakeAt(untilMs: number, nowMs: number, random: () => number = Ma
   return Math.ceil(untilMs + random() * spread);
 }
 
-/** A stage asked to wait (a channel blocked after a 429): delay the job without using an attempt. */
+/**
+ * A stage asked to wait (a channel blocked after a 429) until untilMs on the pipeline's clock (ctx.now): delay the job
+ * without using an attempt. BullMQ wakes delayed jobs by the process clock, so what it is given is the wait from
+ * Date.now(), whatever clock the pipeline runs on.
+ */
 export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promise<never> {
-  await ctx.job.moveToDelayed(wakeAt(untilMs, ctx.now().getTime()), ctx.token);
+  const nowMs = ctx.now().getTime();
+  await ctx.job.moveToDelayed(Date.now() + (wakeAt(untilMs, nowMs) - nowMs), ctx.token);
   throw new DelayedError();
 }
 
@@ -62,6 +67,16 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
  */
 export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
+  // A metric must never fail the delivery it observes.
+  try {
+    ctx.metrics?.observePaceWait?.(ctx.base.channelId, waitMs);
+  } catch (err) {
+    ctx.log.debug({ err }, 'could not observe the pace wait');
+  }
+  return delayBy(ctx, waitMs);
+}
+
+async function delayBy(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
   await ctx.job.moveToDelayed(Date.now() + waitMs, ctx.token);
   throw new DelayedError();
 }
@@ -77,25 +92,29 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
   if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
   const { job, base, log, metrics } = ctx;
   const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
+  // The ledger entry, the log line and the failed job all carry the verdict, never what the last failure said would
+  // happen next ("will retry").
   const giveUp = async (why: string, fields: Record<string, unknown> = {}, verdict = error.message): Promise<never> => {
     await ctx.deliveries.recordAttempt(ctx.key, base, { status: 'failed', error: verdict, errorKind: error.kind, at: ctx.now() });
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'failed' });
-    log.error({ err: error, attempts: job.attemptsMade + 1, ...fields }, `${ctx.what} given up: ${why}`);
-    throw new UnrecoverableError(error.message);
+    log.error({ err: givenUpError(error, verdict), attempts: job.attemptsMade + 1, ...fields }, `${ctx.what} given up: ${why}`);
+    throw new UnrecoverableError(verdict);
   };
   if (error.kind === 'permanent') return giveUp('permanent error');
   if (error.kind === 'rate-limited') {
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'rate-limited' });
     // Its own 429s only: waits for a channel that other jobs' 429s blocked, retries and stalls are not counted.
     const rateLimited = (await ctx.deliveries.get(ctx.key))?.rateLimited ?? 0;
-    if (rateLimited > ctx.maxRateLimitWaits) return giveUp('rate limited too many times', { rateLimited });
+    if (rateLimited > ctx.maxRateLimitWaits) {
+      return giveUp('rate limited too many times', { rateLimited }, `${error.message}; given up after ${rateLimited} rate-limited answers`);
+    }
     log.warn({ retryAfterMs: error.delayMs, rateLimited }, 'receiver rate-limited us; waiting');
     // Paced, the job takes its turn after the block (which the failed send just set) among the channel's others.
     if (ctx.rateLimit) {
       // Never sooner than Retry-After by this worker's clock either: with Redis's clock ahead of it, the slot may
-      // already look due.
+      // already look due. Not a pace wait for the metrics: the receiver set it, and it is counted as rate-limited.
       const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit);
-      return waitForSlot(ctx, Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
+      return delayBy(ctx, Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }
@@ -106,11 +125,19 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
 }
 
 /**
- * What a delivery's failed entry says once its attempts ran out. The error's own words tell what that attempt meant to
- * do next ("will retry", "will send it again to them only"); an email's verdict names who is still without it instead.
+ * What a delivery's failed entry says once its attempts ran out: what the last attempt failed on (a notifier's error
+ * says what failed, never what happens next) and that it was given up. An email's verdict names who is still without
+ * it instead.
  */
 export function exhaustedVerdict(error: DeliveryError, attempts: number): string {
-  return error.stillWithout ? `given up after ${attempts} attempts; still without it: ${error.stillWithout}` : error.message;
+  if (error.stillWithout) return `given up after ${attempts} attempts; still without it: ${error.stillWithout}`;
+  return `${error.message}; given up after ${attempts} attempts`;
+}
+
+/** The error as a given-up log line shows it: the verdict for its message, its code, kind and (scrubbed) cause kept. */
+function givenUpError(error: DeliveryError, verdict: string): Error {
+  const logged = new Error(verdict, { cause: error.cause });
+  return Object.assign(logged, { name: error.name, code: error.code, kind: error.kind, channelId: error.channelId });
 }
 
 /**

@@ -8,7 +8,8 @@ import { decisionsKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
 import { REDIS_NOW_MS, redisScript } from './script.js';
 
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'rate-limited';
+/** skipped: ended without a send of its own (a digest window whose alerts a later window's digest sent). */
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'rate-limited' | 'skipped';
 
 /** One notification of one alert version (or one digest) to one channel. */
 export interface Delivery {
@@ -70,16 +71,25 @@ export interface DeliveryStore {
    */
   recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
-  /** Per-channel "do not send before" time after a 429, shared by all workers. */
+  /** Per-channel "do not send before" time after a 429 (ms on Redis's clock), shared by all workers; 0 when none. */
   blockedUntil(channelId: string): Promise<number>;
-  /** Blocks the channel until untilMs, atomically; an earlier block end never shortens a later one. */
+  /** How long the channel's 429 block still runs, measured on Redis's clock (0 when none): safe to add to any worker's now. */
+  blockedForMs(channelId: string): Promise<number>;
+  /**
+   * Blocks the channel for delayMs from now on Redis's clock (the clock the pace script compares the block with), as a
+   * receiver's Retry-After asks; atomically, and a block already ending later is kept. Returns the block end in force.
+   */
+  blockChannelFor(channelId: string, delayMs: number): Promise<number>;
+  /** Blocks the channel until untilMs on Redis's clock (an operator's or a test's fixed end); as blockChannelFor. */
   blockChannel(channelId: string, untilMs: number): Promise<void>;
   /**
    * A paced channel's turn for one delivery (`key`: its ledger key), shared by every worker: 0 to send now, else how
    * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
-   * has come is used up by the answer 0, however late. A slot a later 429 block overran is replaced.
+   * has come is used up by the answer 0, however late. A slot a later 429 block overran is replaced. An `urgent`
+   * delivery (a critical alert) that would wait takes the earliest slot ahead held by a non-urgent one, which gets the
+   * urgent one's slot instead: an exchange, so the channel never gets more than its rate.
    */
-  reserveSlot(channelId: string, key: string, rate: RateLimit): Promise<number>;
+  reserveSlot(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<number>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
@@ -88,7 +98,13 @@ export interface DeliveryStore {
 
 export interface BeforeSend {
   existing?: Delivery;
+  /** The channel's 429 block end, on Redis's clock (0: none). */
   blockedUntil: number;
+  /**
+   * How long that block still runs, on Redis's clock; absent when it is over. A worker adds it to its own now: its
+   * clock may differ from Redis's, the length of a wait does not.
+   */
+  blockedForMs?: number;
   refs: Record<string, string>;
   entryAsRead: LedgerRead;
   alert?: Alert;
@@ -97,10 +113,12 @@ export interface BeforeSend {
 }
 
 // KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions. One script, not a pipeline of five:
-// this runs for every notification, and each command costs the client more than the script does.
-const BEFORE_SEND = redisScript(`
-return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[3]),
-  redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5])}
+// this runs for every notification, and each command costs the client more than the script does. The block also comes
+// back as the ms it still runs on Redis's clock, which a worker with a wrong clock can still use.
+const BEFORE_SEND = redisScript(`${REDIS_NOW_MS}
+local block = redis.call('GET', KEYS[2]) or '0'
+return {redis.call('GET', KEYS[1]) or '', block, redis.call('HGETALL', KEYS[3]),
+  redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5]), math.max(0, tonumber(block) - now)}
 `);
 
 /** A ledger entry exactly as stored (null: none), as a precondition for recordAttempt. */
@@ -128,16 +146,21 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -10001)
 return {1}
 `);
 
-// KEYS: 1 channel block. ARGV: until ms, TTL ms. Two workers' 429s may arrive together: the later block wins whatever
-// the order, which a read then a write could not promise. Returns 1 if the block was extended.
-const EXTEND_BLOCK = redisScript(`
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
+// KEYS: 1 channel block. ARGV: until ms, or '' and a delay ms from now. The end and its TTL are on Redis's clock, the
+// one RESERVE_SLOT compares the block with: a worker's clock running ahead or behind would make the block too long or
+// too short (or already over). Two workers' 429s may arrive together: the later block wins whatever the order, which a
+// read then a write could not promise. Returns the block end in force (0: none).
+const EXTEND_BLOCK = redisScript(`${REDIS_NOW_MS}
+local untilMs = ARGV[1] ~= '' and tonumber(ARGV[1]) or now + tonumber(ARGV[2])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current >= untilMs or untilMs <= now then return current end
+redis.call('SET', KEYS[1], untilMs, 'PX', untilMs - now)
+return untilMs
 `);
 
-// KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot.
-// ARGV: interval ms, burst, grace ms. Returns ms to wait, 0 to send now.
+// KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot,
+// 4 the channel's slots held by non-urgent deliveries (sorted set: delivery key by slot).
+// ARGV: interval ms, burst, grace ms, urgent ('1'/'0'), this delivery's key. Returns ms to wait, 0 to send now.
 // GCRA as next-slot reservation: each caller is handed its own slot, so N waiting deliveries wake once each, one
 // interval apart, instead of all waking and contending again. The pace is kept on Redis's clock (TIME), so worker
 // clock skew cannot let two workers both think the channel is free. A slot is the delivery's for good: one woken late
@@ -146,19 +169,31 @@ return 1
 // after the slot was given and lasts past it (by more than the grace: simultaneous 429s end their blocks ms apart)
 // replaces it with one after the block, with no burst: the receiver has just said it had enough. A slot key outlives
 // its slot by an hour, so a delivery woken late still finds it.
+// An urgent delivery (a critical alert) that would have to wait swaps slots with the non-urgent delivery holding the
+// earliest slot still ahead: it takes that slot, the other gets the one the pace gave the urgent delivery (and learns
+// so from its score in KEYS[4] when it wakes). Slots change hands, none is added: the pace holds whatever the levels.
 const RESERVE_SLOT = redisScript(`${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local tolerance = (tonumber(ARGV[2]) - 1) * interval
 local grace = tonumber(ARGV[3])
+local member = ARGV[5]
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 local held = tonumber(redis.call('GET', KEYS[3]) or '')
+local queued = tonumber(redis.call('ZSCORE', KEYS[4], member) or '')
+if held and queued and queued ~= held then
+  -- An urgent delivery took this one's slot and left it its own.
+  held = queued
+  redis.call('SET', KEYS[3], held, 'PX', math.max(1, held - now) + 3600000)
+end
 if held and held + grace >= blocked then
   local due = math.max(held, blocked)
   -- A few ms early (another worker's clock promoted the job) is due: waking again for them would cost a job run.
   if due > now + 10 then return due - now end
   redis.call('DEL', KEYS[3])
+  redis.call('ZREM', KEYS[4], member)
   return 0
 end
+redis.call('ZREM', KEYS[4], member)
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 if blocked > now then tat = math.max(tat, blocked + tolerance) end
 local slot = math.max(now, tat - tolerance)
@@ -168,6 +203,18 @@ if slot <= now then
   redis.call('DEL', KEYS[3])
   return 0
 end
+if ARGV[4] == '1' then
+  local first = redis.call('ZRANGEBYSCORE', KEYS[4], math.max(now + 1, blocked), '(' .. slot, 'WITHSCORES', 'LIMIT', 0, 1)
+  if first[1] then
+    redis.call('ZADD', KEYS[4], slot, first[1])
+    slot = tonumber(first[2])
+  end
+else
+  redis.call('ZADD', KEYS[4], slot, member)
+end
+-- Entries live as long as the slot keys they stand for (an hour past the slot).
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 3600000)
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], tat - now + 3600000) end
 redis.call('SET', KEYS[3], slot, 'PX', slot - now + 3600000)
 return slot - now
 `);
@@ -223,6 +270,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
   const blockKey = (channelId: string) => keyFor(prefix, 'channel-block', channelId);
   const paceKey = (channelId: string) => keyFor(prefix, 'channel-pace', channelId);
   const slotKey = (key: string) => keyFor(prefix, 'delivery-slot', key);
+  const heldSlotsKey = (channelId: string) => keyFor(prefix, 'delivery-slots', channelId);
 
   const parse = (raw: string | null): Delivery | undefined => (raw ? (JSON.parse(raw) as Delivery) : undefined);
 
@@ -231,7 +279,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return parse(await redis.get(entryKey(key)));
     },
     async beforeSend(key, alertId, channelId) {
-      const [entry, block, flatRefs, alert, decisions] = await BEFORE_SEND<[string, string, string[], string, string[]]>(
+      const [entry, block, flatRefs, alert, decisions, blockLeft] = await BEFORE_SEND<[string, string, string[], string, string[], number]>(
         redis,
         [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId)],
         [],
@@ -241,6 +289,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return {
         existing: parse(entry || null),
         blockedUntil: Number(block),
+        ...(blockLeft > 0 && { blockedForMs: blockLeft }),
         refs,
         entryAsRead: { raw: entry || null },
         alert: alert ? (JSON.parse(alert) as Alert) : undefined,
@@ -296,12 +345,22 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     async blockedUntil(channelId) {
       return Number((await redis.get(blockKey(channelId))) ?? 0);
     },
-    async blockChannel(channelId, untilMs) {
-      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, Math.max(1, untilMs - Date.now())]);
+    async blockedForMs(channelId) {
+      return Math.max(0, await redis.pttl(blockKey(channelId)));
     },
-    async reserveSlot(channelId, key, rate) {
+    async blockChannelFor(channelId, delayMs) {
+      return Number(await EXTEND_BLOCK(redis, [blockKey(channelId)], ['', Math.max(1, Math.ceil(delayMs))]));
+    },
+    async blockChannel(channelId, untilMs) {
+      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, 0]);
+    },
+    async reserveSlot(channelId, key, rate, urgent = false) {
       const interval = paceIntervalMs(rate);
-      return RESERVE_SLOT<number>(redis, [paceKey(channelId), blockKey(channelId), slotKey(key)], [interval, rate.burst, slotGraceMs(interval)]);
+      return RESERVE_SLOT<number>(
+        redis,
+        [paceKey(channelId), blockKey(channelId), slotKey(key), heldSlotsKey(channelId)],
+        [interval, rate.burst, slotGraceMs(interval), urgent ? '1' : '0', key],
+      );
     },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));

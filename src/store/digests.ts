@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Digest } from '../alerts/types.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -12,6 +13,11 @@ export interface HeldAlert {
 export interface CarriedDigest {
   windowStart: number;
   held: HeldAlert[];
+  /**
+   * The digest as the window's first send showed it (its alerts as they were then), kept with the plan: every send of
+   * the window shows exactly that. Absent from plans recorded without it.
+   */
+  digest?: Digest;
 }
 
 /**
@@ -84,7 +90,7 @@ return redis.call('GET', KEYS[1])
 `);
 
 /** Stored compactly: a digest may carry thousands of alerts. */
-type StoredCarry = { windowStart: number; held: Array<[string, number]> };
+type StoredCarry = { windowStart: number; held: Array<[string, number]>; digest?: Digest };
 
 /** `retentionSeconds` also keeps a window's carried record as long as the ledger keeps its delivery. */
 export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number): DigestStore {
@@ -92,11 +98,12 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
   const lastKey = (channelId: string) => keyFor(prefix, 'digest-last', channelId);
   const carriedKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-carried', channelId, windowEnd);
   const planKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-plan', channelId, windowEnd);
-  const stored = (contents: CarriedDigest): string => JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]) });
+  const stored = (contents: CarriedDigest): string =>
+    JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]), ...(contents.digest && { digest: contents.digest }) });
   const parsed = (raw: string | null): CarriedDigest | undefined => {
     if (!raw) return undefined;
     const record = JSON.parse(raw) as StoredCarry;
-    return { windowStart: record.windowStart, held: record.held.map(([alertId, heldAt]) => ({ alertId, heldAt })) };
+    return { windowStart: record.windowStart, held: record.held.map(([alertId, heldAt]) => ({ alertId, heldAt })), ...(record.digest && { digest: record.digest }) };
   };
   return {
     async pending(channelId, upToMs) {

@@ -18,6 +18,8 @@ export interface PipelineMetrics {
   conflicts: CounterLike<'store'>;
   /** Called when a delivery succeeds, with the alert as delivered (its version the one sent) and the pipeline's clock, to observe fetch-to-delivery latency. */
   observeDelivered?(alert: Alert, at: Date): void;
+  /** Called when a delivery on a paced channel (rateLimit) is delayed waitMs for its send slot. */
+  observePaceWait?(channel: string, waitMs: number): void;
 }
 
 /** What every BullMQ processor receives: the live runtime, the stores and the queues to hand work on to. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDigest } from '../../src/alerts/digest.js';
+import { buildDigest, digestKey, digestWindowOf } from '../../src/alerts/digest.js';
 import { wallTime } from '../../src/alerts/quiet-hours.js';
 import { channelSchema } from '../../src/config/schema.js';
 import { isDigestTime, nextDigestTimes } from '../../src/queue/digest-schedule.js';
@@ -55,5 +55,14 @@ describe('digest schedule in a non-UTC time zone', () => {
       const weekday = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Berlin', weekday: 'short' }).format(time);
       expect(['Mon', 'Tue', 'Wed', 'Thu', 'Fri']).toContain(weekday);
     }
+  });
+});
+
+describe('digest ledger keys', () => {
+  it("reads a window's end back from its key, and only from the channel's own digests", () => {
+    expect(digestWindowOf(digestKey('mail', 1767254400000), 'mail')).toBe(1767254400000);
+    // Another channel whose id starts with this one's, and an alert delivery, are not this channel's digests.
+    expect(digestWindowOf(digestKey('mail-eu', 1767254400000), 'mail')).toBeUndefined();
+    expect(digestWindowOf('a1b2-3-mail', 'mail')).toBeUndefined();
   });
 });

@@ -53,7 +53,7 @@ describe('postOnce', () => {
     const url = await listen(http.createServer((_req, res) => res.writeHead(200).end('x'.repeat(200 * 1024))));
     const err = await caught(() => postOnce(target(url), '{}', {}, sendContext()));
     expect(err).toMatchObject({ kind: 'retryable' });
-    expect(err.message).toBe('channel "hook": Webhook request failed: the reply was too large or malformed; will retry');
+    expect(err.message).toBe('channel "hook": Webhook request failed: the reply was too large or malformed');
   });
 
   it('treats an answer that is not HTTP as retryable, without leaking the URL', async () => {

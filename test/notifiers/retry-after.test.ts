@@ -48,6 +48,28 @@ describe('Retry-After', () => {
     expect(retryAfterMs('-5', now)).toBe(DEFAULT_RATE_LIMIT_DELAY_MS);
   });
 
+  it("measures an HTTP-date from the answer's Date header (the receiver's clock) when it has one", () => {
+    // The receiver's clock is an hour behind ours: its date an hour in our past still means two minutes.
+    expect(retryAfterMs('Tue, 03 Dec 2024 04:02:00 GMT', now, 'Tue, 03 Dec 2024 04:00:00 GMT')).toBe(120_000);
+    // Our clock an hour behind the receiver's: not an hour and two minutes.
+    expect(retryAfterMs('Tue, 03 Dec 2024 06:02:00 GMT', now, ['Tue, 03 Dec 2024 06:00:00 GMT'])).toBe(120_000);
+    // An unreadable Date falls back to our clock; delay-seconds need neither.
+    expect(retryAfterMs('Tue, 03 Dec 2024 05:02:00 GMT', now, 'yesterday')).toBe(120_000);
+    expect(retryAfterMs('30', now, 'Tue, 03 Dec 2024 01:00:00 GMT')).toBe(30_000);
+  });
+
+  it('reads the Date header of a 429 that a notifier classifies', () => {
+    const target = { channelId: 'hook', label: 'webhook', url: 'http://127.0.0.1/x', secrets: [] };
+    const headers = { date: 'Tue, 03 Dec 2024 04:00:00 GMT', 'retry-after': 'Tue, 03 Dec 2024 04:00:45 GMT' };
+    let err: DeliveryError | undefined;
+    try {
+      classifyReply(target, { status: 429, headers, body: '' });
+    } catch (e) {
+      err = e as DeliveryError;
+    }
+    expect(err).toMatchObject({ kind: 'rate-limited', delayMs: 45_000 });
+  });
+
   it('never waits less than a second nor more than an hour', () => {
     expect(retryAfterMs('0', now)).toBe(MIN_RATE_LIMIT_DELAY_MS);
     expect(retryAfterMs('Tue, 03 Dec 2024 04:00:00 GMT', now)).toBe(MIN_RATE_LIMIT_DELAY_MS);
@@ -69,7 +91,11 @@ describe('Retry-After on an answer that is retried (503 during maintenance)', ()
 
   it('carries the wait the receiver asked for, and none when it asked for none', () => {
     expect(answer(503, '120')).toMatchObject({ kind: 'retryable', delayMs: 120_000 });
-    expect(answer(503, '120').message).toContain('will retry in 120 s at the earliest (Retry-After)');
+    // What the receiver asked for, not what we will do: whether there is a retry is the caller's to say.
+    expect(answer(503, '120').message).toBe('channel "hook": webhook answered HTTP 503, Retry-After 120 s: down for maintenance');
+    expect(answer(429, '7').message).toBe('channel "hook": webhook rate-limited us (HTTP 429, Retry-After 7 s)');
+    expect(answer(429)).toMatchObject({ kind: 'rate-limited', delayMs: DEFAULT_RATE_LIMIT_DELAY_MS, message: 'channel "hook": webhook rate-limited us (HTTP 429)' });
+    expect(answer(500).message).not.toMatch(/retry/i);
     expect(answer(500, 'later')).toMatchObject({ kind: 'retryable', delayMs: undefined });
     expect(answer(502)).toMatchObject({ kind: 'retryable', delayMs: undefined });
   });
@@ -86,3 +112,4 @@ describe('Retry-After on an answer that is retried (503 during maintenance)', ()
     expect(backoff(1, 'capped', DeliveryError.rateLimited('hook', 120_000, 'slow down'))).toBeLessThanOrEqual(5_000);
   });
 });
+

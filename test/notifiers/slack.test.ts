@@ -148,7 +148,7 @@ describe('Slack delivery', () => {
   it('retries on 500 and names the channel without the webhook URL', async () => {
     const err = await caught(() => sendWith(() => ({ status: 500, body: 'rollup_error' })));
     expect(err).toMatchObject({ kind: 'retryable', code: 'CP_DELIVERY_RETRYABLE' });
-    expect(err.message).toBe('channel "ops-slack": Slack webhook answered HTTP 500: rollup_error; will retry');
+    expect(err.message).toBe('channel "ops-slack": Slack webhook answered HTTP 500: rollup_error');
   });
 
   it.each([

@@ -12,6 +12,8 @@ export type SmtpRefusal = number | { code: number; message: string };
 export interface SmtpScript {
   rcpt?: (address: string) => SmtpRefusal | undefined;
   data?: (index: number) => number | undefined;
+  /** Ms the server waits before answering a message's DATA (a slow server); 0 or undefined answers at once. */
+  dataDelayMs?: (index: number) => number | undefined;
 }
 
 function reject(refusal: SmtpRefusal): Error {
@@ -50,11 +52,17 @@ export async function startSmtp(script: SmtpScript = {}) {
       simpleParser(stream).then(
         (mail) => {
           attempts.push(mail);
-          const code = script.data?.(attempts.length - 1);
-          if (code) return callback(reject(code));
-          received.push(mail);
-          envelopes.push(to);
-          callback();
+          const index = attempts.length - 1;
+          const answer = () => {
+            const code = script.data?.(index);
+            if (code) return callback(reject(code));
+            received.push(mail);
+            envelopes.push(to);
+            callback();
+          };
+          const delay = script.dataDelayMs?.(index);
+          if (delay) setTimeout(answer, delay);
+          else answer();
         },
         (err: Error) => callback(err),
       );

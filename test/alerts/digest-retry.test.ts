@@ -1,0 +1,210 @@
+import { Redis } from 'ioredis';
+import type { ParsedMail } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { digestKey } from '../../src/alerts/digest.js';
+import { loadConfig } from '../../src/config/load.js';
+import { memoryLogger } from '../../src/log.js';
+import { createNotifiers } from '../../src/notifiers/registry.js';
+import { digestStage } from '../../src/pipeline/digest.js';
+import type { ConfigState } from '../../src/pipeline/runtime.js';
+import { createAlertStore } from '../../src/store/alerts.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDigestStore } from '../../src/store/digests.js';
+import { createDispatchStore } from '../../src/store/dispatch.js';
+import { makeAlert } from './fixtures.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startSmtp } from '../notifiers/smtp.js';
+
+/**
+ * Retries of an email digest, on real Redis and a real SMTP server: a retry sends the deferred recipients the very
+ * message the others got, and a window whose alerts a later digest sent ends superseded, not failed.
+ */
+const prefix = uniquePrefix('digest-retry');
+const OK = 'ok@example.com';
+const GREY = 'grey@example.com';
+const HOUR = 3_600_000;
+
+let redis: Redis;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+let state: ConfigState;
+let cleanupConfig: () => void;
+/** GREY answers 450 at RCPT TO while set (greylisting). */
+let greylisting = false;
+/** Every message fails at DATA with 451 while set (the server in trouble). */
+let failing = false;
+
+beforeAll(async () => {
+  redis = new Redis(testRedisUrl());
+  smtp = await startSmtp({
+    rcpt: (address) => (address === GREY && greylisting ? 450 : undefined),
+    data: () => (failing ? 451 : undefined),
+  });
+  const { dir, cleanup } = writeConfigDir({
+    'sources.yaml': 'sources: []\n',
+    'watchlists.yaml': 'watchlists: []\n',
+    'channels.yaml': `channels:
+  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${GREY}], digest: { schedule: "0 8 * * *" } }
+`,
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
+  });
+  cleanupConfig = cleanup;
+  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
+  state = {
+    config,
+    scorer: undefined as never,
+    notifiers: createNotifiers(config.channels),
+    http: undefined as never,
+    sources: new Map(),
+    watchlists: new Map(),
+    channels: new Map(config.channels.map((c) => [c.id, c])),
+  };
+});
+
+afterAll(async () => {
+  await state?.notifiers.close();
+  await smtp?.close();
+  redis?.disconnect();
+  cleanupConfig?.();
+  await cleanPrefix(prefix);
+});
+
+const log = memoryLogger('fatal').log;
+
+/** The stores of one test (its own prefix), the stage over them, and a way to hold an alert version for the digest. */
+function setup(name: string) {
+  const p = `${prefix}-${name}`;
+  const stores = {
+    alerts: createAlertStore(redis, p, { days: 1, count: 1000 }),
+    deliveries: createDeliveryStore(redis, p, 3600),
+    digests: createDigestStore(redis, p, 3600),
+  };
+  const dispatch = createDispatchStore(redis, p, 3600);
+  const hold = async (id: string, at: number, overrides: Parameters<typeof makeAlert>[0] = { id }) => {
+    const alert = makeAlert({ ...overrides, id });
+    await stores.alerts.update(id, async () => ({ alert, result: null }));
+    await dispatch.record(id, { channelId: 'mail', version: alert.version, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
+  };
+  const stage = (windowEnd: number) => digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, log, now: () => new Date() });
+  return { stores, hold, stage };
+}
+
+/** The messages of one window's digest that reached each address. */
+function mailsOf(windowEnd: number): Record<string, ParsedMail[]> {
+  const out: Record<string, ParsedMail[]> = { [OK]: [], [GREY]: [] };
+  smtp.received.forEach((mail, i) => {
+    if (mail.headers.get('x-chokepoint-delivery') !== digestKey('mail', windowEnd)) return;
+    for (const address of smtp.envelopes[i]!) out[address]?.push(mail);
+  });
+  return out;
+}
+
+/** What a reader sees of a message: the headers that render it and both bodies. */
+const seen = (mail: ParsedMail) => ({ subject: mail.subject, messageId: mail.messageId, text: mail.text, html: mail.html });
+
+describe('an email digest retried for a recipient that deferred it', () => {
+  it('sends that recipient the message the others got, though an alert in it was updated before the retry', async () => {
+    const { stores, hold, stage } = setup('updated');
+    const windowEnd = Date.UTC(2026, 2, 2, 8);
+    await hold('tariff', windowEnd - 2 * HOUR, { id: 'tariff', title: 'Tariff on magnets announced', level: 'info' });
+    greylisting = true;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+    greylisting = false;
+    // A new version of the alert before the retry: new title and level, held again for the next digest.
+    await hold('tariff', windowEnd + HOUR, { id: 'tariff', version: 2, title: 'Tariff on magnets doubled', level: 'low', sources: ['a', 'b', 'c'] });
+
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered', alerts: 1 });
+    const mails = mailsOf(windowEnd);
+    expect(mails[OK]).toHaveLength(1);
+    expect(mails[GREY]).toHaveLength(1);
+    expect(seen(mails[GREY]![0]!)).toEqual(seen(mails[OK]![0]!));
+    expect(mails[GREY]![0]!.text).toContain('Tariff on magnets announced');
+    expect(mails[GREY]![0]!.text).not.toContain('doubled');
+    // The new version is the next digest's news, for everyone.
+    expect(await stage(windowEnd + 24 * HOUR)).toMatchObject({ status: 'delivered', alerts: 1 });
+    const next = mailsOf(windowEnd + 24 * HOUR);
+    for (const address of [OK, GREY]) expect(next[address]!.map((m) => m.text?.includes('Tariff on magnets doubled')), address).toEqual([true]);
+    expect((await stores.deliveries.get(digestKey('mail', windowEnd)))?.status).toBe('delivered');
+  });
+
+  it('sends it the same message also when what the first send carried was not recorded', async () => {
+    const { stores, hold, stage } = setup('uncarried');
+    const windowEnd = Date.UTC(2026, 2, 12, 8);
+    const heldAt = windowEnd - 2 * HOUR;
+    await hold('quota', heldAt, { id: 'quota', title: 'Export quota cut', level: 'info' });
+    greylisting = true;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+    greylisting = false;
+    // The carry's write was lost (the worker died before it): the alert is still held, nothing recorded as carried.
+    await redis.del(`{${prefix}-uncarried}:digest-carried:mail:${windowEnd}`, `{${prefix}-uncarried}:digest-last:mail`);
+    await redis.zadd(`{${prefix}-uncarried}:digest-held:mail`, heldAt, 'quota');
+    expect(await stores.digests.carried('mail', windowEnd)).toBeUndefined();
+    expect(await stores.digests.pending('mail', Infinity)).toEqual([{ alertId: 'quota', heldAt }]);
+    // Updated before the retry, same version (another outlet carried the story).
+    await stores.alerts.update('quota', async (a) => ({ alert: { ...a!, title: 'Export quota cut by half', sources: ['x', 'y'] }, result: null }));
+
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
+    const mails = mailsOf(windowEnd);
+    expect(mails[GREY]).toHaveLength(1);
+    expect(seen(mails[GREY]![0]!)).toEqual(seen(mails[OK]![0]!));
+    expect(mails[GREY]![0]!.text).not.toContain('by half');
+  });
+});
+
+describe('a digest window whose alerts a later window sent', () => {
+  it('ends superseded, naming the later window, when it runs again with retries left', async () => {
+    const { stores, hold, stage } = setup('pending');
+    const first = Date.UTC(2026, 3, 1, 8);
+    const later = first + 24 * HOUR;
+    await hold('ore', first - HOUR);
+    failing = true;
+    await expect(stage(first)).rejects.toMatchObject({ kind: 'retryable' });
+    failing = false;
+    expect((await stores.deliveries.get(digestKey('mail', first)))?.status).toBe('pending');
+    await hold('smelter', later - HOUR);
+    expect(await stage(later)).toMatchObject({ status: 'delivered', alerts: 2 });
+
+    expect(await stage(first)).toEqual({ status: 'skipped', reason: 'superseded' });
+    const entry = await stores.deliveries.get(digestKey('mail', first));
+    expect(entry?.status).toBe('skipped');
+    expect(entry?.response).toContain(new Date(later).toISOString());
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).not.toContain(digestKey('mail', first));
+    expect(mailsOf(first)[OK]).toHaveLength(0);
+  });
+
+  it('ends superseded, naming the later window, when it had already been given up', async () => {
+    const { stores, hold, stage } = setup('given-up');
+    const first = Date.UTC(2026, 3, 11, 8);
+    const later = first + 24 * HOUR;
+    await hold('ore', first - HOUR);
+    failing = true;
+    await expect(stage(first)).rejects.toMatchObject({ kind: 'retryable' });
+    failing = false;
+    // Its attempts ran out: the job layer recorded it failed (settleDeliveryFailure); no job of it runs again.
+    await stores.deliveries.recordAttempt(digestKey('mail', first), { channelId: 'mail' }, { status: 'failed', error: 'given up after 8 attempts', errorKind: 'retryable', at: new Date() });
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', first));
+    await hold('smelter', later - HOUR);
+    expect(await stage(later)).toMatchObject({ status: 'delivered', alerts: 2 });
+
+    const entry = await stores.deliveries.get(digestKey('mail', first));
+    expect(entry?.status).toBe('skipped');
+    expect(entry?.response).toContain(new Date(later).toISOString());
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).not.toContain(digestKey('mail', first));
+  });
+
+  it('stays failed when some of its recipients had it: the later digest did not send them its alerts', async () => {
+    const { stores, hold, stage } = setup('reached');
+    const first = Date.UTC(2026, 3, 21, 8);
+    const later = first + 24 * HOUR;
+    await hold('ore', first - HOUR);
+    greylisting = true;
+    await expect(stage(first)).rejects.toMatchObject({ kind: 'retryable' });
+    greylisting = false;
+    await stores.deliveries.recordAttempt(digestKey('mail', first), { channelId: 'mail' }, { status: 'failed', error: 'given up after 8 attempts', errorKind: 'retryable', at: new Date() });
+    await hold('smelter', later - HOUR);
+    expect(await stage(later)).toMatchObject({ status: 'delivered', alerts: 1 });
+
+    expect((await stores.deliveries.get(digestKey('mail', first)))?.status).toBe('failed');
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', first));
+  });
+});

@@ -1,0 +1,107 @@
+import type { Job, Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createMetrics } from '../../src/api/metrics.js';
+import { deliveryKey } from '../../src/alerts/ids.js';
+import { jobId } from '../../src/queue/names.js';
+import { makeAlert } from '../alerts/fixtures.js';
+import { startTestWorker } from '../alerts/harness.js';
+import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { type Receiver, startReceiver } from './support/receiver.js';
+
+/**
+ * The pacing metrics (chokepoint_pace_waits_total, chokepoint_pace_wait_seconds) as the notify processors record them,
+ * on real BullMQ, Redis and a local receiver: a paced channel's queued deliveries each wait for their slot once; an
+ * unpaced channel's never do.
+ */
+const prefix = uniquePrefix('delivery-pace-metrics');
+/** One send every 100 ms, no burst. */
+const INTERVAL_MS = 100;
+let receiver: Receiver;
+let run: Awaited<ReturnType<typeof startTestWorker>>;
+const metrics = createMetrics({ defaultMetrics: false });
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  run = await startTestWorker(
+    {
+      'sources.yaml': 'sources: []\n',
+      'watchlists.yaml': 'watchlists: []\n',
+      'channels.yaml': `channels:
+  - { id: paced, kind: webhook, url: "${receiver.urlFor('paced')}", rateLimit: { perMinute: ${60_000 / INTERVAL_MS} } }
+  - { id: unpaced, kind: webhook, url: "${receiver.urlFor('unpaced')}" }
+`,
+      'settings.yaml': `redis: { prefix: ${prefix} }
+http: { allowPrivateAddresses: true }
+`,
+    },
+    {},
+    [],
+    {
+      get now() {
+        return Date.now();
+      },
+    },
+  );
+  // The processors read the context's metrics for each job, as the worker wires the API's metrics in.
+  run.worker.context.metrics = metrics;
+}, 30_000);
+
+afterAll(async () => {
+  await run?.stop();
+  await receiver?.close();
+  await cleanPrefix(prefix);
+});
+
+/** The value of one sample line of the registry's text. */
+async function sample(series: string): Promise<number | undefined> {
+  const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+async function finished(queue: Queue, id: string): Promise<Job> {
+  return vi.waitFor(
+    async () => {
+      const job = await queue.getJob(id);
+      if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
+      return job!;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+}
+
+async function notifyAll(channelId: string, count: number): Promise<Job[]> {
+  const { stores, queues } = run.worker.context;
+  const ids = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const alertId = `a-${channelId}-${i}`;
+      await stores.alerts.update(alertId, async () => ({ alert: makeAlert({ id: alertId }), result: null }));
+      const id = jobId('notify', deliveryKey(alertId, 1, channelId));
+      await queues.notify.add('notify', { alertId, version: 1, channelId }, { jobId: id });
+      return id;
+    }),
+  );
+  return Promise.all(ids.map((id) => finished(queues.notify, id)));
+}
+
+describe('pacing metrics', () => {
+  it('counts the deliveries of a paced channel that waited for a slot, and how long they waited', async () => {
+    metrics.prime(run.worker.context.runtime.state.config);
+    expect(await sample('chokepoint_pace_waits_total{channel="paced"}')).toBe(0);
+    const jobs = await notifyAll('paced', 4);
+    // The first goes at once; the others wait one, two and three intervals (a job woken a few ms early waits again).
+    const waits = (await sample('chokepoint_pace_waits_total{channel="paced"}'))!;
+    expect(waits).toBeGreaterThanOrEqual(3);
+    expect(waits).toBe(jobs.reduce((n, job) => n + job.attemptsStarted - 1, 0));
+    expect(await sample('chokepoint_pace_wait_seconds_count{channel="paced"}')).toBe(waits);
+    const seconds = (await sample('chokepoint_pace_wait_seconds_sum{channel="paced"}'))!;
+    expect(seconds).toBeGreaterThan((6 * INTERVAL_MS * 0.8) / 1000);
+    expect(seconds).toBeLessThanOrEqual((6 * INTERVAL_MS + (waits - 3) * 20) / 1000);
+    expect(await sample('chokepoint_pace_wait_seconds_bucket{le="0.5",channel="paced"}')).toBe(waits);
+  });
+
+  it('counts no wait for an unpaced channel', async () => {
+    await notifyAll('unpaced', 4);
+    expect(await sample('chokepoint_pace_waits_total{channel="unpaced"}')).toBe(0);
+    expect(await sample('chokepoint_pace_wait_seconds_count{channel="unpaced"}')).toBeUndefined();
+  });
+});

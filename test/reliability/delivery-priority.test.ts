@@ -1,0 +1,133 @@
+import type { Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deliveryKey } from '../../src/alerts/ids.js';
+import type { Level } from '../../src/scoring/types.js';
+import { jobId } from '../../src/queue/names.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { makeAlert } from '../alerts/fixtures.js';
+import { startTestWorker } from '../alerts/harness.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { type Receiver, startReceiver } from './support/receiver.js';
+
+/**
+ * A critical alert on a paced channel does not queue behind the routine alerts already waiting for their slots: it
+ * takes the earliest slot ahead, and the delivery that held it takes the critical one's. The receiver still never
+ * gets more than the rate.
+ */
+const prefix = uniquePrefix('delivery-priority');
+const redis = new Redis(testRedisUrl());
+const ledger = createDeliveryStore(redis, prefix, 3600);
+
+afterAll(async () => {
+  await cleanPrefix(prefix);
+  redis.disconnect();
+});
+
+describe('slot reservations for urgent deliveries (the pace script on Redis)', () => {
+  const rate = { perMinute: 60, burst: 1 };
+  const near = (actual: number, expected: number) => {
+    expect(actual).toBeGreaterThan(expected - 60);
+    expect(actual).toBeLessThanOrEqual(expected);
+  };
+
+  it('gives an urgent delivery the earliest slot ahead, and the one that held it the urgent one\'s', async () => {
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) waits.push(await ledger.reserveSlot('swap', `n-${i}`, rate));
+    expect(waits[0]).toBe(0);
+    near(waits[4]!, 4_000);
+    const urgent = await ledger.reserveSlot('swap', 'u', rate, true);
+    near(urgent, 1_000);
+    // n-1 learns of the exchange when it asks again (on waking): its slot is the one after n-4's.
+    near(await ledger.reserveSlot('swap', 'n-1', rate), 5_000);
+    near(await ledger.reserveSlot('swap', 'n-2', rate), 2_000);
+    // The urgent delivery keeps the slot it took; the next one queues after all of them: nothing was added.
+    near(await ledger.reserveSlot('swap', 'u', rate, true), 1_000);
+    near(await ledger.reserveSlot('swap', 'n-5', rate), 6_000);
+  });
+
+  it('does not take a slot from another urgent delivery, and sends at once when the burst allows', async () => {
+    const burst = { perMinute: 60, burst: 2 };
+    expect(await ledger.reserveSlot('urgent-only', 'u-0', burst, true)).toBe(0);
+    expect(await ledger.reserveSlot('urgent-only', 'u-1', burst, true)).toBe(0);
+    near(await ledger.reserveSlot('urgent-only', 'u-2', burst, true), 1_000);
+    near(await ledger.reserveSlot('urgent-only', 'u-3', burst, true), 2_000);
+    near(await ledger.reserveSlot('urgent-only', 'u-2', burst, true), 1_000);
+  });
+
+  it('takes no slot that a 429 block overran', async () => {
+    await ledger.reserveSlot('blocked', 'b-0', rate);
+    near(await ledger.reserveSlot('blocked', 'b-1', rate), 1_000);
+    near(await ledger.reserveSlot('blocked', 'b-2', rate), 2_000);
+    await ledger.blockChannelFor('blocked', 1_500);
+    // b-1's slot (1 s) falls inside the block; b-2's (2 s) is after it: that is the one to take.
+    near(await ledger.reserveSlot('blocked', 'b-u', rate, true), 2_000);
+  });
+});
+
+describe('a critical alert on a busy paced channel', () => {
+  const INTERVAL_MS = 200;
+  const JITTER_MS = 150;
+  let receiver: Receiver;
+  let run: Awaited<ReturnType<typeof startTestWorker>>;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    run = await startTestWorker(
+      {
+        'sources.yaml': 'sources: []\n',
+        'watchlists.yaml': 'watchlists: []\n',
+        'channels.yaml': `channels:\n  - { id: busy, kind: webhook, url: "${receiver.urlFor('busy')}", rateLimit: { perMinute: ${60_000 / INTERVAL_MS} } }\n`,
+        'settings.yaml': `redis: { prefix: ${prefix}-e2e }\nhttp: { allowPrivateAddresses: true }\n`,
+      },
+      {},
+      [],
+      {
+        get now() {
+          return Date.now();
+        },
+      },
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    await run?.stop();
+    await receiver?.close();
+  });
+
+  async function notify(alertId: string, level: Level): Promise<string> {
+    const { stores, queues } = run.worker.context;
+    await stores.alerts.update(alertId, async () => ({ alert: makeAlert({ id: alertId, level }), result: null }));
+    const id = jobId('notify', deliveryKey(alertId, 1, 'busy'));
+    await queues.notify.add('notify', { alertId, version: 1, channelId: 'busy' }, { jobId: id });
+    return id;
+  }
+
+  async function finished(queue: Queue, id: string): Promise<Job> {
+    return vi.waitFor(
+      async () => {
+        const job = await queue.getJob(id);
+        if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
+        return job!;
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+  }
+
+  it('is sent in the next slot, ahead of the routine alerts waiting, and the channel still gets no more than its rate', async () => {
+    const queue = run.worker.context.queues.notify;
+    const routine = await Promise.all(Array.from({ length: 8 }, (_, i) => notify(`a-routine-${i}`, 'medium')));
+    // Every routine alert has run once and holds its slot (the first went at once).
+    await vi.waitFor(async () => expect((await queue.getJobCounts('delayed')).delayed).toBe(7), { timeout: 5_000, interval: 20 });
+    const critical = await notify('a-critical', 'critical');
+    for (const id of [...routine, critical]) await finished(queue, id);
+
+    const accepted = receiver.requests.filter((r) => r.status === 200).sort((a, b) => a.at - b.at);
+    expect(accepted).toHaveLength(9);
+    expect(receiver.accepted('busy').duplicates).toBe(0);
+    // The first routine alert went before the critical one was raised; the critical one takes the next slot.
+    expect(accepted.findIndex((r) => r.alertId === 'a-critical')).toBeLessThanOrEqual(2);
+    for (let i = 1; i < accepted.length; i++) expect(accepted[i]!.at - accepted[i - 1]!.at, `request ${i}`).toBeGreaterThanOrEqual(INTERVAL_MS - JITTER_MS);
+    expect(accepted.at(-1)!.at - accepted[0]!.at).toBeGreaterThanOrEqual(8 * INTERVAL_MS - JITTER_MS);
+  }, 30_000);
+});
