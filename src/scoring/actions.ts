@@ -23,6 +23,15 @@ const COORDINATED = /\b(?:and|or|but|then)\s*$/i;
 const PLANNED = /^[\s,]*(?:(?:its|the|a|an|their|new|earlier|previous|recent|latest)\s+)*(?:plans?|decisions?|proposals?|rules?|moves?|measures?|bid|efforts?)\s+(?:to|that would|which would)\s*$/i;
 // An English participle ("newly imposed", "controls imposed in 2023"): it modifies the signal, it does not act on it.
 const PARTICIPLE = /(?:ed|en)$/i;
+// A verb followed by a comma that opens no aside has ended its clause ("Shares drop, US bans exports"): its object
+// would follow it directly ("suspends gallium, germanium export controls").
+const VERB_THEN_COMMA = /^\s*,/;
+// After the signal, a comma and another word before the verb open a clause with its own subject ("US chip export ban,
+// stocks drop"); a participle right after the comma still describes the signal ("export ban, lifted in May, ..."). Not
+// in Korean, whose headlines name the topic before a comma ("희토류 수출 통제, 1년간 유예").
+const NEW_SUBJECT_AFTER = /,\s*[^\s,]/;
+// Effects that stop what they act on: lifting a measure, halting a flow or the licences it needs.
+const STOPS = new Set(['de-escalation', 'halt']);
 const HANGUL = /[\uac00-\ud7a3]/;
 
 /** How to read the words between hits of one field. */
@@ -33,6 +42,8 @@ export interface Gaps {
   entityWords: (a: Located, b: Located) => number;
   /** Whether a signal of the class follows the action closely: its own object ("US lifts [chip tariffs]"). */
   hasObject: (a: Located, cls: SignalClass) => boolean;
+  /** Whether a signal other than a bare flow stands between two hits ("suspends [ban] on exports"). */
+  signalBetween: (a: Located, b: Located) => boolean;
 }
 
 interface Choice {
@@ -44,7 +55,8 @@ interface Choice {
 
 /**
  * The action that decides what a signal means: the nearest one in the signal's clause that acts on its class, unless a
- * lifting verb before the signal governs that nearer one (see governs).
+ * lifting or halting verb before the signal governs that nearer one (see governs). An action standing between the
+ * halves of a split signal ("出口[暂停]管制") acts on it.
  */
 export function chooseAction(
   s: SignalHit,
@@ -57,11 +69,14 @@ export function chooseAction(
   // Korean writes particles onto words and counts each syllable as a word: count its spaced words instead.
   const korean = HANGUL.test(s.text);
   let nearest: Choice | undefined;
-  let lifting: Choice | undefined;
+  // Verbs before the signal that lift or halt what they act on: the nearest of them whose effect differs from the
+  // nearest verb's may govern it (see governs).
+  const stopping: Choice[] = [];
   for (const a of actions) {
     if (a.sentence !== s.sentence) continue;
     const entry = entries.get(a.id)!;
     if (!entry.effects[cls]) continue;
+    if (within(a, s)) return { action: a, entry };
     const before = a.tokenEnd < s.token;
     let distance = gap(a, s);
     if (distance < 0) continue;
@@ -69,7 +84,12 @@ export function chooseAction(
     if (korean) distance = spacedWords(words);
     if (distance > (before ? ACTION_BEFORE : ACTION_AFTER)) continue;
     let clause = words.replace(JOINED_OBJECTS, ' ').replace(ASIDE, ' ');
+    if (before && VERB_THEN_COMMA.test(clause)) continue;
+    // A flow after another signal is that signal's complement, not the verb's object: "suspends ban on exports" lifts
+    // the ban and halts nothing.
+    if (before && cls === 'flow' && gaps.signalBetween(a, s)) continue;
     if (!before) {
+      if (!korean && NEW_SUBJECT_AFTER.test(clause)) continue;
       const topic = clause.replace(TOPIC_MARK, ' ');
       // "Gallium export ban: US lifts chip tariffs": after the topic, a verb with an object of its own acts on that.
       if (topic !== clause && gaps.hasObject(a, cls)) continue;
@@ -79,25 +99,34 @@ export function chooseAction(
     // At equal distance the verb before the object ("lift the ban") wins over a passive one after it.
     const choice = { action: a, entry, before, rank: distance + (before ? 0 : 0.5) };
     if (!nearest || choice.rank < nearest.rank) nearest = choice;
-    if (before && entry.effects[cls] === 'de-escalation' && (!lifting || choice.rank < lifting.rank)) lifting = choice;
+    if (before && STOPS.has(entry.effects[cls]!)) stopping.push(choice);
   }
-  return lifting && nearest && governs(lifting, nearest, s, cls, gaps) ? lifting : nearest;
+  if (!nearest) return undefined;
+  let lifting: Choice | undefined;
+  for (const c of stopping) if (c.entry.effects[cls] !== nearest.entry.effects[cls] && (!lifting || c.rank < lifting.rank)) lifting = c;
+  return lifting && governs(lifting, nearest, s, cls, gaps) ? lifting : nearest;
 }
 
 /**
- * Whether a lifting verb before the signal wins over the nearer action: over an escalating participle that modifies
- * the signal ("suspend [newly imposed rare earth] controls", "lift controls [imposed in 2023]"), a verb it takes as its
- * object ("暂停[实施]出口管制", suspend implementing) or a plan to escalate ("scraps plan to expand"); not over a verb
- * coordinated with it ("lifts tariffs and imposes export controls").
+ * Whether a lifting or halting verb before the signal wins over the nearer action with another effect: over an
+ * escalating participle that modifies the signal ("suspend [newly imposed rare earth] controls", "lift controls
+ * [imposed in 2023]"), a noun the signal qualifies ("suspends export licence [approvals]"), a verb it takes as its
+ * object ("暂停[实施]出口管制", suspend implementing; "stops [issuing] export licences") or a plan to escalate ("scraps
+ * plan to expand"); not over a verb coordinated with it ("lifts tariffs and imposes export controls").
  */
 function governs(lifting: Choice, nearest: Choice, s: Located, cls: SignalClass, gaps: Gaps): boolean {
-  if (lifting === nearest || nearest.entry.effects[cls] === 'de-escalation') return false;
-  if (!nearest.before) return PARTICIPLE.test(nearest.action.text);
+  // After the signal: a participle that modifies it, or a noun it qualifies ("suspends [export licence] approvals").
+  if (!nearest.before) return PARTICIPLE.test(nearest.action.text) || gap(s, nearest.action) === 0;
   const link = gaps.between(lifting.action, nearest.action);
   if (COORDINATED.test(link)) return false;
   const participle = PARTICIPLE.test(nearest.action.text) && gap(nearest.action, s) - gaps.entityWords(nearest.action, s) <= 1;
   const verbObject = gap(lifting.action, nearest.action) === 0;
   return participle || verbObject || PLANNED.test(link);
+}
+
+/** Whether the action stands inside the signal's span, between the halves of a split signal. */
+function within(a: Located, s: Located): boolean {
+  return a.start > s.start && a.end < s.end;
 }
 
 /** Space-separated words between two hits, not counting a particle attached to either ("를 [전면] 해제" is one). */

@@ -1,7 +1,7 @@
 import type { Item } from '../items/item.js';
 import { type Gaps, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
-import { type CompiledLexicon, type EntityInfo, HALT_SIGNAL, RESUME_SIGNAL } from './lexicon.js';
+import { type CompiledLexicon, EXPORT_FLOW_SIGNAL, EXPORT_HALT_SIGNAL, type EntityInfo, HALT_SIGNAL, RESUME_SIGNAL } from './lexicon.js';
 import { gap, type Located } from './located.js';
 import type { Matcher, TermKind } from './matcher.js';
 import { createScratch, normalizeText, sentenceAt, tokenAt } from './normalize.js';
@@ -54,6 +54,9 @@ const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies r
 const OBJECT_AFTER = 3; // "lifts [chip] tariffs", "eases [AI chip] export curbs"
 const NEGATION_AFTER = 4; // Korean negates after the verb: "수출 금지[하지] 않겠다" (each syllable a word)
 const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "after [U.S. President Donald Trump imposed reciprocal] tariffs"
+// A cause clause ends at a comma or a dash: what follows is the news ("retaliates against US chip curbs, bans gallium
+// exports", "After US curbs, China bans ...").
+const CAUSE_END = /[,;:，：；]|\s[-–—]\s/;
 
 export class Analyser {
   // Reused for every field: analysis is synchronous and keeps only numbers and slices of the original text.
@@ -134,19 +137,25 @@ export class Analyser {
     const near = (group: string, s: Located, before: number, after: number) =>
       (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group && nearBy(c, s, before, after));
     const inSentence = (group: string, s: Located) => (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group);
+    const between = (a: Located, b: Located) => text.slice(norm.origin[a.end - 1] + 1, norm.origin[b.start]);
+    const causeOf = (group: string, s: Located) =>
+      (cuesBySentence.get(s.sentence) ?? NONE).some(
+        (c) => c.id === group && nearBy(c, s, BACKGROUND_BEFORE, -1) && !(c.tokenEnd < s.token && CAUSE_END.test(between(c, s))),
+      );
     signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
     // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
     signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedAfter(s, cuesBySentence.get(s.sentence), actions));
     if (actions.length) {
       const gaps: Gaps = {
-        between: (a, b) => text.slice(norm.origin[a.end - 1] + 1, norm.origin[b.start]),
+        between,
         entityWords: entityWordsOf(entities),
         hasObject: (a, cls) => signals.some((o) => o.sentence === a.sentence && o.signal.class === cls && o.token > a.tokenEnd && o.token - a.tokenEnd - 1 <= OBJECT_AFTER),
+        signalBetween: (a, b) => signalBetween(signals, a, b),
       };
       signals = signals.map((s) => this.applyAction(s, actions, gaps));
     }
     this.addPairs(field, entities);
-    if (signals.length) this.placeSignals(signals, entities, near, inSentence);
+    if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
     out.entities.push(...entities);
     out.signals.push(...signals);
   }
@@ -157,6 +166,7 @@ export class Analyser {
     entities: EntityHit[],
     near: (group: string, s: Located, before: number, after: number) => boolean,
     inSentence: (group: string, s: Located) => boolean,
+    causeOf: (group: 'background' | 'evasion', s: Located) => boolean,
   ): void {
     const entitiesBySentence = groupBySentence(entities);
     // The actor is usually named in the signal's sentence, else elsewhere in the same field ("..., the ministry said").
@@ -175,7 +185,7 @@ export class Analyser {
 
     for (const s of signals) {
       s.hedged = near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER);
-      s.background = near('evasion', s, BACKGROUND_BEFORE, -1) || near('background', s, BACKGROUND_BEFORE, -1);
+      s.background = causeOf('evasion', s) || causeOf('background', s);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);
       const info = sentenceInfo.get(s.sentence);
@@ -184,7 +194,7 @@ export class Analyser {
     }
     // A cause clause is background only beside the news it explains ("bans exports in response to sanctions").
     for (const s of signals) {
-      if (!s.background || near('evasion', s, BACKGROUND_BEFORE, -1)) continue;
+      if (!s.background || causeOf('evasion', s)) continue;
       s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0);
     }
   }
@@ -196,7 +206,7 @@ export class Analyser {
     const effect = best.entry.effects[s.signal.class]!;
     const action = { entry: best.entry, text: best.action.text };
     if (effect === 'halt' || effect === 'resume') {
-      const derived = this.lexicon.signals.get(effect === 'halt' ? HALT_SIGNAL : RESUME_SIGNAL)!;
+      const derived = effect === 'halt' ? this.haltOf(s, best.entry) : this.lexicon.signals.get(RESUME_SIGNAL)!;
       const from = best.action.start < s.start ? best.action : s;
       const to = best.action.end > s.end ? best.action : s;
       return {
@@ -214,6 +224,15 @@ export class Analyser {
     }
     if (s.signal.direction === 'de-escalation' && effect === 'de-escalation') return { ...s, action };
     return { ...s, polarity: effect === 'de-escalation' ? 'de-escalation' : 'escalation', action };
+  }
+
+  /**
+   * The signal a halt of the signal's flow creates. Stopping exports or export licences outright cuts buyers off; a verb
+   * stops outright when it can halt licences too ("suspends", "ends"), not when it only cuts or delays ("cuts exports").
+   */
+  private haltOf(s: SignalHit, action: ActionEntry): SignalEntry {
+    const cutsBuyersOff = (s.signal.id === EXPORT_FLOW_SIGNAL || s.signal.class === 'licence') && action.effects.licence === 'halt';
+    return (cutsBuyersOff && this.lexicon.signals.get(EXPORT_HALT_SIGNAL)) || this.lexicon.signals.get(HALT_SIGNAL)!;
   }
 
   /** Two countries of a pair in one sentence ("Washington and Beijing agree...") stand for the pair. */
@@ -256,6 +275,25 @@ function negatedAfter(s: Located, cues: CueHit[] | undefined, actions: CueHit[])
       c.token - s.tokenEnd - 1 <= NEGATION_AFTER &&
       !actions.some((a) => a.sentence === s.sentence && a.token > s.tokenEnd && a.tokenEnd < c.token),
   );
+}
+
+/**
+ * Whether a signal other than a bare flow lies between two hits. Signals come in order of position: a binary search
+ * finds the first after a, so a long text with thousands of signals costs only the few words between the two.
+ */
+function signalBetween(signals: readonly SignalHit[], a: Located, b: Located): boolean {
+  let lo = 0;
+  let hi = signals.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (signals[mid].token <= a.tokenEnd) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < signals.length && signals[i].token < b.token; i++) {
+    const o = signals[i];
+    if (o.tokenEnd < b.token && o.signal.class !== 'flow' && o.signal.weight > 0) return true;
+  }
+  return false;
 }
 
 /** Counts the words covered by entities between two hits; the coverage is built on first use (few signals need it). */

@@ -10,7 +10,7 @@ import { z } from 'zod';
  * ("{ban|bans|banned} exports", "{a |}licence" with an empty option). A term written in capitals (US, BIS, CHIP)
  * matches only in capitals; prefix "~" to match it in any case, "^" to match any term only in the case written
  * ("^Micron", not the unit). Prefix "=" (before ~ or ^) for no generated forms (no plural, no joined form).
- * Chinese and Korean terms need no word boundary. "…" splits a term into two halves that match up to 8 words apart
+ * Chinese and Korean terms need no word boundary. "…" splits a term into two halves that match up to 18 words apart
  * within one clause ("禁止…出口" finds 禁止镓、锗出口); a CJK character counts as a word.
  */
 

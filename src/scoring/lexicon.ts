@@ -45,6 +45,12 @@ export interface CompiledLexicon {
 /** Signals that actions create when they halt or resume a flow ("halt exports", "resume production"). */
 export const HALT_SIGNAL = 'supply-halt';
 export const RESUME_SIGNAL = 'supply-resumption';
+/**
+ * What a halt of what reaches buyers (exports, shipments, supply) or of the licences it needs creates: a de facto export
+ * ban, weighed as one. Without it in the lexicon (a user removed it), such a halt is an ordinary supply halt.
+ */
+export const EXPORT_HALT_SIGNAL = 'export-halt';
+export const EXPORT_FLOW_SIGNAL = 'export-flow';
 
 const KIND_OF: Record<EntrySection, TermKind> = {
   materials: 'material',

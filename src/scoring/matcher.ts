@@ -78,6 +78,10 @@ function familyOf(term: Term): string {
 
 const EXCLUSION = 0;
 const EXCLUDE = 1;
+// A lifting verb right before the tail of a split signal takes the tail as its object ("出口[暂停]管制", "出口[解除]管制",
+// "出口[暂停实施]管制"): it stays a hit of its own inside the joined signal, which it then acts on. Normalised code units
+// between the verb and the tail: room for one two-character verb it governs (实施).
+const LIFT_BEFORE_TAIL = 2;
 
 function toCodes(text: string): Uint16Array {
   const codes = new Uint16Array(text.length);
@@ -192,7 +196,8 @@ export class Matcher {
    * Adds the joined split aliases to hits already resolved. A joined match spans the words between its halves, which
    * may hold a stronger signal or a lifting verb ("出口禁令并加强管制", "出口解除管制"): so it is dropped when any hit of its
    * family stands between its halves, it competes by the length of its halves rather than of its span, and only an
-   * exclusion on one of its halves silences it ("禁止[模拟]芯片出口").
+   * exclusion on one of its halves silences it ("禁止[模拟]芯片出口"). A lifting verb right before the tail is the
+   * exception: the join stands and so does the verb inside it, which the analysis reads as acting on it.
    */
   private addJoined(resolved: { kept: Hit[]; keptBy: Hit[][]; excluded: (hit: Hit) => boolean }, joined: Joined[]): Hit[] {
     const { kept, keptBy, excluded } = resolved;
@@ -208,13 +213,21 @@ export class Matcher {
       if (excluded({ term, start: j.start, end: j.headEnd }) || excluded({ term, start: j.tailStart, end: j.end })) continue;
       const rivals = overlapping(keptBy[f] ?? NO_HITS, j.start, j.end);
       const length = j.headEnd - j.start + (j.end - j.tailStart);
+      const liftsTail = (h: Hit) =>
+        h.start >= j.headEnd &&
+        h.end <= j.tailStart &&
+        j.tailStart - h.end <= LIFT_BEFORE_TAIL &&
+        this.terms[h.term].kind === 'action' &&
+        !this.terms[h.term].escalates;
       // Within the gap: another signal, or a verb that may lift it. On a half: a rival as long or longer ("出口禁令"
       // over "出口…管制").
       const beaten = rivals.some(
-        (h) => !dropped.has(h) && ((h.start < j.tailStart && h.end > j.headEnd && !this.terms[h.term].escalates) || h.end - h.start >= length),
+        (h) =>
+          !dropped.has(h) &&
+          ((h.start < j.tailStart && h.end > j.headEnd && !this.terms[h.term].escalates && !liftsTail(h)) || h.end - h.start >= length),
       );
       if (beaten) continue;
-      for (const h of rivals) dropped.add(h);
+      for (const h of rivals) if (!liftsTail(h)) dropped.add(h);
       lastEnd.set(f, j.end);
       added.push({ term, start: j.start, end: j.end });
     }

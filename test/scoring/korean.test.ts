@@ -14,6 +14,18 @@ describe('Korean lifting and negation after the signal', () => {
     expect(top(scorer, item('중국, 희토류 수출 금지하지 않겠다')).level).toBe('none');
   });
 
+  it('does not count a ban negated with the short 안 before the verb, or with any ending of 않다', () => {
+    for (const title of ['중국, 갈륨 수출 금지 안 한다', '중국, 희토류 수출 통제 안 하기로', '중국, 갈륨 수출 금지하지 않습니다']) {
+      expect(top(scorer, item(title)).level, title).toBe('none');
+    }
+  });
+
+  it('still reads a ban when 안 or 않 belong to other words (제안, 적지 않은)', () => {
+    for (const title of ['중국, 희토류 수출 금지를 제안한다', '중국, 희토류 수출 금지로 적지 않은 피해']) {
+      expect(top(scorer, item(title)).direction, title).toBe('escalation');
+    }
+  });
+
   it('still reads a Korean export ban as an escalation', () => {
     expect(top(scorer, item('중국, 희토류 수출 금지')).direction).toBe('escalation');
   });

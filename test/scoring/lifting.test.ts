@@ -50,4 +50,22 @@ describe('an aside or a topic colon does not cut a lifting verb from its signal'
   it('still does not let a verb before a break act on the signal after it', () => {
     expect(direction('Chip stocks drop as US bans gallium exports')).toBe('escalation');
   });
+
+  it('does not let a verb that a comma follows act across it, while a list of goods between verb and signal stays', () => {
+    for (const title of ['Shares drop, US bans exports of chipmaking tools to China', 'Talks end, China bans rare earth exports', 'US chip export ban, stocks drop']) {
+      expect(direction(title), title).toBe('escalation');
+    }
+    expect(direction('China suspends gallium, germanium export controls')).toBe('de-escalation');
+  });
+});
+
+describe('a halting verb before a verb that grants licences', () => {
+  it('reads stopping or suspending the issuing of licences as an export halt', () => {
+    for (const title of ['China stops issuing export licences for rare earths', 'China suspends issuing export permits for gallium', 'China halts approval of rare earth export licences']) {
+      const a = top(scorer, item(title));
+      expect(a.direction, title).toBe('escalation');
+      expect(a.why, title).toMatch(/^Halt of export (licences|permits) affecting/);
+    }
+    expect(direction('China resumes issuing export licences for rare earths')).not.toBe('escalation');
+  });
 });

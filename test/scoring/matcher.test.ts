@@ -124,6 +124,31 @@ describe('the matcher on split aliases', () => {
   });
 });
 
+describe('the matcher on a verb between the halves of a split alias', () => {
+  const terms: Array<[Term['kind'], string, string[]]> = [
+    ['signal', 'export-control', ['出口…管制']],
+    ['signal', 'flow', ['出口']],
+    ['action', 'suspend', ['暂停']],
+    ['action', 'impose', ['实施']],
+    ['signal', 'smuggling', ['走私']],
+  ];
+  const find = (() => {
+    const list: Term[] = terms.map(([kind, id]) => ({ kind, id, escalates: id === 'impose' }));
+    const matcher = new Matcher(list, (i) => terms[i][2]);
+    return (text: string) => matcher.find(normalizeText(text), text).map((hit) => `${list[hit.term].id}=${text.slice(hit.start, hit.end)}`);
+  })();
+
+  it('keeps the join and the lifting verb inside it when the verb stands right before the tail', () => {
+    expect(find('镓出口暂停管制')).toEqual(['export-control=出口暂停管制', 'suspend=暂停']);
+    expect(find('镓出口暂停实施管制')).toEqual(['export-control=出口暂停实施管制', 'suspend=暂停']);
+  });
+
+  it('drops the join when the lifting verb stands further from the tail, or another signal stands between', () => {
+    expect(find('出口暂停后加强走私管制')).not.toContain('export-control=出口暂停后加强走私管制');
+    expect(find('出口暂停三个月后管制')).toEqual(['flow=出口', 'suspend=暂停']);
+  });
+});
+
 describe('the matcher on company names', () => {
   const find = finder([['company', 'micron', ['^Micron', 'Micron Technology']]], { micron: ['instruments'] });
 
