@@ -55,9 +55,10 @@ export function pollProcessor(ctx: WorkerContext) {
       // included, are skipped, so a retry goes ahead only when its backoff ends after that time anyway.
       if (err.retryAfterMs !== undefined && err.retryAfterMs > pollRetryDelayMs(job.attemptsMade)) {
         const capped = err.retryAfterMs > MAX_NOT_BEFORE_MS ? ` (${MAX_NOT_BEFORE_MS / 3600_000} h at most)` : '';
+        // A 429 also held the host that answered (http.ts): every source's requests to it wait as well.
+        const host = err.code === 'CP_SOURCE_RATE_LIMITED' ? ', and so are the requests of other sources to the host that answered' : '';
         throw new UnrecoverableError(
-          `${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; its polls are skipped until then${capped}, ` +
-            'and so are the requests of other sources to the host that answered',
+          `${err.message}; the source asked us to come back in ${Math.ceil(err.retryAfterMs / 1000)} s; its polls are skipped until then${capped}${host}`,
         );
       }
       throw err;

@@ -325,7 +325,7 @@ export const settingsFileSchema = z.strictObject({
       maxRedirects: z.number().int().min(0).max(5).default(5).describe('Redirects followed; each hop is re-checked by the private-address guard.'),
       perHostConcurrency: z.number().int().positive().default(2).describe('Requests in flight to one host at a time (per worker process).'),
       perHostIntervalMs: z.number().int().min(0).default(1000).describe('Minimum time between two requests to one host (per worker process).'),
-      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); the Retry-After of a 429 or 503 of up to 10 s is waited out in place; a longer one fails the poll without a retry and holds the source\'s polls, and every request of any source to the host that answered, back until then (24 h at most).'),
+      retries: z.number().int().min(0).max(5).default(2).describe('Retries of a fetch on network errors and 5xx (never on other 4xx); the Retry-After of a 429 or 503 of up to 10 s is waited out in place; a longer one fails the poll without a retry and holds the source\'s polls, and for a 429 every request of any source to the host that answered, back until then (24 h at most).'),
     })
     .prefault({}),
   log: z

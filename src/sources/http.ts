@@ -127,12 +127,8 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
     httpsAgent: agents.httpsAgent,
   });
 
-  /** Whether a failure on try `n` is waited out and tried again inside this fetch (else the fetch fails with it). */
-  const triesAgain = (f: { retryInClient: boolean; retryAfterMs?: number }, n: number) =>
-    f.retryInClient && n < settings.retries && (f.retryAfterMs === undefined || f.retryAfterMs <= maxWait);
-
   /** One try: the deadline runs while a slot is held and `signal` (the deadline or the caller's) aborts the request. */
-  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number, n: number): Promise<HttpResponse> {
+  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number): Promise<HttpResponse> {
     let current = req.url;
     const firstOrigin = new URL(current).origin;
     const chain = [current];
@@ -152,11 +148,12 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
 
       deadline.pause();
       const origin = new URL(current).origin;
+      // Checked before queueing for the host (a held host's sources do not wait their turn only to be told so), and
+      // again once the slot is ours: a request queued behind one that was just told to wait must not go.
+      await checkHold(req.hostHolds, origin);
       const release = await limiter.acquire(new URL(current).host, req.signal);
       try {
-        // Checked once the slot is ours: a request queued behind one that was just told to wait must not go.
-        const held = req.hostHolds && (await viaHoldStore(() => req.hostHolds!.check(origin)));
-        if (held) throw new HostHeldError(origin, held.notBefore, held.skipped);
+        await checkHold(req.hostHolds, origin);
         deadline.run();
         const res: AxiosResponse<Readable> = await instance.get(current, { headers, signal });
         const status = res.status;
@@ -179,11 +176,13 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
         if (status < 200 || status >= 300) {
           res.data.destroy();
           const failure = statusFailure(status, res.statusText, res.headers['retry-after'] as string | undefined);
-          // The host that answered is the one that asked (not an origin that redirected here). Set before the slot
-          // is released, so this host's next queued request finds it; a wait the client sits out in place holds nothing.
-          if (req.hostHolds && failure.retryAfterMs && !triesAgain(failure, n)) {
-            const waitMs = failure.retryAfterMs;
-            await viaHoldStore(() => req.hostHolds!.hold(origin, waitMs));
+          // A 429 is the host's word about this client: the host that answered (not an origin that redirected here)
+          // is held, set before the slot is released so that its next queued request finds it. Only for a wait longer
+          // than the client sits out in place (a short one on a last try holds nothing: the job layer retries the
+          // source soon anyway), and not for a 503, which one path's maintenance may send for a day.
+          if (req.hostHolds && status === 429 && failure.retryAfterMs !== undefined && failure.retryAfterMs > maxWait) {
+            // Best effort: the 429 and its wait, which the source's own hold is set from, matter more than the store's error.
+            await req.hostHolds.hold(origin, failure.retryAfterMs).catch(() => undefined);
           }
           throw failure;
         }
@@ -241,7 +240,7 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
       const signal = req.signal ? AbortSignal.any([deadline.signal, req.signal]) : deadline.signal;
       try {
         // The clock stops when the attempt settles, either way: no timer outlives it.
-        return await attempt(req, deadline, signal, maxBytes, n).finally(() => deadline.pause());
+        return await attempt(req, deadline, signal, maxBytes).finally(() => deadline.pause());
       } catch (e) {
         if (e instanceof HostHeldError || e instanceof HostHoldStoreError) throw e;
         const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });
@@ -258,6 +257,12 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
   }
 
   return { get, close: () => agents.destroy() };
+}
+
+/** Throws HostHeldError when the origin is under a host's hold. */
+async function checkHold(holds: HostHolds | undefined, origin: string): Promise<void> {
+  const held = holds && (await viaHoldStore(() => holds.check(origin)));
+  if (held) throw new HostHeldError(origin, held.notBefore, held.skipped);
 }
 
 async function viaHoldStore<T>(op: () => Promise<T>): Promise<T> {

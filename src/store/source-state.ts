@@ -160,12 +160,18 @@ return {string.format('%.0f', held), redis.call('HINCRBY', KEYS[1], 'skippedPoll
 
 // A host's hold is a hash of its own, {prefix}:host-hold:<origin>, expiring at its time: nothing to clean up, and once
 // past it holds nothing. Skipped polls are counted per source (field skipped:<id>), so each source on the host logs its
-// first skipped poll at info. A later time replaces the hold (and its counts); an earlier or equal one changes nothing.
+// first skipped poll at info. A later time extends a hold in force and keeps its counts (a second 429 a moment later is
+// the same request to wait, not a new one to log); an earlier or equal one changes nothing.
 const HOLD_HOST = redisScript(`
 ${REDIS_NOW_MS}
 local asked = now + tonumber(ARGV[1])
 local held = tonumber(redis.call('HGET', KEYS[1], 'notBefore'))
-if held ~= nil and held > now and held >= asked then return 0 end
+if held ~= nil and held > now then
+  if held >= asked then return 0 end
+  redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked))
+  redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', asked))
+  return 1
+end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'notBefore', string.format('%.0f', asked), 'origin', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', asked))

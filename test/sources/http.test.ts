@@ -442,17 +442,54 @@ describe("a host's hold (Retry-After shared by every source on an origin)", () =
     expect(host.requests).toHaveLength(0);
   });
 
-  it('holds no host for a Retry-After it waits out in place, and holds it for one that ends the fetch', async () => {
+  it('holds no host for a Retry-After it waits out in place, nor for a short one on its last try', async () => {
     let calls = 0;
     const server = await serve((_req, res) => (++calls === 1 ? res.writeHead(429, { 'Retry-After': '1' }).end() : res.end('ok')));
     const waited = memoryHolds();
     expect(ok(await client().get({ url: server.url, sourceId: 's1', hostHolds: waited.holds })).body.toString()).toBe('ok');
     expect(waited.asked).toEqual([]);
 
-    const limited = await serve((_req, res) => res.writeHead(503, { 'Retry-After': '1' }).end());
+    // The source's job is retried in seconds; holding the host would skip its neighbours until their next tick.
+    const limited = await serve((_req, res) => res.writeHead(429, { 'Retry-After': '1' }).end());
     const ended = memoryHolds();
     const err = await failure(client({ retries: 0 }).get({ url: limited.url, sourceId: 's2', hostHolds: ended.holds }));
     expect(err.retryAfterMs).toBe(1000);
-    expect(ended.asked).toEqual([[limited.url, 1000]]);
+    expect(ended.asked).toEqual([]);
+  });
+
+  it("holds no host for a 503's Retry-After: one path's maintenance is not the host's word about this client", async () => {
+    const down = await serve((_req, res) => res.writeHead(503, { 'Retry-After': '86400' }).end());
+    const { holds, asked } = memoryHolds();
+    const err = await failure(client({ retries: 0 }).get({ url: `${down.url}/api`, sourceId: 'api', hostHolds: holds }));
+    expect(err.retryAfterMs).toBe(86_400_000);
+    expect(asked).toEqual([]);
+  });
+
+  it("keeps the 429 and its wait when the hold cannot be written", async () => {
+    const host = await serve((_req, res) => res.writeHead(429, { 'Retry-After': '3600' }).end());
+    const broken: HostHolds = { check: async () => null, hold: async () => Promise.reject(new Error('Redis is down')) };
+    const err = await failure(client({ retries: 0 }).get({ url: host.url, sourceId: 'a', hostHolds: broken }));
+    expect(err.code).toBe('CP_SOURCE_RATE_LIMITED');
+    expect(err.retryAfterMs).toBe(3_600_000);
+  });
+
+  it('does not queue for a held host: a request behind a slow one is deferred at once', async () => {
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const host = await serve(async (_req, res) => {
+      await slow;
+      res.end('ok');
+    });
+    const { holds, held } = memoryHolds();
+    const c = client({ perHostConcurrency: 1 });
+    const first = c.get({ url: `${host.url}/slow`, sourceId: 'a', hostHolds: holds });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    held.set(host.url, Date.now() + 60_000);
+    const startedAt = Date.now();
+    const second = await c.get({ url: `${host.url}/other`, sourceId: 'b', hostHolds: holds }).catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(HostHeldError);
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    release();
+    await first;
   });
 });

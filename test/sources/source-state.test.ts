@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceFetchError } from '../../src/errors.js';
 import { clearSecretsForTests, registerSecret } from '../../src/secrets.js';
 import { createSourceStateStore, type SourceStateStore } from '../../src/store/source-state.js';
+import { keyFor } from '../../src/store/keys.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('source-state');
@@ -250,7 +251,7 @@ describe("a host's hold (a Retry-After applies to every source on the origin tha
     expect((await store.deferRequest!('hh-success', 'https://hold-success.example'))?.notBefore.getTime()).toBe(held);
   });
 
-  it('holds for 24 hours at most, keeps the later of two times, and counts skipped polls afresh for a later one', async () => {
+  it('holds for 24 hours at most, and keeps the later of two times, extending a hold in force with its skipped counts', async () => {
     const before = await redisNow();
     await store.holdHost!('https://capped.example', 30 * 86_400_000);
     const capped = await store.deferRequest!('hh-capped', 'https://capped.example');
@@ -260,9 +261,12 @@ describe("a host's hold (a Retry-After applies to every source on the origin tha
     await store.holdHost!('https://later.example', 600_000);
     expect((await store.deferRequest!('hh-later', 'https://later.example'))?.skipped).toBe(1);
     expect((await store.deferRequest!('hh-later', 'https://later.example'))?.skipped).toBe(2);
+    // A later time extends the hold in force and keeps its counts: the same request to wait, not a new one to log.
     await store.holdHost!('https://later.example', 3_600_000);
     const later = await store.deferRequest!('hh-later', 'https://later.example');
-    expect(later?.skipped).toBe(1);
+    expect(later?.skipped).toBe(3);
+    expect(later?.notBefore.getTime()).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(await redis.pttl(keyFor(prefix, 'host-hold', 'https://later.example'))).toBeGreaterThan(3_000_000);
     await store.holdHost!('https://later.example', 60_000);
     expect((await store.deferRequest!('hh-later', 'https://later.example'))?.notBefore.getTime()).toBe(later?.notBefore.getTime());
   });

@@ -24,7 +24,10 @@ export class HostHeldError extends Error {
   }
 }
 
-/** The hold store failed (Redis): reported as such, not as a failure of the source. */
+/**
+ * The hold store failed (Redis) while checking a request: the poll fails with this error, which names the store, and
+ * is recorded like any poll that could not reach Redis.
+ */
 export class HostHoldStoreError extends Error {
   constructor(cause: unknown) {
     super(`could not read or write a host's Retry-After hold: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
