@@ -29,7 +29,7 @@ export function digestProcessor(ctx: WorkerContext) {
       const { alerts, deliveries, digests } = ctx.stores;
       const outcome = await digestStage(job.data, { state: ctx.runtime.state, alerts, deliveries, digests, log, now: ctx.runtime.now, signal });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
-      if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs);
+      if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs, outcome.first);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');

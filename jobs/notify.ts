@@ -27,9 +27,12 @@ export function notifyProcessor(ctx: WorkerContext) {
       rateLimit: ctx.runtime.state.notifiers.get(channelId)?.rateLimit,
     };
     try {
-      const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal });
+      const onUrgency = (urgent: boolean) => {
+        settle.urgent = urgent;
+      };
+      const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal, onUrgency });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
-      if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs);
+      if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs, outcome.first);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         ctx.metrics?.observeDelivered?.(outcome.alert, ctx.runtime.now());

@@ -5,7 +5,7 @@ import { type EmailPayload, renderEmailAlert, renderEmailDigest, senderDomain } 
 import { safeCause } from './http.js';
 import { oneLine, truncate } from './format.js';
 import { channelSecrets, scrub } from './redact.js';
-import { createSendGate, POOL_BUSY, type SendGate } from './send-gate.js';
+import { createSendGate, POOL_BUSY, POOL_CLOSED, poolClosed, type SendGate } from './send-gate.js';
 import type { DeliveryReceipt, Notification, Notifier, RecipientStatus, SendContext } from './types.js';
 import { lazyRequire } from '../lazy-require.js';
 
@@ -68,6 +68,7 @@ function smtpVerdict(channel: EmailChannelConfig, err: unknown): { permanent: bo
     case 'EABORT':
       return { permanent: false, message: 'SMTP send was cancelled or timed out' };
     case POOL_BUSY:
+    case POOL_CLOSED:
     case EXCHANGE_TIMEOUT:
       return { permanent: false, message: e.message };
     case 'ECONFIG':
@@ -189,11 +190,19 @@ function poolWaitMs(timeoutMs: number, configured?: number): number {
 export function createEmailNotifier(options: EmailNotifierOptions = {}): Notifier<EmailChannelConfig, EmailPayload> & { close(): Promise<void> } {
   const maxConnections = options.maxConnections ?? 2;
   const pools = new Map<string, { smtpUrl: string; transport: Transporter; gate: SendGate }>();
+  // After close() a pool opened would never be closed: sends are turned away (retryably) instead.
+  let closed = false;
+  const shut = (pool: { transport: Transporter; gate: SendGate }) => {
+    // The gate first: a send it let in after the transport closed would fail, its attempt lost for nothing.
+    pool.gate.close();
+    pool.transport.close();
+  };
 
   const poolFor = (channel: EmailChannelConfig) => {
+    if (closed) throw poolClosed();
     const existing = pools.get(channel.id);
     if (existing && existing.smtpUrl === channel.smtpUrl) return existing;
-    existing?.transport.close();
+    if (existing) shut(existing);
     const transport = nodemailer().createTransport({
       url: channel.smtpUrl,
       pool: true,
@@ -234,11 +243,11 @@ export function createEmailNotifier(options: EmailNotifierOptions = {}): Notifie
       // What a recipient sent to and not named as rejected is: accepted after a send, deferred when all were refused.
       let unnamed: RecipientStatus = 'accepted';
       if (pending.length > 0 || envelope.to.length === 0) {
-        const pool = poolFor(channel);
-        let release: (() => void) | undefined;
+        let leave: (() => void) | undefined;
         let deadline: AbortSignal | undefined;
         try {
-          release = await pool.gate.enter(poolWaitMs(context.http.timeoutMs, options.maxPoolWaitMs), context.signal);
+          const pool = poolFor(channel);
+          leave = await pool.gate.enter(poolWaitMs(context.http.timeoutMs, options.maxPoolWaitMs), context.signal);
           // From here on the send has a connection (or opens one): the timeout bounds its SMTP exchange only.
           deadline = AbortSignal.timeout(context.http.timeoutMs);
           const signal = context.signal ? AbortSignal.any([context.signal, deadline]) : deadline;
@@ -274,7 +283,7 @@ export function createEmailNotifier(options: EmailNotifierOptions = {}): Notifie
           server = 'no recipient accepted the message';
           unnamed = 'deferred';
         } finally {
-          release?.();
+          leave?.();
         }
       }
       const { recipients, notes, deferred } = recipientStandings(envelope.to, known ?? {}, refusals, unnamed);
@@ -293,9 +302,10 @@ export function createEmailNotifier(options: EmailNotifierOptions = {}): Notifie
     },
     recipientsToSend,
     async close() {
+      closed = true;
       const all = [...pools.values()];
       pools.clear();
-      for (const { transport } of all) transport.close();
+      for (const pool of all) shut(pool);
     },
   };
 }

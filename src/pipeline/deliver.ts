@@ -3,8 +3,9 @@ import { DeliveryError } from '../errors.js';
 import type { RateLimit } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
+import type { Dispatch } from '../alerts/routing.js';
 import type { Alert } from '../alerts/types.js';
-import type { AttemptOutcome, Delivery, DeliveryStore, LedgerRead } from '../store/deliveries.js';
+import type { AttemptOutcome, Delivery, DeliveryStore, LedgerRead, RecordOptions } from '../store/deliveries.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
 import type { ConfigState } from './runtime.js';
@@ -14,8 +15,11 @@ export type DeliverOutcome =
   | { status: 'already-delivered' }
   | { status: 'skipped'; reason: 'unknown-channel' | 'alert-expired' | 'superseded' }
   | { status: 'wait'; untilMs: number }
-  /** A paced channel: this delivery's slot (reserved for it) is waitMs away. */
-  | { status: 'paced'; waitMs: number };
+  /**
+   * A paced channel: this delivery's slot (reserved for it) is waitMs away. `first`: the slot was given by this call,
+   * not one the delivery held already (its wait is counted once, not on every wake).
+   */
+  | { status: 'paced'; waitMs: number; first: boolean };
 
 /**
  * Notify stage for one alert version and one channel: consults the ledger (a delivered entry makes this a no-op),
@@ -30,11 +34,13 @@ export async function deliverStage(
     log: Logger;
     now: () => Date;
     signal?: AbortSignal;
+    /** Told whether the delivery is urgent once the alert is loaded: the job layer's slot after a 429 keeps it so. */
+    onUrgency?: (urgent: boolean) => void;
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
   // Everything the send depends on in one round trip: this runs once per notification, the most frequent job.
-  const { existing, blockedForMs, refs: previousRefs, entryAsRead, alert, decisions } = await deps.deliveries.beforeSend(key, job.alertId, job.channelId);
+  const { existing, blockedForMs, refs: previousRefs, entryAsRead, alert, decisions, heldForDigest } = await deps.deliveries.beforeSend(key, job.alertId, job.channelId);
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
 
   const entry = deps.state.notifiers.get(job.channelId);
@@ -43,17 +49,22 @@ export async function deliverStage(
   // A newer version supersedes this one only once it exists; until then this version is what people must see.
   if (alert.version < job.version) return { status: 'skipped', reason: 'alert-expired' };
 
+  const base = { alertId: job.alertId, version: job.version, channelId: job.channelId };
   // A deferred older version that a newer version replaced (its delayed job may already have started running).
-  if (decisions.some((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest')) {
-    return { status: 'skipped', reason: 'superseded' };
-  }
+  const sentByItself = decisions.find((d) => d.channelId === job.channelId && d.version > job.version && d.mode !== 'digest');
+  if (sentByItself) return skipOlder(deps, key, base, existing, `superseded: version ${sentByItself.version} is sent to the channel by itself`);
 
   // The store keeps only the alert's current content. An older version's job that runs once a newer version exists
   // (its decision not recorded yet, or recorded for the digest) can only send that content: it sends it as what it
-  // is, the newer version under that version's key, and records that version delivered too, or the newer version's
-  // own job would send the receiver the same content again. Nothing, if that version reached the channel already.
+  // is, the newer version under that version's key, and records that version delivered, taking it out of the digest
+  // holding in the same step, or the newer version's own job or the digest would send the receiver the same content
+  // again. Nothing, if that version reached the channel already, by itself or in a digest.
   const newerKey = alert.version > job.version ? deliveryKey(job.alertId, alert.version, job.channelId) : undefined;
-  if (newerKey && (await deps.deliveries.get(newerKey))?.status === 'delivered') return { status: 'skipped', reason: 'superseded' };
+  if (newerKey) {
+    const skipped = await reachedAlready(deps, newerKey, alert.version, job.channelId, decisions, heldForDigest === true);
+    if (skipped) return skipOlder(deps, key, base, existing, skipped);
+  }
+  deps.onUrgency?.(isUrgent(alert));
 
   // Paced only now, after the checks above: a delivery that will not be sent takes no slot, and one that waited for
   // its slot passed them again on waking (a newer version decided meanwhile drops it, so pacing never sends an older
@@ -63,7 +74,6 @@ export async function deliverStage(
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));
   if (paced) return paced;
 
-  const base = { alertId: job.alertId, version: job.version, channelId: job.channelId };
   let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'alert', alert }, entry.channel);
@@ -82,20 +92,59 @@ export async function deliverStage(
     await recordSent(deps, key, base, receipt, entryAsRead);
     return { status: 'delivered', response: receipt.response, alert };
   }
+  // The newer version's entry first: a worker dying between the two writes then leaves this job, run again, finding
+  // that version delivered (and skipping), instead of that version's own job sending it again. Only for a send that
+  // reached the whole channel now, to which no earlier send got anything: a recipient an earlier send reached had the
+  // older content, and one still deferring has nothing yet.
+  if (reachedWholeChannel(receipt, existing)) await recordNewerDelivered(deps, newerKey, { ...base, version: alert.version }, receipt);
   const asSent = { ...receipt, response: `${receipt.response} (sent as version ${alert.version}, the alert's current content)` };
-  const recorded = await recordSent(deps, key, base, asSent, entryAsRead);
-  // Only for a send that reached the whole channel at once: recipients an earlier send reached had other content.
-  if (recorded && Object.keys(existing?.recipients ?? {}).length === 0) {
-    await recordNewerDelivered(deps, newerKey, { ...base, version: alert.version }, receipt);
-  }
+  await recordSent(deps, key, base, asSent, entryAsRead);
   return { status: 'delivered', response: receipt.response, alert };
 }
 
-/** Records the newer version an older version's job sent as delivered; a failure costs a repeat send, not the job. */
+/**
+ * Why an older version's job must not send the alert's current content (version `version`), if that content already
+ * reached the channel: recorded delivered (by an earlier run of an older job, or an operator's retry), or carried by a
+ * digest (decided for the digest and no longer held for it: a digest took it). Undefined: send it.
+ */
+async function reachedAlready(
+  deps: { deliveries: DeliveryStore },
+  newerKey: string,
+  version: number,
+  channelId: string,
+  decisions: Dispatch[],
+  heldForDigest: boolean,
+): Promise<string | undefined> {
+  if ((await deps.deliveries.get(newerKey))?.status === 'delivered') return `superseded: version ${version} was delivered to the channel (${newerKey})`;
+  const decided = decisions.find((d) => d.channelId === channelId && d.version === version);
+  if (decided?.mode === 'digest' && !heldForDigest) return `superseded: version ${version} went out in the channel's digest`;
+  return undefined;
+}
+
+/** Whether a send reached every recipient, none of whom an earlier send of this delivery had reached. */
+function reachedWholeChannel(receipt: DeliveryReceipt, existing: Delivery | undefined): boolean {
+  const now = Object.values(receipt.recipients ?? {});
+  const before = Object.values(existing?.recipients ?? {});
+  return !now.includes('deferred') && !before.includes('accepted');
+}
+
+/**
+ * An older version's job that ends without a send: an entry it left open (an email some recipients deferred, a failed
+ * verdict an operator retried) ends skipped, naming the newer version, instead of staying pending or listed as failed.
+ */
+async function skipOlder(deps: LedgerDeps, key: string, base: DeliveryBase, existing: Delivery | undefined, why: string): Promise<DeliverOutcome> {
+  if (existing && existing.status !== 'skipped') await deps.deliveries.recordAttempt(key, base, { status: 'skipped', response: why, at: deps.now() });
+  return { status: 'skipped', reason: 'superseded' };
+}
+
+/**
+ * Records the newer version an older version's job sent as delivered, and takes it out of the channel's digest holding
+ * in the same step; a failure costs a repeat send, not the job.
+ */
 async function recordNewerDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt): Promise<void> {
   const outcome = { status: 'delivered', response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
-  const { entry, err } = await recordReached(deps, key, base, outcome);
-  if (!entry) deps.log.warn({ err, deliveryKey: key, channelId: base.channelId }, 'sent a newer version but could not record it; its own job will send it again');
+  const { entry, err } = await recordReached(deps, key, base, outcome, undefined, { releaseDigestHold: true });
+  if (!entry) deps.log.warn({ err, deliveryKey: key, channelId: base.channelId }, 'sent a newer version but could not record it; its own job or the digest will send it again');
 }
 
 /**
@@ -111,10 +160,10 @@ export async function awaitTurn(
   blockedUntil: number,
   now: Date,
   urgent = false,
-): Promise<{ status: 'wait'; untilMs: number } | { status: 'paced'; waitMs: number } | undefined> {
+): Promise<{ status: 'wait'; untilMs: number } | { status: 'paced'; waitMs: number; first: boolean } | undefined> {
   if (!rateLimit) return blockedUntil > now.getTime() ? { status: 'wait', untilMs: blockedUntil } : undefined;
-  const waitMs = await deliveries.reserveSlot(channelId, key, rateLimit, urgent);
-  return waitMs > 0 ? { status: 'paced', waitMs } : undefined;
+  const { waitMs, fresh } = await deliveries.paceTurn(channelId, key, rateLimit, urgent);
+  return waitMs > 0 ? { status: 'paced', waitMs, first: fresh } : undefined;
 }
 
 /**
@@ -189,10 +238,11 @@ async function recordReached(
   base: DeliveryBase,
   outcome: Omit<AttemptOutcome, 'at'>,
   readBefore?: LedgerRead,
+  options?: RecordOptions,
 ): Promise<{ entry?: Delivery; err?: unknown }> {
   try {
     // A retried write reads the entry afresh: the failed one may have landed after all.
-    return { entry: await writeAfterSend((round) => deps.deliveries.recordAttempt(key, base, { ...outcome, at: deps.now() }, round === 0 ? readBefore : undefined)) };
+    return { entry: await writeAfterSend((round) => deps.deliveries.recordAttempt(key, base, { ...outcome, at: deps.now() }, round === 0 ? readBefore : undefined, options)) };
   } catch (err) {
     return { err };
   }

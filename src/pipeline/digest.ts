@@ -17,11 +17,11 @@ export type DigestOutcome =
   /**
    * superseded: nothing of its own to send, a later window's digest took what it held (no send of it had reached
    * anyone; its ledger entry ends skipped, naming that window); alerts-expired: every alert it carried is gone, so its
-   * remaining recipients cannot be sent it.
+   * remaining recipients cannot be sent it; ended: its ledger entry had already ended skipped.
    */
-  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' }
+  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' | 'ended' }
   | { status: 'wait'; untilMs: number }
-  | { status: 'paced'; waitMs: number };
+  | { status: 'paced'; waitMs: number; first: boolean };
 
 export interface DigestDeps {
   state: ConfigState;
@@ -41,39 +41,46 @@ const FIRST_WINDOW_MS = 86_400_000;
  * channel's notifier and sent once. The ledger (key digest-<channel>-<windowEnd>) makes a retried or duplicated job
  * a no-op. The first send that reaches anyone carries the held alerts off (DigestStore.carry, before the ledger
  * write): from then on this window's retries, the job's or an operator's, send exactly what it carried, and later
- * windows do not repeat it. Every send of a window shows the digest as built for its first (recorded with the plan),
- * so the recipients a retry reaches get the message the others got, not the alerts' later versions. A digest that
- * reached nobody leaves its alerts held for the next one, whose send ends this one's delivery as superseded. Throws
- * DeliveryError for the job layer, like the notify stage.
+ * windows do not repeat it. Once some recipients have the window's digest, its later sends show them the same message
+ * (DigestStore.show, kept for days, not as long as the ledger), not the alerts' later versions; a send that nobody has
+ * had yet shows what the window holds now. A digest that reached nobody leaves its alerts held for the next one, whose
+ * send ends this one's delivery as superseded. Throws DeliveryError for the job layer, like the notify stage.
  */
 export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
   const { channelId, windowEnd } = job;
   const key = digestKey(channelId, windowEnd);
   const entry = deps.state.notifiers.get(channelId);
-  if (!entry) return { status: 'skipped', reason: 'unknown-channel' };
-  if (!entry.channel.digest) return { status: 'skipped', reason: 'no-digest' };
+  if (!entry?.channel.digest) {
+    const reason = entry ? 'no-digest' : 'unknown-channel';
+    const why = entry ? 'the channel no longer sends digests' : 'the channel is no longer configured';
+    await endUnsent(deps, key, channelId, windowEnd, await deps.deliveries.get(key), `not sent: ${why}`);
+    return { status: 'skipped', reason };
+  }
 
   const existing = await deps.deliveries.get(key);
-  // A later window's digest sent what this one held (supersedeEarlier): nothing is left to send.
-  if (existing?.status === 'skipped') return { status: 'skipped', reason: 'superseded' };
+  // Ended without a send (superseded by a later window, nothing left to send): there is nothing to do.
+  if (existing?.status === 'skipped') return { status: 'skipped', reason: 'ended' };
   const carried = await deps.digests.carried(channelId, windowEnd);
-  // What the window's first send was about to send, and the digest as it showed it, if a run got as far as sending.
+  // What the window's first send was about to send, if a run got as far as sending.
   const planned: CarriedDigest | undefined = await deps.digests.planned(channelId, windowEnd);
   if (existing?.status === 'delivered') {
     // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
     // repeats it. Only what was sent: an alert held since waits for the next digest.
     if (!carried) await deps.digests.carry(channelId, windowEnd, entriesOf(planned ?? (await heldNow(deps, channelId, windowEnd))));
+    await forgetShown(deps, channelId, windowEnd);
     return { status: 'already-delivered' };
   }
   const reached = Object.values(existing?.recipients ?? {}).includes('accepted');
   if (!carried && !planned && reached) {
     // Someone has it but its record is gone (expired before the ledger entry): rebuilding would send others another digest.
-    return skippedFor(deps, key, existing, { reason: 'alerts-expired' });
+    return skippedFor(deps, key, channelId, windowEnd, existing, { reason: 'alerts-expired' });
   }
   let contents = carried;
   if (!contents) {
     const now = await heldNow(deps, channelId, windowEnd);
-    if (now.held.length === 0 && now.last !== undefined && now.last > windowEnd) return skippedFor(deps, key, existing, { reason: 'superseded', by: now.last });
+    if (now.held.length === 0 && now.last !== undefined && now.last > windowEnd) {
+      return skippedFor(deps, key, channelId, windowEnd, existing, { reason: 'superseded', by: now.last });
+    }
     // Some have it (what it carried was not recorded): the rest get that same digest, even what a later digest took.
     // Otherwise a retry sends what the first send was about to, less what a later digest has taken meanwhile.
     const stillHeld = new Set(now.held.map((h) => `${h.alertId} ${h.heldAt}`));
@@ -82,15 +89,27 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
     else contents = reached ? entriesOf(planned) : { windowStart: planned.windowStart, held: planned.held.filter(notTaken) };
   }
 
-  let digest = await digestOf(deps, entry.channel, windowEnd, contents, planned?.digest);
+  // Some recipients have the window's digest: the rest get that same message while it is kept. Nobody has it: this
+  // send shows what the window holds now (the first attempt's message may list alerts that have left the window since,
+  // and only count the ones still in it).
+  const haveIt = carried !== undefined || reached;
+  const shown = haveIt ? await deps.digests.shown(channelId, windowEnd) : undefined;
+  if (haveIt && !shown) {
+    deps.log.info(
+      { deliveryKey: key, channelId },
+      'the digest as first sent is no longer kept (or an older version did not keep it): the recipients still without it get it rebuilt from the alerts as stored now',
+    );
+  }
+  let digest = await digestOf(deps, entry.channel, windowEnd, contents, shown);
   if (digest.alerts.length === 0) {
     // Sent to some with alerts: an empty digest under its Message-ID would tell the rest there was nothing.
-    if (contents.held.length > 0 && (carried || reached)) return skippedFor(deps, key, existing, { reason: 'alerts-expired' });
+    if (contents.held.length > 0 && haveIt) return skippedFor(deps, key, channelId, windowEnd, existing, { reason: 'alerts-expired' });
     if (!entry.channel.digest.sendEmpty) {
       if (!carried) {
         await deps.digests.clear(channelId, contents.held);
         await deps.digests.setLastWindowEnd(channelId, windowEnd);
       }
+      await endUnsent(deps, key, channelId, windowEnd, existing, NOTHING_LEFT);
       return { status: 'empty' };
     }
   }
@@ -104,17 +123,16 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
 
   const base = { channelId };
   if (!carried && !planned) {
-    // Recorded before the first send, with the digest as built: every later send of this window (a retry for the
-    // recipients that deferred it, one after a carry that failed) shows exactly this, however its alerts changed since
-    // (only an alert past retention drops out).
-    const plan: CarriedDigest = { ...contents, digest };
-    const recorded = await deps.digests.plan(channelId, windowEnd, plan);
+    // Recorded before the first send: a retry after a send whose carry failed sends and carries exactly these entries.
+    const recorded = await deps.digests.plan(channelId, windowEnd, contents);
     // A twin run's plan may have been recorded first: this run sends what that one was about to.
-    const same = sameEntries(recorded.held, contents.held);
-    contents = entriesOf(recorded);
-    if (!same) digest = await digestOf(deps, entry.channel, windowEnd, contents, recorded.digest);
-    else if (recorded.digest) digest = recorded.digest;
+    if (!sameEntries(recorded.held, contents.held)) {
+      contents = entriesOf(recorded);
+      digest = await digestOf(deps, entry.channel, windowEnd, contents, undefined);
+    }
   }
+  // Before the send: a worker killed once it is out must not leave recipients with a message nobody kept.
+  if (!haveIt) await deps.digests.show(channelId, windowEnd, digest);
   let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
@@ -126,7 +144,10 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
   } catch (err) {
-    throw await recordFailedSend(deps, key, base, err);
+    const error = await recordFailedSend(deps, key, base, err);
+    // Failed for good: no retry of the job sends it. A retryable one the job gives up keeps it for an operator's retry.
+    if (error.kind === 'permanent') await forgetShown(deps, channelId, windowEnd);
+    throw error;
   }
   // Carried before the ledger write: a worker killed between the two leaves the alerts with this window (its re-run
   // sends them again to everyone, the at-least-once window), never in the next window too.
@@ -142,6 +163,7 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   }
   // Throws (retryable) while some recipients are still deferred: the retry sends what was carried to them.
   const recorded = await recordSent(deps, key, base, receipt);
+  await forgetShown(deps, channelId, windowEnd);
   if (carryFailed !== undefined) {
     // Recorded: the job's retry finds the ledger entry and only carries. Not recorded: a retry would send the digest
     // again, so the held alerts are left for the next digest instead.
@@ -152,19 +174,21 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
 }
 
 /**
- * The window's digest: as the plan showed it when there is one (its alerts as they were then), less an alert no
- * longer among `contents` or no longer stored (past retention, it goes for every digest); else built from the alerts
- * as stored now.
+ * The window's digest: as `shown` (its alerts as they were when some recipients got it), less an alert no longer
+ * stored (past retention, it goes for every digest); else built from the alerts of `contents` as stored now. Also
+ * built when every alert `shown` listed is gone but some it only counted are still stored: they are all it can show.
  */
 async function digestOf(deps: DigestDeps, channel: ChannelConfig, windowEnd: number, contents: CarriedDigest, shown: Digest | undefined): Promise<Digest> {
   const stored = await deps.alerts.getMany(contents.held.map((h) => h.alertId));
-  if (!shown) return buildDigest({ channel, windowStart: contents.windowStart, windowEnd, alerts: stored });
-  const kept = new Set(stored.map((a) => a.id));
-  const alerts = shown.alerts.filter((a) => kept.has(a.id));
-  return alerts.length === shown.alerts.length ? shown : { ...shown, alerts };
+  if (shown) {
+    const kept = new Set(stored.map((a) => a.id));
+    const alerts = shown.alerts.filter((a) => kept.has(a.id));
+    if (alerts.length > 0 || stored.length === 0) return alerts.length === shown.alerts.length ? shown : { ...shown, alerts };
+  }
+  return buildDigest({ channel, windowStart: contents.windowStart, windowEnd, alerts: stored });
 }
 
-/** The held entries of a plan or holding, without what else the record keeps (the digest as shown). */
+/** The held entries of a plan, a carried record or the holding, without what else comes with them. */
 function entriesOf(contents: CarriedDigest): CarriedDigest {
   return { windowStart: contents.windowStart, held: contents.held };
 }
@@ -182,7 +206,15 @@ type SkipReason = { reason: 'superseded'; by: number } | { reason: 'alerts-expir
  * expired under recipients still without it: recorded failed with the reason, so it stays listed (an operator's retry
  * took it off the failed list) instead of silently never arriving.
  */
-async function skippedFor(deps: DigestDeps, key: string, existing: Delivery | undefined, skip: SkipReason): Promise<DigestOutcome> {
+async function skippedFor(
+  deps: DigestDeps,
+  key: string,
+  channelId: string,
+  windowEnd: number,
+  existing: Delivery | undefined,
+  skip: SkipReason,
+): Promise<DigestOutcome> {
+  await forgetShown(deps, channelId, windowEnd);
   if (existing && existing.status !== 'delivered') {
     const at = deps.now();
     if (skip.reason === 'superseded') {
@@ -194,6 +226,30 @@ async function skippedFor(deps: DigestDeps, key: string, existing: Delivery | un
     }
   }
   return { status: 'skipped', reason: skip.reason };
+}
+
+/** What the entry of a window that a send was tried for says when, on a retry, there was nothing left to send. */
+const NOTHING_LEFT =
+  'nothing left to send: before a send of it reached anyone, every alert it held was sent on its own or with a later digest, or expired';
+
+/**
+ * Ends without a send the delivery of a window that a send was tried for (pending, or failed and retried by an
+ * operator), skipped with the reason, so that it is not left pending until retention. Nobody needs its message.
+ */
+async function endUnsent(deps: DigestDeps, key: string, channelId: string, windowEnd: number, existing: Delivery | undefined, response: string): Promise<void> {
+  if (existing && existing.status !== 'delivered' && existing.status !== 'skipped') {
+    await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'skipped', response, at: deps.now() });
+  }
+  await forgetShown(deps, channelId, windowEnd);
+}
+
+/** Drops the window's digest as shown once the window has ended. Best effort: it expires on its own (SHOWN_SECONDS). */
+async function forgetShown(deps: DigestDeps, channelId: string, windowEnd: number): Promise<void> {
+  try {
+    await deps.digests.forget(channelId, windowEnd);
+  } catch (err) {
+    deps.log.warn({ err, channelId, windowEnd }, 'could not drop the digest kept for its retries; it expires on its own');
+  }
 }
 
 /** What a superseded window's entry says: which later digest delivered its alerts. */
@@ -217,6 +273,7 @@ async function supersedeEarlier(deps: DigestDeps, channelId: string, windowEnd: 
       if (earlier === undefined || earlier >= windowEnd) continue;
       if (Object.values(failed.recipients ?? {}).includes('accepted') || (await deps.digests.carried(channelId, earlier))) continue;
       await deps.deliveries.recordAttempt(failed.key, { channelId }, { status: 'skipped', response: supersededBy(channelId, windowEnd), at: deps.now() });
+      await forgetShown(deps, channelId, earlier);
     }
   } catch (err) {
     deps.log.warn({ err, channelId }, 'could not mark the earlier failed digests this one superseded; they stay listed failed');

@@ -24,6 +24,11 @@ export interface DeliveryJobContext {
   what: string;
   /** The channel's pace (NotifierEntry.rateLimit): after a 429, the job then waits for a slot after the block. */
   rateLimit?: RateLimit;
+  /**
+   * A critical alert's delivery (set by the stage once it loaded the alert): its slot after a 429 is taken as urgent,
+   * ahead of the routine deliveries waiting, as its first slot was.
+   */
+  urgent?: boolean;
 }
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
@@ -63,13 +68,15 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
 /**
  * A paced channel gave the job a slot waitMs away: delay it until then, without using an attempt. No spread, unlike
  * waitUntil: the slot is this job's alone. Date.now(), not ctx.now(): the wait was measured on Redis's clock, and
- * BullMQ wakes delayed jobs by the process clock, whatever clock the pipeline runs on.
+ * BullMQ wakes delayed jobs by the process clock, whatever clock the pipeline runs on. `first`: the slot was given
+ * now (see PaceTurn.fresh); a wait is counted in the metrics once per delivery, not again each time the job wakes
+ * early (a critical alert moved its slot back, or another worker's clock promoted it).
  */
-export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
+export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<never> {
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
   // A metric must never fail the delivery it observes.
   try {
-    ctx.metrics?.observePaceWait?.(ctx.base.channelId, waitMs);
+    if (first) ctx.metrics?.observePaceWait?.(ctx.base.channelId, waitMs);
   } catch (err) {
     ctx.log.debug({ err }, 'could not observe the pace wait');
   }
@@ -113,7 +120,7 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
     if (ctx.rateLimit) {
       // Never sooner than Retry-After by this worker's clock either: with Redis's clock ahead of it, the slot may
       // already look due. Not a pace wait for the metrics: the receiver set it, and it is counted as rate-limited.
-      const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit);
+      const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit, ctx.urgent);
       return delayBy(ctx, Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));

@@ -4,7 +4,8 @@ import type { Dispatch } from '../alerts/routing.js';
 import type { RateLimit } from '../config/schema.js';
 import type { RecipientStatus } from '../notifiers/types.js';
 import { alertKeyFor } from './alerts.js';
-import { decisionsKey, parseDecisions } from './dispatch.js';
+import { digestHeldKey } from './digests.js';
+import { decisionsKey, ledgerEntryKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
 import { REDIS_NOW_MS, redisScript } from './script.js';
 
@@ -69,7 +70,7 @@ export interface DeliveryStore {
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
    * builds on the newer entry.
    */
-  recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead): Promise<Delivery>;
+  recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead, options?: RecordOptions): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
   /** Per-channel "do not send before" time after a 429 (ms on Redis's clock), shared by all workers; 0 when none. */
   blockedUntil(channelId: string): Promise<number>;
@@ -86,14 +87,32 @@ export interface DeliveryStore {
    * A paced channel's turn for one delivery (`key`: its ledger key), shared by every worker: 0 to send now, else how
    * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
    * has come is used up by the answer 0, however late. A slot a later 429 block overran is replaced. An `urgent`
-   * delivery (a critical alert) that would wait takes the earliest slot ahead held by a non-urgent one, which gets the
-   * urgent one's slot instead: an exchange, so the channel never gets more than its rate.
+   * delivery (a critical alert) that would wait takes the earliest slot ahead held by a non-urgent one; that one and
+   * the non-urgent ones after it move back one slot each, in order, the last taking the urgent one's slot: the same
+   * slots change hands, so the channel never gets more than its rate.
    */
   reserveSlot(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<number>;
+  /** reserveSlot, also telling whether the slot was given by this call (a first wait) or was the delivery's already. */
+  paceTurn(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<PaceTurn>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
   relistFailed(key: string, atMs: number): Promise<void>;
+}
+
+export interface RecordOptions {
+  /**
+   * A delivered alert version sent by an older version's job: also takes the alert out of the channel's digest holding
+   * in the same step, unless a version newer than this one was decided for the channel since (its holding is its own).
+   * The digest would otherwise send the receiver the same content again.
+   */
+  releaseDigestHold?: boolean;
+}
+
+/** A paced delivery's turn: ms to wait (0: send now), and whether this call gave it the slot it waits for. */
+export interface PaceTurn {
+  waitMs: number;
+  fresh: boolean;
 }
 
 export interface BeforeSend {
@@ -110,23 +129,36 @@ export interface BeforeSend {
   alert?: Alert;
   /** The alert's recorded dispatch decisions, oldest version first. */
   decisions: Dispatch[];
+  /** Present (true) when the alert waits in the channel's digest holding. */
+  heldForDigest?: true;
 }
 
-// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions. One script, not a pipeline of five:
-// this runs for every notification, and each command costs the client more than the script does. The block also comes
-// back as the ms it still runs on Redis's clock, which a worker with a wrong clock can still use.
+// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding.
+// ARGV: alert id. One script, not a pipeline of six: this runs for every notification, and each command costs the
+// client more than the script does. The block also comes back as the ms it still runs on Redis's clock, which a worker
+// with a wrong clock can still use.
 const BEFORE_SEND = redisScript(`${REDIS_NOW_MS}
 local block = redis.call('GET', KEYS[2]) or '0'
 return {redis.call('GET', KEYS[1]) or '', block, redis.call('HGETALL', KEYS[3]),
-  redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5]), math.max(0, tonumber(block) - now)}
+  redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5]), math.max(0, tonumber(block) - now),
+  redis.call('ZSCORE', KEYS[6], ARGV[1]) and 1 or 0}
+`);
+
+// KEYS: 1 channel block. The time left as BEFORE_SEND reads it: from the stored end on Redis's clock, so that a block
+// without a TTL (set by hand) holds digests exactly as it holds notifications.
+const BLOCK_LEFT = redisScript(`${REDIS_NOW_MS}
+return math.max(0, tonumber(redis.call('GET', KEYS[1]) or '0') - now)
 `);
 
 /** A ledger entry exactly as stored (null: none), as a precondition for recordAttempt. */
 export type LedgerRead = { readonly raw: string | null };
 
-// KEYS: 1 entry, 2 failed index, 3 the alert's delivery set (or the entry again when no alert), 4 the refs hash.
+// KEYS: 1 entry, 2 failed index, 3 the alert's delivery set (or the entry again when no alert), 4 the refs hash, 5 the
+// channel's digest holding, 6 the alert's decisions (both the entry again when not released).
 // ARGV: entry as read ('' for none), new entry JSON, retention s, failed ('1'/'0'), at ms, delivery key, alert ('1'/'0'),
-// then refs as field, value pairs. Writes only if the entry is still as read: returns {1}, else {0, entry now}.
+// release the digest holding ('1'/'0'), alert id, channel id, version, then refs as field, value pairs. Writes only if
+// the entry is still as read: returns {1}, else {0, entry now}. The release is in the same step as the write: a crash
+// cannot leave the version recorded delivered and still held for the digest (which would send it again).
 const WRITE_ENTRY = redisScript(`
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return {0, current} end
@@ -136,10 +168,22 @@ if ARGV[4] == '1' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6]) else redis.
 if ARGV[7] == '1' then
   redis.call('SADD', KEYS[3], ARGV[6])
   redis.call('EXPIRE', KEYS[3], ttl)
-  if #ARGV > 7 then
-    redis.call('HSET', KEYS[4], unpack(ARGV, 8))
+  if #ARGV > 11 then
+    redis.call('HSET', KEYS[4], unpack(ARGV, 12))
     redis.call('EXPIRE', KEYS[4], ttl)
   end
+end
+if ARGV[8] == '1' then
+  -- A newer version decided for the channel owns the holding (fields are "<version>|<channelId>").
+  local version, suffix = tonumber(ARGV[11]), '|' .. ARGV[10]
+  local newer = false
+  for _, field in ipairs(redis.call('HKEYS', KEYS[6])) do
+    if #field > #suffix and string.sub(field, -#suffix) == suffix and (tonumber(string.sub(field, 1, #field - #suffix)) or 0) > version then
+      newer = true
+      break
+    end
+  end
+  if not newer then redis.call('ZREM', KEYS[5], ARGV[9]) end
 end
 -- Bound the failed index even if nobody ever looks at it.
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -10001)
@@ -160,7 +204,8 @@ return untilMs
 
 // KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot,
 // 4 the channel's slots held by non-urgent deliveries (sorted set: delivery key by slot).
-// ARGV: interval ms, burst, grace ms, urgent ('1'/'0'), this delivery's key. Returns ms to wait, 0 to send now.
+// ARGV: interval ms, burst, grace ms, urgent ('1'/'0'), this delivery's key. Returns {ms to wait (0: send now), 1 if
+// this call gave the delivery a slot it had none of (its first wait: the metrics count a wait once, not per wake)}.
 // GCRA as next-slot reservation: each caller is handed its own slot, so N waiting deliveries wake once each, one
 // interval apart, instead of all waking and contending again. The pace is kept on Redis's clock (TIME), so worker
 // clock skew cannot let two workers both think the channel is free. A slot is the delivery's for good: one woken late
@@ -169,9 +214,11 @@ return untilMs
 // after the slot was given and lasts past it (by more than the grace: simultaneous 429s end their blocks ms apart)
 // replaces it with one after the block, with no burst: the receiver has just said it had enough. A slot key outlives
 // its slot by an hour, so a delivery woken late still finds it.
-// An urgent delivery (a critical alert) that would have to wait swaps slots with the non-urgent delivery holding the
-// earliest slot still ahead: it takes that slot, the other gets the one the pace gave the urgent delivery (and learns
-// so from its score in KEYS[4] when it wakes). Slots change hands, none is added: the pace holds whatever the levels.
+// An urgent delivery (a critical alert) that would have to wait takes the earliest slot still ahead held by a
+// non-urgent delivery; that one and every non-urgent one after it move back one slot each, in their order (a
+// rotation), the last getting the slot the pace gave the urgent delivery. Each learns of its new slot from its score in
+// KEYS[4] when it wakes (at its old slot: one wake more, for an interval's wait). The oldest stays first among them,
+// however many urgent ones come; slots change hands, none is added: the pace holds whatever the levels.
 const RESERVE_SLOT = redisScript(`${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local tolerance = (tonumber(ARGV[2]) - 1) * interval
@@ -181,18 +228,19 @@ local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 local held = tonumber(redis.call('GET', KEYS[3]) or '')
 local queued = tonumber(redis.call('ZSCORE', KEYS[4], member) or '')
 if held and queued and queued ~= held then
-  -- An urgent delivery took this one's slot and left it its own.
+  -- An urgent delivery moved this one back a slot (see below).
   held = queued
   redis.call('SET', KEYS[3], held, 'PX', math.max(1, held - now) + 3600000)
 end
 if held and held + grace >= blocked then
   local due = math.max(held, blocked)
   -- A few ms early (another worker's clock promoted the job) is due: waking again for them would cost a job run.
-  if due > now + 10 then return due - now end
+  if due > now + 10 then return {due - now, 0} end
   redis.call('DEL', KEYS[3])
   redis.call('ZREM', KEYS[4], member)
-  return 0
+  return {0, 0}
 end
+local fresh = held and 0 or 1
 redis.call('ZREM', KEYS[4], member)
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 if blocked > now then tat = math.max(tat, blocked + tolerance) end
@@ -201,13 +249,14 @@ tat = tat + interval
 redis.call('SET', KEYS[1], tat, 'PX', tat - now)
 if slot <= now then
   redis.call('DEL', KEYS[3])
-  return 0
+  return {0, fresh}
 end
 if ARGV[4] == '1' then
-  local first = redis.call('ZRANGEBYSCORE', KEYS[4], math.max(now + 1, blocked), '(' .. slot, 'WITHSCORES', 'LIMIT', 0, 1)
-  if first[1] then
-    redis.call('ZADD', KEYS[4], slot, first[1])
-    slot = tonumber(first[2])
+  local ahead = redis.call('ZRANGEBYSCORE', KEYS[4], math.max(now + 1, blocked), '(' .. slot, 'WITHSCORES')
+  local n = #ahead / 2
+  if n > 0 then
+    for i = 1, n do redis.call('ZADD', KEYS[4], i < n and ahead[2 * i + 2] or slot, ahead[2 * i - 1]) end
+    slot = tonumber(ahead[2])
   end
 else
   redis.call('ZADD', KEYS[4], slot, member)
@@ -216,7 +265,7 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 3600000)
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], tat - now + 3600000) end
 redis.call('SET', KEYS[3], slot, 'PX', slot - now + 3600000)
-return slot - now
+return {slot - now, fresh}
 `);
 
 /**
@@ -263,7 +312,7 @@ const MAX_WRITE_ROUNDS = 20;
 
 /** `onConflict` is called for every ledger write that found the entry changed since it was read (a twin run). */
 export function createDeliveryStore(redis: Redis, prefix: string, retentionSeconds: number, onConflict?: () => void): DeliveryStore {
-  const entryKey = (key: string) => keyFor(prefix, 'delivery', key);
+  const entryKey = (key: string) => ledgerEntryKey(prefix, key);
   const failedKey = keyFor(prefix, 'deliveries', 'failed');
   const refsKey = (alertId: string, channelId: string) => keyFor(prefix, 'delivery-refs', alertId, channelId);
   const byAlertKey = (alertId: string) => keyFor(prefix, 'deliveries', 'alert', alertId);
@@ -271,6 +320,15 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
   const paceKey = (channelId: string) => keyFor(prefix, 'channel-pace', channelId);
   const slotKey = (key: string) => keyFor(prefix, 'delivery-slot', key);
   const heldSlotsKey = (channelId: string) => keyFor(prefix, 'delivery-slots', channelId);
+  const paceTurn = async (channelId: string, key: string, rate: RateLimit, urgent = false): Promise<PaceTurn> => {
+    const interval = paceIntervalMs(rate);
+    const [waitMs, fresh] = await RESERVE_SLOT<[number, number]>(
+      redis,
+      [paceKey(channelId), blockKey(channelId), slotKey(key), heldSlotsKey(channelId)],
+      [interval, rate.burst, slotGraceMs(interval), urgent ? '1' : '0', key],
+    );
+    return { waitMs, fresh: fresh === 1 };
+  };
 
   const parse = (raw: string | null): Delivery | undefined => (raw ? (JSON.parse(raw) as Delivery) : undefined);
 
@@ -279,10 +337,10 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return parse(await redis.get(entryKey(key)));
     },
     async beforeSend(key, alertId, channelId) {
-      const [entry, block, flatRefs, alert, decisions, blockLeft] = await BEFORE_SEND<[string, string, string[], string, string[], number]>(
+      const [entry, block, flatRefs, alert, decisions, blockLeft, held] = await BEFORE_SEND<[string, string, string[], string, string[], number, number]>(
         redis,
-        [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId)],
-        [],
+        [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId), digestHeldKey(prefix, channelId)],
+        [alertId],
       );
       const refs: Record<string, string> = {};
       for (let i = 0; i < flatRefs.length; i += 2) refs[flatRefs[i]!] = flatRefs[i + 1]!;
@@ -294,9 +352,10 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         entryAsRead: { raw: entry || null },
         alert: alert ? (JSON.parse(alert) as Alert) : undefined,
         decisions: parseDecisions(decisions),
+        ...(held === 1 && { heldForDigest: true as const }),
       };
     },
-    async recordAttempt(key, base, outcome, readBefore) {
+    async recordAttempt(key, base, outcome, readBefore, options) {
       // Built on the entry as it is when written, not as it was before the send: a job whose lock lapsed may run twice
       // at once, and each outcome builds on the other's. Delivered is final: a failing twin must not reopen it (its
       // retry would send again).
@@ -325,10 +384,31 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
           ...(recipients && { recipients }),
         };
         const withRefs = base.alertId && delivery.status === 'delivered' && outcome.refs ? Object.entries(outcome.refs).flat() : [];
+        const release = options?.releaseDigestHold === true && delivery.status === 'delivered' && base.alertId !== undefined && base.version !== undefined;
         const [written, now] = await WRITE_ENTRY<[number, string | null]>(
           redis,
-          [entryKey(key), failedKey, base.alertId ? byAlertKey(base.alertId) : entryKey(key), base.alertId ? refsKey(base.alertId, base.channelId) : entryKey(key)],
-          [raw ?? '', JSON.stringify(delivery), retentionSeconds, delivery.status === 'failed' ? '1' : '0', outcome.at.getTime(), key, base.alertId ? '1' : '0', ...withRefs],
+          [
+            entryKey(key),
+            failedKey,
+            base.alertId ? byAlertKey(base.alertId) : entryKey(key),
+            base.alertId ? refsKey(base.alertId, base.channelId) : entryKey(key),
+            release ? digestHeldKey(prefix, base.channelId) : entryKey(key),
+            release ? decisionsKey(prefix, base.alertId!) : entryKey(key),
+          ],
+          [
+            raw ?? '',
+            JSON.stringify(delivery),
+            retentionSeconds,
+            delivery.status === 'failed' ? '1' : '0',
+            outcome.at.getTime(),
+            key,
+            base.alertId ? '1' : '0',
+            release ? '1' : '0',
+            base.alertId ?? '',
+            base.channelId,
+            base.version ?? 0,
+            ...withRefs,
+          ],
         );
         if (written === 1) return delivery;
         onConflict?.();
@@ -346,7 +426,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return Number((await redis.get(blockKey(channelId))) ?? 0);
     },
     async blockedForMs(channelId) {
-      return Math.max(0, await redis.pttl(blockKey(channelId)));
+      return Number(await BLOCK_LEFT(redis, [blockKey(channelId)], []));
     },
     async blockChannelFor(channelId, delayMs) {
       return Number(await EXTEND_BLOCK(redis, [blockKey(channelId)], ['', Math.max(1, Math.ceil(delayMs))]));
@@ -355,13 +435,9 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, 0]);
     },
     async reserveSlot(channelId, key, rate, urgent = false) {
-      const interval = paceIntervalMs(rate);
-      return RESERVE_SLOT<number>(
-        redis,
-        [paceKey(channelId), blockKey(channelId), slotKey(key), heldSlotsKey(channelId)],
-        [interval, rate.burst, slotGraceMs(interval), urgent ? '1' : '0', key],
-      );
+      return (await paceTurn(channelId, key, rate, urgent)).waitMs;
     },
+    paceTurn,
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));
       if (keys.length === 0) return [];

@@ -9,15 +9,10 @@ export interface HeldAlert {
   heldAt: number;
 }
 
-/** What one window's digest carried: rebuilt from this on every send of it after the first that reached anyone. */
+/** What one window's digest carried (or was about to): the held entries it is built from. */
 export interface CarriedDigest {
   windowStart: number;
   held: HeldAlert[];
-  /**
-   * The digest as the window's first send showed it (its alerts as they were then), kept with the plan: every send of
-   * the window shows exactly that. Absent from plans recorded without it.
-   */
-  digest?: Digest;
 }
 
 /**
@@ -54,7 +49,26 @@ export interface DigestStore {
   plan(channelId: string, windowEnd: number, contents: CarriedDigest): Promise<CarriedDigest>;
   /** The window's recorded plan, if a send of it was attempted. */
   planned(channelId: string, windowEnd: number): Promise<CarriedDigest | undefined>;
+  /**
+   * Keeps the digest a send of the window is about to show, one that nobody has yet (it replaces what an earlier send
+   * that reached nobody showed): the window's later sends, to recipients that deferred it, show the same message.
+   * Kept for SHOWN_SECONDS at most, since a full digest is large; forget() drops it once the window has ended.
+   */
+  show(channelId: string, windowEnd: number, digest: Digest): Promise<void>;
+  /** The digest the window's sends show, while it is kept. */
+  shown(channelId: string, windowEnd: number): Promise<Digest | undefined>;
+  /** The window has ended (delivered to all, skipped, failed for good): its digest as shown is no longer needed. */
+  forget(channelId: string, windowEnd: number): Promise<void>;
 }
+
+/**
+ * How long a window's digest as shown is kept at most (seconds): the span of a digest job's attempts (about 3.5 hours
+ * with the default delivery settings, a day or so with the largest), its pace and rate-limit waits, and an operator's
+ * retry of a given-up digest a few days later. It holds every alert listed in full (a 500-alert digest is megabytes),
+ * and Redis runs without eviction: it must not stay as long as the ledger. Past it, a send rebuilds the digest from
+ * the alerts as stored then.
+ */
+export const SHOWN_SECONDS = 7 * 86_400;
 
 /** More than any digest could show; beyond it the oldest held entries give way. */
 export const MAX_HELD = 5_000;
@@ -89,21 +103,25 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 return redis.call('GET', KEYS[1])
 `);
 
-/** Stored compactly: a digest may carry thousands of alerts. */
-type StoredCarry = { windowStart: number; held: Array<[string, number]>; digest?: Digest };
+/** Alert ids and times only (a digest may carry thousands of alerts): kept as long as the ledger. */
+type StoredCarry = { windowStart: number; held: Array<[string, number]> };
 
-/** `retentionSeconds` also keeps a window's carried record as long as the ledger keeps its delivery. */
-export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number): DigestStore {
+/**
+ * `retentionSeconds` also keeps a window's carried record and plan as long as the ledger keeps its delivery; its
+ * digest as shown is kept `shownSeconds` (SHOWN_SECONDS, never longer than retention).
+ */
+export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number, shownSeconds = Math.min(SHOWN_SECONDS, retentionSeconds)): DigestStore {
   const heldKey = (channelId: string) => digestHeldKey(prefix, channelId);
   const lastKey = (channelId: string) => keyFor(prefix, 'digest-last', channelId);
   const carriedKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-carried', channelId, windowEnd);
   const planKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-plan', channelId, windowEnd);
-  const stored = (contents: CarriedDigest): string =>
-    JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]), ...(contents.digest && { digest: contents.digest }) });
+  const shownKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-shown', channelId, windowEnd);
+  // Only the entries: a plan recorded by the build before this one also kept the digest, which is not read back.
+  const stored = (contents: CarriedDigest): string => JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]) });
   const parsed = (raw: string | null): CarriedDigest | undefined => {
     if (!raw) return undefined;
     const record = JSON.parse(raw) as StoredCarry;
-    return { windowStart: record.windowStart, held: record.held.map(([alertId, heldAt]) => ({ alertId, heldAt })), ...(record.digest && { digest: record.digest }) };
+    return { windowStart: record.windowStart, held: record.held.map(([alertId, heldAt]) => ({ alertId, heldAt })) };
   };
   return {
     async pending(channelId, upToMs) {
@@ -140,6 +158,16 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
     },
     async planned(channelId, windowEnd) {
       return parsed(await redis.get(planKey(channelId, windowEnd)));
+    },
+    async show(channelId, windowEnd, digest) {
+      await redis.set(shownKey(channelId, windowEnd), JSON.stringify(digest), 'EX', shownSeconds);
+    },
+    async shown(channelId, windowEnd) {
+      const raw = await redis.get(shownKey(channelId, windowEnd));
+      return raw ? (JSON.parse(raw) as Digest) : undefined;
+    },
+    async forget(channelId, windowEnd) {
+      await redis.del(shownKey(channelId, windowEnd));
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { deliveryKey } from '../alerts/ids.js';
 import type { Dispatch } from '../alerts/routing.js';
 import { digestHeldKey, MAX_HELD } from './digests.js';
 import { keyFor } from './keys.js';
@@ -34,7 +35,9 @@ export interface DispatchStore {
    * decision, else released, provided no newer version of the alert is recorded for the channel (an older version
    * decided or recorded late must not take the newer one out of the digest, nor put the alert back). A decision that
    * was recorded already (a replay, a twin run's) changes no holding: it settled it when it was recorded, and a
-   * digest may have carried and cleared that holding since.
+   * digest may have carried and cleared that holding since. A digest decision for a version the ledger already has
+   * delivered to the channel (an older version's job sent it, the alert's current content, before this was decided)
+   * releases instead: the digest would send it again.
    */
   record(alertId: string, dispatch: Dispatch): Promise<Dispatch>;
   get(alertId: string, version: number, channelId: string): Promise<Dispatch | undefined>;
@@ -97,10 +100,12 @@ redis.call('PEXPIRE', key, math.max(1000, tonumber(last[2]) + h - now))
 return fmt(slot)
 `);
 
-// KEYS: 1 the alert's decisions, 2 the channel's digest holding. ARGV: field, decision JSON, retention s, alert id,
-// most entries a holding keeps, version, channel id. Returns the recorded decision's JSON. The holding is settled only
-// by the call that records the decision, and only if no newer version of the alert is recorded for the channel
-// (fields are "<version>|<channelId>", a handful per alert).
+// KEYS: 1 the alert's decisions, 2 the channel's digest holding, 3 this version's delivery ledger entry. ARGV: field,
+// decision JSON, retention s, alert id, most entries a holding keeps, version, channel id. Returns the recorded
+// decision's JSON. The holding is settled only by the call that records the decision, and only if no newer version of
+// the alert is recorded for the channel (fields are "<version>|<channelId>", a handful per alert). Reading the entry
+// here, in the step that holds, closes the race with the older job's write that releases (deliveries.ts WRITE_ENTRY):
+// whichever runs second sees the other.
 const RECORD = redisScript(`
 local written = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 local recorded = redis.call('HGET', KEYS[1], ARGV[1])
@@ -113,7 +118,9 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   end
 end
 local decision = cjson.decode(recorded)
-if decision.mode == 'digest' then
+local entry = redis.call('GET', KEYS[3])
+local delivered = entry and cjson.decode(entry).status == 'delivered'
+if decision.mode == 'digest' and not delivered then
   redis.call('ZADD', KEYS[2], string.format('%.0f', decision.decidedAt), ARGV[4])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
   redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -122,6 +129,12 @@ else
 end
 return recorded
 `);
+
+/**
+ * Where the delivery ledger keeps one delivery's entry (the delivery store's key, defined here so that recording a
+ * decision can read it without the two stores importing each other).
+ */
+export const ledgerEntryKey = (prefix: string, key: string) => keyFor(prefix, 'delivery', key);
 
 /** Where an alert's decisions are kept; the delivery store reads them with the ledger entry before a send. */
 export const decisionsKey = (prefix: string, alertId: string) => keyFor(prefix, 'dispatch', alertId);
@@ -145,7 +158,7 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
     async record(alertId, dispatch) {
       const raw = await RECORD<string>(
         redis,
-        [recordKey(alertId), digestHeldKey(prefix, dispatch.channelId)],
+        [recordKey(alertId), digestHeldKey(prefix, dispatch.channelId), ledgerEntryKey(prefix, deliveryKey(alertId, dispatch.version, dispatch.channelId))],
         [field(dispatch.version, dispatch.channelId), JSON.stringify(dispatch), retentionSeconds, alertId, MAX_HELD, dispatch.version, dispatch.channelId],
       );
       return parse(raw)!;

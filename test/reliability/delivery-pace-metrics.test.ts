@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../src/api/metrics.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { jobId } from '../../src/queue/names.js';
+import type { Level } from '../../src/scoring/types.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
@@ -16,6 +17,8 @@ import { type Receiver, startReceiver } from './support/receiver.js';
 const prefix = uniquePrefix('delivery-pace-metrics');
 /** One send every 100 ms, no burst. */
 const INTERVAL_MS = 100;
+/** A slower channel, for a critical alert that moves the waiting ones back. */
+const PRIO_INTERVAL_MS = 250;
 let receiver: Receiver;
 let run: Awaited<ReturnType<typeof startTestWorker>>;
 const metrics = createMetrics({ defaultMetrics: false });
@@ -29,6 +32,7 @@ beforeAll(async () => {
       'channels.yaml': `channels:
   - { id: paced, kind: webhook, url: "${receiver.urlFor('paced')}", rateLimit: { perMinute: ${60_000 / INTERVAL_MS} } }
   - { id: unpaced, kind: webhook, url: "${receiver.urlFor('unpaced')}" }
+  - { id: prio, kind: webhook, url: "${receiver.urlFor('prio')}", rateLimit: { perMinute: ${60_000 / PRIO_INTERVAL_MS} } }
 `,
       'settings.yaml': `redis: { prefix: ${prefix} }
 http: { allowPrivateAddresses: true }
@@ -69,12 +73,12 @@ async function finished(queue: Queue, id: string): Promise<Job> {
   );
 }
 
-async function notifyAll(channelId: string, count: number): Promise<Job[]> {
+async function notifyAll(channelId: string, count: number, level: Level = 'medium', name = 'a'): Promise<Job[]> {
   const { stores, queues } = run.worker.context;
   const ids = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const alertId = `a-${channelId}-${i}`;
-      await stores.alerts.update(alertId, async () => ({ alert: makeAlert({ id: alertId }), result: null }));
+      const alertId = `${name}-${channelId}-${i}`;
+      await stores.alerts.update(alertId, async () => ({ alert: makeAlert({ id: alertId, level }), result: null }));
       const id = jobId('notify', deliveryKey(alertId, 1, channelId));
       await queues.notify.add('notify', { alertId, version: 1, channelId }, { jobId: id });
       return id;
@@ -88,15 +92,30 @@ describe('pacing metrics', () => {
     metrics.prime(run.worker.context.runtime.state.config);
     expect(await sample('chokepoint_pace_waits_total{channel="paced"}')).toBe(0);
     const jobs = await notifyAll('paced', 4);
-    // The first goes at once; the others wait one, two and three intervals (a job woken a few ms early waits again).
+    // The first goes at once; the others wait one, two and three intervals, each counted once (a job woken a few ms
+    // early waits again, for the same slot).
     const waits = (await sample('chokepoint_pace_waits_total{channel="paced"}'))!;
-    expect(waits).toBeGreaterThanOrEqual(3);
-    expect(waits).toBe(jobs.reduce((n, job) => n + job.attemptsStarted - 1, 0));
+    expect(waits).toBe(3);
+    expect(jobs.reduce((n, job) => n + job.attemptsStarted - 1, 0)).toBeGreaterThanOrEqual(3);
     expect(await sample('chokepoint_pace_wait_seconds_count{channel="paced"}')).toBe(waits);
     const seconds = (await sample('chokepoint_pace_wait_seconds_sum{channel="paced"}'))!;
     expect(seconds).toBeGreaterThan((6 * INTERVAL_MS * 0.8) / 1000);
     expect(seconds).toBeLessThanOrEqual((6 * INTERVAL_MS + (waits - 3) * 20) / 1000);
     expect(await sample('chokepoint_pace_wait_seconds_bucket{le="0.5",channel="paced"}')).toBe(waits);
+  });
+
+  it('counts the wait of a delivery a critical alert moved back once, though it wakes twice', async () => {
+    const { queues } = run.worker.context;
+    const routine = notifyAll('prio', 4);
+    // Three wait for their slots (the first went at once) when the critical alert comes.
+    await vi.waitFor(async () => expect((await queues.notify.getJobCounts('delayed')).delayed).toBe(3), { timeout: 5_000, interval: 10 });
+    const critical = await notifyAll('prio', 1, 'critical', 'crit');
+    const jobs = [...(await routine), ...critical];
+    const wakes = jobs.reduce((n, job) => n + job.attemptsStarted - 1, 0);
+    // Every routine one still waiting was moved back a slot: woken at its old slot, it waited again.
+    expect(wakes).toBeGreaterThan(4);
+    expect(await sample('chokepoint_pace_waits_total{channel="prio"}')).toBe(4);
+    expect(await sample('chokepoint_pace_wait_seconds_count{channel="prio"}')).toBe(4);
   });
 
   it('counts no wait for an unpaced channel', async () => {

@@ -1,9 +1,12 @@
-import type { Job, Queue } from 'bullmq';
+import { DelayedError, type Job, type Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import type { Level } from '../../src/scoring/types.js';
 import { jobId } from '../../src/queue/names.js';
+import { type DeliveryJobContext, settleDeliveryFailure } from '../../src/queue/delivery-job.js';
+import { DeliveryError } from '../../src/errors.js';
+import { memoryLogger } from '../../src/log.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
@@ -31,19 +34,53 @@ describe('slot reservations for urgent deliveries (the pace script on Redis)', (
     expect(actual).toBeLessThanOrEqual(expected);
   };
 
-  it('gives an urgent delivery the earliest slot ahead, and the one that held it the urgent one\'s', async () => {
+  it('gives an urgent delivery the earliest slot ahead and moves the waiting ones back one slot each, in order', async () => {
     const waits: number[] = [];
     for (let i = 0; i < 5; i++) waits.push(await ledger.reserveSlot('swap', `n-${i}`, rate));
     expect(waits[0]).toBe(0);
     near(waits[4]!, 4_000);
     const urgent = await ledger.reserveSlot('swap', 'u', rate, true);
     near(urgent, 1_000);
-    // n-1 learns of the exchange when it asks again (on waking): its slot is the one after n-4's.
-    near(await ledger.reserveSlot('swap', 'n-1', rate), 5_000);
-    near(await ledger.reserveSlot('swap', 'n-2', rate), 2_000);
+    // Each learns of the move when it asks again (on waking): the oldest stays first among them, one slot later.
+    near(await ledger.reserveSlot('swap', 'n-1', rate), 2_000);
+    near(await ledger.reserveSlot('swap', 'n-2', rate), 3_000);
+    near(await ledger.reserveSlot('swap', 'n-3', rate), 4_000);
+    near(await ledger.reserveSlot('swap', 'n-4', rate), 5_000);
     // The urgent delivery keeps the slot it took; the next one queues after all of them: nothing was added.
     near(await ledger.reserveSlot('swap', 'u', rate, true), 1_000);
     near(await ledger.reserveSlot('swap', 'n-5', rate), 6_000);
+  });
+
+  it('keeps a routine delivery ahead of later routine ones however many urgent ones come', async () => {
+    await ledger.reserveSlot('stream', 's-0', rate);
+    near(await ledger.reserveSlot('stream', 'r-1', rate), 1_000);
+    near(await ledger.reserveSlot('stream', 'r-2', rate), 2_000);
+    for (let i = 0; i < 3; i++) await ledger.reserveSlot('stream', `su-${i}`, rate, true);
+    const r1 = await ledger.reserveSlot('stream', 'r-1', rate);
+    const r2 = await ledger.reserveSlot('stream', 'r-2', rate);
+    near(r1, 4_000);
+    near(r2, 5_000);
+  });
+
+  it('keeps a critical delivery urgent when it takes a new slot after a 429', async () => {
+    const job = { attemptsMade: 0, opts: { attempts: 3 }, moveToDelayed: async () => undefined } as unknown as Job;
+    const ctx: DeliveryJobContext = {
+      job,
+      key: 'c-1',
+      base: { alertId: 'c', version: 1, channelId: 'after-429' },
+      deliveries: ledger,
+      maxRateLimitWaits: 5,
+      now: () => new Date(),
+      log: memoryLogger('fatal').log,
+      what: 'delivery',
+      rateLimit: rate,
+      urgent: true,
+    };
+    await ledger.reserveSlot('after-429', 'first', rate);
+    await expect(settleDeliveryFailure(ctx, DeliveryError.rateLimited('after-429', 1, 'HTTP 429'))).rejects.toBeInstanceOf(DelayedError);
+    // A later critical one queues after it, as after any urgent delivery: it does not take its slot.
+    near(await ledger.reserveSlot('after-429', 'c-2', rate, true), 2_000);
+    near(await ledger.reserveSlot('after-429', 'c-1', rate, true), 1_000);
   });
 
   it('does not take a slot from another urgent delivery, and sends at once when the burst allows', async () => {

@@ -125,6 +125,21 @@ describe('the delivery ledger', () => {
     expect(read.decisions.map((d) => `${d.version}|${d.channelId}`)).toEqual(['1|hook', '1|mail', '2|hook']);
   });
 
+  it("reads a 429 block's time left as beforeSend does: from the stored end on Redis's clock, TTL or not", async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const [seconds, micros] = await redis.time();
+    const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    // Set by hand (an operator, an older release): an end without a TTL still holds the channel.
+    await redis.set(`{${prefix}}:channel-block:by-hand`, String(redisNow + 60_000));
+    const left = await ledger.blockedForMs('by-hand');
+    expect(left).toBeGreaterThan(59_000);
+    expect(left).toBeLessThanOrEqual(60_000);
+    expect((await ledger.beforeSend('x-v1-by-hand', 'x', 'by-hand')).blockedForMs).toBeGreaterThan(59_000);
+    await redis.set(`{${prefix}}:channel-block:over`, String(redisNow - 1_000));
+    expect(await ledger.blockedForMs('over')).toBe(0);
+    expect(await ledger.blockedForMs('never')).toBe(0);
+  });
+
   it("records a dispatch decision and settles the channel's digest holding by the decision that won the record", async () => {
     const dispatch = createDispatchStore(redis, prefix, 3600);
     const digests = createDigestStore(redis, prefix, 3600);
@@ -139,6 +154,16 @@ describe('the delivery ledger', () => {
     expect(await dispatch.record('tw', { ...twin, version: 2 })).toEqual({ ...twin, version: 2 });
     expect(await digests.pending('ops', Infinity)).toEqual([]);
     expect(await redis.ttl(`{${prefix}}:dispatch:tw`)).toBeGreaterThan(3500);
+  });
+
+  it('does not hold for the digest a version the ledger already has delivered to the channel', async () => {
+    const dispatch = createDispatchStore(redis, prefix, 3600);
+    const digests = createDigestStore(redis, prefix, 3600);
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    // An older version's job sent version 2's content (the alert's current one) before version 2 was decided.
+    await ledger.recordAttempt('late-v2-late', { alertId: 'late', version: 2, channelId: 'late' }, { status: 'delivered', response: 'HTTP 200', at });
+    await dispatch.record('late', { channelId: 'late', version: 2, mode: 'digest', why: 'below-immediate-level', decidedAt: 1_700_000_000_300 });
+    expect(await digests.pending('late', Infinity)).toEqual([]);
   });
 
   it('indexes a digest delivery (no alert) as failed and unindexes it once delivered', async () => {
