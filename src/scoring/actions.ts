@@ -21,6 +21,15 @@ const COORDINATED = /\b(?:and|or|but|then)\s*$/i;
 // A lifting verb acts through what would have escalated ("suspends decision to tighten", "scraps plan to expand",
 // "pauses rule that would expand").
 const PLANNED = /^[\s,]*(?:(?:its|the|a|an|their|new|earlier|previous|recent|latest)\s+)*(?:plans?|decisions?|proposals?|rules?|moves?|measures?|bid|efforts?)\s+(?:to|that would|which would)\s*$/i;
+// A participle after the signal may follow the goods and countries it is about ("ban on exports of gallium, germanium
+// to US suspended"): up to this many words of them.
+const GOODS_AFTER = 8;
+const GOODS_SEPARATOR = /[\s,]+/;
+const GOODS_LINK = /^(?:on|of|to|for|and|from|in)$/i;
+// An aside, then only auxiliaries before the participle: "[, in place since 2023,] suspended", "[, China says, will be] lifted".
+const ASIDE_THEN_PREDICATE = /^\s*,[^,;:]*,\s*(?:(?:is|are|was|were|has|have|had|been|be|being|will|would|to)\s+)*$/i;
+// A plan as the object of a halting verb ("cancels [plans to] expand", "halts [its decision to] ...").
+const PLAN_OBJECT = /^\s*(?:(?:its|the|their|a)\s+)?(?:plans?|decisions?|proposals?|bids?|efforts?)\s+to\b/i;
 // An English participle ("newly imposed", "controls imposed in 2023"): it modifies the signal, it does not act on it.
 const PARTICIPLE = /(?:ed|en)$/i;
 // A verb followed by a comma that opens no aside has ended its clause ("Shares drop, US bans exports"): its object
@@ -44,6 +53,8 @@ export interface Gaps {
   hasObject: (a: Located, cls: SignalClass) => boolean;
   /** Whether a signal other than a bare flow stands between two hits ("suspends [ban] on exports"). */
   signalBetween: (a: Located, b: Located) => boolean;
+  /** Whether a flow qualifies the noun after it ("supply talks") or is of other goods ("shipments of cars"): no verb halts it. */
+  qualifies: (s: Located) => boolean;
 }
 
 interface Choice {
@@ -68,6 +79,8 @@ export function chooseAction(
   const cls = s.signal.class;
   // Korean writes particles onto words and counts each syllable as a word: count its spaced words instead.
   const korean = HANGUL.test(s.text);
+  // "ends supply talks", "cancels supply chain event": the verb acts on the talks or the event, not on the supply.
+  if (cls === 'flow' && gaps.qualifies(s)) return undefined;
   let nearest: Choice | undefined;
   // Verbs before the signal that lift or halt what they act on: the nearest of them whose effect differs from the
   // nearest verb's may govern it (see governs).
@@ -78,18 +91,26 @@ export function chooseAction(
     if (!entry.effects[cls]) continue;
     if (within(a, s)) return { action: a, entry };
     const before = a.tokenEnd < s.token;
+    if (!before && entry.leads?.includes(cls)) continue;
     let distance = gap(a, s);
     if (distance < 0) continue;
     const words = before ? between(a, s) : between(s, a);
     if (korean) distance = spacedWords(words);
-    if (distance > (before ? ACTION_BEFORE : ACTION_AFTER)) continue;
+    // "Export ban on gallium, germanium lifted": a participle after the goods it names acts on the signal.
+    const afterGoods = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && onlyGoods(words, gaps.entityWords(s, a));
+    // "Gallium export ban, imposed in 2023, is lifted": the participle after the aside is the predicate; it wins over
+    // a verb inside the aside.
+    const predicate = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && ASIDE_THEN_PREDICATE.test(words);
+    if (distance > (before ? ACTION_BEFORE : ACTION_AFTER) && !afterGoods && !predicate) continue;
     let clause = words.replace(JOINED_OBJECTS, ' ').replace(ASIDE, ' ');
     if (before && VERB_THEN_COMMA.test(clause)) continue;
+    // "cancels plans to expand in Japan, chip supply unaffected": the verb stops a plan, not the flow.
+    if (before && entry.effects[cls] === 'halt' && PLAN_OBJECT.test(words)) continue;
     // A flow after another signal is that signal's complement, not the verb's object: "suspends ban on exports" lifts
     // the ban and halts nothing.
     if (before && cls === 'flow' && gaps.signalBetween(a, s)) continue;
     if (!before) {
-      if (!korean && NEW_SUBJECT_AFTER.test(clause)) continue;
+      if (!korean && !afterGoods && !predicate && NEW_SUBJECT_AFTER.test(clause)) continue;
       const topic = clause.replace(TOPIC_MARK, ' ');
       // "Gallium export ban: US lifts chip tariffs": after the topic, a verb with an object of its own acts on that.
       if (topic !== clause && gaps.hasObject(a, cls)) continue;
@@ -97,7 +118,7 @@ export function chooseAction(
     }
     if (CLAUSE_BREAK.test(clause)) continue;
     // At equal distance the verb before the object ("lift the ban") wins over a passive one after it.
-    const choice = { action: a, entry, before, rank: distance + (before ? 0 : 0.5) };
+    const choice = { action: a, entry, before, rank: predicate ? -0.5 : distance + (before ? 0 : 0.5) };
     if (!nearest || choice.rank < nearest.rank) nearest = choice;
     if (before && STOPS.has(entry.effects[cls]!)) stopping.push(choice);
   }
@@ -122,6 +143,13 @@ function governs(lifting: Choice, nearest: Choice, s: Located, cls: SignalClass,
   const participle = PARTICIPLE.test(nearest.action.text) && gap(nearest.action, s) - gaps.entityWords(nearest.action, s) <= 1;
   const verbObject = gap(lifting.action, nearest.action) === 0;
   return participle || verbObject || PLANNED.test(link);
+}
+
+/** Whether the words hold nothing but the names of entities, their commas and the prepositions that join them. */
+function onlyGoods(words: string, entityWords: number): boolean {
+  let other = 0;
+  for (const w of words.split(GOODS_SEPARATOR)) if (w && !GOODS_LINK.test(w)) other++;
+  return other > 0 && other === entityWords;
 }
 
 /** Whether the action stands inside the signal's span, between the halves of a split signal. */

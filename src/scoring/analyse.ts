@@ -57,6 +57,11 @@ const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "aft
 // A cause clause ends at a comma or a dash: what follows is the news ("retaliates against US chip curbs, bans gallium
 // exports", "After US curbs, China bans ...").
 const CAUSE_END = /[,;:，：；]|\s[-–—]\s/;
+// A comma between figures is part of a date or a number ("After Beijing's Oct. 9, 2025 export ban, ..."): it ends nothing.
+const FIGURE_COMMA = /(\d),(?=\s*\d)/g;
+const PARTICIPLE_END = /(?:ed|en)$/i;
+// Before a halt: "the", "its" or nothing between a lifting verb and the halt it ends ("lifts [its] halt of exports").
+const LIFTED_HALT_GAP = /^\s*(?:(?:the|its|their|a)\s+)?$/i;
 
 export class Analyser {
   // Reused for every field: analysis is synchronous and keeps only numbers and slices of the original text.
@@ -140,20 +145,27 @@ export class Analyser {
     const between = (a: Located, b: Located) => text.slice(norm.origin[a.end - 1] + 1, norm.origin[b.start]);
     const causeOf = (group: string, s: Located) =>
       (cuesBySentence.get(s.sentence) ?? NONE).some(
-        (c) => c.id === group && nearBy(c, s, BACKGROUND_BEFORE, -1) && !(c.tokenEnd < s.token && CAUSE_END.test(between(c, s))),
+        (c) => c.id === group && nearBy(c, s, BACKGROUND_BEFORE, -1) && !(c.tokenEnd < s.token && CAUSE_END.test(between(c, s).replace(FIGURE_COMMA, '$1'))),
       );
     signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
     // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
-    signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedAfter(s, cuesBySentence.get(s.sentence), actions));
-    if (actions.length) {
+    // Korean negations are few: grouped apart, checking every verb against them costs nothing in a long text.
+    const negations = groupBySentence(cues.filter((c) => c.id === 'negation-after' || c.id === 'negation-void'));
+    const negatedLater = (s: Located) => negatedAfter(s, negations.get(s.sentence), between);
+    signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedLater(s));
+    // A negated verb does nothing to the signal ("수출 금지 해제하지 않는다", does not lift the export ban).
+    const acting = negations.size ? actions.filter((a) => !negatedLater(a)) : actions;
+    if (acting.length) {
       const gaps: Gaps = {
         between,
         entityWords: entityWordsOf(entities),
         hasObject: (a, cls) => signals.some((o) => o.sentence === a.sentence && o.signal.class === cls && o.token > a.tokenEnd && o.token - a.tokenEnd - 1 <= OBJECT_AFTER),
         signalBetween: (a, b) => signalBetween(signals, a, b),
+        qualifies: (s) => (cuesBySentence.get(s.sentence) ?? NONE).some((c) => qualifies(s, c, between)),
       };
-      signals = signals.map((s) => this.applyAction(s, actions, gaps));
+      signals = signals.map((s) => this.applyAction(s, acting, gaps));
     }
+    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities);
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
     out.entities.push(...entities);
@@ -206,6 +218,7 @@ export class Analyser {
     const effect = best.entry.effects[s.signal.class]!;
     const action = { entry: best.entry, text: best.action.text };
     if (effect === 'halt' || effect === 'resume') {
+      const lifting = effect === 'halt' ? liftingOf(best.action, s, actions, this.lexicon.actions, gaps) : undefined;
       const derived = effect === 'halt' ? this.haltOf(s, best.entry) : this.lexicon.signals.get(RESUME_SIGNAL)!;
       const from = best.action.start < s.start ? best.action : s;
       const to = best.action.end > s.end ? best.action : s;
@@ -217,13 +230,40 @@ export class Analyser {
         tokenEnd: to.tokenEnd,
         position: from.position,
         signal: derived,
-        polarity: derived.direction,
-        action,
+        // Ending a halt eases it as lifting a ban does: the halt, de-escalated.
+        polarity: lifting ? 'de-escalation' : derived.direction,
+        action: lifting ? { entry: lifting.entry, text: lifting.action.text } : action,
         flow: s.text.toLowerCase(),
       };
     }
     if (s.signal.direction === 'de-escalation' && effect === 'de-escalation') return { ...s, action };
     return { ...s, polarity: effect === 'de-escalation' ? 'de-escalation' : 'escalation', action };
+  }
+
+  /**
+   * Signals that only a state can send (see the lexicon's `state`): without a country or official actor in the sentence
+   * (before the signal, for `subject`) they count as their `otherwise` signal or not at all. Outside the title the
+   * subject may be named earlier in the field ("The ministry said. It will halt exports").
+   */
+  private byState(signals: SignalHit[], entities: EntityHit[]): SignalHit[] {
+    const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
+    const states = groupBySentence(entities.filter(isState));
+    let first = Infinity;
+    for (const sentence of states.keys()) first = Math.min(first, sentence);
+    const out: SignalHit[] = [];
+    for (const s of signals) {
+      const mode = s.signal.state;
+      const found =
+        !mode ||
+        (s.field !== 'title' && first < s.sentence) ||
+        !!states.get(s.sentence)?.some((e) => mode === 'sentence' || e.end <= s.start);
+      if (found) out.push(s);
+      else if (s.signal.otherwise) {
+        const signal = this.lexicon.signals.get(s.signal.otherwise)!;
+        out.push({ ...s, signal, polarity: s.polarity === s.signal.direction ? signal.direction : s.polarity });
+      }
+    }
+    return out;
   }
 
   /**
@@ -263,18 +303,57 @@ const HANGUL = /[\uac00-\ud7a3]/;
 const HANGUL_JAMO = /[\u1100-\u11ff]/;
 
 /**
- * Whether a negation after the signal denies it (Korean "수출 금지하지 않겠다", will not ban). A verb between them is
- * what is negated instead ("수출 금지 해제하지 않았다", did not lift the ban).
+ * Whether a Korean negation after the signal or verb denies it ("수출 금지하지 않겠다", will not ban; "수출 금지 안 한다").
+ * Only its own verb ending may stand between them: another verb is what is negated ("수출 통제 굽히지 않고 강화", does
+ * not bend and tightens; "금지 파장 적지 않았다", the fallout was not small). A double negative or a reported claim the
+ * news contradicts voids it ("안 할 이유 없다", no reason not to; "안 한다더니 결국 중단", said it would not, then did).
  */
-function negatedAfter(s: Located, cues: CueHit[] | undefined, actions: CueHit[]): boolean {
+function negatedAfter(s: Located, cues: CueHit[] | undefined, between: (a: Located, b: Located) => string): boolean {
   if (!cues) return false;
   return cues.some(
     (c) =>
       c.id === 'negation-after' &&
       c.token > s.tokenEnd &&
       c.token - s.tokenEnd - 1 <= NEGATION_AFTER &&
-      !actions.some((a) => a.sentence === s.sentence && a.token > s.tokenEnd && a.tokenEnd < c.token),
+      OWN_VERB_ENDING.test(between(s, c)) &&
+      !cues.some((v) => v.id === 'negation-void' && v.end > c.end && gap(c, v) <= 1),
   );
+}
+
+// What may stand between a Korean signal or verb and its negation: a particle, then 하다/되다/시키다 with a -지 ending.
+const OWN_VERB_ENDING = /^\s*(?:[을를은는도이가]\s*)?(?:하|되|시키)?(?:지|지는|지도|지를|지가)?\s*$/;
+
+/**
+ * The verb that ends a halt, read as a resumption ("lifts [its] halt of rare earth exports", "ends suspension of
+ * exports", "halt of gallium exports lifted", "수출 중단 해제"): right before the halting verb, or right after the halt.
+ */
+function liftingOf(
+  halting: CueHit,
+  s: Located,
+  actions: readonly CueHit[],
+  entries: ReadonlyMap<string, ActionEntry>,
+  gaps: Gaps,
+): { action: CueHit; entry: ActionEntry } | undefined {
+  for (const a of actions) {
+    if (a === halting || a.sentence !== s.sentence) continue;
+    const entry = entries.get(a.id)!;
+    if (entry.effects.disruption !== 'de-escalation') continue;
+    const before = a.tokenEnd < halting.token && halting.tokenEnd < s.token && LIFTED_HALT_GAP.test(gaps.between(a, halting));
+    const last = halting.tokenEnd < s.token ? s : halting;
+    // After it, an English participle ("halt of exports lifted", not "halts exports lifting prices") or Korean.
+    const after = a.token > last.tokenEnd && /^\s*$/.test(gaps.between(last, a)) && (HANGUL.test(a.text) || PARTICIPLE_END.test(a.text));
+    if (before || after) return { action: a, entry };
+  }
+  return undefined;
+}
+
+/**
+ * Whether the flow qualifies a noun right after it, the verb's real object ("ends supply [talks]"), or is of other
+ * goods ("cancels shipments of [cars]"): then no verb halts it.
+ */
+function qualifies(s: Located, c: CueHit, between: (a: Located, b: Located) => string): boolean {
+  if (c.id === 'flow-object') return c.token === s.tokenEnd + 1;
+  return c.id === 'off-topic' && c.token === s.tokenEnd + 2 && /^\s+of\s+$/i.test(between(s, c));
 }
 
 /**

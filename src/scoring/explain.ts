@@ -29,6 +29,7 @@ const PREPOSITION: Record<SignalClass, string> = {
   leverage: 'over',
   investment: 'in',
   flow: 'of',
+  term: 'of',
 };
 
 const FIELD_NAME: Record<ItemField, string> = { title: 'title', summary: 'summary', content: 'body' };
@@ -57,10 +58,12 @@ function signalLabel(s: SignalHit): string {
 export function explainRelevant(e: Explanation): string {
   const s = e.signal;
   const label = signalLabel(s);
-  const flowPreposition = s.polarity === 'de-escalation' ? 'for' : 'affecting';
+  // A halt that was lifted ("China lifts halt of exports") reads as one: "Halt of exports affecting gallium lifted".
+  const liftedHalt = !!s.flow && s.polarity === 'de-escalation' && s.signal.direction !== 'de-escalation';
+  const flowPreposition = s.polarity === 'de-escalation' && !liftedHalt ? 'for' : 'affecting';
   const preposition = e.pair ? 'in' : s.flow ? flowPreposition : (s.signal.preposition ?? PREPOSITION[s.signal.class]);
   // "Export controls on rare earths suspended": a lifting verb follows; otherwise a hedge reads "possible ...".
-  const verb = s.action && !s.flow && s.polarity === 'de-escalation' ? s.action.entry.verb : undefined;
+  const verb = s.action && (!s.flow || liftedHalt) && s.polarity === 'de-escalation' ? s.action.entry.verb : undefined;
   const hedge = s.hedged ? (verb ? 'possibly ' : 'possible ') : '';
   let sentence = `${e.analysis ? 'Analysis: ' : ''}${verb ? '' : hedge}${label} ${preposition} ${listNames(e.things)}`;
   if (e.concentration) sentence += ` (${e.concentration})`;

@@ -11,7 +11,8 @@ import { z } from 'zod';
  * matches only in capitals; prefix "~" to match it in any case, "^" to match any term only in the case written
  * ("^Micron", not the unit). Prefix "=" (before ~ or ^) for no generated forms (no plural, no joined form).
  * Chinese and Korean terms need no word boundary. "…" splits a term into two halves that match up to 18 words apart
- * within one clause ("禁止…出口" finds 禁止镓、锗出口); a CJK character counts as a word.
+ * within one clause ("禁止…出口" finds 禁止镓、锗出口; a CJK character counts as a word), or up to 4 English words with no
+ * clause word ("as", "after", ...) between ("bars…exports" finds "bars AI chip exports").
  */
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be an id: letters, digits, "-" or "_"');
@@ -51,7 +52,7 @@ export const actorSchema = z.strictObject({
   official: z.boolean().default(true).describe('A government body: its announcements are policy, not speculation.'),
 });
 
-export const SIGNAL_CLASSES = ['restriction', 'licence', 'disruption', 'market', 'enforcement', 'negotiation', 'leverage', 'investment', 'flow'] as const;
+export const SIGNAL_CLASSES = ['restriction', 'licence', 'disruption', 'market', 'enforcement', 'negotiation', 'leverage', 'investment', 'flow', 'term'] as const;
 export type SignalClass = (typeof SIGNAL_CLASSES)[number];
 export const DIRECTIONS = ['escalation', 'de-escalation', 'neutral'] as const;
 
@@ -74,6 +75,13 @@ export const signalSchema = z.strictObject({
     .optional()
     .describe('Name of a cue group that must occur within `within` tokens for this signal to count (e.g. "talks" needs trade context).'),
   within: z.number().int().min(1).max(50).default(6),
+  state: z
+    .enum(['subject', 'sentence'])
+    .optional()
+    .describe(
+      'Counts only when a state acts: a country or official actor named before it in its sentence (subject) or anywhere in it (sentence). "Bars ... from selling" is an export ban from a government, a court order or a share lock-up from others.',
+    ),
+  otherwise: id.optional().describe('The signal this one counts as when `state` finds no state actor; without it, none.'),
 });
 
 export const ACTION_EFFECTS = ['escalation', 'de-escalation', 'halt', 'resume'] as const;
@@ -84,6 +92,10 @@ export const actionSchema = z.strictObject({
   effects: z
     .partialRecord(z.enum(SIGNAL_CLASSES), z.enum(ACTION_EFFECTS))
     .describe('What the action does to a nearby signal of each class: de-escalation (lift controls), escalation (impose controls), halt (halt exports), resume (resume production).'),
+  leads: z
+    .array(z.enum(SIGNAL_CLASSES))
+    .default([])
+    .describe('Classes the action acts on only from before them: "ends exports" halts them, "exports end 2024 down 40%" is a figure.'),
 });
 
 export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'in-force', 'off-topic'] as const;

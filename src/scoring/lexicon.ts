@@ -160,6 +160,7 @@ export function compileLexicon(merged: MergedLexicon): { lexicon: CompiledLexico
       const hint = closest(entry.requires, [...merged.cues.keys()]);
       issueAt(origin, ['requires'], `unknown cue group "${entry.requires}"${hint ? `; did you mean "${hint}"?` : ''}`);
     }
+    if (entry.otherwise && !signals.has(entry.otherwise)) issueAt(origin, ['otherwise'], `unknown signal "${entry.otherwise}"`);
   }
   const actions = new Map([...sections.actions].map(([id, l]) => [id, l.entry]));
   for (const [, { entry, origin }] of sections.actions) {

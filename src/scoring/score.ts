@@ -222,7 +222,8 @@ export function assessWatchlist(
   } else {
     why = explainNone({
       watched: watched.map((x) => nameOf(x.hit)),
-      signals: analysis.signals.map((s) => s.signal.label ?? s.signal.id),
+      // Guard terms (weight 0: "supply chain", "end of") are no supply-risk signal to name.
+      signals: analysis.signals.filter((s) => s.signal.weight > 0).map((s) => s.signal.label ?? s.signal.id),
       exclusions: analysis.exclusions.map((x) => ({ text: x.text, reason: lexicon.exclusions.get(x.id)?.reason ?? 'something else' })),
     });
   }

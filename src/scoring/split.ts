@@ -13,6 +13,11 @@ export interface Half {
 // ("禁止[稀土、镓、锗等关键矿产向美国军工企业]出口", 16 characters). The matcher drops a joined match with another signal or
 // verb between its halves, which keeps a long gap from reaching across to another statement.
 const SPLIT_GAP = 18;
+// English names what is barred right after the verb ("bars [AI chip] exports", "bars [Nvidia] from selling"): a few
+// words, none of them opening another clause ("blocks deal as exports rise", "bars a trader after years of selling").
+const LATIN_SPLIT_GAP = 4;
+const LATIN_LETTER = /[a-z]/i;
+const LATIN_CLAUSE = /\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|once|but|amid|if)\b/i;
 // Heads looked at for one tail: bounds the joining when a text repeats a head many times.
 const SPLIT_LOOKBACK = 32;
 // A comma, colon or semicolon between the halves starts another clause ("禁止外资进入，扩大镓出口"); the enumeration
@@ -53,6 +58,10 @@ export function joinHalves(halves: readonly Half[], text: NormalizedText, source
       if (tailToken - tokenAt(text, head.end - 1) - 1 > SPLIT_GAP) break;
       if (head.split !== half.split) continue;
       if (sentenceAt(text, head.start) !== sentenceAt(text, half.start)) break;
+      if (source && LATIN_LETTER.test(source[text.origin[head.end - 1]])) {
+        if (tailToken - tokenAt(text, head.end - 1) - 1 > LATIN_SPLIT_GAP) continue;
+        if (LATIN_CLAUSE.test(source.slice(text.origin[head.end - 1] + 1, text.origin[half.start]))) continue;
+      }
       if (source) {
         // From the head's last character to the tail's first: both are letters, never a mark.
         const between = source.slice(text.origin[head.end - 1], text.origin[half.start] + 1);

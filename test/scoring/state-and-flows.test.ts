@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, formatIssue } from '../../src/config/errors.js';
+import { createScorer } from '../../src/scoring/index.js';
+import { summarise } from '../../src/scoring/backtest.js';
+import { configWith, defaultScorer, item } from './helpers.js';
+
+const scorer = defaultScorer();
+const top = (title: string) => {
+  const r = summarise('t', scorer.assess(item(title)));
+  return `${r.level} ${r.direction}`;
+};
+
+describe('signals only a state sends (lexicon `state`)', () => {
+  it('read "bars ... from selling" as an export ban from a state, not from a regulator, a judge or a contract', () => {
+    expect(top('US bars Nvidia from selling H20 chips to China')).toBe('high escalation');
+    expect(top('SEC bars former Nvidia trader from selling securities')).toBe('none neutral');
+    expect(top('Court bars Samsung from selling Galaxy phones in patent row')).toBe('none neutral');
+  });
+
+  it('weigh a halt by a company as a supply halt, not an export halt', () => {
+    const state = summarise('s', scorer.assess(item('China cancels gallium shipments to Japan')));
+    const company = summarise('c', scorer.assess(item('Exporter cancels gallium shipments after price dispute')));
+    expect(state.level).toBe('high');
+    expect(company.level).toBe('medium');
+  });
+
+  it('reports an `otherwise` that names no signal', () => {
+    const config = configWith('watchlists: []\n', {
+      'lexicon.yaml': `signals:
+  - id: seizure
+    class: restriction
+    weight: 40
+    state: subject
+    otherwise: confiscaton
+    aliases: [seizure]
+`,
+    });
+    let issues: string[] = [];
+    try {
+      createScorer(config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      issues = err.issues.map(formatIssue);
+    }
+    expect(issues).toEqual([expect.stringMatching(/lexicon\.yaml:\d+: signals\[0\]\.otherwise: unknown signal "confiscaton"$/)]);
+  });
+});
+
+describe('what halts a flow', () => {
+  it('ends a flow only from before it', () => {
+    expect(top('China ends exports of rare earth magnets to US defence firms')).toBe('high escalation');
+    expect(top("China's rare earth exports end 2024 down 40%")).toBe('none neutral');
+  });
+
+  it('acts on the noun a flow qualifies, not the flow', () => {
+    expect(top('Chipmakers end supply talks without deal')).toBe('none neutral');
+    expect(top('Toyota cancels shipments of cars amid chip shortage')).not.toMatch(/^(medium|high|critical)/);
+  });
+
+  it('reads a lifted halt as easing it', () => {
+    expect(top('China lifts halt of rare earth exports')).toBe('low de-escalation');
+    expect(summarise('w', scorer.assess(item('China lifts halt of rare earth exports'))).why).toMatch(/^Halt of exports affecting rare earths .* lifted — /);
+    expect(top('중국, 희토류 수출 중단 해제')).toBe('low de-escalation');
+  });
+
+  it('keeps English split terms to a few words of one clause', () => {
+    expect(top('US bars AI chip exports to China')).toBe('high escalation');
+    expect(top('US bars deal as chip exports rise')).toBe('none neutral');
+  });
+});
