@@ -93,12 +93,12 @@ export async function deliverStage(
     return { status: 'delivered', response: receipt.response, alert };
   }
   // The newer version's entry first: a worker dying between the two writes then leaves this job, run again, finding
-  // that version delivered (and skipping), instead of that version's own job sending it again. Only for a send that
-  // reached the whole channel now, to which no earlier send got anything: a recipient an earlier send reached had the
-  // older content, and one still deferring has nothing yet.
-  if (reachedWholeChannel(receipt, existing)) await recordNewerDelivered(deps, newerKey, { ...base, version: alert.version }, receipt);
+  // that version delivered (and skipping), instead of that version's own job sending it again. Only once every
+  // recipient has that version: this send reached the rest, and every one an earlier send reached got that same
+  // content (the entry's sentVersion); one that got the older content, or one still deferring, does not have it.
+  if (reachedWholeChannel(receipt, existing, alert.version)) await recordNewerDelivered(deps, newerKey, { ...base, version: alert.version }, receipt);
   const asSent = { ...receipt, response: `${receipt.response} (sent as version ${alert.version}, the alert's current content)` };
-  await recordSent(deps, key, base, asSent, entryAsRead);
+  await recordSent(deps, key, base, asSent, entryAsRead, alert.version);
   return { status: 'delivered', response: receipt.response, alert };
 }
 
@@ -121,11 +121,11 @@ async function reachedAlready(
   return undefined;
 }
 
-/** Whether a send reached every recipient, none of whom an earlier send of this delivery had reached. */
-function reachedWholeChannel(receipt: DeliveryReceipt, existing: Delivery | undefined): boolean {
+/** Whether, after this send, every recipient has version `version`: none left deferred, and none got other content. */
+function reachedWholeChannel(receipt: DeliveryReceipt, existing: Delivery | undefined, version: number): boolean {
   const now = Object.values(receipt.recipients ?? {});
   const before = Object.values(existing?.recipients ?? {});
-  return !now.includes('deferred') && !before.includes('accepted');
+  return !now.includes('deferred') && (!before.includes('accepted') || existing?.sentVersion === version);
 }
 
 /**
@@ -133,7 +133,9 @@ function reachedWholeChannel(receipt: DeliveryReceipt, existing: Delivery | unde
  * verdict an operator retried) ends skipped, naming the newer version, instead of staying pending or listed as failed.
  */
 async function skipOlder(deps: LedgerDeps, key: string, base: DeliveryBase, existing: Delivery | undefined, why: string): Promise<DeliverOutcome> {
-  if (existing && existing.status !== 'skipped') await deps.deliveries.recordAttempt(key, base, { status: 'skipped', response: why, at: deps.now() });
+  // Written even when it had no entry: a worker that died between recording the newer version and this version's
+  // entry leaves this one, run again, showing what became of it rather than no delivery at all.
+  if (existing?.status !== 'skipped') await deps.deliveries.recordAttempt(key, base, { status: 'skipped', response: why, at: deps.now() });
   return { status: 'skipped', reason: 'superseded' };
 }
 
@@ -204,8 +206,8 @@ const RECORD_RETRY_MS = [100, 500, 2_000];
  * would send it again on retry, so a write that keeps failing is logged and the job still completes. Returns whether
  * the delivery was recorded.
  */
-async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
-  const outcome = { status: 'delivered', response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
+async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead, sentVersion?: number): Promise<boolean> {
+  const outcome = { status: 'delivered', response: receipt.response, refs: receipt.refs, recipients: receipt.recipients, ...(sentVersion !== undefined && { sentVersion }) } as const;
   const { entry, err } = await recordReached(deps, key, base, outcome, readBefore);
   if (!entry) deps.log.error({ err, deliveryKey: key, channelId: base.channelId }, 'delivered but not recorded: the delivery ledger could not be written; not sending again');
   return entry !== undefined;
@@ -214,15 +216,24 @@ async function recordDelivered(deps: LedgerDeps, key: string, base: DeliveryBase
 /**
  * Records what a send achieved. Delivered: as recordDelivered. An email that some recipients deferred (greylisting, a
  * full mailbox): recorded pending with who has it, and the retryable DeliveryError thrown, so that the job's retry
- * sends to the deferred recipients only. Returns whether the delivery was recorded.
+ * sends to the deferred recipients only. Returns whether the delivery was recorded. `sentVersion`: the alert version
+ * the send carried, when an older version's job sent the alert's current content (see Delivery.sentVersion).
  */
-export async function recordSent(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead): Promise<boolean> {
+export async function recordSent(deps: LedgerDeps, key: string, base: DeliveryBase, receipt: DeliveryReceipt, readBefore?: LedgerRead, sentVersion?: number): Promise<boolean> {
   const deferred = Object.entries(receipt.recipients ?? {}).filter(([, status]) => status === 'deferred');
-  if (deferred.length === 0) return recordDelivered(deps, key, base, receipt, readBefore);
+  if (deferred.length === 0) return recordDelivered(deps, key, base, receipt, readBefore, sentVersion);
   const error = DeliveryError.retryable(base.channelId, `some recipients deferred the message; will send it again to them only (${receipt.response})`, {
     stillWithout: receipt.stillWithout ?? deferred.map(([address]) => address).join(', '),
   });
-  const outcome = { status: 'pending', error: error.message, errorKind: error.kind, response: receipt.response, refs: receipt.refs, recipients: receipt.recipients } as const;
+  const outcome = {
+    status: 'pending',
+    error: error.message,
+    errorKind: error.kind,
+    response: receipt.response,
+    refs: receipt.refs,
+    recipients: receipt.recipients,
+    ...(sentVersion !== undefined && { sentVersion }),
+  } as const;
   const { entry, err } = await recordReached(deps, key, base, outcome, readBefore);
   // A twin run reached the rest meanwhile.
   if (entry?.status === 'delivered') return true;

@@ -4,7 +4,8 @@ import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
-import type { Delivery, DeliveryStore } from '../store/deliveries.js';
+import { LedgerChangedError, type AttemptOutcome, type Delivery, type DeliveryStore, type LedgerRead } from '../store/deliveries.js';
+import { DeliveryError } from '../errors.js';
 import type { CarriedDigest, DigestStore, HeldAlert } from '../store/digests.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { awaitTurn, recordFailedSend, recordSent, writeAfterSend } from './deliver.js';
@@ -47,20 +48,56 @@ const FIRST_WINDOW_MS = 86_400_000;
  * send ends this one's delivery as superseded. Throws DeliveryError for the job layer, like the notify stage.
  */
 export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
+  for (let round = 1; ; round++) {
+    try {
+      return await digestOnce(job, deps);
+    } catch (err) {
+      if (!(err instanceof WindowChanged)) throw err;
+      // A twin run (the job's lock lapsed) moved the window on while this one was deciding to end it: decide again
+      // from what it did. Twins settle in a round or two; past that the job's retry decides, later.
+      if (round >= MAX_DECISIONS) throw DeliveryError.retryable(job.channelId, `${err.message}; will decide again on the retry`);
+    }
+  }
+}
+
+/** Runs of the stage's decision in one job run when a twin run keeps changing the window under it. */
+const MAX_DECISIONS = 3;
+
+/** The window's delivery changed (a twin run sent or carried it) since this run read it: ending it now would be wrong. */
+class WindowChanged extends Error {
+  constructor(key: string) {
+    super(`digest ${key} changed while this run was ending it unsent (a twin run of the job sent it)`);
+    this.name = 'WindowChanged';
+  }
+}
+
+/** The window as this run read it: an ending write must find it so, or a twin run's send is overwritten. */
+interface WindowRead {
+  key: string;
+  channelId: string;
+  windowEnd: number;
+  existing?: Delivery;
+  entryAsRead: LedgerRead;
+  carried?: CarriedDigest;
+}
+
+async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
   const { channelId, windowEnd } = job;
   const key = digestKey(channelId, windowEnd);
+  const { existing, entryAsRead } = await deps.deliveries.read(key);
   const entry = deps.state.notifiers.get(channelId);
   if (!entry?.channel.digest) {
     const reason = entry ? 'no-digest' : 'unknown-channel';
     const why = entry ? 'the channel no longer sends digests' : 'the channel is no longer configured';
-    await endUnsent(deps, key, channelId, windowEnd, await deps.deliveries.get(key), `not sent: ${why}`);
+    const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried: await deps.digests.carried(channelId, windowEnd) };
+    await endUnsent(deps, window, `not sent: ${why}`);
     return { status: 'skipped', reason };
   }
 
-  const existing = await deps.deliveries.get(key);
   // Ended without a send (superseded by a later window, nothing left to send): there is nothing to do.
   if (existing?.status === 'skipped') return { status: 'skipped', reason: 'ended' };
   const carried = await deps.digests.carried(channelId, windowEnd);
+  const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried };
   // What the window's first send was about to send, if a run got as far as sending.
   const planned: CarriedDigest | undefined = await deps.digests.planned(channelId, windowEnd);
   if (existing?.status === 'delivered') {
@@ -73,13 +110,14 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   const reached = Object.values(existing?.recipients ?? {}).includes('accepted');
   if (!carried && !planned && reached) {
     // Someone has it but its record is gone (expired before the ledger entry): rebuilding would send others another digest.
-    return skippedFor(deps, key, channelId, windowEnd, existing, { reason: 'alerts-expired' });
+    return skippedFor(deps, window, { reason: 'alerts-expired' });
   }
   let contents = carried;
   if (!contents) {
     const now = await heldNow(deps, channelId, windowEnd);
-    if (now.held.length === 0 && now.last !== undefined && now.last > windowEnd) {
-      return skippedFor(deps, key, channelId, windowEnd, existing, { reason: 'superseded', by: now.last });
+    // Superseded only if nobody has it: a recipient still deferring it is owed the message the others got.
+    if (!reached && now.held.length === 0 && now.last !== undefined && now.last > windowEnd) {
+      return skippedFor(deps, window, { reason: 'superseded', by: now.last });
     }
     // Some have it (what it carried was not recorded): the rest get that same digest, even what a later digest took.
     // Otherwise a retry sends what the first send was about to, less what a later digest has taken meanwhile.
@@ -103,13 +141,15 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
   let digest = await digestOf(deps, entry.channel, windowEnd, contents, shown);
   if (digest.alerts.length === 0) {
     // Sent to some with alerts: an empty digest under its Message-ID would tell the rest there was nothing.
-    if (contents.held.length > 0 && haveIt) return skippedFor(deps, key, channelId, windowEnd, existing, { reason: 'alerts-expired' });
+    if (contents.held.length > 0 && haveIt) return skippedFor(deps, window, { reason: 'alerts-expired' });
     if (!entry.channel.digest.sendEmpty) {
+      // Nothing to send as this run read the window; a twin run may have sent it since (carrying what it held).
+      await stillAsRead(deps, window);
       if (!carried) {
         await deps.digests.clear(channelId, contents.held);
         await deps.digests.setLastWindowEnd(channelId, windowEnd);
       }
-      await endUnsent(deps, key, channelId, windowEnd, existing, NOTHING_LEFT);
+      await endUnsent(deps, window, NOTHING_LEFT);
       return { status: 'empty' };
     }
   }
@@ -145,8 +185,10 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
     });
   } catch (err) {
     const error = await recordFailedSend(deps, key, base, err);
-    // Failed for good: no retry of the job sends it. A retryable one the job gives up keeps it for an operator's retry.
-    if (error.kind === 'permanent') await forgetShown(deps, channelId, windowEnd);
+    // Failed for good: no retry of the job sends it. Kept (it expires) when some recipients have it, as for a retryable
+    // one the job gives up: an operator's retry shows the rest that same message.
+    const someHaveIt = haveIt || Object.values(error.recipients ?? {}).includes('accepted');
+    if (error.kind === 'permanent' && !someHaveIt) await forgetShown(deps, channelId, windowEnd);
     throw error;
   }
   // Carried before the ledger write: a worker killed between the two leaves the alerts with this window (its re-run
@@ -206,26 +248,52 @@ type SkipReason = { reason: 'superseded'; by: number } | { reason: 'alerts-expir
  * expired under recipients still without it: recorded failed with the reason, so it stays listed (an operator's retry
  * took it off the failed list) instead of silently never arriving.
  */
-async function skippedFor(
-  deps: DigestDeps,
-  key: string,
-  channelId: string,
-  windowEnd: number,
-  existing: Delivery | undefined,
-  skip: SkipReason,
-): Promise<DigestOutcome> {
-  await forgetShown(deps, channelId, windowEnd);
+async function skippedFor(deps: DigestDeps, window: WindowRead, skip: SkipReason): Promise<DigestOutcome> {
+  const { existing } = window;
   if (existing && existing.status !== 'delivered') {
-    const at = deps.now();
     if (skip.reason === 'superseded') {
-      await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'skipped', response: supersededBy(existing.channelId, skip.by), at });
+      await endWindow(deps, window, { status: 'skipped', response: supersededBy(existing.channelId, skip.by) });
     } else {
-      const without = Object.entries(existing.recipients ?? {}).filter(([, status]) => status === 'deferred').map(([address]) => address);
-      const error = `given up: the alerts it carried have expired${without.length > 0 ? `; still without it: ${without.join(', ')}` : ''}`;
-      await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'failed', error, errorKind: 'permanent', at });
+      await endWindow(deps, window, { status: 'failed', error: `given up: the alerts it carried have expired${stillWithout(existing)}`, errorKind: 'permanent' });
     }
+  } else {
+    await stillAsRead(deps, window);
   }
+  await forgetShown(deps, window.channelId, window.windowEnd);
   return { status: 'skipped', reason: skip.reason };
+}
+
+/** "; still without it: <addresses>" for the recipients of an entry that are still deferring it, else nothing. */
+function stillWithout(existing: Delivery): string {
+  const without = Object.entries(existing.recipients ?? {}).filter(([, status]) => status === 'deferred').map(([address]) => address);
+  return without.length > 0 ? `; still without it: ${without.join(', ')}` : '';
+}
+
+/**
+ * Throws WindowChanged if a twin run moved the window on since this run read it: its entry changed, or what the
+ * window carried was recorded (a send reached someone; the carry comes before the ledger write).
+ */
+async function stillAsRead(deps: DigestDeps, window: WindowRead): Promise<void> {
+  const carriedNow = window.carried ? window.carried : await deps.digests.carried(window.channelId, window.windowEnd);
+  const { entryAsRead } = await deps.deliveries.read(window.key);
+  if (carriedNow !== window.carried || entryAsRead.raw !== window.entryAsRead.raw) throw new WindowChanged(window.key);
+}
+
+/**
+ * Ends the window's entry without a send, only if neither the entry nor what the window carried changed since this
+ * run read them (else WindowChanged): a twin run may have sent it meanwhile, leaving a recipient deferred and owed it.
+ */
+async function endWindow(deps: DigestDeps, window: WindowRead, outcome: Omit<AttemptOutcome, 'at'>): Promise<void> {
+  const carriedNow = window.carried ? window.carried : await deps.digests.carried(window.channelId, window.windowEnd);
+  if (carriedNow !== window.carried) throw new WindowChanged(window.key);
+  let written: Delivery;
+  try {
+    written = await deps.deliveries.recordAttempt(window.key, { channelId: window.channelId }, { ...outcome, at: deps.now() }, window.entryAsRead, { ifUnchanged: true });
+  } catch (err) {
+    throw err instanceof LedgerChangedError ? new WindowChanged(window.key) : err;
+  }
+  // The ledger refused to skip a window some recipients have (see DeliveryStore.recordAttempt).
+  if (written.status !== outcome.status) throw new WindowChanged(window.key);
 }
 
 /** What the entry of a window that a send was tried for says when, on a retry, there was nothing left to send. */
@@ -234,13 +302,19 @@ const NOTHING_LEFT =
 
 /**
  * Ends without a send the delivery of a window that a send was tried for (pending, or failed and retried by an
- * operator), skipped with the reason, so that it is not left pending until retention. Nobody needs its message.
+ * operator), skipped with the reason, so that it is not left pending until retention. Nobody needs its message, unless
+ * some recipients have it: then those still without it never get it, and it ends failed, naming them.
  */
-async function endUnsent(deps: DigestDeps, key: string, channelId: string, windowEnd: number, existing: Delivery | undefined, response: string): Promise<void> {
+async function endUnsent(deps: DigestDeps, window: WindowRead, response: string): Promise<void> {
+  const { existing } = window;
   if (existing && existing.status !== 'delivered' && existing.status !== 'skipped') {
-    await deps.deliveries.recordAttempt(key, { channelId: existing.channelId }, { status: 'skipped', response, at: deps.now() });
+    if (Object.values(existing.recipients ?? {}).includes('accepted')) {
+      await endWindow(deps, window, { status: 'failed', error: `given up: ${response}${stillWithout(existing)}`, errorKind: 'permanent' });
+    } else {
+      await endWindow(deps, window, { status: 'skipped', response });
+    }
   }
-  await forgetShown(deps, channelId, windowEnd);
+  await forgetShown(deps, window.channelId, window.windowEnd);
 }
 
 /** Drops the window's digest as shown once the window has ended. Best effort: it expires on its own (SHOWN_SECONDS). */

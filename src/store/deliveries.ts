@@ -40,6 +40,11 @@ export interface Delivery {
    * then does not keep the delivery open).
    */
   recipients?: Record<string, RecipientStatus>;
+  /**
+   * The alert version whose content the recipients that accepted got, when not this entry's own: an older version's
+   * job sends the alert's current content. 'mixed': some got one version, some another.
+   */
+  sentVersion?: number | 'mixed';
 }
 
 /** The outcome of one attempt, as recordAttempt writes it on top of the entry. */
@@ -51,6 +56,8 @@ export interface AttemptOutcome {
   refs?: Record<string, string>;
   /** Every recipient the channel has now and where this send left it; merged into the entry's (see mergeRecipients). */
   recipients?: Record<string, RecipientStatus>;
+  /** The alert version whose content the send carried (see Delivery.sentVersion); absent: the entry's own. */
+  sentVersion?: number;
   at: Date;
 }
 
@@ -60,6 +67,8 @@ export interface AttemptOutcome {
  */
 export interface DeliveryStore {
   get(key: string): Promise<Delivery | undefined>;
+  /** The entry and the entry exactly as stored: a precondition for a later write that must not build on a twin's. */
+  read(key: string): Promise<{ existing?: Delivery; entryAsRead: LedgerRead }>;
   /**
    * What a send needs to know, in one round trip: the ledger entry, the channel's 429 block, the refs of earlier
    * deliveries of this alert to this channel (for threading follow-ups), the alert and its dispatch decisions.
@@ -68,7 +77,8 @@ export interface DeliveryStore {
   /**
    * Records the outcome of an attempt on top of the entry as it is now. `readBefore` (from beforeSend) saves reading
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
-   * builds on the newer entry.
+   * builds on the newer entry (unless options.ifUnchanged). A digest window's entry that a recipient accepted is never
+   * turned skipped (the entry is returned as it is): its deferred recipients are still owed that message.
    */
   recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead, options?: RecordOptions): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
@@ -78,7 +88,8 @@ export interface DeliveryStore {
   blockedForMs(channelId: string): Promise<number>;
   /**
    * Blocks the channel for delayMs from now on Redis's clock (the clock the pace script compares the block with), as a
-   * receiver's Retry-After asks; atomically, and a block already ending later is kept. Returns the block end in force.
+   * receiver's Retry-After asks; atomically, and a block already ending later, or at most BLOCK_MERGE_MS sooner (simultaneous
+   * 429s), is kept. Returns the block end in force.
    */
   blockChannelFor(channelId: string, delayMs: number): Promise<number>;
   /** Blocks the channel until untilMs on Redis's clock (an operator's or a test's fixed end); as blockChannelFor. */
@@ -88,8 +99,8 @@ export interface DeliveryStore {
    * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
    * has come is used up by the answer 0, however late. A slot a later 429 block overran is replaced. An `urgent`
    * delivery (a critical alert) that would wait takes the earliest slot ahead held by a non-urgent one; that one and
-   * the non-urgent ones after it move back one slot each, in order, the last taking the urgent one's slot: the same
-   * slots change hands, so the channel never gets more than its rate.
+   * the non-urgent ones after it, up to MAX_ROTATED, move back one slot each, in order, the last taking the urgent
+   * one's slot (behind any further back): the same slots change hands, so the channel never gets more than its rate.
    */
   reserveSlot(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<number>;
   /** reserveSlot, also telling whether the slot was given by this call (a first wait) or was the delivery's already. */
@@ -107,6 +118,19 @@ export interface RecordOptions {
    * The digest would otherwise send the receiver the same content again.
    */
   releaseDigestHold?: boolean;
+  /**
+   * Write only if the entry is still as `readBefore` read it; otherwise write nothing and throw LedgerChangedError. For
+   * a decision taken from that read (ending a window unsent) that a twin run's write since would make wrong.
+   */
+  ifUnchanged?: boolean;
+}
+
+/** A conditional ledger write (RecordOptions.ifUnchanged) found the entry changed since it was read. */
+export class LedgerChangedError extends Error {
+  constructor(readonly key: string) {
+    super(`delivery ledger entry ${key} changed since it was read`);
+    this.name = 'LedgerChangedError';
+  }
 }
 
 /** A paced delivery's turn: ms to wait (0: send now), and whether this call gave it the slot it waits for. */
@@ -190,39 +214,51 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -10001)
 return {1}
 `);
 
-// KEYS: 1 channel block. ARGV: until ms, or '' and a delay ms from now. The end and its TTL are on Redis's clock, the
-// one RESERVE_SLOT compares the block with: a worker's clock running ahead or behind would make the block too long or
-// too short (or already over). Two workers' 429s may arrive together: the later block wins whatever the order, which a
-// read then a write could not promise. Returns the block end in force (0: none).
+// KEYS: 1 channel block. ARGV: until ms, or '' and a delay ms from now, merge ms. The end and its TTL are on Redis's
+// clock, the one RESERVE_SLOT compares the block with: a worker's clock running ahead or behind would make the block
+// too long or too short (or already over). Two workers' 429s may arrive together: the later block wins whatever the
+// order, which a read then a write could not promise, except that one ending at most `merge` ms after the block in
+// force is the same block (simultaneous 429s, answered ms apart): kept as it is, a slot given at its end stays good
+// (RESERVE_SLOT replaces any slot a block overran). Returns the block end in force (0: none).
 const EXTEND_BLOCK = redisScript(`${REDIS_NOW_MS}
 local untilMs = ARGV[1] ~= '' and tonumber(ARGV[1]) or now + tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current >= untilMs or untilMs <= now then return current end
+if current >= untilMs - tonumber(ARGV[3]) or untilMs <= now then return current end
 redis.call('SET', KEYS[1], untilMs, 'PX', untilMs - now)
 return untilMs
 `);
 
+/**
+ * How far apart two 429 blocks may end and be taken as one (simultaneous 429s, each measured from its own answer):
+ * the receiver gets its next message at most this much before the later one asked.
+ */
+const BLOCK_MERGE_MS = 100;
+
+/** The most waiting routine deliveries an urgent one moves back a slot (the work and the wakes it costs are bounded). */
+export const MAX_ROTATED = 50;
+
 // KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot,
 // 4 the channel's slots held by non-urgent deliveries (sorted set: delivery key by slot).
-// ARGV: interval ms, burst, grace ms, urgent ('1'/'0'), this delivery's key. Returns {ms to wait (0: send now), 1 if
-// this call gave the delivery a slot it had none of (its first wait: the metrics count a wait once, not per wake)}.
+// ARGV: interval ms, burst, most routine deliveries rotated, urgent ('1'/'0'), this delivery's key. Returns {ms to
+// wait (0: send now), 1 if this call gave the delivery a slot it had none of (its first wait: the metrics count a
+// wait once, not per wake)}.
 // GCRA as next-slot reservation: each caller is handed its own slot, so N waiting deliveries wake once each, one
 // interval apart, instead of all waking and contending again. The pace is kept on Redis's clock (TIME), so worker
 // clock skew cannot let two workers both think the channel is free. A slot is the delivery's for good: one woken late
 // (workers busy, a delayed job promoted behind others) still sends, since its place is already counted in the pace;
 // handing it a new slot at the back would starve a busy channel's oldest deliveries. Only a 429 block that came
-// after the slot was given and lasts past it (by more than the grace: simultaneous 429s end their blocks ms apart)
-// replaces it with one after the block, with no burst: the receiver has just said it had enough. A slot key outlives
-// its slot by an hour, so a delivery woken late still finds it.
+// after the slot was given and ends after it replaces it with one after the block, with no burst: the receiver has
+// just said it had enough. Waiting a slot out to the block end instead would put it less than an interval before the
+// next slot (simultaneous 429s are one block: see EXTEND_BLOCK). A slot key outlives its slot by an hour, so a
+// delivery woken late still finds it.
 // An urgent delivery (a critical alert) that would have to wait takes the earliest slot still ahead held by a
-// non-urgent delivery; that one and every non-urgent one after it move back one slot each, in their order (a
-// rotation), the last getting the slot the pace gave the urgent delivery. Each learns of its new slot from its score in
-// KEYS[4] when it wakes (at its old slot: one wake more, for an interval's wait). The oldest stays first among them,
-// however many urgent ones come; slots change hands, none is added: the pace holds whatever the levels.
+// non-urgent delivery; that one and the non-urgent ones after it, up to ARGV[3] of them, move back one slot each, in
+// their order (a rotation), the last of them getting the slot the pace gave the urgent delivery (behind the ones
+// further back, which keep theirs). Each learns of its new slot from its score in KEYS[4] when it wakes (at its old
+// slot: one wake more, for an interval's wait). Slots change hands, none is added: the pace holds whatever the levels.
 const RESERVE_SLOT = redisScript(`${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local tolerance = (tonumber(ARGV[2]) - 1) * interval
-local grace = tonumber(ARGV[3])
 local member = ARGV[5]
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 local held = tonumber(redis.call('GET', KEYS[3]) or '')
@@ -232,10 +268,9 @@ if held and queued and queued ~= held then
   held = queued
   redis.call('SET', KEYS[3], held, 'PX', math.max(1, held - now) + 3600000)
 end
-if held and held + grace >= blocked then
-  local due = math.max(held, blocked)
+if held and held >= blocked then
   -- A few ms early (another worker's clock promoted the job) is due: waking again for them would cost a job run.
-  if due > now + 10 then return {due - now, 0} end
+  if held > now + 10 then return {held - now, 0} end
   redis.call('DEL', KEYS[3])
   redis.call('ZREM', KEYS[4], member)
   return {0, 0}
@@ -252,7 +287,7 @@ if slot <= now then
   return {0, fresh}
 end
 if ARGV[4] == '1' then
-  local ahead = redis.call('ZRANGEBYSCORE', KEYS[4], math.max(now + 1, blocked), '(' .. slot, 'WITHSCORES')
+  local ahead = redis.call('ZRANGEBYSCORE', KEYS[4], math.max(now + 1, blocked), '(' .. slot, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
   local n = #ahead / 2
   if n > 0 then
     for i = 1, n do redis.call('ZADD', KEYS[4], i < n and ahead[2 * i + 2] or slot, ahead[2 * i - 1]) end
@@ -267,14 +302,6 @@ if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], tat - 
 redis.call('SET', KEYS[3], slot, 'PX', slot - now + 3600000)
 return {slot - now, fresh}
 `);
-
-/**
- * How far a 429 block may end after a delivery's slot and the slot still be kept (waited out to the block's end):
- * half an interval, at least 100 ms. Several 429s answered at once each set a block ending a few ms after the other.
- */
-function slotGraceMs(intervalMs: number): number {
-  return Math.max(100, Math.ceil(intervalMs / 2));
-}
 
 /** Ms between two sends at the rate; rounded up, so the pace never exceeds the rate. */
 function paceIntervalMs(rate: RateLimit): number {
@@ -307,6 +334,20 @@ function reachedAll(recipients: Record<string, RecipientStatus>, reported: Recor
   return statuses.includes('accepted') && !statuses.includes('deferred');
 }
 
+/**
+ * The content version the entry's accepted recipients have after a send: the send's, if it reached someone new and
+ * nobody had anything before, or everyone before had that same version; 'mixed' if they had another; else unchanged.
+ */
+function versionSent(previous: Delivery | undefined, outcome: AttemptOutcome, ownVersion: number | undefined): number | 'mixed' | undefined {
+  const before = previous?.sentVersion ?? ownVersion;
+  if (outcome.sentVersion === undefined || !outcome.recipients) return before;
+  const had = (address: string) => previous?.recipients?.[address] === 'accepted';
+  const reachedNew = Object.entries(outcome.recipients).some(([address, status]) => status === 'accepted' && !had(address));
+  if (!reachedNew) return before;
+  const anyBefore = Object.values(previous?.recipients ?? {}).includes('accepted');
+  return !anyBefore || before === outcome.sentVersion ? outcome.sentVersion : 'mixed';
+}
+
 /** Twin runs racing on one entry settle in a couple of rounds; more means something is badly wrong. */
 const MAX_WRITE_ROUNDS = 20;
 
@@ -325,7 +366,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     const [waitMs, fresh] = await RESERVE_SLOT<[number, number]>(
       redis,
       [paceKey(channelId), blockKey(channelId), slotKey(key), heldSlotsKey(channelId)],
-      [interval, rate.burst, slotGraceMs(interval), urgent ? '1' : '0', key],
+      [interval, rate.burst, MAX_ROTATED, urgent ? '1' : '0', key],
     );
     return { waitMs, fresh: fresh === 1 };
   };
@@ -335,6 +376,10 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
   return {
     async get(key) {
       return parse(await redis.get(entryKey(key)));
+    },
+    async read(key) {
+      const raw = await redis.get(entryKey(key));
+      return { existing: parse(raw), entryAsRead: { raw } };
     },
     async beforeSend(key, alertId, channelId) {
       const [entry, block, flatRefs, alert, decisions, blockLeft, held] = await BEFORE_SEND<[string, string, string[], string, string[], number, number]>(
@@ -363,6 +408,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
         const previous = parse(raw);
         if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
+        if (outcome.status === 'skipped' && base.alertId === undefined && Object.values(previous?.recipients ?? {}).includes('accepted')) return previous!;
         const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
         const recipients = outcome.recipients ? mergeRecipients(previous?.recipients, outcome.recipients) : previous?.recipients;
         // A send that left some recipients deferred is done after all if a twin reached them meanwhile.
@@ -383,6 +429,8 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
           refs: outcome.refs ?? previous?.refs,
           ...(recipients && { recipients }),
         };
+        const sentVersion = versionSent(previous, outcome, base.version);
+        if (sentVersion !== undefined && sentVersion !== base.version) delivery.sentVersion = sentVersion;
         const withRefs = base.alertId && delivery.status === 'delivered' && outcome.refs ? Object.entries(outcome.refs).flat() : [];
         const release = options?.releaseDigestHold === true && delivery.status === 'delivered' && base.alertId !== undefined && base.version !== undefined;
         const [written, now] = await WRITE_ENTRY<[number, string | null]>(
@@ -412,6 +460,7 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         );
         if (written === 1) return delivery;
         onConflict?.();
+        if (options?.ifUnchanged) throw new LedgerChangedError(key);
         raw = now ?? null;
       }
       throw new Error(`delivery ledger entry ${key} kept changing under ${MAX_WRITE_ROUNDS} writes`);
@@ -429,10 +478,10 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return Number(await BLOCK_LEFT(redis, [blockKey(channelId)], []));
     },
     async blockChannelFor(channelId, delayMs) {
-      return Number(await EXTEND_BLOCK(redis, [blockKey(channelId)], ['', Math.max(1, Math.ceil(delayMs))]));
+      return Number(await EXTEND_BLOCK(redis, [blockKey(channelId)], ['', Math.max(1, Math.ceil(delayMs)), BLOCK_MERGE_MS]));
     },
     async blockChannel(channelId, untilMs) {
-      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, 0]);
+      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, 0, BLOCK_MERGE_MS]);
     },
     async reserveSlot(channelId, key, rate, urgent = false) {
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;

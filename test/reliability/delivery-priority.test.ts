@@ -7,7 +7,7 @@ import { jobId } from '../../src/queue/names.js';
 import { type DeliveryJobContext, settleDeliveryFailure } from '../../src/queue/delivery-job.js';
 import { DeliveryError } from '../../src/errors.js';
 import { memoryLogger } from '../../src/log.js';
-import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDeliveryStore, MAX_ROTATED } from '../../src/store/deliveries.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -90,6 +90,29 @@ describe('slot reservations for urgent deliveries (the pace script on Redis)', (
     near(await ledger.reserveSlot('urgent-only', 'u-2', burst, true), 1_000);
     near(await ledger.reserveSlot('urgent-only', 'u-3', burst, true), 2_000);
     near(await ledger.reserveSlot('urgent-only', 'u-2', burst, true), 1_000);
+  });
+
+  it('moves back at most MAX_ROTATED waiting routine deliveries for an urgent one; the ones further back keep their slots', async () => {
+    const count = MAX_ROTATED + 30;
+    for (let i = 0; i <= count; i++) await ledger.reserveSlot('bounded', `bd-${i}`, rate);
+    /** When each delivery's slot is, as asking again tells it (asking again changes nothing). */
+    const slots = async () => {
+      const at: number[] = [];
+      for (let i = 1; i <= count; i++) at.push(Date.now() + (await ledger.reserveSlot('bounded', `bd-${i}`, rate)));
+      return at;
+    };
+    const before = await slots();
+    const urgentAt = Date.now() + (await ledger.reserveSlot('bounded', 'bu', rate, true));
+    expect(Math.abs(urgentAt - before[0]!)).toBeLessThan(100);
+    const after = await slots();
+    const moved = after.map((at, i) => at - before[i]!);
+    for (let i = 0; i < MAX_ROTATED - 1; i++) expect(Math.abs(moved[i]! - 1_000), `bd-${i + 1}`).toBeLessThan(100);
+    // The last one moved takes the urgent delivery's slot, behind the ones further back, which keep theirs.
+    expect(Math.abs(after[MAX_ROTATED - 1]! - (before[count - 1]! + 1_000))).toBeLessThan(100);
+    for (let i = MAX_ROTATED; i < count; i++) expect(Math.abs(moved[i]!), `bd-${i + 1}`).toBeLessThan(100);
+    // No slot was added: the next routine delivery queues one interval after the last one given.
+    const next = Date.now() + (await ledger.reserveSlot('bounded', 'bd-next', rate));
+    expect(Math.abs(next - (after[MAX_ROTATED - 1]! + 1_000))).toBeLessThan(100);
   });
 
   it('takes no slot that a 429 block overran', async () => {

@@ -188,4 +188,50 @@ describe('the ledger writes after an older job sent the newer version', () => {
     expect(entry?.status).toBe('skipped');
     expect(entry?.response).toMatch(/version 2/);
   });
+
+  it('shows a delivery for the older version when the worker died before writing its entry', async () => {
+    const { put, decide, deliver, ledger } = setup('no-older-entry');
+    await put('g', 1, 'high');
+    await decide('g', 1, 'immediate');
+    await put('g', 2, 'critical');
+    // The newer version's entry written, the worker gone before the older one's (which had none).
+    await ledger.recordAttempt(deliveryKey('g', 2, 'hook'), { alertId: 'g', version: 2, channelId: 'hook' }, { status: 'delivered', response: 'HTTP 200', at: new Date() });
+    expect(await deliver('g', 1)).toMatchObject({ status: 'skipped', reason: 'superseded' });
+    const entry = await ledger.get(deliveryKey('g', 1, 'hook'));
+    expect(entry?.status).toBe('skipped');
+    expect(entry?.response).toMatch(/version 2/);
+  });
+});
+
+describe('an older job that reaches an email channel in two sends', () => {
+  it('records the newer version delivered once every recipient has it, so the digest does not send it again', async () => {
+    const { put, decide, deliver, digest, ledger } = setup('two-sends');
+    await put('h', 1, 'high');
+    await decide('h', 1, 'immediate');
+    await put('h', 2, 'low');
+    await decide('h', 2, 'digest');
+    answers.push({ recipients: { 'x@example.org': 'accepted', 'y@example.org': 'deferred' }, stillWithout: 'y@example.org' });
+    await expect(deliver('h', 1)).rejects.toMatchObject({ kind: 'retryable' });
+    expect((await ledger.get(deliveryKey('h', 1, 'hook')))?.sentVersion).toBe(2);
+    answers.push({ recipients: accepted('x@example.org', 'y@example.org') });
+    expect(await deliver('h', 1)).toMatchObject({ status: 'delivered' });
+    expect((await ledger.get(deliveryKey('h', 2, 'hook')))?.status).toBe('delivered');
+    await digest(Date.now() + 60_000);
+    expect(sendsOf('h', 2)).toHaveLength(2);
+    expect(sendsOf('h', 2).filter((s) => s.kind === 'digest')).toHaveLength(0);
+  });
+
+  it('leaves the newer version to its digest when an earlier send reached someone with the older content', async () => {
+    const { put, decide, deliver, ledger } = setup('mixed-sends');
+    await put('i', 1, 'high');
+    await decide('i', 1, 'immediate');
+    answers.push({ recipients: { 'x@example.org': 'accepted', 'y@example.org': 'deferred' }, stillWithout: 'y@example.org' });
+    await expect(deliver('i', 1)).rejects.toMatchObject({ kind: 'retryable' });
+    await put('i', 2, 'low');
+    await decide('i', 2, 'digest');
+    answers.push({ recipients: accepted('x@example.org', 'y@example.org') });
+    expect(await deliver('i', 1)).toMatchObject({ status: 'delivered' });
+    expect((await ledger.get(deliveryKey('i', 1, 'hook')))?.sentVersion).toBe('mixed');
+    expect((await ledger.get(deliveryKey('i', 2, 'hook')))?.status).not.toBe('delivered');
+  });
 });

@@ -334,6 +334,20 @@ describe('slot reservations (the pace script on Redis)', () => {
     expect(next - again).toBeGreaterThan(900);
   });
 
+  it('keeps the sends after a 429 block an interval apart, a slot the block overran by less than one included', async () => {
+    const rate = { perMinute: 600, burst: 1 };
+    for (let i = 0; i < 6; i++) await ledger.reserveSlot('after-429', `s-${i}`, rate);
+    // s-0 went at once and got the 429; s-1 (100 ms) and s-2 (200 ms) are inside the block, s-2 only just.
+    const end = await ledger.blockChannelFor('after-429', 250);
+    const [seconds, micros] = await redis.time();
+    const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const due: number[] = [];
+    for (let i = 0; i < 6; i++) due.push(redisNow + (await ledger.reserveSlot('after-429', `s-${i}`, rate)));
+    due.sort((a, b) => a - b);
+    expect(due[0]).toBeGreaterThanOrEqual(end - 5);
+    for (let i = 1; i < due.length; i++) expect(due[i]! - due[i - 1]!, `send ${i}`).toBeGreaterThanOrEqual(95);
+  });
+
   it('keeps its keys under the {prefix} hash tag (Redis Cluster), each expiring once its slot is past', async () => {
     await ledger.reserveSlot('keys', 'k-0', { perMinute: 60, burst: 1 });
     await ledger.reserveSlot('keys', 'k-1', { perMinute: 60, burst: 1 });

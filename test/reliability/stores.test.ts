@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Dispatch } from '../../src/alerts/routing.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { createAlertStore } from '../../src/store/alerts.js';
-import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDeliveryStore, LedgerChangedError } from '../../src/store/deliveries.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { createSeenStore } from '../../src/store/seen.js';
@@ -175,6 +175,26 @@ describe('the delivery ledger', () => {
     await ledger.recordAttempt('digest-mail-1', d, { status: 'delivered', response: 'sent', at }, before.entryAsRead);
     expect(await ledger.get('digest-mail-1')).toMatchObject({ status: 'delivered', attempts: 1 });
     expect((await ledger.listFailed()).map((x) => x.key)).not.toContain('digest-mail-1');
+  });
+
+  it('never ends skipped a digest window a recipient has, so the ones still deferring it get it', async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const d = { channelId: 'mail' };
+    const recipients = { 'ok@example.com': 'accepted', 'grey@example.com': 'deferred' } as const;
+    await ledger.recordAttempt('digest-mail-2', d, { status: 'pending', error: 'deferred', errorKind: 'retryable', recipients, at });
+    const entry = await ledger.recordAttempt('digest-mail-2', d, { status: 'skipped', response: 'nothing left to send', at });
+    expect(entry).toMatchObject({ status: 'pending', recipients });
+    expect(await ledger.get('digest-mail-2')).toMatchObject({ status: 'pending', recipients });
+  });
+
+  it('writes a conditional entry only if it is still as read, and says so otherwise', async () => {
+    const ledger = createDeliveryStore(redis, prefix, 3600);
+    const d = { channelId: 'mail' };
+    await ledger.recordAttempt('digest-mail-3', d, { status: 'pending', error: 'HTTP 500', errorKind: 'retryable', at });
+    const { entryAsRead } = await ledger.read('digest-mail-3');
+    await ledger.recordAttempt('digest-mail-3', d, { status: 'pending', error: 'HTTP 502', errorKind: 'retryable', at });
+    await expect(ledger.recordAttempt('digest-mail-3', d, { status: 'skipped', response: 'nothing left', at }, entryAsRead, { ifUnchanged: true })).rejects.toBeInstanceOf(LedgerChangedError);
+    expect(await ledger.get('digest-mail-3')).toMatchObject({ status: 'pending', lastError: 'HTTP 502' });
   });
 });
 

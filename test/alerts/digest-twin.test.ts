@@ -1,0 +1,186 @@
+import { Redis } from 'ioredis';
+import type { ParsedMail } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { digestKey } from '../../src/alerts/digest.js';
+import { loadConfig } from '../../src/config/load.js';
+import { memoryLogger } from '../../src/log.js';
+import { createNotifiers } from '../../src/notifiers/registry.js';
+import { digestStage } from '../../src/pipeline/digest.js';
+import type { ConfigState } from '../../src/pipeline/runtime.js';
+import { createAlertStore } from '../../src/store/alerts.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDigestStore, type DigestStore } from '../../src/store/digests.js';
+import { createDispatchStore } from '../../src/store/dispatch.js';
+import { makeAlert } from './fixtures.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startSmtp } from '../notifiers/smtp.js';
+
+/**
+ * A digest window that some recipients have, on real Redis and a real SMTP server: a twin run of its job (the lock
+ * lapsed) that read the window before the other run sent it must not end it unsent, and a permanent failure must not
+ * drop the message those still without it are owed.
+ */
+const prefix = uniquePrefix('digest-twin');
+const OK = 'ok@example.com';
+const GREY = 'grey@example.com';
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** As in production: the ledger and what a window carried are kept for retention.alertDays (90 by default). */
+const RETENTION_S = 90 * 86_400;
+
+let redis: Redis;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+let state: ConfigState;
+let cleanupConfig: () => void;
+let greylisting = false;
+let failing: number | undefined;
+
+beforeAll(async () => {
+  redis = new Redis(testRedisUrl());
+  smtp = await startSmtp({
+    rcpt: (address) => (address === GREY && greylisting ? 450 : undefined),
+    data: () => failing,
+  });
+  const { dir, cleanup } = writeConfigDir({
+    'sources.yaml': 'sources: []\n',
+    'watchlists.yaml': 'watchlists: []\n',
+    'channels.yaml': `channels:
+  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${GREY}], digest: { schedule: "0 8 * * *", maxAlerts: 1 } }
+`,
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
+  });
+  cleanupConfig = cleanup;
+  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
+  state = {
+    config,
+    scorer: undefined as never,
+    notifiers: createNotifiers(config.channels),
+    http: undefined as never,
+    sources: new Map(),
+    watchlists: new Map(),
+    channels: new Map(config.channels.map((c) => [c.id, c])),
+  };
+});
+
+afterAll(async () => {
+  await state?.notifiers.close();
+  await smtp?.close();
+  redis?.disconnect();
+  cleanupConfig?.();
+  await cleanPrefix(prefix);
+});
+
+function setup(name: string) {
+  const p = `${prefix}-${name}`;
+  const stores = {
+    alerts: createAlertStore(redis, p, { days: 90, count: 1000 }),
+    deliveries: createDeliveryStore(redis, p, RETENTION_S),
+    digests: createDigestStore(redis, p, RETENTION_S),
+  };
+  const dispatch = createDispatchStore(redis, p, RETENTION_S);
+  const logger = memoryLogger('info');
+  const hold = async (id: string, at: number, overrides: Parameters<typeof makeAlert>[0] = { id }) => {
+    const alert = makeAlert({ ...overrides, id });
+    await stores.alerts.update(id, async () => ({ alert, result: null }));
+    await dispatch.record(id, { channelId: 'mail', version: alert.version, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
+  };
+  /** A newer version of the alert, sent on its own: it leaves the digest holding. */
+  const sendAlone = async (id: string, at: number) => {
+    const alert = makeAlert({ id, version: 2, title: `${id} escalated`, level: 'high', score: 95 });
+    await stores.alerts.update(id, async () => ({ alert, result: null }));
+    await dispatch.record(id, { channelId: 'mail', version: 2, mode: 'immediate', why: 'level' as never, sendAt: at, decidedAt: at });
+  };
+  const stage = (windowEnd: number, digests: DigestStore = stores.digests) =>
+    digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, digests, log: logger.log, now: () => new Date() });
+  const keys = (windowEnd: number) => ({ plan: `{${p}}:digest-plan:mail:${windowEnd}`, shown: `{${p}}:digest-shown:mail:${windowEnd}` });
+  return { stores, hold, sendAlone, stage, keys, lines: logger.lines };
+}
+
+function mailsOf(windowEnd: number): Record<string, ParsedMail[]> {
+  const out: Record<string, ParsedMail[]> = { [OK]: [], [GREY]: [] };
+  smtp.received.forEach((mail, i) => {
+    if (mail.headers.get('x-chokepoint-delivery') !== digestKey('mail', windowEnd)) return;
+    for (const address of smtp.envelopes[i]!) out[address]?.push(mail);
+  });
+  return out;
+}
+
+describe('twin runs of a digest job', () => {
+  it('sends the window to a recipient that deferred the twin\'s send, when the other run read the window before that send', async () => {
+    const { stores, hold, stage } = setup('twin');
+    const windowEnd = Date.UTC(2026, 4, 1, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    failing = 451;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+    failing = undefined;
+    // The retry runs twice at once: B has read the entry and found nothing carried when A sends (OK accepts, GREY
+    // defers), carries and records.
+    greylisting = true;
+    let twinRan = false;
+    const seenByB: DigestStore = {
+      ...stores.digests,
+      carried: async (channelId, end) => {
+        const read = await stores.digests.carried(channelId, end);
+        if (!twinRan) {
+          twinRan = true;
+          await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+        }
+        return read;
+      },
+    };
+    await stage(windowEnd, seenByB).catch(() => undefined);
+    const entry = await stores.deliveries.get(digestKey('mail', windowEnd));
+    expect(entry?.status).toBe('pending');
+    expect(entry?.recipients).toEqual({ [OK]: 'accepted', [GREY]: 'deferred' });
+
+    greylisting = false;
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
+    const mails = mailsOf(windowEnd);
+    expect(mails[OK]).toHaveLength(1);
+    expect(mails[GREY]).toHaveLength(1);
+    expect(mails[GREY]![0]!.messageId).toBe(mails[OK]![0]!.messageId);
+  });
+});
+
+describe('a digest that fails for good after some recipients have it', () => {
+  it('keeps the message as shown, so an operator\'s retry shows the rest the same message', async () => {
+    const { stores, hold, stage, keys } = setup('permanent');
+    const windowEnd = Date.UTC(2026, 4, 11, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    greylisting = true;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+    greylisting = false;
+    failing = 554;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'permanent' });
+    failing = undefined;
+    expect(await redis.exists(keys(windowEnd).shown)).toBe(1);
+    await stores.alerts.update('top', async (a) => ({ alert: { ...a!, title: 'Top magnet story, updated later' }, result: null }));
+
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
+    const mails = mailsOf(windowEnd);
+    expect(mails[GREY]).toHaveLength(1);
+    expect(mails[GREY]![0]!.text).not.toContain('updated later');
+    expect(mails[GREY]![0]!.text).toBe(mails[OK]![0]!.text);
+  });
+});
+
+describe('a digest whose channel is gone after some recipients have it', () => {
+  it('ends failed, naming the recipients still without it, not skipped', async () => {
+    const { stores, hold, stage } = setup('gone');
+    const windowEnd = Date.UTC(2026, 4, 21, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    greylisting = true;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+    greylisting = false;
+    const removed = { ...state, notifiers: { get: () => undefined, close: async () => undefined } } as unknown as ConfigState;
+    expect(await digestStage({ channelId: 'mail', windowEnd }, { state: removed, ...stores, log: memoryLogger('fatal').log, now: () => new Date() })).toEqual({
+      status: 'skipped',
+      reason: 'unknown-channel',
+    });
+    const entry = await stores.deliveries.get(digestKey('mail', windowEnd));
+    expect(entry?.status).toBe('failed');
+    expect(entry?.lastError).toContain(GREY);
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
+  });
+});
