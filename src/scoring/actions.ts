@@ -29,7 +29,8 @@ const GOODS_LINK = /^(?:on|of|to|for|and|from|in)$/i;
 // An aside, then only auxiliaries before the participle: "[, in place since 2023,] suspended", "[, China says, will be] lifted".
 const ASIDE_THEN_PREDICATE = /^\s*,[^,;:]*,\s*(?:(?:is|are|was|were|has|have|had|been|be|being|will|would|to)\s+)*$/i;
 // A plan as the object of a halting verb ("cancels [plans to] expand", "halts [its decision to] ...").
-const PLAN_OBJECT = /^\s*(?:(?:its|the|their|a)\s+)?(?:plans?|decisions?|proposals?|bids?|efforts?)\s+to\b/i;
+// A review or probe as its object ("end [review of] Nvidia licences"): the verb ends the review, not the licences.
+const PLAN_OBJECT = /^\s*(?:(?:its|the|their|a)\s+)?(?:(?:plans?|decisions?|proposals?|bids?|efforts?)\s+to|(?:reviews?|probes?|audits?|investigations?|inquir(?:y|ies))\s+(?:of|into)|(?:licen[cs]e|export)\s+reviews?\s+(?:of|for))\b/i;
 // An English participle ("newly imposed", "controls imposed in 2023"): it modifies the signal, it does not act on it.
 const PARTICIPLE = /(?:ed|en)$/i;
 // A verb followed by a comma that opens no aside has ended its clause ("Shares drop, US bans exports"): its object

@@ -1,7 +1,15 @@
 import type { Item } from '../items/item.js';
 import { type Gaps, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
-import { type CompiledLexicon, EXPORT_FLOW_SIGNAL, EXPORT_HALT_SIGNAL, type EntityInfo, HALT_SIGNAL, RESUME_SIGNAL } from './lexicon.js';
+import {
+  type CompiledLexicon,
+  EXPORT_FLOW_SIGNAL,
+  EXPORT_HALT_SIGNAL,
+  EXPORT_LICENCE_SIGNAL,
+  type EntityInfo,
+  HALT_SIGNAL,
+  RESUME_SIGNAL,
+} from './lexicon.js';
 import { gap, type Located } from './located.js';
 import type { Matcher, TermKind } from './matcher.js';
 import { createScratch, normalizeText, sentenceAt, tokenAt } from './normalize.js';
@@ -51,6 +59,7 @@ const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tari
 const HEDGE_AFTER = 1; // "tariffs loom"
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
+const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
 const OBJECT_AFTER = 3; // "lifts [chip] tariffs", "eases [AI chip] export curbs"
 const NEGATION_AFTER = 4; // Korean negates after the verb: "수출 금지[하지] 않겠다" (each syllable a word)
 const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "after [U.S. President Donald Trump imposed reciprocal] tariffs"
@@ -61,6 +70,8 @@ const CAUSE_END = /[,;:，：；]|\s[-–—]\s/;
 const FIGURE_COMMA = /(\d),(?=\s*\d)/g;
 const PARTICIPLE_END = /(?:ed|en)$/i;
 // Before a halt: "the", "its" or nothing between a lifting verb and the halt it ends ("lifts [its] halt of exports").
+// After a halt: nothing, or Korean 조치 (the measure) and its particle ("수출 중단 [조치] 철회", withdraws the halt).
+const LIFTED_AFTER_GAP = /^\s*(?:조치(?:를|가|는|도)?\s*)?$/;
 const LIFTED_HALT_GAP = /^\s*(?:(?:the|its|their|a)\s+)?$/i;
 
 export class Analyser {
@@ -147,12 +158,16 @@ export class Analyser {
       (cuesBySentence.get(s.sentence) ?? NONE).some(
         (c) => c.id === group && nearBy(c, s, BACKGROUND_BEFORE, -1) && !(c.tokenEnd < s.token && CAUSE_END.test(between(c, s).replace(FIGURE_COMMA, '$1'))),
       );
-    signals = signals.filter((s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within));
+    signals = signals.filter(
+      (s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject),
+    );
     // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
     // Korean negations are few: grouped apart, checking every verb against them costs nothing in a long text.
     const negations = groupBySentence(cues.filter((c) => c.id === 'negation-after' || c.id === 'negation-void'));
     const negatedLater = (s: Located) => negatedAfter(s, negations.get(s.sentence), between);
-    signals = signals.filter((s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedLater(s));
+    signals = signals.filter(
+      (s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedLater(s) && !(s.signal.class !== 'licence' && near('negation-later', s, -1, NEGATION_LATER)),
+    );
     // A negated verb does nothing to the signal ("수출 금지 해제하지 않는다", does not lift the export ban).
     const acting = negations.size ? actions.filter((a) => !negatedLater(a)) : actions;
     if (acting.length) {
@@ -165,7 +180,7 @@ export class Analyser {
       };
       signals = signals.map((s) => this.applyAction(s, acting, gaps));
     }
-    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities);
+    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, between);
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
     out.entities.push(...entities);
@@ -196,7 +211,7 @@ export class Analyser {
     }
 
     for (const s of signals) {
-      s.hedged = near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER);
+      s.hedged = near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || near('hedge-before', s, HEDGE_BEFORE, -1);
       s.background = causeOf('evasion', s) || causeOf('background', s);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);
@@ -216,6 +231,8 @@ export class Analyser {
     const best = chooseAction(s, actions, this.lexicon.actions, gaps);
     if (!best) return s;
     const effect = best.entry.effects[s.signal.class]!;
+    // Only export licences are halted into an export halt; revoking a licence to operate or to import halts no supply.
+    if (effect === 'halt' && s.signal.class === 'licence' && s.signal.id !== EXPORT_LICENCE_SIGNAL) return s;
     const action = { entry: best.entry, text: best.action.text };
     if (effect === 'halt' || effect === 'resume') {
       const lifting = effect === 'halt' ? liftingOf(best.action, s, actions, this.lexicon.actions, gaps) : undefined;
@@ -245,9 +262,15 @@ export class Analyser {
    * (before the signal, for `subject`) they count as their `otherwise` signal or not at all. Outside the title the
    * subject may be named earlier in the field ("The ministry said. It will halt exports").
    */
-  private byState(signals: SignalHit[], entities: EntityHit[]): SignalHit[] {
+  private byState(
+    signals: SignalHit[],
+    entities: EntityHit[],
+    cues: Map<number, CueHit[]>,
+    between: (a: Located, b: Located) => string,
+  ): SignalHit[] {
     const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
     const states = groupBySentence(entities.filter(isState));
+    const companies = groupBySentence(entities.filter((e) => e.kind === 'company' || e.kind === 'supplier'));
     let first = Infinity;
     for (const sentence of states.keys()) first = Math.min(first, sentence);
     const out: SignalHit[] = [];
@@ -256,8 +279,14 @@ export class Analyser {
       const found =
         !mode ||
         (s.field !== 'title' && first < s.sentence) ||
-        !!states.get(s.sentence)?.some((e) => mode === 'sentence' || e.end <= s.start);
-      if (found) out.push(s);
+        (!!states.get(s.sentence)?.some((e) => mode === 'sentence' || (e.end <= s.start && !nonStateBetween(e, s, cues.get(s.sentence)))) &&
+          !(mode === 'sentence' && companySubject(s, states.get(s.sentence), companies.get(s.sentence))));
+      // "Judge blocks US from barring Nvidia from selling": the state is stopped from acting; its ban is eased.
+      const overruled =
+        mode === 'subject' &&
+        !!states.get(s.sentence)?.some((e) => e.end <= s.start && OVERRULED_GAP.test(between(e, s)) && (cues.get(s.sentence) ?? NONE).some((c) => c.id === 'overrule' && c.tokenEnd === e.token - 1));
+      if (found && overruled) out.push({ ...s, polarity: 'de-escalation' });
+      else if (found) out.push(s);
       else if (s.signal.otherwise) {
         const signal = this.lexicon.signals.get(s.signal.otherwise)!;
         out.push({ ...s, signal, polarity: s.polarity === s.signal.direction ? signal.direction : s.polarity });
@@ -271,7 +300,7 @@ export class Analyser {
    * stops outright when it can halt licences too ("suspends", "ends"), not when it only cuts or delays ("cuts exports").
    */
   private haltOf(s: SignalHit, action: ActionEntry): SignalEntry {
-    const cutsBuyersOff = (s.signal.id === EXPORT_FLOW_SIGNAL || s.signal.class === 'licence') && action.effects.licence === 'halt';
+    const cutsBuyersOff = (s.signal.id === EXPORT_FLOW_SIGNAL || s.signal.id === EXPORT_LICENCE_SIGNAL) && action.effects.licence === 'halt';
     return (cutsBuyersOff && this.lexicon.signals.get(EXPORT_HALT_SIGNAL)) || this.lexicon.signals.get(HALT_SIGNAL)!;
   }
 
@@ -299,6 +328,7 @@ export class Analyser {
 }
 
 const NONE: CueHit[] = [];
+const OVERRULED_GAP = /^\s*from\s*$/i;
 const HANGUL = /[\uac00-\ud7a3]/;
 const HANGUL_JAMO = /[\u1100-\u11ff]/;
 
@@ -321,7 +351,8 @@ function negatedAfter(s: Located, cues: CueHit[] | undefined, between: (a: Locat
 }
 
 // What may stand between a Korean signal or verb and its negation: a particle, then 하다/되다/시키다 with a -지 ending.
-const OWN_VERB_ENDING = /^\s*(?:[을를은는도이가]\s*)?(?:하|되|시키)?(?:지|지는|지도|지를|지가)?\s*$/;
+// A closing quote may come first: a headline quotes the report it denies ('"수출 중단" 보도 사실 아냐').
+const OWN_VERB_ENDING = /^\s*["'”’」』]?\s*(?:[을를은는도이가]\s*)?(?:하|되|시키)?(?:지|지는|지도|지를|지가)?\s*$/;
 
 /**
  * The verb that ends a halt, read as a resumption ("lifts [its] halt of rare earth exports", "ends suspension of
@@ -341,7 +372,7 @@ function liftingOf(
     const before = a.tokenEnd < halting.token && halting.tokenEnd < s.token && LIFTED_HALT_GAP.test(gaps.between(a, halting));
     const last = halting.tokenEnd < s.token ? s : halting;
     // After it, an English participle ("halt of exports lifted", not "halts exports lifting prices") or Korean.
-    const after = a.token > last.tokenEnd && /^\s*$/.test(gaps.between(last, a)) && (HANGUL.test(a.text) || PARTICIPLE_END.test(a.text));
+    const after = a.token > last.tokenEnd && LIFTED_AFTER_GAP.test(gaps.between(last, a)) && (HANGUL.test(a.text) || PARTICIPLE_END.test(a.text));
     if (before || after) return { action: a, entry };
   }
   return undefined;
@@ -414,6 +445,25 @@ function actsFor(actor: EntityInfo | undefined, s: SignalHit): boolean {
 /** An official actor if there is one, else any. */
 function pickActor(actors: EntityInfo[]): EntityInfo | undefined {
   return actors.find((a) => a.official) ?? actors[0];
+}
+
+/**
+ * Whether a company, not a state, is the subject: named before the signal with no state before it ("Lynas halts
+ * shipments to Japan": a country named after the signal is where the goods were going, not who stopped them).
+ */
+function companySubject(s: Located, states: readonly Located[] | undefined, companies: readonly Located[] | undefined): boolean {
+  return !!companies?.some((c) => c.end <= s.start) && !states?.some((e) => e.end <= s.start);
+}
+
+/** Whether a court, judge or market regulator stands between the state and the signal: "US judge bars", "Korea's FTC bans". */
+function nonStateBetween(state: Located, s: Located, cues: CueHit[] | undefined): boolean {
+  return !!cues?.some((c) => c.id === 'non-state' && c.token > state.tokenEnd && c.tokenEnd < s.token);
+}
+
+/** Whether a watched material or product follows the signal within `words` words ("bars Nvidia from selling [H20] chips"). */
+function watchedAfter(s: Located, entities: readonly EntityHit[], words: number | undefined): boolean {
+  if (words === undefined) return false;
+  return entities.some((e) => (e.kind === 'material' || e.kind === 'product' || e.kind === 'keyword') && e.sentence === s.sentence && e.token > s.tokenEnd && e.token - s.tokenEnd - 1 <= words);
 }
 
 function nearBy(cue: Located, s: Located, before: number, after: number): boolean {

@@ -75,6 +75,13 @@ export const signalSchema = z.strictObject({
     .optional()
     .describe('Name of a cue group that must occur within `within` tokens for this signal to count (e.g. "talks" needs trade context).'),
   within: z.number().int().min(1).max(50).default(6),
+  watchedObject: z
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .optional()
+    .describe('With `requires`: a watched material or product at most this many words after the signal counts as the cue ("bars Nvidia from selling [H20] chips").'),
   state: z
     .enum(['subject', 'sentence'])
     .optional()

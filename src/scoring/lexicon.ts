@@ -51,6 +51,8 @@ export const RESUME_SIGNAL = 'supply-resumption';
  */
 export const EXPORT_HALT_SIGNAL = 'export-halt';
 export const EXPORT_FLOW_SIGNAL = 'export-flow';
+/** Export licences: halting them is an export halt. Other licences (to operate, import, mine) are not halted at all. */
+export const EXPORT_LICENCE_SIGNAL = 'licence';
 
 const KIND_OF: Record<EntrySection, TermKind> = {
   materials: 'material',

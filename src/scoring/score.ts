@@ -155,8 +155,10 @@ export function assessWatchlist(
     // De-escalation and hedging both say "less severe than it sounds": the stronger of the two applies, not both.
     const softening = Math.min(signal.polarity === 'de-escalation' ? m.deescalation : 1, signal.hedged ? m.hedged : 1);
     const value = raw * softening;
-    // Bare trade flows are one piece of context however many kinds the item names ("production", "exports").
-    const key = `${signal.signal.class === 'flow' ? 'flow' : signal.signal.id}:${signal.polarity}`;
+    // Bare trade flows are one piece of context however many kinds the item names ("production", "exports"); so are
+    // licences, export or other ("licences ... export licences").
+    const cls = signal.signal.class;
+    const key = `${cls === 'flow' || cls === 'licence' ? cls : signal.signal.id}:${signal.polarity}`;
     const current = best.get(key);
     if (!current || value > current.value) best.set(key, { signal, entity: hit, strength, proximity: prox, raw, value });
   }

@@ -27,6 +27,10 @@ const CLAUSE_MARK = /[,，:：;；]/;
 // between two Han characters counts.
 const HAN_SPACE = /\p{Script=Han}\s+\p{Script=Han}/u;
 const SPACE = /\s/;
+// Commas of a list of names between English halves join objects of one verb ("bars [Nvidia, AMD, Intel] from selling"):
+// capitalised names only, so "bars sales, exports rise" stays two clauses.
+const NAME = "[A-Z][\\w.&'-]*(?:\\s+[A-Z][\\w.&'-]*)*";
+const NAME_LIST = new RegExp(`^\\s*${NAME}(?:\\s*,\\s*${NAME})+(?:,?\\s+and\\s+${NAME})?\\s*$`);
 
 /** A joined split alias: its span, and where its head ends and its tail starts. */
 export interface Joined {
@@ -58,11 +62,14 @@ export function joinHalves(halves: readonly Half[], text: NormalizedText, source
       if (tailToken - tokenAt(text, head.end - 1) - 1 > SPLIT_GAP) break;
       if (head.split !== half.split) continue;
       if (sentenceAt(text, head.start) !== sentenceAt(text, half.start)) break;
+      let names = false;
       if (source && LATIN_LETTER.test(source[text.origin[head.end - 1]])) {
         if (tailToken - tokenAt(text, head.end - 1) - 1 > LATIN_SPLIT_GAP) continue;
-        if (LATIN_CLAUSE.test(source.slice(text.origin[head.end - 1] + 1, text.origin[half.start]))) continue;
+        const middle = source.slice(text.origin[head.end - 1] + 1, text.origin[half.start]);
+        if (LATIN_CLAUSE.test(middle)) continue;
+        names = NAME_LIST.test(middle);
       }
-      if (source) {
+      if (source && !names) {
         // From the head's last character to the tail's first: both are letters, never a mark.
         const between = source.slice(text.origin[head.end - 1], text.origin[half.start] + 1);
         if (CLAUSE_MARK.test(between) || (SPACE.test(between) && HAN_SPACE.test(between))) break;
