@@ -198,7 +198,9 @@ export async function seedAll(stores: Stores, now = Date.now()): Promise<{ alert
 
   const { sourceState } = stores;
   await sourceState.recordSuccess('mofcom', { items: 14, notModified: false, bytes: 48_000, at: at(0.2) });
-  await sourceState.recordSuccess('fedreg-bis', { items: 0, notModified: true, bytes: 0, at: at(0.15) });
+  await sourceState.recordSuccess('fedreg-bis', { items: 0, notModified: true, bytes: 0, at: at(0.15), origins: ['https://www.federalregister.example'] });
+  // Another source on its host drew a 429 with an hour's Retry-After: its polls are paused (the dashboard says so).
+  await sourceState.holdHost?.('https://www.federalregister.example', 3_600_000);
   await sourceState.recordSuccess('reuters-commodities', { items: 32, notModified: false, bytes: 120_000, at: at(1.5) });
   await sourceState.recordFailure('reuters-commodities', Object.assign(new Error('HTTP 503 from feeds.reuters.example'), { code: 'CP_SOURCE_HTTP_STATUS' }), at(0.3));
   await sourceState.recordSuccess('gdelt-minerals', { items: 75, notModified: false, bytes: 300_000, at: at(30) });

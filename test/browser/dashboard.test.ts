@@ -84,6 +84,10 @@ describe.skipIf(skip)('the dashboard in headless Chromium, over seeded data', ()
     expect(await page.locator('#source-rows tr').count()).toBe(5);
     expect(await page.locator('#source-rows tr[data-status="degraded"] .error-text').textContent()).toMatch(/timed out/);
     expect(await page.locator('#source-rows tr[data-status="never-polled"]').count()).toBe(1);
+    // A source whose host asked us to wait says until when, and whose request it was.
+    expect(await page.locator('#source-rows tr[data-source-id="fedreg-bis"] .hold-note').textContent()).toMatch(/^polls paused until .+: https:\/\/www\.federalregister\.example asked us to wait \(Retry-After\)$/);
+    expect(await page.locator('#source-rows .hold-note').count()).toBe(1);
+    expect(await page.locator('#kpi-sources-note').textContent()).toMatch(/1 paused \(Retry-After\)/);
     expect(await page.locator('#failed-list li').count()).toBe(1);
     await page.screenshot({ path: path.join(OUTPUT, 'dashboard.png'), fullPage: true });
     expect(statSync(path.join(OUTPUT, 'dashboard.png')).size).toBeGreaterThan(50_000);

@@ -1,6 +1,6 @@
 /* Chokepoint dashboard. Plain browser JavaScript over the JSON API; no build step. Every value from the API is put
  * into the page as text (feeds are untrusted), and only http(s) URLs become links. */
-import { DAY, $, api, ago, h, hourFormat, labelOf, numberFormat, safeUrl, timeEl, levelBadge, toast } from './ui.js';
+import { DAY, $, api, ago, dateTime, h, hourFormat, labelOf, numberFormat, safeUrl, timeEl, levelBadge, toast } from './ui.js';
 import { drawChart } from './risk-chart.js';
 import { closeDrawer, onHash } from './alert-drawer.js';
 
@@ -184,6 +184,13 @@ async function loadRiskChart() {
 }
 
 // ------------------------------------------------------------------------------------------------ sources
+/** A source whose polls are skipped because it, or its host, answered 429 with a Retry-After: until when, and whose. */
+function holdNote(health) {
+  if (!health.notBefore) return null;
+  const until = dateTime.format(new Date(health.notBefore));
+  const why = health.holdOrigin ? `${health.holdOrigin} asked us to wait (Retry-After)` : 'it asked us to wait (Retry-After)';
+  return h('div', { class: 'hold-note', title: `${why}; nothing is lost: the first poll after fetches everything published meanwhile` }, `polls paused until ${until}: ${why}`);
+}
 async function loadSources() {
   const { sources } = await api('/api/sources');
   const body = $('source-rows');
@@ -199,7 +206,12 @@ async function loadSources() {
         h('td', { class: 'col-time' }, timeEl(health.lastSuccessAt)),
         h('td', { class: 'num col-items' }, health.lastPollAt ? (health.lastNotModified ? h('span', { title: '304 Not Modified' }, 'unchanged') : health.lastItems) : '–'),
         h('td', { class: 'num' }, health.consecutiveFailures || 0),
-        h('td', { class: 'col-error' }, health.lastError && health.consecutiveFailures > 0 ? h('div', { class: 'error-text', title: health.lastError }, health.lastError) : h('span', { class: 'host' }, health.lastError ? `recovered ${ago(health.lastSuccessAt)}` : '')),
+        h(
+          'td',
+          { class: 'col-error' },
+          health.lastError && health.consecutiveFailures > 0 ? h('div', { class: 'error-text', title: health.lastError }, health.lastError) : h('span', { class: 'host' }, health.lastError ? `recovered ${ago(health.lastSuccessAt)}` : ''),
+          holdNote(health),
+        ),
       );
     }),
   );
@@ -211,7 +223,9 @@ async function loadSources() {
   const el = $('kpi-sources');
   el.textContent = `${ok}/${enabled.length}`;
   el.className = `kpi-value ${degraded ? 'bad' : failing ? 'warn' : 'good'}`;
-  $('kpi-sources-note').textContent = degraded || failing ? [degraded && `${degraded} degraded`, failing && `${failing} failing`].filter(Boolean).join(', ') : 'all polling normally';
+  const held = enabled.filter((s) => s.health && s.health.notBefore).length;
+  const notes = [degraded && `${degraded} degraded`, failing && `${failing} failing`, held && `${held} paused (Retry-After)`].filter(Boolean);
+  $('kpi-sources-note').textContent = notes.length ? notes.join(', ') : 'all polling normally';
 }
 
 // ------------------------------------------------------------------------------------------------ failed deliveries
