@@ -86,7 +86,7 @@ export async function deliverStage(
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
   } catch (err) {
-    throw await recordFailedSend(deps, key, base, err, entryAsRead);
+    throw await recordFailedSend(deps, key, base, err, entryAsRead, entry.rateLimit);
   }
   if (!newerKey) {
     await recordSent(deps, key, base, receipt, entryAsRead);
@@ -181,13 +181,20 @@ type DeliveryBase = Pick<Delivery, 'alertId' | 'version' | 'channelId'>;
 
 /**
  * Records a send that failed (a 429 also blocks the channel for every worker) and returns the DeliveryError for the
- * job layer to settle.
+ * job layer to settle. `rate`: the channel's pace, which bounds how close two 429 blocks must end to be one.
  */
-export async function recordFailedSend(deps: LedgerDeps, key: string, base: DeliveryBase, err: unknown, readBefore?: LedgerRead): Promise<DeliveryError> {
+export async function recordFailedSend(
+  deps: LedgerDeps,
+  key: string,
+  base: DeliveryBase,
+  err: unknown,
+  readBefore?: LedgerRead,
+  rate?: RateLimit,
+): Promise<DeliveryError> {
   const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
   if (error.kind === 'rate-limited') {
     // The wait the receiver asked for, from now on Redis's clock: the clock every worker's pace and block checks use.
-    await deps.deliveries.blockChannelFor(base.channelId, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS);
+    await deps.deliveries.blockChannelFor(base.channelId, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS, rate);
     await deps.deliveries.recordAttempt(key, base, { status: 'rate-limited', error: error.message, errorKind: error.kind, at: deps.now() }, readBefore);
   } else {
     // An email that failed as a whole may still have settled some recipients (refused for good): the ledger must know,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { buildDigest, digestKey, digestWindowOf } from '../alerts/digest.js';
 import type { Digest } from '../alerts/types.js';
 import type { ChannelConfig } from '../config/schema.js';
@@ -7,6 +8,7 @@ import type { AlertStore } from '../store/alerts.js';
 import { LedgerChangedError, type AttemptOutcome, type Delivery, type DeliveryStore, type LedgerRead } from '../store/deliveries.js';
 import { DeliveryError } from '../errors.js';
 import type { CarriedDigest, DigestStore, HeldAlert } from '../store/digests.js';
+import type { NotifierEntry } from '../notifiers/registry.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { awaitTurn, recordFailedSend, recordSent, writeAfterSend } from './deliver.js';
 import type { ConfigState } from './runtime.js';
@@ -52,6 +54,11 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
     try {
       return await digestOnce(job, deps);
     } catch (err) {
+      if (err instanceof SendInFlight) {
+        // Without using an attempt: the job must outlive the twin's send to see what it did.
+        deps.log.info({ deliveryKey: digestKey(job.channelId, job.windowEnd), channelId: job.channelId }, `${err.message}; deciding once it is recorded`);
+        return { status: 'wait', untilMs: deps.now().getTime() + Math.min(err.forMs, IN_FLIGHT_POLL_MS) };
+      }
       if (!(err instanceof WindowChanged)) throw err;
       // A twin run (the job's lock lapsed) moved the window on while this one was deciding to end it: decide again
       // from what it did. Twins settle in a round or two; past that the job's retry decides, later.
@@ -71,6 +78,35 @@ class WindowChanged extends Error {
   }
 }
 
+/**
+ * A twin run's send of the window may still land (its mark has not run out): ending the window, or dropping its shown
+ * message, before that send's outcome is recorded would leave a recipient it deferred without the message for good.
+ */
+class SendInFlight extends Error {
+  constructor(
+    key: string,
+    readonly forMs: number,
+  ) {
+    super(`a send of digest ${key} by a twin run of the job is still in flight`);
+    this.name = 'SendInFlight';
+  }
+}
+
+/** Longest a run waits before looking again at a twin's send in flight: such a send usually lands within seconds. */
+const IN_FLIGHT_POLL_MS = 5_000;
+
+/** How long BullMQ's job lock runs (its default: the workers set none): a twin run exists only once one lapsed. */
+const JOB_LOCK_MS = 30_000;
+
+/**
+ * How long a send begun now may still land: an email send waits up to 5 minutes (or ten times the send timeout) for a
+ * free connection of the channel's pool (notifiers/email.ts), then takes up to the send timeout; its run's lock may
+ * have lapsed for up to a lock duration before that.
+ */
+function sendMayLandWithinMs(timeoutMs: number): number {
+  return Math.max(5 * 60_000, 10 * timeoutMs) + timeoutMs + JOB_LOCK_MS;
+}
+
 /** The window as this run read it: an ending write must find it so, or a twin run's send is overwritten. */
 interface WindowRead {
   key: string;
@@ -79,6 +115,8 @@ interface WindowRead {
   existing?: Delivery;
   entryAsRead: LedgerRead;
   carried?: CarriedDigest;
+  /** A run recorded what it was about to send (DigestStore.plan): one may send it yet, even with no entry written. */
+  sendPlanned: boolean;
 }
 
 async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
@@ -89,17 +127,18 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   if (!entry?.channel.digest) {
     const reason = entry ? 'no-digest' : 'unknown-channel';
     const why = entry ? 'the channel no longer sends digests' : 'the channel is no longer configured';
-    const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried: await deps.digests.carried(channelId, windowEnd) };
-    await endUnsent(deps, window, `not sent: ${why}`);
+    const carried = await deps.digests.carried(channelId, windowEnd);
+    const sendPlanned = (await deps.digests.planned(channelId, windowEnd)) !== undefined;
+    await endUnsent(deps, { key, channelId, windowEnd, existing, entryAsRead, carried, sendPlanned }, `not sent: ${why}`);
     return { status: 'skipped', reason };
   }
 
   // Ended without a send (superseded by a later window, nothing left to send): there is nothing to do.
   if (existing?.status === 'skipped') return { status: 'skipped', reason: 'ended' };
   const carried = await deps.digests.carried(channelId, windowEnd);
-  const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried };
   // What the window's first send was about to send, if a run got as far as sending.
   const planned: CarriedDigest | undefined = await deps.digests.planned(channelId, windowEnd);
+  const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried, sendPlanned: planned !== undefined };
   if (existing?.status === 'delivered') {
     // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
     // repeats it. Only what was sent: an alert held since waits for the next digest.
@@ -161,7 +200,6 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   const paced = await awaitTurn(deps.deliveries, channelId, key, entry.rateLimit, blockedUntil, now);
   if (paced) return paced;
 
-  const base = { channelId };
   if (!carried && !planned) {
     // Recorded before the first send: a retry after a send whose carry failed sends and carries exactly these entries.
     const recorded = await deps.digests.plan(channelId, windowEnd, contents);
@@ -173,6 +211,23 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   }
   // Before the send: a worker killed once it is out must not leave recipients with a message nobody kept.
   if (!haveIt) await deps.digests.show(channelId, windowEnd, digest);
+  // Until its outcome is recorded, a twin run that finds nothing left waits instead of ending the window (SendInFlight).
+  const token = randomUUID();
+  await deps.digests.markSending(channelId, windowEnd, token, sendMayLandWithinMs(deps.state.config.settings.http.timeoutMs));
+  try {
+    // Marked first, then looked at again: a twin that ended or sent the window before seeing the mark is seen here, and
+    // this run decides again rather than sending over it.
+    await unchangedSinceRead(deps, window);
+    return await sendAndRecord(deps, window, entry, contents, digest, haveIt);
+  } finally {
+    await unmarkSending(deps, window, token);
+  }
+}
+
+/** Sends the window's digest and records what the send achieved: carried, then the ledger. */
+async function sendAndRecord(deps: DigestDeps, window: WindowRead, entry: NotifierEntry, contents: CarriedDigest, digest: Digest, haveIt: boolean): Promise<DigestOutcome> {
+  const { key, channelId, windowEnd, existing, carried } = window;
+  const base = { channelId };
   let receipt: DeliveryReceipt;
   try {
     const payload = entry.notifier.render({ type: 'digest', digest }, entry.channel);
@@ -184,7 +239,7 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
       http: { allowPrivateAddresses: deps.state.config.settings.http.allowPrivateAddresses, timeoutMs: deps.state.config.settings.http.timeoutMs },
     });
   } catch (err) {
-    const error = await recordFailedSend(deps, key, base, err);
+    const error = await recordFailedSend(deps, key, base, err, undefined, entry.rateLimit);
     // Failed for good: no retry of the job sends it. Kept (it expires) when some recipients have it, as for a retryable
     // one the job gives up: an operator's retry shows the rest that same message.
     const someHaveIt = haveIt || Object.values(error.recipients ?? {}).includes('accepted');
@@ -213,6 +268,15 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
     deps.log.error({ deliveryKey: key, channelId }, 'digest delivered but its held alerts could not be cleared; the next digest repeats them');
   }
   return { status: 'delivered', alerts: digest.alerts.length, response: receipt.response };
+}
+
+/** Drops this run's send mark. Best effort: it expires on its own, meanwhile a twin that finds nothing left waits. */
+async function unmarkSending(deps: DigestDeps, window: WindowRead, token: string): Promise<void> {
+  try {
+    await deps.digests.unmarkSending(window.channelId, window.windowEnd, token);
+  } catch (err) {
+    deps.log.warn({ err, deliveryKey: window.key, channelId: window.channelId }, 'could not drop the mark of the digest send; it expires on its own');
+  }
 }
 
 /**
@@ -250,16 +314,18 @@ type SkipReason = { reason: 'superseded'; by: number } | { reason: 'alerts-expir
  */
 async function skippedFor(deps: DigestDeps, window: WindowRead, skip: SkipReason): Promise<DigestOutcome> {
   const { existing } = window;
-  if (existing && existing.status !== 'delivered') {
-    if (skip.reason === 'superseded') {
-      await endWindow(deps, window, { status: 'skipped', response: supersededBy(existing.channelId, skip.by) });
-    } else {
-      await endWindow(deps, window, { status: 'failed', error: `given up: the alerts it carried have expired${stillWithout(existing)}`, errorKind: 'permanent' });
-    }
-  } else {
+  // With no entry yet but a send planned, superseded is written too: a run paused before its send then finds it ended.
+  const ends = existing ? existing.status !== 'delivered' : window.sendPlanned && skip.reason === 'superseded';
+  if (!ends) {
     await stillAsRead(deps, window);
+  } else if (skip.reason === 'superseded') {
+    await endWindow(deps, window, { status: 'skipped', response: supersededBy(window.channelId, skip.by) });
+  } else {
+    await endWindow(deps, window, { status: 'failed', error: `given up: the alerts it carried have expired${existing ? stillWithout(existing) : ''}`, errorKind: 'permanent' });
   }
-  await forgetShown(deps, window.channelId, window.windowEnd);
+  // Only once the entry says the window ended: without one, a send whose mark ran out may still record (at worst a
+  // shown message left to expire).
+  if (existing || ends) await forgetShown(deps, window.channelId, window.windowEnd);
   return { status: 'skipped', reason: skip.reason };
 }
 
@@ -270,10 +336,17 @@ function stillWithout(existing: Delivery): string {
 }
 
 /**
- * Throws WindowChanged if a twin run moved the window on since this run read it: its entry changed, or what the
- * window carried was recorded (a send reached someone; the carry comes before the ledger write).
+ * Throws SendInFlight while a twin run's send of the window may still land, else WindowChanged if a twin run moved the
+ * window on since this run read it: its entry changed, or what the window carried was recorded (a send reached
+ * someone; the carry comes before the ledger write).
  */
 async function stillAsRead(deps: DigestDeps, window: WindowRead): Promise<void> {
+  await noSendInFlight(deps, window);
+  await unchangedSinceRead(deps, window);
+}
+
+/** Throws WindowChanged if the window's entry, or what it carried, changed since this run read them. */
+async function unchangedSinceRead(deps: DigestDeps, window: WindowRead): Promise<void> {
   const carriedNow = window.carried ? window.carried : await deps.digests.carried(window.channelId, window.windowEnd);
   const { entryAsRead } = await deps.deliveries.read(window.key);
   if (carriedNow !== window.carried || entryAsRead.raw !== window.entryAsRead.raw) throw new WindowChanged(window.key);
@@ -284,6 +357,8 @@ async function stillAsRead(deps: DigestDeps, window: WindowRead): Promise<void> 
  * run read them (else WindowChanged): a twin run may have sent it meanwhile, leaving a recipient deferred and owed it.
  */
 async function endWindow(deps: DigestDeps, window: WindowRead, outcome: Omit<AttemptOutcome, 'at'>): Promise<void> {
+  // First: a send's carry and ledger write come before its mark is dropped, so once it is gone they are seen below.
+  await noSendInFlight(deps, window);
   const carriedNow = window.carried ? window.carried : await deps.digests.carried(window.channelId, window.windowEnd);
   if (carriedNow !== window.carried) throw new WindowChanged(window.key);
   let written: Delivery;
@@ -294,6 +369,12 @@ async function endWindow(deps: DigestDeps, window: WindowRead, outcome: Omit<Att
   }
   // The ledger refused to skip a window some recipients have (see DeliveryStore.recordAttempt).
   if (written.status !== outcome.status) throw new WindowChanged(window.key);
+}
+
+/** Throws SendInFlight while a send of the window (by a twin run: this run's own is over) may still land. */
+async function noSendInFlight(deps: DigestDeps, window: WindowRead): Promise<void> {
+  const forMs = await deps.digests.sendingForMs(window.channelId, window.windowEnd);
+  if (forMs > 0) throw new SendInFlight(window.key, forMs);
 }
 
 /** What the entry of a window that a send was tried for says when, on a retry, there was nothing left to send. */
@@ -307,7 +388,20 @@ const NOTHING_LEFT =
  */
 async function endUnsent(deps: DigestDeps, window: WindowRead, response: string): Promise<void> {
   const { existing } = window;
-  if (existing && existing.status !== 'delivered' && existing.status !== 'skipped') {
+  if (!existing) {
+    if (window.sendPlanned) {
+      // A run got as far as planning a send and wrote nothing yet: ended in the ledger, so that one paused before its
+      // send (its lock lapsed) finds the window ended once it marks its send, instead of sending it (see digestOnce).
+      await endWindow(deps, window, { status: 'skipped', response });
+      await forgetShown(deps, window.channelId, window.windowEnd);
+    } else {
+      // No entry and no send planned: nothing to end (a window with nothing held ends so). A message kept by a run that
+      // died is left to expire.
+      await stillAsRead(deps, window);
+    }
+    return;
+  }
+  if (existing.status !== 'delivered' && existing.status !== 'skipped') {
     if (Object.values(existing.recipients ?? {}).includes('accepted')) {
       await endWindow(deps, window, { status: 'failed', error: `given up: ${response}${stillWithout(existing)}`, errorKind: 'permanent' });
     } else {

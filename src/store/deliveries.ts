@@ -88,12 +88,12 @@ export interface DeliveryStore {
   blockedForMs(channelId: string): Promise<number>;
   /**
    * Blocks the channel for delayMs from now on Redis's clock (the clock the pace script compares the block with), as a
-   * receiver's Retry-After asks; atomically, and a block already ending later, or at most BLOCK_MERGE_MS sooner (simultaneous
-   * 429s), is kept. Returns the block end in force.
+   * receiver's Retry-After asks; atomically, and a block already ending later, or sooner by at most BLOCK_MERGE_MS and
+   * less than one interval of the channel's pace `rate` (simultaneous 429s), is kept. Returns the block end in force.
    */
-  blockChannelFor(channelId: string, delayMs: number): Promise<number>;
+  blockChannelFor(channelId: string, delayMs: number, rate?: RateLimit): Promise<number>;
   /** Blocks the channel until untilMs on Redis's clock (an operator's or a test's fixed end); as blockChannelFor. */
-  blockChannel(channelId: string, untilMs: number): Promise<void>;
+  blockChannel(channelId: string, untilMs: number, rate?: RateLimit): Promise<void>;
   /**
    * A paced channel's turn for one delivery (`key`: its ledger key), shared by every worker: 0 to send now, else how
    * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
@@ -233,6 +233,15 @@ return untilMs
  * the receiver gets its next message at most this much before the later one asked.
  */
 const BLOCK_MERGE_MS = 100;
+
+/**
+ * The merge for a channel paced at `rate`: at most one interval, so that at most the one send due first after the
+ * block comes before the end the later 429 asked for (at 3000/min, 100 ms would let five through). An unpaced channel
+ * has no slots a merge could keep: the later end always wins.
+ */
+function blockMergeMs(rate: RateLimit | undefined): number {
+  return rate ? Math.min(BLOCK_MERGE_MS, paceIntervalMs(rate)) : 0;
+}
 
 /** The most waiting routine deliveries an urgent one moves back a slot (the work and the wakes it costs are bounded). */
 export const MAX_ROTATED = 50;
@@ -477,11 +486,11 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     async blockedForMs(channelId) {
       return Number(await BLOCK_LEFT(redis, [blockKey(channelId)], []));
     },
-    async blockChannelFor(channelId, delayMs) {
-      return Number(await EXTEND_BLOCK(redis, [blockKey(channelId)], ['', Math.max(1, Math.ceil(delayMs)), BLOCK_MERGE_MS]));
+    async blockChannelFor(channelId, delayMs, rate) {
+      return Number(await EXTEND_BLOCK(redis, [blockKey(channelId)], ['', Math.max(1, Math.ceil(delayMs)), blockMergeMs(rate)]));
     },
-    async blockChannel(channelId, untilMs) {
-      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, 0, BLOCK_MERGE_MS]);
+    async blockChannel(channelId, untilMs, rate) {
+      await EXTEND_BLOCK(redis, [blockKey(channelId)], [untilMs, 0, blockMergeMs(rate)]);
     },
     async reserveSlot(channelId, key, rate, urgent = false) {
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;

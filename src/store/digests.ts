@@ -59,6 +59,16 @@ export interface DigestStore {
   shown(channelId: string, windowEnd: number): Promise<Digest | undefined>;
   /** The window has ended (delivered to all, skipped, failed for good): its digest as shown is no longer needed. */
   forget(channelId: string, windowEnd: number): Promise<void>;
+  /**
+   * A run (`token`, its own) is about to send the window's digest, and the send may land for up to `forMs`: a twin run
+   * of the job that finds nothing left must not end the window before that send's outcome is recorded. The mark
+   * expires on its own, so a run that died mid-send holds nobody up for longer.
+   */
+  markSending(channelId: string, windowEnd: number, token: string, forMs: number): Promise<void>;
+  /** The send of run `token` is recorded: drops its mark, not one a later run set since. */
+  unmarkSending(channelId: string, windowEnd: number, token: string): Promise<void>;
+  /** How long a send of the window may still land (ms on Redis's clock; 0: none in flight). */
+  sendingForMs(channelId: string, windowEnd: number): Promise<number>;
 }
 
 /**
@@ -103,6 +113,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 return redis.call('GET', KEYS[1])
 `);
 
+// KEYS: 1 the window's send mark. ARGV: the run's token. Deletes the mark only if it is still that run's.
+const UNMARK = redisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
 /** Alert ids and times only (a digest may carry thousands of alerts): kept as long as the ledger. */
 type StoredCarry = { windowStart: number; held: Array<[string, number]> };
 
@@ -116,6 +132,7 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
   const carriedKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-carried', channelId, windowEnd);
   const planKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-plan', channelId, windowEnd);
   const shownKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-shown', channelId, windowEnd);
+  const sendingKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-sending', channelId, windowEnd);
   // Only the entries: a plan recorded by the build before this one also kept the digest, which is not read back.
   const stored = (contents: CarriedDigest): string => JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]) });
   const parsed = (raw: string | null): CarriedDigest | undefined => {
@@ -168,6 +185,15 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
     },
     async forget(channelId, windowEnd) {
       await redis.del(shownKey(channelId, windowEnd));
+    },
+    async markSending(channelId, windowEnd, token, forMs) {
+      await redis.set(sendingKey(channelId, windowEnd), token, 'PX', Math.max(1, Math.ceil(forMs)));
+    },
+    async unmarkSending(channelId, windowEnd, token) {
+      await UNMARK(redis, [sendingKey(channelId, windowEnd)], [token]);
+    },
+    async sendingForMs(channelId, windowEnd) {
+      return Math.max(0, await redis.pttl(sendingKey(channelId, windowEnd)));
     },
   };
 }

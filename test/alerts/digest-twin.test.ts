@@ -184,3 +184,110 @@ describe('a digest whose channel is gone after some recipients have it', () => {
     expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
   });
 });
+
+/** The configuration with the mail channel's first send running `meanwhile` before it goes out (a run paused mid-send). */
+function pausedInSend(meanwhile: () => Promise<void>): ConfigState {
+  let paused = false;
+  const get = (id: string) => {
+    const entry = state.notifiers.get(id);
+    if (!entry) return entry;
+    const { notifier } = entry;
+    const send: typeof notifier.send = async (payload, channel, context) => {
+      if (!paused) {
+        paused = true;
+        await meanwhile();
+      }
+      return notifier.send(payload, channel, context);
+    };
+    return { ...entry, notifier: { ...notifier, render: notifier.render.bind(notifier), send } };
+  };
+  return { ...state, notifiers: { get, close: async () => undefined } } as unknown as ConfigState;
+}
+
+describe('a twin run that finds nothing left while the other run\'s send of the window is in flight', () => {
+  /**
+   * Run B (its job lock lapsed) is inside its send when the window's content changes (a newer version of its alert is
+   * held for the next window) and the job's re-run A finds nothing left. Once B's send lands, GREY (deferred) is owed
+   * the message OK got.
+   */
+  async function race(name: string, windowEnd: number, earlierAttempt: boolean) {
+    const { stores, hold, stage, keys } = setup(name);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    if (earlierAttempt) {
+      failing = 451;
+      await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+      failing = undefined;
+    }
+    greylisting = true;
+    let a: unknown;
+    const inSend = pausedInSend(async () => {
+      await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
+      a = await stage(windowEnd);
+    });
+    const b = digestStage({ channelId: 'mail', windowEnd }, { state: inSend, ...stores, log: memoryLogger('fatal').log, now: () => new Date() });
+    await expect(b).rejects.toMatchObject({ kind: 'retryable' });
+    return { a, stores, stage, keys };
+  }
+
+  async function expectOwedMessageArrives(windowEnd: number, stage: (windowEnd: number) => Promise<unknown>) {
+    greylisting = false;
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
+    const mails = mailsOf(windowEnd);
+    expect(mails[OK]).toHaveLength(1);
+    expect(mails[GREY]).toHaveLength(1);
+    expect(mails[GREY]![0]!.messageId).toBe(mails[OK]![0]!.messageId);
+    expect(mails[GREY]![0]!.text).toBe(mails[OK]![0]!.text);
+  }
+
+  it('waits for the first send\'s outcome instead of completing the job empty, and keeps the message it shows', async () => {
+    const windowEnd = Date.UTC(2026, 5, 1, 8);
+    const { a, stores, stage, keys } = await race('inflight-first', windowEnd, false);
+    expect(a).toMatchObject({ status: 'wait' });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'pending', recipients: { [OK]: 'accepted', [GREY]: 'deferred' } });
+    expect(await redis.exists(keys(windowEnd).shown)).toBe(1);
+    await expectOwedMessageArrives(windowEnd, stage);
+  });
+
+  it('waits for a retry\'s send instead of ending the earlier attempt\'s entry skipped under it', async () => {
+    const windowEnd = Date.UTC(2026, 5, 11, 8);
+    const { a, stores, stage } = await race('inflight-retry', windowEnd, true);
+    expect(a).toMatchObject({ status: 'wait' });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'pending', recipients: { [OK]: 'accepted', [GREY]: 'deferred' } });
+    await expectOwedMessageArrives(windowEnd, stage);
+  });
+
+  it.each([
+    ['its first send', false],
+    ['a retry', true],
+  ])('does not send a window that the job\'s re-run ended while this run was paused just before %s', async (_, earlierAttempt) => {
+    const { stores, hold, stage } = setup(`paused-before-send-${earlierAttempt}`);
+    const windowEnd = Date.UTC(2026, 5, earlierAttempt ? 16 : 17, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    if (earlierAttempt) {
+      failing = 451;
+      await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+      failing = undefined;
+    }
+    const sentBefore = mailsOf(windowEnd);
+    // B has planned what to send and pauses before it marks its send; meanwhile the alert moves on and A ends the window.
+    const pausedBeforeSend: DigestStore = {
+      ...stores.digests,
+      show: async (channelId, end, digest) => {
+        await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
+        expect(await stage(windowEnd)).toEqual({ status: 'empty' });
+        await stores.digests.show(channelId, end, digest);
+      },
+    };
+    expect(await stage(windowEnd, pausedBeforeSend)).toEqual({ status: 'skipped', reason: 'ended' });
+    expect(mailsOf(windowEnd)).toEqual(sentBefore);
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'skipped', response: expect.stringContaining('nothing left to send') });
+  });
+
+  it('ends the window as before once the send has landed: nothing is held up after it', async () => {
+    const { stores, hold, stage } = setup('inflight-after');
+    const windowEnd = Date.UTC(2026, 5, 21, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
+    expect(await stores.digests.sendingForMs('mail', windowEnd)).toBe(0);
+  });
+});

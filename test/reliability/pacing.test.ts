@@ -322,10 +322,10 @@ describe('slot reservations (the pace script on Redis)', () => {
 
   it('keeps a slot that a 429 block ends just after (simultaneous 429s), waiting to the block end instead of the back', async () => {
     const rate = { perMinute: 60, burst: 1 };
-    await ledger.blockChannel('raced', Date.now() + 1_000);
+    await ledger.blockChannel('raced', Date.now() + 1_000, rate);
     const first = await ledger.reserveSlot('raced', 'a', rate);
-    // Another worker's 429 ends its block a few ms later.
-    await ledger.blockChannel('raced', Date.now() + first + 20);
+    // Another worker's 429 ends its block a few ms later (well within the channel's interval).
+    await ledger.blockChannel('raced', Date.now() + first + 20, rate);
     const again = await ledger.reserveSlot('raced', 'a', rate);
     expect(again).toBeGreaterThan(first - 100);
     expect(again).toBeLessThanOrEqual(first + 40);
@@ -346,6 +346,30 @@ describe('slot reservations (the pace script on Redis)', () => {
     due.sort((a, b) => a - b);
     expect(due[0]).toBeGreaterThanOrEqual(end - 5);
     for (let i = 1; i < due.length; i++) expect(due[i]! - due[i - 1]!, `send ${i}`).toBeGreaterThanOrEqual(95);
+  });
+
+  it('lets at most one send of a fast pace through before the end a second, later 429 asked for', async () => {
+    // 3000 a minute: one every 20 ms, so a 100 ms merge of the two blocks would let five sends through early.
+    const rate = { perMinute: 3000, burst: 1 };
+    const redisNowMs = async () => {
+      const [seconds, micros] = await redis.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    const firstEnd = await ledger.blockChannelFor('fast-429', 2_000, rate);
+    for (let i = 0; i < 6; i++) await ledger.reserveSlot('fast-429', `f-${i}`, rate);
+    // Another worker's 429, answered about when the first was, asks for 95 ms more.
+    const asked = firstEnd + 95;
+    expect(await ledger.blockChannelFor('fast-429', asked - (await redisNowMs()), rate)).toBeGreaterThanOrEqual(asked);
+    const now = await redisNowMs();
+    const due: number[] = [];
+    for (let i = 0; i < 6; i++) due.push(now + (await ledger.reserveSlot('fast-429', `f-${i}`, rate)));
+    // Each due time is read a few ms early (Redis's now before each call): at most the first may look early.
+    expect(due.filter((at) => at < asked).length).toBeLessThanOrEqual(1);
+  });
+
+  it('takes the later end of two 429 blocks of an unpaced channel, however close', async () => {
+    const end = await ledger.blockChannelFor('unpaced-429', 2_000);
+    expect(await ledger.blockChannelFor('unpaced-429', 2_030)).toBeGreaterThan(end);
   });
 
   it('keeps its keys under the {prefix} hash tag (Redis Cluster), each expiring once its slot is past', async () => {

@@ -202,6 +202,22 @@ describe('dispatch decisions and digest holdings', () => {
   const decided = (version: number, mode: Dispatch['mode'], at: number): Dispatch =>
     mode === 'digest' ? { channelId: 'desk', version, mode, why: 'below-immediate-level', decidedAt: at } : { channelId: 'desk', version, mode, why: 'immediate', sendAt: at, decidedAt: at };
 
+  it('keeps a digest send mark until the run that set it drops it or it runs out, never dropped by another run', async () => {
+    const digests = createDigestStore(redis, `${prefix}-sending`, 3600);
+    expect(await digests.sendingForMs('desk', 1_000)).toBe(0);
+    await digests.markSending('desk', 1_000, 'run-a', 60_000);
+    await digests.markSending('desk', 1_000, 'run-b', 60_000);
+    await digests.unmarkSending('desk', 1_000, 'run-a');
+    const left = await digests.sendingForMs('desk', 1_000);
+    expect(left).toBeGreaterThan(59_000);
+    expect(left).toBeLessThanOrEqual(60_000);
+    await digests.unmarkSending('desk', 1_000, 'run-b');
+    expect(await digests.sendingForMs('desk', 1_000)).toBe(0);
+    await digests.markSending('desk', 2_000, 'run-c', 30);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await digests.sendingForMs('desk', 2_000)).toBe(0);
+  });
+
   it('settles a holding only when it records the decision, so a digest that carried the alert is not repeated', async () => {
     const dispatch = createDispatchStore(redis, `${prefix}-held-once`, 3600);
     const digests = createDigestStore(redis, `${prefix}-held-once`, 3600);
