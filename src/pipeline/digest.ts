@@ -5,7 +5,7 @@ import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
-import { LedgerChangedError, type AttemptOutcome, type Delivery, type DeliveryStore, type LedgerRead } from '../store/deliveries.js';
+import { LedgerChangedError, SendMarkedError, type AttemptOutcome, type Delivery, type DeliveryStore, type LedgerRead } from '../store/deliveries.js';
 import { DeliveryError } from '../errors.js';
 import type { CarriedDigest, DigestStore, HeldAlert } from '../store/digests.js';
 import type { NotifierEntry } from '../notifiers/registry.js';
@@ -357,14 +357,19 @@ async function unchangedSinceRead(deps: DigestDeps, window: WindowRead): Promise
  * run read them (else WindowChanged): a twin run may have sent it meanwhile, leaving a recipient deferred and owed it.
  */
 async function endWindow(deps: DigestDeps, window: WindowRead, outcome: Omit<AttemptOutcome, 'at'>): Promise<void> {
-  // First: a send's carry and ledger write come before its mark is dropped, so once it is gone they are seen below.
+  // First: a send's carry and ledger write come before its mark is dropped, so once it is gone they are seen below. A
+  // mark set after this look is caught by the write.
   await noSendInFlight(deps, window);
   const carriedNow = window.carried ? window.carried : await deps.digests.carried(window.channelId, window.windowEnd);
   if (carriedNow !== window.carried) throw new WindowChanged(window.key);
   let written: Delivery;
   try {
-    written = await deps.deliveries.recordAttempt(window.key, { channelId: window.channelId }, { ...outcome, at: deps.now() }, window.entryAsRead, { ifUnchanged: true });
+    // The mark checked again in the write itself: a run that marked its send since the look above then reads the entry
+    // again (digestOnce) and sees nothing ended, or this write sees its mark and writes nothing.
+    const options = { ifUnchanged: true, unlessSending: window.windowEnd };
+    written = await deps.deliveries.recordAttempt(window.key, { channelId: window.channelId }, { ...outcome, at: deps.now() }, window.entryAsRead, options);
   } catch (err) {
+    if (err instanceof SendMarkedError) throw new SendInFlight(window.key, err.forMs);
     throw err instanceof LedgerChangedError ? new WindowChanged(window.key) : err;
   }
   // The ledger refused to skip a window some recipients have (see DeliveryStore.recordAttempt).
@@ -381,6 +386,10 @@ async function noSendInFlight(deps: DigestDeps, window: WindowRead): Promise<voi
 const NOTHING_LEFT =
   'nothing left to send: before a send of it reached anyone, every alert it held was sent on its own or with a later digest, or expired';
 
+/** Why a window ended unsent with what it carried recorded and no ledger entry may still be owed to some recipients. */
+const REACHED_UNRECORDED =
+  'a send of it reached some recipients before its run died, and who got it was not recorded: some recipients may be without it';
+
 /**
  * Ends without a send the delivery of a window that a send was tried for (pending, or failed and retried by an
  * operator), skipped with the reason, so that it is not left pending until retention. Nobody needs its message, unless
@@ -389,7 +398,12 @@ const NOTHING_LEFT =
 async function endUnsent(deps: DigestDeps, window: WindowRead, response: string): Promise<void> {
   const { existing } = window;
   if (!existing) {
-    if (window.sendPlanned) {
+    if (window.carried) {
+      // A send reached someone (what it carried was recorded) and its run died before the ledger write: who has it is
+      // not known, so it ends failed for good, listed, not skipped as if nobody had it.
+      await endWindow(deps, window, { status: 'failed', error: `given up: ${response}; ${REACHED_UNRECORDED}`, errorKind: 'permanent' });
+      await forgetShown(deps, window.channelId, window.windowEnd);
+    } else if (window.sendPlanned) {
       // A run got as far as planning a send and wrote nothing yet: ended in the ledger, so that one paused before its
       // send (its lock lapsed) finds the window ended once it marks its send, instead of sending it (see digestOnce).
       await endWindow(deps, window, { status: 'skipped', response });
@@ -404,6 +418,9 @@ async function endUnsent(deps: DigestDeps, window: WindowRead, response: string)
   if (existing.status !== 'delivered' && existing.status !== 'skipped') {
     if (Object.values(existing.recipients ?? {}).includes('accepted')) {
       await endWindow(deps, window, { status: 'failed', error: `given up: ${response}${stillWithout(existing)}`, errorKind: 'permanent' });
+    } else if (window.carried) {
+      // As with no entry: the send that reached someone was not recorded in it.
+      await endWindow(deps, window, { status: 'failed', error: `given up: ${response}; ${REACHED_UNRECORDED}`, errorKind: 'permanent' });
     } else {
       await endWindow(deps, window, { status: 'skipped', response });
     }

@@ -4,7 +4,7 @@ import type { Dispatch } from '../alerts/routing.js';
 import type { RateLimit } from '../config/schema.js';
 import type { RecipientStatus } from '../notifiers/types.js';
 import { alertKeyFor } from './alerts.js';
-import { digestHeldKey } from './digests.js';
+import { digestHeldKey, digestSendingKey } from './digests.js';
 import { decisionsKey, ledgerEntryKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
 import { REDIS_NOW_MS, redisScript } from './script.js';
@@ -123,6 +123,12 @@ export interface RecordOptions {
    * a decision taken from that read (ending a window unsent) that a twin run's write since would make wrong.
    */
   ifUnchanged?: boolean;
+  /**
+   * A digest window's end (of base.channelId): write nothing while a run's mark of a send of that window is live
+   * (DigestStore.markSending), and throw SendMarkedError. Checked in the write's own step: a decision to end the window
+   * unsent, taken before a run marked its send, cannot land after that run has read the entry again and sent.
+   */
+  unlessSending?: number;
 }
 
 /** A conditional ledger write (RecordOptions.ifUnchanged) found the entry changed since it was read. */
@@ -130,6 +136,18 @@ export class LedgerChangedError extends Error {
   constructor(readonly key: string) {
     super(`delivery ledger entry ${key} changed since it was read`);
     this.name = 'LedgerChangedError';
+  }
+}
+
+/** A ledger write asked to wait out a digest window's sends (RecordOptions.unlessSending) found one live. */
+export class SendMarkedError extends Error {
+  constructor(
+    readonly key: string,
+    /** How long the latest live mark still runs (ms). */
+    readonly forMs: number,
+  ) {
+    super(`a send of ${key} is marked in flight: its ledger entry was not written`);
+    this.name = 'SendMarkedError';
   }
 }
 
@@ -178,12 +196,29 @@ return math.max(0, tonumber(redis.call('GET', KEYS[1]) or '0') - now)
 export type LedgerRead = { readonly raw: string | null };
 
 // KEYS: 1 entry, 2 failed index, 3 the alert's delivery set (or the entry again when no alert), 4 the refs hash, 5 the
-// channel's digest holding, 6 the alert's decisions (both the entry again when not released).
+// channel's digest holding, 6 the alert's decisions (both the entry again when not released), 7 (only when given: its
+// presence is the flag) a digest window's send marks (store/digests.ts): while one is live (its time on Redis's clock
+// still ahead), nothing is written and {2, ms it still runs} comes back. In the write's own step, so that a run marking
+// its send either is seen here or, having marked, sees this write when it reads the entry again.
 // ARGV: entry as read ('' for none), new entry JSON, retention s, failed ('1'/'0'), at ms, delivery key, alert ('1'/'0'),
 // release the digest holding ('1'/'0'), alert id, channel id, version, then refs as field, value pairs. Writes only if
 // the entry is still as read: returns {1}, else {0, entry now}. The release is in the same step as the write: a crash
 // cannot leave the version recorded delivered and still held for the digest (which would send it again).
 const WRITE_ENTRY = redisScript(`
+if #KEYS > 6 then
+  local redisTime = redis.call('TIME')
+  local now = tonumber(redisTime[1]) * 1000 + math.floor(tonumber(redisTime[2]) / 1000)
+  local latest
+  if redis.call('TYPE', KEYS[7]).ok == 'string' then
+    -- A mark an earlier version set: one string, its TTL the time left.
+    local left = redis.call('PTTL', KEYS[7])
+    if left > 0 then latest = now + left end
+  else
+    local top = redis.call('ZREVRANGEBYSCORE', KEYS[7], '+inf', '(' .. now, 'WITHSCORES', 'LIMIT', 0, 1)
+    if #top > 0 then latest = tonumber(top[2]) end
+  end
+  if latest then return {2, latest - now} end
+end
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return {0, current} end
 local ttl = tonumber(ARGV[3])
@@ -442,16 +477,18 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         if (sentVersion !== undefined && sentVersion !== base.version) delivery.sentVersion = sentVersion;
         const withRefs = base.alertId && delivery.status === 'delivered' && outcome.refs ? Object.entries(outcome.refs).flat() : [];
         const release = options?.releaseDigestHold === true && delivery.status === 'delivered' && base.alertId !== undefined && base.version !== undefined;
-        const [written, now] = await WRITE_ENTRY<[number, string | null]>(
+        const keys = [
+          entryKey(key),
+          failedKey,
+          base.alertId ? byAlertKey(base.alertId) : entryKey(key),
+          base.alertId ? refsKey(base.alertId, base.channelId) : entryKey(key),
+          release ? digestHeldKey(prefix, base.channelId) : entryKey(key),
+          release ? decisionsKey(prefix, base.alertId!) : entryKey(key),
+        ];
+        if (options?.unlessSending !== undefined) keys.push(digestSendingKey(prefix, base.channelId, options.unlessSending));
+        const [written, now] = await WRITE_ENTRY<[number, string | number | null]>(
           redis,
-          [
-            entryKey(key),
-            failedKey,
-            base.alertId ? byAlertKey(base.alertId) : entryKey(key),
-            base.alertId ? refsKey(base.alertId, base.channelId) : entryKey(key),
-            release ? digestHeldKey(prefix, base.channelId) : entryKey(key),
-            release ? decisionsKey(prefix, base.alertId!) : entryKey(key),
-          ],
+          keys,
           [
             raw ?? '',
             JSON.stringify(delivery),
@@ -468,9 +505,10 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
           ],
         );
         if (written === 1) return delivery;
+        if (written === 2) throw new SendMarkedError(key, Number(now));
         onConflict?.();
         if (options?.ifUnchanged) throw new LedgerChangedError(key);
-        raw = now ?? null;
+        raw = (now as string | null) ?? null;
       }
       throw new Error(`delivery ledger entry ${key} kept changing under ${MAX_WRITE_ROUNDS} writes`);
     },

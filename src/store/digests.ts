@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Digest } from '../alerts/types.js';
 import { keyFor } from './keys.js';
-import { redisScript } from './script.js';
+import { REDIS_NOW_MS, redisScript } from './script.js';
 
 /** An alert waiting for a channel's digest, and when it was put there (its latest version's decision time). */
 export interface HeldAlert {
@@ -65,7 +65,7 @@ export interface DigestStore {
    * expires on its own, so a run that died mid-send holds nobody up for longer.
    */
   markSending(channelId: string, windowEnd: number, token: string, forMs: number): Promise<void>;
-  /** The send of run `token` is recorded: drops its mark, not one a later run set since. */
+  /** The send of run `token` is recorded: drops its own mark, never another run's. */
   unmarkSending(channelId: string, windowEnd: number, token: string): Promise<void>;
   /** How long a send of the window may still land (ms on Redis's clock; 0: none in flight). */
   sendingForMs(channelId: string, windowEnd: number): Promise<number>;
@@ -113,10 +113,46 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 return redis.call('GET', KEYS[1])
 `);
 
-// KEYS: 1 the window's send mark. ARGV: the run's token. Deletes the mark only if it is still that run's.
-const UNMARK = redisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+/**
+ * A window's send marks: a sorted set of run token by the ms (Redis's clock) its send may land until, one member per
+ * run, so that a later run's mark, or its drop, never hides an earlier run's send still out. A member past its time
+ * counts for nothing; the key itself expires with its latest member.
+ */
+export const digestSendingKey = (prefix: string, channelId: string, windowEnd: number) => keyFor(prefix, 'digest-sending', channelId, windowEnd);
+
+// A mark an earlier version set (one string per window, its TTL the time left) becomes a member, so that a deploy
+// meets no WRONGTYPE and loses no send still out.
+const LEGACY_MARK = `
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local token, left = redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  if left > 0 then redis.call('ZADD', KEYS[1], now + left, token) end
+end`;
+
+// The marks' lasting: drops the members past their time, then keeps the key until its latest member's, or deletes it.
+const SETTLE_MARKS = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local latest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #latest == 0 then return 0 end
+local left = tonumber(latest[2]) - now
+redis.call('PEXPIRE', KEYS[1], left)
+return left`;
+
+// KEYS: 1 the window's send marks. ARGV: the run's token, ms its send may land within. Returns the longest time left.
+const MARK = redisScript(`${REDIS_NOW_MS}${LEGACY_MARK}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+${SETTLE_MARKS}
+`);
+
+// KEYS: 1 the window's send marks. ARGV: the run's token. Drops that run's mark only; returns the longest time left.
+const UNMARK = redisScript(`${REDIS_NOW_MS}${LEGACY_MARK}
+redis.call('ZREM', KEYS[1], ARGV[1])
+${SETTLE_MARKS}
+`);
+
+// KEYS: 1 the window's send marks. Returns the longest time a send may still land (0: none).
+const SENDING_FOR = redisScript(`${REDIS_NOW_MS}${LEGACY_MARK}
+${SETTLE_MARKS}
 `);
 
 /** Alert ids and times only (a digest may carry thousands of alerts): kept as long as the ledger. */
@@ -132,7 +168,7 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
   const carriedKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-carried', channelId, windowEnd);
   const planKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-plan', channelId, windowEnd);
   const shownKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-shown', channelId, windowEnd);
-  const sendingKey = (channelId: string, windowEnd: number) => keyFor(prefix, 'digest-sending', channelId, windowEnd);
+  const sendingKey = (channelId: string, windowEnd: number) => digestSendingKey(prefix, channelId, windowEnd);
   // Only the entries: a plan recorded by the build before this one also kept the digest, which is not read back.
   const stored = (contents: CarriedDigest): string => JSON.stringify({ windowStart: contents.windowStart, held: contents.held.map((h) => [h.alertId, h.heldAt]) });
   const parsed = (raw: string | null): CarriedDigest | undefined => {
@@ -187,13 +223,13 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
       await redis.del(shownKey(channelId, windowEnd));
     },
     async markSending(channelId, windowEnd, token, forMs) {
-      await redis.set(sendingKey(channelId, windowEnd), token, 'PX', Math.max(1, Math.ceil(forMs)));
+      await MARK(redis, [sendingKey(channelId, windowEnd)], [token, Math.max(1, Math.ceil(forMs))]);
     },
     async unmarkSending(channelId, windowEnd, token) {
       await UNMARK(redis, [sendingKey(channelId, windowEnd)], [token]);
     },
     async sendingForMs(channelId, windowEnd) {
-      return Math.max(0, await redis.pttl(sendingKey(channelId, windowEnd)));
+      return Math.max(0, Number(await SENDING_FOR(redis, [sendingKey(channelId, windowEnd)], [])));
     },
   };
 }

@@ -291,3 +291,107 @@ describe('a twin run that finds nothing left while the other run\'s send of the 
     expect(await stores.digests.sendingForMs('mail', windowEnd)).toBe(0);
   });
 });
+
+describe('a third run of a digest job that sends while another run\'s send is still out', () => {
+  it('leaves that run\'s mark standing, so a run that finds nothing left waits instead of completing the job', async () => {
+    const { stores, hold, stage } = setup('third-run');
+    const windowEnd = Date.UTC(2026, 6, 1, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    greylisting = true;
+    let d: unknown;
+    let leftAfterC = 0;
+    const inSend = pausedInSend(async () => {
+      // C marks its own send, fails it (451 for all) and drops its mark: B's send is still out.
+      failing = 451;
+      await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+      failing = undefined;
+      leftAfterC = await stores.digests.sendingForMs('mail', windowEnd);
+      await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
+      d = await stage(windowEnd);
+    });
+    const b = digestStage({ channelId: 'mail', windowEnd }, { state: inSend, ...stores, log: memoryLogger('fatal').log, now: () => new Date() });
+    await expect(b).rejects.toMatchObject({ kind: 'retryable' });
+    expect(leftAfterC).toBeGreaterThan(0);
+    expect(d).toMatchObject({ status: 'wait' });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'pending', recipients: { [OK]: 'accepted', [GREY]: 'deferred' } });
+  });
+});
+
+describe('a run ending a window while another run marks its send between the check and the write', () => {
+  it('refuses the ending write (the mark is checked in the write itself) and waits', async () => {
+    const { stores, hold } = setup('mark-race');
+    const windowEnd = Date.UTC(2026, 6, 11, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    greylisting = true;
+    let reachedMark!: () => void;
+    const atMark = new Promise<void>((resolve) => (reachedMark = resolve));
+    let openMark!: () => void;
+    const markGate = new Promise<void>((resolve) => (openMark = resolve));
+    let reachedSend!: () => void;
+    const atSend = new Promise<void>((resolve) => (reachedSend = resolve));
+    let openSend!: () => void;
+    const sendGate = new Promise<void>((resolve) => (openSend = resolve));
+    // A: planned its send, pauses just before it marks it; later, pauses inside the send.
+    const aDigests: DigestStore = {
+      ...stores.digests,
+      markSending: async (...args) => {
+        reachedMark();
+        await markGate;
+        return stores.digests.markSending(...args);
+      },
+    };
+    const aState = pausedInSend(async () => {
+      reachedSend();
+      await sendGate;
+    });
+    const a = digestStage({ channelId: 'mail', windowEnd }, { state: aState, ...stores, digests: aDigests, log: memoryLogger('fatal').log, now: () => new Date() });
+    await atMark;
+    await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
+    // B: finds nothing left; its last look at the mark (before the ending write) sees none, then A marks and sends.
+    let looks = 0;
+    const bDigests: DigestStore = {
+      ...stores.digests,
+      sendingForMs: async (channelId, end) => {
+        const ms = await stores.digests.sendingForMs(channelId, end);
+        if (++looks === 2) {
+          openMark();
+          await atSend;
+        }
+        return ms;
+      },
+    };
+    const b = await digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, digests: bDigests, log: memoryLogger('fatal').log, now: () => new Date() });
+    expect(looks).toBe(2);
+    expect(b).toMatchObject({ status: 'wait' });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toBeUndefined();
+    openSend();
+    await expect(a).rejects.toMatchObject({ kind: 'retryable' });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'pending', recipients: { [OK]: 'accepted', [GREY]: 'deferred' } });
+    greylisting = false;
+  });
+});
+
+describe('a digest whose channel is gone after a send reached some recipients but before its ledger write', () => {
+  it('ends failed for good, saying some recipients may be without it, not skipped', async () => {
+    const { stores, hold } = setup('gone-carried');
+    const windowEnd = Date.UTC(2026, 6, 21, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    greylisting = true;
+    // The send lands (OK accepted, GREY deferred) and is carried; the worker dies before the ledger write.
+    const dying = { ...stores.deliveries, recordAttempt: async () => Promise.reject(new Error('killed')) } as typeof stores.deliveries;
+    await expect(digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, deliveries: dying, log: memoryLogger('fatal').log, now: () => new Date() })).rejects.toThrow();
+    greylisting = false;
+    expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toBeUndefined();
+    const removed = { ...state, notifiers: { get: () => undefined, close: async () => undefined } } as unknown as ConfigState;
+    expect(await digestStage({ channelId: 'mail', windowEnd }, { state: removed, ...stores, log: memoryLogger('fatal').log, now: () => new Date() })).toEqual({
+      status: 'skipped',
+      reason: 'unknown-channel',
+    });
+    const entry = await stores.deliveries.get(digestKey('mail', windowEnd));
+    expect(entry).toMatchObject({ status: 'failed', errorKind: 'permanent' });
+    expect(entry?.lastError).toContain('no longer configured');
+    expect(entry?.lastError).toContain('may be without it');
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
+  });
+});

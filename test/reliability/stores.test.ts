@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Dispatch } from '../../src/alerts/routing.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { createAlertStore } from '../../src/store/alerts.js';
-import { createDeliveryStore, LedgerChangedError } from '../../src/store/deliveries.js';
+import { createDeliveryStore, LedgerChangedError, SendMarkedError } from '../../src/store/deliveries.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { createSeenStore } from '../../src/store/seen.js';
@@ -216,6 +216,57 @@ describe('dispatch decisions and digest holdings', () => {
     await digests.markSending('desk', 2_000, 'run-c', 30);
     await new Promise((resolve) => setTimeout(resolve, 80));
     expect(await digests.sendingForMs('desk', 2_000)).toBe(0);
+  });
+
+  it('keeps one send mark per run: a later run\'s mark and its drop leave an earlier run\'s standing', async () => {
+    const digests = createDigestStore(redis, `${prefix}-sending-runs`, 3600);
+    const key = `{${prefix}-sending-runs}:digest-sending:desk:1000`;
+    await digests.markSending('desk', 1_000, 'run-a', 60_000);
+    await digests.markSending('desk', 1_000, 'run-b', 5_000);
+    expect(await digests.sendingForMs('desk', 1_000)).toBeGreaterThan(59_000);
+    await digests.unmarkSending('desk', 1_000, 'run-b');
+    expect(await digests.sendingForMs('desk', 1_000)).toBeGreaterThan(59_000);
+    // The key lasts as long as its longest mark, not past it.
+    expect(await redis.pttl(key)).toBeGreaterThan(59_000);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(60_000);
+    // An expired member counts for nothing and is dropped.
+    await digests.markSending('desk', 1_000, 'run-c', 20);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await digests.unmarkSending('desk', 1_000, 'run-a');
+    expect(await digests.sendingForMs('desk', 1_000)).toBe(0);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('takes a send mark an earlier version left (one string with a TTL) as a live mark, without WRONGTYPE', async () => {
+    const p = `${prefix}-sending-legacy`;
+    const ledger = createDeliveryStore(redis, p, 3600);
+    const digests = createDigestStore(redis, p, 3600);
+    const key = `{${p}}:digest-sending:desk:1000`;
+    await redis.set(key, 'old-run', 'PX', 60_000);
+    await expect(ledger.recordAttempt('digest-desk-1000', { channelId: 'desk' }, { status: 'skipped', at: new Date() }, { raw: null }, { ifUnchanged: true, unlessSending: 1_000 })).rejects.toBeInstanceOf(SendMarkedError);
+    expect(await digests.sendingForMs('desk', 1_000)).toBeGreaterThan(59_000);
+    await digests.markSending('desk', 1_000, 'new-run', 1_000);
+    await digests.unmarkSending('desk', 1_000, 'new-run');
+    expect(await digests.sendingForMs('desk', 1_000)).toBeGreaterThan(58_000);
+  });
+
+  it('refuses a ledger write asked to wait out a live send mark of its window, and writes it once the mark is gone', async () => {
+    const p = `${prefix}-sending-write`;
+    const ledger = createDeliveryStore(redis, p, 3600);
+    const digests = createDigestStore(redis, p, 3600);
+    const d = { channelId: 'desk' };
+    const at = new Date();
+    const { entryAsRead } = await ledger.read('digest-desk-1000');
+    await digests.markSending('desk', 1_000, 'run-a', 60_000);
+    const refused = ledger.recordAttempt('digest-desk-1000', d, { status: 'skipped', response: 'nothing left', at }, entryAsRead, { ifUnchanged: true, unlessSending: 1_000 });
+    await expect(refused).rejects.toBeInstanceOf(SendMarkedError);
+    await expect(refused).rejects.toMatchObject({ forMs: expect.any(Number) });
+    expect(await ledger.get('digest-desk-1000')).toBeUndefined();
+    // Another window's mark is not this one's.
+    await digests.markSending('desk', 2_000, 'run-b', 60_000);
+    await digests.unmarkSending('desk', 1_000, 'run-a');
+    await ledger.recordAttempt('digest-desk-1000', d, { status: 'skipped', response: 'nothing left', at }, entryAsRead, { ifUnchanged: true, unlessSending: 1_000 });
+    expect(await ledger.get('digest-desk-1000')).toMatchObject({ status: 'skipped' });
   });
 
   it('settles a holding only when it records the decision, so a digest that carried the alert is not repeated', async () => {
