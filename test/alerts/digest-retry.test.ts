@@ -1,73 +1,24 @@
-import { Redis } from 'ioredis';
 import type { ParsedMail } from 'mailparser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
-import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
-import { createNotifiers } from '../../src/notifiers/registry.js';
 import { digestStage } from '../../src/pipeline/digest.js';
-import type { ConfigState } from '../../src/pipeline/runtime.js';
 import { createAlertStore } from '../../src/store/alerts.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { makeAlert } from './fixtures.js';
-import { writeConfigDir } from '../helpers/config-dir.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startSmtp } from '../notifiers/smtp.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel } from './email-digest.js';
 
 /**
  * Retries of an email digest, on real Redis and a real SMTP server: a retry sends the deferred recipients the very
  * message the others got, and a window whose alerts a later digest sent ends superseded, not failed.
  */
 const prefix = uniquePrefix('digest-retry');
-const OK = 'ok@example.com';
-const GREY = 'grey@example.com';
 const HOUR = 3_600_000;
 
-let redis: Redis;
-let smtp: Awaited<ReturnType<typeof startSmtp>>;
-let state: ConfigState;
-let cleanupConfig: () => void;
-/** GREY answers 450 at RCPT TO while set (greylisting). */
-let greylisting = false;
-/** Every message fails at DATA with 451 while set (the server in trouble). */
-let failing = false;
-
-beforeAll(async () => {
-  redis = new Redis(testRedisUrl());
-  smtp = await startSmtp({
-    rcpt: (address) => (address === GREY && greylisting ? 450 : undefined),
-    data: () => (failing ? 451 : undefined),
-  });
-  const { dir, cleanup } = writeConfigDir({
-    'sources.yaml': 'sources: []\n',
-    'watchlists.yaml': 'watchlists: []\n',
-    'channels.yaml': `channels:
-  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${GREY}], digest: { schedule: "0 8 * * *" } }
-`,
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
-  });
-  cleanupConfig = cleanup;
-  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
-  state = {
-    config,
-    scorer: undefined as never,
-    notifiers: createNotifiers(config.channels),
-    http: undefined as never,
-    sources: new Map(),
-    watchlists: new Map(),
-    channels: new Map(config.channels.map((c) => [c.id, c])),
-  };
-});
-
-afterAll(async () => {
-  await state?.notifiers.close();
-  await smtp?.close();
-  redis?.disconnect();
-  cleanupConfig?.();
-  await cleanPrefix(prefix);
-});
+useEmailDigestChannel(prefix, '{ schedule: "0 8 * * *" }');
 
 const log = memoryLogger('fatal').log;
 
@@ -90,14 +41,6 @@ function setup(name: string) {
 }
 
 /** The messages of one window's digest that reached each address. */
-function mailsOf(windowEnd: number): Record<string, ParsedMail[]> {
-  const out: Record<string, ParsedMail[]> = { [OK]: [], [GREY]: [] };
-  smtp.received.forEach((mail, i) => {
-    if (mail.headers.get('x-chokepoint-delivery') !== digestKey('mail', windowEnd)) return;
-    for (const address of smtp.envelopes[i]!) out[address]?.push(mail);
-  });
-  return out;
-}
 
 /** What a reader sees of a message: the headers that render it and both bodies. */
 const seen = (mail: ParsedMail) => ({ subject: mail.subject, messageId: mail.messageId, text: mail.text, html: mail.html });
@@ -107,9 +50,9 @@ describe('an email digest retried for a recipient that deferred it', () => {
     const { stores, hold, stage } = setup('updated');
     const windowEnd = Date.UTC(2026, 2, 2, 8);
     await hold('tariff', windowEnd - 2 * HOUR, { id: 'tariff', title: 'Tariff on magnets announced', level: 'info' });
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
+    server.greylisting = false;
     // A new version of the alert before the retry: new title and level, held again for the next digest.
     await hold('tariff', windowEnd + HOUR, { id: 'tariff', version: 2, title: 'Tariff on magnets doubled', level: 'low', sources: ['a', 'b', 'c'] });
 
@@ -132,9 +75,9 @@ describe('an email digest retried for a recipient that deferred it', () => {
     const windowEnd = Date.UTC(2026, 2, 12, 8);
     const heldAt = windowEnd - 2 * HOUR;
     await hold('quota', heldAt, { id: 'quota', title: 'Export quota cut', level: 'info' });
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
+    server.greylisting = false;
     // The carry's write was lost (the worker died before it): the alert is still held, nothing recorded as carried.
     await redis.del(`{${prefix}-uncarried}:digest-carried:mail:${windowEnd}`, `{${prefix}-uncarried}:digest-last:mail`);
     await redis.zadd(`{${prefix}-uncarried}:digest-held:mail`, heldAt, 'quota');
@@ -157,9 +100,9 @@ describe('a digest window whose alerts a later window sent', () => {
     const first = Date.UTC(2026, 3, 1, 8);
     const later = first + 24 * HOUR;
     await hold('ore', first - HOUR);
-    failing = true;
+    server.failing = 451;
     await expect(stage(first)).rejects.toMatchObject({ kind: 'retryable' });
-    failing = false;
+    server.failing = undefined;
     expect((await stores.deliveries.get(digestKey('mail', first)))?.status).toBe('pending');
     await hold('smelter', later - HOUR);
     expect(await stage(later)).toMatchObject({ status: 'delivered', alerts: 2 });
@@ -177,9 +120,9 @@ describe('a digest window whose alerts a later window sent', () => {
     const first = Date.UTC(2026, 3, 11, 8);
     const later = first + 24 * HOUR;
     await hold('ore', first - HOUR);
-    failing = true;
+    server.failing = 451;
     await expect(stage(first)).rejects.toMatchObject({ kind: 'retryable' });
-    failing = false;
+    server.failing = undefined;
     // Its attempts ran out: the job layer recorded it failed (settleDeliveryFailure); no job of it runs again.
     await stores.deliveries.recordAttempt(digestKey('mail', first), { channelId: 'mail' }, { status: 'failed', error: 'given up after 8 attempts', errorKind: 'retryable', at: new Date() });
     expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', first));
@@ -197,9 +140,9 @@ describe('a digest window whose alerts a later window sent', () => {
     const first = Date.UTC(2026, 3, 21, 8);
     const later = first + 24 * HOUR;
     await hold('ore', first - HOUR);
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(first)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
+    server.greylisting = false;
     await stores.deliveries.recordAttempt(digestKey('mail', first), { channelId: 'mail' }, { status: 'failed', error: 'given up after 8 attempts', errorKind: 'retryable', at: new Date() });
     await hold('smelter', later - HOUR);
     expect(await stage(later)).toMatchObject({ status: 'delivered', alerts: 1 });

@@ -1,20 +1,14 @@
-import { Redis } from 'ioredis';
-import type { ParsedMail } from 'mailparser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
-import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
-import { createNotifiers } from '../../src/notifiers/registry.js';
 import { digestStage } from '../../src/pipeline/digest.js';
-import type { ConfigState } from '../../src/pipeline/runtime.js';
 import { createAlertStore } from '../../src/store/alerts.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { makeAlert } from './fixtures.js';
-import { writeConfigDir } from '../helpers/config-dir.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startSmtp } from '../notifiers/smtp.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel } from './email-digest.js';
 
 /**
  * The digest of a window as its first send showed it, on real Redis and a real SMTP server, for a channel that lists
@@ -22,54 +16,12 @@ import { startSmtp } from '../notifiers/smtp.js';
  * retry that nobody has had yet sends what the window holds now, so no held alert is dropped unsent.
  */
 const prefix = uniquePrefix('digest-shown');
-const OK = 'ok@example.com';
-const GREY = 'grey@example.com';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** As in production: the ledger and what a window carried are kept for retention.alertDays (90 by default). */
 const RETENTION_S = 90 * 86_400;
 
-let redis: Redis;
-let smtp: Awaited<ReturnType<typeof startSmtp>>;
-let state: ConfigState;
-let cleanupConfig: () => void;
-let greylisting = false;
-let failing = false;
-
-beforeAll(async () => {
-  redis = new Redis(testRedisUrl());
-  smtp = await startSmtp({
-    rcpt: (address) => (address === GREY && greylisting ? 450 : undefined),
-    data: () => (failing ? 451 : undefined),
-  });
-  const { dir, cleanup } = writeConfigDir({
-    'sources.yaml': 'sources: []\n',
-    'watchlists.yaml': 'watchlists: []\n',
-    'channels.yaml': `channels:
-  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${GREY}], digest: { schedule: "0 8 * * *", maxAlerts: 1 } }
-`,
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
-  });
-  cleanupConfig = cleanup;
-  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
-  state = {
-    config,
-    scorer: undefined as never,
-    notifiers: createNotifiers(config.channels),
-    http: undefined as never,
-    sources: new Map(),
-    watchlists: new Map(),
-    channels: new Map(config.channels.map((c) => [c.id, c])),
-  };
-});
-
-afterAll(async () => {
-  await state?.notifiers.close();
-  await smtp?.close();
-  redis?.disconnect();
-  cleanupConfig?.();
-  await cleanPrefix(prefix);
-});
+useEmailDigestChannel(prefix, '{ schedule: "0 8 * * *", maxAlerts: 1 }');
 
 function setup(name: string) {
   const p = `${prefix}-${name}`;
@@ -96,14 +48,6 @@ function setup(name: string) {
   return { stores, hold, sendAlone, stage, keys, lines: logger.lines };
 }
 
-function mailsOf(windowEnd: number): Record<string, ParsedMail[]> {
-  const out: Record<string, ParsedMail[]> = { [OK]: [], [GREY]: [] };
-  smtp.received.forEach((mail, i) => {
-    if (mail.headers.get('x-chokepoint-delivery') !== digestKey('mail', windowEnd)) return;
-    for (const address of smtp.envelopes[i]!) out[address]?.push(mail);
-  });
-  return out;
-}
 
 /** Two alerts held for the window: `top` listed, `rest` only counted ("1 more"). */
 async function holdTwo(hold: ReturnType<typeof setup>['hold'], windowEnd: number) {
@@ -116,9 +60,9 @@ describe('a digest retried after a send that reached nobody', () => {
     const { stores, hold, sendAlone, stage } = setup('omitted');
     const windowEnd = Date.UTC(2026, 4, 1, 8);
     await holdTwo(hold, windowEnd);
-    failing = true;
+    server.failing = 451;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    failing = false;
+    server.failing = undefined;
     await sendAlone('top', windowEnd + HOUR);
 
     expect(await stage(windowEnd)).toMatchObject({ status: 'delivered', alerts: 1 });
@@ -136,9 +80,9 @@ describe('a digest retried after a send that reached nobody', () => {
     const { stores, hold, sendAlone, stage } = setup('nothing-left');
     const windowEnd = Date.UTC(2026, 4, 11, 8);
     await holdTwo(hold, windowEnd);
-    failing = true;
+    server.failing = 451;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    failing = false;
+    server.failing = undefined;
     expect((await stores.deliveries.get(digestKey('mail', windowEnd)))?.status).toBe('pending');
     await sendAlone('top', windowEnd + HOUR);
     await sendAlone('rest', windowEnd + HOUR);
@@ -157,9 +101,9 @@ describe('the digest as its first send that reached anyone showed it', () => {
     const { hold, stage, keys } = setup('kept');
     const windowEnd = Date.UTC(2026, 4, 21, 8);
     await holdTwo(hold, windowEnd);
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
+    server.greylisting = false;
     const { plan, shown } = keys(windowEnd);
     // The plan (kept as long as the ledger) names the alerts; it holds none of their content.
     expect(await redis.get(plan)).not.toContain('Top magnet story');
@@ -173,9 +117,9 @@ describe('the digest as its first send that reached anyone showed it', () => {
     const { stage, hold, keys } = setup('deleted');
     const windowEnd = Date.UTC(2026, 4, 31, 8);
     await holdTwo(hold, windowEnd);
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
+    server.greylisting = false;
     expect(await redis.exists(keys(windowEnd).shown)).toBe(1);
     expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
     expect(await redis.exists(keys(windowEnd).shown)).toBe(0);
@@ -185,9 +129,9 @@ describe('the digest as its first send that reached anyone showed it', () => {
     const { stage, hold, keys } = setup('superseded');
     const windowEnd = Date.UTC(2026, 5, 10, 8);
     await holdTwo(hold, windowEnd);
-    failing = true;
+    server.failing = 451;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    failing = false;
+    server.failing = undefined;
     expect(await redis.exists(keys(windowEnd).shown)).toBe(1);
     expect(await stage(windowEnd + DAY)).toMatchObject({ status: 'delivered' });
     expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'superseded' });
@@ -200,9 +144,9 @@ describe('the digest as its first send that reached anyone showed it', () => {
       const { stores, hold, stage, keys, lines } = setup(gone === 'expired' ? 'expired' : 'older');
       const windowEnd = Date.UTC(2026, 5, gone === 'expired' ? 20 : 25, 8);
       await holdTwo(hold, windowEnd);
-      greylisting = true;
+      server.greylisting = true;
       await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-      greylisting = false;
+      server.greylisting = false;
       const { plan, shown } = keys(windowEnd);
       await redis.del(shown);
       if (gone !== 'expired') {

@@ -1,10 +1,6 @@
-import { Redis } from 'ioredis';
-import type { ParsedMail } from 'mailparser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
-import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
-import { createNotifiers } from '../../src/notifiers/registry.js';
 import { digestStage } from '../../src/pipeline/digest.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
 import { createAlertStore } from '../../src/store/alerts.js';
@@ -12,9 +8,8 @@ import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDigestStore, type DigestStore } from '../../src/store/digests.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { makeAlert } from './fixtures.js';
-import { writeConfigDir } from '../helpers/config-dir.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startSmtp } from '../notifiers/smtp.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel } from './email-digest.js';
 
 /**
  * A digest window that some recipients have, on real Redis and a real SMTP server: a twin run of its job (the lock
@@ -22,54 +17,12 @@ import { startSmtp } from '../notifiers/smtp.js';
  * drop the message those still without it are owed.
  */
 const prefix = uniquePrefix('digest-twin');
-const OK = 'ok@example.com';
-const GREY = 'grey@example.com';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** As in production: the ledger and what a window carried are kept for retention.alertDays (90 by default). */
 const RETENTION_S = 90 * 86_400;
 
-let redis: Redis;
-let smtp: Awaited<ReturnType<typeof startSmtp>>;
-let state: ConfigState;
-let cleanupConfig: () => void;
-let greylisting = false;
-let failing: number | undefined;
-
-beforeAll(async () => {
-  redis = new Redis(testRedisUrl());
-  smtp = await startSmtp({
-    rcpt: (address) => (address === GREY && greylisting ? 450 : undefined),
-    data: () => failing,
-  });
-  const { dir, cleanup } = writeConfigDir({
-    'sources.yaml': 'sources: []\n',
-    'watchlists.yaml': 'watchlists: []\n',
-    'channels.yaml': `channels:
-  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${GREY}], digest: { schedule: "0 8 * * *", maxAlerts: 1 } }
-`,
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
-  });
-  cleanupConfig = cleanup;
-  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
-  state = {
-    config,
-    scorer: undefined as never,
-    notifiers: createNotifiers(config.channels),
-    http: undefined as never,
-    sources: new Map(),
-    watchlists: new Map(),
-    channels: new Map(config.channels.map((c) => [c.id, c])),
-  };
-});
-
-afterAll(async () => {
-  await state?.notifiers.close();
-  await smtp?.close();
-  redis?.disconnect();
-  cleanupConfig?.();
-  await cleanPrefix(prefix);
-});
+useEmailDigestChannel(prefix, '{ schedule: "0 8 * * *", maxAlerts: 1 }');
 
 function setup(name: string) {
   const p = `${prefix}-${name}`;
@@ -97,26 +50,18 @@ function setup(name: string) {
   return { stores, hold, sendAlone, stage, keys, lines: logger.lines };
 }
 
-function mailsOf(windowEnd: number): Record<string, ParsedMail[]> {
-  const out: Record<string, ParsedMail[]> = { [OK]: [], [GREY]: [] };
-  smtp.received.forEach((mail, i) => {
-    if (mail.headers.get('x-chokepoint-delivery') !== digestKey('mail', windowEnd)) return;
-    for (const address of smtp.envelopes[i]!) out[address]?.push(mail);
-  });
-  return out;
-}
 
 describe('twin runs of a digest job', () => {
   it('sends the window to a recipient that deferred the twin\'s send, when the other run read the window before that send', async () => {
     const { stores, hold, stage } = setup('twin');
     const windowEnd = Date.UTC(2026, 4, 1, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    failing = 451;
+    server.failing = 451;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    failing = undefined;
+    server.failing = undefined;
     // The retry runs twice at once: B has read the entry and found nothing carried when A sends (OK accepts, GREY
     // defers), carries and records.
-    greylisting = true;
+    server.greylisting = true;
     let twinRan = false;
     const seenByB: DigestStore = {
       ...stores.digests,
@@ -134,7 +79,7 @@ describe('twin runs of a digest job', () => {
     expect(entry?.status).toBe('pending');
     expect(entry?.recipients).toEqual({ [OK]: 'accepted', [GREY]: 'deferred' });
 
-    greylisting = false;
+    server.greylisting = false;
     expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
     const mails = mailsOf(windowEnd);
     expect(mails[OK]).toHaveLength(1);
@@ -148,12 +93,12 @@ describe('a digest that fails for good after some recipients have it', () => {
     const { stores, hold, stage, keys } = setup('permanent');
     const windowEnd = Date.UTC(2026, 4, 11, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
-    failing = 554;
+    server.greylisting = false;
+    server.failing = 554;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'permanent' });
-    failing = undefined;
+    server.failing = undefined;
     expect(await redis.exists(keys(windowEnd).shown)).toBe(1);
     await stores.alerts.update('top', async (a) => ({ alert: { ...a!, title: 'Top magnet story, updated later' }, result: null }));
 
@@ -170,9 +115,9 @@ describe('a digest whose channel is gone after some recipients have it', () => {
     const { stores, hold, stage } = setup('gone');
     const windowEnd = Date.UTC(2026, 4, 21, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    greylisting = true;
+    server.greylisting = true;
     await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-    greylisting = false;
+    server.greylisting = false;
     const removed = { ...state, notifiers: { get: () => undefined, close: async () => undefined } } as unknown as ConfigState;
     expect(await digestStage({ channelId: 'mail', windowEnd }, { state: removed, ...stores, log: memoryLogger('fatal').log, now: () => new Date() })).toEqual({
       status: 'skipped',
@@ -214,11 +159,11 @@ describe('a twin run that finds nothing left while the other run\'s send of the 
     const { stores, hold, stage, keys } = setup(name);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
     if (earlierAttempt) {
-      failing = 451;
+      server.failing = 451;
       await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-      failing = undefined;
+      server.failing = undefined;
     }
-    greylisting = true;
+    server.greylisting = true;
     let a: unknown;
     const inSend = pausedInSend(async () => {
       await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
@@ -230,7 +175,7 @@ describe('a twin run that finds nothing left while the other run\'s send of the 
   }
 
   async function expectOwedMessageArrives(windowEnd: number, stage: (windowEnd: number) => Promise<unknown>) {
-    greylisting = false;
+    server.greylisting = false;
     expect(await stage(windowEnd)).toMatchObject({ status: 'delivered' });
     const mails = mailsOf(windowEnd);
     expect(mails[OK]).toHaveLength(1);
@@ -264,9 +209,9 @@ describe('a twin run that finds nothing left while the other run\'s send of the 
     const windowEnd = Date.UTC(2026, 5, earlierAttempt ? 16 : 17, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
     if (earlierAttempt) {
-      failing = 451;
+      server.failing = 451;
       await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-      failing = undefined;
+      server.failing = undefined;
     }
     const sentBefore = mailsOf(windowEnd);
     // B has planned what to send and pauses before it marks its send; meanwhile the alert moves on and A ends the window.
@@ -297,14 +242,14 @@ describe('a third run of a digest job that sends while another run\'s send is st
     const { stores, hold, stage } = setup('third-run');
     const windowEnd = Date.UTC(2026, 6, 1, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    greylisting = true;
+    server.greylisting = true;
     let d: unknown;
     let leftAfterC = 0;
     const inSend = pausedInSend(async () => {
       // C marks its own send, fails it (451 for all) and drops its mark: B's send is still out.
-      failing = 451;
+      server.failing = 451;
       await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
-      failing = undefined;
+      server.failing = undefined;
       leftAfterC = await stores.digests.sendingForMs('mail', windowEnd);
       await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
       d = await stage(windowEnd);
@@ -322,7 +267,7 @@ describe('a run ending a window while another run marks its send between the che
     const { stores, hold } = setup('mark-race');
     const windowEnd = Date.UTC(2026, 6, 11, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    greylisting = true;
+    server.greylisting = true;
     let reachedMark!: () => void;
     const atMark = new Promise<void>((resolve) => (reachedMark = resolve));
     let openMark!: () => void;
@@ -367,7 +312,7 @@ describe('a run ending a window while another run marks its send between the che
     openSend();
     await expect(a).rejects.toMatchObject({ kind: 'retryable' });
     expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'pending', recipients: { [OK]: 'accepted', [GREY]: 'deferred' } });
-    greylisting = false;
+    server.greylisting = false;
   });
 });
 
@@ -376,11 +321,11 @@ describe('a digest whose channel is gone after a send reached some recipients bu
     const { stores, hold } = setup('gone-carried');
     const windowEnd = Date.UTC(2026, 6, 21, 8);
     await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    greylisting = true;
+    server.greylisting = true;
     // The send lands (OK accepted, GREY deferred) and is carried; the worker dies before the ledger write.
     const dying = { ...stores.deliveries, recordAttempt: async () => Promise.reject(new Error('killed')) } as typeof stores.deliveries;
     await expect(digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, deliveries: dying, log: memoryLogger('fatal').log, now: () => new Date() })).rejects.toThrow();
-    greylisting = false;
+    server.greylisting = false;
     expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
     expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toBeUndefined();
     const removed = { ...state, notifiers: { get: () => undefined, close: async () => undefined } } as unknown as ConfigState;
