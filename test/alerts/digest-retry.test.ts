@@ -1,15 +1,8 @@
 import type { ParsedMail } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
-import { memoryLogger } from '../../src/log.js';
-import { digestStage } from '../../src/pipeline/digest.js';
-import { createAlertStore } from '../../src/store/alerts.js';
-import { createDeliveryStore } from '../../src/store/deliveries.js';
-import { createDigestStore } from '../../src/store/digests.js';
-import { createDispatchStore } from '../../src/store/dispatch.js';
-import { makeAlert } from './fixtures.js';
 import { uniquePrefix } from '../helpers/redis.js';
-import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel } from './email-digest.js';
+import { GREY, OK, mailsOf, redis, server, useEmailDigestChannel, windowStores } from './email-digest.js';
 
 /**
  * Retries of an email digest, on real Redis and a real SMTP server: a retry sends the deferred recipients the very
@@ -20,24 +13,8 @@ const HOUR = 3_600_000;
 
 useEmailDigestChannel(prefix, '{ schedule: "0 8 * * *" }');
 
-const log = memoryLogger('fatal').log;
-
-/** The stores of one test (its own prefix), the stage over them, and a way to hold an alert version for the digest. */
 function setup(name: string) {
-  const p = `${prefix}-${name}`;
-  const stores = {
-    alerts: createAlertStore(redis, p, { days: 1, count: 1000 }),
-    deliveries: createDeliveryStore(redis, p, 3600),
-    digests: createDigestStore(redis, p, 3600),
-  };
-  const dispatch = createDispatchStore(redis, p, 3600);
-  const hold = async (id: string, at: number, overrides: Parameters<typeof makeAlert>[0] = { id }) => {
-    const alert = makeAlert({ ...overrides, id });
-    await stores.alerts.update(id, async () => ({ alert, result: null }));
-    await dispatch.record(id, { channelId: 'mail', version: alert.version, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
-  };
-  const stage = (windowEnd: number) => digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, log, now: () => new Date() });
-  return { stores, hold, stage };
+  return windowStores(`${prefix}-${name}`, { retentionSeconds: 3600, alertDays: 1, logLevel: 'fatal' });
 }
 
 /** The messages of one window's digest that reached each address. */

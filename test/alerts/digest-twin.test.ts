@@ -3,13 +3,9 @@ import { digestKey } from '../../src/alerts/digest.js';
 import { memoryLogger } from '../../src/log.js';
 import { digestStage } from '../../src/pipeline/digest.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
-import { createAlertStore } from '../../src/store/alerts.js';
-import { createDeliveryStore } from '../../src/store/deliveries.js';
-import { createDigestStore, type DigestStore } from '../../src/store/digests.js';
-import { createDispatchStore } from '../../src/store/dispatch.js';
-import { makeAlert } from './fixtures.js';
+import type { DigestStore } from '../../src/store/digests.js';
 import { uniquePrefix } from '../helpers/redis.js';
-import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel } from './email-digest.js';
+import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel, windowStores } from './email-digest.js';
 
 /**
  * A digest window that some recipients have, on real Redis and a real SMTP server: a twin run of its job (the lock
@@ -25,29 +21,7 @@ const RETENTION_S = 90 * 86_400;
 useEmailDigestChannel(prefix, '{ schedule: "0 8 * * *", maxAlerts: 1 }');
 
 function setup(name: string) {
-  const p = `${prefix}-${name}`;
-  const stores = {
-    alerts: createAlertStore(redis, p, { days: 90, count: 1000 }),
-    deliveries: createDeliveryStore(redis, p, RETENTION_S),
-    digests: createDigestStore(redis, p, RETENTION_S),
-  };
-  const dispatch = createDispatchStore(redis, p, RETENTION_S);
-  const logger = memoryLogger('info');
-  const hold = async (id: string, at: number, overrides: Parameters<typeof makeAlert>[0] = { id }) => {
-    const alert = makeAlert({ ...overrides, id });
-    await stores.alerts.update(id, async () => ({ alert, result: null }));
-    await dispatch.record(id, { channelId: 'mail', version: alert.version, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
-  };
-  /** A newer version of the alert, sent on its own: it leaves the digest holding. */
-  const sendAlone = async (id: string, at: number) => {
-    const alert = makeAlert({ id, version: 2, title: `${id} escalated`, level: 'high', score: 95 });
-    await stores.alerts.update(id, async () => ({ alert, result: null }));
-    await dispatch.record(id, { channelId: 'mail', version: 2, mode: 'immediate', why: 'level' as never, sendAt: at, decidedAt: at });
-  };
-  const stage = (windowEnd: number, digests: DigestStore = stores.digests) =>
-    digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, digests, log: logger.log, now: () => new Date() });
-  const keys = (windowEnd: number) => ({ plan: `{${p}}:digest-plan:mail:${windowEnd}`, shown: `{${p}}:digest-shown:mail:${windowEnd}` });
-  return { stores, hold, sendAlone, stage, keys, lines: logger.lines };
+  return windowStores(`${prefix}-${name}`, { retentionSeconds: RETENTION_S, alertDays: 90 });
 }
 
 

@@ -1,19 +1,15 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
-import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
-import { createNotifiers } from '../../src/notifiers/registry.js';
 import { digestStage } from '../../src/pipeline/digest.js';
-import type { ConfigState } from '../../src/pipeline/runtime.js';
 import { createAlertStore } from '../../src/store/alerts.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { writeConfigDir } from '../helpers/config-dir.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { startSmtp } from '../notifiers/smtp.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { GREY, OK, redis, server, smtp, state, useEmailDigestChannel } from '../alerts/email-digest.js';
 
 /**
  * What an email digest carries from its first send that reached anyone, run stage by stage on real Redis and SMTP.
@@ -22,55 +18,11 @@ import { startSmtp } from '../notifiers/smtp.js';
  * alert twice only if the killed run had not yet recorded that it has it (the at-least-once window).
  */
 const prefix = uniquePrefix('digest-carry');
-const OK = 'ok@example.com';
-const FULL = 'full@example.com';
+/** The recipient that defers while `server.greylisting` is set. */
+const FULL = GREY;
 const HOUR = 3_600_000;
 
-let redis: Redis;
-let smtp: Awaited<ReturnType<typeof startSmtp>>;
-let state: ConfigState;
-let cleanupConfig: () => void;
-let fullDefers = false;
-/** Called when the SMTP server has taken a message's data: the send is out. */
-let onData: (() => void) | undefined;
-
-beforeAll(async () => {
-  redis = new Redis(testRedisUrl());
-  smtp = await startSmtp({
-    rcpt: (address) => (address === FULL && fullDefers ? 450 : undefined),
-    data: () => {
-      onData?.();
-      return undefined;
-    },
-  });
-  const { dir, cleanup } = writeConfigDir({
-    'sources.yaml': 'sources: []\n',
-    'watchlists.yaml': 'watchlists: []\n',
-    'channels.yaml': `channels:
-  - { id: mail, kind: email, smtpUrl: "${smtp.smtpUrl}", from: "Chokepoint <alerts@example.com>", to: [${OK}, ${FULL}], digest: { schedule: "0 8 * * *" } }
-`,
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
-  });
-  cleanupConfig = cleanup;
-  const config = loadConfig(dir, { REDIS_URL: testRedisUrl() });
-  state = {
-    config,
-    scorer: undefined as never,
-    notifiers: createNotifiers(config.channels),
-    http: undefined as never,
-    sources: new Map(),
-    watchlists: new Map(),
-    channels: new Map(config.channels.map((c) => [c.id, c])),
-  };
-});
-
-afterAll(async () => {
-  await state?.notifiers.close();
-  await smtp?.close();
-  redis?.disconnect();
-  cleanupConfig?.();
-  await cleanPrefix(prefix);
-});
+useEmailDigestChannel(prefix, '{ schedule: "0 8 * * *" }');
 
 const WRITES = new Set(['set', 'del', 'zadd', 'zrem', 'hset', 'expire', 'eval', 'evalsha']);
 
@@ -146,9 +98,9 @@ async function killedAt(writes: number, { fullDefersFirst, laterWindowFirst }: {
   };
   await hold(one, w1 - HOUR);
 
-  fullDefers = fullDefersFirst;
+  server.greylisting = fullDefersFirst;
   const dying = dyingRedis(writes);
-  onData = dying.arm;
+  server.onData = dying.arm;
   const run = await Promise.race([
     stage(w1, storesOn(dying.client, p)).then(
       () => 'ran',
@@ -156,10 +108,10 @@ async function killedAt(writes: number, { fullDefersFirst, laterWindowFirst }: {
     ),
     dying.killed.then(() => 'killed'),
   ]);
-  onData = undefined;
+  server.onData = undefined;
   const recorded = (await stores.deliveries.get(digestKey('mail', w1)))?.recipients ?? {};
 
-  fullDefers = false;
+  server.greylisting = false;
   await hold(two, w1 + HOUR);
   const next = [() => stage(w1, stores), () => stage(w2, stores)];
   for (const go of laterWindowFirst ? next.reverse() : next) await go();
@@ -201,10 +153,10 @@ describe('an email digest whose carried alerts have all expired', () => {
     const windowEnd = Date.UTC(2025, 0, 1);
     await stores.alerts.update('gone-one', async () => ({ alert: makeAlert({ id: 'gone-one' }), result: null }));
     await createDispatchStore(redis, p, 3600).record('gone-one', { channelId: 'mail', version: 1, mode: 'digest', why: 'below-immediate-level', decidedAt: windowEnd - HOUR });
-    fullDefers = true;
+    server.greylisting = true;
     await expect(stage(windowEnd, stores)).rejects.toMatchObject({ kind: 'retryable' });
     await redis.del(`{${p}}:alert:gone-one`);
-    fullDefers = false;
+    server.greylisting = false;
     const sent = smtp.received.length;
     expect(await stage(windowEnd, stores)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
     expect(smtp.received).toHaveLength(sent);
