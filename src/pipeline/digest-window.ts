@@ -164,9 +164,12 @@ export async function endUnsent(deps: DigestDeps, window: WindowRead, response: 
       await endWindow(deps, window, { status: 'skipped', response });
       await forgetShown(deps, window.channelId, window.windowEnd);
     } else {
-      // No entry and no send planned: nothing to end (a window with nothing held ends so). A message kept by a run that
-      // died is left to expire.
+      // No entry and no send planned: nothing to write in the ledger (a window with nothing held ends so), but the
+      // window is recorded ended in its plan's place. A twin run paused before planning its send then finds it ended
+      // and sends nothing, and one that planned first makes this run decide again. A message kept by a run that died
+      // is left to expire.
       await stillAsRead(deps, window);
+      if (!(await deps.digests.endUnplanned(window.channelId, window.windowEnd))) throw new WindowChanged(window.key);
     }
     return;
   }

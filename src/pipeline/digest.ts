@@ -7,7 +7,7 @@ import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import { DeliveryError } from '../errors.js';
-import type { CarriedDigest, DigestStore, HeldAlert } from '../store/digests.js';
+import { ENDED_UNPLANNED, type CarriedDigest, type DigestStore, type HeldAlert } from '../store/digests.js';
 import type { NotifierEntry } from '../notifiers/registry.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { awaitTurn, recordFailedSend, recordSent, writeAfterSend } from './deliver.js';
@@ -34,7 +34,8 @@ export type DigestOutcome =
   /**
    * superseded: nothing of its own to send, a later window's digest took what it held (no send of it had reached
    * anyone; its ledger entry ends skipped, naming that window); alerts-expired: every alert it carried is gone, so its
-   * remaining recipients cannot be sent it; ended: its ledger entry had already ended skipped.
+   * remaining recipients cannot be sent it; ended: its ledger entry had already ended skipped, or a run had found
+   * nothing to send in it before any send of it was planned.
    */
   | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' | 'ended' }
   | { status: 'wait'; untilMs: number }
@@ -94,7 +95,8 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
     const reason = entry ? 'no-digest' : 'unknown-channel';
     const why = entry ? 'the channel no longer sends digests' : 'the channel is no longer configured';
     const carried = await deps.digests.carried(channelId, windowEnd);
-    const sendPlanned = (await deps.digests.planned(channelId, windowEnd)) !== undefined;
+    const plan = await deps.digests.planned(channelId, windowEnd);
+    const sendPlanned = plan !== undefined && plan !== ENDED_UNPLANNED;
     await endUnsent(deps, { key, channelId, windowEnd, existing, entryAsRead, carried, sendPlanned }, `not sent: ${why}`);
     return { status: 'skipped', reason };
   }
@@ -103,7 +105,10 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   if (existing?.status === 'skipped') return { status: 'skipped', reason: 'ended' };
   const carried = await deps.digests.carried(channelId, windowEnd);
   // What the window's first send was about to send, if a run got as far as sending.
-  const planned: CarriedDigest | undefined = await deps.digests.planned(channelId, windowEnd);
+  const plan = await deps.digests.planned(channelId, windowEnd);
+  // A run found nothing to send before any planned a send: the window is over (what is held goes with the next one).
+  if (plan === ENDED_UNPLANNED) return { status: 'skipped', reason: 'ended' };
+  const planned: CarriedDigest | undefined = plan;
   const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried, sendPlanned: planned !== undefined };
   if (existing?.status === 'delivered') {
     // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
@@ -150,11 +155,12 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
     if (!entry.channel.digest.sendEmpty) {
       // Nothing to send as this run read the window; a twin run may have sent it since (carrying what it held).
       await stillAsRead(deps, window);
+      // Ended first: a twin run that planned a send meanwhile refuses the ending, and this run decides again.
+      await endUnsent(deps, window, NOTHING_LEFT);
       if (!carried) {
         await deps.digests.clear(channelId, contents.held);
         await deps.digests.setLastWindowEnd(channelId, windowEnd);
       }
-      await endUnsent(deps, window, NOTHING_LEFT);
       return { status: 'empty' };
     }
   }
@@ -169,10 +175,14 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   if (!carried && !planned) {
     // Recorded before the first send: a retry after a send whose carry failed sends and carries exactly these entries.
     const recorded = await deps.digests.plan(channelId, windowEnd, contents);
+    // A twin run (the job's lock lapsed) found nothing left and completed the job: a send now would never be retried.
+    if (recorded === ENDED_UNPLANNED) throw new WindowChanged(key);
     // A twin run's plan may have been recorded first: this run sends what that one was about to.
     if (!sameEntries(recorded.held, contents.held)) {
       contents = entriesOf(recorded);
       digest = await digestOf(deps, entry.channel, windowEnd, contents, undefined);
+      // Nothing of that plan left to show: decide again from it, as a run that read it would (it ends the window).
+      if (digest.alerts.length === 0 && !entry.channel.digest.sendEmpty) throw new WindowChanged(key);
     }
   }
   // Before the send: a worker killed once it is out must not leave recipients with a message nobody kept.

@@ -44,11 +44,19 @@ export interface DigestStore {
   /**
    * What the window's digest was first about to send, recorded before its first send (the first record wins and is
    * returned): a retry after a send whose carry failed sends and carries exactly that, never an alert held after the
-   * first send read the holding.
+   * first send read the holding. ENDED_UNPLANNED if a run ended the window first with nothing to send: no send of it
+   * may go out.
    */
-  plan(channelId: string, windowEnd: number, contents: CarriedDigest): Promise<CarriedDigest>;
-  /** The window's recorded plan, if a send of it was attempted. */
-  planned(channelId: string, windowEnd: number): Promise<CarriedDigest | undefined>;
+  plan(channelId: string, windowEnd: number, contents: CarriedDigest): Promise<WindowPlan>;
+  /** The window's recorded plan, if a send of it was attempted, or ENDED_UNPLANNED. */
+  planned(channelId: string, windowEnd: number): Promise<WindowPlan | undefined>;
+  /**
+   * A run found nothing to send in the window, with no send of it planned: records the window ended in the plan's
+   * place, unless a twin run (its job's lock lapsed) recorded its plan first (false: that run may send it). Exclusive
+   * with plan(), so that a twin paused before planning cannot send a window whose job this run completes: a recipient
+   * deferring that send would never be retried. Kept as long as a run of the job may last (`shownSeconds`).
+   */
+  endUnplanned(channelId: string, windowEnd: number): Promise<boolean>;
   /**
    * Keeps the digest a send of the window is about to show, one that nobody has yet (it replaces what an earlier send
    * that reached nobody showed): the window's later sends, to recipients that deferred it, show the same message.
@@ -80,6 +88,12 @@ export interface DigestStore {
  */
 export const SHOWN_SECONDS = 7 * 86_400;
 
+/** A window's plan: what its first send was about to send, or ENDED_UNPLANNED. */
+export type WindowPlan = CarriedDigest | typeof ENDED_UNPLANNED;
+
+/** In a window's plan's place: a run ended the window with nothing to send before any run planned a send of it. */
+export const ENDED_UNPLANNED = 'ended-unplanned';
+
 /** More than any digest could show; beyond it the oldest held entries give way. */
 export const MAX_HELD = 5_000;
 
@@ -107,7 +121,8 @@ if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[3]) then redis.ca
 return 1
 `);
 
-// KEYS: 1 the window's plan. ARGV: record JSON, retention s. The first plan recorded wins; returns the one kept.
+// KEYS: 1 the window's plan. ARGV: record JSON (or the ended marker), retention s. The first record wins (a plan, or
+// the window ended unplanned); returns the one kept.
 const PLAN = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 return redis.call('GET', KEYS[1])
@@ -160,7 +175,8 @@ type StoredCarry = { windowStart: number; held: Array<[string, number]> };
 
 /**
  * `retentionSeconds` also keeps a window's carried record and plan as long as the ledger keeps its delivery; its
- * digest as shown is kept `shownSeconds` (SHOWN_SECONDS, never longer than retention).
+ * digest as shown, and its ending with nothing planned, are kept `shownSeconds` (SHOWN_SECONDS, never longer than
+ * retention).
  */
 export function createDigestStore(redis: Redis, prefix: string, retentionSeconds: number, shownSeconds = Math.min(SHOWN_SECONDS, retentionSeconds)): DigestStore {
   const heldKey = (channelId: string) => digestHeldKey(prefix, channelId);
@@ -176,6 +192,7 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
     const record = JSON.parse(raw) as StoredCarry;
     return { windowStart: record.windowStart, held: record.held.map(([alertId, heldAt]) => ({ alertId, heldAt })) };
   };
+  const parsedPlan = (raw: string | null): WindowPlan | undefined => (raw === ENDED_UNPLANNED ? ENDED_UNPLANNED : parsed(raw));
   return {
     async pending(channelId, upToMs) {
       const flat = await redis.zrangebyscore(heldKey(channelId), '-inf', String(upToMs), 'WITHSCORES');
@@ -207,10 +224,13 @@ export function createDigestStore(redis: Redis, prefix: string, retentionSeconds
       );
     },
     async plan(channelId, windowEnd, contents) {
-      return parsed(await PLAN<string>(redis, [planKey(channelId, windowEnd)], [stored(contents), retentionSeconds]))!;
+      return parsedPlan(await PLAN<string>(redis, [planKey(channelId, windowEnd)], [stored(contents), retentionSeconds]))!;
     },
     async planned(channelId, windowEnd) {
-      return parsed(await redis.get(planKey(channelId, windowEnd)));
+      return parsedPlan(await redis.get(planKey(channelId, windowEnd)));
+    },
+    async endUnplanned(channelId, windowEnd) {
+      return (await PLAN<string>(redis, [planKey(channelId, windowEnd)], [ENDED_UNPLANNED, shownSeconds])) === ENDED_UNPLANNED;
     },
     async show(channelId, windowEnd, digest) {
       await redis.set(shownKey(channelId, windowEnd), JSON.stringify(digest), 'EX', shownSeconds);

@@ -202,6 +202,84 @@ describe('a twin run that finds nothing left while the other run\'s send of the 
     expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'skipped', response: expect.stringContaining('nothing left to send') });
   });
 
+  it('does not send a window that the job\'s re-run ended with nothing planned while this run was paused just before planning', async () => {
+    const { stores, hold, stage, keys } = setup('paused-before-plan');
+    const windowEnd = Date.UTC(2026, 5, 18, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    server.greylisting = true;
+    // B has read the window (top held) and pauses just before it records its plan; meanwhile the alert moves on to the
+    // next window and the job's re-run A finds nothing left, with no plan or entry to end, and completes the job.
+    let a: unknown;
+    const pausedBeforePlan: DigestStore = {
+      ...stores.digests,
+      plan: async (channelId, end, contents) => {
+        if (a === undefined) {
+          await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
+          a = await stage(windowEnd);
+        }
+        return stores.digests.plan(channelId, end, contents);
+      },
+    };
+    // Were B to send now, GREY would defer it and, the job being complete, never be sent it.
+    const b = await stage(windowEnd, pausedBeforePlan);
+    server.greylisting = false;
+    expect(a).toEqual({ status: 'empty' });
+    expect(b).toEqual({ status: 'skipped', reason: 'ended' });
+    expect(mailsOf(windowEnd)).toEqual({ [OK]: [], [GREY]: [] });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toBeUndefined();
+    expect(await redis.exists(keys(windowEnd).shown)).toBe(0);
+    // The alert's newer version goes with the next window, as if B had never run.
+    expect((await stores.digests.pending('mail', windowEnd + DAY)).map((h) => h.alertId)).toEqual(['top']);
+    // The ending outlives any run of the job, and no longer.
+    const ttl = await redis.ttl(keys(windowEnd).plan);
+    expect(ttl).toBeGreaterThan(86_400);
+    expect(ttl).toBeLessThanOrEqual(7 * 86_400);
+  });
+
+  it('ends the window in the ledger instead when a twin run planned its send just before this run\'s ending', async () => {
+    const { stores, hold, stage, keys } = setup('planned-before-end');
+    const windowEnd = Date.UTC(2026, 5, 19, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    const twinsPlan = { windowStart: windowEnd - DAY, held: await stores.digests.pending('mail', windowEnd) };
+    await hold('top', windowEnd + HOUR, { id: 'top', version: 2, title: 'Top magnet story, changed', level: 'medium', score: 91 });
+    // A finds nothing left; the twin B records its plan between A's read and A's ending.
+    const endings: boolean[] = [];
+    const twinPlansFirst: DigestStore = {
+      ...stores.digests,
+      endUnplanned: async (channelId, end) => {
+        if (endings.length === 0) await stores.digests.plan(channelId, end, twinsPlan);
+        endings.push(await stores.digests.endUnplanned(channelId, end));
+        return endings.at(-1)!;
+      },
+    };
+    expect(await stage(windowEnd, twinPlansFirst)).toEqual({ status: 'empty' });
+    expect(endings).toEqual([false]);
+    expect(await redis.get(keys(windowEnd).plan)).toContain('top');
+    // B, marking its send later, finds the window ended and sends nothing (as when paused just before its send).
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'skipped', response: expect.stringContaining('nothing left to send') });
+    expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'ended' });
+    expect(mailsOf(windowEnd)).toEqual({ [OK]: [], [GREY]: [] });
+  });
+
+  it('sends nothing when a twin run\'s plan, recorded first, holds only alerts that are gone', async () => {
+    const { stores, hold, stage } = setup('twin-plan-empty');
+    const windowEnd = Date.UTC(2026, 5, 20, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    // The twin planned an alert that is no longer stored (past retention) and died before its send.
+    const twinPlansFirst: DigestStore = {
+      ...stores.digests,
+      plan: async (channelId, end, contents) => {
+        await stores.digests.plan(channelId, end, { windowStart: contents.windowStart, held: [{ alertId: 'gone', heldAt: windowEnd - 3 * HOUR }] });
+        return stores.digests.plan(channelId, end, contents);
+      },
+    };
+    expect(await stage(windowEnd, twinPlansFirst)).toEqual({ status: 'empty' });
+    expect(mailsOf(windowEnd)).toEqual({ [OK]: [], [GREY]: [] });
+    expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'skipped' });
+    // What this run read stays held for the next window.
+    expect((await stores.digests.pending('mail', windowEnd + DAY)).map((h) => h.alertId)).toEqual(['top']);
+  });
+
   it('ends the window as before once the send has landed: nothing is held up after it', async () => {
     const { stores, hold, stage } = setup('inflight-after');
     const windowEnd = Date.UTC(2026, 5, 21, 8);
