@@ -73,6 +73,9 @@ export async function skippedFor(deps: DigestDeps, window: WindowRead, skip: Ski
   const ends = existing ? existing.status !== 'delivered' : window.sendPlanned && skip.reason === 'superseded';
   if (!ends) {
     await stillAsRead(deps, window);
+    // No entry, no plan: ended in the plan's place, so that a twin run paused before planning sends nothing (see
+    // endUnsent). A plan recorded first makes this run decide again.
+    if (!existing && !window.sendPlanned && !(await deps.digests.endUnplanned(window.channelId, window.windowEnd))) throw new WindowChanged(window.key);
   } else if (skip.reason === 'superseded') {
     await endWindow(deps, window, { status: 'skipped', response: supersededBy(window.channelId, skip.by) });
   } else {

@@ -106,8 +106,7 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   const carried = await deps.digests.carried(channelId, windowEnd);
   // What the window's first send was about to send, if a run got as far as sending.
   const plan = await deps.digests.planned(channelId, windowEnd);
-  // A run found nothing to send before any planned a send: the window is over (what is held goes with the next one).
-  if (plan === ENDED_UNPLANNED) return { status: 'skipped', reason: 'ended' };
+  if (plan === ENDED_UNPLANNED) return endedUnplanned(deps, { key, channelId, windowEnd, existing, entryAsRead, carried, sendPlanned: false });
   const planned: CarriedDigest | undefined = plan;
   const window: WindowRead = { key, channelId, windowEnd, existing, entryAsRead, carried, sendPlanned: planned !== undefined };
   if (existing?.status === 'delivered') {
@@ -198,6 +197,18 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   } finally {
     await unmarkSending(deps, window, token);
   }
+}
+
+/**
+ * A run found nothing to send in the window before any run planned a send of it: the window is over, and what is held
+ * goes with the next one. Repeats what that run may not have got to after its ending (it died, or the write failed):
+ * moving lastWindowEnd up, and ending an entry (its job given up on that failure, then retried by an operator).
+ */
+async function endedUnplanned(deps: DigestDeps, window: WindowRead): Promise<DigestOutcome> {
+  await deps.digests.setLastWindowEnd(window.channelId, window.windowEnd);
+  if (!window.existing) return { status: 'skipped', reason: 'ended' };
+  await endUnsent(deps, window, NOTHING_LEFT);
+  return { status: 'empty' };
 }
 
 /** Sends the window's digest and records what the send achieved: carried, then the ledger. */

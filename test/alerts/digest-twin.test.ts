@@ -1,9 +1,11 @@
+import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
 import { memoryLogger } from '../../src/log.js';
 import { digestStage } from '../../src/pipeline/digest.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
-import type { DigestStore } from '../../src/store/digests.js';
+import { ENDED_UNPLANNED, type DigestStore } from '../../src/store/digests.js';
+import { settleDeliveryFailure } from '../../src/queue/delivery-job.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel, windowStores } from './email-digest.js';
 
@@ -278,6 +280,61 @@ describe('a twin run that finds nothing left while the other run\'s send of the 
     expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toMatchObject({ status: 'skipped' });
     // What this run read stays held for the next window.
     expect((await stores.digests.pending('mail', windowEnd + DAY)).map((h) => h.alertId)).toEqual(['top']);
+  });
+
+  it('does not send a window that the job\'s re-run found superseded while this run was paused just before planning', async () => {
+    const { stores, hold, stage } = setup('superseded-before-plan');
+    const w1 = Date.UTC(2026, 5, 22, 8);
+    const w2 = w1 + DAY;
+    await hold('top', w1 - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    let a: unknown;
+    const pausedBeforePlan: DigestStore = {
+      ...stores.digests,
+      plan: async (channelId, end, contents) => {
+        if (a === undefined) {
+          // The next window's digest sends the alert to everyone, then the job's re-run A finds W1 superseded.
+          expect(await stage(w2)).toMatchObject({ status: 'delivered' });
+          a = await stage(w1);
+          server.greylisting = true;
+        }
+        return stores.digests.plan(channelId, end, contents);
+      },
+    };
+    const b = await stage(w1, pausedBeforePlan);
+    server.greylisting = false;
+    expect(a).toEqual({ status: 'skipped', reason: 'superseded' });
+    expect(b).toEqual({ status: 'skipped', reason: 'ended' });
+    expect(mailsOf(w2)[OK]).toHaveLength(1);
+    // B would have sent it again under W1: twice for OK, and never for GREY (deferred, the job complete).
+    expect(mailsOf(w1)).toEqual({ [OK]: [], [GREY]: [] });
+  });
+
+  it('ends the entry of a window ended with nothing planned whose job was then given up, on an operator\'s retry', async () => {
+    const { stores, stage, keys } = setup('given-up-after-ending');
+    const windowEnd = Date.UTC(2026, 5, 23, 8);
+    const key = digestKey('mail', windowEnd);
+    // The ending is recorded, then clearing the holding fails on the job's last attempt: the job lists it failed.
+    const failsAfterEnding: DigestStore = { ...stores.digests, clear: async () => Promise.reject(new Error('Connection is closed.')) };
+    const err = await stage(windowEnd, failsAfterEnding).catch((e: unknown) => e);
+    expect(await redis.get(keys(windowEnd).plan)).toBe(ENDED_UNPLANNED);
+    const job = { attemptsMade: 4, opts: { attempts: 5 } } as unknown as Job;
+    const settle = { job, key, base: { channelId: 'mail' }, deliveries: stores.deliveries, maxRateLimitWaits: 3, now: () => new Date(), log: memoryLogger('fatal').log, what: 'digest' as const };
+    await settleDeliveryFailure(settle, err).catch(() => undefined);
+    expect((await stores.deliveries.get(key))?.status).toBe('failed');
+    // The operator's retry takes it off the failed list and runs the job again: its entry ends, not left failed unlisted.
+    await stores.deliveries.clearFailed(key);
+    expect(await stage(windowEnd)).toEqual({ status: 'empty' });
+    expect(await stores.deliveries.get(key)).toMatchObject({ status: 'skipped', response: expect.stringContaining('nothing left to send') });
+  });
+
+  it('moves the last window end up on a re-run, when the run that ended the window died before it did', async () => {
+    const { stores, stage } = setup('died-after-ending');
+    const windowEnd = Date.UTC(2026, 5, 24, 8);
+    const dies: DigestStore = { ...stores.digests, clear: async () => Promise.reject(new Error('killed')) };
+    await expect(stage(windowEnd, dies)).rejects.toThrow('killed');
+    expect(await stores.digests.lastWindowEnd('mail')).toBeUndefined();
+    expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'ended' });
+    expect(await stores.digests.lastWindowEnd('mail')).toBe(windowEnd);
   });
 
   it('ends the window as before once the send has landed: nothing is held up after it', async () => {
