@@ -70,7 +70,10 @@ type SkipReason = { reason: 'superseded'; by: number } | { reason: 'alerts-expir
 export async function skippedFor(deps: DigestDeps, window: WindowRead, skip: SkipReason): Promise<DigestOutcome> {
   const { existing } = window;
   // With no entry yet but a send planned, superseded is written too: a run paused before its send then finds it ended.
-  const ends = existing ? existing.status !== 'delivered' : window.sendPlanned && skip.reason === 'superseded';
+  // With no entry but what it carried recorded, a send reached someone whose run died before the ledger write: its
+  // alerts expired, it ends failed, listed, since who is without it is not known.
+  const reachedUnrecorded = !existing && window.carried !== undefined;
+  const ends = existing ? existing.status !== 'delivered' : (window.sendPlanned && skip.reason === 'superseded') || reachedUnrecorded;
   if (!ends) {
     await stillAsRead(deps, window);
     // No entry, no plan: ended in the plan's place, so that a twin run paused before planning sends nothing (see
@@ -79,7 +82,8 @@ export async function skippedFor(deps: DigestDeps, window: WindowRead, skip: Ski
   } else if (skip.reason === 'superseded') {
     await endWindow(deps, window, { status: 'skipped', response: supersededBy(window.channelId, skip.by) });
   } else {
-    await endWindow(deps, window, { status: 'failed', error: `given up: the alerts it carried have expired${existing ? stillWithout(existing) : ''}`, errorKind: 'permanent' });
+    const without = existing ? stillWithout(existing) : reachedUnrecorded ? `; ${REACHED_UNRECORDED}` : '';
+    await endWindow(deps, window, { status: 'failed', error: `given up: the alerts it carried have expired${without}`, errorKind: 'permanent' });
   }
   // Only once the entry says the window ended: without one, a send whose mark ran out may still record (at worst a
   // shown message left to expire).

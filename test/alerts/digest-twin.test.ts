@@ -449,3 +449,26 @@ describe('a digest whose channel is gone after a send reached some recipients bu
     expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
   });
 });
+
+describe('a digest whose alerts expire after a send reached some recipients but before its ledger write', () => {
+  it('ends failed for good and stays listed, saying some recipients may be without it', async () => {
+    const { stores, hold, stage, keys } = setup('expired-carried');
+    const windowEnd = Date.UTC(2026, 6, 25, 8);
+    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+    server.greylisting = true;
+    // The send lands (OK accepted, GREY deferred) and is carried; the worker dies before the ledger write.
+    const dying = { ...stores.deliveries, recordAttempt: async () => Promise.reject(new Error('killed')) } as typeof stores.deliveries;
+    await expect(digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, deliveries: dying, log: memoryLogger('fatal').log, now: () => new Date() })).rejects.toThrow();
+    server.greylisting = false;
+    expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
+    // Its alert and the message as shown are gone (past retention) before the job's retry.
+    await redis.del(`{${prefix}-expired-carried}:alert:top`, keys(windowEnd).shown);
+    expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
+    const entry = await stores.deliveries.get(digestKey('mail', windowEnd));
+    expect(entry).toMatchObject({ status: 'failed', errorKind: 'permanent' });
+    expect(entry?.lastError).toContain('expired');
+    expect(entry?.lastError).toContain('may be without it');
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
+    expect(mailsOf(windowEnd)[GREY]).toHaveLength(0);
+  });
+});
