@@ -7,6 +7,9 @@ export type Between = (a: Located, b: Located) => string;
 
 const ACTION_BEFORE = 6; // "suspend [its rare earth] export controls", "issues [first batch of rare-earth] export licences"
 const ACTION_AFTER = 2; // "export controls [were] suspended", Korean "수출 통제를 [전면] 해제"
+// Chinese counts each character as a word and names the buyer between a halting verb and the flow: "停止[向美国军工企业]供应稀土".
+// Only for flows: a measure that far on is the flow's object ("停止[向美国军工用户]出口两用物项": the exports stop).
+const FLOW_BEFORE_HAN = 12;
 
 // Words and marks that open another clause: a verb before them does not act on a signal after them ("chip stocks drop
 // as the US bans exports", "halts talks while ..."). "as well as" and "such as" join objects of one verb instead.
@@ -43,6 +46,9 @@ const NEW_SUBJECT_AFTER = /,\s*[^\s,]/;
 // Effects that stop what they act on: lifting a measure, halting a flow or the licences it needs.
 const STOPS = new Set(['de-escalation', 'halt']);
 const HANGUL = /[\uac00-\ud7a3]/;
+const HAN = /\p{Script=Han}/u;
+// Chinese headlines separate clauses with a space ("中国暂停稀土出口 加强走私管制").
+const HAN_SPACE = /\p{Script=Han}\s+\p{Script=Han}/u;
 
 /** How to read the words between hits of one field. */
 export interface Gaps {
@@ -80,6 +86,7 @@ export function chooseAction(
   const cls = s.signal.class;
   // Korean writes particles onto words and counts each syllable as a word: count its spaced words instead.
   const korean = HANGUL.test(s.text);
+  const hanFlow = cls === 'flow' && !korean && HAN.test(s.text);
   // "ends supply talks", "cancels supply chain event": the verb acts on the talks or the event, not on the supply.
   if (cls === 'flow' && gaps.qualifies(s)) return undefined;
   let nearest: Choice | undefined;
@@ -102,7 +109,8 @@ export function chooseAction(
     // "Gallium export ban, imposed in 2023, is lifted": the participle after the aside is the predicate; it wins over
     // a verb inside the aside.
     const predicate = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && ASIDE_THEN_PREDICATE.test(words);
-    if (distance > (before ? ACTION_BEFORE : ACTION_AFTER) && !afterGoods && !predicate) continue;
+    if (distance > (before ? (hanFlow ? FLOW_BEFORE_HAN : ACTION_BEFORE) : ACTION_AFTER) && !afterGoods && !predicate) continue;
+    if (hanFlow && before && distance > ACTION_BEFORE && HAN_SPACE.test(a.text.slice(-1) + words + s.text.slice(0, 1))) continue;
     let clause = words.replace(JOINED_OBJECTS, ' ').replace(ASIDE, ' ');
     if (before && VERB_THEN_COMMA.test(clause)) continue;
     // "cancels plans to expand in Japan, chip supply unaffected": the verb stops a plan, not the flow.

@@ -60,6 +60,7 @@ const HEDGE_AFTER = 1; // "tariffs loom"
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
+const NEGATION_LATER_HAN = 8; // each character a word, the goods after the flow: "停止供应[稀土的消息]不实"
 const OBJECT_AFTER = 3; // "lifts [chip] tariffs", "eases [AI chip] export curbs"
 const NEGATION_AFTER = 4; // Korean negates after the verb: "수출 금지[하지] 않겠다" (each syllable a word)
 const BACKGROUND_BEFORE = 10; // "since [export controls were] introduced", "after [U.S. President Donald Trump imposed reciprocal] tariffs"
@@ -166,7 +167,10 @@ export class Analyser {
     const negations = groupBySentence(cues.filter((c) => c.id === 'negation-after' || c.id === 'negation-void'));
     const negatedLater = (s: Located) => negatedAfter(s, negations.get(s.sentence), between);
     signals = signals.filter(
-      (s) => !near('negation', s, NEGATION_BEFORE, -1) && !negatedLater(s) && !(s.signal.class !== 'licence' && near('negation-later', s, -1, NEGATION_LATER)),
+      (s) =>
+        !near('negation', s, NEGATION_BEFORE, -1) &&
+        !negatedLater(s) &&
+        !(s.signal.class !== 'licence' && near('negation-later', s, -1, HAN.test(s.text) ? NEGATION_LATER_HAN : NEGATION_LATER)),
     );
     // A negated verb does nothing to the signal ("수출 금지 해제하지 않는다", does not lift the export ban).
     const acting = negations.size ? actions.filter((a) => !negatedLater(a)) : actions;
@@ -330,6 +334,7 @@ export class Analyser {
 const NONE: CueHit[] = [];
 const OVERRULED_GAP = /^\s*from\s*$/i;
 const HANGUL = /[\uac00-\ud7a3]/;
+const HAN = /\p{Script=Han}/u;
 const HANGUL_JAMO = /[\u1100-\u11ff]/;
 
 /**

@@ -89,6 +89,10 @@ export const signalSchema = z.strictObject({
       'Counts only when a state acts: a country or official actor named before it in its sentence (subject) or anywhere in it (sentence). "Bars ... from selling" is an export ban from a government, a court order or a share lock-up from others.',
     ),
   otherwise: id.optional().describe('The signal this one counts as when `state` finds no state actor; without it, none.'),
+  namesCompany: z
+    .boolean()
+    .default(false)
+    .describe('Its split aliases join only around a company\'s name ("blocks [Nvidia H20] sales to China"); elsewhere their halves stay words of their own.'),
 });
 
 export const ACTION_EFFECTS = ['escalation', 'de-escalation', 'halt', 'resume'] as const;

@@ -31,6 +31,8 @@ export interface Term {
   notBefore?: ReadonlySet<string>;
   /** An action that only escalates ("impose", 实施): it does not break a split signal it stands inside. */
   escalates?: boolean;
+  /** A signal whose split aliases join only around a company's name ("blocks [Nvidia H20] sales to China"). */
+  namesCompany?: boolean;
 }
 
 /** A term found in a normalised text (positions are in normalised code units, end exclusive). */
@@ -211,6 +213,7 @@ export class Matcher {
       const f = family[term];
       if ((lastEnd.get(f) ?? -1) > j.start) continue;
       if (excluded({ term, start: j.start, end: j.headEnd }) || excluded({ term, start: j.tailStart, end: j.end })) continue;
+      if (this.terms[term].namesCompany && !this.companyWithin(kept, j.headEnd, j.tailStart)) continue;
       const rivals = overlapping(keptBy[f] ?? NO_HITS, j.start, j.end);
       const length = j.headEnd - j.start + (j.end - j.tailStart);
       const liftsTail = (h: Hit) =>
@@ -243,6 +246,23 @@ export class Matcher {
     }
     while (k < added.length) out.push(added[k++]);
     return out;
+  }
+
+  /** Whether a company or a watched supplier is named within [start, end) of a field's kept hits (sorted by start). */
+  private companyWithin(kept: readonly Hit[], start: number, end: number): boolean {
+    // A binary search for the first hit at or after start: a long text may repeat the split alias many times.
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (kept[mid].start < start) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < kept.length && kept[i].start < end; i++) {
+      const kind = this.terms[kept[i].term].kind;
+      if (kept[i].end <= end && (kind === 'company' || kind === 'supplier')) return true;
+    }
+    return false;
   }
 
   private resolve(raw: Hit[]): { kept: Hit[]; keptBy: Hit[][]; excluded: (hit: Hit) => boolean } {
