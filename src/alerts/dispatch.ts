@@ -2,6 +2,7 @@ import type { ChannelConfig, WatchlistConfig } from '../config/schema.js';
 import { mapByKey } from '../keyed-concurrency.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import { deliveryKey } from './ids.js';
+import { quietHoursAt } from './quiet-hours.js';
 import { finishDispatch, planChannel, routeAlert, type Dispatch } from './routing.js';
 import type { Alert, NotifyReason } from './types.js';
 
@@ -64,6 +65,9 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
   return out;
 }
 
+/** Times an overflow's slot is moved past quiet hours: past a few days' backlog it is sent when its slot comes. */
+const MAX_QUIET_MOVES = 3;
+
 /**
  * The decision for one alert version and channel, recorded. A recorded decision never changes (first writer wins), so
  * one found in the alert's list is final; the digest holding was settled when it was recorded, and is not touched
@@ -82,7 +86,15 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
     // The versions this one supersedes give their slots back (their notify jobs are withdrawn), unless it finds none.
     const replaces = waiting.map((d) => deliveryKey(alert.id, d.version, channel.id));
-    slot = await deps.dispatch.reserve(channel.id, deliveryKey(alert.id, version, channel.id), plan.at, channel.throttle.maxPerHour, mode, nowMs, replaces);
+    const key = deliveryKey(alert.id, version, channel.id);
+    slot = await deps.dispatch.reserve(channel.id, key, plan.at, channel.throttle.maxPerHour, mode, nowMs, replaces);
+    // An overflow delayed into the channel's quiet hours waits for their end, as an alert decided in them does: its
+    // slot there is given back for the first free one after them (a day's quiet hours at most are passed this way).
+    for (let moves = 0; mode === 'search' && slot !== null && channel.quietHours && moves < MAX_QUIET_MOVES; moves++) {
+      const quiet = quietHoursAt(slot, channel.quietHours);
+      if (!quiet.quiet) break;
+      slot = await deps.dispatch.reserve(channel.id, key, quiet.endsAt, channel.throttle.maxPerHour, mode, nowMs, [], true);
+    }
   }
   return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
 }

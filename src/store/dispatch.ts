@@ -27,8 +27,18 @@ export interface DispatchStore {
    * Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null.
    * `replaces`: delivery keys of earlier versions still waiting (deferred) that this one supersedes if it gets a slot:
    * their reservations give way to it (their notify jobs are withdrawn); when it gets none, they keep them.
+   * `moving`: the delivery gives up the slot it reserved (one in the channel's quiet hours) for one from `at` on.
    */
-  reserve(channelId: string, deliveryKey: string, at: number, maxPerHour: number, mode: ThrottleMode, nowMs: number, replaces?: string[]): Promise<number | null>;
+  reserve(
+    channelId: string,
+    deliveryKey: string,
+    at: number,
+    maxPerHour: number,
+    mode: ThrottleMode,
+    nowMs: number,
+    replaces?: string[],
+    moving?: boolean,
+  ): Promise<number | null>;
   /**
    * Records the dispatch unless one is recorded for this alert version and channel, and returns the recorded one.
    * Recording it settles the channel's digest holding of the alert, atomically and only then: held for a digest
@@ -52,14 +62,22 @@ export interface DispatchStore {
 // Every one-hour window [s, s+h-1] (ms) that contains t must hold fewer than n reservations for t to fit. Sliding s
 // from t-h+1 to t, the count only grows when the window's end reaches a reservation e in (t, t+h-1], i.e. at
 // s = e-h+1; checking s = t-h+1 and those starts is exact.
-// ARGV 7..: reservations of the versions this one replaces, taken out before the search and put back if it finds no
-// slot (it then goes to the digest and they are still sent).
+// ARGV 7: '1' to move the delivery's own reservation (taken out first, put back if no slot is found); 8..: reservations
+// of the versions this one replaces, taken out before the search and put back if it finds no slot (it then goes to
+// the digest and they are still sent).
 const RESERVE = redisScript(`
 local key, member = KEYS[1], ARGV[1]
 local at, n, h, mode, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', now - h))
 local replaced = {}
-for i = 7, #ARGV do
+if ARGV[7] == '1' then
+  local own = redis.call('ZSCORE', key, member)
+  if own then
+    replaced[#replaced + 1] = {own, member}
+    redis.call('ZREM', key, member)
+  end
+end
+for i = 8, #ARGV do
   local score = redis.call('ZSCORE', key, ARGV[i])
   if score then
     replaced[#replaced + 1] = {score, ARGV[i]}
@@ -151,8 +169,9 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
   const parse = (raw: string | null | undefined) => (raw ? (JSON.parse(raw) as Dispatch) : undefined);
 
   return {
-    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs, replaces = []) {
-      const slot = await RESERVE<string | null>(redis, [windowKey(channelId)], [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs), ...replaces]);
+    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs, replaces = [], moving = false) {
+      const args = [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs), moving ? '1' : '0', ...replaces];
+      const slot = await RESERVE<string | null>(redis, [windowKey(channelId)], args);
       return slot === null ? null : Number(slot);
     },
     async record(alertId, dispatch) {

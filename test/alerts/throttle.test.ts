@@ -93,6 +93,26 @@ describe('dispatching alert versions to channels', () => {
     expect(outcome.held.map((h) => h.alertId)).toEqual(['job-c', 'job-d']);
   });
 
+  it('delays a throttled overflow without a digest past quiet hours its free slot would fall in, and a critical one not', async () => {
+    const p = `${prefix}-overflow-quiet`;
+    // No digest, 2 per hour, quiet 10:30-12:00 UTC; T0 is 10:00: the third alert's free slot (11:00) is in the quiet hours.
+    const ops = channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 2 }, quietHours: { start: '10:30', end: '12:00', timezone: 'UTC' } });
+    const dispatch = createDispatchStore(redis, p, 3600);
+    const deps = { watchlist, channels: new Map([['ops', ops]]), dispatch, now: new Date(T0) };
+    const sendAt = async (id: string, level: 'high' | 'critical') => (await dispatchAlert(makeAlert({ id, level }), 'first', 1, deps)).notifications[0]?.dispatch;
+    expect(await sendAt('q1', 'high')).toMatchObject({ mode: 'immediate', sendAt: T0 });
+    expect(await sendAt('q2', 'high')).toMatchObject({ mode: 'immediate', sendAt: T0 });
+    const noon = Date.parse('2025-07-01T12:00:00Z');
+    expect(await sendAt('q3', 'high')).toMatchObject({ mode: 'deferred', why: 'throttled-delayed', sendAt: noon });
+    expect(await sendAt('q4', 'high')).toMatchObject({ mode: 'deferred', why: 'throttled-delayed', sendAt: noon });
+    // The fifth waits for the hour after those two, outside the quiet hours anyway.
+    expect(await sendAt('q5', 'high')).toMatchObject({ mode: 'deferred', sendAt: noon + HOUR });
+    // A critical alert passes both.
+    expect(await sendAt('q6', 'critical')).toMatchObject({ mode: 'immediate', why: 'critical', sendAt: T0 });
+    // Each counted once: the slot a moved overflow first found in the quiet hours was given back.
+    expect((await dispatch.reserved('ops', 0)).sort((a, b) => a - b)).toEqual([T0, T0, T0, noon, noon, noon + HOUR]);
+  });
+
   it("supersedes an alert's deferred version with the job's next version of it, the job's decisions read together", async () => {
     const p = `${prefix}-due-defer`;
     // Quiet all day (T0 is 10:00 UTC): every version is deferred to 23:00.
