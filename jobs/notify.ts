@@ -14,7 +14,6 @@ export function notifyProcessor(ctx: WorkerContext) {
   return async (job: Job<NotifyJob>, token?: string, signal?: AbortSignal) => {
     const { alertId, version, channelId } = job.data;
     const log = ctx.runtime.log.child({ queue: 'notify', jobId: job.id, alertId, version, channelId });
-    const entry = ctx.runtime.state.notifiers.get(channelId);
     const settle: DeliveryJobContext = {
       job,
       token,
@@ -25,8 +24,7 @@ export function notifyProcessor(ctx: WorkerContext) {
       log,
       metrics: ctx.metrics,
       what: 'delivery',
-      rateLimit: entry?.rateLimit,
-      quietHours: entry?.channel.quietHours,
+      rateLimit: ctx.runtime.state.notifiers.get(channelId)?.rateLimit,
     };
     try {
       const onUrgency = (urgent: boolean) => {

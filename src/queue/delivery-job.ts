@@ -7,7 +7,6 @@ import type { PipelineMetrics } from '../worker/context.js';
 import { digestKey } from '../alerts/digest.js';
 import { deliveryKey } from '../alerts/ids.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
-import { type QuietHours, quietHoursAt } from '../alerts/quiet-hours.js';
 import { QUEUES, type DigestJob, type NotifyJob } from './names.js';
 
 export interface DeliveryJobContext {
@@ -30,11 +29,6 @@ export interface DeliveryJobContext {
    * ahead of the routine deliveries waiting, as its first slot was.
    */
   urgent?: boolean;
-  /**
-   * The channel's quiet hours, for a notification (a digest has none: it is sent when scheduled): a routine delivery
-   * whose pace slot falls in them gives the slot up and waits for their end (see waitForSlot).
-   */
-  quietHours?: QuietHours;
 }
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
@@ -72,23 +66,13 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
 }
 
 /**
- * The longest a job waits for its pace slot before it asks again: a config reload that changes the channel's pace
- * (rateLimit removed, or another rate) reaches a waiting delivery within this time, however far its slot was. Asking
- * again costs a job run, not an attempt, and keeps the slot (a new pace gives a new one: see reserveSlot).
- */
-export const MAX_PACE_WAIT_MS = 60_000;
-
-/**
- * A paced channel gave the job a slot waitMs away: delay it until then (at most MAX_PACE_WAIT_MS, then it asks again),
- * without using an attempt; a routine delivery whose slot falls in its channel's quiet hours waits for their end
- * instead. No spread, unlike waitUntil: the slot is this job's alone. Date.now(), not ctx.now(): the wait was measured
- * on Redis's clock, and BullMQ wakes delayed jobs by the process clock, whatever clock the pipeline runs on. `first`:
- * the slot was given now (see PaceTurn.fresh); a wait is counted in the metrics once per delivery, not again each time
- * the job wakes early (a critical alert moved its slot back, a capped wait, or another worker's clock promoted it).
+ * A paced channel gave the job a slot waitMs away: delay it until then, without using an attempt. No spread, unlike
+ * waitUntil: the slot is this job's alone. Date.now(), not ctx.now(): the wait was measured on Redis's clock, and
+ * BullMQ wakes delayed jobs by the process clock, whatever clock the pipeline runs on. `first`: the slot was given
+ * now (see PaceTurn.fresh); a wait is counted in the metrics once per delivery, not again each time the job wakes
+ * early (a critical alert moved its slot back, or another worker's clock promoted it).
  */
 export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<never> {
-  const quietEnd = quietHoursEnd(ctx, waitMs);
-  if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd);
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
   // A metric must never fail the delivery it observes.
   try {
@@ -96,28 +80,7 @@ export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first
   } catch (err) {
     ctx.log.debug({ err }, 'could not observe the pace wait');
   }
-  return delayBy(ctx, Math.min(waitMs, MAX_PACE_WAIT_MS));
-}
-
-/**
- * When the quiet hours end (ms on the pipeline's clock), if a routine delivery's pace slot waitMs away falls in them:
- * the quiet hours were judged when the delivery was decided, and a long queue must not carry it into them. A critical
- * alert ignores quiet hours, in its slot as when it was decided.
- */
-function quietHoursEnd(ctx: DeliveryJobContext, waitMs: number): number | undefined {
-  if (!ctx.quietHours || ctx.urgent) return undefined;
-  const at = quietHoursAt(ctx.now().getTime() + waitMs, ctx.quietHours);
-  return at.quiet ? at.endsAt : undefined;
-}
-
-/**
- * Gives up the slot in the quiet hours and waits for their end, where the delivery takes a new slot among the ones
- * deferred to the same end. Not a pace wait for the metrics: the slot it takes then is.
- */
-async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number): Promise<never> {
-  await ctx.deliveries.releaseSlot(ctx.base.channelId, ctx.key);
-  ctx.log.info({ until: new Date(endsAt).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
-  return delayBy(ctx, endsAt - ctx.now().getTime());
+  return delayBy(ctx, waitMs);
 }
 
 async function delayBy(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
@@ -158,11 +121,7 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
       // Never sooner than Retry-After by this worker's clock either: with Redis's clock ahead of it, the slot may
       // already look due. Not a pace wait for the metrics: the receiver set it, and it is counted as rate-limited.
       const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit, ctx.urgent);
-      const retryAfterMs = error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS;
-      const quietEnd = quietHoursEnd(ctx, Math.max(slotMs, retryAfterMs));
-      if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd);
-      // The slot's wait is capped as in waitForSlot; Retry-After never is.
-      return delayBy(ctx, Math.max(Math.min(slotMs, MAX_PACE_WAIT_MS), retryAfterMs));
+      return delayBy(ctx, Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }

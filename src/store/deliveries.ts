@@ -98,21 +98,13 @@ export interface DeliveryStore {
    * A paced channel's turn for one delivery (`key`: its ledger key), shared by every worker: 0 to send now, else how
    * many ms to wait for the slot reserved for it. Asking again for a slot still ahead returns the same slot; one that
    * has come is used up by the answer 0, however late. A slot a later 429 block overran is replaced. An `urgent`
-   * delivery (a critical alert) that would wait takes the earliest slot ahead held by a non-urgent one (or a slot one
-   * gave up, if earlier: see releaseSlot); that one and the non-urgent ones after it move back one slot each, in order,
-   * MAX_ROTATED of them at once and the ones further back as the ones before them wake: the same slots change hands,
-   * so the channel never gets more than its rate.
-   * Asked at another rate than the channel's slots were given at (a reload changed it), the pace starts again from now
-   * and a slot of the old rate is replaced by one of the new, due or not.
+   * delivery (a critical alert) that would wait takes the earliest slot ahead held by a non-urgent one; that one and
+   * the non-urgent ones after it, up to MAX_ROTATED, move back one slot each, in order, the last taking the urgent
+   * one's slot (behind any further back): the same slots change hands, so the channel never gets more than its rate.
    */
   reserveSlot(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<number>;
   /** reserveSlot, also telling whether the slot was given by this call (a first wait) or was the delivery's already. */
   paceTurn(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<PaceTurn>;
-  /**
-   * Gives up the slot a delivery holds (it will not send in it: a routine delivery whose slot fell in quiet hours); it
-   * asks for a new one when it runs again. The slot stays free for an urgent delivery to take (see reserveSlot).
-   */
-  releaseSlot(channelId: string, key: string): Promise<void>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
@@ -289,11 +281,8 @@ function blockMergeMs(rate: RateLimit | undefined): number {
 /** The most waiting routine deliveries an urgent one moves back a slot (the work and the wakes it costs are bounded). */
 export const MAX_ROTATED = 50;
 
-// KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot
-// ("<slot ms>/<interval>:<burst>": the pace it was given at; a bare slot, written before the pace was kept, counts as
-// given at the pace in force), 4 the channel's slots held by non-urgent deliveries (sorted set: delivery key by slot),
-// 5 the pace the channel's slots are given at ("<interval>:<burst>"), 6 the channel's spare slots (sorted set: slot by
-// slot): real slots of the pace that nobody holds (see below).
+// KEYS: 1 the channel's pace (GCRA theoretical arrival time, ms), 2 the channel's 429 block, 3 this delivery's slot,
+// 4 the channel's slots held by non-urgent deliveries (sorted set: delivery key by slot).
 // ARGV: interval ms, burst, most routine deliveries rotated, urgent ('1'/'0'), this delivery's key. Returns {ms to
 // wait (0: send now), 1 if this call gave the delivery a slot it had none of (its first wait: the metrics count a
 // wait once, not per wake)}.
@@ -307,66 +296,21 @@ export const MAX_ROTATED = 50;
 // next slot (simultaneous 429s are one block: see EXTEND_BLOCK). A slot key outlives its slot by an hour, so a
 // delivery woken late still finds it.
 // An urgent delivery (a critical alert) that would have to wait takes the earliest slot still ahead held by a
-// non-urgent delivery; that one and the non-urgent ones after it move back one slot each, in their order (a
-// rotation). ARGV[3] of them move in this call; the last of them takes the next held slot, which it shares until it
-// wakes at its old slot: it then moves that slot's holder back in turn, a slot ahead of that one's turn, and so on,
-// one wake at a time, down to the slot the pace gave the urgent delivery, kept as a spare for the end of the chain (or
-// straight to it when fewer are waiting). So no one is sent to the back of the queue, and each call stays bounded.
-// Each learns of its new slot from its score in KEYS[4] when it wakes (at its old slot: one wake more, for an
-// interval's wait). A spare slot ahead (one a routine delivery gave up in quiet hours: see RELEASE_SLOT) is taken
-// first, instead of a new one. Slots change hands, none is added: the pace holds whatever the levels. (A delivery
-// that wakes more than an interval past its slot may still send close to the next one, as any late wake does, and the
-// chain then stops there.)
-// A new pace (a reload changed the channel's rateLimit) starts again from now, without the old slots: each delivery
-// holding one of them takes a slot of the new pace when it next asks, due or not (a pace wait is capped, so that it
-// asks soon: see waitForSlot). Until they all have, old slots still ahead mix with new ones.
+// non-urgent delivery; that one and the non-urgent ones after it, up to ARGV[3] of them, move back one slot each, in
+// their order (a rotation), the last of them getting the slot the pace gave the urgent delivery (behind the ones
+// further back, which keep theirs). Each learns of its new slot from its score in KEYS[4] when it wakes (at its old
+// slot: one wake more, for an interval's wait). Slots change hands, none is added: the pace holds whatever the levels.
 const RESERVE_SLOT = redisScript(`${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local tolerance = (tonumber(ARGV[2]) - 1) * interval
 local member = ARGV[5]
-local pace = ARGV[1] .. ':' .. ARGV[2]
-local paced = redis.call('GET', KEYS[5])
-if paced and paced ~= pace then redis.call('DEL', KEYS[1], KEYS[4], KEYS[6]) end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
--- The next slot of the pace, and the pace's end once it is given (see commit).
-local function nextSlot()
-  local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-  if blocked > now then tat = math.max(tat, blocked + tolerance) end
-  return math.max(now, tat - tolerance), tat + interval
-end
-local function commit(tat)
-  redis.call('SET', KEYS[1], tat, 'PX', tat - now)
-  -- As long as the pace it stands for: with no pace left, a new one has nothing to start again from.
-  redis.call('SET', KEYS[5], pace, 'PX', tat - now)
-end
-local slotAt, heldPace = string.match(redis.call('GET', KEYS[3]) or '', '^(%d+)/?(.*)$')
-local held = tonumber(slotAt or '')
-local stale = held and heldPace ~= '' and heldPace ~= pace
-if stale then held = nil end
+local held = tonumber(redis.call('GET', KEYS[3]) or '')
 local queued = tonumber(redis.call('ZSCORE', KEYS[4], member) or '')
 if held and queued and queued ~= held then
-  -- An urgent delivery moved this one back a slot (see below). A delivery still holding that slot moves back in turn,
-  -- now, a slot ahead of its own turn: to the slot held after it, or the spare slot an urgent delivery left at the
-  -- end of the chain if that comes first (else a new one).
+  -- An urgent delivery moved this one back a slot (see below).
   held = queued
-  redis.call('SET', KEYS[3], held .. '/' .. pace, 'PX', math.max(1, held - now) + 3600000)
-  for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], held, held)) do
-    if other ~= member then
-      local later = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. held, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      local spare = tonumber(redis.call('ZRANGEBYSCORE', KEYS[6], '(' .. held, '+inf', 'LIMIT', 0, 1)[1] or '')
-      if spare and (#later == 0 or spare < tonumber(later[2])) then
-        redis.call('ZREM', KEYS[6], spare)
-        redis.call('ZADD', KEYS[4], spare, other)
-      elseif #later > 0 then
-        redis.call('ZADD', KEYS[4], later[2], other)
-      else
-        local slot, tat = nextSlot()
-        commit(tat)
-        redis.call('ZADD', KEYS[4], slot, other)
-        redis.call('PEXPIRE', KEYS[4], tat - now + 3600000)
-      end
-    end
-  end
+  redis.call('SET', KEYS[3], held, 'PX', math.max(1, held - now) + 3600000)
 end
 if held and held >= blocked then
   -- A few ms early (another worker's clock promoted the job) is due: waking again for them would cost a job run.
@@ -375,62 +319,32 @@ if held and held >= blocked then
   redis.call('ZREM', KEYS[4], member)
   return {0, 0}
 end
-local fresh = (held or stale) and 0 or 1
+local fresh = held and 0 or 1
 redis.call('ZREM', KEYS[4], member)
-local slot, tat = nextSlot()
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+if blocked > now then tat = math.max(tat, blocked + tolerance) end
+local slot = math.max(now, tat - tolerance)
+tat = tat + interval
+redis.call('SET', KEYS[1], tat, 'PX', tat - now)
 if slot <= now then
-  commit(tat)
   redis.call('DEL', KEYS[3])
   return {0, fresh}
 end
 if ARGV[4] == '1' then
-  local from = math.max(now + 1, blocked)
-  local ahead = redis.call('ZRANGEBYSCORE', KEYS[4], from, '(' .. slot, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+  local ahead = redis.call('ZRANGEBYSCORE', KEYS[4], math.max(now + 1, blocked), '(' .. slot, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
   local n = #ahead / 2
-  local spare = tonumber(redis.call('ZRANGEBYSCORE', KEYS[6], from, '(' .. slot, 'LIMIT', 0, 1)[1] or '')
-  if spare and (n == 0 or spare < tonumber(ahead[2])) then
-    -- A free slot comes first (one a routine delivery gave up in quiet hours, or kept for the end of a chain): it is
-    -- taken instead of a new one.
-    redis.call('ZREM', KEYS[6], spare)
-    slot = spare
-  elseif n > 0 then
-    commit(tat)
-    -- The last one moved takes this delivery's slot, unless more are held before it: then the slot held next (shared
-    -- until it wakes, see above), and this delivery's slot is kept as the spare for the end of that chain.
-    local last = slot
-    local after = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. ahead[2 * n], '(' .. slot, 'WITHSCORES', 'LIMIT', 0, 1)
-    if #after > 0 then
-      last = after[2]
-      redis.call('ZADD', KEYS[6], slot, slot)
-      redis.call('PEXPIRE', KEYS[6], tat - now + 3600000)
-    end
-    for i = 1, n do redis.call('ZADD', KEYS[4], i < n and ahead[2 * i + 2] or last, ahead[2 * i - 1]) end
+  if n > 0 then
+    for i = 1, n do redis.call('ZADD', KEYS[4], i < n and ahead[2 * i + 2] or slot, ahead[2 * i - 1]) end
     slot = tonumber(ahead[2])
-  else
-    commit(tat)
   end
 else
-  commit(tat)
   redis.call('ZADD', KEYS[4], slot, member)
 end
--- Entries live as long as the slot keys they stand for (an hour past the slot); a spare slot past is of no use.
+-- Entries live as long as the slot keys they stand for (an hour past the slot).
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 3600000)
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('PEXPIRE', KEYS[4], tat - now + 3600000) end
-redis.call('SET', KEYS[3], slot .. '/' .. pace, 'PX', slot - now + 3600000)
+redis.call('SET', KEYS[3], slot, 'PX', slot - now + 3600000)
 return {slot - now, fresh}
-`);
-
-// KEYS: 1 the delivery's slot, 2 the channel's slots held by non-urgent deliveries, 3 its spare slots (as RESERVE_SLOT's).
-// ARGV: the delivery's key. The slot, if still ahead, becomes a spare: an urgent delivery may take it (see RESERVE_SLOT).
-const RELEASE_SLOT = redisScript(`${REDIS_NOW_MS}
-local slot = tonumber(string.match(redis.call('GET', KEYS[1]) or '', '^(%d+)') or '')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if slot and slot > now then
-  redis.call('ZADD', KEYS[3], slot, slot)
-  redis.call('PEXPIRE', KEYS[3], math.max(redis.call('PTTL', KEYS[3]), slot - now + 3600000))
-end
 `);
 
 /** Ms between two sends at the rate; rounded up, so the pace never exceeds the rate. */
@@ -491,13 +405,11 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
   const paceKey = (channelId: string) => keyFor(prefix, 'channel-pace', channelId);
   const slotKey = (key: string) => keyFor(prefix, 'delivery-slot', key);
   const heldSlotsKey = (channelId: string) => keyFor(prefix, 'delivery-slots', channelId);
-  const paceRateKey = (channelId: string) => keyFor(prefix, 'channel-pace-rate', channelId);
-  const spareSlotsKey = (channelId: string) => keyFor(prefix, 'delivery-slots-spare', channelId);
   const paceTurn = async (channelId: string, key: string, rate: RateLimit, urgent = false): Promise<PaceTurn> => {
     const interval = paceIntervalMs(rate);
     const [waitMs, fresh] = await RESERVE_SLOT<[number, number]>(
       redis,
-      [paceKey(channelId), blockKey(channelId), slotKey(key), heldSlotsKey(channelId), paceRateKey(channelId), spareSlotsKey(channelId)],
+      [paceKey(channelId), blockKey(channelId), slotKey(key), heldSlotsKey(channelId)],
       [interval, rate.burst, MAX_ROTATED, urgent ? '1' : '0', key],
     );
     return { waitMs, fresh: fresh === 1 };
@@ -622,9 +534,6 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;
     },
     paceTurn,
-    async releaseSlot(channelId, key) {
-      await RELEASE_SLOT(redis, [slotKey(key), heldSlotsKey(channelId), spareSlotsKey(channelId)], [key]);
-    },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));
       if (keys.length === 0) return [];
