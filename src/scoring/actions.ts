@@ -10,6 +10,8 @@ const ACTION_AFTER = 2; // "export controls [were] suspended", Korean "수출 �
 // Chinese counts each character as a word and names the buyer between a halting verb and the flow: "停止[向美国军工企业]供应稀土".
 // Only for flows: a measure that far on is the flow's object ("停止[向美国军工用户]出口两用物项": the exports stop).
 const FLOW_BEFORE_HAN = 12;
+// That far only when the words between name the buyer: "停止[向美国]供应", not "停止[发放稀土企业补贴后]供应".
+const HAN_BUYER = /^\s*[向对给]/;
 
 // Words and marks that open another clause: a verb before them does not act on a signal after them ("chip stocks drop
 // as the US bans exports", "halts talks while ..."). "as well as" and "such as" join objects of one verb instead.
@@ -110,7 +112,7 @@ export function chooseAction(
     // a verb inside the aside.
     const predicate = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && ASIDE_THEN_PREDICATE.test(words);
     if (distance > (before ? (hanFlow ? FLOW_BEFORE_HAN : ACTION_BEFORE) : ACTION_AFTER) && !afterGoods && !predicate) continue;
-    if (hanFlow && before && distance > ACTION_BEFORE && HAN_SPACE.test(a.text.slice(-1) + words + s.text.slice(0, 1))) continue;
+    if (hanFlow && before && distance > ACTION_BEFORE && (HAN_SPACE.test(a.text.slice(-1) + words + s.text.slice(0, 1)) || !HAN_BUYER.test(words))) continue;
     let clause = words.replace(JOINED_OBJECTS, ' ').replace(ASIDE, ' ');
     if (before && VERB_THEN_COMMA.test(clause)) continue;
     // "cancels plans to expand in Japan, chip supply unaffected": the verb stops a plan, not the flow.

@@ -162,6 +162,14 @@ export class Analyser {
     signals = signals.filter(
       (s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject),
     );
+    // A denial after a signal denies it. Chinese reaches further (each character a word) but only within the clause:
+    // in "中国暂停稀土对美出口，恢复供应传言不实" the rumour denied is the resumption, not the halt.
+    const deniedAfter = (s: Located) =>
+      HAN.test(s.text)
+        ? (cuesBySentence.get(s.sentence) ?? NONE).some(
+            (c) => c.id === 'negation-later' && nearBy(c, s, -1, NEGATION_LATER_HAN) && (c.start <= s.end || !HAN_CLAUSE_BREAK.test(s.text.slice(-1) + between(s, c) + c.text.slice(0, 1))),
+          )
+        : near('negation-later', s, -1, NEGATION_LATER);
     // A denied or ruled-out measure is no signal: not news, and not a lifting either ("China will not ban gallium").
     // Korean negations are few: grouped apart, checking every verb against them costs nothing in a long text.
     const negations = groupBySentence(cues.filter((c) => c.id === 'negation-after' || c.id === 'negation-void'));
@@ -170,7 +178,7 @@ export class Analyser {
       (s) =>
         !near('negation', s, NEGATION_BEFORE, -1) &&
         !negatedLater(s) &&
-        !(s.signal.class !== 'licence' && near('negation-later', s, -1, HAN.test(s.text) ? NEGATION_LATER_HAN : NEGATION_LATER)),
+        !(s.signal.class !== 'licence' && deniedAfter(s)),
     );
     // A negated verb does nothing to the signal ("수출 금지 해제하지 않는다", does not lift the export ban).
     const acting = negations.size ? actions.filter((a) => !negatedLater(a)) : actions;
@@ -274,6 +282,9 @@ export class Analyser {
   ): SignalHit[] {
     const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
     const states = groupBySentence(entities.filter(isState));
+    // Words that name a state without its country count as one where they lead the verb ("Government bans", "Kremlin
+    // bans", "Decree bans"), not as a noun's modifier ("Government contractor bans", "Law firm bans").
+    const stateWords = groupBySentence([...cues.values()].flat().filter((c) => c.id === 'state-word'));
     const companies = groupBySentence(entities.filter((e) => e.kind === 'company' || e.kind === 'supplier'));
     let first = Infinity;
     for (const sentence of states.keys()) first = Math.min(first, sentence);
@@ -283,8 +294,13 @@ export class Analyser {
       const found =
         !mode ||
         (s.field !== 'title' && first < s.sentence) ||
-        (!!states.get(s.sentence)?.some((e) => mode === 'sentence' || (e.end <= s.start && !nonStateBetween(e, s, cues.get(s.sentence)))) &&
-          !(mode === 'sentence' && companySubject(s, states.get(s.sentence), companies.get(s.sentence))));
+        (!!states.get(s.sentence)?.some(
+          (e) =>
+            mode === 'sentence' ||
+            (e.end <= s.start && !nonStateBetween(e, s, cues.get(s.sentence)) && (mode !== 'head' || headsSignal(e, s, companies.get(s.sentence), between))),
+        ) &&
+          !(mode === 'sentence' && companySubject(s, states.get(s.sentence), companies.get(s.sentence)))) ||
+        !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), between));
       // "Judge blocks US from barring Nvidia from selling": the state is stopped from acting; its ban is eased.
       const overruled =
         mode === 'subject' &&
@@ -333,8 +349,15 @@ export class Analyser {
 
 const NONE: CueHit[] = [];
 const OVERRULED_GAP = /^\s*from\s*$/i;
+// What may stand between a state and the verb it heads: its government or ministry, "says it will", auxiliaries and
+// adverbs ("US orders", "Korea's trade ministry orders", "China says it will no longer allow"), not a noun of its own
+// ("Korean union orders", "US senator tells").
+const HEAD_GAP = /^\s*(?:(?:'s|’s)?\s*(?:[\w-]+\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\s*|(?:'s|’s)\s*)?(?:(?:says?|said)\s+(?:it|they)\s+)?(?:(?:will|would|to|has|have|had|now|also|no longer|formally|officially|reportedly|quietly|again|effectively)\s*)*$/i;
+const MAX_HEAD_GAP = 120;
 const HANGUL = /[\uac00-\ud7a3]/;
 const HAN = /\p{Script=Han}/u;
+// A comma, a semicolon or a space between Chinese characters ends a Chinese clause.
+const HAN_CLAUSE_BREAK = /[，,；;]|\p{Script=Han}\s+\p{Script=Han}/u;
 const HANGUL_JAMO = /[\u1100-\u11ff]/;
 
 /**
@@ -458,6 +481,16 @@ function pickActor(actors: EntityInfo[]): EntityInfo | undefined {
  */
 function companySubject(s: Located, states: readonly Located[] | undefined, companies: readonly Located[] | undefined): boolean {
   return !!companies?.some((c) => c.end <= s.start) && !states?.some((e) => e.end <= s.start);
+}
+
+/**
+ * Whether the state heads the signal's verb (`state: head`): only its ministry or auxiliaries between them and no
+ * company ("US orders Nvidia to stop", not "Chinese EV maker BYD tells suppliers to stop" or "Korean union orders").
+ */
+function headsSignal(state: Located, s: Located, companies: readonly Located[] | undefined, between: (a: Located, b: Located) => string): boolean {
+  // A state that heads a verb stands within a few words of it: a longer gap is not tried (nor timed) against HEAD_GAP.
+  if (s.start - state.end > MAX_HEAD_GAP) return false;
+  return HEAD_GAP.test(between(state, s)) && !companies?.some((c) => c.start >= state.end && c.end <= s.start);
 }
 
 /** Whether a court, judge or market regulator stands between the state and the signal: "US judge bars", "Korea's FTC bans". */

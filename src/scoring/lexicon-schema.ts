@@ -83,10 +83,10 @@ export const signalSchema = z.strictObject({
     .optional()
     .describe('With `requires`: a watched material or product at most this many words after the signal counts as the cue ("bars Nvidia from selling [H20] chips").'),
   state: z
-    .enum(['subject', 'sentence'])
+    .enum(['subject', 'sentence', 'head'])
     .optional()
     .describe(
-      'Counts only when a state acts: a country or official actor named before it in its sentence (subject) or anywhere in it (sentence). "Bars ... from selling" is an export ban from a government, a court order or a share lock-up from others.',
+      'Counts only when a state acts: a country or official actor named before it in its sentence (subject), leading its verb with only its ministry or auxiliaries and no company between (head: "US orders Nvidia to stop ...", not "Korean union orders ..."), or anywhere in it (sentence). "Bars ... from selling" is an export ban from a government, a court order or a share lock-up from others.',
     ),
   otherwise: id.optional().describe('The signal this one counts as when `state` finds no state actor; without it, none.'),
   namesCompany: z
