@@ -14,17 +14,25 @@ export function notifyProcessor(ctx: WorkerContext) {
   return async (job: Job<NotifyJob>, token?: string, signal?: AbortSignal) => {
     const { alertId, version, channelId } = job.data;
     const log = ctx.runtime.log.child({ queue: 'notify', jobId: job.id, alertId, version, channelId });
+    const entry = ctx.runtime.state.notifiers.get(channelId);
+    const throttle = entry?.channel.throttle;
+    const ledger = notifyLedger(job.data);
     const settle: DeliveryJobContext = {
       job,
       token,
-      ...notifyLedger(job.data),
+      ...ledger,
       deliveries: ctx.stores.deliveries,
       maxRateLimitWaits: ctx.runtime.state.config.settings.delivery.maxRateLimitWaits,
       now: ctx.runtime.now,
       log,
       metrics: ctx.metrics,
       what: 'delivery',
-      rateLimit: ctx.runtime.state.notifiers.get(channelId)?.rateLimit,
+      rateLimit: entry?.rateLimit,
+      quietHours: entry?.channel.quietHours,
+      // Forced: it was decided to be sent and is counted, in the hour it goes in, against the alerts decided after it.
+      moveThrottle: throttle
+        ? async (atMs) => void (await ctx.stores.dispatch.reserve(channelId, ledger.key, atMs, throttle.maxPerHour, 'force', ctx.runtime.now().getTime(), [], true))
+        : undefined,
     };
     try {
       const onUrgency = (urgent: boolean) => {

@@ -7,6 +7,7 @@ import type { PipelineMetrics } from '../worker/context.js';
 import { digestKey } from '../alerts/digest.js';
 import { deliveryKey } from '../alerts/ids.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
+import { quietHoursAt, type QuietHours } from '../alerts/quiet-hours.js';
 import { QUEUES, type DigestJob, type NotifyJob } from './names.js';
 
 export interface DeliveryJobContext {
@@ -29,6 +30,13 @@ export interface DeliveryJobContext {
    * ahead of the routine deliveries waiting, as its first slot was.
    */
   urgent?: boolean;
+  /**
+   * The channel's quiet hours, for a notification (a digest is sent when scheduled): a routine one whose pace slot
+   * falls in them waits for their end instead (see waitForSlot).
+   */
+  quietHours?: QuietHours;
+  /** Counts the notification in its channel's throttle at `atMs` instead of when it was decided (it waited longer). */
+  moveThrottle?: (atMs: number) => Promise<void>;
 }
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
@@ -73,6 +81,8 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
  * early (a critical alert moved its slot back, or another worker's clock promoted it).
  */
 export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<never> {
+  const quietEnd = quietHoursEnd(ctx, waitMs);
+  if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd);
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
   // A metric must never fail the delivery it observes.
   try {
@@ -81,6 +91,28 @@ export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first
     ctx.log.debug({ err }, 'could not observe the pace wait');
   }
   return delayBy(ctx, waitMs);
+}
+
+/**
+ * When the quiet hours end (ms, pipeline clock), if a routine notification's pace slot waitMs away falls in them. They
+ * were judged when it was decided: a long queue must not carry it into them. A critical alert ignores them.
+ */
+function quietHoursEnd(ctx: DeliveryJobContext, waitMs: number): number | undefined {
+  if (!ctx.quietHours || ctx.urgent) return undefined;
+  const at = quietHoursAt(ctx.now().getTime() + waitMs, ctx.quietHours);
+  return at.quiet ? at.endsAt : undefined;
+}
+
+/**
+ * Parks the slot in the quiet hours (a critical alert may still take its place: see DeliveryStore.parkSlot), counts
+ * the notification in the throttle's hour it will now be sent in, and waits for the end, where it takes a new slot of
+ * the pace. Not a pace wait for the metrics: the slot it takes then is.
+ */
+async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number): Promise<never> {
+  await ctx.deliveries.parkSlot(ctx.key);
+  await ctx.moveThrottle?.(endsAt);
+  ctx.log.info({ until: new Date(endsAt).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
+  return delayBy(ctx, endsAt - ctx.now().getTime());
 }
 
 async function delayBy(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
@@ -121,7 +153,10 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
       // Never sooner than Retry-After by this worker's clock either: with Redis's clock ahead of it, the slot may
       // already look due. Not a pace wait for the metrics: the receiver set it, and it is counted as rate-limited.
       const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit, ctx.urgent);
-      return delayBy(ctx, Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
+      const waitMs = Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS);
+      const quietEnd = quietHoursEnd(ctx, waitMs);
+      if (quietEnd !== undefined) return waitOutQuietHours(ctx, Math.max(quietEnd, ctx.now().getTime() + waitMs));
+      return delayBy(ctx, waitMs);
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
   }

@@ -105,6 +105,13 @@ export interface DeliveryStore {
   reserveSlot(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<number>;
   /** reserveSlot, also telling whether the slot was given by this call (a first wait) or was the delivery's already. */
   paceTurn(channelId: string, key: string, rate: RateLimit, urgent?: boolean): Promise<PaceTurn>;
+  /**
+   * The delivery will not send in its slot (a routine one whose slot fell in its channel's quiet hours): it forgets the
+   * slot, and takes a new one of the pace when it asks again. Its place among the channel's waiting deliveries stays
+   * held, so that a critical alert still takes it (and moves it back) as it would have: no slot is ever given to two
+   * deliveries, and at worst a place nobody uses is a pause in the pace.
+   */
+  parkSlot(key: string): Promise<void>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
@@ -534,6 +541,9 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;
     },
     paceTurn,
+    async parkSlot(key) {
+      await redis.del(slotKey(key));
+    },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));
       if (keys.length === 0) return [];

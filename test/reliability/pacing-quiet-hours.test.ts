@@ -1,0 +1,155 @@
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deliveryKey } from '../../src/alerts/ids.js';
+import { jobId } from '../../src/queue/names.js';
+import type { Level } from '../../src/scoring/types.js';
+import { makeAlert } from '../alerts/fixtures.js';
+import { startTestWorker } from '../alerts/harness.js';
+import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { type Receiver, startReceiver } from './support/receiver.js';
+
+/**
+ * Quiet hours on a paced channel: a routine delivery decided before the quiet hours whose slot falls inside them is
+ * sent after they end, not during them; a critical one keeps its slot. The worker's clock runs at real speed from
+ * just before 22:00 UTC, so that the quiet hours (22:00-22:01 UTC) begin a second or two into the test.
+ */
+const prefix = uniquePrefix('pacing-quiet');
+const clock = {
+  offset: 0,
+  get now() {
+    return Date.now() + this.offset;
+  },
+};
+const QUIET_START = Date.parse('2025-07-01T22:00:00.000Z');
+const QUIET_END = Date.parse('2025-07-01T22:01:00.000Z');
+/** One a second: slots 1 s apart. */
+const INTERVAL_MS = 1_000;
+const JITTER_MS = 150;
+
+let receiver: Receiver;
+let run: Awaited<ReturnType<typeof startTestWorker>>;
+/** Pipeline-clock time of each accepted request, by channel. */
+const sentAt = new Map<string, number[]>();
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  receiver.respond = (req) => {
+    sentAt.set(req.channel, [...(sentAt.get(req.channel) ?? []), req.at + clock.offset]);
+    return { status: 200 };
+  };
+  const channel = (id: string) =>
+    `  - id: ${id}\n    kind: webhook\n    url: "${receiver.urlFor(id)}"\n    rateLimit: { perMinute: 60 }\n    quietHours: { start: "22:00", end: "22:01", timezone: UTC }`;
+  run = await startTestWorker(
+    {
+      'sources.yaml': 'sources: []\n',
+      'watchlists.yaml': 'watchlists: []\n',
+      'channels.yaml': `channels:\n${channel('routine')}\n${channel('critical')}\n${channel('throttled')}\n    throttle: { maxPerHour: 10 }\n`,
+      'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
+    },
+    {},
+    [],
+    clock,
+  );
+}, 30_000);
+
+afterAll(async () => {
+  await run?.stop();
+  await receiver?.close();
+  await cleanPrefix(prefix);
+});
+
+async function notify(alertId: string, channelId: string, level: Level): Promise<string> {
+  const { stores, queues } = run.worker.context;
+  await stores.alerts.update(alertId, async () => ({ alert: makeAlert({ id: alertId, level }), result: null }));
+  const id = jobId('notify', deliveryKey(alertId, 1, channelId));
+  await queues.notify.add('notify', { alertId, version: 1, channelId }, { jobId: id });
+  return id;
+}
+
+const stateOf = async (queue: Queue, id: string) => (await queue.getJob(id))?.getState();
+
+describe('a routine delivery whose pace slot falls in the quiet hours', () => {
+  it('is sent after the quiet hours end, at the pace, while a critical one keeps its slot in them', async () => {
+    const queue = run.worker.context.queues.notify;
+    // 21:59:58.5: slots at 21:59:58.5 (at once), 21:59:59.5, then 22:00:00.5 and 22:00:01.5, inside the quiet hours.
+    clock.offset = Date.parse('2025-07-01T21:59:58.500Z') - Date.now();
+    const routine: string[] = [];
+    for (let i = 0; i < 4; i++) routine.push(await notify(`q-routine-${i}`, 'routine', 'medium'));
+    const critical: string[] = [];
+    for (let i = 0; i < 3; i++) critical.push(await notify(`q-critical-${i}`, 'critical', 'critical'));
+
+    // Past the last slot's time (22:00:01.5), well inside the quiet hours.
+    await vi.waitFor(() => expect(clock.now).toBeGreaterThan(QUIET_START + 3_000), { timeout: 10_000, interval: 50 });
+    expect((sentAt.get('routine') ?? []).filter((at) => at >= QUIET_START)).toEqual([]);
+    expect(sentAt.get('routine')).toHaveLength(2);
+    for (const id of routine.slice(2)) expect(await stateOf(queue, id)).toBe('delayed');
+    // Critical alerts ignore quiet hours: the third went in its slot, inside them.
+    expect(sentAt.get('critical')).toHaveLength(3);
+    expect(sentAt.get('critical')!.filter((at) => at >= QUIET_START)).toHaveLength(1);
+
+    // The quiet hours end (the clock jumps past them; the delayed jobs are woken as BullMQ would at their end).
+    clock.offset += QUIET_END - clock.now + 100;
+    for (const id of routine.slice(2)) await (await queue.getJob(id))?.promote();
+    await vi.waitFor(async () => expect(await stateOf(queue, routine[3]!)).toBe('completed'), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(async () => expect(await stateOf(queue, routine[2]!)).toBe('completed'), { timeout: 10_000, interval: 50 });
+    const times = sentAt.get('routine')!;
+    expect(times).toHaveLength(4);
+    expect(times.filter((at) => at >= QUIET_START && at < QUIET_END)).toEqual([]);
+    expect(receiver.accepted('routine').duplicates).toBe(0);
+    // Still at the pace once they go.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!, `send ${i}`).toBeGreaterThanOrEqual(INTERVAL_MS - JITTER_MS);
+  }, 30_000);
+});
+
+describe('a throttled channel\'s routine delivery parked in quiet hours', () => {
+  it('moves its throttle reservation to their end, where it is sent', async () => {
+    const { stores, queues } = run.worker.context;
+    clock.offset = Date.parse('2025-07-01T21:59:58.500Z') - Date.now();
+    const decidedAt = clock.now;
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const alertId = `t-routine-${i}`;
+      // As the dispatch decided it: its throttle slot reserved now.
+      await stores.dispatch.reserve('throttled', deliveryKey(alertId, 1, 'throttled'), decidedAt, 10, 'search', decidedAt);
+      ids.push(await notify(alertId, 'throttled', 'medium'));
+    }
+    await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[3]!)).toBe('delayed'), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(() => expect(sentAt.get('throttled')).toHaveLength(2), { timeout: 10_000, interval: 50 });
+    const reserved = (await stores.dispatch.reserved('throttled', 0)).sort((x, y) => x - y);
+    expect(reserved).toEqual([decidedAt, decidedAt, QUIET_END, QUIET_END]);
+  }, 30_000);
+});
+
+describe('slots of routine deliveries parked in quiet hours (the pace script on Redis)', () => {
+  const rate = { perMinute: 60, burst: 1 };
+  const near = (actual: number, expected: number) => {
+    expect(actual).toBeGreaterThan(expected - 150);
+    expect(actual).toBeLessThanOrEqual(expected);
+  };
+
+  it('still go to a critical alert that comes during the quiet hours, and none is given twice', async () => {
+    const { deliveries } = run.worker.context.stores;
+    await deliveries.reserveSlot('parked', 'p-0', rate);
+    near(await deliveries.reserveSlot('parked', 'p-1', rate), 1_000);
+    near(await deliveries.reserveSlot('parked', 'p-2', rate), 2_000);
+    // Both fall in the quiet hours: their routine deliveries park them and wait for the end.
+    await deliveries.parkSlot('p-1');
+    await deliveries.parkSlot('p-2');
+    near(await deliveries.reserveSlot('parked', 'p-u1', rate, true), 1_000);
+    near(await deliveries.reserveSlot('parked', 'p-u2', rate, true), 2_000);
+    // A routine one decided now queues behind the places the parked ones held (moved back by the critical ones).
+    near(await deliveries.reserveSlot('parked', 'p-3', rate), 5_000);
+    // At the end of the quiet hours a parked one asks again: a new slot of the pace, never one a critical alert took.
+    near(await deliveries.reserveSlot('parked', 'p-1', rate), 6_000);
+    near(await deliveries.reserveSlot('parked', 'p-2', rate), 7_000);
+  });
+
+  it('count a parked delivery\'s wait once: when it takes its new slot after the quiet hours', async () => {
+    const { deliveries } = run.worker.context.stores;
+    await deliveries.paceTurn('parked-count', 'c-0', rate);
+    expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
+    await deliveries.parkSlot('c-1');
+    expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
+    expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: false });
+  });
+});
