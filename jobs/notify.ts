@@ -31,7 +31,7 @@ export function notifyProcessor(ctx: WorkerContext) {
       quietHours: entry?.channel.quietHours,
       // Forced: it was decided to be sent and is counted, in the hour it goes in, against the alerts decided after it.
       moveThrottle: throttle
-        ? async (atMs) => void (await ctx.stores.dispatch.reserve(channelId, ledger.key, atMs, throttle.maxPerHour, 'force', ctx.runtime.now().getTime(), [], true))
+        ? async (atMs) => void (await ctx.stores.dispatch.reserve(channelId, ledger.key, atMs, throttle.maxPerHour, 'force', ctx.runtime.now().getTime(), [], 'any'))
         : undefined,
     };
     try {

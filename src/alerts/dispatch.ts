@@ -65,8 +65,8 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
   return out;
 }
 
-/** Times an overflow's slot is moved past quiet hours: past a few days' backlog it is sent when its slot comes. */
-const MAX_QUIET_MOVES = 3;
+/** Times an overflow's slot is moved past quiet hours (one a day at most): past two weeks' backlog, it is sent in them. */
+const MAX_QUIET_MOVES = 14;
 
 /**
  * The decision for one alert version and channel, recorded. A recorded decision never changes (first writer wins), so
@@ -89,11 +89,12 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     const key = deliveryKey(alert.id, version, channel.id);
     slot = await deps.dispatch.reserve(channel.id, key, plan.at, channel.throttle.maxPerHour, mode, nowMs, replaces);
     // An overflow delayed into the channel's quiet hours waits for their end, as an alert decided in them does: its
-    // slot there is given back for the first free one after them (a day's quiet hours at most are passed this way).
+    // slot there is given back for the first free one after them. Moved only from the slot this run saw: a twin run
+    // that moved it first keeps it where its decision (the one recorded) says it goes.
     for (let moves = 0; mode === 'search' && slot !== null && channel.quietHours && moves < MAX_QUIET_MOVES; moves++) {
       const quiet = quietHoursAt(slot, channel.quietHours);
       if (!quiet.quiet) break;
-      slot = await deps.dispatch.reserve(channel.id, key, quiet.endsAt, channel.throttle.maxPerHour, mode, nowMs, [], true);
+      slot = await deps.dispatch.reserve(channel.id, key, quiet.endsAt, channel.throttle.maxPerHour, mode, nowMs, [], slot);
     }
   }
   return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));

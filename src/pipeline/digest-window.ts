@@ -82,7 +82,10 @@ export async function skippedFor(deps: DigestDeps, window: WindowRead, skip: Ski
   } else if (skip.reason === 'superseded') {
     await endWindow(deps, window, { status: 'skipped', response: supersededBy(window.channelId, skip.by) });
   } else {
-    const without = existing ? stillWithout(existing) : reachedUnrecorded ? `; ${REACHED_UNRECORDED}` : '';
+    // Who is without it: the recipients its entry names as deferring, else, when what it carried is all that says a
+    // send reached anyone (its run died before writing who), that some may be.
+    const unrecorded = window.carried !== undefined && !Object.values(existing?.recipients ?? {}).includes('accepted');
+    const without = (existing ? stillWithout(existing) : '') || (unrecorded ? `; ${REACHED_UNRECORDED}` : '');
     await endWindow(deps, window, { status: 'failed', error: `given up: the alerts it carried have expired${without}`, errorKind: 'permanent' });
   }
   // Only once the entry says the window ended: without one, a send whose mark ran out may still record (at worst a

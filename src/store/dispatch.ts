@@ -27,7 +27,9 @@ export interface DispatchStore {
    * Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null.
    * `replaces`: delivery keys of earlier versions still waiting (deferred) that this one supersedes if it gets a slot:
    * their reservations give way to it (their notify jobs are withdrawn); when it gets none, they keep them.
-   * `moving`: the delivery gives up the slot it reserved (one in the channel's quiet hours) for one from `at` on.
+   * `moveFrom`: the delivery gives up the slot it reserved (one in the channel's quiet hours) for one from `at` on;
+   * given as the slot's time, only if it still has that one (else a twin run moved it already, and the slot it has is
+   * returned as it is), or 'any'.
    */
   reserve(
     channelId: string,
@@ -37,7 +39,7 @@ export interface DispatchStore {
     mode: ThrottleMode,
     nowMs: number,
     replaces?: string[],
-    moving?: boolean,
+    moveFrom?: number | 'any',
   ): Promise<number | null>;
   /**
    * Records the dispatch unless one is recorded for this alert version and channel, and returns the recorded one.
@@ -62,7 +64,8 @@ export interface DispatchStore {
 // Every one-hour window [s, s+h-1] (ms) that contains t must hold fewer than n reservations for t to fit. Sliding s
 // from t-h+1 to t, the count only grows when the window's end reaches a reservation e in (t, t+h-1], i.e. at
 // s = e-h+1; checking s = t-h+1 and those starts is exact.
-// ARGV 7: '1' to move the delivery's own reservation (taken out first, put back if no slot is found); 8..: reservations
+// ARGV 7: to move the delivery's own reservation ('any', or the time it must still have; '' not to move): taken out
+// first, put back if no slot is found; one at another time is returned as it is (a twin run moved it). 8..: reservations
 // of the versions this one replaces, taken out before the search and put back if it finds no slot (it then goes to
 // the digest and they are still sent).
 const RESERVE = redisScript(`
@@ -70,8 +73,9 @@ local key, member = KEYS[1], ARGV[1]
 local at, n, h, mode, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', now - h))
 local replaced = {}
-if ARGV[7] == '1' then
+if ARGV[7] ~= '' then
   local own = redis.call('ZSCORE', key, member)
+  if own and ARGV[7] ~= 'any' and tonumber(own) ~= tonumber(ARGV[7]) then return own end
   if own then
     replaced[#replaced + 1] = {own, member}
     redis.call('ZREM', key, member)
@@ -169,8 +173,9 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
   const parse = (raw: string | null | undefined) => (raw ? (JSON.parse(raw) as Dispatch) : undefined);
 
   return {
-    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs, replaces = [], moving = false) {
-      const args = [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs), moving ? '1' : '0', ...replaces];
+    async reserve(channelId, deliveryKey, at, maxPerHour, mode, nowMs, replaces = [], moveFrom) {
+      const from = moveFrom === undefined ? '' : moveFrom === 'any' ? 'any' : String(Math.round(moveFrom));
+      const args = [deliveryKey, String(Math.round(at)), String(maxPerHour), String(HOUR_MS), mode, String(nowMs), from, ...replaces];
       const slot = await RESERVE<string | null>(redis, [windowKey(channelId)], args);
       return slot === null ? null : Number(slot);
     },

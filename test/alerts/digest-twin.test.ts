@@ -470,5 +470,12 @@ describe('a digest whose alerts expire after a send reached some recipients but 
     expect(entry?.lastError).toContain('may be without it');
     expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
     expect(mailsOf(windowEnd)[GREY]).toHaveLength(0);
+    // An operator's retry (off the failed list, the job run again) ends it so again, still saying why.
+    await stores.deliveries.clearFailed(digestKey('mail', windowEnd));
+    expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
+    const retried = await stores.deliveries.get(digestKey('mail', windowEnd));
+    expect(retried).toMatchObject({ status: 'failed' });
+    expect(retried?.lastError).toContain('may be without it');
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', windowEnd));
   });
 });

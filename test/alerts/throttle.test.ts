@@ -113,6 +113,59 @@ describe('dispatching alert versions to channels', () => {
     expect((await dispatch.reserved('ops', 0)).sort((a, b) => a - b)).toEqual([T0, T0, T0, noon, noon, noon + HOUR]);
   });
 
+  it('keeps a moved overflow\'s reservation where the recorded decision sends it, when a twin run of the decision moved it first', async () => {
+    const p = `${prefix}-overflow-twin`;
+    const ops = channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 1 }, quietHours: { start: '10:30', end: '12:00', timezone: 'UTC' } });
+    const store = createDispatchStore(redis, p, 3600);
+    const deps = (dispatch: DispatchStore) => ({ watchlist, channels: new Map([['ops', ops]]), dispatch, now: new Date(T0) });
+    const noon = Date.parse('2025-07-01T12:00:00Z');
+    const sendAt = async (id: string, level: 'high' | 'critical', version = 1, dispatch = store) =>
+      (await dispatchAlert(makeAlert({ id, level }), 'first', version, deps(dispatch))).notifications[0]?.dispatch.sendAt;
+    expect(await sendAt('x', 'high')).toBe(T0);
+    expect(await sendAt('y', 'high')).toBe(noon);
+    // Twin B of z's decision pauses after its first reservation (11:00, in the quiet hours) while twin A decides.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let paused!: () => void;
+    const atGate = new Promise<void>((r) => (paused = r));
+    const gated: DispatchStore = {
+      ...store,
+      reserve: async (...args: Parameters<DispatchStore['reserve']>) => {
+        const slot = await store.reserve(...args);
+        if (args[7] === undefined) {
+          paused();
+          await gate;
+        }
+        return slot;
+      },
+    };
+    const twinB = sendAt('z', 'high', 1, gated);
+    await atGate;
+    expect(await sendAt('z', 'high')).toBe(noon + HOUR);
+    // y's critical version 2 takes over from y's version 1, whose noon slot is given back.
+    expect(await sendAt('y', 'critical', 2)).toBe(T0);
+    release();
+    expect(await twinB).toBe(noon + HOUR);
+    const reserved = await store.reserved('ops', 0);
+    // z counted where it is sent; the next overflow finds that hour spent.
+    expect(reserved.filter((t) => t === noon + HOUR)).toHaveLength(1);
+    expect(await sendAt('w', 'high')).toBe(noon);
+  });
+
+  it('moves overflows past the quiet hours however many days of backlog push them there', async () => {
+    const p = `${prefix}-overflow-backlog`;
+    // Quiet 08:00-07:00 UTC: one free hour a day; budget one an hour.
+    const ops = channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 1 }, quietHours: { start: '08:00', end: '07:00', timezone: 'UTC' } });
+    const store = createDispatchStore(redis, p, 30 * 86_400);
+    const now = new Date(Date.parse('2025-07-01T07:00:00Z'));
+    const sends = [];
+    for (let i = 0; i < 5; i++) {
+      const d = (await dispatchAlert(makeAlert({ id: `b${i}`, level: 'high' }), 'first', 1, { watchlist, channels: new Map([['ops', ops]]), dispatch: store, now })).notifications[0]!.dispatch;
+      sends.push(new Date(d.sendAt!).toISOString());
+    }
+    expect(sends).toEqual(['2025-07-01T07:00:00.000Z', '2025-07-02T07:00:00.000Z', '2025-07-03T07:00:00.000Z', '2025-07-04T07:00:00.000Z', '2025-07-05T07:00:00.000Z']);
+  });
+
   it("supersedes an alert's deferred version with the job's next version of it, the job's decisions read together", async () => {
     const p = `${prefix}-due-defer`;
     // Quiet all day (T0 is 10:00 UTC): every version is deferred to 23:00.
