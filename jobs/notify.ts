@@ -29,9 +29,10 @@ export function notifyProcessor(ctx: WorkerContext) {
       what: 'delivery',
       rateLimit: entry?.rateLimit,
       quietHours: entry?.channel.quietHours,
-      // Forced: it was decided to be sent and is counted, in the hour it goes in, against the alerts decided after it.
+      // It was decided to be sent: searched for, never refused, it is counted where the hour's budget allows.
       moveThrottle: throttle
-        ? async (atMs) => void (await ctx.stores.dispatch.reserve(channelId, ledger.key, atMs, throttle.maxPerHour, 'force', ctx.runtime.now().getTime(), [], 'any'))
+        ? async (atMs) =>
+            (await ctx.stores.dispatch.reserve(channelId, ledger.key, atMs, throttle.maxPerHour, 'search', ctx.runtime.now().getTime(), [], 'any')) ?? atMs
         : undefined,
     };
     try {

@@ -35,8 +35,11 @@ export interface DeliveryJobContext {
    * falls in them waits for their end instead (see waitForSlot).
    */
   quietHours?: QuietHours;
-  /** Counts the notification in its channel's throttle at `atMs` instead of when it was decided (it waited longer). */
-  moveThrottle?: (atMs: number) => Promise<void>;
+  /**
+   * Counts the notification in its channel's throttle at the first moment from `atMs` on that the hour's budget allows,
+   * instead of when it was decided (it waits longer), and returns that moment.
+   */
+  moveThrottle?: (atMs: number) => Promise<number>;
 }
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
@@ -82,7 +85,8 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
  */
 export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<never> {
   const quietEnd = quietHoursEnd(ctx, waitMs);
-  if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd);
+  // Its wait is counted once: when it takes its slot after the quiet hours, unless it was counted already.
+  if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd, !first);
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
   // A metric must never fail the delivery it observes.
   try {
@@ -103,16 +107,27 @@ function quietHoursEnd(ctx: DeliveryJobContext, waitMs: number): number | undefi
   return at.quiet ? at.endsAt : undefined;
 }
 
+/** Times a parked notification's throttle count is moved past quiet hours (as routing moves an overflow's). */
+const MAX_QUIET_MOVES = 14;
+
 /**
  * Parks the slot in the quiet hours (a critical alert may still take its place: see DeliveryStore.parkSlot), counts
- * the notification in the throttle's hour it will now be sent in, and waits for the end, where it takes a new slot of
- * the pace. Not a pace wait for the metrics: the slot it takes then is.
+ * the notification in the throttle at the first moment after them the hour's budget allows, and waits until then,
+ * when it takes a new slot of the pace. `counted`: its pace wait was counted already.
  */
-async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number): Promise<never> {
-  await ctx.deliveries.parkSlot(ctx.key);
-  await ctx.moveThrottle?.(endsAt);
-  ctx.log.info({ until: new Date(endsAt).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
-  return delayBy(ctx, endsAt - ctx.now().getTime());
+async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, counted: boolean): Promise<never> {
+  let until = endsAt;
+  for (let moves = 0; ctx.moveThrottle && ctx.quietHours && moves < MAX_QUIET_MOVES; moves++) {
+    until = Math.max(until, await ctx.moveThrottle(until));
+    const quiet = quietHoursAt(until, ctx.quietHours);
+    if (!quiet.quiet) break;
+    until = quiet.endsAt;
+  }
+  const nowMs = ctx.now().getTime();
+  // Kept an hour past its time, as a slot is: a job woken late still finds it.
+  await ctx.deliveries.parkSlot(ctx.key, counted, until - nowMs + 3_600_000);
+  ctx.log.info({ until: new Date(until).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
+  return delayBy(ctx, until - nowMs);
 }
 
 async function delayBy(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
@@ -155,7 +170,8 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
       const slotMs = await ctx.deliveries.reserveSlot(base.channelId, ctx.key, ctx.rateLimit, ctx.urgent);
       const waitMs = Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS);
       const quietEnd = quietHoursEnd(ctx, waitMs);
-      if (quietEnd !== undefined) return waitOutQuietHours(ctx, Math.max(quietEnd, ctx.now().getTime() + waitMs));
+      // Not a pace wait for the metrics, after the quiet hours either.
+      if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd, true);
       return delayBy(ctx, waitMs);
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));

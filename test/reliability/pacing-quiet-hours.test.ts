@@ -1,7 +1,10 @@
-import type { Queue } from 'bullmq';
+import { DelayedError, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { jobId } from '../../src/queue/names.js';
+import { waitForSlot, type DeliveryJobContext } from '../../src/queue/delivery-job.js';
+import { memoryLogger } from '../../src/log.js';
+import type { PaceTurn } from '../../src/store/deliveries.js';
 import type { Level } from '../../src/scoring/types.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
@@ -25,6 +28,7 @@ const QUIET_END = Date.parse('2025-07-01T22:01:00.000Z');
 /** One a second: slots 1 s apart. */
 const INTERVAL_MS = 1_000;
 const JITTER_MS = 150;
+const HOUR = 3_600_000;
 
 let receiver: Receiver;
 let run: Awaited<ReturnType<typeof startTestWorker>>;
@@ -37,13 +41,13 @@ beforeAll(async () => {
     sentAt.set(req.channel, [...(sentAt.get(req.channel) ?? []), req.at + clock.offset]);
     return { status: 200 };
   };
-  const channel = (id: string) =>
-    `  - id: ${id}\n    kind: webhook\n    url: "${receiver.urlFor(id)}"\n    rateLimit: { perMinute: 60 }\n    quietHours: { start: "22:00", end: "22:01", timezone: UTC }`;
+  const channel = (id: string, quietEnd = '22:01') =>
+    `  - id: ${id}\n    kind: webhook\n    url: "${receiver.urlFor(id)}"\n    rateLimit: { perMinute: 60 }\n    quietHours: { start: "22:00", end: "${quietEnd}", timezone: UTC }`;
   run = await startTestWorker(
     {
       'sources.yaml': 'sources: []\n',
       'watchlists.yaml': 'watchlists: []\n',
-      'channels.yaml': `channels:\n${channel('routine')}\n${channel('critical')}\n${channel('throttled')}\n    throttle: { maxPerHour: 10 }\n`,
+      'channels.yaml': `channels:\n${channel('routine')}\n${channel('critical')}\n${channel('throttled')}\n    throttle: { maxPerHour: 10 }\n${channel('full', '23:30')}\n    throttle: { maxPerHour: 3 }\n`,
       'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
     },
     {},
@@ -120,6 +124,32 @@ describe('a throttled channel\'s routine delivery parked in quiet hours', () => 
   }, 30_000);
 });
 
+describe('a throttled channel whose hour after the quiet hours is spent already', () => {
+  it('counts a parked delivery at the first moment after them the budget allows, and sends it then', async () => {
+    const { stores, queues } = run.worker.context;
+    // This channel is quiet 22:00-23:30.
+    const end = Date.parse('2025-07-01T23:30:00.000Z');
+    clock.offset = Date.parse('2025-07-01T21:59:58.500Z') - Date.now();
+    const decidedAt = clock.now;
+    // Decisions made already (overflows delayed past the quiet hours) spend the budget of the hour after them.
+    for (let i = 0; i < 3; i++) expect(await stores.dispatch.reserve('full', `other-${i}`, end, 3, 'search', decidedAt)).toBe(end);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const alertId = `full-${i}`;
+      expect(await stores.dispatch.reserve('full', deliveryKey(alertId, 1, 'full'), decidedAt, 3, 'search', decidedAt)).toBe(decidedAt);
+      ids.push(await notify(alertId, 'full', 'medium'));
+    }
+    await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[2]!)).toBe('delayed'), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(() => expect(sentAt.get('full')).toHaveLength(2), { timeout: 10_000, interval: 50 });
+    const reserved = (await stores.dispatch.reserved('full', 0)).sort((x, y) => x - y);
+    expect(reserved.filter((at) => at >= end && at < end + HOUR)).toHaveLength(3);
+    // The parked one is counted, and waits, for the first moment the budget allows after the quiet hours: an hour on.
+    expect(reserved.at(-1)).toBe(end + HOUR);
+    const job = await queues.notify.getJob(ids[2]!);
+    expect(job!.timestamp + job!.delay).toBeGreaterThan(Date.now() + (end + HOUR - clock.now) - 5_000);
+  }, 30_000);
+});
+
 describe('slots of routine deliveries parked in quiet hours (the pace script on Redis)', () => {
   const rate = { perMinute: 60, burst: 1 };
   const near = (actual: number, expected: number) => {
@@ -133,8 +163,8 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     near(await deliveries.reserveSlot('parked', 'p-1', rate), 1_000);
     near(await deliveries.reserveSlot('parked', 'p-2', rate), 2_000);
     // Both fall in the quiet hours: their routine deliveries park them and wait for the end.
-    await deliveries.parkSlot('p-1');
-    await deliveries.parkSlot('p-2');
+    await deliveries.parkSlot('p-1', false, 60_000);
+    await deliveries.parkSlot('p-2', false, 60_000);
     near(await deliveries.reserveSlot('parked', 'p-u1', rate, true), 1_000);
     near(await deliveries.reserveSlot('parked', 'p-u2', rate, true), 2_000);
     // A routine one decided now queues behind the places the parked ones held (moved back by the critical ones).
@@ -144,12 +174,44 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     near(await deliveries.reserveSlot('parked', 'p-2', rate), 7_000);
   });
 
-  it('count a parked delivery\'s wait once: when it takes its new slot after the quiet hours', async () => {
+  it('count a parked delivery\'s wait once: when it takes its new slot after the quiet hours, unless counted before', async () => {
     const { deliveries } = run.worker.context.stores;
     await deliveries.paceTurn('parked-count', 'c-0', rate);
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
-    await deliveries.parkSlot('c-1');
+    await deliveries.parkSlot('c-1', false, 60_000);
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: false });
+    expect(await deliveries.paceTurn('parked-count', 'c-2', rate)).toMatchObject({ fresh: true });
+    await deliveries.parkSlot('c-2', true, 60_000);
+    expect(await deliveries.paceTurn('parked-count', 'c-2', rate)).toMatchObject({ fresh: false });
+  });
+
+  it('count a routine delivery once when a critical alert moved it from its counted slot into the quiet hours', async () => {
+    const { deliveries } = run.worker.context.stores;
+    let count = 0;
+    let t = QUIET_START - 1_500;
+    const ctx = {
+      job: { moveToDelayed: async () => undefined },
+      key: 'm-r1',
+      base: { channelId: 'moved-in' },
+      deliveries,
+      maxRateLimitWaits: 5,
+      now: () => new Date(t),
+      log: memoryLogger('fatal').log,
+      metrics: { observePaceWait: () => void count++ },
+      what: 'delivery',
+      quietHours: { start: '22:00', end: '22:01', timezone: 'UTC' },
+    } as unknown as DeliveryJobContext;
+    const wait = (turn: PaceTurn) => expect(waitForSlot(ctx, turn.waitMs, turn.fresh)).rejects.toBeInstanceOf(DelayedError);
+    expect((await deliveries.paceTurn('moved-in', 'm-r0', rate)).waitMs).toBe(0);
+    const first = await deliveries.paceTurn('moved-in', 'm-r1', rate);
+    await wait(first);
+    expect(count).toBe(1);
+    // A critical alert takes its slot; it learns of its new one (in the quiet hours) when it wakes, and parks.
+    await deliveries.paceTurn('moved-in', 'm-u', rate, true);
+    await wait(await deliveries.paceTurn('moved-in', 'm-r1', rate));
+    t = QUIET_END + 100;
+    await wait(await deliveries.paceTurn('moved-in', 'm-r1', rate));
+    expect(count).toBe(1);
   });
 });
