@@ -48,6 +48,15 @@ const NEW_SUBJECT_AFTER = /,\s*[^\s,]/;
 // Effects that stop what they act on: lifting a measure, halting a flow or the licences it needs.
 const STOPS = new Set(['de-escalation', 'halt']);
 const HANGUL = /[\uac00-\ud7a3]/;
+// "No longer" lifts only what it negates: the measure right after it ("US no longer bars ...", "no longer a bottleneck"),
+// or one before it that it says no longer holds ("export ban no longer applies", "curbs no longer in force"). Otherwise
+// it negates another word, and the measure stands: "export ban no longer a threat but a reality", "Beijing no longer
+// fears US export controls", "no longer hesitant to wield export controls". Chinese 不再 alike: "中国不再禁止镓出口" lifts
+// the ban, "稀土出口禁令不再是威胁" does not.
+const NO_LONGER = /^(?:no\s+longer|不再)$/i;
+const NO_LONGER_THEN = /^\s*(?:(?:a|an|the)\s*)?$/i;
+const NO_LONGER_HOLDS =
+  /^\s*(?:(?:(?:be|being)\s+)?(?:apply|applies|applied|in force|in effect|in place|enforced|valid|active|required|needed|necessary|expected|restricted|banned|barred|blocked|limited|curbed|prohibited|controlled|an issue|a problem|a concern|a bottleneck|a constraint|an obstacle)\b|适用|有效|生效|实施)/i;
 const HAN = /\p{Script=Han}/u;
 // Chinese headlines separate clauses with a space ("中国暂停稀土出口 加强走私管制").
 const HAN_SPACE = /\p{Script=Han}\s+\p{Script=Han}/u;
@@ -56,6 +65,8 @@ const HAN_SPACE = /\p{Script=Han}\s+\p{Script=Han}/u;
 export interface Gaps {
   /** The original words between two hits, punctuation included (normalisation turns it into spaces). */
   between: Between;
+  /** The original words after a hit, to the end of its field. */
+  after: (a: Located) => string;
   /** How many of the words between two hits are names of entities ("imposed [rare earth] export controls"). */
   entityWords: (a: Located, b: Located) => number;
   /** Whether a signal of the class follows the action closely: its own object ("US lifts [chip tariffs]"). */
@@ -113,6 +124,7 @@ export function chooseAction(
     const predicate = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && ASIDE_THEN_PREDICATE.test(words);
     if (distance > (before ? (hanFlow ? FLOW_BEFORE_HAN : ACTION_BEFORE) : ACTION_AFTER) && !afterGoods && !predicate) continue;
     if (hanFlow && before && distance > ACTION_BEFORE && (HAN_SPACE.test(a.text.slice(-1) + words + s.text.slice(0, 1)) || !HAN_BUYER.test(words))) continue;
+    if (NO_LONGER.test(a.text) && !(before ? NO_LONGER_THEN.test(words) : NO_LONGER_HOLDS.test(gaps.after(a)))) continue;
     let clause = words.replace(JOINED_OBJECTS, ' ').replace(ASIDE, ' ');
     if (before && VERB_THEN_COMMA.test(clause)) continue;
     // "cancels plans to expand in Japan, chip supply unaffected": the verb stops a plan, not the flow.

@@ -185,6 +185,7 @@ export class Analyser {
     if (acting.length) {
       const gaps: Gaps = {
         between,
+        after: (a) => text.slice(norm.origin[a.end - 1] + 1),
         entityWords: entityWordsOf(entities),
         hasObject: (a, cls) => signals.some((o) => o.sentence === a.sentence && o.signal.class === cls && o.token > a.tokenEnd && o.token - a.tokenEnd - 1 <= OBJECT_AFTER),
         signalBetween: (a, b) => signalBetween(signals, a, b),
@@ -192,7 +193,9 @@ export class Analyser {
       };
       signals = signals.map((s) => this.applyAction(s, acting, gaps));
     }
-    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, between);
+    // The words before a hit in its sentence, at most LEAD_CHARS of them: enough to see what the hit follows.
+    const lead = (a: Located) => text.slice(Math.max(norm.origin[norm.sentenceStarts[a.sentence]], a.position - LEAD_CHARS), a.position);
+    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, { between, lead });
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
     out.entities.push(...entities);
@@ -278,8 +281,9 @@ export class Analyser {
     signals: SignalHit[],
     entities: EntityHit[],
     cues: Map<number, CueHit[]>,
-    between: (a: Located, b: Located) => string,
+    words: Words,
   ): SignalHit[] {
+    const { between } = words;
     const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
     const states = groupBySentence(entities.filter(isState));
     // Words that name a state without its country count as one where they lead the verb ("Government bans", "Kremlin
@@ -291,16 +295,19 @@ export class Analyser {
     const out: SignalHit[] = [];
     for (const s of signals) {
       const mode = s.signal.state;
+      // "Beijing tells Japan to stop shipping chip tools to Taiwan": an order to another state is a diplomatic demand.
+      const demand = mode === 'head' && addressesCountry(s, states.get(s.sentence));
       const found =
-        !mode ||
-        (s.field !== 'title' && first < s.sentence) ||
-        (!!states.get(s.sentence)?.some(
-          (e) =>
-            mode === 'sentence' ||
-            (e.end <= s.start && !nonStateBetween(e, s, cues.get(s.sentence)) && (mode !== 'head' || headsSignal(e, s, companies.get(s.sentence), between))),
-        ) &&
-          !(mode === 'sentence' && companySubject(s, states.get(s.sentence), companies.get(s.sentence)))) ||
-        !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), between));
+        !demand &&
+        (!mode ||
+          (s.field !== 'title' && first < s.sentence) ||
+          (!!states.get(s.sentence)?.some(
+            (e) =>
+              mode === 'sentence' ||
+              (e.end <= s.start && !nonStateBetween(e, s, cues.get(s.sentence)) && (mode !== 'head' || headsSignal(e, s, companies.get(s.sentence), words))),
+          ) &&
+            !(mode === 'sentence' && companySubject(s, states.get(s.sentence), companies.get(s.sentence)))) ||
+          !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), words)));
       // "Judge blocks US from barring Nvidia from selling": the state is stopped from acting; its ban is eased.
       const overruled =
         mode === 'subject' &&
@@ -348,12 +355,30 @@ export class Analyser {
 }
 
 const NONE: CueHit[] = [];
+
+/** How to read the original text around the hits of one field. */
+interface Words {
+  /** The words between two hits, punctuation included. */
+  between: (a: Located, b: Located) => string;
+  /** The words before a hit in its sentence, at most LEAD_CHARS of them. */
+  lead: (a: Located) => string;
+}
+
 const OVERRULED_GAP = /^\s*from\s*$/i;
 // What may stand between a state and the verb it heads: its government or ministry, "says it will", auxiliaries and
 // adverbs ("US orders", "Korea's trade ministry orders", "China says it will no longer allow"), not a noun of its own
 // ("Korean union orders", "US senator tells").
 const HEAD_GAP = /^\s*(?:(?:'s|’s)?\s*(?:[\w-]+\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\s*|(?:'s|’s)\s*)?(?:(?:says?|said)\s+(?:it|they)\s+)?(?:(?:will|would|to|has|have|had|now|also|no longer|formally|officially|reportedly|quietly|again|effectively)\s*)*$/i;
 const MAX_HEAD_GAP = 120;
+// What may stand before a state that heads a verb: it opens its clause ("US orders", "Exclusive: US orders", "UPDATE
+// 2-US orders", "Lutnick says US will order", "why the US told"). After another word it is that verb's object or a
+// noun's modifier: "Lawmakers want [White House] to order", "Senators press [US] to order", "Former [US] officials tell".
+const HEAD_LEAD = /(?:^|[:|\-–—"“”‘’(;,]|'s|’s|\b(?:says?|said|reports?|reported|that|the|and|will|would|could|should|can|did|does|do|why|how|when|if|as|after|before|while)\b|^[\w]+\s+[\d.]+-)\s*$/i;
+// The verb, then the country it addresses, then "to": "tells [Japan] to", "no longer allows [the Netherlands] to".
+const ADDRESSEE_BEFORE = /^(?:no\s+longer\s+)?\S+\s+(?:the\s+)?$/i;
+const ADDRESSEE_AFTER = /^\s+to\s/i;
+// How far back the lead is read: its last words decide, and the regex costs as much as the text it is given.
+const LEAD_CHARS = 40;
 const HANGUL = /[\uac00-\ud7a3]/;
 const HAN = /\p{Script=Han}/u;
 // A comma, a semicolon or a space between Chinese characters ends a Chinese clause.
@@ -487,10 +512,26 @@ function companySubject(s: Located, states: readonly Located[] | undefined, comp
  * Whether the state heads the signal's verb (`state: head`): only its ministry or auxiliaries between them and no
  * company ("US orders Nvidia to stop", not "Chinese EV maker BYD tells suppliers to stop" or "Korean union orders").
  */
-function headsSignal(state: Located, s: Located, companies: readonly Located[] | undefined, between: (a: Located, b: Located) => string): boolean {
+function headsSignal(state: Located, s: Located, companies: readonly Located[] | undefined, words: Words): boolean {
   // A state that heads a verb stands within a few words of it: a longer gap is not tried (nor timed) against HEAD_GAP.
   if (s.start - state.end > MAX_HEAD_GAP) return false;
-  return HEAD_GAP.test(between(state, s)) && !companies?.some((c) => c.start >= state.end && c.end <= s.start);
+  return (
+    HEAD_LEAD.test(words.lead(state)) &&
+    HEAD_GAP.test(words.between(state, s)) &&
+    !companies?.some((c) => c.start >= state.end && c.end <= s.start)
+  );
+}
+
+/** Whether the verb of a split signal addresses only a country: "tells [Japan] to stop", "orders [the Netherlands] to halt". */
+function addressesCountry(s: Located, states: readonly EntityHit[] | undefined): boolean {
+  return !!states?.some(
+    (e) =>
+      e.kind === 'country' &&
+      e.start > s.start &&
+      e.end < s.end &&
+      ADDRESSEE_BEFORE.test(s.text.slice(0, e.position - s.position)) &&
+      ADDRESSEE_AFTER.test(s.text.slice(e.position - s.position + e.text.length)),
+  );
 }
 
 /** Whether a court, judge or market regulator stands between the state and the signal: "US judge bars", "Korea's FTC bans". */

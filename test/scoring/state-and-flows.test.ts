@@ -17,6 +17,15 @@ describe('signals only a state sends (lexicon `state`)', () => {
     expect(top('Court bars Samsung from selling Galaxy phones in patent row')).toBe('none neutral');
   });
 
+  it('read a state that opens a later sentence of a summary as heading its order, and one told by others as not', () => {
+    const inSummary = (summary: string) => {
+      const r = summarise('s', scorer.assess(item('Market update', summary)));
+      return `${r.level} ${r.direction}`;
+    };
+    expect(inSummary('Trade tensions rose on Monday. China orders exporters to stop shipping gallium to US.')).toBe('high escalation');
+    expect(inSummary('Trade tensions rose on Monday. Lawmakers want White House to order Nvidia to stop selling chips to China.')).toBe('none neutral');
+  });
+
   it('weigh a halt by a company as a supply halt, not an export halt', () => {
     const state = summarise('s', scorer.assess(item('China cancels gallium shipments to Japan')));
     const company = summarise('c', scorer.assess(item('Exporter cancels gallium shipments after price dispute')));
