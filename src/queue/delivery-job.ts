@@ -85,16 +85,19 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
  */
 export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<never> {
   const quietEnd = quietHoursEnd(ctx, waitMs);
-  // Its wait is counted once: when it takes its slot after the quiet hours, unless it was counted already.
   if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd, !first);
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
-  // A metric must never fail the delivery it observes.
+  if (first) observePaceWait(ctx, waitMs);
+  return delayBy(ctx, waitMs);
+}
+
+/** Counts a delivery's wait for its turn on a paced channel, once per delivery. A metric never fails a delivery. */
+function observePaceWait(ctx: DeliveryJobContext, waitMs: number): void {
   try {
-    if (first) ctx.metrics?.observePaceWait?.(ctx.base.channelId, waitMs);
+    ctx.metrics?.observePaceWait?.(ctx.base.channelId, waitMs);
   } catch (err) {
     ctx.log.debug({ err }, 'could not observe the pace wait');
   }
-  return delayBy(ctx, waitMs);
 }
 
 /**
@@ -113,19 +116,22 @@ const MAX_QUIET_MOVES = 14;
 /**
  * Parks the slot in the quiet hours (a critical alert may still take its place: see DeliveryStore.parkSlot), counts
  * the notification in the throttle at the first moment after them the hour's budget allows, and waits until then,
- * when it takes a new slot of the pace. `counted`: its pace wait was counted already.
+ * when it takes a new slot of the pace. Its wait is counted now, to that moment, unless it was (`counted`): the slot
+ * it takes then may be free at once, with no wait to count.
  */
 async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, counted: boolean): Promise<never> {
   let until = endsAt;
-  for (let moves = 0; ctx.moveThrottle && ctx.quietHours && moves < MAX_QUIET_MOVES; moves++) {
+  for (let moves = 1; ctx.moveThrottle && ctx.quietHours; moves++) {
     until = Math.max(until, await ctx.moveThrottle(until));
     const quiet = quietHoursAt(until, ctx.quietHours);
-    if (!quiet.quiet) break;
+    // Past the last move it is sent where it is counted, in the quiet hours, as routing sends such an overflow.
+    if (!quiet.quiet || moves >= MAX_QUIET_MOVES) break;
     until = quiet.endsAt;
   }
   const nowMs = ctx.now().getTime();
+  if (!counted) observePaceWait(ctx, until - nowMs);
   // Kept an hour past its time, as a slot is: a job woken late still finds it.
-  await ctx.deliveries.parkSlot(ctx.key, counted, until - nowMs + 3_600_000);
+  await ctx.deliveries.parkSlot(ctx.key, true, until - nowMs + 3_600_000);
   ctx.log.info({ until: new Date(until).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
   return delayBy(ctx, until - nowMs);
 }

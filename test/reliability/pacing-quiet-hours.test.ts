@@ -150,6 +150,22 @@ describe('a throttled channel whose hour after the quiet hours is spent already'
   }, 30_000);
 });
 
+/** A notify job's context over the worker's stores, its job a stand-in that only records its delay. */
+function stubContext(key: string, channelId: string, now: () => Date, observe: () => void): DeliveryJobContext {
+  return {
+    job: { moveToDelayed: async () => undefined },
+    key,
+    base: { channelId },
+    deliveries: run.worker.context.stores.deliveries,
+    maxRateLimitWaits: 5,
+    now,
+    log: memoryLogger('fatal').log,
+    metrics: { observePaceWait: observe },
+    what: 'delivery',
+    quietHours: { start: '22:00', end: '22:01', timezone: 'UTC' },
+  } as unknown as DeliveryJobContext;
+}
+
 describe('slots of routine deliveries parked in quiet hours (the pace script on Redis)', () => {
   const rate = { perMinute: 60, burst: 1 };
   const near = (actual: number, expected: number) => {
@@ -184,6 +200,43 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     expect(await deliveries.paceTurn('parked-count', 'c-2', rate)).toMatchObject({ fresh: true });
     await deliveries.parkSlot('c-2', true, 60_000);
     expect(await deliveries.paceTurn('parked-count', 'c-2', rate)).toMatchObject({ fresh: false });
+  });
+
+  it('count a parked delivery\'s wait when it parks, so once even when its new slot after them is free at once', async () => {
+    const { deliveries } = run.worker.context.stores;
+    let count = 0;
+    let t = QUIET_START - 500;
+    const ctx = stubContext('i-r1', 'idle-after', () => new Date(t), () => void count++);
+    expect((await deliveries.paceTurn('idle-after', 'i-r0', rate)).waitMs).toBe(0);
+    const first = await deliveries.paceTurn('idle-after', 'i-r1', rate);
+    await expect(waitForSlot(ctx, first.waitMs, first.fresh)).rejects.toBeInstanceOf(DelayedError);
+    expect(count).toBe(1);
+    // After the quiet hours (and past the place it held) the channel is idle: it sends at once, not counted again.
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    t = QUIET_END + 100;
+    expect(await deliveries.paceTurn('idle-after', 'i-r1', rate)).toEqual({ waitMs: 0, fresh: false });
+    expect(count).toBe(1);
+  });
+
+  it('send a parked delivery where it is counted in the throttle when its backlog outlasts two weeks of quiet hours', async () => {
+    const { dispatch } = run.worker.context.stores;
+    // Quiet 00:30-00:00 UTC (awake half an hour a day), one an hour; the first hour after each of 15 quiet ends is taken.
+    const quietHours = { start: '00:30', end: '00:00', timezone: 'UTC' };
+    const day0 = Date.parse('2025-07-01T00:00:00.000Z');
+    const t = day0 + 10 * 60_000;
+    for (let d = 1; d <= 15; d++) await dispatch.reserve('backlog', `other-${d}`, day0 + d * 24 * HOUR, 1, 'search', t);
+    await dispatch.reserve('backlog', 'b-1', t, 1, 'search', t);
+    let delayedTo = 0;
+    const ctx = {
+      ...stubContext('b-1', 'backlog', () => new Date(t), () => undefined),
+      job: { moveToDelayed: async (at: number) => void (delayedTo = at - Date.now() + t) },
+      quietHours,
+      moveThrottle: async (atMs: number) => (await dispatch.reserve('backlog', 'b-1', atMs, 1, 'search', t, [], 'any'))!,
+    } as DeliveryJobContext;
+    await expect(waitForSlot(ctx, 30 * 60_000, true)).rejects.toBeInstanceOf(DelayedError);
+    // Its reservation, as the throttle reads it (a delivery reserved already gets its own time back).
+    const counted = (await dispatch.reserve('backlog', 'b-1', t, 1, 'deny', t))!;
+    expect(Math.abs(delayedTo - counted)).toBeLessThan(1_000);
   });
 
   it('count a routine delivery once when a critical alert moved it from its counted slot into the quiet hours', async () => {
