@@ -57,6 +57,8 @@ export interface DispatchStore {
   list(alertId: string): Promise<Dispatch[]>;
   /** `list` of several alerts in one round trip. */
   listMany(alertIds: string[]): Promise<Map<string, Dispatch[]>>;
+  /** Gives back a delivery's reservation: it will not be sent (a superseded version's job ended without a send). */
+  release(channelId: string, deliveryKey: string): Promise<void>;
   /** Sends reserved in the channel's window from `fromMs` on (for tests and the API). */
   reserved(channelId: string, fromMs: number): Promise<number[]>;
 }
@@ -199,6 +201,9 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
       for (const id of alertIds) pipeline.hvals(recordKey(id));
       const values = replyValues(await pipeline.exec()) as string[][];
       return new Map(alertIds.map((id, i) => [id, parseDecisions(values[i]!)]));
+    },
+    async release(channelId, deliveryKey) {
+      await redis.zrem(windowKey(channelId), deliveryKey);
     },
     async reserved(channelId, fromMs) {
       const flat = await redis.zrangebyscore(windowKey(channelId), String(fromMs), '+inf', 'WITHSCORES');

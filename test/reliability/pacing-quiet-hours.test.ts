@@ -7,6 +7,8 @@ import { memoryLogger } from '../../src/log.js';
 import type { PaceTurn } from '../../src/store/deliveries.js';
 import type { Level } from '../../src/scoring/types.js';
 import { makeAlert } from '../alerts/fixtures.js';
+import { dispatchAlert } from '../../src/alerts/dispatch.js';
+import { watchlistSchema } from '../../src/config/schema.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
@@ -47,7 +49,7 @@ beforeAll(async () => {
     {
       'sources.yaml': 'sources: []\n',
       'watchlists.yaml': 'watchlists: []\n',
-      'channels.yaml': `channels:\n${channel('routine')}\n${channel('critical')}\n${channel('throttled')}\n    throttle: { maxPerHour: 10 }\n${channel('full', '23:30')}\n    throttle: { maxPerHour: 3 }\n`,
+      'channels.yaml': `channels:\n${channel('routine')}\n${channel('critical')}\n${channel('throttled')}\n    throttle: { maxPerHour: 10 }\n${channel('full', '23:30')}\n    throttle: { maxPerHour: 3 }\n${channel('sup', '23:30')}\n    throttle: { maxPerHour: 10 }\n`,
       'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
     },
     {},
@@ -165,6 +167,34 @@ function stubContext(key: string, channelId: string, now: () => Date, observe: (
     quietHours: { start: '22:00', end: '22:01', timezone: 'UTC' },
   } as unknown as DeliveryJobContext;
 }
+
+describe('a parked version that a newer one, decided in the quiet hours, supersedes', () => {
+  it('gives its throttle count back when its job ends without a send', async () => {
+    const { stores, queues, runtime } = run.worker.context;
+    const end = Date.parse('2025-07-01T23:30:00.000Z');
+    const watchlist = watchlistSchema.parse({ id: 'w', routes: [{ channel: 'sup', minLevel: 'low' }] });
+    const channels = new Map([['sup', runtime.state.channels.get('sup')!]]);
+    clock.offset = Date.parse('2025-07-01T21:59:58.500Z') - Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const alertId = `sup-${i}`;
+      await dispatchAlert(makeAlert({ id: alertId, level: 'medium' }), 'first', 1, { watchlist, channels, dispatch: stores.dispatch, now: new Date(clock.now) });
+      ids.push(await notify(alertId, 'sup', 'medium'));
+    }
+    await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[2]!)).toBe('delayed'), { timeout: 10_000, interval: 50 });
+    expect(await stores.dispatch.reserved('sup', end)).toHaveLength(1);
+    // 22:10: version 2 of the parked alert, deferred to the end of the quiet hours and counted there too.
+    const v2 = makeAlert({ id: 'sup-2', level: 'medium', version: 2 });
+    await stores.alerts.update('sup-2', async () => ({ alert: v2, result: null }));
+    const decided = await dispatchAlert(v2, 'escalated', 2, { watchlist, channels, dispatch: stores.dispatch, now: new Date(QUIET_START + 600_000) });
+    expect(decided.notifications).toMatchObject([{ version: 2, dispatch: { mode: 'deferred', sendAt: end } }]);
+    expect(await stores.dispatch.reserved('sup', end)).toHaveLength(2);
+    // Version 1's job wakes (at the end, promoted here), finds itself superseded and sends nothing: one count is left.
+    await (await queues.notify.getJob(ids[2]!))?.promote();
+    await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[2]!)).toBe('completed'), { timeout: 10_000, interval: 50 });
+    expect(await stores.dispatch.reserved('sup', end)).toHaveLength(1);
+  }, 30_000);
+});
 
 describe('slots of routine deliveries parked in quiet hours (the pace script on Redis)', () => {
   const rate = { perMinute: 60, burst: 1 };
