@@ -3,6 +3,8 @@ import { deliverStage } from '../src/pipeline/deliver.js';
 import { type DeliveryJobContext, notifyLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
 import type { NotifyJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
+import { movePastQuietHours } from '../src/alerts/dispatch.js';
+import type { QuietHours } from '../src/alerts/quiet-hours.js';
 
 /**
  * notify -> deliver one alert version to one channel. Failures become BullMQ behaviour in settleDeliveryFailure:
@@ -16,6 +18,7 @@ export function notifyProcessor(ctx: WorkerContext) {
     const log = ctx.runtime.log.child({ queue: 'notify', jobId: job.id, alertId, version, channelId });
     const entry = ctx.runtime.state.notifiers.get(channelId);
     const throttle = entry?.channel.throttle;
+    const quietHours = entry?.channel.quietHours;
     const ledger = notifyLedger(job.data);
     const settle: DeliveryJobContext = {
       job,
@@ -28,12 +31,8 @@ export function notifyProcessor(ctx: WorkerContext) {
       metrics: ctx.metrics,
       what: 'delivery',
       rateLimit: entry?.rateLimit,
-      quietHours: entry?.channel.quietHours,
-      // It was decided to be sent: searched for, never refused, it is counted where the hour's budget allows.
-      moveThrottle: throttle
-        ? async (atMs) =>
-            (await ctx.stores.dispatch.reserve(channelId, ledger.key, atMs, throttle.maxPerHour, 'search', ctx.runtime.now().getTime(), [], 'any')) ?? atMs
-        : undefined,
+      quietHours,
+      moveThrottle: throttle && quietHours ? (endsAt) => moveCountPastQuietHours(ctx, channelId, ledger.key, throttle.maxPerHour, quietHours, endsAt) : undefined,
     };
     try {
       const onUrgency = (urgent: boolean) => {
@@ -55,4 +54,15 @@ export function notifyProcessor(ctx: WorkerContext) {
       return settleDeliveryFailure(settle, err);
     }
   };
+}
+
+/**
+ * A notification paced into its channel's quiet hours is counted in the throttle at the first moment after them that
+ * the hour's budget allows (and past later quiet hours, as routing moves an overflow), where it is then sent. It was
+ * decided to be sent: the budget is searched, never refused.
+ */
+async function moveCountPastQuietHours(ctx: WorkerContext, channelId: string, key: string, maxPerHour: number, quietHours: QuietHours, endsAt: number): Promise<number> {
+  const nowMs = ctx.runtime.now().getTime();
+  const moveTo = (at: number, from: number | 'any') => ctx.stores.dispatch.reserve(channelId, key, at, maxPerHour, 'search', nowMs, [], from);
+  return movePastQuietHours((await moveTo(endsAt, 'any')) ?? endsAt, quietHours, moveTo);
 }

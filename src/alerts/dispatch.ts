@@ -2,7 +2,7 @@ import type { ChannelConfig, WatchlistConfig } from '../config/schema.js';
 import { mapByKey } from '../keyed-concurrency.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import { deliveryKey } from './ids.js';
-import { quietHoursAt } from './quiet-hours.js';
+import { quietHoursAt, type QuietHours } from './quiet-hours.js';
 import { finishDispatch, planChannel, routeAlert, type Dispatch } from './routing.js';
 import type { Alert, NotifyReason } from './types.js';
 
@@ -53,7 +53,9 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
     if (recorded.some((d) => d.channelId === channelId && d.version > version && d.mode !== 'digest')) continue;
     // Earlier versions still waiting to be sent: this version replaces them if it is sent by itself.
     const waiting = recorded.filter((d) => d.channelId === channelId && d.version < version && d.mode === 'deferred' && (d.sendAt ?? 0) > nowMs);
-    const dispatch = await decision(alert, version, channel, recorded, waiting, deps, nowMs);
+    // Earlier versions decided to be sent by themselves: their throttle counts still ahead go to this version.
+    const earlier = recorded.filter((d) => d.channelId === channelId && d.version < version && d.mode !== 'digest');
+    const dispatch = await decision(alert, version, channel, recorded, earlier, deps, nowMs);
     if (dispatch.mode === 'digest') {
       out.held.push({ alertId: alert.id, channelId, dispatch });
       continue;
@@ -65,15 +67,36 @@ export async function dispatchAlert(alert: Alert, reason: NotifyReason, version:
   return out;
 }
 
-/** Times an overflow's slot is moved past quiet hours (one a day at most): past two weeks' backlog, it is sent in them. */
-const MAX_QUIET_MOVES = 14;
+/** Quiet hours come at most once a day: this many moves carry a throttle slot past two weeks of them, no further. */
+export const MAX_QUIET_MOVES = 14;
+
+/**
+ * A throttle slot that falls in the channel's quiet hours, moved by `moveTo(endsAt, from)` to the first free moment
+ * after them, and again while that falls in later quiet hours (past MAX_QUIET_MOVES, it stays where it is: a backlog
+ * that long is sent in them rather than held for ever). Routing moves an overflow so; a notification paced into the
+ * quiet hours moves its count so.
+ */
+export async function movePastQuietHours(
+  slot: number,
+  quietHours: QuietHours,
+  moveTo: (endsAt: number, from: number) => Promise<number | null>,
+): Promise<number> {
+  for (let moves = 0; moves < MAX_QUIET_MOVES; moves++) {
+    const quiet = quietHoursAt(slot, quietHours);
+    if (!quiet.quiet) break;
+    const moved = await moveTo(quiet.endsAt, slot);
+    if (moved === null) break;
+    slot = moved;
+  }
+  return slot;
+}
 
 /**
  * The decision for one alert version and channel, recorded. A recorded decision never changes (first writer wins), so
  * one found in the alert's list is final; the digest holding was settled when it was recorded, and is not touched
  * again (a digest may have carried and cleared it since).
  */
-async function decision(alert: Alert, version: number, channel: ChannelConfig, recorded: Dispatch[], waiting: Dispatch[], deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
+async function decision(alert: Alert, version: number, channel: ChannelConfig, recorded: Dispatch[], earlier: Dispatch[], deps: DispatchDeps, nowMs: number): Promise<Dispatch> {
   const known = recorded.find((d) => d.channelId === channel.id && d.version === version);
   if (known) return known;
   const plan = planChannel(alert, channel, nowMs);
@@ -84,17 +107,18 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     const since = await deps.dispatch.get(alert.id, version, channel.id);
     if (since) return since;
     const mode = plan.throttle === 'force' ? 'force' : channel.digest ? 'deny' : 'search';
-    // The versions this one supersedes give their slots back (their notify jobs are withdrawn), unless it finds none.
-    const replaces = waiting.map((d) => deliveryKey(alert.id, d.version, channel.id));
+    // The versions this one supersedes give back the slots they have not been sent in yet (still ahead: a deferred
+    // one, whose notify job is withdrawn, or one paced into the quiet hours, whose job then finds itself superseded),
+    // unless this one finds none.
+    const replaces = earlier.map((d) => deliveryKey(alert.id, d.version, channel.id));
     const key = deliveryKey(alert.id, version, channel.id);
-    slot = await deps.dispatch.reserve(channel.id, key, plan.at, channel.throttle.maxPerHour, mode, nowMs, replaces);
-    // An overflow delayed into the channel's quiet hours waits for their end, as an alert decided in them does: its
-    // slot there is given back for the first free one after them. Moved only from the slot this run saw: a twin run
-    // that moved it first keeps it where its decision (the one recorded) says it goes.
-    for (let moves = 0; mode === 'search' && slot !== null && channel.quietHours && moves < MAX_QUIET_MOVES; moves++) {
-      const quiet = quietHoursAt(slot, channel.quietHours);
-      if (!quiet.quiet) break;
-      slot = await deps.dispatch.reserve(channel.id, key, quiet.endsAt, channel.throttle.maxPerHour, mode, nowMs, [], slot);
+    const { maxPerHour } = channel.throttle;
+    slot = await deps.dispatch.reserve(channel.id, key, plan.at, maxPerHour, mode, nowMs, replaces);
+    // An overflow delayed into the channel's quiet hours waits for their end, as an alert decided in them does. Moved
+    // only from the slot this run saw: a twin run that moved it first keeps it where its decision (the one recorded)
+    // says it goes.
+    if (mode === 'search' && slot !== null && channel.quietHours) {
+      slot = await movePastQuietHours(slot, channel.quietHours, (endsAt, from) => deps.dispatch.reserve(channel.id, key, endsAt, maxPerHour, mode, nowMs, [], from));
     }
   }
   return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));

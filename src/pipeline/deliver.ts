@@ -37,8 +37,7 @@ export async function deliverStage(
     signal?: AbortSignal;
     /** Told whether the delivery is urgent once the alert is loaded: the job layer's slot after a 429 keeps it so. */
     onUrgency?: (urgent: boolean) => void;
-    /** The channels' throttles: a superseded version that will not be sent gives its count back. */
-    dispatch?: Pick<DispatchStore, 'release'>;
+    dispatch?: LedgerDeps['dispatch'];
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
@@ -135,19 +134,13 @@ function reachedWholeChannel(receipt: DeliveryReceipt, existing: Delivery | unde
  * An older version's job that ends without a send: an entry it left open (an email some recipients deferred, a failed
  * verdict an operator retried) ends skipped, naming the newer version, instead of staying pending or listed as failed.
  */
-async function skipOlder(
-  deps: LedgerDeps & { dispatch?: Pick<DispatchStore, 'release'> },
-  key: string,
-  base: DeliveryBase,
-  existing: Delivery | undefined,
-  why: string,
-): Promise<DeliverOutcome> {
+async function skipOlder(deps: LedgerDeps, key: string, base: DeliveryBase, existing: Delivery | undefined, why: string): Promise<DeliverOutcome> {
   // Written even when it had no entry: a worker that died between recording the newer version and this version's
   // entry leaves this one, run again, showing what became of it rather than no delivery at all.
   if (existing?.status !== 'skipped') await deps.deliveries.recordAttempt(key, base, { status: 'skipped', response: why, at: deps.now() });
   // Not sent: its throttle count goes back to the channel (one a parked version moved past the quiet hours, say,
-  // where the newer version is counted too).
-  await deps.dispatch?.release(base.channelId, key);
+  // where the newer version is counted too). Unless some recipients have it (an email some deferred): it was sent.
+  if (!Object.values(existing?.recipients ?? {}).includes('accepted')) await deps.dispatch?.release(base.channelId, key);
   return { status: 'skipped', reason: 'superseded' };
 }
 
@@ -188,7 +181,13 @@ export function isUrgent(alert: Alert): boolean {
   return alert.level === 'critical';
 }
 
-type LedgerDeps = { deliveries: DeliveryStore; log: Logger; now: () => Date };
+type LedgerDeps = {
+  deliveries: DeliveryStore;
+  log: Logger;
+  now: () => Date;
+  /** The channels' throttles: a superseded version that will not be sent gives its count back. */
+  dispatch?: Pick<DispatchStore, 'release'>;
+};
 type DeliveryBase = Pick<Delivery, 'alertId' | 'version' | 'channelId'>;
 
 /**

@@ -36,10 +36,10 @@ export interface DeliveryJobContext {
    */
   quietHours?: QuietHours;
   /**
-   * Counts the notification in its channel's throttle at the first moment from `atMs` on that the hour's budget allows,
-   * instead of when it was decided (it waits longer), and returns that moment.
+   * Counts the notification in its channel's throttle at the first moment after the quiet hours ending at `endsAt` that
+   * the hour's budget allows, instead of when it was decided (it waits longer), and returns that moment.
    */
-  moveThrottle?: (atMs: number) => Promise<number>;
+  moveThrottle?: (endsAt: number) => Promise<number>;
 }
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
@@ -110,9 +110,6 @@ function quietHoursEnd(ctx: DeliveryJobContext, waitMs: number): number | undefi
   return at.quiet ? at.endsAt : undefined;
 }
 
-/** Times a parked notification's throttle count is moved past quiet hours (as routing moves an overflow's). */
-const MAX_QUIET_MOVES = 14;
-
 /**
  * Parks the slot in the quiet hours (a critical alert may still take its place: see DeliveryStore.parkSlot), counts
  * the notification in the throttle at the first moment after them the hour's budget allows, and waits until then,
@@ -120,18 +117,12 @@ const MAX_QUIET_MOVES = 14;
  * it takes then may be free at once, with no wait to count.
  */
 async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, counted: boolean): Promise<never> {
-  let until = endsAt;
-  for (let moves = 1; ctx.moveThrottle && ctx.quietHours; moves++) {
-    until = Math.max(until, await ctx.moveThrottle(until));
-    const quiet = quietHoursAt(until, ctx.quietHours);
-    // Past the last move it is sent where it is counted, in the quiet hours, as routing sends such an overflow.
-    if (!quiet.quiet || moves >= MAX_QUIET_MOVES) break;
-    until = quiet.endsAt;
-  }
+  // Sent where it is counted: after the quiet hours, or (past two weeks' backlog of them) in them, as routing does.
+  const until = Math.max(endsAt, ctx.moveThrottle ? await ctx.moveThrottle(endsAt) : endsAt);
   const nowMs = ctx.now().getTime();
   if (!counted) observePaceWait(ctx, until - nowMs);
   // Kept an hour past its time, as a slot is: a job woken late still finds it.
-  await ctx.deliveries.parkSlot(ctx.key, true, until - nowMs + 3_600_000);
+  await ctx.deliveries.parkSlot(ctx.key, until - nowMs + 3_600_000);
   ctx.log.info({ until: new Date(until).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
   return delayBy(ctx, until - nowMs);
 }

@@ -109,10 +109,10 @@ export interface DeliveryStore {
    * The delivery will not send in its slot (a routine one whose slot fell in its channel's quiet hours): it forgets the
    * slot, and takes a new one of the pace when it asks again. Its place among the channel's waiting deliveries stays
    * held, so that a critical alert still takes it (and moves it back) as it would have: no slot is ever given to two
-   * deliveries, and at worst a place nobody uses is a pause in the pace. `counted`: its pace wait was counted in the
-   * metrics already, so the new slot's is not (see PaceTurn.fresh); kept `forMs`, until it asks again.
+   * deliveries, and at worst a place nobody uses is a pause in the pace. Its wait was counted in the metrics when it
+   * parked, so the new slot's is not (see PaceTurn.fresh). Kept `forMs`, until it asks again.
    */
-  parkSlot(key: string, counted: boolean, forMs: number): Promise<void>;
+  parkSlot(key: string, forMs: number): Promise<void>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
@@ -286,6 +286,9 @@ function blockMergeMs(rate: RateLimit | undefined): number {
   return rate ? Math.min(BLOCK_MERGE_MS, paceIntervalMs(rate)) : 0;
 }
 
+/** A parked delivery's slot key (see DeliveryStore.parkSlot). */
+const PARKED = 'parked';
+
 /** The most waiting routine deliveries an urgent one moves back a slot (the work and the wakes it costs are bounded). */
 export const MAX_ROTATED = 50;
 
@@ -308,10 +311,6 @@ export const MAX_ROTATED = 50;
 // their order (a rotation), the last of them getting the slot the pace gave the urgent delivery (behind the ones
 // further back, which keep theirs). Each learns of its new slot from its score in KEYS[4] when it wakes (at its old
 // slot: one wake more, for an interval's wait). Slots change hands, none is added: the pace holds whatever the levels.
-/** A parked delivery's slot key (see DeliveryStore.parkSlot): its pace wait not counted yet, or counted. */
-const PARKED = 'parked';
-const PARKED_COUNTED = 'parked-counted';
-
 const RESERVE_SLOT = redisScript(`${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local tolerance = (tonumber(ARGV[2]) - 1) * interval
@@ -332,8 +331,8 @@ if held and held >= blocked then
   redis.call('ZREM', KEYS[4], member)
   return {0, 0}
 end
--- A parked delivery (see parkSlot) whose wait was counted takes its new slot as not fresh: counted once.
-local fresh = (held or raw == '${PARKED_COUNTED}') and 0 or 1
+-- A parked delivery (see parkSlot) was counted when it parked: its new slot is not fresh.
+local fresh = (held or raw == '${PARKED}') and 0 or 1
 redis.call('ZREM', KEYS[4], member)
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 if blocked > now then tat = math.max(tat, blocked + tolerance) end
@@ -548,8 +547,8 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;
     },
     paceTurn,
-    async parkSlot(key, counted, forMs) {
-      await redis.set(slotKey(key), counted ? PARKED_COUNTED : PARKED, 'PX', Math.max(1, Math.ceil(forMs)));
+    async parkSlot(key, forMs) {
+      await redis.set(slotKey(key), PARKED, 'PX', Math.max(1, Math.ceil(forMs)));
     },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));

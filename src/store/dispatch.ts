@@ -25,8 +25,8 @@ export type ThrottleMode = 'deny' | 'search' | 'force';
 export interface DispatchStore {
   /**
    * Reserves a send time for one delivery: `at` if it fits, else per mode. Returns the reserved time or null.
-   * `replaces`: delivery keys of earlier versions still waiting (deferred) that this one supersedes if it gets a slot:
-   * their reservations give way to it (their notify jobs are withdrawn); when it gets none, they keep them.
+   * `replaces`: delivery keys of earlier versions that this one supersedes if it gets a slot: their reservations still
+   * ahead (not sent yet) give way to it; when it gets none, they keep them.
    * `moveFrom`: the delivery gives up the slot it reserved (one in the channel's quiet hours) for one from `at` on;
    * given as the slot's time, only if it still has that one (else a twin run moved it already, and the slot it has is
    * returned as it is), or 'any'.
@@ -68,8 +68,8 @@ export interface DispatchStore {
 // s = e-h+1; checking s = t-h+1 and those starts is exact.
 // ARGV 7: to move the delivery's own reservation ('any', or the time it must still have; '' not to move): taken out
 // first, put back if no slot is found; one at another time is returned as it is (a twin run moved it). 8..: reservations
-// of the versions this one replaces, taken out before the search and put back if it finds no slot (it then goes to
-// the digest and they are still sent).
+// of the versions this one replaces, those still ahead (not sent yet) taken out before the search and put back if it
+// finds no slot (it then goes to the digest and they are still sent).
 const RESERVE = redisScript(`
 local key, member = KEYS[1], ARGV[1]
 local at, n, h, mode, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
@@ -85,7 +85,7 @@ if ARGV[7] ~= '' then
 end
 for i = 8, #ARGV do
   local score = redis.call('ZSCORE', key, ARGV[i])
-  if score then
+  if score and tonumber(score) > now then
     replaced[#replaced + 1] = {score, ARGV[i]}
     redis.call('ZREM', key, ARGV[i])
   end

@@ -166,6 +166,22 @@ describe('dispatching alert versions to channels', () => {
     expect(sends).toEqual(['2025-07-01T07:00:00.000Z', '2025-07-02T07:00:00.000Z', '2025-07-03T07:00:00.000Z', '2025-07-04T07:00:00.000Z', '2025-07-05T07:00:00.000Z']);
   });
 
+  it('gives a newer version the count an older one moved past the quiet hours (its job parked), not the hour after it', async () => {
+    const p = `${prefix}-parked-older`;
+    const ops = channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', rateLimit: { perMinute: 60 }, throttle: { maxPerHour: 1 }, quietHours: { start: '22:00', end: '23:00', timezone: 'UTC' } });
+    const store = createDispatchStore(redis, p, 86_400);
+    const deps = (now: number) => ({ watchlist, channels: new Map([['ops', ops]]), dispatch: store, now: new Date(now) });
+    const t0 = Date.parse('2025-07-01T21:59:00Z');
+    const end = Date.parse('2025-07-01T23:00:00Z');
+    // 21:59: version 1 goes at once; its pace slot falls in the quiet hours, so its job parks and moves its count.
+    expect((await dispatchAlert(makeAlert({ id: 'a', level: 'medium' }), 'first', 1, deps(t0))).notifications[0]!.dispatch).toMatchObject({ mode: 'immediate' });
+    expect(await store.reserve('ops', 'a-v1-ops', end, 1, 'search', t0, [], 'any')).toBe(end);
+    // 22:10: version 2, deferred to the end of the quiet hours, takes that count.
+    const v2 = (await dispatchAlert(makeAlert({ id: 'a', level: 'medium', version: 2 }), 'escalated', 2, deps(end - 50 * 60_000))).notifications[0]!.dispatch;
+    expect(v2.sendAt).toBe(end);
+    expect(await store.reserved('ops', 0)).toEqual([end]);
+  });
+
   it("supersedes an alert's deferred version with the job's next version of it, the job's decisions read together", async () => {
     const p = `${prefix}-due-defer`;
     // Quiet all day (T0 is 10:00 UTC): every version is deferred to 23:00.

@@ -8,6 +8,7 @@ import type { PaceTurn } from '../../src/store/deliveries.js';
 import type { Level } from '../../src/scoring/types.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { dispatchAlert } from '../../src/alerts/dispatch.js';
+import { deliverStage } from '../../src/pipeline/deliver.js';
 import { watchlistSchema } from '../../src/config/schema.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
@@ -169,7 +170,7 @@ function stubContext(key: string, channelId: string, now: () => Date, observe: (
 }
 
 describe('a parked version that a newer one, decided in the quiet hours, supersedes', () => {
-  it('gives its throttle count back when its job ends without a send', async () => {
+  it('gives its throttle count, still ahead, to the newer version, and its job ends without a send', async () => {
     const { stores, queues, runtime } = run.worker.context;
     const end = Date.parse('2025-07-01T23:30:00.000Z');
     const watchlist = watchlistSchema.parse({ id: 'w', routes: [{ channel: 'sup', minLevel: 'low' }] });
@@ -188,12 +189,35 @@ describe('a parked version that a newer one, decided in the quiet hours, superse
     await stores.alerts.update('sup-2', async () => ({ alert: v2, result: null }));
     const decided = await dispatchAlert(v2, 'escalated', 2, { watchlist, channels, dispatch: stores.dispatch, now: new Date(QUIET_START + 600_000) });
     expect(decided.notifications).toMatchObject([{ version: 2, dispatch: { mode: 'deferred', sendAt: end } }]);
-    expect(await stores.dispatch.reserved('sup', end)).toHaveLength(2);
-    // Version 1's job wakes (at the end, promoted here), finds itself superseded and sends nothing: one count is left.
+    // Version 1's count, still ahead (not sent), went to version 2.
+    expect(await stores.dispatch.reserved('sup', end)).toHaveLength(1);
+    // Version 1's job wakes (at the end, promoted here), finds itself superseded and sends nothing.
     await (await queues.notify.getJob(ids[2]!))?.promote();
     await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[2]!)).toBe('completed'), { timeout: 10_000, interval: 50 });
     expect(await stores.dispatch.reserved('sup', end)).toHaveLength(1);
+    expect(await stores.deliveries.get(deliveryKey('sup-2', 1, 'sup'))).toMatchObject({ status: 'skipped' });
   }, 30_000);
+});
+
+describe('an older version that reached some recipients before a newer one superseded it', () => {
+  it('keeps its throttle count when its job ends without sending again', async () => {
+    const { stores, runtime } = run.worker.context;
+    const watchlist = watchlistSchema.parse({ id: 'w', routes: [{ channel: 'sup', minLevel: 'low' }] });
+    const channels = new Map([['sup', runtime.state.channels.get('sup')!]]);
+    clock.offset = Date.parse('2025-07-02T12:00:00.000Z') - Date.now();
+    const now = new Date(clock.now);
+    await dispatchAlert(makeAlert({ id: 'partial', level: 'medium' }), 'first', 1, { watchlist, channels, dispatch: stores.dispatch, now });
+    // Version 1's send reached one recipient and another deferred it: it went out.
+    const base = { alertId: 'partial', version: 1, channelId: 'sup' };
+    await stores.deliveries.recordAttempt(deliveryKey('partial', 1, 'sup'), base, { status: 'pending', recipients: { 'x@example.com': 'accepted', 'y@example.com': 'deferred' }, sentVersion: 1, at: now });
+    const v2 = makeAlert({ id: 'partial', level: 'medium', version: 2 });
+    await stores.alerts.update('partial', async () => ({ alert: v2, result: null }));
+    await dispatchAlert(v2, 'escalated', 2, { watchlist, channels, dispatch: stores.dispatch, now });
+    const sent = await deliverStage(base, { ...stores, state: runtime.state, log: memoryLogger('fatal').log, now: () => now });
+    expect(sent).toMatchObject({ status: 'skipped', reason: 'superseded' });
+    // Two messages reached the channel: both are counted.
+    expect((await stores.dispatch.reserved('sup', 0)).filter((at) => at === now.getTime())).toHaveLength(2);
+  });
 });
 
 describe('slots of routine deliveries parked in quiet hours (the pace script on Redis)', () => {
@@ -209,8 +233,8 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     near(await deliveries.reserveSlot('parked', 'p-1', rate), 1_000);
     near(await deliveries.reserveSlot('parked', 'p-2', rate), 2_000);
     // Both fall in the quiet hours: their routine deliveries park them and wait for the end.
-    await deliveries.parkSlot('p-1', false, 60_000);
-    await deliveries.parkSlot('p-2', false, 60_000);
+    await deliveries.parkSlot('p-1', 60_000);
+    await deliveries.parkSlot('p-2', 60_000);
     near(await deliveries.reserveSlot('parked', 'p-u1', rate, true), 1_000);
     near(await deliveries.reserveSlot('parked', 'p-u2', rate, true), 2_000);
     // A routine one decided now queues behind the places the parked ones held (moved back by the critical ones).
@@ -220,16 +244,12 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     near(await deliveries.reserveSlot('parked', 'p-2', rate), 7_000);
   });
 
-  it('count a parked delivery\'s wait once: when it takes its new slot after the quiet hours, unless counted before', async () => {
+  it('give a parked delivery its new slot as not fresh: its wait was counted when it parked', async () => {
     const { deliveries } = run.worker.context.stores;
     await deliveries.paceTurn('parked-count', 'c-0', rate);
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
-    await deliveries.parkSlot('c-1', false, 60_000);
-    expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
+    await deliveries.parkSlot('c-1', 60_000);
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: false });
-    expect(await deliveries.paceTurn('parked-count', 'c-2', rate)).toMatchObject({ fresh: true });
-    await deliveries.parkSlot('c-2', true, 60_000);
-    expect(await deliveries.paceTurn('parked-count', 'c-2', rate)).toMatchObject({ fresh: false });
   });
 
   it('count a parked delivery\'s wait when it parks, so once even when its new slot after them is free at once', async () => {
