@@ -5,6 +5,7 @@ import { memoryLogger } from '../../src/log.js';
 import { digestStage } from '../../src/pipeline/digest.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
 import { ENDED_UNPLANNED, type DigestStore } from '../../src/store/digests.js';
+import { alertKeyFor } from '../../src/store/alerts.js';
 import { settleDeliveryFailure } from '../../src/queue/delivery-job.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { GREY, OK, mailsOf, redis, server, state, useEmailDigestChannel, windowStores } from './email-digest.js';
@@ -462,7 +463,7 @@ describe('a digest whose alerts expire after a send reached some recipients but 
     server.greylisting = false;
     expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
     // Its alert and the message as shown are gone (past retention) before the job's retry.
-    await redis.del(`{${prefix}-expired-carried}:alert:top`, keys(windowEnd).shown);
+    await redis.del(alertKeyFor(`${prefix}-expired-carried`, 'top'), keys(windowEnd).shown);
     expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
     const entry = await stores.deliveries.get(digestKey('mail', windowEnd));
     expect(entry).toMatchObject({ status: 'failed', errorKind: 'permanent' });
