@@ -426,17 +426,24 @@ describe('a run ending a window while another run marks its send between the che
   });
 });
 
+/**
+ * The window's send lands (OK accepted, GREY deferred) and what it carried is recorded; the worker dies before the
+ * ledger write.
+ */
+async function sentThenDied(stores: ReturnType<typeof setup>['stores'], hold: ReturnType<typeof setup>['hold'], windowEnd: number) {
+  await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
+  server.greylisting = true;
+  const dying = { ...stores.deliveries, recordAttempt: async () => Promise.reject(new Error('killed')) } as typeof stores.deliveries;
+  await expect(digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, deliveries: dying, log: memoryLogger('fatal').log, now: () => new Date() })).rejects.toThrow();
+  server.greylisting = false;
+  expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
+}
+
 describe('a digest whose channel is gone after a send reached some recipients but before its ledger write', () => {
   it('ends failed for good, saying some recipients may be without it, not skipped', async () => {
     const { stores, hold } = setup('gone-carried');
     const windowEnd = Date.UTC(2026, 6, 21, 8);
-    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    server.greylisting = true;
-    // The send lands (OK accepted, GREY deferred) and is carried; the worker dies before the ledger write.
-    const dying = { ...stores.deliveries, recordAttempt: async () => Promise.reject(new Error('killed')) } as typeof stores.deliveries;
-    await expect(digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, deliveries: dying, log: memoryLogger('fatal').log, now: () => new Date() })).rejects.toThrow();
-    server.greylisting = false;
-    expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
+    await sentThenDied(stores, hold, windowEnd);
     expect(await stores.deliveries.get(digestKey('mail', windowEnd))).toBeUndefined();
     const removed = { ...state, notifiers: { get: () => undefined, close: async () => undefined } } as unknown as ConfigState;
     expect(await digestStage({ channelId: 'mail', windowEnd }, { state: removed, ...stores, log: memoryLogger('fatal').log, now: () => new Date() })).toEqual({
@@ -455,13 +462,7 @@ describe('a digest whose alerts expire after a send reached some recipients but 
   it('ends failed for good and stays listed, saying some recipients may be without it', async () => {
     const { stores, hold, stage, keys } = setup('expired-carried');
     const windowEnd = Date.UTC(2026, 6, 25, 8);
-    await hold('top', windowEnd - 2 * HOUR, { id: 'top', title: 'Top magnet story', level: 'medium', score: 90 });
-    server.greylisting = true;
-    // The send lands (OK accepted, GREY deferred) and is carried; the worker dies before the ledger write.
-    const dying = { ...stores.deliveries, recordAttempt: async () => Promise.reject(new Error('killed')) } as typeof stores.deliveries;
-    await expect(digestStage({ channelId: 'mail', windowEnd }, { state, ...stores, deliveries: dying, log: memoryLogger('fatal').log, now: () => new Date() })).rejects.toThrow();
-    server.greylisting = false;
-    expect(await stores.digests.carried('mail', windowEnd)).toBeDefined();
+    await sentThenDied(stores, hold, windowEnd);
     // Its alert and the message as shown are gone (past retention) before the job's retry.
     await redis.del(alertKeyFor(`${prefix}-expired-carried`, 'top'), keys(windowEnd).shown);
     expect(await stage(windowEnd)).toEqual({ status: 'skipped', reason: 'alerts-expired' });
