@@ -117,8 +117,10 @@ export function chooseAction(
     if (distance < 0) continue;
     const words = before ? between(a, s) : between(s, a);
     if (korean) distance = spacedWords(words);
-    // "Export ban on gallium, germanium lifted": a participle after the goods it names acts on the signal.
-    const afterGoods = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && onlyGoods(words, gaps.entityWords(s, a));
+    // "Export ban on gallium, germanium lifted": a participle after the goods it names acts on the signal, and so does a
+    // "no longer" that says the measure no longer holds ("export ban on antimony to US no longer applies").
+    const endsMeasure = PARTICIPLE.test(a.text) || (NO_LONGER.test(a.text) && NO_LONGER_HOLDS.test(gaps.after(a)));
+    const afterGoods = !before && !korean && distance <= GOODS_AFTER && endsMeasure && onlyGoods(words, gaps.entityWords(s, a));
     // "Gallium export ban, imposed in 2023, is lifted": the participle after the aside is the predicate; it wins over
     // a verb inside the aside.
     const predicate = !before && !korean && distance <= GOODS_AFTER && PARTICIPLE.test(a.text) && ASIDE_THEN_PREDICATE.test(words);

@@ -300,7 +300,7 @@ export class Analyser {
       const found =
         !demand &&
         (!mode ||
-          (s.field !== 'title' && first < s.sentence) ||
+          (s.field !== 'title' && first < s.sentence && (mode !== 'head' || pointsBack(s, companies.get(s.sentence), words))) ||
           (!!states.get(s.sentence)?.some(
             (e) =>
               mode === 'sentence' ||
@@ -370,6 +370,10 @@ const OVERRULED_GAP = /^\s*from\s*$/i;
 // ("Korean union orders", "US senator tells").
 const HEAD_GAP = /^\s*(?:(?:'s|’s)?\s*(?:[\w-]+\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\s*|(?:'s|’s)\s*)?(?:(?:says?|said)\s+(?:it|they)\s+)?(?:(?:will|would|to|has|have|had|now|also|no longer|formally|officially|reportedly|quietly|again|effectively)\s*)*$/i;
 const MAX_HEAD_GAP = 120;
+// The subject that points back to a state named in an earlier sentence: "It ordered", "They have told", "The commerce
+// ministry ordered", "..., it said it told". Any other subject is a noun of its own ("The union ordered", "A Delaware
+// judge ordered") and the earlier state is not the one giving the order.
+const ANAPHORIC_HEAD = /(?:^|[:;,"“(]\s*|\b(?:says?|said|added|announced)\s+)(?:it|they|(?:the|its|their)\s+(?:[\w.-]+\s+){0,2}(?:ministry|department|government|administration|authorities|officials|cabinet))\s+(?:(?:has|have|had|also|now|then|later|will|would|reportedly|formally|on\s+\w+)\s+)*$/i;
 // What may stand before a state that heads a verb: it opens its clause ("US orders", "Exclusive: US orders", "UPDATE
 // 2-US orders", "Lutnick says US will order", "why the US told"). After another word it is that verb's object or a
 // noun's modifier: "Lawmakers want [White House] to order", "Senators press [US] to order", "Former [US] officials tell".
@@ -520,6 +524,15 @@ function headsSignal(state: Located, s: Located, companies: readonly Located[] |
     HEAD_GAP.test(words.between(state, s)) &&
     !companies?.some((c) => c.start >= state.end && c.end <= s.start)
   );
+}
+
+/**
+ * Whether the signal's verb is headed by a state named in an earlier sentence of the summary (`state: head`): its subject
+ * points back to it ("US curbs stay. It told Nvidia to stop") and no company comes first ("US curbs stay. Nvidia told
+ * distributors to stop" is the company's own order).
+ */
+function pointsBack(s: Located, companies: readonly Located[] | undefined, words: Words): boolean {
+  return ANAPHORIC_HEAD.test(words.lead(s)) && !companies?.some((c) => c.end <= s.start);
 }
 
 /** Whether the verb of a split signal addresses only a country: "tells [Japan] to stop", "orders [the Netherlands] to halt". */

@@ -26,6 +26,19 @@ describe('signals only a state sends (lexicon `state`)', () => {
     expect(inSummary('Trade tensions rose on Monday. Lawmakers want White House to order Nvidia to stop selling chips to China.')).toBe('none neutral');
   });
 
+  it('read a state named in an earlier sentence as heading an order only through "it" or "the ministry", not a company, union or judge', () => {
+    const inSummary = (title: string, summary: string) => {
+      const r = summarise('s', scorer.assess(item(title, summary)));
+      return `${r.level} ${r.direction}`;
+    };
+    expect(inSummary('New curbs', 'The U.S. Commerce Department acted on Tuesday. It told Nvidia to stop selling H20 chips to China.')).toBe('high escalation');
+    expect(inSummary('Magnet curbs widen', 'China said on Tuesday it would tighten rare earth export controls. The commerce ministry ordered exporters to stop shipping magnets to US defence firms.')).toBe('high escalation');
+    expect(inSummary('Nvidia guidance', 'US export curbs remain in place. Nvidia told distributors to stop selling RTX 4090 chips to China, the company said.')).toMatch(/^(none|info) /);
+    expect(inSummary('Strike at Samsung', "Seoul's labour ministry is mediating. Samsung's union told members to stop shipping HBM to China during the walkout.")).toMatch(/^(none|info) /);
+    expect(inSummary('Court ruling', 'The US has appealed a patent ruling. A Delaware judge ordered Qualcomm to stop selling Snapdragon chips to Chinese phone makers.')).toMatch(/^(none|info) /);
+    expect(inSummary('Distributor changes', "China remains Micron's third-largest market. Arrow Electronics no longer allows resellers to ship Micron DRAM to Russia.")).toMatch(/^(none|info) /);
+  });
+
   it('weigh a halt by a company as a supply halt, not an export halt', () => {
     const state = summarise('s', scorer.assess(item('China cancels gallium shipments to Japan')));
     const company = summarise('c', scorer.assess(item('Exporter cancels gallium shipments after price dispute')));
