@@ -250,15 +250,8 @@ export class Matcher {
 
   /** Whether a company or a watched supplier is named within [start, end) of a field's kept hits (sorted by start). */
   private companyWithin(kept: readonly Hit[], start: number, end: number): boolean {
-    // A binary search for the first hit at or after start: a long text may repeat the split alias many times.
-    let lo = 0;
-    let hi = kept.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (kept[mid].start < start) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < kept.length && kept[i].start < end; i++) {
+    // From the first hit at or after start: a long text may repeat the split alias many times.
+    for (let i = firstStartingFrom(kept, start); i < kept.length && kept[i].start < end; i++) {
       const kind = this.terms[kept[i].term].kind;
       if (kept[i].end <= end && (kind === 'company' || kind === 'supplier')) return true;
     }
@@ -312,16 +305,21 @@ const NO_HITS: Hit[] = [];
 
 /** The hits of a family's kept list (sorted by start, pairwise disjoint or identical) that overlap [start, end). */
 function overlapping(list: Hit[], start: number, end: number): Hit[] {
+  const out: Hit[] = [];
+  for (let j = firstStartingFrom(list, end) - 1; j >= 0 && list[j].end > start; j--) out.push(list[j]);
+  return out;
+}
+
+/** The index of the first hit (of a list sorted by start) that starts at or after `at`; the list's length if none. */
+function firstStartingFrom(list: readonly Hit[], at: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (list[mid].start < end) lo = mid + 1;
+    if (list[mid].start < at) lo = mid + 1;
     else hi = mid;
   }
-  const out: Hit[] = [];
-  for (let j = lo - 1; j >= 0 && list[j].end > start; j--) out.push(list[j]);
-  return out;
+  return lo;
 }
 
 /**
