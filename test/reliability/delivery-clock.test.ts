@@ -1,6 +1,5 @@
-import type { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { deliverStage } from '../../src/pipeline/deliver.js';
 import { jobId } from '../../src/queue/names.js';
@@ -8,6 +7,7 @@ import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { type Receiver, type Reply, startReceiver } from './support/receiver.js';
+import { jobSettled } from './support/wait.js';
 
 /**
  * A 429 blocks its channel for every worker, and the pace script compares the block with Redis's clock (TIME). These
@@ -135,18 +135,6 @@ describe('a channel another worker blocked', () => {
 });
 
 describe('a notify job on a worker whose clock runs an hour ahead', () => {
-  async function finished(queue: Queue, id: string, timeout: number): Promise<{ job: Job; state: string }> {
-    return vi.waitFor(
-      async () => {
-        const job = await queue.getJob(id);
-        const state = await job?.getState();
-        if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
-        return { job: job!, state };
-      },
-      { timeout, interval: 50 },
-    );
-  }
-
   for (const channel of ['job-ahead', 'paced-ahead']) {
     it(`after a 429 asking for 1 s, sends again about a second later, not an hour (${channel})`, async () => {
       workerSkew = HOUR;
@@ -155,7 +143,7 @@ describe('a notify job on a worker whose clock runs an hour ahead', () => {
         await storeAlert(`a-${channel}`);
         const id = jobId('notify', deliveryKey(`a-${channel}`, 1, channel));
         await run.worker.context.queues.notify.add('notify', { alertId: `a-${channel}`, version: 1, channelId: channel }, { jobId: id });
-        const { state } = await finished(run.worker.context.queues.notify, id, 8_000);
+        const { state } = await jobSettled(run.worker.context.queues.notify, id, 8_000);
         expect(state).toBe('completed');
         const [first, second] = on(channel);
         expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_000);

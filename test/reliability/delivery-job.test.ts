@@ -1,5 +1,4 @@
-import type { Job, Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { wakeAt } from '../../src/queue/delivery-job.js';
@@ -8,11 +7,11 @@ import { jobId } from '../../src/queue/names.js';
 import { retryDelivery } from '../../src/api/retry.js';
 import type { DeliveryStore } from '../../src/store/deliveries.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
 import { SMTP_PASSWORD, startSmtp } from '../notifiers/smtp.js';
+import { startRealTimeWorker, type TestWorker } from './support/delivery-worker.js';
 import { type Receiver, type Reply, startReceiver } from './support/receiver.js';
-import { sleep } from './support/wait.js';
+import { jobSettled, sleep } from './support/wait.js';
 
 /**
  * Notify and digest jobs on real BullMQ, Redis, a local webhook receiver and a local SMTP server, with the processors
@@ -22,17 +21,12 @@ import { sleep } from './support/wait.js';
 const prefix = uniquePrefix('delivery-job');
 const MAX_RATE_LIMIT_WAITS = 2;
 const RETRY_AFTER_429: Reply = { status: 429, headers: { 'Retry-After': '1' } };
-const realClock = {
-  get now() {
-    return Date.now();
-  },
-};
 
 let receiver: Receiver;
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
 /** Per address: how many more times the SMTP server answers 450 (greylisting) at RCPT TO. nobody-* always get 550. */
 const greylisting = new Map<string, number>();
-let run: Awaited<ReturnType<typeof startTestWorker>>;
+let run: TestWorker;
 /** Per channel: the answer to its n-th request (0-based); channels without a script accept everything. */
 const scripts = new Map<string, (n: number) => Reply>();
 const on = (channel: string) => receiver.requests.filter((r) => r.channel === channel);
@@ -52,10 +46,8 @@ beforeAll(async () => {
     },
   });
   const mail = (id: string, to: string[]) => `  - { id: ${id}, kind: email, smtpUrl: "\${SMTP_URL}", from: "Chokepoint <alerts@example.com>", to: [${to.join(', ')}] }`;
-  run = await startTestWorker(
+  run = await startRealTimeWorker(
     {
-      'sources.yaml': 'sources: []\n',
-      'watchlists.yaml': 'watchlists: []\n',
       'channels.yaml': `channels:\n${[
         ...channels.map((id) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}" }`),
         ...digestChannels.map((id) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}", digest: { schedule: "0 8 * * *" } }`),
@@ -72,8 +64,6 @@ delivery: { attempts: 3, backoffMs: 100, maxBackoffMs: 200, maxRateLimitWaits: $
 `,
     },
     { SMTP_URL: smtp.smtpUrl },
-    [],
-    realClock,
   );
 }, 30_000);
 
@@ -112,18 +102,6 @@ async function digest(alertId: string, channelId: string): Promise<string> {
   return digestKey(channelId, windowEnd);
 }
 
-async function finished(queue: Queue, id: string, timeout = 20_000): Promise<{ job: Job; state: string }> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
-      return { job: job!, state };
-    },
-    { timeout, interval: 50 },
-  );
-}
-
 /** Another worker's 429s, again and again: keeps the channel blocked in short stretches for `forMs`. */
 async function keepBlocked(channelId: string, forMs: number): Promise<void> {
   const end = Date.now() + forMs;
@@ -139,7 +117,7 @@ describe('429 answers a notification may get (maxRateLimitWaits)', () => {
     const blocking = keepBlocked('blocked', 4_000);
     const id = await notify('a-blocked', 'blocked');
     await blocking;
-    const { job, state } = await finished(queues().notify, id);
+    const { job, state } = await jobSettled(queues().notify, id);
     expect(state).toBe('completed');
     // Woken more often than the limit (blocked by others, then its own 429), yet only one 429 was its own.
     expect(job.attemptsStarted).toBeGreaterThan(MAX_RATE_LIMIT_WAITS + 1);
@@ -150,7 +128,7 @@ describe('429 answers a notification may get (maxRateLimitWaits)', () => {
   it('gives up a notification that itself got more 429s than the limit, and records it failed', async () => {
     scripts.set('limited', () => RETRY_AFTER_429);
     const id = await notify('a-limited', 'limited');
-    const { state } = await finished(queues().notify, id);
+    const { state } = await jobSettled(queues().notify, id);
     expect(state).toBe('failed');
     expect(on('limited')).toHaveLength(MAX_RATE_LIMIT_WAITS + 1);
     const key = deliveryKey('a-limited', 1, 'limited');
@@ -164,7 +142,7 @@ describe('429 answers a notification may get (maxRateLimitWaits)', () => {
     const blocking = keepBlocked('digest-blocked', 4_000);
     const key = await digest('a-digest-blocked', 'digest-blocked');
     await blocking;
-    const { job, state } = await finished(queues().digest, key);
+    const { job, state } = await jobSettled(queues().digest, key);
     expect(state).toBe('completed');
     expect(job.attemptsStarted).toBeGreaterThan(MAX_RATE_LIMIT_WAITS + 1);
     expect(on('digest-blocked').map((r) => r.status)).toEqual([429, 200]);
@@ -197,7 +175,7 @@ describe('waking after a 429', () => {
     const until = Date.now() + 1_500;
     await stores().deliveries.blockChannel('herd', until);
     const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => notify(`a-herd-${i}`, 'herd')));
-    for (const id of ids) expect((await finished(queues().notify, id)).state).toBe('completed');
+    for (const id of ids) expect((await jobSettled(queues().notify, id)).state).toBe('completed');
     const times = on('herd').map((r) => r.at);
     expect(times).toHaveLength(12);
     expect(Math.min(...times)).toBeGreaterThanOrEqual(until);
@@ -210,7 +188,7 @@ describe('a 503 that says when to come back', () => {
   it('is retried no sooner than its Retry-After, using an attempt, although the backoff is shorter', async () => {
     scripts.set('maintenance', (n) => (n === 0 ? { status: 503, headers: { 'Retry-After': '2' } } : { status: 200 }));
     const id = await notify('a-maintenance', 'maintenance');
-    const { state } = await finished(queues().notify, id);
+    const { state } = await jobSettled(queues().notify, id);
     expect(state).toBe('completed');
     const [first, second] = on('maintenance');
     expect([first!.status, second!.status]).toEqual([503, 200]);
@@ -247,7 +225,7 @@ describe('a ledger write that fails after a successful send', () => {
   it('sends once and completes as delivered when the first write fails', async () => {
     failDeliveredWrites('ledger-once', 1);
     const id = await notify('a-ledger-once', 'ledger-once');
-    const { job, state } = await finished(queues().notify, id);
+    const { job, state } = await jobSettled(queues().notify, id);
     expect(state).toBe('completed');
     expect(job.returnvalue).toMatchObject({ status: 'delivered' });
     await sleep(500); // a retry would come within the 100-200 ms backoff
@@ -258,7 +236,7 @@ describe('a ledger write that fails after a successful send', () => {
   it('does not send again when the ledger cannot be written at all, and logs the delivery key', async () => {
     failDeliveredWrites('ledger-never', Infinity);
     const id = await notify('a-ledger-never', 'ledger-never');
-    const { job, state } = await finished(queues().notify, id);
+    const { job, state } = await jobSettled(queues().notify, id);
     expect(state).toBe('completed');
     expect(job.returnvalue).toMatchObject({ status: 'delivered' });
     await sleep(500);
@@ -272,7 +250,7 @@ describe('a ledger write that fails after a successful send', () => {
   it('sends a digest once and clears its held alerts when the first write fails', async () => {
     failDeliveredWrites('digest-ledger', 1);
     const key = await digest('a-digest-ledger', 'digest-ledger');
-    const { state } = await finished(queues().digest, key);
+    const { state } = await jobSettled(queues().digest, key);
     expect(state).toBe('completed');
     await sleep(500);
     expect(on('digest-ledger')).toHaveLength(1);
@@ -289,7 +267,7 @@ describe('an email that some recipients deferred at RCPT TO', () => {
   it('reaches a greylisted recipient on a retry, and never sends again to the ones that accepted or refused for good', async () => {
     greylisting.set('greylist-a@example.com', 1);
     const id = await notify('a-mail-greylist', 'mail-greylist');
-    expect((await finished(queues().notify, id)).state).toBe('completed');
+    expect((await jobSettled(queues().notify, id)).state).toBe('completed');
     const sent = mailsTo('mail-greylist');
     expect(sent.map((m) => m.to)).toEqual([['buyers-a@example.com'], ['greylist-a@example.com']]);
     expect(sent[1]!.mail.messageId).toBe(sent[0]!.mail.messageId);
@@ -302,7 +280,7 @@ describe('an email that some recipients deferred at RCPT TO', () => {
       refs: { messageId: sent[0]!.mail.messageId },
     });
     expect(entry!.response).toContain('refused: nobody-a@example.com');
-    // Fetched again: the job `finished` saw may have been read just before it completed.
+    // Fetched again: the job `jobSettled` saw may have been read just before it completed.
     expect((await queues().notify.getJob(id))!.returnvalue).toMatchObject({ status: 'delivered', response: entry!.response });
   }, 30_000);
 
@@ -310,7 +288,7 @@ describe('an email that some recipients deferred at RCPT TO', () => {
     greylisting.set('slow-b@example.com', 3);
     const key = deliveryKey('a-mail-exhausted', 1, 'mail-exhausted');
     const id = await notify('a-mail-exhausted', 'mail-exhausted');
-    expect((await finished(queues().notify, id)).state).toBe('failed');
+    expect((await jobSettled(queues().notify, id)).state).toBe('failed');
     const failed = await stores().deliveries.get(key);
     expect(failed).toMatchObject({ status: 'failed', attempts: 3, recipients: { 'ops-b@example.com': 'accepted', 'slow-b@example.com': 'deferred' } });
     expect(failed!.lastError).toContain('slow-b@example.com');
@@ -321,7 +299,7 @@ describe('an email that some recipients deferred at RCPT TO', () => {
     expect(failed!.lastError).toBe('given up after 3 attempts; still without it: slow-b@example.com (450 Try again later)');
     const outcome = await retry(key);
     expect(outcome).toMatchObject({ action: 'retried', recipients: ['slow-b@example.com'] });
-    expect((await finished(queues().notify, id)).state).toBe('completed');
+    expect((await jobSettled(queues().notify, id)).state).toBe('completed');
     const sent = mailsTo('mail-exhausted');
     expect(sent.map((m) => m.to)).toEqual([['ops-b@example.com'], ['slow-b@example.com']]);
     expect(sent[1]!.mail.messageId).toBe(sent[0]!.mail.messageId);
@@ -335,7 +313,7 @@ describe('an email that some recipients deferred at RCPT TO', () => {
   it('sends an email digest that one recipient deferred to that recipient alone on the retry, then clears its held alerts', async () => {
     greylisting.set('late-d@example.com', 1);
     const key = await digest('a-digest-mail', 'digest-mail');
-    expect((await finished(queues().digest, key)).state).toBe('completed');
+    expect((await jobSettled(queues().digest, key)).state).toBe('completed');
     const sent = smtp.received.map((mail, i) => ({ mail, to: smtp.envelopes[i] })).filter(({ to }) => to?.some((a) => a.endsWith('-d@example.com')));
     expect(sent.map((m) => m.to)).toEqual([['first-d@example.com'], ['late-d@example.com']]);
     expect(sent[1]!.mail.messageId).toBe(sent[0]!.mail.messageId);
@@ -351,14 +329,14 @@ describe('an email that some recipients deferred at RCPT TO', () => {
     greylisting.set('nobody-late@example.com', 1);
     const key = deliveryKey('a-mail-refusing', 1, 'mail-refusing');
     const id = await notify('a-mail-refusing', 'mail-refusing');
-    expect((await finished(queues().notify, id)).state).toBe('failed');
+    expect((await jobSettled(queues().notify, id)).state).toBe('failed');
     expect(await stores().deliveries.get(key)).toMatchObject({
       status: 'failed',
       errorKind: 'permanent',
       recipients: { 'nobody-late@example.com': 'refused', 'nobody-r@example.com': 'refused' },
     });
     expect(await retry(key)).toMatchObject({ action: 'retried', recipients: [] });
-    expect((await finished(queues().notify, id)).state).toBe('failed');
+    expect((await jobSettled(queues().notify, id)).state).toBe('failed');
     expect([asked('nobody-late@example.com'), asked('nobody-r@example.com')]).toEqual([2, 1]);
   }, 30_000);
 
@@ -369,7 +347,7 @@ describe('an email that some recipients deferred at RCPT TO', () => {
     const recipients = { 'buyers-a@example.com': 'accepted', 'removed-a@example.com': 'deferred', 'nobody-a@example.com': 'refused' } as const;
     await stores().deliveries.recordAttempt(key, { alertId: 'a-mail-reloaded', version: 1, channelId: 'mail-greylist' }, { status: 'failed', error: 'attempts exhausted', errorKind: 'retryable', recipients, at: new Date() });
     expect(await retry(key)).toMatchObject({ action: 'enqueued', recipients: ['greylist-a@example.com'] });
-    expect((await finished(queues().notify, jobId('notify', key))).state).toBe('completed');
+    expect((await jobSettled(queues().notify, jobId('notify', key))).state).toBe('completed');
     expect(smtp.received.map((mail, i) => ({ mail, to: smtp.envelopes[i] })).filter(({ mail }) => mail.messageId?.includes('a-mail-reloaded')).map((m) => m.to)).toEqual([
       ['greylist-a@example.com'],
     ]);
@@ -385,21 +363,21 @@ describe('an email digest that one recipient keeps deferring', () => {
     greylisting.set('full-f@example.com', 1_000);
     const ids = ['a-full-one', 'a-full-two'];
     const first = await digest('a-full-one', 'digest-full');
-    expect((await finished(queues().digest, first)).state).toBe('failed');
+    expect((await jobSettled(queues().digest, first)).state).toBe('failed');
     expect(await stores().deliveries.get(first)).toMatchObject({
       status: 'failed',
       recipients: { 'ok-f@example.com': 'accepted', 'full-f@example.com': 'deferred' },
       lastError: 'given up after 3 attempts; still without it: full-f@example.com (450 Try again later)',
     });
     const second = await digest('a-full-two', 'digest-full');
-    expect((await finished(queues().digest, second)).state).toBe('failed');
+    expect((await jobSettled(queues().digest, second)).state).toBe('failed');
     expect(digestsTo('ok-f@example.com', ids).map((m) => m.alerts)).toEqual([['a-full-one'], ['a-full-two']]);
     expect(await stores().digests.pending('digest-full', Date.now())).toEqual([]);
 
     greylisting.delete('full-f@example.com');
     for (const key of [first, second]) {
       expect(await retry(key)).toMatchObject({ action: 'retried', recipients: ['full-f@example.com'] });
-      expect((await finished(queues().digest, key)).state).toBe('completed');
+      expect((await jobSettled(queues().digest, key)).state).toBe('completed');
       expect(await stores().deliveries.get(key)).toMatchObject({ status: 'delivered', recipients: { 'ok-f@example.com': 'accepted', 'full-f@example.com': 'accepted' } });
     }
     const [toOk, toFull] = [digestsTo('ok-f@example.com', ids), digestsTo('full-f@example.com', ids)];
@@ -412,12 +390,12 @@ describe('an email digest that one recipient keeps deferring', () => {
     greylisting.set('full-l@example.com', 1_000);
     const ids = ['a-later-one', 'a-later-two'];
     const first = await digest('a-later-one', 'digest-later');
-    expect((await finished(queues().digest, first)).state).toBe('failed');
+    expect((await jobSettled(queues().digest, first)).state).toBe('failed');
     greylisting.delete('full-l@example.com');
     const second = await digest('a-later-two', 'digest-later');
-    expect((await finished(queues().digest, second)).state).toBe('completed');
+    expect((await jobSettled(queues().digest, second)).state).toBe('completed');
     expect(await retry(first)).toMatchObject({ recipients: ['full-l@example.com'] });
-    expect((await finished(queues().digest, first)).state).toBe('completed');
+    expect((await jobSettled(queues().digest, first)).state).toBe('completed');
     expect(digestsTo('ok-l@example.com', ids).map((m) => m.alerts)).toEqual([['a-later-one'], ['a-later-two']]);
     expect(digestsTo('full-l@example.com', ids).map((m) => m.alerts)).toEqual([['a-later-two'], ['a-later-one']]);
     expect(await stores().deliveries.get(first)).toMatchObject({ status: 'delivered', recipients: { 'ok-l@example.com': 'accepted', 'full-l@example.com': 'accepted' } });

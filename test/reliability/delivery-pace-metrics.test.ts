@@ -1,13 +1,14 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../src/api/metrics.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { jobId } from '../../src/queue/names.js';
 import type { Level } from '../../src/scoring/types.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { startTestWorker } from '../alerts/harness.js';
-import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { startRealTimeWorker, stopDeliveryWorker, type TestWorker } from './support/delivery-worker.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
+import { jobCompleted } from './support/wait.js';
 
 /**
  * The pacing metrics (chokepoint_pace_waits_total, chokepoint_pace_wait_seconds) as the notify processors record them,
@@ -20,15 +21,13 @@ const INTERVAL_MS = 100;
 /** A slower channel, for a critical alert that moves the waiting ones back. */
 const PRIO_INTERVAL_MS = 250;
 let receiver: Receiver;
-let run: Awaited<ReturnType<typeof startTestWorker>>;
+let run: TestWorker;
 const metrics = createMetrics({ defaultMetrics: false });
 
 beforeAll(async () => {
   receiver = await startReceiver();
-  run = await startTestWorker(
+  run = await startRealTimeWorker(
     {
-      'sources.yaml': 'sources: []\n',
-      'watchlists.yaml': 'watchlists: []\n',
       'channels.yaml': `channels:
   - { id: paced, kind: webhook, url: "${receiver.urlFor('paced')}", rateLimit: { perMinute: ${60_000 / INTERVAL_MS} } }
   - { id: unpaced, kind: webhook, url: "${receiver.urlFor('unpaced')}" }
@@ -38,39 +37,17 @@ beforeAll(async () => {
 http: { allowPrivateAddresses: true }
 `,
     },
-    {},
-    [],
-    {
-      get now() {
-        return Date.now();
-      },
-    },
   );
   // The processors read the context's metrics for each job, as the worker wires the API's metrics in.
   run.worker.context.metrics = metrics;
 }, 30_000);
 
-afterAll(async () => {
-  await run?.stop();
-  await receiver?.close();
-  await cleanPrefix(prefix);
-});
+afterAll(() => stopDeliveryWorker(run, receiver, prefix));
 
 /** The value of one sample line of the registry's text. */
 async function sample(series: string): Promise<number | undefined> {
   const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
-async function finished(queue: Queue, id: string): Promise<Job> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
-      return job!;
-    },
-    { timeout: 10_000, interval: 50 },
-  );
 }
 
 async function notifyAll(channelId: string, count: number, level: Level = 'medium', name = 'a'): Promise<Job[]> {
@@ -84,7 +61,7 @@ async function notifyAll(channelId: string, count: number, level: Level = 'mediu
       return id;
     }),
   );
-  return Promise.all(ids.map((id) => finished(queues.notify, id)));
+  return Promise.all(ids.map((id) => jobCompleted(queues.notify, id)));
 }
 
 describe('pacing metrics', () => {

@@ -1,4 +1,4 @@
-import { DelayedError, type Job, type Queue } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
@@ -9,9 +9,10 @@ import { DeliveryError } from '../../src/errors.js';
 import { memoryLogger } from '../../src/log.js';
 import { createDeliveryStore, MAX_ROTATED } from '../../src/store/deliveries.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startRealTimeWorker, stopDeliveryWorker, type TestWorker } from './support/delivery-worker.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
+import { jobCompleted } from './support/wait.js';
 
 /**
  * A critical alert on a paced channel does not queue behind the routine alerts already waiting for their slots: it
@@ -147,31 +148,19 @@ describe('a critical alert on a busy paced channel', () => {
   const INTERVAL_MS = 200;
   const JITTER_MS = 150;
   let receiver: Receiver;
-  let run: Awaited<ReturnType<typeof startTestWorker>>;
+  let run: TestWorker;
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    run = await startTestWorker(
+    run = await startRealTimeWorker(
       {
-        'sources.yaml': 'sources: []\n',
-        'watchlists.yaml': 'watchlists: []\n',
         'channels.yaml': `channels:\n  - { id: busy, kind: webhook, url: "${receiver.urlFor('busy')}", rateLimit: { perMinute: ${60_000 / INTERVAL_MS} } }\n`,
         'settings.yaml': `redis: { prefix: ${prefix}-e2e }\nhttp: { allowPrivateAddresses: true }\n`,
-      },
-      {},
-      [],
-      {
-        get now() {
-          return Date.now();
-        },
       },
     );
   }, 30_000);
 
-  afterAll(async () => {
-    await run?.stop();
-    await receiver?.close();
-  });
+  afterAll(() => stopDeliveryWorker(run, receiver));
 
   async function notify(alertId: string, level: Level): Promise<string> {
     const { stores, queues } = run.worker.context;
@@ -181,24 +170,13 @@ describe('a critical alert on a busy paced channel', () => {
     return id;
   }
 
-  async function finished(queue: Queue, id: string): Promise<Job> {
-    return vi.waitFor(
-      async () => {
-        const job = await queue.getJob(id);
-        if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
-        return job!;
-      },
-      { timeout: 15_000, interval: 50 },
-    );
-  }
-
   it('is sent in the next slot, ahead of the routine alerts waiting, and the channel still gets no more than its rate', async () => {
     const queue = run.worker.context.queues.notify;
     const routine = await Promise.all(Array.from({ length: 8 }, (_, i) => notify(`a-routine-${i}`, 'medium')));
     // Every routine alert has run once and holds its slot (the first went at once).
     await vi.waitFor(async () => expect((await queue.getJobCounts('delayed')).delayed).toBe(7), { timeout: 5_000, interval: 20 });
     const critical = await notify('a-critical', 'critical');
-    for (const id of [...routine, critical]) await finished(queue, id);
+    for (const id of [...routine, critical]) await jobCompleted(queue, id, 15_000);
 
     const accepted = receiver.requests.filter((r) => r.status === 200).sort((a, b) => a.at - b.at);
     expect(accepted).toHaveLength(9);

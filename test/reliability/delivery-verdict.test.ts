@@ -1,11 +1,11 @@
-import type { Job, Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { jobId } from '../../src/queue/names.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { startTestWorker } from '../alerts/harness.js';
-import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { startRealTimeWorker, stopDeliveryWorker, type TestWorker } from './support/delivery-worker.js';
 import { type Receiver, type Reply, startReceiver } from './support/receiver.js';
+import { jobSettled } from './support/wait.js';
 
 /**
  * What a Slack, webhook or Teams delivery that was finally given up says, in its ledger entry (what the API lists as
@@ -16,7 +16,7 @@ const prefix = uniquePrefix('delivery-verdict');
 const ATTEMPTS = 3;
 const MAX_RATE_LIMIT_WAITS = 1;
 let receiver: Receiver;
-let run: Awaited<ReturnType<typeof startTestWorker>>;
+let run: TestWorker;
 const scripts = new Map<string, (n: number) => Reply>();
 const on = (channel: string) => receiver.requests.filter((r) => r.channel === channel);
 
@@ -24,10 +24,8 @@ beforeAll(async () => {
   receiver = await startReceiver();
   receiver.respond = (req) => scripts.get(req.channel)?.(on(req.channel).length) ?? { status: 200 };
   const hook = (id: string) => `  - { id: ${id}, kind: webhook, url: "${receiver.urlFor(id)}" }`;
-  run = await startTestWorker(
+  run = await startRealTimeWorker(
     {
-      'sources.yaml': 'sources: []\n',
-      'watchlists.yaml': 'watchlists: []\n',
       'channels.yaml': `channels:
   - { id: down-slack, kind: slack, webhookUrl: "${receiver.urlFor('down-slack')}", rateLimit: false }
   - { id: down-teams, kind: teams, webhookUrl: "${receiver.urlFor('down-teams')}" }
@@ -40,21 +38,10 @@ http: { allowPrivateAddresses: true }
 delivery: { attempts: ${ATTEMPTS}, backoffMs: 100, maxBackoffMs: 200, maxRateLimitWaits: ${MAX_RATE_LIMIT_WAITS} }
 `,
     },
-    {},
-    [],
-    {
-      get now() {
-        return Date.now();
-      },
-    },
   );
 }, 30_000);
 
-afterAll(async () => {
-  await run?.stop();
-  await receiver?.close();
-  await cleanPrefix(prefix);
-});
+afterAll(() => stopDeliveryWorker(run, receiver, prefix));
 
 const stores = () => run.worker.context.stores;
 const queues = () => run.worker.context.queues;
@@ -64,18 +51,6 @@ async function notify(alertId: string, channelId: string): Promise<string> {
   const id = jobId('notify', deliveryKey(alertId, 1, channelId));
   await queues().notify.add('notify', { alertId, version: 1, channelId }, { jobId: id });
   return id;
-}
-
-async function finished(queue: Queue, id: string, timeout = 20_000): Promise<{ job: Job; state: string }> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
-      return { job: job!, state };
-    },
-    { timeout, interval: 50 },
-  );
 }
 
 /** The error-level "given up" log lines of one channel, parsed. */
@@ -89,7 +64,7 @@ function givenUpLines(channelId: string): Array<{ msg: string; attempts: number;
 /** Runs one notification to the channel until BullMQ fails it, and returns everything that tells of the verdict. */
 async function giveUp(channelId: string) {
   const id = await notify(`a-${channelId}`, channelId);
-  const { job, state } = await finished(queues().notify, id);
+  const { job, state } = await jobSettled(queues().notify, id);
   expect(state).toBe('failed');
   const key = deliveryKey(`a-${channelId}`, 1, channelId);
   const entry = await stores().deliveries.get(key);

@@ -1,12 +1,13 @@
-import type { Job, Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import type { AlertEvent } from '../../src/alerts/types.js';
 import { jobId } from '../../src/queue/names.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { startTestWorker } from '../alerts/harness.js';
-import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { startRealTimeWorker, stopDeliveryWorker, type TestWorker } from './support/delivery-worker.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
+import { jobCompleted } from './support/wait.js';
 
 /**
  * An older version's notify job that runs once a newer version exists (a retry, a job delayed for its slot or after a
@@ -15,32 +16,19 @@ import { type Receiver, startReceiver } from './support/receiver.js';
  */
 const prefix = uniquePrefix('delivery-versions');
 let receiver: Receiver;
-let run: Awaited<ReturnType<typeof startTestWorker>>;
+let run: TestWorker;
 
 beforeAll(async () => {
   receiver = await startReceiver();
-  run = await startTestWorker(
+  run = await startRealTimeWorker(
     {
-      'sources.yaml': 'sources: []\n',
-      'watchlists.yaml': 'watchlists: []\n',
       'channels.yaml': `channels:\n  - { id: hook, kind: webhook, url: "${receiver.urlFor('hook')}" }\n`,
       'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
-    },
-    {},
-    [],
-    {
-      get now() {
-        return Date.now();
-      },
     },
   );
 }, 30_000);
 
-afterAll(async () => {
-  await run?.stop();
-  await receiver?.close();
-  await cleanPrefix(prefix);
-});
+afterAll(() => stopDeliveryWorker(run, receiver, prefix));
 
 const stores = () => run.worker.context.stores;
 const queues = () => run.worker.context.queues;
@@ -64,18 +52,7 @@ async function storeVersion2(alertId: string): Promise<void> {
 async function runJob(alertId: string, version: number): Promise<Job> {
   const id = jobId('notify', deliveryKey(alertId, version, 'hook'));
   await queues().notify.add('notify', { alertId, version, channelId: 'hook' }, { jobId: id });
-  return finished(queues().notify, id);
-}
-
-async function finished(queue: Queue, id: string): Promise<Job> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
-      return job!;
-    },
-    { timeout: 10_000, interval: 50 },
-  );
+  return jobCompleted(queues().notify, id);
 }
 
 const decide = (alertId: string, version: number, mode: 'immediate' | 'digest') =>

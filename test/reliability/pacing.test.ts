@@ -1,4 +1,3 @@
-import type { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
@@ -7,9 +6,10 @@ import { enqueueDigest } from '../../src/queue/digest-schedule.js';
 import { jobId } from '../../src/queue/names.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { makeAlert } from '../alerts/fixtures.js';
-import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { startRealTimeWorker, type TestWorker } from './support/delivery-worker.js';
 import { type ReceivedRequest, type Receiver, type Reply, startReceiver } from './support/receiver.js';
+import { jobSettled } from './support/wait.js';
 
 /**
  * Channels with a send rate (rateLimit) on real BullMQ, Redis and a local receiver that answers 429 to anything
@@ -17,11 +17,6 @@ import { type ReceivedRequest, type Receiver, type Reply, startReceiver } from '
  * arrives when, that nothing is lost or sent twice, that pacing costs no attempt, and how often a job is woken.
  */
 const prefix = uniquePrefix('pacing');
-const realClock = {
-  get now() {
-    return Date.now();
-  },
-};
 /** 300 a minute: one every 200 ms. */
 const FAST = { perMinute: 300, intervalMs: 200 };
 /** 120 a minute: one every 500 ms. */
@@ -33,8 +28,8 @@ const SLOW = { perMinute: 120, intervalMs: 500 };
 const JITTER_MS = 150;
 
 let receiver: Receiver;
-let first: Awaited<ReturnType<typeof startTestWorker>>;
-let second: Awaited<ReturnType<typeof startTestWorker>>;
+let first: TestWorker;
+let second: TestWorker;
 /** Per channel: how the receiver decides; channels without one accept everything. */
 const policies = new Map<string, (req: ReceivedRequest, n: number) => Reply>();
 const on = (channel: string) => receiver.requests.filter((r) => r.channel === channel);
@@ -59,8 +54,6 @@ beforeAll(async () => {
   receiver = await startReceiver();
   receiver.respond = (req) => policies.get(req.channel)?.(req, on(req.channel).length) ?? { status: 200 };
   const files = {
-    'sources.yaml': 'sources: []\n',
-    'watchlists.yaml': 'watchlists: []\n',
     'channels.yaml': `channels:\n${[
       webhook('shared', `, rateLimit: { perMinute: ${FAST.perMinute}, burst: 2 }`),
       webhook('blocked', `, rateLimit: { perMinute: ${FAST.perMinute} }`),
@@ -77,8 +70,8 @@ delivery: { attempts: 3, backoffMs: 100, maxBackoffMs: 200, maxRateLimitWaits: 5
 `,
   };
   // Two workers on one Redis, each with its own BullMQ workers (notify concurrency 4), stores and connections.
-  first = await startTestWorker(files, {}, [], realClock);
-  second = await startTestWorker(files, {}, [], realClock);
+  first = await startRealTimeWorker(files);
+  second = await startRealTimeWorker(files);
 }, 30_000);
 
 afterAll(async () => {
@@ -98,18 +91,6 @@ async function notify(alertId: string, channelId: string, version = 1, via = fir
   const id = jobId('notify', deliveryKey(alertId, version, channelId));
   await via.worker.context.queues.notify.add('notify', { alertId, version, channelId }, { jobId: id });
   return id;
-}
-
-async function finished(queue: Queue, id: string, timeout = 20_000): Promise<{ job: Job; state: string }> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
-      return { job: job!, state };
-    },
-    { timeout, interval: 50 },
-  );
 }
 
 /** Arrival times of a channel's accepted requests, in order. */
@@ -132,7 +113,7 @@ describe('a paced channel (rateLimit) shared by two workers', () => {
   it('spreads ten notifications at the rate with no 429, none lost or sent twice, each using one attempt', async () => {
     policies.set('shared', enforcing(FAST.intervalMs, 2));
     const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => notify(`a-shared-${i}`, 'shared', 1, i % 2 ? second : first)));
-    const jobs = await Promise.all(ids.map((id) => finished(queues().notify, id)));
+    const jobs = await Promise.all(ids.map((id) => jobSettled(queues().notify, id)));
     expect(jobs.map((j) => j.state)).toEqual(Array(10).fill('completed'));
 
     expect(on('shared').filter((r) => r.status === 429)).toEqual([]);
@@ -162,7 +143,7 @@ describe('a 429 block on a paced channel', () => {
     const until = Date.now() + 800;
     await stores().deliveries.blockChannel('blocked', until);
     const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => notify(`a-blocked-${i}`, 'blocked', 1, i % 2 ? second : first)));
-    const jobs = await Promise.all(ids.map((id) => finished(queues().notify, id)));
+    const jobs = await Promise.all(ids.map((id) => jobSettled(queues().notify, id)));
     expect(jobs.map((j) => j.state)).toEqual(Array(5).fill('completed'));
     const times = acceptedTimes('blocked');
     expect(times).toHaveLength(5);
@@ -177,7 +158,7 @@ describe('a 429 block on a paced channel', () => {
     const pace = enforcing(FAST.intervalMs, 1);
     policies.set('answers-429', (req, n) => (n === 2 ? { status: 429, headers: { 'Retry-After': '1' } } : pace(req)));
     const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => notify(`a-429-${i}`, 'answers-429', 1, i % 2 ? second : first)));
-    const jobs = await Promise.all(ids.map((id) => finished(queues().notify, id)));
+    const jobs = await Promise.all(ids.map((id) => jobSettled(queues().notify, id)));
     expect(jobs.map((j) => j.state)).toEqual(Array(6).fill('completed'));
 
     const requests = on('answers-429');
@@ -207,8 +188,8 @@ describe('digests and versions on a paced channel', () => {
     const ids = [await notify('a-digest-0', 'with-digest'), await notify('a-digest-1', 'with-digest')];
     await enqueueDigest(queues().digest, 'with-digest', windowEnd);
     const key = digestKey('with-digest', windowEnd);
-    for (const id of ids) expect((await finished(queues().notify, id)).state).toBe('completed');
-    expect((await finished(queues().digest, key)).state).toBe('completed');
+    for (const id of ids) expect((await jobSettled(queues().notify, id)).state).toBe('completed');
+    expect((await jobSettled(queues().digest, key)).state).toBe('completed');
 
     expect(on('with-digest').filter((r) => r.status === 429)).toEqual([]);
     const times = acceptedTimes('with-digest');
@@ -221,13 +202,13 @@ describe('digests and versions on a paced channel', () => {
     policies.set('versions', enforcing(SLOW.intervalMs, 1));
     // Takes the channel's one immediate slot, so that version 1 has to wait for the next.
     const filler = await notify('a-filler', 'versions');
-    expect((await finished(queues().notify, filler)).state).toBe('completed');
+    expect((await jobSettled(queues().notify, filler)).state).toBe('completed');
     const v1 = await notify('a-versions', 'versions', 1);
     await vi.waitFor(async () => expect(await (await queues().notify.getJob(v1))?.getState()).toBe('delayed'), { timeout: 5_000, interval: 20 });
     // Version 2 is decided (as the score stage would) while version 1 waits for its slot.
     await stores().dispatch.record('a-versions', { channelId: 'versions', version: 2, mode: 'immediate', why: 'immediate', decidedAt: Date.now() });
     const v2 = await notify('a-versions', 'versions', 2, second);
-    const [one, two] = [await finished(queues().notify, v1), await finished(queues().notify, v2)];
+    const [one, two] = [await jobSettled(queues().notify, v1), await jobSettled(queues().notify, v2)];
     expect(two.job.returnvalue).toMatchObject({ status: 'delivered' });
     expect(one.job.returnvalue).toMatchObject({ status: 'skipped', reason: 'superseded' });
     expect(on('versions').filter((r) => r.alertId === 'a-versions').map((r) => r.version)).toEqual([2]);
@@ -237,7 +218,7 @@ describe('digests and versions on a paced channel', () => {
 describe('per-kind defaults', () => {
   it('paces Slack at one message a second after a burst of three when rateLimit is omitted', async () => {
     const ids = await Promise.all(Array.from({ length: 4 }, (_, i) => notify(`a-slack-${i}`, 'slack-default', 1, i % 2 ? second : first)));
-    for (const id of ids) expect((await finished(queues().notify, id)).state).toBe('completed');
+    for (const id of ids) expect((await jobSettled(queues().notify, id)).state).toBe('completed');
     const times = acceptedTimes('slack-default');
     expect(times).toHaveLength(4);
     expect(times[2]! - times[0]!).toBeLessThan(500);
@@ -250,7 +231,7 @@ describe('per-kind defaults', () => {
       ...Array.from({ length: 6 }, (_, i) => notify(`a-unpaced-${i}`, 'unpaced', 1, i % 2 ? second : first)),
     ]);
     for (const id of ids) {
-      const { job, state } = await finished(queues().notify, id);
+      const { job, state } = await jobSettled(queues().notify, id);
       expect(state).toBe('completed');
       expect(job.attemptsStarted).toBe(1);
     }

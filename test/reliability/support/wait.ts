@@ -1,3 +1,6 @@
+import type { Job, Queue } from 'bullmq';
+import { vi } from 'vitest';
+
 /** Polls `check` until it returns true; throws with `describe()` in the message when the time runs out. */
 export async function waitUntil(check: () => boolean | Promise<boolean>, options: { timeoutMs: number; intervalMs?: number; describe?: () => string }): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
@@ -9,3 +12,28 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, options
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls a BullMQ job until it has completed or failed; throws with its last state when `timeoutMs` runs out. */
+export async function jobSettled(queue: Queue, id: string, timeoutMs = 20_000): Promise<{ job: Job; state: string }> {
+  return vi.waitFor(
+    async () => {
+      const job = await queue.getJob(id);
+      const state = await job?.getState();
+      if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
+      return { job: job!, state };
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
+}
+
+/** Polls a BullMQ job until it has completed: a failed job is waited on too, and times out. */
+export async function jobCompleted(queue: Queue, id: string, timeoutMs = 10_000): Promise<Job> {
+  return vi.waitFor(
+    async () => {
+      const job = await queue.getJob(id);
+      if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
+      return job!;
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
+}
