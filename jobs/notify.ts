@@ -3,8 +3,7 @@ import { deliverStage } from '../src/pipeline/deliver.js';
 import { type DeliveryJobContext, notifyLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
 import type { NotifyJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
-import { movePastQuietHours } from '../src/alerts/dispatch.js';
-import type { QuietHours } from '../src/alerts/quiet-hours.js';
+import { moveCountPastQuietHours } from '../src/alerts/dispatch.js';
 
 /**
  * notify -> deliver one alert version to one channel. Failures become BullMQ behaviour in settleDeliveryFailure:
@@ -32,7 +31,10 @@ export function notifyProcessor(ctx: WorkerContext) {
       what: 'delivery',
       rateLimit: entry?.rateLimit,
       quietHours,
-      moveThrottle: throttle && quietHours ? (endsAt) => moveCountPastQuietHours(ctx, channelId, ledger.key, throttle.maxPerHour, quietHours, endsAt) : undefined,
+      moveThrottle:
+        throttle && quietHours
+          ? (endsAt) => moveCountPastQuietHours(ctx.stores.dispatch, { channelId, key: ledger.key, maxPerHour: throttle.maxPerHour, quietHours }, endsAt, ctx.runtime.now().getTime())
+          : undefined,
     };
     try {
       const onUrgency = (urgent: boolean) => {
@@ -56,13 +58,3 @@ export function notifyProcessor(ctx: WorkerContext) {
   };
 }
 
-/**
- * A notification paced into its channel's quiet hours is counted in the throttle at the first moment after them that
- * the hour's budget allows (and past later quiet hours, as routing moves an overflow), where it is then sent. It was
- * decided to be sent: the budget is searched, never refused.
- */
-async function moveCountPastQuietHours(ctx: WorkerContext, channelId: string, key: string, maxPerHour: number, quietHours: QuietHours, endsAt: number): Promise<number> {
-  const nowMs = ctx.runtime.now().getTime();
-  const moveTo = (at: number, from: number | 'any') => ctx.stores.dispatch.reserve(channelId, key, at, maxPerHour, 'search', nowMs, [], from);
-  return movePastQuietHours((await moveTo(endsAt, 'any')) ?? endsAt, quietHours, moveTo);
-}

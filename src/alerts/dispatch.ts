@@ -92,6 +92,22 @@ export async function movePastQuietHours(
 }
 
 /**
+ * A notification paced into its channel's quiet hours is counted in the throttle at the first moment after them that
+ * the hour's budget allows (and past later quiet hours, as an overflow is moved), where it is then sent. It was
+ * decided to be sent: the budget is searched, never refused. Returns that moment.
+ */
+export async function moveCountPastQuietHours(
+  dispatch: DispatchStore,
+  delivery: { channelId: string; key: string; maxPerHour: number; quietHours: QuietHours },
+  endsAt: number,
+  nowMs: number,
+): Promise<number> {
+  const { channelId, key, maxPerHour, quietHours } = delivery;
+  const moveTo = (at: number, from: number | 'any') => dispatch.reserve(channelId, key, at, maxPerHour, 'search', nowMs, [], from);
+  return movePastQuietHours((await moveTo(endsAt, 'any')) ?? endsAt, quietHours, moveTo);
+}
+
+/**
  * The decision for one alert version and channel, recorded. A recorded decision never changes (first writer wins), so
  * one found in the alert's list is final; the digest holding was settled when it was recorded, and is not touched
  * again (a digest may have carried and cleared it since).

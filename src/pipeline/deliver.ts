@@ -29,15 +29,11 @@ export type DeliverOutcome =
  */
 export async function deliverStage(
   job: NotifyJob,
-  deps: {
+  deps: LedgerDeps & {
     state: ConfigState;
-    deliveries: DeliveryStore;
-    log: Logger;
-    now: () => Date;
     signal?: AbortSignal;
     /** Told whether the delivery is urgent once the alert is loaded: the job layer's slot after a 429 keeps it so. */
     onUrgency?: (urgent: boolean) => void;
-    dispatch?: LedgerDeps['dispatch'];
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { ParsedMail } from 'mailparser';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
 import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
@@ -85,12 +85,25 @@ export function mailsOf(windowEnd: number): Record<string, ParsedMail[]> {
   return out;
 }
 
+/** As in production: the ledger and what a window carried are kept for retention.alertDays (90 by default). */
+const PRODUCTION_RETENTION = { retentionSeconds: 90 * 86_400, alertDays: 90 };
+
+/** The window's digest reached OK and GREY once each, as one message (one Message-ID); returns their mails. */
+export function expectOneMessageForBoth(windowEnd: number): Record<string, ParsedMail[]> {
+  const mails = mailsOf(windowEnd);
+  expect(mails[OK]).toHaveLength(1);
+  expect(mails[GREY]).toHaveLength(1);
+  expect(mails[GREY]![0]!.messageId).toBe(mails[OK]![0]!.messageId);
+  return mails;
+}
+
 /**
  * The stores of one test (a prefix of its own), the digest stage over them, and ways to hold an alert version for the
- * channel's digest or send a newer one on its own. `retentionSeconds` keeps the ledger and what windows carried.
+ * channel's digest or send a newer one on its own. `retentionSeconds` keeps the ledger and what windows carried
+ * (production's retention unless given).
  */
-export function windowStores(prefix: string, options: { retentionSeconds: number; alertDays: number; logLevel?: 'info' | 'fatal' }) {
-  const { retentionSeconds, alertDays } = options;
+export function windowStores(prefix: string, options: { retentionSeconds?: number; alertDays?: number; logLevel?: 'info' | 'fatal' } = {}) {
+  const { retentionSeconds, alertDays } = { ...PRODUCTION_RETENTION, ...options };
   const stores = {
     alerts: createAlertStore(redis, prefix, { days: alertDays, count: 1000 }),
     deliveries: createDeliveryStore(redis, prefix, retentionSeconds),

@@ -9,6 +9,19 @@ export function writeConfigDir(files: Record<string, string>): { dir: string; cl
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A poll worker's config over the given sources (YAML list lines): one watchlist, a webhook nobody listens on, and no
+ * retries inside the HTTP client, so each poll is one request.
+ */
+export function writePollConfigDir(prefix: string, sourceLines: string[]): { dir: string; cleanup: () => void } {
+  return writeConfigDir({
+    'sources.yaml': `sources:\n${sourceLines.join('\n')}\n`,
+    'watchlists.yaml': 'watchlists:\n  - id: minerals\n    keywords: [gallium]\n    routes: [{ channel: hook, minLevel: info }]\n',
+    'channels.yaml': 'channels:\n  - { id: hook, kind: webhook, url: "http://127.0.0.1:9/hook" }\n',
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true, perHostIntervalMs: 0, retries: 0 }\napi: { enabled: false }\n`,
+  });
+}
+
 export const MINIMAL = {
   'sources.yaml': `sources:
   - id: fedreg-bis

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, type ChokepointMetrics } from '../../src/api/metrics.js';
 import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
@@ -8,7 +8,8 @@ import { jobId } from '../../src/queue/names.js';
 import { enqueuePoll } from '../../src/queue/scheduler.js';
 import { createSourceStateStore } from '../../src/store/source-state.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
-import { writeConfigDir } from '../helpers/config-dir.js';
+import { writePollConfigDir } from '../helpers/config-dir.js';
+import { jobSettled } from '../reliability/support/wait.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../sources/helpers.js';
 
@@ -23,7 +24,7 @@ let other: TestServer; // another origin (another port)
 let redirector: TestServer; // an origin whose feed moved to the publisher
 let worker: RunningWorker;
 let metrics: ChokepointMetrics;
-let config: ReturnType<typeof writeConfigDir>;
+let config: ReturnType<typeof writePollConfigDir>;
 let redis: Redis;
 let lines: () => string[];
 
@@ -50,12 +51,7 @@ beforeAll(async () => {
     ['moved', `${redirector.url}/moved.xml`],
     ['d', `${redirector.url}/d.xml`],
   ].map(([id, url]) => `  - { id: ${id}, kind: rss, url: "${url}", schedule: "0 0 1 1 *" }`);
-  config = writeConfigDir({
-    'sources.yaml': `sources:\n${sources.join('\n')}\n`,
-    'watchlists.yaml': 'watchlists:\n  - id: minerals\n    keywords: [gallium]\n    routes: [{ channel: hook, minLevel: info }]\n',
-    'channels.yaml': 'channels:\n  - { id: hook, kind: webhook, url: "http://127.0.0.1:9/hook" }\n',
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true, perHostIntervalMs: 0, retries: 0 }\napi: { enabled: false }\n`,
-  });
+  config = writePollConfigDir(prefix, sources);
   redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
   const logger = memoryLogger('info');
   lines = logger.lines;
@@ -73,17 +69,8 @@ afterAll(async () => {
 
 async function pollOnce(sourceId: string, states = ['completed', 'failed']): Promise<{ job: Job; state: string }> {
   const tick = Date.now();
-  const id = jobId('poll', sourceId, tick);
   await enqueuePoll(worker.context.queues.poll, sourceId, tick);
-  return vi.waitFor(
-    async () => {
-      const state = await worker.context.queues.poll.getJobState(id);
-      const job = await worker.context.queues.poll.getJob(id);
-      if (!job || !states.includes(state)) throw new Error(`poll ${id} is ${state}`);
-      return { job, state };
-    },
-    { timeout: 10_000, interval: 50 },
-  );
+  return jobSettled(worker.context.queues.poll, jobId('poll', sourceId, tick), 10_000, states);
 }
 
 const requests = (server: TestServer, path: string) => server.requests.filter((r) => r.path === path).length;

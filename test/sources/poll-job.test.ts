@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
 import { jobId } from '../../src/queue/names.js';
 import { enqueuePoll } from '../../src/queue/scheduler.js';
 import { createSourceStateStore } from '../../src/store/source-state.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
-import { writeConfigDir } from '../helpers/config-dir.js';
+import { writePollConfigDir } from '../helpers/config-dir.js';
+import { jobSettled } from '../reliability/support/wait.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer, type TestServer } from './helpers.js';
 
@@ -19,7 +20,7 @@ import { startServer, type TestServer } from './helpers.js';
 const prefix = uniquePrefix('poll-job');
 const servers = new Map<string, TestServer>();
 let worker: RunningWorker;
-let config: ReturnType<typeof writeConfigDir>;
+let config: ReturnType<typeof writePollConfigDir>;
 let redis: Redis;
 let lines: () => string[];
 
@@ -41,13 +42,8 @@ beforeAll(async () => {
   };
   for (const id of SOURCES) servers.set(id, await startServer((req, res) => answer(servers.get(id)!, req, res)));
   const sources = SOURCES.map((id) => `  - { id: ${id}, kind: rss, url: "${servers.get(id)!.url}/${id}.xml", schedule: "0 0 1 1 *" }`);
-  config = writeConfigDir({
-    'sources.yaml': `sources:\n${sources.join('\n')}\n`,
-    'watchlists.yaml': 'watchlists:\n  - id: minerals\n    keywords: [gallium]\n    routes: [{ channel: hook, minLevel: info }]\n',
-    'channels.yaml': 'channels:\n  - { id: hook, kind: webhook, url: "http://127.0.0.1:9/hook" }\n',
-    // No retries inside the HTTP client, so each poll is one request; a Retry-After of 4 s exceeds no wait in place.
-    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true, perHostIntervalMs: 0, retries: 0 }\napi: { enabled: false }\n`,
-  });
+  // One request per poll: a Retry-After of 4 s exceeds no wait in place.
+  config = writePollConfigDir(prefix, sources);
   redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
   const logger = memoryLogger('info');
   lines = logger.lines;
@@ -70,16 +66,7 @@ async function pollOnce(sourceId: string, states = ['failed', 'delayed']): Promi
 }
 
 async function settled(id: string, states: string[]): Promise<{ job: Job; state: string }> {
-  return vi.waitFor(
-    async () => {
-      // The state first: a job read before it could predate the move that the state shows.
-      const state = await worker.context.queues.poll.getJobState(id);
-      const job = await worker.context.queues.poll.getJob(id);
-      if (!job || !states.includes(state)) throw new Error(`poll ${id} is ${state}`);
-      return { job, state };
-    },
-    { timeout: 10_000, interval: 50 },
-  );
+  return jobSettled(worker.context.queues.poll, id, 10_000, states);
 }
 
 const requestsFor = (sourceId: string) => servers.get(sourceId)!.requests.filter((r) => r.path === `/${sourceId}.xml`).length;

@@ -13,14 +13,18 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, options
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls a BullMQ job until it has completed or failed; throws with its last state when `timeoutMs` runs out. */
-export async function jobSettled(queue: Queue, id: string, timeoutMs = 20_000): Promise<{ job: Job; state: string }> {
+/**
+ * Polls a BullMQ job until it is in one of `states` (completed or failed); throws with its last state when `timeoutMs`
+ * runs out.
+ */
+export async function jobSettled(queue: Queue, id: string, timeoutMs = 20_000, states = ['completed', 'failed']): Promise<{ job: Job; state: string }> {
   return vi.waitFor(
     async () => {
+      // The state first: a job read before it could predate the move that the state shows.
+      const state = await queue.getJobState(id);
       const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (state !== 'completed' && state !== 'failed') throw new Error(`job ${id} is ${state}`);
-      return { job: job!, state };
+      if (!job || !states.includes(state)) throw new Error(`job ${id} is ${state}`);
+      return { job, state };
     },
     { timeout: timeoutMs, interval: 50 },
   );
