@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
 import { deliverStage } from '../src/pipeline/deliver.js';
-import { type DeliveryJobContext, notifyLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
+import { type DeliveryJobContext, deferPastQuietHours, notifyLedger, settleDeliveryFailure, waitForSlot, waitParked, waitUntil } from '../src/queue/delivery-job.js';
 import type { NotifyJob } from '../src/queue/names.js';
 import type { WorkerContext } from '../src/worker/context.js';
-import { moveCountPastQuietHours } from '../src/alerts/dispatch.js';
+import { holdQuietForDigest, moveCountPastQuietHours } from '../src/alerts/dispatch.js';
 
 /**
  * notify -> deliver one alert version to one channel. Failures become BullMQ behaviour in settleDeliveryFailure:
@@ -35,6 +35,10 @@ export function notifyProcessor(ctx: WorkerContext) {
         throttle && quietHours
           ? (endsAt) => moveCountPastQuietHours(ctx.stores.dispatch, { channelId, key: ledger.key, maxPerHour: throttle.maxPerHour, quietHours }, endsAt, ctx.runtime.now().getTime())
           : undefined,
+      holdForDigest:
+        quietHours?.defer === 'digest' && entry?.channel.digest
+          ? () => holdQuietForDigest(ctx.stores, { key: ledger.key, base: { alertId, version, channelId } }, ctx.runtime.now())
+          : undefined,
     };
     try {
       const onUrgency = (urgent: boolean) => {
@@ -43,6 +47,8 @@ export function notifyProcessor(ctx: WorkerContext) {
       const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal, onUrgency });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
       if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs, outcome.first);
+      if (outcome.status === 'parked') return await waitParked(settle, outcome.untilMs);
+      if (outcome.status === 'quiet') return await deferPastQuietHours(settle, outcome.endsAt);
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         ctx.metrics?.observeDelivered?.(outcome.alert, ctx.runtime.now());

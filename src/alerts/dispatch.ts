@@ -1,5 +1,6 @@
 import type { ChannelConfig, WatchlistConfig } from '../config/schema.js';
 import { mapByKey } from '../keyed-concurrency.js';
+import type { DeliveryStore } from '../store/deliveries.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import { deliveryKey } from './ids.js';
 import { quietHoursAt, type QuietHours } from './quiet-hours.js';
@@ -105,6 +106,26 @@ export async function moveCountPastQuietHours(
   const { channelId, key, maxPerHour, quietHours } = delivery;
   const moveTo = (at: number, from: number | 'any') => dispatch.reserve(channelId, key, at, maxPerHour, 'search', nowMs, [], from);
   return movePastQuietHours((await moveTo(endsAt, 'any')) ?? endsAt, quietHours, moveTo);
+}
+
+/**
+ * A routine notification due in the quiet hours of a channel that defers them to its digest is held for the digest
+ * (see DeliveryStore.holdForDigest), as one decided in them is: not sent by itself, it gives back its throttle count,
+ * as does one a newer version decided for the digest supersedes there. How it ended without a send; undefined if it
+ * must be sent by itself after all.
+ */
+export async function holdQuietForDigest(
+  stores: { deliveries: Pick<DeliveryStore, 'holdForDigest'>; dispatch: Pick<DispatchStore, 'release'> },
+  delivery: { key: string; base: { alertId: string; version: number; channelId: string } },
+  at: Date,
+): Promise<'held' | 'superseded' | 'ended' | undefined> {
+  const { key, base } = delivery;
+  const why = "held for the digest: it was due in the channel's quiet hours, which the channel defers to its digest";
+  const outcome = await stores.deliveries.holdForDigest(key, base, why, at);
+  if (outcome === 'reached' || outcome === 'newer') return undefined;
+  // An ended one gave its count back when it ended (a re-run of its job does too: see deliverStage).
+  if (outcome !== 'ended') await stores.dispatch.release(base.channelId, key);
+  return outcome;
 }
 
 /**

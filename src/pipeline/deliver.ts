@@ -10,17 +10,30 @@ import type { DispatchStore } from '../store/dispatch.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
 import type { ConfigState } from './runtime.js';
+import { quietHoursAt, type QuietHours } from '../alerts/quiet-hours.js';
 
 export type DeliverOutcome =
   | { status: 'delivered'; response: string; /** The alert as sent (this version). */ alert: Alert }
   | { status: 'already-delivered' }
-  | { status: 'skipped'; reason: 'unknown-channel' | 'alert-expired' | 'superseded' }
+  /** ended: a run before ended it without a send (superseded, or held for the digest: see DeliveryStore.holdForDigest). */
+  | { status: 'skipped'; reason: 'unknown-channel' | 'alert-expired' | 'superseded' | 'ended' }
   | { status: 'wait'; untilMs: number }
   /**
    * A paced channel: this delivery's slot (reserved for it) is waitMs away. `first`: the slot was given by this call,
    * not one the delivery held already (its wait is counted once, not on every wake).
    */
-  | { status: 'paced'; waitMs: number; first: boolean };
+  | { status: 'paced'; waitMs: number; first: boolean }
+  /**
+   * A routine delivery parked past its channel's quiet hours woke before the moment it waits for (see stillParked): it
+   * waits again until untilMs (pipeline clock), its wait, throttle count and place in the pace settled when it parked.
+   */
+  | { status: 'parked'; untilMs: number }
+  /**
+   * A routine delivery whose channel is in quiet hours now (see quietHoursHold): not sent in them, whatever brought it
+   * here early (a promoted job, a retry's backoff or a 429's wait ending in them, a queue running late). The job layer
+   * holds it for the digest where the channel defers them to it, else moves its throttle count and parks it past endsAt.
+   */
+  | { status: 'quiet'; endsAt: number };
 
 /**
  * Notify stage for one alert version and one channel: consults the ledger (a delivered entry makes this a no-op),
@@ -38,8 +51,18 @@ export async function deliverStage(
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
   // Everything the send depends on in one round trip: this runs once per notification, the most frequent job.
-  const { existing, blockedForMs, refs: previousRefs, entryAsRead, alert, decisions, heldForDigest } = await deps.deliveries.beforeSend(key, job.alertId, job.channelId);
+  const { existing, blockedForMs, refs: previousRefs, entryAsRead, alert, decisions, heldForDigest, parked } = await deps.deliveries.beforeSend(
+    key,
+    job.alertId,
+    job.channelId,
+  );
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
+  // Ended without a send of its own: a re-run (a twin, or after a crash) must not send it by itself either (one held
+  // for the digest would reach the channel twice). Its throttle count goes back, as when it ended.
+  if (existing?.status === 'skipped') {
+    if (!Object.values(existing.recipients ?? {}).includes('accepted')) await deps.dispatch?.release(job.channelId, key);
+    return { status: 'skipped', reason: 'ended' };
+  }
 
   const entry = deps.state.notifiers.get(job.channelId);
   if (!entry) return { status: 'skipped', reason: 'unknown-channel' };
@@ -69,6 +92,14 @@ export async function deliverStage(
   // version after a newer one).
   // The block as this worker's clock sees it: what is left of it on Redis's clock, from this worker's now.
   const now = deps.now();
+  // Before its turn is asked for: asking would give a parked delivery a new slot (at once, on an idle channel), and a
+  // routine one due in the quiet hours a slot in them.
+  const quietHours = isUrgent(alert) ? undefined : entry.channel.quietHours;
+  const parkedFor = stillParked(parked, quietHours, now.getTime());
+  if (parkedFor !== undefined) return { status: 'parked', untilMs: parkedFor };
+  const dueAt = parked?.untilMs ?? decisions.find((d) => d.channelId === job.channelId && d.version === job.version && d.mode === 'deferred')?.sendAt;
+  const quietEnd = quietHoursHold(quietHours, now.getTime(), dueAt);
+  if (quietEnd !== undefined) return { status: 'quiet', endsAt: quietEnd };
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));
   if (paced) return paced;
 
@@ -167,6 +198,41 @@ export async function awaitTurn(
   if (!rateLimit) return blockedUntil > now.getTime() ? { status: 'wait', untilMs: blockedUntil } : undefined;
   const { waitMs, fresh } = await deliveries.paceTurn(channelId, key, rateLimit, urgent);
   return waitMs > 0 ? { status: 'paced', waitMs, first: fresh } : undefined;
+}
+
+/**
+ * Until when a delivery parked past its channel's quiet hours (see DeliveryStore.parkSlot) that woke early (its job
+ * promoted by an operator) must wait again: the moment it parked for (their end, or later where its throttle count was
+ * moved), while that is still ahead on the pipeline's clock. Sent before it, it would go out in the quiet hours, or
+ * over the throttle's budget of the hour after them. An older worker's marker names no moment: the end of the quiet
+ * hours the channel is in now, if it is. `quietHours`: the channel's, undefined for a critical alert (the alert's
+ * content became critical since: it ignores them) or once a reload removed them. No guard against a worker whose
+ * clock runs ahead: by its clock the moment has come, and it sends.
+ */
+export function stillParked(parked: { untilMs?: number } | undefined, quietHours: QuietHours | undefined, nowMs: number): number | undefined {
+  if (!parked || !quietHours) return undefined;
+  if (parked.untilMs === undefined) {
+    const at = quietHoursAt(nowMs, quietHours);
+    return at.quiet ? at.endsAt : undefined;
+  }
+  return parked.untilMs > nowMs ? parked.untilMs : undefined;
+}
+
+/**
+ * When a routine delivery must not be sent now because its channel is in quiet hours: the instant they end (else
+ * undefined). `quietHours`: undefined for a critical alert, which ignores them. `dueAt`: the moment it was scheduled
+ * for (parked for, or deferred to by its decision); one scheduled in these very quiet hours, now come, is sent: a
+ * throttle backlog past MAX_QUIET_MOVES of them is sent in them rather than held for ever (see movePastQuietHours).
+ */
+export function quietHoursHold(quietHours: QuietHours | undefined, nowMs: number, dueAt?: number): number | undefined {
+  if (!quietHours) return undefined;
+  const at = quietHoursAt(nowMs, quietHours);
+  if (!at.quiet) return undefined;
+  if (dueAt !== undefined && dueAt <= nowMs) {
+    const due = quietHoursAt(dueAt, quietHours);
+    if (due.quiet && due.endsAt === at.endsAt) return undefined;
+  }
+  return at.endsAt;
 }
 
 /**

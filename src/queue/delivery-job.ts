@@ -40,7 +40,23 @@ export interface DeliveryJobContext {
    * the hour's budget allows, instead of when it was decided (it waits longer), and returns that moment.
    */
   moveThrottle?: (endsAt: number) => Promise<number>;
+  /**
+   * The channel defers its quiet hours to its digest (quietHours.defer: digest, with a digest): a routine notification
+   * due in them is held for the digest instead of waiting for their end, as one decided in them is. How it ended
+   * without a send (held, superseded by a newer version the digest sends, or ended already); undefined if it must be
+   * sent by itself after all (see DeliveryStore.holdForDigest).
+   */
+  holdForDigest?: () => Promise<'held' | 'superseded' | 'ended' | undefined>;
 }
+
+/**
+ * What a delivery that ends without a send of its own ends as (the job's result): held for the digest from the quiet
+ * hours it was due in, superseded by a newer version the digest sends, or ended already (by a twin run, or a digest of
+ * the window delivered by one).
+ */
+export type EndedUnsent =
+  | { status: 'skipped'; reason: 'held-for-digest' | 'superseded' | 'ended' }
+  | { status: 'already-delivered' };
 
 /** Where a job's delivery is recorded: its ledger key and the fields its entry carries. */
 export type Ledger = Pick<DeliveryJobContext, 'key' | 'base'>;
@@ -83,9 +99,9 @@ export async function waitUntil(ctx: DeliveryJobContext, untilMs: number): Promi
  * now (see PaceTurn.fresh); a wait is counted in the metrics once per delivery, not again each time the job wakes
  * early (a critical alert moved its slot back, or another worker's clock promoted it).
  */
-export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<never> {
+export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first = true): Promise<EndedUnsent> {
   const quietEnd = quietHoursEnd(ctx, waitMs);
-  if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd, !first);
+  if (quietEnd !== undefined) return holdOrWaitOutQuietHours(ctx, quietEnd, !first);
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
   if (first) observePaceWait(ctx, waitMs);
   return delayBy(ctx, waitMs);
@@ -101,13 +117,40 @@ function observePaceWait(ctx: DeliveryJobContext, waitMs: number): void {
 }
 
 /**
- * When the quiet hours end (ms, pipeline clock), if a routine notification's pace slot waitMs away falls in them. They
+ * When the quiet hours end (ms, pipeline clock), if a routine notification's pace slot waitMs away falls in them (it
+ * then waits for their end, or is held for the digest where the channel defers them to it: the job ends). They
  * were judged when it was decided: a long queue must not carry it into them. A critical alert ignores them.
  */
 function quietHoursEnd(ctx: DeliveryJobContext, waitMs: number): number | undefined {
   if (!ctx.quietHours || ctx.urgent) return undefined;
   const at = quietHoursAt(ctx.now().getTime() + waitMs, ctx.quietHours);
   return at.quiet ? at.endsAt : undefined;
+}
+
+/**
+ * A routine notification found its channel in quiet hours ending at endsAt (see DeliverOutcome 'quiet'): as one paced
+ * into them, without a pace wait to count (it was not waiting for its turn).
+ */
+export async function deferPastQuietHours(ctx: DeliveryJobContext, endsAt: number): Promise<EndedUnsent> {
+  return holdOrWaitOutQuietHours(ctx, endsAt, true);
+}
+
+/** A notification due in the quiet hours: held for the digest where the channel defers them to it, else parked. */
+async function holdOrWaitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, counted: boolean): Promise<EndedUnsent> {
+  const held = ctx.holdForDigest && (await ctx.holdForDigest());
+  if (held === 'held') {
+    ctx.log.info(`${ctx.what} due in the channel's quiet hours: held for the digest, as the channel defers them to it`);
+    return { status: 'skipped', reason: 'held-for-digest' };
+  }
+  if (held === 'superseded') {
+    ctx.log.info(`${ctx.what} due in the channel's quiet hours: superseded by a newer version of the alert, which the digest sends`);
+    return { status: 'skipped', reason: 'superseded' };
+  }
+  if (held === 'ended') {
+    ctx.log.info(`${ctx.what} due in the channel's quiet hours had ended without a send already (a twin run's hold): nothing to do`);
+    return { status: 'skipped', reason: 'ended' };
+  }
+  return waitOutQuietHours(ctx, endsAt, counted);
 }
 
 /**
@@ -122,9 +165,18 @@ async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, counte
   const nowMs = ctx.now().getTime();
   if (!counted) observePaceWait(ctx, until - nowMs);
   // Kept an hour past its time, as a slot is: a job woken late still finds it.
-  await ctx.deliveries.parkSlot(ctx.key, until - nowMs + 3_600_000);
-  ctx.log.info({ until: new Date(until).toISOString() }, `${ctx.what} paced into the channel's quiet hours: waiting for their end`);
+  await ctx.deliveries.parkSlot(ctx.key, until - nowMs + 3_600_000, until);
+  ctx.log.info({ until: new Date(until).toISOString() }, `${ctx.what} due in the channel's quiet hours: waiting for their end`);
   return delayBy(ctx, until - nowMs);
+}
+
+/**
+ * A parked notification woke before the moment it waits for (promoted early): it waits again until untilMs (pipeline
+ * clock). Nothing else: its wait was counted, its throttle count moved and its slot parked when it parked.
+ */
+export async function waitParked(ctx: DeliveryJobContext, untilMs: number): Promise<never> {
+  ctx.log.info({ until: new Date(untilMs).toISOString() }, `${ctx.what} parked past the channel's quiet hours woke early: waiting again`);
+  return delayBy(ctx, untilMs - ctx.now().getTime());
 }
 
 async function delayBy(ctx: DeliveryJobContext, waitMs: number): Promise<never> {
@@ -135,18 +187,25 @@ async function delayBy(ctx: DeliveryJobContext, waitMs: number): Promise<never> 
 /**
  * The one place where a delivery failure becomes BullMQ behaviour, for notify and digest jobs alike:
  * retryable -> rethrow (capped exponential backoff; recorded as failed on the last attempt); rate-limited -> the job
- * is delayed until Retry-After (on a paced channel: its slot after it) without using an attempt (bounded by
+ * is delayed until Retry-After (on a paced channel: its slot after it, and past the quiet hours that slot falls in, or
+ * held for the digest: see waitForSlot) without using an attempt (bounded by
  * maxRateLimitWaits 429s of its own, as counted in its ledger entry); permanent -> recorded as a failed delivery,
  * UnrecoverableError, no retry.
  */
-export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknown): Promise<never> {
+export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknown): Promise<EndedUnsent> {
   if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
   const { job, base, log, metrics } = ctx;
   const error = err instanceof DeliveryError ? err : DeliveryError.retryable(base.channelId, (err as Error).message, { cause: err });
   // The ledger entry, the log line and the failed job all carry the verdict, never what the last failure said would
   // happen next ("will retry").
-  const giveUp = async (why: string, fields: Record<string, unknown> = {}, verdict = error.message): Promise<never> => {
-    await ctx.deliveries.recordAttempt(ctx.key, base, { status: 'failed', error: verdict, errorKind: error.kind, at: ctx.now() });
+  const giveUp = async (why: string, fields: Record<string, unknown> = {}, verdict = error.message): Promise<EndedUnsent> => {
+    const entry = await ctx.deliveries.recordAttempt(ctx.key, base, { status: 'failed', error: verdict, errorKind: error.kind, at: ctx.now() });
+    // A twin run ended it meanwhile (delivered it, or held it for the digest): the ledger kept that, and this run's
+    // failure is no delivery's failure.
+    if (entry.status !== 'failed') {
+      log.info({ err: givenUpError(error, verdict), status: entry.status }, `${ctx.what} ended by another run meanwhile (${entry.status}): not given up`);
+      return entry.status === 'delivered' ? { status: 'already-delivered' } : { status: 'skipped', reason: 'ended' };
+    }
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'failed' });
     log.error({ err: givenUpError(error, verdict), attempts: job.attemptsMade + 1, ...fields }, `${ctx.what} given up: ${why}`);
     throw new UnrecoverableError(verdict);
@@ -168,7 +227,7 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
       const waitMs = Math.max(slotMs, error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS);
       const quietEnd = quietHoursEnd(ctx, waitMs);
       // Not a pace wait for the metrics, after the quiet hours either.
-      if (quietEnd !== undefined) return waitOutQuietHours(ctx, quietEnd, true);
+      if (quietEnd !== undefined) return holdOrWaitOutQuietHours(ctx, quietEnd, true);
       return delayBy(ctx, waitMs);
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));

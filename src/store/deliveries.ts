@@ -4,7 +4,7 @@ import type { Dispatch } from '../alerts/routing.js';
 import type { RateLimit } from '../config/schema.js';
 import type { RecipientStatus } from '../notifiers/types.js';
 import { alertKeyFor } from './alerts.js';
-import { digestHeldKey, digestSendingKey } from './digests.js';
+import { digestHeldKey, digestSendingKey, MAX_HELD } from './digests.js';
 import { decisionsKey, ledgerEntryKey, parseDecisions } from './dispatch.js';
 import { keyFor } from './keys.js';
 import { REDIS_NOW_MS, redisScript } from './script.js';
@@ -78,7 +78,8 @@ export interface DeliveryStore {
    * Records the outcome of an attempt on top of the entry as it is now. `readBefore` (from beforeSend) saves reading
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
    * builds on the newer entry (unless options.ifUnchanged). A digest window's entry that a recipient accepted is never
-   * turned skipped (the entry is returned as it is): its deferred recipients are still owed that message.
+   * turned skipped (the entry is returned as it is): its deferred recipients are still owed that message. Nor is a
+   * notification's skipped entry turned pending, rate-limited or failed (see endedUnsent).
    */
   recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead, options?: RecordOptions): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
@@ -110,9 +111,17 @@ export interface DeliveryStore {
    * slot, and takes a new one of the pace when it asks again. Its place among the channel's waiting deliveries stays
    * held, so that a critical alert still takes it (and moves it back) as it would have: no slot is ever given to two
    * deliveries, and at worst a place nobody uses is a pause in the pace. Its wait was counted in the metrics when it
-   * parked, so the new slot's is not (see PaceTurn.fresh). Kept `forMs`, until it asks again.
+   * parked, so the new slot's is not (see PaceTurn.fresh). Kept `forMs`, until it asks again. `untilMs`: the moment
+   * (pipeline clock) it waits for, which beforeSend reports (BeforeSend.parkedUntil), so that a job woken before then
+   * can wait again without asking for a slot.
    */
-  parkSlot(key: string, forMs: number): Promise<void>;
+  parkSlot(key: string, forMs: number, untilMs: number): Promise<void>;
+  /**
+   * A routine notification due in its channel's quiet hours, on a channel that defers them to its digest: holds the
+   * alert for the channel's next digest and ends the delivery skipped (`why` its response) in one step, and forgets its
+   * slot (its place stays, as a parked one's). See DigestHold.
+   */
+  holdForDigest(key: string, base: Required<Pick<Delivery, 'alertId' | 'version' | 'channelId'>>, why: string, at: Date): Promise<DigestHold>;
   listForAlert(alertId: string): Promise<Delivery[]>;
   clearFailed(key: string): Promise<void>;
   /** Undoes clearFailed: the entry back on the failed list at its verdict time (the entry itself is unchanged). */
@@ -159,6 +168,16 @@ export class SendMarkedError extends Error {
   }
 }
 
+/**
+ * What holdForDigest did. 'held'. 'superseded': ended skipped, not held: a newer version of the alert was decided for
+ * the channel's digest, which sends that version's content (the only one the store keeps). 'ended' (nothing done): it
+ * ended without a send already (a twin held it, and a digest may have carried it since: holding it again would send
+ * it twice). Nothing done, to be sent by itself: 'reached', it was delivered or some recipients have it (the rest get
+ * it by itself); 'newer', a newer version is decided for the channel to be sent by itself (this one then finds itself
+ * superseded when it runs).
+ */
+export type DigestHold = 'held' | 'superseded' | 'ended' | 'reached' | 'newer';
+
 /** A paced delivery's turn: ms to wait (0: send now), and whether this call gave it the slot it waits for. */
 export interface PaceTurn {
   waitMs: number;
@@ -181,17 +200,22 @@ export interface BeforeSend {
   decisions: Dispatch[];
   /** Present (true) when the alert waits in the channel's digest holding. */
   heldForDigest?: true;
+  /**
+   * Present when the delivery is parked (see DeliveryStore.parkSlot): `untilMs`, the moment it waits for on the
+   * pipeline's clock; absent from an older worker's marker, which has none.
+   */
+  parked?: { untilMs?: number };
 }
 
-// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding.
-// ARGV: alert id. One script, not a pipeline of six: this runs for every notification, and each command costs the
-// client more than the script does. The block also comes back as the ms it still runs on Redis's clock, which a worker
-// with a wrong clock can still use.
+// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding, 7 the
+// delivery's slot. ARGV: alert id. One script, not a pipeline of seven: this runs for every notification, and each
+// command costs the client more than the script does. The block also comes back as the ms it still runs on Redis's
+// clock, which a worker with a wrong clock can still use.
 const BEFORE_SEND = redisScript(`${REDIS_NOW_MS}
 local block = redis.call('GET', KEYS[2]) or '0'
 return {redis.call('GET', KEYS[1]) or '', block, redis.call('HGETALL', KEYS[3]),
   redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5]), math.max(0, tonumber(block) - now),
-  redis.call('ZSCORE', KEYS[6], ARGV[1]) and 1 or 0}
+  redis.call('ZSCORE', KEYS[6], ARGV[1]) and 1 or 0, redis.call('GET', KEYS[7]) or ''}
 `);
 
 // KEYS: 1 channel block. The time left as BEFORE_SEND reads it: from the stored end on Redis's clock, so that a block
@@ -257,6 +281,41 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -10001)
 return {1}
 `);
 
+// KEYS: 1 entry, 2 failed index, 3 the alert's delivery set, 4 the channel's digest holding, 5 the alert's decisions, 6
+// the delivery's slot. ARGV: entry as read ('' for none), held entry JSON, retention s, delivery key, alert id, version,
+// channel id, held at ms, most entries a holding keeps, superseded entry JSON. Returns {1} held, {0, entry now} if the
+// entry changed since it was read, {2} if a newer version is decided for the channel to be sent by itself, {3} if the
+// newer versions decided for it all go to the digest (the entry ends superseded, the holding is theirs). Fields are
+// "<version>|<channelId>", as WRITE_ENTRY reads them; values the decisions' JSON. The entry and the holding in one step:
+// a crash cannot leave the alert held and the delivery still to send by itself (both), nor skipped and not held
+// (neither).
+const HOLD_FOR_DIGEST = redisScript(`
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return {0, current} end
+local version, suffix = tonumber(ARGV[6]), '|' .. ARGV[7]
+local digested = false
+local decisions = redis.call('HGETALL', KEYS[5])
+for i = 1, #decisions, 2 do
+  local field = decisions[i]
+  if #field > #suffix and string.sub(field, -#suffix) == suffix and (tonumber(string.sub(field, 1, #field - #suffix)) or 0) > version then
+    local ok, decided = pcall(cjson.decode, decisions[i + 1])
+    if not ok or type(decided) ~= 'table' or decided.mode ~= 'digest' then return {2} end
+    digested = true
+  end
+end
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], digested and ARGV[10] or ARGV[2], 'EX', ttl)
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('DEL', KEYS[6])
+if digested then return {3} end
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[5])
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[9]) + 1))
+redis.call('EXPIRE', KEYS[4], ttl)
+return {1}
+`);
+
 // KEYS: 1 channel block. ARGV: until ms, or '' and a delay ms from now, merge ms. The end and its TTL are on Redis's
 // clock, the one RESERVE_SLOT compares the block with: a worker's clock running ahead or behind would make the block
 // too long or too short (or already over). Two workers' 429s may arrive together: the later block wins whatever the
@@ -286,8 +345,19 @@ function blockMergeMs(rate: RateLimit | undefined): number {
   return rate ? Math.min(BLOCK_MERGE_MS, paceIntervalMs(rate)) : 0;
 }
 
-/** A parked delivery's slot key (see DeliveryStore.parkSlot). */
+/**
+ * A parked delivery's slot key (see DeliveryStore.parkSlot): the marker, then ':' and the moment it waits for. An
+ * older worker's marker is the bare word: it still marks the delivery parked for the pace, with no moment to report.
+ */
 const PARKED = 'parked';
+
+/** Whether a slot key as stored marks its delivery parked, and the moment it waits for if the marker says one. */
+function parkedAs(slot: string): BeforeSend['parked'] {
+  if (slot === PARKED) return {};
+  if (!slot.startsWith(`${PARKED}:`)) return undefined;
+  const until = Number(slot.slice(PARKED.length + 1));
+  return Number.isFinite(until) ? { untilMs: until } : {};
+}
 
 /** The most waiting routine deliveries an urgent one moves back a slot (the work and the wakes it costs are bounded). */
 export const MAX_ROTATED = 50;
@@ -332,7 +402,7 @@ if held and held >= blocked then
   return {0, 0}
 end
 -- A parked delivery (see parkSlot) was counted when it parked: its new slot is not fresh.
-local fresh = (held or raw == '${PARKED}') and 0 or 1
+local fresh = (held or string.sub(raw, 1, ${PARKED.length}) == '${PARKED}') and 0 or 1
 redis.call('ZREM', KEYS[4], member)
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 if blocked > now then tat = math.max(tat, blocked + tolerance) end
@@ -405,6 +475,19 @@ function versionSent(previous: Delivery | undefined, outcome: AttemptOutcome, ow
   return !anyBefore || before === outcome.sentVersion ? outcome.sentVersion : 'mixed';
 }
 
+/**
+ * A notification that ended without a send of its own (skipped: held for the digest, or superseded) stays so against a
+ * later failure, 429 or retry written on top (a twin's, a give-up after a stall): listed failed, an operator's retry
+ * would send it by itself while the digest holding still has it. A delivered outcome still lands (a twin did send it:
+ * the ledger must say so). A digest window's skipped entry is not final: its rules are its own (pipeline/digest-window.ts).
+ */
+function endedUnsent(previous: Delivery | undefined, base: { alertId?: string }, outcome: AttemptOutcome): boolean {
+  return previous?.status === 'skipped' && base.alertId !== undefined && outcome.status !== 'delivered' && outcome.status !== 'skipped';
+}
+
+/** The response of a notification holdForDigest ended superseded. */
+const SUPERSEDED_BY_DIGEST = "superseded: a newer version of the alert was decided for the channel's digest, which sends the alert's current content";
+
 /** Twin runs racing on one entry settle in a couple of rounds; more means something is badly wrong. */
 const MAX_WRITE_ROUNDS = 20;
 
@@ -439,11 +522,12 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return { existing: parse(raw), entryAsRead: { raw } };
     },
     async beforeSend(key, alertId, channelId) {
-      const [entry, block, flatRefs, alert, decisions, blockLeft, held] = await BEFORE_SEND<[string, string, string[], string, string[], number, number]>(
+      const [entry, block, flatRefs, alert, decisions, blockLeft, held, slot] = await BEFORE_SEND<[string, string, string[], string, string[], number, number, string]>(
         redis,
-        [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId), digestHeldKey(prefix, channelId)],
+        [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId), digestHeldKey(prefix, channelId), slotKey(key)],
         [alertId],
       );
+      const parked = parkedAs(slot);
       const refs: Record<string, string> = {};
       for (let i = 0; i < flatRefs.length; i += 2) refs[flatRefs[i]!] = flatRefs[i + 1]!;
       return {
@@ -455,16 +539,18 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         alert: alert ? (JSON.parse(alert) as Alert) : undefined,
         decisions: parseDecisions(decisions),
         ...(held === 1 && { heldForDigest: true as const }),
+        ...(parked && { parked }),
       };
     },
     async recordAttempt(key, base, outcome, readBefore, options) {
       // Built on the entry as it is when written, not as it was before the send: a job whose lock lapsed may run twice
       // at once, and each outcome builds on the other's. Delivered is final: a failing twin must not reopen it (its
-      // retry would send again).
+      // retry would send again). So is a notification's skipped (see endedUnsent).
       let raw = readBefore ? readBefore.raw : await redis.get(entryKey(key));
       for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
         const previous = parse(raw);
         if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
+        if (endedUnsent(previous, base, outcome)) return previous!;
         if (outcome.status === 'skipped' && base.alertId === undefined && Object.values(previous?.recipients ?? {}).includes('accepted')) return previous!;
         const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
         const recipients = outcome.recipients ? mergeRecipients(previous?.recipients, outcome.recipients) : previous?.recipients;
@@ -547,8 +633,30 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;
     },
     paceTurn,
-    async parkSlot(key, forMs) {
-      await redis.set(slotKey(key), PARKED, 'PX', Math.max(1, Math.ceil(forMs)));
+    async parkSlot(key, forMs, untilMs) {
+      await redis.set(slotKey(key), `${PARKED}:${Math.round(untilMs)}`, 'PX', Math.max(1, Math.ceil(forMs)));
+    },
+    async holdForDigest(key, base, why, at) {
+      let raw = await redis.get(entryKey(key));
+      for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
+        const previous = parse(raw);
+        // Before 'reached': a skipped entry is final (see endedUnsent), whoever it reached.
+        if (previous?.status === 'skipped') return 'ended';
+        if (previous?.status === 'delivered' || Object.values(previous?.recipients ?? {}).includes('accepted')) return 'reached';
+        const { lastError: _lastError, errorKind: _errorKind, ...kept } = previous ?? { attempts: 0 };
+        const ended = (response: string): string => JSON.stringify({ ...kept, ...base, key, status: 'skipped', response, updatedAt: at.toISOString() } satisfies Delivery);
+        const [outcome, now] = await HOLD_FOR_DIGEST<[number, string | null]>(
+          redis,
+          [entryKey(key), failedKey, byAlertKey(base.alertId), digestHeldKey(prefix, base.channelId), decisionsKey(prefix, base.alertId), slotKey(key)],
+          [raw ?? '', ended(why), retentionSeconds, key, base.alertId, base.version, base.channelId, at.getTime(), MAX_HELD, ended(SUPERSEDED_BY_DIGEST)],
+        );
+        if (outcome === 1) return 'held';
+        if (outcome === 2) return 'newer';
+        if (outcome === 3) return 'superseded';
+        onConflict?.();
+        raw = now ?? null;
+      }
+      throw new Error(`delivery ledger entry ${key} kept changing under ${MAX_WRITE_ROUNDS} writes`);
     },
     async listForAlert(alertId) {
       const keys = await redis.smembers(byAlertKey(alertId));

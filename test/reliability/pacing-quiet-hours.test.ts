@@ -233,8 +233,8 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     near(await deliveries.reserveSlot('parked', 'p-1', rate), 1_000);
     near(await deliveries.reserveSlot('parked', 'p-2', rate), 2_000);
     // Both fall in the quiet hours: their routine deliveries park them and wait for the end.
-    await deliveries.parkSlot('p-1', 60_000);
-    await deliveries.parkSlot('p-2', 60_000);
+    await deliveries.parkSlot('p-1', 60_000, QUIET_END);
+    await deliveries.parkSlot('p-2', 60_000, QUIET_END);
     near(await deliveries.reserveSlot('parked', 'p-u1', rate, true), 1_000);
     near(await deliveries.reserveSlot('parked', 'p-u2', rate, true), 2_000);
     // A routine one decided now queues behind the places the parked ones held (moved back by the critical ones).
@@ -248,7 +248,7 @@ describe('slots of routine deliveries parked in quiet hours (the pace script on 
     const { deliveries } = run.worker.context.stores;
     await deliveries.paceTurn('parked-count', 'c-0', rate);
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: true });
-    await deliveries.parkSlot('c-1', 60_000);
+    await deliveries.parkSlot('c-1', 60_000, QUIET_END);
     expect(await deliveries.paceTurn('parked-count', 'c-1', rate)).toMatchObject({ fresh: false });
   });
 
