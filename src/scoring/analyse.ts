@@ -1,5 +1,5 @@
 import type { Item } from '../items/item.js';
-import { type Gaps, chooseAction } from './actions.js';
+import { type Between, type Gaps, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
 import {
   type CompiledLexicon,
@@ -11,8 +11,8 @@ import {
   RESUME_SIGNAL,
 } from './lexicon.js';
 import { gap, type Located } from './located.js';
-import type { Matcher, TermKind } from './matcher.js';
-import { createScratch, normalizeText, sentenceAt, tokenAt } from './normalize.js';
+import { type Hit, type Matcher, type TermKind, withDisplaced } from './matcher.js';
+import { createScratch, type NormalizedText, normalizeText, sentenceAt, tokenAt } from './normalize.js';
 import type { Direction, ItemField } from './types.js';
 
 export interface EntityHit extends Located {
@@ -37,6 +37,8 @@ export interface SignalHit extends Located {
   actor?: EntityInfo;
   /** Countries named (or acted for) in the signal's sentence. */
   countries: string[];
+  /** The joined split alias it was read from, when that displaced other hits (see Hit.displaced). */
+  split?: Hit;
 }
 
 export interface CueHit extends Located {
@@ -111,6 +113,22 @@ export class Analyser {
     const hits = this.matcher.find(norm, text);
     // Most fields of most items name no term at all: nothing below would add anything.
     if (hits.length === 0) return;
+    const failed = this.readField(field, text, norm, hits, out, true);
+    // A split signal that does not hold may still hold words that do ("Shenghe orders its units to halt exporting" is no
+    // state's ban, but a halt): read on their own. Rare, so the field is read again.
+    if (failed.size) this.readField(field, text, norm, withDisplaced(hits, failed), out, false);
+  }
+
+  /**
+   * Reads one field's hits into the analysis. With `splitsMayFail`, the joined split signals whose words are to be read
+   * on their own are returned instead, and nothing is added: the caller reads the field again without them. Those are
+   * the ones that miss their required cue, and those that no state gives but a firm does.
+   */
+  private readField(field: ItemField, text: string, norm: NormalizedText, hits: Hit[], out: ItemAnalysis, splitsMayFail: boolean): Set<Hit> {
+    const failed = new Set<Hit>();
+    const unheld: SignalHit[] = [];
+    const exclusions: CueHit[] = [];
+    const excludes: CueHit[] = [];
     const entities: EntityHit[] = [];
     let signals: Array<SignalHit> = [];
     const actions: CueHit[] = [];
@@ -128,7 +146,7 @@ export class Analyser {
       switch (term.kind) {
         case 'signal': {
           const signal = this.lexicon.signals.get(term.id)!;
-          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, inForce: false, offTopic: false, actor: undefined, countries: [] });
+          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, inForce: false, offTopic: false, actor: undefined, countries: [], split: splitsMayFail && hit.displaced ? hit : undefined });
           break;
         }
         case 'action':
@@ -138,16 +156,15 @@ export class Analyser {
           cues.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
           break;
         case 'exclusion':
-          out.exclusions.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
+          exclusions.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
           break;
         case 'watch-exclude':
-          out.excludes.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: term.scope });
+          excludes.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: term.scope });
           break;
         default:
           entities.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, kind: term.kind, scope: term.scope });
       }
     }
-    if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
 
     // Everything below relates a signal to what shares its sentence: group once, look up per signal.
     const cuesBySentence = groupBySentence(cues);
@@ -159,9 +176,13 @@ export class Analyser {
       (cuesBySentence.get(s.sentence) ?? NONE).some(
         (c) => c.id === group && nearBy(c, s, BACKGROUND_BEFORE, -1) && !(c.tokenEnd < s.token && CAUSE_END.test(between(c, s).replace(FIGURE_COMMA, '$1'))),
       );
-    signals = signals.filter(
-      (s) => !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject),
-    );
+    signals = signals.filter((s) => {
+      const holds = !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject);
+      // Not an order to stop selling abroad or selling what we watch ("US orders Nvidia to halt exports"): its words
+      // still say what they say on their own, whoever gave the order.
+      if (!holds && s.split) failed.add(s.split);
+      return holds;
+    });
     // A denial after a signal denies it. Chinese reaches further (each character a word) but only within the clause:
     // in "中国暂停稀土对美出口，恢复供应传言不实" the rumour denied is the resumption, not the halt.
     const deniedAfter = (s: Located) =>
@@ -191,15 +212,27 @@ export class Analyser {
         signalBetween: (a, b) => signalBetween(signals, a, b),
         qualifies: (s) => (cuesBySentence.get(s.sentence) ?? NONE).some((c) => qualifies(s, c, between)),
       };
-      signals = signals.map((s) => this.applyAction(s, acting, gaps));
+      const read = signals;
+      signals = oneReading(read, read.map((s) => this.applyAction(s, acting, gaps)));
     }
     // The words before a hit in its sentence, at most LEAD_CHARS of them: enough to see what the hit follows.
     const lead = (a: Located) => text.slice(Math.max(norm.origin[norm.sentenceStarts[a.sentence]], a.position - LEAD_CHARS), a.position);
-    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, { between, lead });
+    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, { between, lead }, unheld);
+    if (unheld.length) {
+      // No state gave the order: a firm's own order still halts what it names; a senator's, a union's or a court's
+      // demand is no halt at all.
+      const { firmSubject } = this.subjectsOf(entities, cuesBySentence, between);
+      for (const s of unheld) if (firmSubject(s)) failed.add(s.split!);
+    }
+    if (failed.size) return failed;
+    if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
     out.entities.push(...entities);
     out.signals.push(...signals);
+    out.exclusions.push(...exclusions);
+    out.excludes.push(...excludes);
+    return failed;
   }
 
   /** What each signal's sentence says about it: hedged, background, in force, off topic, its actor and countries. */
@@ -282,14 +315,13 @@ export class Analyser {
     entities: EntityHit[],
     cues: Map<number, CueHit[]>,
     words: Words,
+    unheld: SignalHit[],
   ): SignalHit[] {
     const { between } = words;
-    const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
-    const states = groupBySentence(entities.filter(isState));
+    const { states, companies, nationality, firmSubject } = this.subjectsOf(entities, cues, between);
     // Words that name a state without its country count as one where they lead the verb ("Government bans", "Kremlin
     // bans", "Decree bans"), not as a noun's modifier ("Government contractor bans", "Law firm bans").
     const stateWords = groupBySentence([...cues.values()].flat().filter((c) => c.id === 'state-word'));
-    const companies = groupBySentence(entities.filter((e) => e.kind === 'company' || e.kind === 'supplier'));
     let first = Infinity;
     for (const sentence of states.keys()) first = Math.min(first, sentence);
     const out: SignalHit[] = [];
@@ -304,9 +336,12 @@ export class Analyser {
           (!!states.get(s.sentence)?.some(
             (e) =>
               mode === 'sentence' ||
-              (e.end <= s.start && !nonStateBetween(e, s, cues.get(s.sentence)) && (mode !== 'head' || headsSignal(e, s, companies.get(s.sentence), words))),
+              (e.end <= s.start &&
+                !nonStateBetween(e, s, cues.get(s.sentence)) &&
+                !nationality(e, s) &&
+                (mode !== 'head' || headsSignal(e, s, companies.get(s.sentence), words))),
           ) &&
-            !(mode === 'sentence' && companySubject(s, states.get(s.sentence), companies.get(s.sentence)))) ||
+            !(mode === 'sentence' && firmSubject(s))) ||
           !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), words)));
       // "Judge blocks US from barring Nvidia from selling": the state is stopped from acting; its ban is eased.
       const overruled =
@@ -317,9 +352,33 @@ export class Analyser {
       else if (s.signal.otherwise) {
         const signal = this.lexicon.signals.get(s.signal.otherwise)!;
         out.push({ ...s, signal, polarity: s.polarity === s.signal.direction ? signal.direction : s.polarity });
-      }
+      } else if (s.split) unheld.push(s);
     }
     return out;
+  }
+
+  /**
+   * Who may be a signal's subject in a field: states (countries, official actors) and firms (companies, and nouns that
+   * name one: "Chinese [miner] halts exports"). A country right before a firm is its nationality, not a state acting
+   * ("Chinese firm Shenghe halts exports", "China's Shenghe"); a firm named before the signal with no state before it is
+   * the subject (see firmSubject).
+   */
+  private subjectsOf(entities: EntityHit[], cues: Map<number, CueHit[]>, between: Between) {
+    const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
+    const states = groupBySentence(entities.filter(isState));
+    const named = entities.filter((e) => e.kind === 'company' || e.kind === 'supplier');
+    const companies = groupBySentence(named);
+    const firms = groupBySentence<Located>([...named, ...[...cues.values()].flat().filter((c) => c.id === 'company-noun')]);
+    const modified = nationalities(states, firms, between, entityWordsOf(entities));
+    const nationality = (e: Located, s: Located) => {
+      const firm = modified.get(e);
+      return !!firm && firm.end <= s.start;
+    };
+    // A firm is the subject when named before the signal with no state before it ("Lynas halts shipments to Japan": a
+    // country named after the signal is where the goods were going, not who stopped them).
+    const firmSubject = (s: Located) =>
+      !!firms.get(s.sentence)?.some((f) => f.end <= s.start) && !states.get(s.sentence)?.some((e) => e.end <= s.start && !nationality(e, s));
+    return { states, companies, nationality, firmSubject };
   }
 
   /**
@@ -481,6 +540,29 @@ function entityWordsOf(entities: readonly Located[]): (a: Located, b: Located) =
   };
 }
 
+/**
+ * Signals on the same words are one word read two ways (出口许可: a licence requirement, or licences). A verb that eases
+ * one reading ("恢复", "批准" licences: resumed, approved) says which is meant, and a reading no verb acts on goes. `acted`
+ * holds each signal of `read` (in order of position) as its action left it.
+ */
+function oneReading(read: readonly SignalHit[], acted: SignalHit[]): SignalHit[] {
+  let out: SignalHit[] | undefined;
+  for (let i = 0; i < read.length; i++) {
+    let j = i;
+    while (j + 1 < read.length && read[j + 1].start === read[i].start && read[j + 1].end === read[i].end) j++;
+    if (j === i) {
+      out?.push(acted[i]);
+      continue;
+    }
+    let eased = false;
+    for (let k = i; k <= j; k++) if (acted[k].action && acted[k].polarity === 'de-escalation') eased = true;
+    if (eased) out ??= acted.slice(0, i);
+    for (let k = i; k <= j; k++) if (!eased || acted[k].action) out?.push(acted[k]);
+    i = j;
+  }
+  return out ?? acted;
+}
+
 function groupBySentence<T extends Located>(list: T[]): Map<number, T[]> {
   const out = new Map<number, T[]>();
   for (const x of list) {
@@ -504,12 +586,53 @@ function pickActor(actors: EntityInfo[]): EntityInfo | undefined {
   return actors.find((a) => a.official) ?? actors[0];
 }
 
+// What may stand between a country and the firm it is the nationality of: a possessive, then acronyms, compounds and
+// the names of goods ("Chinese [EV] maker BYD", "Chinese [state-owned] miner", "Chinese [rare earth] miner", "US[-based]
+// Micron"). Any other word is a verb with the country as its subject ("China [orders] firms to halt exports").
+const POSSESSIVE = /^\s*(?:'s|’s)/;
+const NATIONALITY_WORD = /^(?:[A-Z]{2,}s?|[\w-]*-[\w-]*)$/;
+const NATIONALITY_WORDS = 4;
+
 /**
- * Whether a company, not a state, is the subject: named before the signal with no state before it ("Lynas halts
- * shipments to Japan": a country named after the signal is where the goods were going, not who stopped them).
+ * The firm each state is the nationality of ("[Chinese] firm", "[China]'s Shenghe"): the nearest firm after it, within a
+ * few words, with only the words of a nationality between. Found once per field: a long text names hundreds of each.
  */
-function companySubject(s: Located, states: readonly Located[] | undefined, companies: readonly Located[] | undefined): boolean {
-  return !!companies?.some((c) => c.end <= s.start) && !states?.some((e) => e.end <= s.start);
+function nationalities(
+  states: ReadonlyMap<number, readonly Located[]>,
+  firms: ReadonlyMap<number, readonly Located[]>,
+  between: Between,
+  entityWords: (a: Located, b: Located) => number,
+): Map<Located, Located> {
+  const out = new Map<Located, Located>();
+  for (const [sentence, list] of states) {
+    const found = firms.get(sentence);
+    if (!found) continue;
+    const sorted = found.slice().sort((a, b) => a.start - b.start);
+    for (const e of list) {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sorted[mid].start < e.end) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < sorted.length && sorted[i].token - e.tokenEnd - 1 <= NATIONALITY_WORDS; i++) {
+        if (!namesNationality(between(e, sorted[i]), entityWords(e, sorted[i]))) continue;
+        out.set(e, sorted[i]);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether the words between a country and a firm (`entityWords` of them names of goods) leave the country its nationality. */
+function namesNationality(words: string, entityWords: number): boolean {
+  const list = words.replace(POSSESSIVE, ' ').split(/\s+/).filter(Boolean);
+  if (list.length > NATIONALITY_WORDS) return false;
+  let other = 0;
+  for (const w of list) if (!NATIONALITY_WORD.test(w)) other++;
+  return other <= entityWords;
 }
 
 /**

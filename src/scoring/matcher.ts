@@ -40,6 +40,11 @@ export interface Hit {
   term: number;
   start: number;
   end: number;
+  /**
+   * A joined split alias: the hits of its family its tail displaced ("orders units to [halt] [exporting]"). When the
+   * analysis finds the split signal does not hold (no state leads it), they are read again, the head left out.
+   */
+  displaced?: Hit[];
 }
 
 interface Pattern {
@@ -230,9 +235,16 @@ export class Matcher {
           ((h.start < j.tailStart && h.end > j.headEnd && !this.terms[h.term].escalates && !liftsTail(h)) || h.end - h.start >= length),
       );
       if (beaten) continue;
-      for (const h of rivals) if (!liftsTail(h)) dropped.add(h);
+      let displaced: Hit[] | undefined;
+      for (const h of rivals) {
+        if (liftsTail(h)) continue;
+        dropped.add(h);
+        // Only what its tail displaced is read again: the head is the verb whose reading failed ("bans [sellers] from
+        // selling" must not become a bare "bans"), the tail a clause of its own ("to [halt] [exporting]").
+        if (h.start >= j.tailStart) (displaced ??= []).unshift(h);
+      }
       lastEnd.set(f, j.end);
-      added.push({ term, start: j.start, end: j.end });
+      added.push({ term, start: j.start, end: j.end, displaced });
     }
     if (added.length === 0) return kept;
     // Both lists are in order of position: merge rather than sort again (a long text has thousands of hits).
@@ -295,6 +307,17 @@ export class Matcher {
     kept.sort((a, b) => a.start - b.start || a.end - b.end || a.term - b.term);
     return { kept, keptBy, excluded };
   }
+}
+
+/** The hits with each of the given joined split aliases replaced by the hits it displaced, in order of position. */
+export function withDisplaced(hits: readonly Hit[], joined: ReadonlySet<Hit>): Hit[] {
+  const out: Hit[] = [];
+  for (const h of hits) {
+    if (joined.has(h)) out.push(...h.displaced!);
+    else out.push(h);
+  }
+  // The displaced hits follow the words inside the joined span ("orders [Nvidia] to halt exporting"): sort again.
+  return out.sort(byPosition);
 }
 
 function byPosition(a: Hit, b: Hit): number {

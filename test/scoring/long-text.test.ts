@@ -86,3 +86,15 @@ describe('one long sentence naming an entity and a signal many times', () => {
     expect(a.level).not.toBe('none');
   });
 });
+
+describe('one long sentence naming many firms by their nationality', () => {
+  it('scores 20,000 characters of "Chinese firm Shenghe halts exports" and firms\' orders without full stops in well under a second', () => {
+    const content = 'Chinese firm Shenghe halts rare earth exports Lynas orders its units to halt exporting rare earths '.repeat(200);
+    const it = { id: 'long', sourceId: 'wire', title: 'Market update', summary: '', content, publishedAt: null, fetchedAt: '2025-10-09T08:00:00Z' };
+    assessFor(defaultScorer(), 'rare-earth-magnets', { ...it, content: 'Chinese firm Shenghe halts rare earth exports' }); // compile and warm up first
+    const started = performance.now();
+    const a = assessFor(defaultScorer(), 'rare-earth-magnets', it);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(a.level).not.toBe('none');
+  });
+});

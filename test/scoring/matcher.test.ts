@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aliasForms, expandAlternatives, keywordAlias, plurals, splitAlias } from '../../src/scoring/alias.js';
 import { Automaton } from '../../src/scoring/automaton.js';
-import { Matcher, type Term } from '../../src/scoring/matcher.js';
+import { type Hit, Matcher, type Term, withDisplaced } from '../../src/scoring/matcher.js';
 import { normalizeText } from '../../src/scoring/normalize.js';
 
 /** A matcher over a few terms; returns what it finds in `text` as "id=words as written". */
@@ -146,6 +146,26 @@ describe('the matcher on a verb between the halves of a split alias', () => {
   it('drops the join when the lifting verb stands further from the tail, or another signal stands between', () => {
     expect(find('出口暂停后加强走私管制')).not.toContain('export-control=出口暂停后加强走私管制');
     expect(find('出口暂停三个月后管制')).toEqual(['flow=出口', 'suspend=暂停']);
+  });
+});
+
+describe('the matcher on what a split alias displaces', () => {
+  const terms: Term[] = [
+    { kind: 'signal', id: 'stop-order' },
+    { kind: 'action', id: 'halt' },
+    { kind: 'signal', id: 'flow' },
+    { kind: 'action', id: 'order' },
+  ];
+  const aliases = [['orders…to halt exporting'], ['halt'], ['exporting'], ['orders']];
+  const matcher = new Matcher(terms, (i) => aliases[i]);
+  const words = (text: string, hits: readonly Hit[]) => hits.map((h) => `${terms[h.term].id}=${text.slice(h.start, h.end)}`);
+
+  it('keeps the hits its tail displaced, not its head, and gives them back in their place', () => {
+    const text = 'shenghe orders its units to halt exporting rare earths';
+    const hits = matcher.find(normalizeText(text), text);
+    expect(words(text, hits)).toEqual(['stop-order=orders its units to halt exporting']);
+    expect(words(text, hits[0].displaced!)).toEqual(['halt=halt', 'flow=exporting']);
+    expect(words(text, withDisplaced(hits, new Set(hits)))).toEqual(['halt=halt', 'flow=exporting']);
   });
 });
 
