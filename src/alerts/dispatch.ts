@@ -111,20 +111,21 @@ export async function moveCountPastQuietHours(
 /**
  * A routine notification due in the quiet hours of a channel that defers them to its digest is held for the digest
  * (see DeliveryStore.holdForDigest), as one decided in them is: not sent by itself, it gives back its throttle count,
- * as does one a newer version decided for the digest supersedes there. How it ended without a send; undefined if it
- * must be sent by itself after all.
+ * as does one a newer version decided for the digest supersedes there. How it ended without a send of this run's
+ * ('delivered': a twin run sent it); undefined if it must be sent by itself after all.
  */
 export async function holdQuietForDigest(
   stores: { deliveries: Pick<DeliveryStore, 'holdForDigest'>; dispatch: Pick<DispatchStore, 'release'> },
   delivery: { key: string; base: { alertId: string; version: number; channelId: string } },
   at: Date,
-): Promise<'held' | 'superseded' | 'ended' | undefined> {
+): Promise<'held' | 'superseded' | 'ended' | 'delivered' | undefined> {
   const { key, base } = delivery;
   const why = "held for the digest: it was due in the channel's quiet hours, which the channel defers to its digest";
   const outcome = await stores.deliveries.holdForDigest(key, base, why, at);
   if (outcome === 'reached' || outcome === 'newer') return undefined;
-  // An ended one gave its count back when it ended (a re-run of its job does too: see deliverStage).
-  if (outcome !== 'ended') await stores.dispatch.release(base.channelId, key);
+  // An ended one gave its count back when it ended (a re-run of its job does too: see deliverStage); a delivered one
+  // was sent, and keeps it.
+  if (outcome === 'held' || outcome === 'superseded') await stores.dispatch.release(base.channelId, key);
   return outcome;
 }
 

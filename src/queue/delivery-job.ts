@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { RateLimit } from '../config/schema.js';
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DeliveryStore } from '../store/deliveries.js';
+import type { Delivery, DeliveryStore } from '../store/deliveries.js';
 import type { PipelineMetrics } from '../worker/context.js';
 import { digestKey } from '../alerts/digest.js';
 import { deliveryKey } from '../alerts/ids.js';
@@ -43,10 +43,10 @@ export interface DeliveryJobContext {
   /**
    * The channel defers its quiet hours to its digest (quietHours.defer: digest, with a digest): a routine notification
    * due in them is held for the digest instead of waiting for their end, as one decided in them is. How it ended
-   * without a send (held, superseded by a newer version the digest sends, or ended already); undefined if it must be
-   * sent by itself after all (see DeliveryStore.holdForDigest).
+   * without a send (held, superseded by a newer version the digest sends, ended already, or delivered by a twin run);
+   * undefined if it must be sent by itself after all (see DeliveryStore.holdForDigest).
    */
-  holdForDigest?: () => Promise<'held' | 'superseded' | 'ended' | undefined>;
+  holdForDigest?: () => Promise<'held' | 'superseded' | 'ended' | 'delivered' | undefined>;
 }
 
 /**
@@ -150,6 +150,11 @@ async function holdOrWaitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, 
     ctx.log.info(`${ctx.what} due in the channel's quiet hours had ended without a send already (a twin run's hold): nothing to do`);
     return { status: 'skipped', reason: 'ended' };
   }
+  // Sent: its throttle count stays where it was, and there is nothing to wait for.
+  if (held === 'delivered') {
+    ctx.log.info(`${ctx.what} due in the channel's quiet hours was delivered already (a twin run's send): nothing to do`);
+    return { status: 'already-delivered' };
+  }
   return waitOutQuietHours(ctx, endsAt, counted);
 }
 
@@ -212,9 +217,17 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
   };
   if (error.kind === 'permanent') return giveUp('permanent error');
   if (error.kind === 'rate-limited') {
+    const entry = await ctx.deliveries.get(ctx.key);
+    // A twin run ended it while this one's send was answered 429 (the ledger kept that over the 429): no delivery of
+    // it is waiting, so it takes no slot, and the 429 is no delivery's.
+    const ended = endedByTwin(entry, base);
+    if (ended) {
+      log.info({ status: entry!.status }, `${ctx.what} rate-limited, but ended by another run meanwhile (${entry!.status}): not waiting`);
+      return ended;
+    }
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'rate-limited' });
     // Its own 429s only: waits for a channel that other jobs' 429s blocked, retries and stalls are not counted.
-    const rateLimited = (await ctx.deliveries.get(ctx.key))?.rateLimited ?? 0;
+    const rateLimited = entry?.rateLimited ?? 0;
     if (rateLimited > ctx.maxRateLimitWaits) {
       return giveUp('rate limited too many times', { rateLimited }, `${error.message}; given up after ${rateLimited} rate-limited answers`);
     }
@@ -236,6 +249,16 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
   if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) return giveUp('attempts exhausted', {}, exhaustedVerdict(error, job.attemptsMade + 1));
   log.warn({ err: error, attempt: job.attemptsMade + 1 }, `${ctx.what} failed; will retry`);
   throw error;
+}
+
+/**
+ * How a job ends whose delivery's entry shows it ended by another run: delivered, or (a notification's, final: see
+ * DeliveryStore.recordAttempt) skipped. Undefined while it is still open. A digest window's skipped entry is not final.
+ */
+function endedByTwin(entry: Delivery | undefined, base: DeliveryJobContext['base']): EndedUnsent | undefined {
+  if (entry?.status === 'delivered') return { status: 'already-delivered' };
+  if (entry?.status === 'skipped' && base.alertId !== undefined) return { status: 'skipped', reason: 'ended' };
+  return undefined;
 }
 
 /**

@@ -79,7 +79,9 @@ export interface DeliveryStore {
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
    * builds on the newer entry (unless options.ifUnchanged). A digest window's entry that a recipient accepted is never
    * turned skipped (the entry is returned as it is): its deferred recipients are still owed that message. Nor is a
-   * notification's skipped entry turned pending, rate-limited or failed (see endedUnsent).
+   * notification's skipped entry turned pending, rate-limited or failed (see endedUnsent): the recipients such a write
+   * reports are merged in, its status kept. A delivered outcome landing on it also takes the alert out of the channel's
+   * digest holding, as options.releaseDigestHold does.
    */
   recordAttempt(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, outcome: AttemptOutcome, readBefore?: LedgerRead, options?: RecordOptions): Promise<Delivery>;
   listFailed(limit?: number, offset?: number): Promise<Delivery[]>;
@@ -132,7 +134,8 @@ export interface RecordOptions {
   /**
    * A delivered alert version sent by an older version's job: also takes the alert out of the channel's digest holding
    * in the same step, unless a version newer than this one was decided for the channel since (its holding is its own).
-   * The digest would otherwise send the receiver the same content again.
+   * The digest would otherwise send the receiver the same content again. Implied when the outcome lands on a
+   * notification's skipped entry (a twin held it for the digest while this run was sending it).
    */
   releaseDigestHold?: boolean;
   /**
@@ -170,13 +173,13 @@ export class SendMarkedError extends Error {
 
 /**
  * What holdForDigest did. 'held'. 'superseded': ended skipped, not held: a newer version of the alert was decided for
- * the channel's digest, which sends that version's content (the only one the store keeps). 'ended' (nothing done): it
- * ended without a send already (a twin held it, and a digest may have carried it since: holding it again would send
- * it twice). Nothing done, to be sent by itself: 'reached', it was delivered or some recipients have it (the rest get
- * it by itself); 'newer', a newer version is decided for the channel to be sent by itself (this one then finds itself
- * superseded when it runs).
+ * the channel's digest, which sends that version's content (the only one the store keeps). Nothing done, and nothing to
+ * do: 'ended', it ended without a send already (a twin held it, and a digest may have carried it since: holding it
+ * again would send it twice); 'delivered', a twin delivered it. Nothing done, to be sent by itself: 'reached', some
+ * recipients have it (the rest get it by itself); 'newer', a newer version is decided for the channel to be sent by
+ * itself (this one then finds itself superseded when it runs).
  */
-export type DigestHold = 'held' | 'superseded' | 'ended' | 'reached' | 'newer';
+export type DigestHold = 'held' | 'superseded' | 'ended' | 'delivered' | 'reached' | 'newer';
 
 /** A paced delivery's turn: ms to wait (0: send now), and whether this call gave it the slot it waits for. */
 export interface PaceTurn {
@@ -478,11 +481,57 @@ function versionSent(previous: Delivery | undefined, outcome: AttemptOutcome, ow
 /**
  * A notification that ended without a send of its own (skipped: held for the digest, or superseded) stays so against a
  * later failure, 429 or retry written on top (a twin's, a give-up after a stall): listed failed, an operator's retry
- * would send it by itself while the digest holding still has it. A delivered outcome still lands (a twin did send it:
- * the ledger must say so). A digest window's skipped entry is not final: its rules are its own (pipeline/digest-window.ts).
+ * would send it by itself while the digest holding still has it. Who a twin's send reached is still kept (see
+ * withReported). A delivered outcome still lands (a twin did send it: the ledger must say so), and takes the alert out
+ * of the digest holding. A digest window's skipped entry is not final: its rules are its own (pipeline/digest-window.ts).
  */
 function endedUnsent(previous: Delivery | undefined, base: { alertId?: string }, outcome: AttemptOutcome): boolean {
   return previous?.status === 'skipped' && base.alertId !== undefined && outcome.status !== 'delivered' && outcome.status !== 'skipped';
+}
+
+/** The entry an attempt's outcome leaves, built on the entry as it is now (see DeliveryStore.recordAttempt). */
+function nextEntry(key: string, base: Omit<Delivery, 'status' | 'attempts' | 'updatedAt' | 'key'>, previous: Delivery | undefined, outcome: AttemptOutcome): Delivery {
+  const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
+  const recipients = outcome.recipients ? mergeRecipients(previous?.recipients, outcome.recipients) : previous?.recipients;
+  // A send that left some recipients deferred is done after all if a twin reached them meanwhile.
+  const status = outcome.status === 'pending' && outcome.recipients && reachedAll(recipients!, outcome.recipients) ? 'delivered' : outcome.status;
+  const delivery: Delivery = {
+    ...base,
+    key,
+    status,
+    // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the verdict on
+    // the last send, already counted, and a 429 costs no attempt.
+    attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
+    ...(rateLimited > 0 && { rateLimited }),
+    lastError: status === 'delivered' ? undefined : (outcome.error ?? previous?.lastError),
+    errorKind: status === 'delivered' ? undefined : outcome.errorKind,
+    response: outcome.response ?? previous?.response,
+    deliveredAt: status === 'delivered' ? outcome.at.toISOString() : previous?.deliveredAt,
+    updatedAt: outcome.at.toISOString(),
+    refs: outcome.refs ?? previous?.refs,
+    ...(recipients && { recipients }),
+  };
+  const sentVersion = versionSent(previous, outcome, base.version);
+  if (sentVersion !== undefined && sentVersion !== base.version) delivery.sentVersion = sentVersion;
+  return delivery;
+}
+
+/**
+ * A notification's skipped entry (see endedUnsent) with the recipients a twin's send reports merged in, its status
+ * kept: one that has the message must stay known as having it (a re-run would give back the throttle count of a send
+ * that reached someone, an operator's retry send it again). The entry itself when the report adds nothing.
+ */
+function withReported(previous: Delivery, base: { version?: number }, outcome: AttemptOutcome): Delivery {
+  const recipients = mergeRecipients(previous.recipients, outcome.recipients ?? {});
+  const sentVersion = versionSent(previous, outcome, base.version);
+  const sameVersion = sentVersion === (previous.sentVersion ?? base.version);
+  if (sameVersion && Object.entries(recipients).every(([address, status]) => previous.recipients?.[address] === status)) return previous;
+  return {
+    ...previous,
+    recipients,
+    updatedAt: outcome.at.toISOString(),
+    ...(sentVersion !== undefined && sentVersion !== base.version && { sentVersion }),
+  };
 }
 
 /** The response of a notification holdForDigest ended superseded. */
@@ -545,37 +594,20 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     async recordAttempt(key, base, outcome, readBefore, options) {
       // Built on the entry as it is when written, not as it was before the send: a job whose lock lapsed may run twice
       // at once, and each outcome builds on the other's. Delivered is final: a failing twin must not reopen it (its
-      // retry would send again). So is a notification's skipped (see endedUnsent).
+      // retry would send again). So is a notification's skipped (see endedUnsent), but for who a send reached.
       let raw = readBefore ? readBefore.raw : await redis.get(entryKey(key));
       for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
         const previous = parse(raw);
         if (previous?.status === 'delivered' && outcome.status !== 'delivered') return previous;
-        if (endedUnsent(previous, base, outcome)) return previous!;
+        const ended = endedUnsent(previous, base, outcome);
         if (outcome.status === 'skipped' && base.alertId === undefined && Object.values(previous?.recipients ?? {}).includes('accepted')) return previous!;
-        const rateLimited = (previous?.status === 'failed' ? 0 : (previous?.rateLimited ?? 0)) + (outcome.status === 'rate-limited' ? 1 : 0);
-        const recipients = outcome.recipients ? mergeRecipients(previous?.recipients, outcome.recipients) : previous?.recipients;
-        // A send that left some recipients deferred is done after all if a twin reached them meanwhile.
-        const status = outcome.status === 'pending' && outcome.recipients && reachedAll(recipients!, outcome.recipients) ? 'delivered' : outcome.status;
-        const delivery: Delivery = {
-          ...base,
-          key,
-          status,
-          // A send is counted once, by its outcome (pending = failed but will retry, delivered). "failed" is the
-          // verdict on the last send, already counted, and a 429 costs no attempt.
-          attempts: (previous?.attempts ?? 0) + (outcome.status === 'pending' || outcome.status === 'delivered' ? 1 : 0),
-          ...(rateLimited > 0 && { rateLimited }),
-          lastError: status === 'delivered' ? undefined : (outcome.error ?? previous?.lastError),
-          errorKind: status === 'delivered' ? undefined : outcome.errorKind,
-          response: outcome.response ?? previous?.response,
-          deliveredAt: status === 'delivered' ? outcome.at.toISOString() : previous?.deliveredAt,
-          updatedAt: outcome.at.toISOString(),
-          refs: outcome.refs ?? previous?.refs,
-          ...(recipients && { recipients }),
-        };
-        const sentVersion = versionSent(previous, outcome, base.version);
-        if (sentVersion !== undefined && sentVersion !== base.version) delivery.sentVersion = sentVersion;
+        const delivery = ended ? withReported(previous!, base, outcome) : nextEntry(key, base, previous, outcome);
+        if (delivery === previous) return previous;
         const withRefs = base.alertId && delivery.status === 'delivered' && outcome.refs ? Object.entries(outcome.refs).flat() : [];
-        const release = options?.releaseDigestHold === true && delivery.status === 'delivered' && base.alertId !== undefined && base.version !== undefined;
+        // A twin held it for the digest while this run was sending it (it passed the quiet-hours check just before
+        // them): the digest would send it again.
+        const heldMeanwhile = previous?.status === 'skipped' && base.alertId !== undefined;
+        const release = (options?.releaseDigestHold === true || heldMeanwhile) && delivery.status === 'delivered' && base.alertId !== undefined && base.version !== undefined;
         const keys = [
           entryKey(key),
           failedKey,
@@ -642,7 +674,8 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
         const previous = parse(raw);
         // Before 'reached': a skipped entry is final (see endedUnsent), whoever it reached.
         if (previous?.status === 'skipped') return 'ended';
-        if (previous?.status === 'delivered' || Object.values(previous?.recipients ?? {}).includes('accepted')) return 'reached';
+        if (previous?.status === 'delivered') return 'delivered';
+        if (Object.values(previous?.recipients ?? {}).includes('accepted')) return 'reached';
         const { lastError: _lastError, errorKind: _errorKind, ...kept } = previous ?? { attempts: 0 };
         const ended = (response: string): string => JSON.stringify({ ...kept, ...base, key, status: 'skipped', response, updatedAt: at.toISOString() } satisfies Delivery);
         const [outcome, now] = await HOLD_FOR_DIGEST<[number, string | null]>(

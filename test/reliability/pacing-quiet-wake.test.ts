@@ -10,7 +10,8 @@ import { keyFor } from '../../src/store/keys.js';
 import { memoryLogger } from '../../src/log.js';
 import type { Level } from '../../src/scoring/types.js';
 import type { PipelineMetrics } from '../../src/worker/context.js';
-import { deliverStage } from '../../src/pipeline/deliver.js';
+import { deliverStage, recordSent } from '../../src/pipeline/deliver.js';
+import { digestStage } from '../../src/pipeline/digest.js';
 import { makeAlert } from '../alerts/fixtures.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
@@ -57,7 +58,8 @@ beforeAll(async () => {
       'channels.yaml':
         `channels:\n${channel('idle')}\n    throttle: { maxPerHour: 10 }\n${channel('busy')}\n${channel('digested', 'digest')}\n    throttle: { maxPerHour: 10 }\n    digest: { schedule: "0 8 * * *" }\n` +
         `${channel('night', 'digest')}\n    throttle: { maxPerHour: 10 }\n    digest: { schedule: "0 8 * * *" }\n` +
-        `${channel('plain', 'end', 'false')}\n`,
+        `${channel('plain', 'end', 'false')}\n` +
+        `${channel('twin', 'digest', 'false')}\n    throttle: { maxPerHour: 10 }\n    digest: { schedule: "0 8 * * *" }\n`,
       'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
     },
     {},
@@ -438,5 +440,111 @@ describe('a routine notification whose channel is in quiet hours when its job ru
   it('does not hold a critical alert: it is sent in them', async () => {
     await storeAlert('plain-critical', 'critical');
     expect(await stageAt('plain-critical', 'plain', QUIET_START + 10_000)).toMatchObject({ status: 'delivered' });
+  });
+});
+
+/** A notify job's context for a delivery on the 'twin' channel (unpaced, quiet hours deferred to its digest). */
+function twinContext(alertId: string, nowMs: number, extra: Partial<DeliveryJobContext> = {}): DeliveryJobContext {
+  const key = deliveryKey(alertId, 1, 'twin');
+  const base = { alertId, version: 1, channelId: 'twin' };
+  const holdForDigest = () => holdQuietForDigest(run.worker.context.stores, { key, base }, new Date(nowMs));
+  return jobContext(alertId, 1, nowMs, { key, base, holdForDigest, ...extra });
+}
+
+/** Holds a routine notification on the 'twin' channel for its digest, as a job run as the quiet hours began does. */
+async function holdTwin(alertId: string): Promise<{ key: string; base: { alertId: string; version: number; channelId: string } }> {
+  await storeAlert(alertId, 'high');
+  const delivery = { key: deliveryKey(alertId, 1, 'twin'), base: { alertId, version: 1, channelId: 'twin' } };
+  expect(await holdQuietForDigest(run.worker.context.stores, delivery, new Date(QUIET_START + 1_000))).toBe('held');
+  return delivery;
+}
+
+describe('twin runs of one notification, one sending as the quiet hours begin while the other holds it for the digest', () => {
+  it('does not send it again in the digest once the send lands', async () => {
+    const { stores, runtime } = run.worker.context;
+    const { key, base } = await holdTwin('twin-sent');
+    // The run that passed the quiet-hours check just before them: its send lands now.
+    const deps = { deliveries: stores.deliveries, log: memoryLogger('fatal').log, now: () => new Date(QUIET_START + 2_000) };
+    expect(await recordSent(deps, key, base, { response: 'HTTP 200' })).toBe(true);
+    expect(await stores.deliveries.get(key)).toMatchObject({ status: 'delivered' });
+    expect(await pendingIds('twin')).not.toContain('twin-sent');
+
+    const windowEnd = Date.parse('2025-07-02T08:00:00.000Z');
+    const before = sentAt.get('twin')?.length ?? 0;
+    const digest = await digestStage(
+      { channelId: 'twin', windowEnd },
+      { state: runtime.state, alerts: stores.alerts, deliveries: stores.deliveries, digests: stores.digests, log: memoryLogger('fatal').log, now: () => new Date(windowEnd + 1_000) },
+    );
+    expect(digest).toEqual({ status: 'empty' });
+    expect(sentAt.get('twin')?.length ?? 0).toBe(before);
+  });
+
+  it('keeps who has it when the send reached some recipients, the entry still ended', async () => {
+    const { stores } = run.worker.context;
+    const { key, base } = await holdTwin('twin-partial');
+    const entry = await stores.deliveries.recordAttempt(key, base, {
+      status: 'pending',
+      error: 'b@x deferred',
+      errorKind: 'retryable',
+      recipients: { 'a@x': 'accepted', 'b@x': 'deferred' },
+      at: new Date(QUIET_START + 2_000),
+    });
+    expect(entry).toMatchObject({ status: 'skipped', recipients: { 'a@x': 'accepted', 'b@x': 'deferred' } });
+    expect(await stores.deliveries.get(key)).toMatchObject({ status: 'skipped', recipients: { 'a@x': 'accepted' } });
+    expect((await stores.deliveries.listFailed()).map((d) => d.key)).not.toContain(key);
+    // A later report of that recipient as deferred does not take it back.
+    await stores.deliveries.recordAttempt(key, base, { status: 'pending', recipients: { 'a@x': 'deferred' }, at: new Date(QUIET_START + 3_000) });
+    expect(await stores.deliveries.get(key)).toMatchObject({ status: 'skipped', recipients: { 'a@x': 'accepted' } });
+  });
+
+  it('ends a job whose delivery was delivered already when it finds itself due in them: no throttle move, not parked', async () => {
+    const { stores, runtime } = run.worker.context;
+    await storeAlert('twin-done', 'high');
+    const key = deliveryKey('twin-done', 1, 'twin');
+    await stores.deliveries.recordAttempt(key, { alertId: 'twin-done', version: 1, channelId: 'twin' }, { status: 'delivered', response: 'HTTP 200', at: new Date(QUIET_START - 1_000) });
+    const moveThrottle = vi.fn(async (endsAt: number) => endsAt);
+    const moveToDelayed = vi.fn(async () => undefined);
+    const ctx = twinContext('twin-done', QUIET_START + 1_000, { moveThrottle, job: { moveToDelayed } as unknown as Job });
+    await expect(waitForSlot(ctx, 0, true)).resolves.toEqual({ status: 'already-delivered' });
+    expect(moveThrottle).not.toHaveBeenCalled();
+    expect(moveToDelayed).not.toHaveBeenCalled();
+    expect(await runtime.redis.get(keyFor(prefix, 'delivery-slot', key))).toBeNull();
+  });
+
+  it('still parks one that only some recipients have: the rest get it by itself after the quiet hours', async () => {
+    const { stores } = run.worker.context;
+    await storeAlert('twin-some', 'high');
+    const key = deliveryKey('twin-some', 1, 'twin');
+    const base = { alertId: 'twin-some', version: 1, channelId: 'twin' };
+    await stores.deliveries.recordAttempt(key, base, { status: 'pending', recipients: { 'a@x': 'accepted', 'b@x': 'deferred' }, at: new Date(QUIET_START - 1_000) });
+    const moveThrottle = vi.fn(async (endsAt: number) => endsAt);
+    await expect(waitForSlot(twinContext('twin-some', QUIET_START + 1_000, { moveThrottle }), 0, true)).rejects.toBeInstanceOf(DelayedError);
+    expect(moveThrottle).toHaveBeenCalledWith(QUIET_END);
+    expect(await pendingIds('twin')).not.toContain('twin-some');
+  });
+
+  it('ends a job whose send got a 429 after its twin held the delivery for the digest: no slot, no rate-limited count', async () => {
+    const { runtime } = run.worker.context;
+    const counted: unknown[] = [];
+    const metrics = { deliveries: { inc: (labels: unknown) => void counted.push(labels) } } as unknown as PipelineMetrics;
+    const { key } = await holdTwin('twin-429');
+    const ctx = twinContext('twin-429', QUIET_START + 2_000, { metrics, rateLimit: rate });
+    await expect(settleDeliveryFailure(ctx, DeliveryError.rateLimited('twin', 1_000, 'HTTP 429'))).resolves.toEqual({ status: 'skipped', reason: 'ended' });
+    expect(counted).toEqual([]);
+    expect(await runtime.redis.get(keyFor(prefix, 'delivery-slot', key))).toBeNull();
+    expect(await runtime.redis.zscore(keyFor(prefix, 'delivery-slots', 'twin'), key)).toBeNull();
+  });
+
+  it('ends a job whose send got a 429 after its twin delivered it: no slot, no rate-limited count', async () => {
+    const { stores, runtime } = run.worker.context;
+    const counted: unknown[] = [];
+    const metrics = { deliveries: { inc: (labels: unknown) => void counted.push(labels) } } as unknown as PipelineMetrics;
+    await storeAlert('twin-429-sent', 'high');
+    const key = deliveryKey('twin-429-sent', 1, 'twin');
+    await stores.deliveries.recordAttempt(key, { alertId: 'twin-429-sent', version: 1, channelId: 'twin' }, { status: 'delivered', response: 'HTTP 200', at: new Date(QUIET_START) });
+    const ctx = twinContext('twin-429-sent', QUIET_START + 2_000, { metrics, rateLimit: rate });
+    await expect(settleDeliveryFailure(ctx, DeliveryError.rateLimited('twin', 1_000, 'HTTP 429'))).resolves.toEqual({ status: 'already-delivered' });
+    expect(counted).toEqual([]);
+    expect(await runtime.redis.get(keyFor(prefix, 'delivery-slot', key))).toBeNull();
   });
 });
