@@ -113,10 +113,11 @@ export class Analyser {
     const hits = this.matcher.find(norm, text);
     // Most fields of most items name no term at all: nothing below would add anything.
     if (hits.length === 0) return;
-    const failed = this.readField(field, text, norm, hits, out, true);
+    const byFirm = new Set<Hit>();
+    const failed = this.readField(field, text, norm, hits, out, true, byFirm);
     // A split signal that does not hold may still hold words that do ("Shenghe orders its units to halt exporting" is no
     // state's ban, but a halt): read on their own. Rare, so the field is read again.
-    if (failed.size) this.readField(field, text, norm, withDisplaced(hits, failed), out, false);
+    if (failed.size) this.readField(field, text, norm, withDisplaced(hits, failed), out, false, byFirm);
   }
 
   /**
@@ -124,7 +125,15 @@ export class Analyser {
    * on their own are returned instead, and nothing is added: the caller reads the field again without them. Those are
    * the ones that miss their required cue, and those that no state gives but a firm does.
    */
-  private readField(field: ItemField, text: string, norm: NormalizedText, hits: Hit[], out: ItemAnalysis, splitsMayFail: boolean): Set<Hit> {
+  private readField(
+    field: ItemField,
+    text: string,
+    norm: NormalizedText,
+    hits: Hit[],
+    out: ItemAnalysis,
+    splitsMayFail: boolean,
+    byFirm: Set<Hit>,
+  ): Set<Hit> {
     const failed = new Set<Hit>();
     const unheld: SignalHit[] = [];
     const exclusions: CueHit[] = [];
@@ -215,14 +224,25 @@ export class Analyser {
       const read = signals;
       signals = oneReading(read, read.map((s) => this.applyAction(s, acting, gaps)));
     }
+    const fieldCase: FieldCase = {
+      // A field in capitals hides which words are acronyms (see namesNationality).
+      caseless: !LOWER.test(text),
+      // Only where most words are in lower case does a capital mark a name ("Chinese EV maker [BYD] halts exports").
+      capitalsMarkNames: LOWER_WORD.test(text),
+      byFirm,
+    };
     // The words before a hit in its sentence, at most LEAD_CHARS of them: enough to see what the hit follows.
     const lead = (a: Located) => text.slice(Math.max(norm.origin[norm.sentenceStarts[a.sentence]], a.position - LEAD_CHARS), a.position);
-    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, { between, lead }, unheld);
+    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, { between, lead }, unheld, fieldCase);
     if (unheld.length) {
       // No state gave the order: a firm's own order still halts what it names; a senator's, a union's or a court's
       // demand is no halt at all.
-      const { firmSubject } = this.subjectsOf(entities, cuesBySentence, between);
-      for (const s of unheld) if (firmSubject(s)) failed.add(s.split!);
+      const { firmSubject } = this.subjectsOf(entities, cuesBySentence, between, fieldCase);
+      for (const s of unheld) {
+        if (!firmSubject(s)) continue;
+        failed.add(s.split!);
+        byFirm.add(s.split!);
+      }
     }
     if (failed.size) return failed;
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
@@ -281,6 +301,11 @@ export class Analyser {
     const effect = best.entry.effects[s.signal.class]!;
     // Only export licences are halted into an export halt; revoking a licence to operate or to import halts no supply.
     if (effect === 'halt' && s.signal.class === 'licence' && s.signal.id !== EXPORT_LICENCE_SIGNAL) return s;
+    // Resuming or approving licences grants them, but not the rule that requires them ("恢复出口许可[管理]", "resumes
+    // export licence [checks]"): that is reinstated, and another verb may still act ("resumes licence [suspensions]").
+    if (effect === 'de-escalation' && s.signal.class === 'licence' && LICENCE_RULE_AFTER.test(gaps.after(s))) {
+      return this.applyAction(s, actions.filter((a) => a !== best.action), gaps);
+    }
     const action = { entry: best.entry, text: best.action.text };
     if (effect === 'halt' || effect === 'resume') {
       const lifting = effect === 'halt' ? liftingOf(best.action, s, actions, this.lexicon.actions, gaps) : undefined;
@@ -316,9 +341,10 @@ export class Analyser {
     cues: Map<number, CueHit[]>,
     words: Words,
     unheld: SignalHit[],
+    field: FieldCase,
   ): SignalHit[] {
     const { between } = words;
-    const { states, companies, nationality, firmSubject } = this.subjectsOf(entities, cues, between);
+    const { states, companies, nationality, firmSubject } = this.subjectsOf(entities, cues, between, field);
     // Words that name a state without its country count as one where they lead the verb ("Government bans", "Kremlin
     // bans", "Decree bans"), not as a noun's modifier ("Government contractor bans", "Law firm bans").
     const stateWords = groupBySentence([...cues.values()].flat().filter((c) => c.id === 'state-word'));
@@ -329,27 +355,27 @@ export class Analyser {
       const mode = s.signal.state;
       // "Beijing tells Japan to stop shipping chip tools to Taiwan": an order to another state is a diplomatic demand.
       const demand = mode === 'head' && addressesCountry(s, states.get(s.sentence));
-      const found =
-        !demand &&
-        (!mode ||
-          (s.field !== 'title' && first < s.sentence && (mode !== 'head' || pointsBack(s, companies.get(s.sentence), words))) ||
-          (!!states.get(s.sentence)?.some(
-            (e) =>
-              mode === 'sentence' ||
-              (e.end <= s.start &&
-                !nonStateBetween(e, s, cues.get(s.sentence)) &&
-                !nationality(e, s) &&
-                (mode !== 'head' || headsSignal(e, s, companies.get(s.sentence), words))),
-          ) &&
-            !(mode === 'sentence' && firmSubject(s))) ||
-          !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), words)));
+      const holds = (rule: SignalEntry['state']) =>
+        !rule ||
+        (s.field !== 'title' && first < s.sentence && (rule !== 'head' || pointsBack(s, companies.get(s.sentence), words))) ||
+        (!!states.get(s.sentence)?.some(
+          (e) =>
+            rule === 'sentence' ||
+            (e.end <= s.start &&
+              !nonStateBetween(e, s, cues.get(s.sentence)) &&
+              !nationality(e, s) &&
+              (rule !== 'head' || headsSignal(e, s, companies.get(s.sentence), words))),
+        ) &&
+          !(rule === 'sentence' && firmSubject(s))) ||
+        !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), words));
+      const found = !demand && holds(mode);
       // "Judge blocks US from barring Nvidia from selling": the state is stopped from acting; its ban is eased.
       const overruled =
         mode === 'subject' &&
         !!states.get(s.sentence)?.some((e) => e.end <= s.start && OVERRULED_GAP.test(between(e, s)) && (cues.get(s.sentence) ?? NONE).some((c) => c.id === 'overrule' && c.tokenEnd === e.token - 1));
       if (found && overruled) out.push({ ...s, polarity: 'de-escalation' });
       else if (found) out.push(s);
-      else if (s.signal.otherwise) {
+      else if (s.signal.otherwise && (mode !== 'head' || this.fallsBack(s, holds, companies.get(s.sentence)))) {
         const signal = this.lexicon.signals.get(s.signal.otherwise)!;
         out.push({ ...s, signal, polarity: s.polarity === s.signal.direction ? signal.direction : s.polarity });
       } else if (s.split) unheld.push(s);
@@ -358,26 +384,52 @@ export class Analyser {
   }
 
   /**
-   * Who may be a signal's subject in a field: states (countries, official actors) and firms (companies, and nouns that
-   * name one: "Chinese [miner] halts exports"). A country right before a firm is its nationality, not a state acting
-   * ("Chinese firm Shenghe halts exports", "China's Shenghe"); a firm named before the signal with no state before it is
-   * the subject (see firmSubject).
+   * Whether a signal only a state leading it gives, and none does, counts as its `otherwise`: only where that holds by its
+   * own state rule ("China on Thursday blocked rare earth sales to the US" is a blocking, "Court blocks memory chip sales
+   * to China" none) and names no company inside ("Judge blocks [Nvidia] sales", "US board blocks [Micron] sales": that
+   * company's matter, not a blocking of the goods).
    */
-  private subjectsOf(entities: EntityHit[], cues: Map<number, CueHit[]>, between: Between) {
+  private fallsBack(s: SignalHit, holds: (mode: SignalEntry['state']) => boolean, companies: readonly Located[] | undefined): boolean {
+    return holds(this.lexicon.signals.get(s.signal.otherwise!)!.state) && !companies?.some((c) => c.start > s.start && c.end < s.end);
+  }
+
+  /**
+   * Who may be a signal's subject in a field: states (countries, official actors) and firms (companies, and nouns that
+   * name one: "Chinese [miner] halts exports"). A country right before a firm that leads the signal is its nationality,
+   * not a state acting ("Chinese firm Shenghe halts exports", "China's Shenghe"; but "Chinese firms banned from
+   * exporting" is a state's ban); a firm before the signal with no state before it is the subject (see firmSubject).
+   */
+  private subjectsOf(entities: EntityHit[], cues: Map<number, CueHit[]>, between: Between, field: FieldCase) {
+    const { caseless, capitalsMarkNames, byFirm } = field;
     const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
     const states = groupBySentence(entities.filter(isState));
     const named = entities.filter((e) => e.kind === 'company' || e.kind === 'supplier');
     const companies = groupBySentence(named);
     const firms = groupBySentence<Located>([...named, ...[...cues.values()].flat().filter((c) => c.id === 'company-noun')]);
-    const modified = nationalities(states, firms, between, entityWordsOf(entities));
+    for (const list of firms.values()) list.sort((a, b) => a.start - b.start);
+    const modified = nationalities(states, firms, between, entityWordsOf(entities), caseless);
+    // A firm leads a signal when it, or the name right after it ("firm [Shenghe]"), stands right before the verb and the
+    // verb is not done to it: "Chinese miner halts exports" is the miner's halt, but in "Chinese firms [banned from]
+    // exporting", "Chinese firms [ordered to] halt exports" or "Exporters [say] shipments halted" a state acts.
+    const leads = (f: Located, s: Located) => {
+      const list = firms.get(f.sentence)!;
+      let end = f;
+      for (let i = list.indexOf(f) + 1; i < list.length && list[i].start >= end.end && /^\s*$/.test(between(end, list[i])); i++) end = list[i];
+      return end.end <= s.start && (capitalsMarkNames ? NAMED_FIRM_LEADS : FIRM_LEADS).test(between(end, s)) && !PASSIVE.test(s.text);
+    };
     const nationality = (e: Located, s: Located) => {
       const firm = modified.get(e);
-      return !!firm && firm.end <= s.start;
+      return !!firm && firm.end <= s.start && leads(firm, s);
     };
-    // A firm is the subject when named before the signal with no state before it ("Lynas halts shipments to Japan": a
-    // country named after the signal is where the goods were going, not who stopped them).
+    // A firm is the subject with no state before the signal: a company named before it ("Lynas halts shipments to Japan":
+    // a country named after the signal is where the goods were going, not who stopped them), or a firm noun leading it
+    // ("Exporters say shipments halted" is a report, not the exporters' halt).
+    const isNamed = new Set<Located>(named);
+    // The words of a firm's order read again are the firm's ("Investment firm tells portfolio companies to [stop exporting]").
     const firmSubject = (s: Located) =>
-      !!firms.get(s.sentence)?.some((f) => f.end <= s.start) && !states.get(s.sentence)?.some((e) => e.end <= s.start && !nationality(e, s));
+      within(s, byFirm) ||
+      (!!firms.get(s.sentence)?.some((f) => f.end <= s.start && (isNamed.has(f) || leads(f, s))) &&
+        !states.get(s.sentence)?.some((e) => e.end <= s.start && !nationality(e, s)));
     return { states, companies, nationality, firmSubject };
   }
 
@@ -540,6 +592,14 @@ function entityWordsOf(entities: readonly Located[]): (a: Located, b: Located) =
   };
 }
 
+/** What the field's words say of who acts in it (see subjectsOf). */
+interface FieldCase {
+  caseless: boolean;
+  capitalsMarkNames: boolean;
+  /** Split signals no state gave but a firm did: their words, read again, are that firm's. */
+  byFirm: ReadonlySet<Hit>;
+}
+
 /**
  * Signals on the same words are one word read two ways (出口许可: a licence requirement, or licences). A verb that eases
  * one reading ("恢复", "批准" licences: resumed, approved) says which is meant, and a reading no verb acts on goes. `acted`
@@ -561,6 +621,12 @@ function oneReading(read: readonly SignalHit[], acted: SignalHit[]): SignalHit[]
     i = j;
   }
   return out ?? acted;
+}
+
+/** Whether a hit lies within any of the given spans. */
+function within(s: Located, spans: ReadonlySet<Hit>): boolean {
+  for (const o of spans) if (o.start <= s.start && s.end <= o.end) return true;
+  return false;
 }
 
 function groupBySentence<T extends Located>(list: T[]): Map<number, T[]> {
@@ -591,7 +657,22 @@ function pickActor(actors: EntityInfo[]): EntityInfo | undefined {
 // Micron"). Any other word is a verb with the country as its subject ("China [orders] firms to halt exports").
 const POSSESSIVE = /^\s*(?:'s|’s)/;
 const NATIONALITY_WORD = /^(?:[A-Z]{2,}s?|[\w-]*-[\w-]*)$/;
+// A state that backs or owns a firm acts through it ("Beijing[-backed] firms").
+const STATE_BACKED = /^-(?:backed|owned|controlled|run|funded|directed|sponsored)\b/i;
+const LOWER = /\p{Ll}/u;
+// In capitals, acronyms are short ("US", "EV", "HBM"); longer words are anything ("ORDERS").
+const SHOUTED_NATIONALITY_WORD = /^(?:[A-Z]{2,3}s?|[\w-]*-[\w-]*)$/;
 const NATIONALITY_WORDS = 4;
+// What may stand between a firm and the verb it leads ("Chinese miner [has] halted exports").
+const FIRM_LEADS = /^\s*(?:(?:has|have|had|will|would|could|may|might|is|are|was|were|now|also|again|then)\s+)*$/i;
+// The same, after the firm's name where the lexicon does not know it ("Chinese EV maker [BYD] halts exports").
+const NAMED_FIRM_LEADS = /^\s*(?:[A-Z][\w.&-]*\s+){0,2}(?:(?:has|have|had|will|would|could|may|might|is|are|was|were|now|also|again|then)\s+)*$/;
+const LOWER_WORD = /(?:^|\s)\p{Ll}{5,}/u;
+// Words right after licences that make them the rule requiring licences, not the licences themselves.
+const LICENCE_RULE_AFTER =
+  /^(?:证)?(?:管理|要求|制度|审查|核查|管制|限制|规定)|^(?:s|es|ing)?\s+(?:requirements?|rules?|regimes?|systems?|suspensions?|checks?|reviews?|controls?|curbs?|restrictions?|revocations?|bans?|regulations?|scrutiny)\b/i;
+// A verb done to its subject: a ban or an order on firms is a state's ("Chinese firms [banned from] exporting").
+const PASSIVE = /^(?:banned|barred|blocked|forbidden|prohibited|ordered|told|directed|instructed|asked|forced|required)\s+(?:from|to)\b/i;
 
 /**
  * The firm each state is the nationality of ("[Chinese] firm", "[China]'s Shenghe"): the nearest firm after it, within a
@@ -602,12 +683,12 @@ function nationalities(
   firms: ReadonlyMap<number, readonly Located[]>,
   between: Between,
   entityWords: (a: Located, b: Located) => number,
+  caseless: boolean,
 ): Map<Located, Located> {
   const out = new Map<Located, Located>();
   for (const [sentence, list] of states) {
-    const found = firms.get(sentence);
-    if (!found) continue;
-    const sorted = found.slice().sort((a, b) => a.start - b.start);
+    const sorted = firms.get(sentence);
+    if (!sorted) continue;
     for (const e of list) {
       let lo = 0;
       let hi = sorted.length;
@@ -617,7 +698,9 @@ function nationalities(
         else hi = mid;
       }
       for (let i = lo; i < sorted.length && sorted[i].token - e.tokenEnd - 1 <= NATIONALITY_WORDS; i++) {
-        if (!namesNationality(between(e, sorted[i]), entityWords(e, sorted[i]))) continue;
+        // Only the country nearest the firm is its nationality: in "China tells [US] firms to halt" China acts.
+        if (list.some((o) => o.start >= e.end && o.end <= sorted[i].start)) break;
+        if (!namesNationality(between(e, sorted[i]), entityWords(e, sorted[i]), caseless)) continue;
         out.set(e, sorted[i]);
         break;
       }
@@ -627,11 +710,15 @@ function nationalities(
 }
 
 /** Whether the words between a country and a firm (`entityWords` of them names of goods) leave the country its nationality. */
-function namesNationality(words: string, entityWords: number): boolean {
+function namesNationality(words: string, entityWords: number, caseless: boolean): boolean {
+  // A firm the state backs or owns acts for it ("[Beijing-backed] firms halt exports"): the state's halt.
+  if (STATE_BACKED.test(words)) return false;
   const list = words.replace(POSSESSIVE, ' ').split(/\s+/).filter(Boolean);
   if (list.length > NATIONALITY_WORDS) return false;
+  // In a headline in capitals every word looks like an acronym ("CHINA [ORDERS] FIRMS"): only short ones are taken.
+  const word = caseless ? SHOUTED_NATIONALITY_WORD : NATIONALITY_WORD;
   let other = 0;
-  for (const w of list) if (!NATIONALITY_WORD.test(w)) other++;
+  for (const w of list) if (!word.test(w)) other++;
   return other <= entityWords;
 }
 

@@ -206,13 +206,16 @@ export class Matcher {
    * exclusion on one of its halves silences it ("禁止[模拟]芯片出口"). A lifting verb right before the tail is the
    * exception: the join stands and so does the verb inside it, which the analysis reads as acting on it.
    */
-  private addJoined(resolved: { kept: Hit[]; keptBy: Hit[][]; excluded: (hit: Hit) => boolean }, joined: Joined[]): Hit[] {
+  private addJoined(resolved: { kept: Hit[]; keptBy: Hit[][]; excluded: (hit: Hit) => boolean }, joined: readonly Joined[]): Hit[] {
     const { kept, keptBy, excluded } = resolved;
     const family = this.family;
     const dropped = new Set<Hit>();
     const added: Hit[] = [];
     // Joined matches come in order of end: one overlaps an earlier one of its family only if it overlaps the last.
     const lastEnd = new Map<number, number>();
+    // Of two joins ending on the same words, the nearer head governs them ("blocks US from [barring chip sales to]"):
+    // it goes first, and the outer join then overlaps it.
+    if (joined.length > 1) joined = joined.slice().sort((a, b) => a.end - b.end || b.start - a.start);
     for (const j of joined) {
       const term = this.splitTerm[j.split];
       const f = family[term];

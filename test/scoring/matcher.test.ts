@@ -124,6 +124,18 @@ describe('the matcher on split aliases', () => {
   });
 });
 
+describe('the matcher on split aliases ending on the same words', () => {
+  const find = finder([
+    ['signal', 'export-block', ['{bar|barring}…sales to']],
+    ['signal', 'sales-block', ['{block|blocks}…sales to']],
+  ]);
+
+  it('lets the nearer head take the words it governs', () => {
+    expect(find('Court blocks US from barring chip sales to China')).toEqual(['export-block=barring chip sales to']);
+    expect(find('US blocks chip sales to China')).toEqual(['sales-block=blocks chip sales to']);
+  });
+});
+
 describe('the matcher on a verb between the halves of a split alias', () => {
   const terms: Array<[Term['kind'], string, string[]]> = [
     ['signal', 'export-control', ['出口…管制']],
