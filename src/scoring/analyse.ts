@@ -671,8 +671,9 @@ const LOWER_WORD = /(?:^|\s)\p{Ll}{5,}/u;
 // Words right after licences that make them the rule requiring licences, not the licences themselves.
 const LICENCE_RULE_AFTER =
   /^(?:证)?(?:管理|要求|制度|审查|核查|管制|限制|规定)|^(?:s|es|ing)?\s+(?:requirements?|rules?|regimes?|systems?|suspensions?|checks?|reviews?|controls?|curbs?|restrictions?|revocations?|bans?|regulations?|scrutiny)\b/i;
-// A verb done to its subject: a ban or an order on firms is a state's ("Chinese firms [banned from] exporting").
-const PASSIVE = /^(?:banned|barred|blocked|forbidden|prohibited|ordered|told|directed|instructed|asked|forced|required)\s+(?:from|to)\b/i;
+// A verb done to its subject: a ban or an order on firms is a state's ("Chinese firms [banned from] exporting",
+// "[barred by Beijing from] selling").
+const PASSIVE = /^(?:banned|barred|blocked|forbidden|prohibited|ordered|told|directed|instructed|asked|forced|required)\s+(?:by\s+(?:\S+\s+){1,5}?)?(?:from|to)\b/i;
 
 /**
  * The firm each state is the nationality of ("[Chinese] firm", "[China]'s Shenghe"): the nearest firm after it, within a
