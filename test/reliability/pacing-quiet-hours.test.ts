@@ -13,6 +13,7 @@ import { watchlistSchema } from '../../src/config/schema.js';
 import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
+import { QUIET_END, QUIET_START, shiftedClock } from './support/quiet-clock.js';
 
 /**
  * Quiet hours on a paced channel: a routine delivery decided before the quiet hours whose slot falls inside them is
@@ -20,14 +21,7 @@ import { type Receiver, startReceiver } from './support/receiver.js';
  * just before 22:00 UTC, so that the quiet hours (22:00-22:01 UTC) begin a second or two into the test.
  */
 const prefix = uniquePrefix('pacing-quiet');
-const clock = {
-  offset: 0,
-  get now() {
-    return Date.now() + this.offset;
-  },
-};
-const QUIET_START = Date.parse('2025-07-01T22:00:00.000Z');
-const QUIET_END = Date.parse('2025-07-01T22:01:00.000Z');
+const clock = shiftedClock();
 /** One a second: slots 1 s apart. */
 const INTERVAL_MS = 1_000;
 const JITTER_MS = 150;

@@ -17,6 +17,7 @@ import { startTestWorker } from '../alerts/harness.js';
 import { cleanPrefix, uniquePrefix } from '../helpers/redis.js';
 import { enqueueDigest } from '../../src/queue/digest-schedule.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
+import { QUIET_END, QUIET_START, shiftedClock } from './support/quiet-clock.js';
 
 /**
  * A routine delivery parked past its paced channel's quiet hours that wakes early (an operator promotes its delayed
@@ -25,14 +26,7 @@ import { type Receiver, startReceiver } from './support/receiver.js';
  * runs at real speed from just before 22:00 UTC; the quiet hours are 22:00-22:01 UTC.
  */
 const prefix = uniquePrefix('pacing-quiet-wake');
-const clock = {
-  offset: 0,
-  get now() {
-    return Date.now() + this.offset;
-  },
-};
-const QUIET_START = Date.parse('2025-07-01T22:00:00.000Z');
-const QUIET_END = Date.parse('2025-07-01T22:01:00.000Z');
+const clock = shiftedClock();
 const HOUR = 3_600_000;
 const rate = { perMinute: 60, burst: 1 };
 
