@@ -367,7 +367,9 @@ export class Analyser {
               (rule !== 'head' || headsSignal(e, s, companies.get(s.sentence), words))),
         ) &&
           !(rule === 'sentence' && firmSubject(s))) ||
-        !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), words));
+        !!stateWords.get(s.sentence)?.some((e) => e.end <= s.start && headsSignal(e, s, companies.get(s.sentence), words)) ||
+        // "Rare earth firms barred by Beijing from exporting": the state is the passive's agent, inside the signal.
+        (rule !== 'sentence' && [...(states.get(s.sentence) ?? NONE), ...(stateWords.get(s.sentence) ?? NONE)].some((e) => passiveAgent(s, e)));
       const found = !demand && holds(mode);
       // "Judge blocks US from barring Nvidia from selling": the state is stopped from acting; its ban is eased.
       const overruled =
@@ -671,6 +673,14 @@ const LOWER_WORD = /(?:^|\s)\p{Ll}{5,}/u;
 // Words right after licences that make them the rule requiring licences, not the licences themselves.
 const LICENCE_RULE_AFTER =
   /^(?:证)?(?:管理|要求|制度|审查|核查|管制|限制|规定)|^(?:s|es|ing)?\s+(?:requirements?|rules?|regimes?|systems?|suspensions?|checks?|reviews?|controls?|curbs?|restrictions?|revocations?|bans?|regulations?|scrutiny)\b/i;
+// A passive verb and "by", with the agent right after them ("barred by [Beijing] from exporting").
+const PASSIVE_AGENT = /^(?:banned|barred|blocked|forbidden|prohibited|ordered|told|directed|instructed|required)\s+by\s+(?:the\s+)?$/i;
+
+/** Whether `e`, inside the signal's words, is the agent of its passive verb ("barred by [Beijing] from exporting"). */
+function passiveAgent(s: SignalHit, e: Located): boolean {
+  return e.start > s.start && e.end <= s.end && PASSIVE_AGENT.test(s.text.slice(0, e.position - s.position));
+}
+
 // A verb done to its subject: a ban or an order on firms is a state's ("Chinese firms [banned from] exporting",
 // "[barred by Beijing from] selling").
 const PASSIVE = /^(?:banned|barred|blocked|forbidden|prohibited|ordered|told|directed|instructed|asked|forced|required)\s+(?:by\s+(?:\S+\s+){1,5}?)?(?:from|to)\b/i;
