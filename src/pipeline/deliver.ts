@@ -60,7 +60,7 @@ export async function deliverStage(
   // Ended without a send of its own: a re-run (a twin, or after a crash) must not send it by itself either (one held
   // for the digest would reach the channel twice). Its throttle count goes back, as when it ended.
   if (existing?.status === 'skipped') {
-    if (!Object.values(existing.recipients ?? {}).includes('accepted')) await deps.dispatch?.release(job.channelId, key);
+    await giveBackCount(deps, job.channelId, key, existing);
     return { status: 'skipped', reason: 'ended' };
   }
 
@@ -167,8 +167,13 @@ async function skipOlder(deps: LedgerDeps, key: string, base: DeliveryBase, exis
   if (existing?.status !== 'skipped') await deps.deliveries.recordAttempt(key, base, { status: 'skipped', response: why, at: deps.now() });
   // Not sent: its throttle count goes back to the channel (one a parked version moved past the quiet hours, say,
   // where the newer version is counted too). Unless some recipients have it (an email some deferred): it was sent.
-  if (!Object.values(existing?.recipients ?? {}).includes('accepted')) await deps.dispatch?.release(base.channelId, key);
+  await giveBackCount(deps, base.channelId, key, existing);
   return { status: 'skipped', reason: 'superseded' };
+}
+
+/** A notification that ends unsent gives its throttle count back to the channel, unless some recipients have it. */
+async function giveBackCount(deps: LedgerDeps, channelId: string, key: string, existing: Delivery | undefined): Promise<void> {
+  if (!Object.values(existing?.recipients ?? {}).includes('accepted')) await deps.dispatch?.release(channelId, key);
 }
 
 /**

@@ -209,7 +209,7 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
     // failure is no delivery's failure.
     if (entry.status !== 'failed') {
       log.info({ err: givenUpError(error, verdict), status: entry.status }, `${ctx.what} ended by another run meanwhile (${entry.status}): not given up`);
-      return entry.status === 'delivered' ? { status: 'already-delivered' } : { status: 'skipped', reason: 'ended' };
+      return endedByTwin(entry, base) ?? { status: 'skipped', reason: 'ended' };
     }
     metrics?.deliveries.inc({ channel: base.channelId, outcome: 'failed' });
     log.error({ err: givenUpError(error, verdict), attempts: job.attemptsMade + 1, ...fields }, `${ctx.what} given up: ${why}`);

@@ -11,7 +11,7 @@ import {
   RESUME_SIGNAL,
 } from './lexicon.js';
 import { gap, type Located } from './located.js';
-import { type Hit, type Matcher, type TermKind, withDisplaced } from './matcher.js';
+import { firstStartingFrom, type Hit, type Matcher, type TermKind, withDisplaced } from './matcher.js';
 import { createScratch, type NormalizedText, normalizeText, sentenceAt, tokenAt } from './normalize.js';
 import type { Direction, ItemField } from './types.js';
 
@@ -224,22 +224,22 @@ export class Analyser {
       const read = signals;
       signals = oneReading(read, read.map((s) => this.applyAction(s, acting, gaps)));
     }
-    const fieldCase: FieldCase = {
-      // A field in capitals hides which words are acronyms (see namesNationality).
-      caseless: !LOWER.test(text),
-      // Only where most words are in lower case does a capital mark a name ("Chinese EV maker [BYD] halts exports").
-      capitalsMarkNames: LOWER_WORD.test(text),
-      byFirm,
-    };
     // The words before a hit in its sentence, at most LEAD_CHARS of them: enough to see what the hit follows.
     const lead = (a: Located) => text.slice(Math.max(norm.origin[norm.sentenceStarts[a.sentence]], a.position - LEAD_CHARS), a.position);
-    if (signals.some((s) => s.signal.state)) signals = this.byState(signals, entities, cuesBySentence, { between, lead }, unheld, fieldCase);
-    if (unheld.length) {
+    if (signals.some((s) => s.signal.state)) {
+      const fieldCase: FieldCase = {
+        // A field in capitals hides which words are acronyms (see namesNationality).
+        caseless: !LOWER.test(text),
+        // Only where most words are in lower case does a capital mark a name ("Chinese EV maker [BYD] halts exports").
+        capitalsMarkNames: LOWER_WORD.test(text),
+        byFirm,
+      };
+      const subjects = this.subjectsOf(entities, cuesBySentence, between, fieldCase);
+      signals = this.byState(signals, cuesBySentence, { between, lead }, unheld, subjects);
       // No state gave the order: a firm's own order still halts what it names; a senator's, a union's or a court's
       // demand is no halt at all.
-      const { firmSubject } = this.subjectsOf(entities, cuesBySentence, between, fieldCase);
       for (const s of unheld) {
-        if (!firmSubject(s)) continue;
+        if (!subjects.firmSubject(s)) continue;
         failed.add(s.split!);
         byFirm.add(s.split!);
       }
@@ -335,16 +335,9 @@ export class Analyser {
    * (before the signal, for `subject`) they count as their `otherwise` signal or not at all. Outside the title the
    * subject may be named earlier in the field ("The ministry said. It will halt exports").
    */
-  private byState(
-    signals: SignalHit[],
-    entities: EntityHit[],
-    cues: Map<number, CueHit[]>,
-    words: Words,
-    unheld: SignalHit[],
-    field: FieldCase,
-  ): SignalHit[] {
+  private byState(signals: SignalHit[], cues: Map<number, CueHit[]>, words: Words, unheld: SignalHit[], subjects: Subjects): SignalHit[] {
     const { between } = words;
-    const { states, companies, nationality, firmSubject } = this.subjectsOf(entities, cues, between, field);
+    const { states, companies, nationality, firmSubject } = subjects;
     // Words that name a state without its country count as one where they lead the verb ("Government bans", "Kremlin
     // bans", "Decree bans"), not as a noun's modifier ("Government contractor bans", "Law firm bans").
     const stateWords = groupBySentence([...cues.values()].flat().filter((c) => c.id === 'state-word'));
@@ -401,7 +394,7 @@ export class Analyser {
    * not a state acting ("Chinese firm Shenghe halts exports", "China's Shenghe"; but "Chinese firms banned from
    * exporting" is a state's ban); a firm before the signal with no state before it is the subject (see firmSubject).
    */
-  private subjectsOf(entities: EntityHit[], cues: Map<number, CueHit[]>, between: Between, field: FieldCase) {
+  private subjectsOf(entities: EntityHit[], cues: Map<number, CueHit[]>, between: Between, field: FieldCase): Subjects {
     const { caseless, capitalsMarkNames, byFirm } = field;
     const isState = (e: EntityHit) => e.kind === 'country' || (e.kind === 'actor' && !!this.lexicon.entities.get(e.id)?.official);
     const states = groupBySentence(entities.filter(isState));
@@ -594,6 +587,18 @@ function entityWordsOf(entities: readonly Located[]): (a: Located, b: Located) =
   };
 }
 
+/** Who may act in a field's sentences (see Analyser.subjectsOf). */
+interface Subjects {
+  /** Countries and official actors, by sentence. */
+  states: Map<number, EntityHit[]>;
+  /** Named companies and suppliers, by sentence. */
+  companies: Map<number, EntityHit[]>;
+  /** Whether a state is, for the signal, only the nationality of the firm that leads it. */
+  nationality: (e: Located, s: Located) => boolean;
+  /** Whether a firm, not a state, is the signal's subject. */
+  firmSubject: (s: Located) => boolean;
+}
+
 /** What the field's words say of who acts in it (see subjectsOf). */
 interface FieldCase {
   caseless: boolean;
@@ -701,14 +706,7 @@ function nationalities(
     const sorted = firms.get(sentence);
     if (!sorted) continue;
     for (const e of list) {
-      let lo = 0;
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (sorted[mid].start < e.end) lo = mid + 1;
-        else hi = mid;
-      }
-      for (let i = lo; i < sorted.length && sorted[i].token - e.tokenEnd - 1 <= NATIONALITY_WORDS; i++) {
+      for (let i = firstStartingFrom(sorted, e.end); i < sorted.length && sorted[i].token - e.tokenEnd - 1 <= NATIONALITY_WORDS; i++) {
         // Only the country nearest the firm is its nationality: in "China tells [US] firms to halt" China acts.
         if (list.some((o) => o.start >= e.end && o.end <= sorted[i].start)) break;
         if (!namesNationality(between(e, sorted[i]), entityWords(e, sorted[i]), caseless)) continue;

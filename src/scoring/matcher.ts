@@ -336,8 +336,8 @@ function overlapping(list: Hit[], start: number, end: number): Hit[] {
   return out;
 }
 
-/** The index of the first hit (of a list sorted by start) that starts at or after `at`; the list's length if none. */
-function firstStartingFrom(list: readonly Hit[], at: number): number {
+/** The index of the first span (of a list sorted by start) that starts at or after `at`; the list's length if none. */
+export function firstStartingFrom(list: readonly { start: number }[], at: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -395,13 +395,7 @@ function isShouting(cased: Uint16Array, length: number): boolean {
  */
 function overlapsKept(list: Hit[], hit: Hit): number {
   // The first kept hit that starts at or after hit.end: only those before it can overlap.
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid].start < hit.end) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstStartingFrom(list, hit.end);
   // Disjoint hits sorted by start are sorted by end too: walk back until one ends before hit starts.
   for (let j = lo - 1; j >= 0 && list[j].end > hit.start; j--) {
     if (list[j].start !== hit.start || list[j].end !== hit.end) return -1;
