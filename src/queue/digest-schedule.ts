@@ -4,7 +4,8 @@ import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { digestKey } from '../alerts/digest.js';
 import type { DigestJob } from './names.js';
-import { catchUpMissedTicks, type Scheduler } from './scheduler.js';
+import type { Scheduler } from './scheduler.js';
+import { scheduleSlots } from './slots.js';
 
 /** Longer than any digest interval is likely to be: the id stays refused after the job is gone. */
 const DIGEST_DEDUP_TTL_MS = 8 * 86_400_000;
@@ -24,22 +25,17 @@ export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<Dig
   for (const channel of channels) {
     const digest = channel.digest;
     if (!digest) continue;
-    const task = cron.schedule(
-      digest.schedule,
-      async (ctx) => {
-        const windowEnd = ctx.date.getTime();
-        catchUp.ran(windowEnd);
-        try {
-          await enqueueDigest(queue, channel.id, windowEnd);
-        } catch (err) {
-          // Redis down: another replica may enqueue it; otherwise the held alerts go into the next digest.
-          log.warn({ channelId: channel.id, windowEnd, err }, 'could not enqueue scheduled digest');
-        }
-      },
-      { name: `digest-${channel.id}`, timezone: digest.timezone, noOverlap: true, suppressMissedWarning: true },
+    tasks.push(
+      scheduleSlots({
+        name: `digest-${channel.id}`,
+        expression: digest.schedule,
+        timezone: digest.timezone,
+        enqueue: (windowEnd) => enqueueDigest(queue, channel.id, windowEnd),
+        log,
+        fields: { channelId: channel.id },
+        what: 'digest',
+      }),
     );
-    const catchUp = catchUpMissedTicks(task, (slot) => enqueueDigest(queue, channel.id, slot), log, { channelId: channel.id });
-    tasks.push(task);
   }
   return {
     async stop() {

@@ -6,21 +6,29 @@ import { memoryLogger } from '../../src/log.js';
 import { startDigestSchedules } from '../../src/queue/digest-schedule.js';
 import type { DigestJob, PollJob } from '../../src/queue/names.js';
 import { startPollSchedules, type Scheduler } from '../../src/queue/scheduler.js';
+import { scheduleSlots } from '../../src/queue/slots.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
 /**
- * node-cron skips a tick whose timer fires over a second late; a worker parsing a large feed can hold its event loop
- * that long. A skipped daily digest would hold a day's alerts until the next one, so the slot is enqueued late.
+ * node-cron does not run a slot whose timer fires over a second late (a worker parsing a large feed can hold its event
+ * loop that long), nor one due while the previous slot's enqueue is still under way. A skipped daily digest would hold
+ * a day's alerts until the next one, so the slot is enqueued late.
+ *
+ * Only the clock is faked, and it stands still between steps: node-cron's own timers run for real, and a timer that
+ * fires before a step has moved the clock finds its slot not yet due and waits again. So a slow machine changes how
+ * long these tests take, never what they see. Moving the clock past a slot before its timer fires is the event loop
+ * held over that slot.
  */
 const prefix = uniquePrefix('missed-ticks');
 const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
 const digests = new Queue<DigestJob>('digest', { connection: redis, prefix: `{${prefix}}` });
 const polls = new Queue<PollJob>('poll', { connection: redis, prefix: `{${prefix}}` });
-let schedules: Scheduler[] = [];
+let stops: Array<() => Promise<unknown>> = [];
 
 afterEach(async () => {
-  await Promise.all(schedules.map((s) => s.stop()));
-  schedules = [];
+  await Promise.all(stops.map((stop) => stop()));
+  stops = [];
+  vi.useRealTimers();
   await Promise.all([digests.obliterate({ force: true }), polls.obliterate({ force: true })]);
 });
 
@@ -30,55 +38,161 @@ afterAll(async () => {
   await cleanPrefix(prefix);
 });
 
-/** Holds the event loop, as a CPU-bound parse does. */
-function blockFor(ms: number): { from: number; to: number } {
-  const from = Date.now();
-  while (Date.now() - from < ms) {
-    // busy
-  }
-  return { from, to: Date.now() };
-}
-
+/** 10:00 UTC on a March day, plus seconds: the clock the tests set. */
+const at = (seconds: number) => Date.UTC(2026, 2, 2, 10, 0, 0) + Math.round(seconds * 1000);
+const setClock = (seconds: number) => vi.setSystemTime(at(seconds));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function start(schedule: string) {
+/** Waits in real time (only Date is faked) until `read` gives what `ok` accepts. */
+async function until<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(value)}`);
+    await sleep(5);
+  }
+}
+
+interface LateLine {
+  msg: string;
+  slot?: string;
+  skipped: number;
+  behindEnqueue?: number;
+  channelId?: string;
+  sourceId?: string;
+}
+
+function lateLines(lines: () => string[]): LateLine[] {
+  return lines()
+    .filter((l) => l.includes('fired late'))
+    .map((l) => JSON.parse(l) as LateLine);
+}
+
+const iso = (seconds: number) => new Date(at(seconds)).toISOString();
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A schedule every second whose enqueues are recorded, and held until the test lets them finish. */
+function everySecond(holdEnqueues: boolean) {
   const { log, lines } = memoryLogger('debug');
-  const channel = { id: 'ops', digest: { schedule, timezone: 'Europe/Berlin' } } as unknown as ChannelConfig;
-  const source = { id: 'wire', enabled: true, schedule } as unknown as SourceConfig;
-  schedules = [startDigestSchedules([channel], digests, log), startPollSchedules([source], polls, log)];
-  const late = () => lines().filter((l) => l.includes('fired late')).map((l) => JSON.parse(l) as { msg: string; slot?: string; skipped: number; channelId?: string; sourceId?: string });
-  return { late };
+  const enqueued: number[] = [];
+  const pending: Array<() => void> = [];
+  const task = scheduleSlots({
+    name: 'every-second',
+    expression: '* * * * * *',
+    timezone: 'UTC',
+    enqueue: (slot) => {
+      enqueued.push(slot);
+      if (!holdEnqueues) return Promise.resolve();
+      const { promise, resolve } = deferred();
+      pending.push(resolve);
+      return promise;
+    },
+    log,
+    fields: { sourceId: 'wire' },
+    what: 'poll',
+  });
+  stops.push(async () => task.destroy());
+  let overlaps = 0;
+  task.on('execution:overlap', () => {
+    overlaps++;
+  });
+  return {
+    enqueued,
+    late: () => lateLines(lines),
+    overlaps: () => overlaps,
+    finishEnqueues: () => pending.splice(0).forEach((finish) => finish()),
+    stop: async () => task.destroy(),
+  };
 }
 
-async function enqueuedSlots() {
-  const [d, p] = await Promise.all([digests.getJobs(['waiting']), polls.getJobs(['waiting'])]);
-  return { digest: d.map((j) => j.data.windowEnd), poll: p.map((j) => j.data.tick) };
-}
+describe('schedule slots that node-cron does not run', () => {
+  it('enqueues the latest of a run of skipped digest windows and poll slots late, when no later slot ran on time', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: at(4.95) });
+    const { log, lines } = memoryLogger('debug');
+    const channel = { id: 'ops', digest: { schedule: '*/5 * * * * *', timezone: 'Europe/Berlin' } } as unknown as ChannelConfig;
+    const source = { id: 'wire', enabled: true, schedule: '*/5 * * * * *' } as unknown as SourceConfig;
+    const schedules: Scheduler[] = [startDigestSchedules([channel], digests, log), startPollSchedules([source], polls, log)];
+    stops.push(...schedules.map((s) => () => s.stop()));
+    // The slots at 5, 10 and 15 s pass while the loop is held; the next one (20 s) is still ahead.
+    setClock(17.3);
 
-describe('schedule ticks that fire late', () => {
-  it('enqueues a skipped digest window and poll slot late, when no later slot ran on time', async () => {
-    const { late } = start('*/5 * * * * *');
-    // Hold the loop from half a second before a slot to over two seconds after it (node-cron counts whole seconds
-    // late): it skips the slot, and the next one is still under three seconds away.
-    await sleep(5_000 - (Date.now() % 5_000) - 500);
-    const slot = Math.ceil(Date.now() / 5_000) * 5_000;
-    blockFor(slot + 2_300 - Date.now());
-    await vi.waitFor(() => expect(late().filter((l) => l.slot === new Date(slot).toISOString())).toHaveLength(2), { timeout: 6_000, interval: 50 });
-    await vi.waitFor(async () => expect(await enqueuedSlots()).toEqual({ digest: [slot], poll: [slot] }), { timeout: 6_000, interval: 50 });
-    expect(late().map((l) => l.channelId ?? l.sourceId).sort()).toEqual(['ops', 'wire']);
+    const waiting = async () => {
+      const [d, p] = await Promise.all([digests.getJobs(['waiting']), polls.getJobs(['waiting'])]);
+      return { digest: d.map((j) => j.data.windowEnd), poll: p.map((j) => j.data.tick) };
+    };
+    await until(waiting, (w) => w.digest.length > 0 && w.poll.length > 0, 'the late digest and poll');
+    await sleep(100);
+    expect(await waiting()).toEqual({ digest: [at(15)], poll: [at(15)] });
+    const late = lateLines(lines);
+    expect(late.map((l) => [l.channelId ?? l.sourceId, l.slot, l.skipped]).sort()).toEqual([
+      ['ops', iso(15), 3],
+      ['wire', iso(15), 3],
+    ]);
   });
 
   it('enqueues nothing late when the slot after the skipped ones ran on time (it covers them)', async () => {
-    const { late } = start('* * * * * *');
-    await sleep(1_100);
-    const blocked = blockFor(3_500);
-    await vi.waitFor(() => expect(late().filter((l) => l.channelId === 'ops' && l.skipped >= 2)).not.toHaveLength(0), { timeout: 6_000, interval: 50 });
-    await sleep(300);
-    const { digest, poll } = await enqueuedSlots();
-    for (const slots of [digest, poll]) {
-      // The skipped slots inside the held stretch are not enqueued; the one it ended in ran on time.
-      expect(slots.filter((s) => s > blocked.from + 1_000 && s < blocked.to - 1_000)).toEqual([]);
-      expect(slots.some((s) => s > blocked.to - 1_000 && s <= blocked.to)).toBe(true);
-    }
+    vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
+    const schedule = everySecond(false);
+    // Held from 0.95 s to 4.3 s: node-cron skips 1, 2 and 3 s, and runs 4 s on time.
+    setClock(4.3);
+
+    await until(() => schedule.late(), (l) => l.length > 0, 'the late-ticks line');
+    await until(() => [...schedule.enqueued], (e) => e.length > 0, 'the on-time slot');
+    await sleep(100);
+    expect(schedule.enqueued).toEqual([at(4)]);
+    expect(schedule.late()).toEqual([expect.objectContaining({ skipped: 3, msg: expect.stringContaining('the next one ran on time') })]);
+    expect(schedule.late()[0]).not.toHaveProperty('slot');
+  });
+
+  it("enqueues a slot due while the previous slot's enqueue is still under way once a slot is free, only the latest of several", async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
+    const schedule = everySecond(true);
+    // Each step moves the clock to just before the next second, so node-cron's next timer is 50 ms away, and the slot
+    // it finds is on time. The enqueue of 1 s does not finish (Redis slow or briefly down).
+    setClock(1.95);
+    await until(() => [...schedule.enqueued], (e) => e.length === 1, 'the on-time enqueue of 1 s');
+
+    setClock(2.95);
+    await until(() => [...schedule.enqueued], (e) => e.length === 2, 'the late enqueue of 2 s');
+    expect(schedule.overlaps()).toBe(1);
+    // 3 s and 4 s come while both enqueues are still under way: they wait, and only 4 s will be enqueued.
+    setClock(3.95);
+    await until(() => schedule.overlaps(), (n) => n === 2, 'node-cron reporting 3 s');
+    setClock(4.95);
+    await until(() => schedule.overlaps(), (n) => n === 3, 'node-cron reporting 4 s');
+    await sleep(50);
+    expect(schedule.enqueued).toEqual([at(1), at(2)]);
+
+    schedule.finishEnqueues();
+    await until(() => [...schedule.enqueued], (e) => e.length === 3, 'the late enqueue of 4 s');
+    schedule.finishEnqueues();
+    await sleep(100);
+    expect(schedule.enqueued).toEqual([at(1), at(2), at(4)]);
+    expect(schedule.late().map((l) => [l.slot, l.skipped, l.behindEnqueue])).toEqual([
+      [iso(2), 1, 1],
+      [iso(4), 2, 2],
+    ]);
+  });
+
+  it('enqueues nothing late once its schedule is stopped (shutdown, or a reload that replaced it)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
+    const schedule = everySecond(true);
+    setClock(1.95);
+    await until(() => [...schedule.enqueued], (e) => e.length === 1, 'the on-time enqueue of 1 s');
+    setClock(2.95);
+    await until(() => [...schedule.enqueued], (e) => e.length === 2, 'the late enqueue of 2 s');
+    setClock(3.95);
+    await until(() => schedule.overlaps(), (n) => n === 2, 'node-cron reporting 3 s');
+
+    await schedule.stop();
+    schedule.finishEnqueues();
+    await sleep(100);
+    expect(schedule.enqueued).toEqual([at(1), at(2)]);
   });
 });
