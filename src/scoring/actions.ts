@@ -115,6 +115,9 @@ export function chooseAction(
     if (!before && entry.leads?.includes(cls)) continue;
     let distance = gap(a, s);
     if (distance < 0) continue;
+    // Too far to act on it, whatever the words between say: those are not read (a sentence without full stops can run
+    // to thousands of words). Korean counts its distance in spaced words, fewer than these, so it reads them first.
+    if (!korean && distance > (before ? (hanFlow ? FLOW_BEFORE_HAN : ACTION_BEFORE) : Math.max(ACTION_AFTER, GOODS_AFTER))) continue;
     const words = before ? between(a, s) : between(s, a);
     if (korean) distance = spacedWords(words);
     // "Export ban on gallium, germanium lifted": a participle after the goods it names acts on the signal, and so does a

@@ -60,6 +60,13 @@ export interface ItemAnalysis {
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
+/**
+ * A title asking whether a measure will come ("Will US block more chip sales to China?") only wonders about it, as
+ * "could" does. Other questions ask about one that came ("Why did China ban gallium exports?") and hedge nothing.
+ */
+/** A title that ends in a question mark, inside quotes or brackets or not. */
+const QUESTION_END = /\?[\s"'”’»)\]]*$/;
+const ASKS_WHETHER = /^[\s"'“‘«([]*(?:will|would|could|might|may|shall|should)\s[^?]*\?[\s"'”’»)\]]*$/i;
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
 const NEGATION_LATER_HAN = 8; // each character a word, the goods after the flow: "停止供应[稀土的消息]不实"
@@ -101,7 +108,7 @@ export class Analyser {
     const lent = official && this.lexicon.entities.get(official.id);
     if (lent) for (const s of out.signals) if (!s.actor && actsFor(lent, s)) s.actor = lent;
     // A question for a title is the mark of analysis or opinion ("Strategic leverage or disruption?").
-    if (/\?\s*$/.test(item.title ?? '')) out.analysis = true;
+    if (QUESTION_END.test(item.title ?? '')) out.analysis = true;
     return out;
   }
 
@@ -248,6 +255,7 @@ export class Analyser {
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
+    if (field === 'title') for (const s of signals) if (!s.hedged && ASKS_WHETHER.test(sentenceText(text, norm, s.sentence))) s.hedged = true;
     out.entities.push(...entities);
     out.signals.push(...signals);
     out.exclusions.push(...exclusions);
@@ -781,4 +789,11 @@ function nearBy(cue: Located, s: Located, before: number, after: number): boolea
   const distance = gap(cue, s);
   if (distance < 0) return true;
   return cue.tokenEnd < s.token ? distance <= before : distance <= after;
+}
+
+/** The original text of a field's sentence. */
+function sentenceText(text: string, norm: NormalizedText, sentence: number): string {
+  const next = sentence + 1 < norm.sentences ? norm.sentenceStarts[sentence + 1] : norm.length;
+  const end = next < norm.length ? norm.origin[next] : text.length;
+  return text.slice(norm.origin[norm.sentenceStarts[sentence]], end);
 }
