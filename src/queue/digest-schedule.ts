@@ -1,11 +1,11 @@
-import cron, { type ScheduledTask } from 'node-cron';
+import cron from 'node-cron';
 import type { Queue } from 'bullmq';
 import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { digestKey } from '../alerts/digest.js';
 import type { DigestJob } from './names.js';
 import type { Scheduler } from './scheduler.js';
-import { scheduleSlots } from './slots.js';
+import { type RunningSchedule, scheduleSlots } from './slots.js';
 
 /** Longer than any digest interval is likely to be: the id stays refused after the job is gone. */
 const DIGEST_DEDUP_TTL_MS = 8 * 86_400_000;
@@ -21,7 +21,7 @@ export async function enqueueDigest(queue: Queue<DigestJob>, channelId: string, 
 
 /** A cron task per channel with a digest, in the digest's time zone (so "0 8 * * 1-5" is 08:00 local, DST included). */
 export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<DigestJob>, log: Logger): Scheduler {
-  const tasks: ScheduledTask[] = [];
+  const tasks: RunningSchedule[] = [];
   for (const channel of channels) {
     const digest = channel.digest;
     if (!digest) continue;
@@ -39,7 +39,7 @@ export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<Dig
   }
   return {
     async stop() {
-      await Promise.allSettled(tasks.map((task) => task.destroy()));
+      await Promise.allSettled(tasks.map((task) => task.stop()));
     },
     size: () => tasks.length,
   };

@@ -1,9 +1,8 @@
-import type { ScheduledTask } from 'node-cron';
 import type { Queue } from 'bullmq';
 import type { SourceConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { jobId, type PollJob } from './names.js';
-import { scheduleSlots } from './slots.js';
+import { type RunningSchedule, scheduleSlots } from './slots.js';
 
 /** How long a poll job id stays refused after the job is gone; longer than any sane schedule interval. */
 const POLL_DEDUP_TTL_MS = 6 * 3600_000;
@@ -25,7 +24,7 @@ export interface Scheduler {
 }
 
 export function startPollSchedules(sources: SourceConfig[], queue: Queue<PollJob>, log: Logger): Scheduler {
-  const tasks: ScheduledTask[] = [];
+  const tasks: RunningSchedule[] = [];
   for (const source of sources.filter((s) => s.enabled)) {
     tasks.push(
       scheduleSlots({
@@ -41,7 +40,7 @@ export function startPollSchedules(sources: SourceConfig[], queue: Queue<PollJob
   }
   return {
     async stop() {
-      await Promise.allSettled(tasks.map((task) => task.destroy()));
+      await Promise.allSettled(tasks.map((task) => task.stop()));
     },
     size: () => tasks.length,
   };

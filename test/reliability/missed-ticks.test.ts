@@ -78,11 +78,11 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 /** A schedule every second whose enqueues are recorded, and held until the test lets them finish. */
-function everySecond(holdEnqueues: boolean) {
+function everySecond(holdEnqueues: boolean, enqueueTimeoutMs?: number) {
   const { log, lines } = memoryLogger('debug');
   const enqueued: number[] = [];
   const pending: Array<() => void> = [];
-  const task = scheduleSlots({
+  const schedule = scheduleSlots({
     name: 'every-second',
     expression: '* * * * * *',
     timezone: 'UTC',
@@ -96,18 +96,20 @@ function everySecond(holdEnqueues: boolean) {
     log,
     fields: { sourceId: 'wire' },
     what: 'poll',
+    enqueueTimeoutMs,
   });
-  stops.push(async () => task.destroy());
+  stops.push(() => schedule.stop());
   let overlaps = 0;
-  task.on('execution:overlap', () => {
+  schedule.task.on('execution:overlap', () => {
     overlaps++;
   });
   return {
     enqueued,
+    lines,
     late: () => lateLines(lines),
     overlaps: () => overlaps,
     finishEnqueues: () => pending.splice(0).forEach((finish) => finish()),
-    stop: async () => task.destroy(),
+    stop: () => schedule.stop(),
   };
 }
 
@@ -178,9 +180,13 @@ describe('schedule slots that node-cron does not run', () => {
       [iso(2), 1, 1],
       [iso(4), 2, 2],
     ]);
+    // node-cron's own warning is in our log, at debug (the line above says it to the operator), not on the console.
+    expect(schedule.lines().filter((l) => l.includes('node-cron: task still running')).map((l) => JSON.parse(l))).toEqual(
+      new Array(3).fill(expect.objectContaining({ level: 20, sourceId: 'wire' })), // pino's debug
+    );
   });
 
-  it('enqueues nothing late once its schedule is stopped (shutdown, or a reload that replaced it)', async () => {
+  it('still enqueues, when stopped, the slot it was told of but had not enqueued yet (the schedule replacing it starts after it)', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
     const schedule = everySecond(true);
     setClock(1.95);
@@ -192,7 +198,36 @@ describe('schedule slots that node-cron does not run', () => {
 
     await schedule.stop();
     schedule.finishEnqueues();
+    await until(() => [...schedule.enqueued], (e) => e.length === 3, 'the late enqueue of 3 s');
+    schedule.finishEnqueues();
     await sleep(100);
+    expect(schedule.enqueued).toEqual([at(1), at(2), at(3)]);
+  });
+
+  it('enqueues, when stopped, a slot that came due while the event loop was busy (a reload straddling it)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
+    const schedule = everySecond(false);
+    // The slot at 1 s passes before node-cron's timer for it can fire: the reload stops the schedule first.
+    setClock(1.5);
+    await schedule.stop();
+    await until(() => [...schedule.enqueued], (e) => e.length > 0, 'the slot of 1 s');
+    await sleep(100);
+    expect(schedule.enqueued).toEqual([at(1)]);
+    expect(schedule.late()).toEqual([expect.objectContaining({ slot: iso(1), skipped: 1 })]);
+  });
+
+  it('lets go of an enqueue Redis does not answer, so the next slot runs on time instead of waiting behind it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
+    const schedule = everySecond(true, 200);
+    setClock(1.95);
+    await until(() => [...schedule.enqueued], (e) => e.length === 1, 'the on-time enqueue of 1 s');
+    const failed = () => schedule.lines().filter((l) => l.includes('could not enqueue scheduled poll'));
+    await until(failed, (l) => l.length === 1, 'the enqueue of 1 s let go');
+    expect(JSON.parse(failed()[0]!)).toMatchObject({ slot: iso(1), err: { message: expect.stringContaining('did not answer within 200 ms') } });
+
+    setClock(2.95);
+    await until(() => [...schedule.enqueued], (e) => e.length === 2, 'the on-time enqueue of 2 s');
     expect(schedule.enqueued).toEqual([at(1), at(2)]);
+    expect(schedule.overlaps()).toBe(0);
   });
 });
