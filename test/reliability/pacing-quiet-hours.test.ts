@@ -69,6 +69,16 @@ async function notify(alertId: string, channelId: string, level: Level): Promise
 
 const stateOf = async (queue: Queue, id: string) => (await queue.getJob(id))?.getState();
 
+/**
+ * Settled: a notify job sent, or waiting (in real time) until `endsAt` (pipeline clock) or later, not merely for its
+ * next pace slot a second or so away.
+ */
+async function sentOrParkedPast(id: string, endsAt: number): Promise<boolean> {
+  const job = await run.worker.context.queues.notify.getJob(id);
+  const state = await job?.getState();
+  return state === 'completed' || (state === 'delayed' && job!.timestamp + job!.delay > Date.now() + (endsAt - clock.now) - 5_000);
+}
+
 describe('a routine delivery whose pace slot falls in the quiet hours', () => {
   it('is sent after the quiet hours end, at the pace, while a critical one keeps its slot in them', async () => {
     const queue = run.worker.context.queues.notify;
@@ -81,18 +91,20 @@ describe('a routine delivery whose pace slot falls in the quiet hours', () => {
 
     // Past the last slot's time (22:00:01.5), well inside the quiet hours.
     await vi.waitFor(() => expect(clock.now).toBeGreaterThan(QUIET_START + 3_000), { timeout: 10_000, interval: 50 });
-    expect((sentAt.get('routine') ?? []).filter((at) => at >= QUIET_START)).toEqual([]);
-    expect(sentAt.get('routine')).toHaveLength(2);
-    for (const id of routine.slice(2)) expect(await stateOf(queue, id)).toBe('delayed');
-    // Critical alerts ignore quiet hours: the third went in its slot, inside them.
+    // Two went before them (fewer where the worker ran late); the rest wait.
+    const before = sentAt.get('routine') ?? [];
+    expect(before.filter((at) => at >= QUIET_START)).toEqual([]);
+    expect(before.length).toBeLessThanOrEqual(2);
+    const waiting = routine.slice(before.length);
+    for (const id of waiting) expect(await stateOf(queue, id)).toBe('delayed');
+    // Critical alerts ignore quiet hours: the third (at least) went in its slot, inside them.
     expect(sentAt.get('critical')).toHaveLength(3);
-    expect(sentAt.get('critical')!.filter((at) => at >= QUIET_START)).toHaveLength(1);
+    expect(sentAt.get('critical')!.filter((at) => at >= QUIET_START).length).toBeGreaterThanOrEqual(1);
 
     // The quiet hours end (the clock jumps past them; the delayed jobs are woken as BullMQ would at their end).
     clock.offset += QUIET_END - clock.now + 100;
-    for (const id of routine.slice(2)) await (await queue.getJob(id))?.promote();
-    await vi.waitFor(async () => expect(await stateOf(queue, routine[3]!)).toBe('completed'), { timeout: 10_000, interval: 50 });
-    await vi.waitFor(async () => expect(await stateOf(queue, routine[2]!)).toBe('completed'), { timeout: 10_000, interval: 50 });
+    for (const id of waiting) await (await queue.getJob(id))?.promote();
+    for (const id of waiting) await vi.waitFor(async () => expect(await stateOf(queue, id)).toBe('completed'), { timeout: 10_000, interval: 50 });
     const times = sentAt.get('routine')!;
     expect(times).toHaveLength(4);
     expect(times.filter((at) => at >= QUIET_START && at < QUIET_END)).toEqual([]);
@@ -114,10 +126,12 @@ describe('a throttled channel\'s routine delivery parked in quiet hours', () => 
       await stores.dispatch.reserve('throttled', deliveryKey(alertId, 1, 'throttled'), decidedAt, 10, 'search', decidedAt);
       ids.push(await notify(alertId, 'throttled', 'medium'));
     }
-    await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[3]!)).toBe('delayed'), { timeout: 10_000, interval: 50 });
-    await vi.waitFor(() => expect(sentAt.get('throttled')).toHaveLength(2), { timeout: 10_000, interval: 50 });
+    // Two go before the quiet hours on time (fewer where the worker runs late); the rest are parked in them.
+    await vi.waitFor(async () => expect(await Promise.all(ids.map((id) => sentOrParkedPast(id, QUIET_END)))).toEqual(ids.map(() => true)), { timeout: 15_000, interval: 50 });
+    const sent = (sentAt.get('throttled') ?? []).length;
+    expect(sent).toBeLessThanOrEqual(2);
     const reserved = (await stores.dispatch.reserved('throttled', 0)).sort((x, y) => x - y);
-    expect(reserved).toEqual([decidedAt, decidedAt, QUIET_END, QUIET_END]);
+    expect(reserved).toEqual([...new Array(sent).fill(decidedAt), ...new Array(4 - sent).fill(QUIET_END)]);
   }, 30_000);
 });
 
@@ -136,14 +150,22 @@ describe('a throttled channel whose hour after the quiet hours is spent already'
       expect(await stores.dispatch.reserve('full', deliveryKey(alertId, 1, 'full'), decidedAt, 3, 'search', decidedAt)).toBe(decidedAt);
       ids.push(await notify(alertId, 'full', 'medium'));
     }
-    await vi.waitFor(async () => expect(await stateOf(queues.notify, ids[2]!)).toBe('delayed'), { timeout: 10_000, interval: 50 });
-    await vi.waitFor(() => expect(sentAt.get('full')).toHaveLength(2), { timeout: 10_000, interval: 50 });
+    // Paced a second apart from 1.5 s before the quiet hours: two go before them on time (fewer where the worker runs
+    // late), the rest are parked in them.
+    await vi.waitFor(async () => expect(await Promise.all(ids.map((id) => sentOrParkedPast(id, end)))).toEqual(ids.map(() => true)), { timeout: 15_000, interval: 50 });
+    const sent = sentAt.get('full') ?? [];
+    const parked = ids.slice(sent.length);
+    expect(parked.length).toBeGreaterThanOrEqual(1);
+    expect(sent.every((at) => at < QUIET_START)).toBe(true);
     const reserved = (await stores.dispatch.reserved('full', 0)).sort((x, y) => x - y);
     expect(reserved.filter((at) => at >= end && at < end + HOUR)).toHaveLength(3);
-    // The parked one is counted, and waits, for the first moment the budget allows after the quiet hours: an hour on.
-    expect(reserved.at(-1)).toBe(end + HOUR);
-    const job = await queues.notify.getJob(ids[2]!);
-    expect(job!.timestamp + job!.delay).toBeGreaterThan(Date.now() + (end + HOUR - clock.now) - 5_000);
+    // Each parked one is counted, and waits, for the first moment the budget allows after the quiet hours: an hour on.
+    expect(reserved.filter((at) => at === end + HOUR)).toHaveLength(parked.length);
+    expect(reserved.filter((at) => at === decidedAt)).toHaveLength(sent.length);
+    for (const id of parked) {
+      const job = await queues.notify.getJob(id);
+      expect(job!.timestamp + job!.delay).toBeGreaterThan(Date.now() + (end + HOUR - clock.now) - 5_000);
+    }
   }, 30_000);
 });
 
