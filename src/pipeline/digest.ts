@@ -85,12 +85,17 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
 /** Runs of the stage's decision in one job run when a twin run keeps changing the window under it. */
 const MAX_DECISIONS = 3;
 
+/** The digest settings a closing digest is sent with: the defaults (its schedule is never used). */
+const CLOSING_DIGEST: NonNullable<ChannelConfig['digest']> = { schedule: '0 0 * * *', timezone: 'UTC', immediateLevel: 'high', sendEmpty: false, maxAlerts: 100 };
+
 
 async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
   const { channelId, windowEnd } = job;
   const key = digestKey(channelId, windowEnd);
   const { existing, entryAsRead } = await deps.deliveries.read(key);
-  const entry = deps.state.notifiers.get(channelId);
+  const configured = deps.state.notifiers.get(channelId);
+  // A closing digest is sent as the channel's digest would have been, with its settings' defaults.
+  const entry = configured && !configured.channel.digest && job.closing ? { ...configured, channel: { ...configured.channel, digest: CLOSING_DIGEST } } : configured;
   if (!entry?.channel.digest) {
     const reason = entry ? 'no-digest' : 'unknown-channel';
     const why = entry ? 'the channel no longer sends digests' : 'the channel is no longer configured';

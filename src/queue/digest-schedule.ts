@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { digestKey } from '../alerts/digest.js';
+import type { DigestStore } from '../store/digests.js';
 import type { DigestJob } from './names.js';
 import type { Scheduler } from './scheduler.js';
 import { type RunningSchedule, scheduleSlots } from './slots.js';
@@ -17,6 +18,28 @@ const DIGEST_DEDUP_TTL_MS = 8 * 86_400_000;
 export async function enqueueDigest(queue: Queue<DigestJob>, channelId: string, windowEnd: number): Promise<void> {
   const id = digestKey(channelId, windowEnd);
   await queue.add('digest', { channelId, windowEnd }, { jobId: id, deduplication: { id, ttl: DIGEST_DEDUP_TTL_MS } });
+}
+
+/**
+ * Enqueues a closing digest (see DigestJob.closing) for each configured channel without a digest that still holds
+ * alerts for one: its digest was taken out of the config (by a reload, or while the worker was down) with alerts held
+ * for it, which no scheduled digest will send now. Run at start and on every reload. The window ends now, to take
+ * every alert held; of replicas starting or reloading together, the first digest sends them and the others find nothing
+ * left, and send nothing.
+ */
+export async function enqueueClosingDigests(channels: ChannelConfig[], queue: Queue<DigestJob>, digests: Pick<DigestStore, 'pending'>, log: Logger, nowMs: number): Promise<void> {
+  const windowEnd = nowMs;
+  for (const channel of channels.filter((c) => !c.digest)) {
+    try {
+      const held = await digests.pending(channel.id, Number.MAX_SAFE_INTEGER);
+      if (held.length === 0) continue;
+      const id = digestKey(channel.id, windowEnd);
+      await queue.add('digest', { channelId: channel.id, windowEnd, closing: true }, { jobId: id, deduplication: { id, ttl: DIGEST_DEDUP_TTL_MS } });
+      log.warn({ channelId: channel.id, alerts: held.length }, 'the channel no longer has a digest but alerts are held for one: sending them in a last digest');
+    } catch (err) {
+      log.warn({ channelId: channel.id, err }, 'could not enqueue the last digest of a channel whose digest was removed; the next start or reload tries again');
+    }
+  }
 }
 
 /** A cron task per channel with a digest, in the digest's time zone (so "0 8 * * 1-5" is 08:00 local, DST included). */

@@ -25,6 +25,11 @@ export interface DigestJob {
   channelId: string;
   /** End of the digest window (ms since epoch): the scheduled slot. */
   windowEnd: number;
+  /**
+   * A last digest for a channel whose digest was taken out of the config while alerts were held for it: sent once,
+   * as a digest would have been, so that those alerts are not left held for ever (see enqueueClosingDigests).
+   */
+  closing?: true;
 }
 
 /** BullMQ refuses ":" in custom ids and all-digit ids; ids here are "<kind>-<parts>" with ":" replaced. */

@@ -14,7 +14,7 @@ import { pollProcessor } from '../../jobs/poll.js';
 import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
-import { startDigestSchedules } from '../queue/digest-schedule.js';
+import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -132,6 +132,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   if (roles.has('scheduler')) {
     scheduler = startPollSchedules(config.sources, queues.poll, log);
     digestScheduler = startDigestSchedules(config.channels, queues.digest, log);
+    await enqueueClosingDigests(config.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     if (settings.worker.pollOnStart) {
       const tick = startupTick(runtime.now());
       for (const source of config.sources.filter((s) => s.enabled)) {
@@ -150,6 +151,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       scheduler = startPollSchedules(next.sources, queues.poll, log);
       await digestScheduler?.stop();
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
+      await enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);
