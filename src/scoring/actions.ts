@@ -170,6 +170,8 @@ function governs(lifting: Choice, nearest: Choice, s: Located, cls: SignalClass,
   if (COORDINATED.test(link)) return false;
   const participle = PARTICIPLE.test(nearest.action.text) && gap(nearest.action, s) - gaps.entityWords(nearest.action, s) <= 1;
   const verbObject = gap(lifting.action, nearest.action) === 0;
+  // A verb that resumes what it takes as its object does it again: "resumes [revoking] export licences" revokes them.
+  if (verbObject && lifting.entry.effects.flow === 'resume') return false;
   return participle || verbObject || PLANNED.test(link);
 }
 

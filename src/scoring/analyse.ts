@@ -64,6 +64,7 @@ const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 �
  * A title asking whether a measure will come ("Will US block more chip sales to China?") only wonders about it, as
  * "could" does. Other questions ask about one that came ("Why did China ban gallium exports?") and hedge nothing.
  */
+const GERUND = /ing$/i;
 /** A title that ends in a question mark, inside quotes or brackets or not. */
 const QUESTION_END = /\?[\s"'”’»)\]]*$/;
 const ASKS_WHETHER = /^[\s"'“‘«([]*(?:will|would|could|might|may|shall|should)\s[^?]*\?[\s"'”’»)\]]*$/i;
@@ -540,6 +541,8 @@ function liftingOf(
     if (a === halting || a.sentence !== s.sentence) continue;
     const entry = entries.get(a.id)!;
     if (entry.effects.disruption !== 'de-escalation') continue;
+    // A verb that resumes what it takes as its object does it again: "resumes [revoking] licences" ends no halt.
+    if (entry.effects.flow === 'resume' && a.tokenEnd < halting.token && gap(a, halting) === 0 && GERUND.test(halting.text)) continue;
     const before = a.tokenEnd < halting.token && halting.tokenEnd < s.token && LIFTED_HALT_GAP.test(gaps.between(a, halting));
     const last = halting.tokenEnd < s.token ? s : halting;
     // After it, an English participle ("halt of exports lifted", not "halts exports lifting prices") or Korean.
