@@ -746,12 +746,24 @@ function namesNationality(words: string, entityWords: number, caseless: boolean)
  * Whether the state heads the signal's verb (`state: head`): only its ministry or auxiliaries between them and no
  * company ("US orders Nvidia to stop", not "Chinese EV maker BYD tells suppliers to stop" or "Korean union orders").
  */
+/**
+ * The words between a state and the verb it heads: its ministry, auxiliaries, and a verb that resumes or keeps doing
+ * what follows it ("US resumes blocking chip sales to China"), before a gerund only.
+ */
+function headGap(between: string, signalText: string): boolean {
+  if (HEAD_GAP.test(between)) return true;
+  const aspect = ASPECT_THEN.exec(between);
+  return aspect !== null && GERUND_START.test(signalText) && HEAD_GAP.test(between.slice(0, aspect.index) + ' ');
+}
+const ASPECT_THEN = /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|keeps?|kept)\s*$/i;
+const GERUND_START = /^\S*ing\b/i;
+
 function headsSignal(state: Located, s: Located, companies: readonly Located[] | undefined, words: Words): boolean {
   // A state that heads a verb stands within a few words of it: a longer gap is not tried (nor timed) against HEAD_GAP.
   if (s.start - state.end > MAX_HEAD_GAP) return false;
   return (
     HEAD_LEAD.test(words.lead(state)) &&
-    HEAD_GAP.test(words.between(state, s)) &&
+    headGap(words.between(state, s), s.text) &&
     !companies?.some((c) => c.start >= state.end && c.end <= s.start)
   );
 }
