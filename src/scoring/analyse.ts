@@ -61,13 +61,21 @@ const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tari
 const HEDGE_AFTER = 1; // "tariffs loom"
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 /**
- * A title asking whether a measure will come ("Will US block more chip sales to China?") only wonders about it, as
- * "could" does. Other questions ask about one that came ("Why did China ban gallium exports?") and hedge nothing.
+ * A title that is one question, asking whether a measure will come ("Will US block more chip sales to China?"), only
+ * wonders about it, as "could" does. Other questions ask about one that came ("Why did China ban gallium exports?") and
+ * hedge nothing; so does a measure the question takes as given (PRESUPPOSED), and a title that also states something
+ * ("Will the Dutch block ASML sales? Government bans exports").
  */
 const GERUND = /ing$/i;
+/**
+ * Words before a measure that make it given, not asked about: a clause of its own ("Should the US worry as China halts
+ * exports?", "... now that China has banned exports?", "... after US imposes controls?") or a possessive naming it
+ * ("Will China's rare earth export halt last?").
+ */
+const PRESUPPOSED = /\b(?:as|after|now that|since|when|because|while|once|following|amid|despite|given)\b|['’]s\s+(?:[\w-]+\s+){0,4}$/i;
 /** A title that ends in a question mark, inside quotes or brackets or not. */
 const QUESTION_END = /\?[\s"'”’»)\]]*$/;
-const ASKS_WHETHER = /^[\s"'“‘«([]*(?:will|would|could|might|may|shall|should)\s[^?]*\?[\s"'”’»)\]]*$/i;
+const ASKS_WHETHER = /^[\s"'“‘«([]*(?:will|would|could|might|may|shall|should)\s+(?!\d)[^?]*\?[\s"'”’»)\]]*$/i;
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
 const NEGATION_LATER_HAN = 8; // each character a word, the goods after the flow: "停止供应[稀土的消息]不实"
@@ -256,7 +264,7 @@ export class Analyser {
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
-    if (field === 'title') for (const s of signals) if (!s.hedged && ASKS_WHETHER.test(sentenceText(text, norm, s.sentence))) s.hedged = true;
+    if (field === 'title' && ASKS_WHETHER.test(text) && oneSentence(norm)) for (const s of signals) if (!PRESUPPOSED.test(text.slice(0, s.position))) s.hedged = true;
     out.entities.push(...entities);
     out.signals.push(...signals);
     out.exclusions.push(...exclusions);
@@ -806,9 +814,9 @@ function nearBy(cue: Located, s: Located, before: number, after: number): boolea
   return cue.tokenEnd < s.token ? distance <= before : distance <= after;
 }
 
-/** The original text of a field's sentence. */
-function sentenceText(text: string, norm: NormalizedText, sentence: number): string {
-  const next = sentence + 1 < norm.sentences ? norm.sentenceStarts[sentence + 1] : norm.length;
-  const end = next < norm.length ? norm.origin[next] : text.length;
-  return text.slice(norm.origin[norm.sentenceStarts[sentence]], end);
+/** Whether the text is one sentence ("Will the U.S. ban chip sales?" is; "May 1: China bans exports. Will it hold?" is not). */
+function oneSentence(norm: NormalizedText): boolean {
+  let sentences = 0;
+  for (let i = 0; i < norm.sentences; i++) if (norm.sentenceStarts[i] < norm.length) sentences++;
+  return sentences === 1;
 }
