@@ -2,7 +2,11 @@ import type { Job } from 'bullmq';
 import { digestStage } from '../src/pipeline/digest.js';
 import { type DeliveryJobContext, digestLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
 import type { DigestJob } from '../src/queue/names.js';
+import { enqueueClosingDigest } from '../src/queue/digest-schedule.js';
 import type { WorkerContext } from '../src/worker/context.js';
+
+/** How long after a closing digest the next one looks for alerts held for the digest since. */
+const CLOSING_FOLLOW_UP_MS = 60_000;
 
 /**
  * digest -> send one channel's digest for one window. Failures map to BullMQ as for notify jobs
@@ -33,6 +37,14 @@ export function digestProcessor(ctx: WorkerContext) {
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');
+        // Alerts may still be held for it a little later (a score job deciding with the old config, a replica not yet
+        // reloaded): one more closing digest a minute on takes them, and ends the chain if there are none.
+        if (job.data.closing) {
+          const at = ctx.runtime.now().getTime() + CLOSING_FOLLOW_UP_MS;
+          await enqueueClosingDigest(ctx.queues.digest, channelId, at, { delayMs: CLOSING_FOLLOW_UP_MS, after: windowEnd }).catch((err: unknown) =>
+            log.warn({ err }, 'could not enqueue the follow-up of a closing digest; the next start or reload checks again'),
+          );
+        }
       } else if (outcome.status === 'skipped' && outcome.reason === 'superseded') {
         log.info({ outcome }, 'digest superseded: a later window sent the alerts it held');
       } else if (outcome.status === 'skipped' && outcome.reason === 'alerts-expired') {

@@ -35,9 +35,10 @@ export type DigestOutcome =
    * superseded: nothing of its own to send, a later window's digest took what it held (no send of it had reached
    * anyone; its ledger entry ends skipped, naming that window); alerts-expired: every alert it carried is gone, so its
    * remaining recipients cannot be sent it; ended: its ledger entry had already ended skipped, or a run had found
-   * nothing to send in it before any send of it was planned.
+   * nothing to send in it before any send of it was planned; digest-restored: a closing digest for a channel whose
+   * digest is back in the config.
    */
-  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' | 'ended' }
+  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' | 'ended' | 'digest-restored' }
   | { status: 'wait'; untilMs: number }
   | { status: 'paced'; waitMs: number; first: boolean };
 
@@ -94,6 +95,8 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   const key = digestKey(channelId, windowEnd);
   const { existing, entryAsRead } = await deps.deliveries.read(key);
   const configured = deps.state.notifiers.get(channelId);
+  // The digest is back in the config before this closing one began: its schedule sends what is held.
+  if (job.closing && configured?.channel.digest && !existing) return { status: 'skipped', reason: 'digest-restored' };
   // A closing digest is sent as the channel's digest would have been, with its settings' defaults.
   const entry = configured && !configured.channel.digest && job.closing ? { ...configured, channel: { ...configured.channel, digest: CLOSING_DIGEST } } : configured;
   if (!entry?.channel.digest) {
@@ -117,7 +120,7 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   if (existing?.status === 'delivered') {
     // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
     // repeats it. Only what was sent: an alert held since waits for the next digest.
-    if (!carried) await deps.digests.carry(channelId, windowEnd, entriesOf(planned ?? (await heldNow(deps, channelId, windowEnd))));
+    if (!carried) await deps.digests.carry(channelId, windowEnd, entriesOf(planned ?? (await heldNow(deps, channelId, windowEnd, job.closing))));
     await forgetShown(deps, channelId, windowEnd);
     return { status: 'already-delivered' };
   }
@@ -128,7 +131,7 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   }
   let contents = carried;
   if (!contents) {
-    const now = await heldNow(deps, channelId, windowEnd);
+    const now = await heldNow(deps, channelId, windowEnd, job.closing);
     // Superseded only if nobody has it: a recipient still deferring it is owed the message the others got.
     if (!reached && now.held.length === 0 && now.last !== undefined && now.last > windowEnd) {
       return skippedFor(deps, window, { reason: 'superseded', by: now.last });
@@ -305,8 +308,9 @@ function reachedAnyone(receipt: DeliveryReceipt): boolean {
  * What the window's digest would carry now: the alerts held up to its end, from the end of the last window sent
  * (`last`; a later window than this one when it superseded it).
  */
-async function heldNow(deps: DigestDeps, channelId: string, windowEnd: number): Promise<CarriedDigest & { last?: number }> {
-  const held = await deps.digests.pending(channelId, windowEnd);
+async function heldNow(deps: DigestDeps, channelId: string, windowEnd: number, closing?: boolean): Promise<CarriedDigest & { last?: number }> {
+  // A closing digest takes everything held, however late: no later window of the channel will.
+  const held = await deps.digests.pending(channelId, closing ? Number.MAX_SAFE_INTEGER : windowEnd);
   const last = await deps.digests.lastWindowEnd(channelId);
   const windowStart = last !== undefined && last < windowEnd ? last : Math.min(windowEnd - FIRST_WINDOW_MS, ...held.map((h) => h.heldAt));
   return { windowStart, held, last };

@@ -23,23 +23,30 @@ export async function enqueueDigest(queue: Queue<DigestJob>, channelId: string, 
 /**
  * Enqueues a closing digest (see DigestJob.closing) for each configured channel without a digest that still holds
  * alerts for one: its digest was taken out of the config (by a reload, or while the worker was down) with alerts held
- * for it, which no scheduled digest will send now. Run at start and on every reload. The window ends now, to take
- * every alert held; of replicas starting or reloading together, the first digest sends them and the others find nothing
- * left, and send nothing.
+ * for it, which no scheduled digest will send now. Run at start and on every reload, not awaited: a slow Redis does not
+ * hold up either. One closing digest per channel is queued at a time (replicas reloading together add one), and it
+ * takes everything held when it runs.
  */
 export async function enqueueClosingDigests(channels: ChannelConfig[], queue: Queue<DigestJob>, digests: Pick<DigestStore, 'pending'>, log: Logger, nowMs: number): Promise<void> {
-  const windowEnd = nowMs;
   for (const channel of channels.filter((c) => !c.digest)) {
     try {
       const held = await digests.pending(channel.id, Number.MAX_SAFE_INTEGER);
       if (held.length === 0) continue;
-      const id = digestKey(channel.id, windowEnd);
-      await queue.add('digest', { channelId: channel.id, windowEnd, closing: true }, { jobId: id, deduplication: { id, ttl: DIGEST_DEDUP_TTL_MS } });
+      await enqueueClosingDigest(queue, channel.id, nowMs);
       log.warn({ channelId: channel.id, alerts: held.length }, 'the channel no longer has a digest but alerts are held for one: sending them in a last digest');
     } catch (err) {
-      log.warn({ channelId: channel.id, err }, 'could not enqueue the last digest of a channel whose digest was removed; the next start or reload tries again');
+      log.warn({ channelId: channel.id, err }, 'could not check for alerts held for a digest the channel no longer has; the next start or reload checks again');
     }
   }
+}
+
+/**
+ * A closing digest for one channel, `delayMs` from now. Deduplicated per channel while one waits or runs, so replicas
+ * never send two at once; `after` (the window of the closing digest that asks for this one) keys a follow-up apart.
+ */
+export async function enqueueClosingDigest(queue: Queue<DigestJob>, channelId: string, windowEnd: number, options: { delayMs?: number; after?: number } = {}): Promise<void> {
+  const dedup = options.after === undefined ? `closing-${channelId}` : `closing-${channelId}-after-${options.after}`;
+  await queue.add('digest', { channelId, windowEnd, closing: true }, { jobId: digestKey(channelId, windowEnd), delay: options.delayMs, deduplication: { id: dedup } });
 }
 
 /** A cron task per channel with a digest, in the digest's time zone (so "0 8 * * 1-5" is 08:00 local, DST included). */

@@ -132,7 +132,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   if (roles.has('scheduler')) {
     scheduler = startPollSchedules(config.sources, queues.poll, log);
     digestScheduler = startDigestSchedules(config.channels, queues.digest, log);
-    await enqueueClosingDigests(config.channels, queues.digest, stores.digests, log, runtime.now().getTime());
+    void enqueueClosingDigests(config.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     if (settings.worker.pollOnStart) {
       const tick = startupTick(runtime.now());
       for (const source of config.sources.filter((s) => s.enabled)) {
@@ -151,7 +151,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       scheduler = startPollSchedules(next.sources, queues.poll, log);
       await digestScheduler?.stop();
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
-      await enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
+      void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);

@@ -1,4 +1,6 @@
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { DigestJob } from '../../src/queue/names.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDigestStore } from '../../src/store/digests.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
@@ -70,6 +72,13 @@ describe('a digest taken out of the config while alerts are held for it', () => 
     expect(bodies).toHaveLength(1);
     expect(bodies[0]!.digest?.alerts.map((a) => a.title)).toEqual([expect.stringContaining('Germanium')]);
     expect(await digests.pending('ops', Number.MAX_SAFE_INTEGER)).toEqual([]);
+    // A minute on, one more looks for alerts held for the digest since (a score job deciding with the old config).
+    const queue = new Queue<DigestJob>('digest', { connection: redis, prefix: `{${prefix}}` });
+    try {
+      await waitUntil(async () => (await queue.getJobs(['delayed'])).some((j) => j.data.channelId === 'ops' && j.data.closing), { timeoutMs: 5_000 });
+    } finally {
+      await queue.close();
+    }
 
     // Another reload finds nothing held: no second digest.
     worker.child.kill('SIGHUP');

@@ -1,0 +1,114 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { memoryLogger, silentLogger } from '../../src/log.js';
+import { createNotifiers } from '../../src/notifiers/registry.js';
+import { digestStage } from '../../src/pipeline/digest.js';
+import type { ConfigState } from '../../src/pipeline/runtime.js';
+import { enqueueClosingDigests } from '../../src/queue/digest-schedule.js';
+import type { DigestJob } from '../../src/queue/names.js';
+import { createAlertStore } from '../../src/store/alerts.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDigestStore } from '../../src/store/digests.js';
+import { createDispatchStore } from '../../src/store/dispatch.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
+import { startServer } from '../helpers/http.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { makeAlert } from './fixtures.js';
+
+/** The last digest of a channel whose digest was taken out of the config (see enqueueClosingDigests). */
+const prefix = uniquePrefix('closing-stage');
+const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+let receiver: Awaited<ReturnType<typeof startServer>>;
+const bodies: Array<{ digest?: { alerts: Array<{ id: string }> } }> = [];
+const cleanups: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  receiver = await startServer(async (_req, res, body) => {
+    bodies.push(JSON.parse(body) as (typeof bodies)[number]);
+    res.writeHead(200).end('ok');
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(cleanups.map((c) => c()));
+  await receiver?.close();
+  redis.disconnect();
+  await cleanPrefix(prefix);
+});
+
+/** The config state of one webhook channel `ops`, with a digest or without. */
+function stateWith(digest: boolean): ConfigState {
+  const dir = writeConfigDir({
+    'sources.yaml': 'sources: []\n',
+    'watchlists.yaml': 'watchlists: []\n',
+    'channels.yaml': `channels:\n  - id: ops\n    kind: webhook\n    url: "${receiver.url}/ops"\n${digest ? '    digest: { schedule: "0 8 * * *", timezone: UTC }\n' : ''}`,
+    'settings.yaml': `redis: { prefix: ${prefix} }\nhttp: { allowPrivateAddresses: true }\n`,
+  });
+  const config = loadConfig(dir.dir, { REDIS_URL: testRedisUrl() });
+  dir.cleanup();
+  const notifiers = createNotifiers(config.channels);
+  cleanups.push(() => notifiers.close());
+  return { config, scorer: undefined as never, notifiers, http: undefined as never, sources: new Map(), watchlists: new Map(), channels: new Map(config.channels.map((c) => [c.id, c])) };
+}
+
+/** Stores under a prefix of the test's own, and a way to hold an alert for `ops`'s digest at a given time. */
+function storesFor(name: string) {
+  const own = `${prefix}-${name}`;
+  const stores = { alerts: createAlertStore(redis, own, { days: 90, count: 1000 }), deliveries: createDeliveryStore(redis, own, 86_400), digests: createDigestStore(redis, own, 86_400) };
+  const dispatch = createDispatchStore(redis, own, 86_400);
+  const hold = async (id: string, at: number) => {
+    const alert = makeAlert({ id, level: 'medium' });
+    await stores.alerts.update(id, async () => ({ alert, result: null }));
+    await dispatch.record(id, { channelId: 'ops', version: alert.version, mode: 'digest', why: 'below-immediate-level', decidedAt: at });
+  };
+  return { stores, hold, own };
+}
+
+describe('a closing digest', () => {
+  it('sends every alert held for the channel when it runs, even one held after its window ends', async () => {
+    bodies.length = 0;
+    const { stores, hold } = storesFor('late');
+    const now = Date.now();
+    await hold('early', now - 60_000);
+    // Held by a score job still deciding with the old config, after the closing digest was enqueued.
+    await hold('late', now + 50);
+    const outcome = await digestStage({ channelId: 'ops', windowEnd: now, closing: true }, { state: stateWith(false), ...stores, log: silentLogger(), now: () => new Date(now + 100) });
+    expect(outcome).toMatchObject({ status: 'delivered', alerts: 2 });
+    expect(bodies.map((b) => b.digest?.alerts.map((a) => a.id).sort())).toEqual([['early', 'late']]);
+    expect(await stores.digests.pending('ops', Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  it('sends nothing when the digest is back in the config: its schedule sends what is held', async () => {
+    bodies.length = 0;
+    const { stores, hold } = storesFor('restored');
+    const now = Date.now();
+    await hold('kept', now - 60_000);
+    const outcome = await digestStage({ channelId: 'ops', windowEnd: now, closing: true }, { state: stateWith(true), ...stores, log: silentLogger(), now: () => new Date(now) });
+    expect(outcome).toEqual({ status: 'skipped', reason: 'digest-restored' });
+    expect(bodies).toEqual([]);
+    expect((await stores.digests.pending('ops', Number.MAX_SAFE_INTEGER)).map((h) => h.alertId)).toEqual(['kept']);
+  });
+});
+
+describe('enqueueing closing digests', () => {
+  it('queues one per channel however many replicas reload together, and none for a channel holding nothing', async () => {
+    const { stores, hold, own } = storesFor('replicas');
+    const queue = new Queue<DigestJob>('digest', { connection: redis, prefix: `{${own}}` });
+    cleanups.push(() => queue.close());
+    const channels = stateWith(false).config.channels;
+    const { log, lines } = memoryLogger('info');
+    const now = Date.now();
+    // Nothing held: nothing queued, nothing said.
+    await enqueueClosingDigests(channels, queue, stores.digests, log, now);
+    expect(await queue.getJobCounts()).toMatchObject({ waiting: 0, delayed: 0 });
+
+    await hold('a1', now - 1_000);
+    // Three replicas, a few milliseconds apart.
+    await Promise.all([0, 3, 7].map((ms) => enqueueClosingDigests(channels, queue, stores.digests, log, now + ms)));
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.map((j) => j.data)).toEqual([expect.objectContaining({ channelId: 'ops', closing: true })]);
+    expect(lines().filter((l) => l.includes('sending them in a last digest'))).not.toHaveLength(0);
+  });
+});
