@@ -157,6 +157,8 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     // says it goes.
     if (mode === 'search' && slot !== null && channel.quietHours) {
       slot = await movePastQuietHours(slot, channel.quietHours, (endsAt, from) => deps.dispatch.reserve(channel.id, key, endsAt, maxPerHour, mode, nowMs, [], from));
+      // Past two weeks of them, still in quiet hours: said so, as only then is it sent in them.
+      if (slot !== null && quietHoursAt(slot, channel.quietHours).quiet) return deps.dispatch.record(alert.id, { ...finishDispatch(plan, slot, channel.id, version, nowMs), inQuietHours: true });
     }
   }
   return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));

@@ -38,6 +38,11 @@ export interface Dispatch {
   why: DispatchWhy;
   /** Ms since epoch: when a deferred notification is due (equal to decidedAt for immediate ones). */
   sendAt?: number;
+  /**
+   * sendAt is inside the channel's quiet hours because a throttle backlog ran past MAX_QUIET_MOVES of them: it is sent
+   * there. Without it, a notification due in quiet hours (ones a reload added since) waits for their end.
+   */
+  inQuietHours?: true;
   decidedAt: number;
 }
 

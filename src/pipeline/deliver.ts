@@ -97,8 +97,10 @@ export async function deliverStage(
   const quietHours = isUrgent(alert) ? undefined : entry.channel.quietHours;
   const parkedFor = stillParked(parked, quietHours, now.getTime());
   if (parkedFor !== undefined) return { status: 'parked', untilMs: parkedFor };
-  const dueAt = parked?.untilMs ?? decisions.find((d) => d.channelId === job.channelId && d.version === job.version && d.mode === 'deferred')?.sendAt;
-  const quietEnd = quietHoursHold(quietHours, now.getTime(), dueAt);
+  // Scheduled inside the quiet hours on purpose (a throttle backlog past two weeks of them): sent there, when due.
+  const decision = parked ? undefined : decisions.find((d) => d.channelId === job.channelId && d.version === job.version && d.mode === 'deferred');
+  const dueInQuietHours = parked ? (parked.inQuietHours ? parked.untilMs : undefined) : decision?.inQuietHours ? decision.sendAt : undefined;
+  const quietEnd = quietHoursHold(quietHours, now.getTime(), dueInQuietHours);
   if (quietEnd !== undefined) return { status: 'quiet', endsAt: quietEnd };
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));
   if (paced) return paced;
@@ -225,16 +227,17 @@ export function stillParked(parked: { untilMs?: number } | undefined, quietHours
 
 /**
  * When a routine delivery must not be sent now because its channel is in quiet hours: the instant they end (else
- * undefined). `quietHours`: undefined for a critical alert, which ignores them. `dueAt`: the moment it was scheduled
- * for (parked for, or deferred to by its decision); one scheduled in these very quiet hours, now come, is sent: a
- * throttle backlog past MAX_QUIET_MOVES of them is sent in them rather than held for ever (see movePastQuietHours).
+ * undefined). `quietHours`: undefined for a critical alert, which ignores them. `dueInQuietHours`: the moment it was
+ * scheduled for inside quiet hours on purpose (parked for, or deferred to by its decision, as a throttle backlog past
+ * MAX_QUIET_MOVES of them: see movePastQuietHours); once come, in these very quiet hours, it is sent rather than held
+ * for ever. Any other moment that falls in quiet hours (ones a reload added or extended) waits for their end.
  */
-export function quietHoursHold(quietHours: QuietHours | undefined, nowMs: number, dueAt?: number): number | undefined {
+export function quietHoursHold(quietHours: QuietHours | undefined, nowMs: number, dueInQuietHours?: number): number | undefined {
   if (!quietHours) return undefined;
   const at = quietHoursAt(nowMs, quietHours);
   if (!at.quiet) return undefined;
-  if (dueAt !== undefined && dueAt <= nowMs) {
-    const due = quietHoursAt(dueAt, quietHours);
+  if (dueInQuietHours !== undefined && dueInQuietHours <= nowMs) {
+    const due = quietHoursAt(dueInQuietHours, quietHours);
     if (due.quiet && due.endsAt === at.endsAt) return undefined;
   }
   return at.endsAt;

@@ -170,7 +170,8 @@ async function waitOutQuietHours(ctx: DeliveryJobContext, endsAt: number, counte
   const nowMs = ctx.now().getTime();
   if (!counted) observePaceWait(ctx, until - nowMs);
   // Kept an hour past its time, as a slot is: a job woken late still finds it.
-  await ctx.deliveries.parkSlot(ctx.key, until - nowMs + 3_600_000, until);
+  const inQuietHours = ctx.quietHours !== undefined && quietHoursAt(until, ctx.quietHours).quiet;
+  await ctx.deliveries.parkSlot(ctx.key, until - nowMs + 3_600_000, until, inQuietHours);
   ctx.log.info({ until: new Date(until).toISOString() }, `${ctx.what} due in the channel's quiet hours: waiting for their end`);
   return delayBy(ctx, until - nowMs);
 }

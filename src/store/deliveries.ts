@@ -117,7 +117,7 @@ export interface DeliveryStore {
    * (pipeline clock) it waits for, which beforeSend reports (BeforeSend.parkedUntil), so that a job woken before then
    * can wait again without asking for a slot.
    */
-  parkSlot(key: string, forMs: number, untilMs: number): Promise<void>;
+  parkSlot(key: string, forMs: number, untilMs: number, inQuietHours?: boolean): Promise<void>;
   /**
    * A routine notification due in its channel's quiet hours, on a channel that defers them to its digest: holds the
    * alert for the channel's next digest and ends the delivery skipped (`why` its response) in one step, and forgets its
@@ -207,7 +207,7 @@ export interface BeforeSend {
    * Present when the delivery is parked (see DeliveryStore.parkSlot): `untilMs`, the moment it waits for on the
    * pipeline's clock; absent from an older worker's marker, which has none.
    */
-  parked?: { untilMs?: number };
+  parked?: { untilMs?: number; inQuietHours?: true };
 }
 
 // KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding, 7 the
@@ -349,8 +349,9 @@ function blockMergeMs(rate: RateLimit | undefined): number {
 }
 
 /**
- * A parked delivery's slot key (see DeliveryStore.parkSlot): the marker, then ':' and the moment it waits for. An
- * older worker's marker is the bare word: it still marks the delivery parked for the pace, with no moment to report.
+ * A parked delivery's slot key (see DeliveryStore.parkSlot): the marker, then ':' and the moment it waits for, and
+ * ':quiet' after it where that moment is inside the quiet hours. An older worker's marker is the bare word: it still
+ * marks the delivery parked for the pace, with no moment to report.
  */
 const PARKED = 'parked';
 
@@ -358,9 +359,14 @@ const PARKED = 'parked';
 function parkedAs(slot: string): BeforeSend['parked'] {
   if (slot === PARKED) return {};
   if (!slot.startsWith(`${PARKED}:`)) return undefined;
-  const until = Number(slot.slice(PARKED.length + 1));
-  return Number.isFinite(until) ? { untilMs: until } : {};
+  const [at, quiet] = slot.slice(PARKED.length + 1).split(':');
+  const until = Number(at);
+  if (!Number.isFinite(until)) return {};
+  return quiet === IN_QUIET_HOURS ? { untilMs: until, inQuietHours: true } : { untilMs: until };
 }
+
+/** Ends a parked marker whose moment is inside the quiet hours (a backlog past two weeks of them: see Dispatch). */
+const IN_QUIET_HOURS = 'quiet';
 
 /** The most waiting routine deliveries an urgent one moves back a slot (the work and the wakes it costs are bounded). */
 export const MAX_ROTATED = 50;
@@ -665,8 +671,8 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       return (await paceTurn(channelId, key, rate, urgent)).waitMs;
     },
     paceTurn,
-    async parkSlot(key, forMs, untilMs) {
-      await redis.set(slotKey(key), `${PARKED}:${Math.round(untilMs)}`, 'PX', Math.max(1, Math.ceil(forMs)));
+    async parkSlot(key, forMs, untilMs, inQuietHours) {
+      await redis.set(slotKey(key), `${PARKED}:${Math.round(untilMs)}${inQuietHours ? `:${IN_QUIET_HOURS}` : ''}`, 'PX', Math.max(1, Math.ceil(forMs)));
     },
     async holdForDigest(key, base, why, at) {
       let raw = await redis.get(entryKey(key));

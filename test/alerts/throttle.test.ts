@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatchAlert, dispatchDue } from '../../src/alerts/dispatch.js';
+import { quietHoursAt } from '../../src/alerts/quiet-hours.js';
 import { channelSchema, watchlistSchema } from '../../src/config/schema.js';
 import { createDigestStore } from '../../src/store/digests.js';
 import { createDispatchStore, type DispatchStore } from '../../src/store/dispatch.js';
@@ -164,6 +165,20 @@ describe('dispatching alert versions to channels', () => {
       sends.push(new Date(d.sendAt!).toISOString());
     }
     expect(sends).toEqual(['2025-07-01T07:00:00.000Z', '2025-07-02T07:00:00.000Z', '2025-07-03T07:00:00.000Z', '2025-07-04T07:00:00.000Z', '2025-07-05T07:00:00.000Z']);
+  });
+
+  it('says so when a backlog past two weeks of quiet hours leaves an overflow inside them (it is sent there), and only then', async () => {
+    const p = `${prefix}-overflow-in-quiet`;
+    // Quiet 08:00-07:00 UTC: one free hour a day; budget one an hour; the next fifteen free hours taken already.
+    const ops = channelSchema.parse({ id: 'ops', kind: 'webhook', url: 'https://example.org/h', throttle: { maxPerHour: 1 }, quietHours: { start: '08:00', end: '07:00', timezone: 'UTC' } });
+    const store = createDispatchStore(redis, p, 30 * 86_400);
+    const now = new Date(Date.parse('2025-07-01T07:00:00Z'));
+    const dispatchOne = async (id: string) => (await dispatchAlert(makeAlert({ id, level: 'high' }), 'first', 1, { watchlist, channels: new Map([['ops', ops]]), dispatch: store, now })).notifications[0]!.dispatch;
+    expect(await dispatchOne('first-free')).not.toHaveProperty('inQuietHours');
+    for (let day = 1; day < 16; day++) await store.reserve('ops', `taken-${day}`, now.getTime() + day * 86_400_000, 1, 'search', now.getTime());
+    const backlog = await dispatchOne('backlog');
+    expect(backlog.inQuietHours).toBe(true);
+    expect(quietHoursAt(backlog.sendAt!, ops.quietHours!).quiet).toBe(true);
   });
 
   it('gives a newer version the count an older one moved past the quiet hours (its job parked), not the hour after it', async () => {

@@ -427,8 +427,23 @@ describe('a routine notification whose channel is in quiet hours when its job ru
 
   it('is sent in them when they are where its throttle count was put (a backlog past two weeks of them)', async () => {
     await storeAlert('backlog', 'medium');
-    await run.worker.context.stores.deliveries.parkSlot(deliveryKey('backlog', 1, 'plain'), HOUR, QUIET_START + 5_000);
+    await run.worker.context.stores.deliveries.parkSlot(deliveryKey('backlog', 1, 'plain'), HOUR, QUIET_START + 5_000, true);
     expect(await stageAt('backlog', 'plain', QUIET_START + 6_000)).toMatchObject({ status: 'delivered' });
+  });
+
+  it('is not sent in quiet hours a reload added over the moment it was parked for, or deferred to', async () => {
+    const { stores } = run.worker.context;
+    await storeAlert('parked-before', 'medium');
+    // Parked for a moment the quiet hours then did not cover (no backlog): due now, in quiet hours added since.
+    await stores.deliveries.parkSlot(deliveryKey('parked-before', 1, 'plain'), HOUR, QUIET_START + 5_000);
+    expect(await stageAt('parked-before', 'plain', QUIET_START + 6_000)).toEqual({ status: 'quiet', endsAt: QUIET_END });
+    await storeAlert('deferred-before', 'medium');
+    await stores.dispatch.record('deferred-before', { channelId: 'plain', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: QUIET_START + 5_000, decidedAt: QUIET_START - HOUR });
+    expect(await stageAt('deferred-before', 'plain', QUIET_START + 6_000)).toEqual({ status: 'quiet', endsAt: QUIET_END });
+    // Deferred there on purpose (a backlog past two weeks of them): sent.
+    await storeAlert('deferred-backlog', 'medium');
+    await stores.dispatch.record('deferred-backlog', { channelId: 'plain', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: QUIET_START + 5_000, inQuietHours: true, decidedAt: QUIET_START - 15 * 24 * HOUR });
+    expect(await stageAt('deferred-backlog', 'plain', QUIET_START + 6_000)).toMatchObject({ status: 'delivered' });
   });
 
   it('does not hold a critical alert: it is sent in them', async () => {
