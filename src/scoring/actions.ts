@@ -156,6 +156,9 @@ export function chooseAction(
   return lifting && governs(lifting, nearest, s, cls, gaps) ? lifting : nearest;
 }
 
+/** A verb's -ing form ("revoking"), the object of a verb that resumes it. */
+const GERUND = /ing$/i;
+
 /**
  * Whether a lifting or halting verb before the signal wins over the nearer action with another effect: over an
  * escalating participle that modifies the signal ("suspend [newly imposed rare earth] controls", "lift controls
@@ -171,7 +174,7 @@ function governs(lifting: Choice, nearest: Choice, s: Located, cls: SignalClass,
   const participle = PARTICIPLE.test(nearest.action.text) && gap(nearest.action, s) - gaps.entityWords(nearest.action, s) <= 1;
   const verbObject = gap(lifting.action, nearest.action) === 0;
   // A verb that resumes what it takes as its object does it again: "resumes [revoking] export licences" revokes them.
-  if (verbObject && lifting.entry.effects.flow === 'resume') return false;
+  if (verbObject && lifting.entry.effects.flow === 'resume' && GERUND.test(nearest.action.text)) return false;
   return participle || verbObject || PLANNED.test(link);
 }
 

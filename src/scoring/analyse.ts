@@ -60,21 +60,23 @@ export interface ItemAnalysis {
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
+/** A verb's -ing form ("revoking"), the object of a verb that resumes it. */
+const GERUND = /ing$/i;
+/**
+ * Words before a measure that make it given, not asked about: a clause of its own ("Should the US worry as China halts
+ * exports?", "... now that China has banned exports?", "... after US imposes controls?") or a possessive naming it
+ * ("Will China's rare earth export halt last?"); not "such as" or "as expected".
+ */
+const PRESUPPOSED =
+  /(?<!\bsuch\s)\bas\b(?!\s+(?:expected|usual|planned|feared|anticipated|well)\b)|\b(?:after|now that|since|when|because|while|once|following|amid|despite|given)\b|['’]s\s+(?:[\w-]+\s+){0,4}$/i;
+/** A title that ends in a question mark, inside quotes or brackets or not. */
+const QUESTION_END = /\?[\s"'”’»)\]]*$/;
 /**
  * A title that is one question, asking whether a measure will come ("Will US block more chip sales to China?"), only
  * wonders about it, as "could" does. Other questions ask about one that came ("Why did China ban gallium exports?") and
  * hedge nothing; so does a measure the question takes as given (PRESUPPOSED), and a title that also states something
  * ("Will the Dutch block ASML sales? Government bans exports").
  */
-const GERUND = /ing$/i;
-/**
- * Words before a measure that make it given, not asked about: a clause of its own ("Should the US worry as China halts
- * exports?", "... now that China has banned exports?", "... after US imposes controls?") or a possessive naming it
- * ("Will China's rare earth export halt last?").
- */
-const PRESUPPOSED = /\b(?:as|after|now that|since|when|because|while|once|following|amid|despite|given)\b|['’]s\s+(?:[\w-]+\s+){0,4}$/i;
-/** A title that ends in a question mark, inside quotes or brackets or not. */
-const QUESTION_END = /\?[\s"'”’»)\]]*$/;
 const ASKS_WHETHER = /^[\s"'“‘«([]*(?:will|would|could|might|may|shall|should)\s+(?!\d)[^?]*\?[\s"'”’»)\]]*$/i;
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
@@ -751,21 +753,25 @@ function namesNationality(words: string, entityWords: number, caseless: boolean)
 }
 
 /**
- * Whether the state heads the signal's verb (`state: head`): only its ministry or auxiliaries between them and no
- * company ("US orders Nvidia to stop", not "Chinese EV maker BYD tells suppliers to stop" or "Korean union orders").
- */
-/**
  * The words between a state and the verb it heads: its ministry, auxiliaries, and a verb that resumes or keeps doing
  * what follows it ("US resumes blocking chip sales to China"), before a gerund only.
  */
 function headGap(between: string, signalText: string): boolean {
   if (HEAD_GAP.test(between)) return true;
   const aspect = ASPECT_THEN.exec(between);
-  return aspect !== null && GERUND_START.test(signalText) && HEAD_GAP.test(between.slice(0, aspect.index) + ' ');
+  if (aspect === null || !GERUND_START.test(signalText)) return false;
+  const before = between.slice(0, aspect.index);
+  // "US no longer keeps blocking ...": the measure stops; the negation's own rules read that, not this one.
+  return !NEGATED_ASPECT.test(before) && HEAD_GAP.test(before + ' ');
 }
 const ASPECT_THEN = /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|keeps?|kept)\s*$/i;
 const GERUND_START = /^\S*ing\b/i;
+const NEGATED_ASPECT = /\b(?:no longer|not|never|won['’]t|didn['’]t|doesn['’]t)\b/i;
 
+/**
+ * Whether the state heads the signal's verb (`state: head`): only its ministry or auxiliaries between them and no
+ * company ("US orders Nvidia to stop", not "Chinese EV maker BYD tells suppliers to stop" or "Korean union orders").
+ */
 function headsSignal(state: Located, s: Located, companies: readonly Located[] | undefined, words: Words): boolean {
   // A state that heads a verb stands within a few words of it: a longer gap is not tried (nor timed) against HEAD_GAP.
   if (s.start - state.end > MAX_HEAD_GAP) return false;
