@@ -39,9 +39,10 @@ export function digestProcessor(ctx: WorkerContext) {
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');
         // Alerts may still be held for it a little later (a score job deciding with the old config, a replica not yet
         // reloaded): one more closing digest a minute on takes them, and ends the chain if there are none.
-        if (job.data.closing) {
+        // Not once the digest is back: its schedule sends what is held.
+        if (job.data.closing && !ctx.runtime.state.notifiers.get(channelId)?.channel.digest) {
           const at = ctx.runtime.now().getTime() + CLOSING_FOLLOW_UP_MS;
-          await enqueueClosingDigest(ctx.queues.digest, channelId, at, { delayMs: CLOSING_FOLLOW_UP_MS, after: windowEnd }).catch((err: unknown) =>
+          await enqueueClosingDigest(ctx.queues.digest, channelId, at, CLOSING_FOLLOW_UP_MS).catch((err: unknown) =>
             log.warn({ err }, 'could not enqueue the follow-up of a closing digest; the next start or reload checks again'),
           );
         }

@@ -35,10 +35,9 @@ export type DigestOutcome =
    * superseded: nothing of its own to send, a later window's digest took what it held (no send of it had reached
    * anyone; its ledger entry ends skipped, naming that window); alerts-expired: every alert it carried is gone, so its
    * remaining recipients cannot be sent it; ended: its ledger entry had already ended skipped, or a run had found
-   * nothing to send in it before any send of it was planned; digest-restored: a closing digest for a channel whose
-   * digest is back in the config.
+   * nothing to send in it before any send of it was planned.
    */
-  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' | 'ended' | 'digest-restored' }
+  | { status: 'skipped'; reason: 'unknown-channel' | 'no-digest' | 'superseded' | 'alerts-expired' | 'ended' }
   | { status: 'wait'; untilMs: number }
   | { status: 'paced'; waitMs: number; first: boolean };
 
@@ -95,9 +94,8 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   const key = digestKey(channelId, windowEnd);
   const { existing, entryAsRead } = await deps.deliveries.read(key);
   const configured = deps.state.notifiers.get(channelId);
-  // The digest is back in the config before this closing one began: its schedule sends what is held.
-  if (job.closing && configured?.channel.digest && !existing) return { status: 'skipped', reason: 'digest-restored' };
-  // A closing digest is sent as the channel's digest would have been, with its settings' defaults.
+  // A closing digest is sent as the channel's digest would have been: with its settings where this worker's config has
+  // the digest (back in it, or not yet reloaded), else with their defaults.
   const entry = configured && !configured.channel.digest && job.closing ? { ...configured, channel: { ...configured.channel, digest: CLOSING_DIGEST } } : configured;
   if (!entry?.channel.digest) {
     const reason = entry ? 'no-digest' : 'unknown-channel';
@@ -120,7 +118,7 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   if (existing?.status === 'delivered') {
     // Delivered, but what it carried was not recorded (that write failed): carry what was sent now, or the next digest
     // repeats it. Only what was sent: an alert held since waits for the next digest.
-    if (!carried) await deps.digests.carry(channelId, windowEnd, entriesOf(planned ?? (await heldNow(deps, channelId, windowEnd, job.closing))));
+    if (!carried) await deps.digests.carry(channelId, windowEnd, entriesOf(planned ?? (await heldNow(deps, channelId, windowEnd))));
     await forgetShown(deps, channelId, windowEnd);
     return { status: 'already-delivered' };
   }

@@ -41,12 +41,12 @@ export async function enqueueClosingDigests(channels: ChannelConfig[], queue: Qu
 }
 
 /**
- * A closing digest for one channel, `delayMs` from now. Deduplicated per channel while one waits or runs, so replicas
- * never send two at once; `after` (the window of the closing digest that asks for this one) keys a follow-up apart.
+ * A closing digest for one channel, `delayMs` from now. One per channel at a time: while one waits, another is not
+ * added; while one runs, the latest asked for is kept and added once it ends (BullMQ's keepLastIfActive), so two never
+ * run at once and send the same alerts twice.
  */
-export async function enqueueClosingDigest(queue: Queue<DigestJob>, channelId: string, windowEnd: number, options: { delayMs?: number; after?: number } = {}): Promise<void> {
-  const dedup = options.after === undefined ? `closing-${channelId}` : `closing-${channelId}-after-${options.after}`;
-  await queue.add('digest', { channelId, windowEnd, closing: true }, { jobId: digestKey(channelId, windowEnd), delay: options.delayMs, deduplication: { id: dedup } });
+export async function enqueueClosingDigest(queue: Queue<DigestJob>, channelId: string, windowEnd: number, delayMs?: number): Promise<void> {
+  await queue.add('digest', { channelId, windowEnd, closing: true }, { jobId: digestKey(channelId, windowEnd), delay: delayMs, deduplication: { id: `closing-${channelId}`, keepLastIfActive: true } });
 }
 
 /** A cron task per channel with a digest, in the digest's time zone (so "0 8 * * 1-5" is 08:00 local, DST included). */

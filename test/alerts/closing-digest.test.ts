@@ -1,12 +1,12 @@
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger, silentLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notifiers/registry.js';
 import { digestStage } from '../../src/pipeline/digest.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
-import { enqueueClosingDigests } from '../../src/queue/digest-schedule.js';
+import { enqueueClosingDigest, enqueueClosingDigests } from '../../src/queue/digest-schedule.js';
 import type { DigestJob } from '../../src/queue/names.js';
 import { createAlertStore } from '../../src/store/alerts.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
@@ -80,15 +80,16 @@ describe('a closing digest', () => {
     expect(await stores.digests.pending('ops', Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
-  it('sends nothing when the digest is back in the config: its schedule sends what is held', async () => {
+  it("is sent with the channel's own digest settings where this worker's config still has (or again has) the digest", async () => {
     bodies.length = 0;
     const { stores, hold } = storesFor('restored');
     const now = Date.now();
     await hold('kept', now - 60_000);
+    // A worker not yet reloaded (or the digest put back): nothing is left held for a digest that may never come.
     const outcome = await digestStage({ channelId: 'ops', windowEnd: now, closing: true }, { state: stateWith(true), ...stores, log: silentLogger(), now: () => new Date(now) });
-    expect(outcome).toEqual({ status: 'skipped', reason: 'digest-restored' });
-    expect(bodies).toEqual([]);
-    expect((await stores.digests.pending('ops', Number.MAX_SAFE_INTEGER)).map((h) => h.alertId)).toEqual(['kept']);
+    expect(outcome).toMatchObject({ status: 'delivered', alerts: 1 });
+    expect(bodies.map((b) => b.digest?.alerts.map((a) => a.id))).toEqual([['kept']]);
+    expect(await stores.digests.pending('ops', Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 });
 
@@ -110,5 +111,35 @@ describe('enqueueing closing digests', () => {
     const jobs = await queue.getJobs(['waiting']);
     expect(jobs.map((j) => j.data)).toEqual([expect.objectContaining({ channelId: 'ops', closing: true })]);
     expect(lines().filter((l) => l.includes('sending them in a last digest'))).not.toHaveLength(0);
+  });
+
+  it('never lets two of one channel run at once: one asked for while one runs is added once it ends', async () => {
+    const { own } = storesFor('one-at-a-time');
+    const queue = new Queue<DigestJob>('digest', { connection: redis, prefix: `{${own}}` });
+    const connection = redis.duplicate();
+    let release!: () => void;
+    const running: number[] = [];
+    const worker = new Worker<DigestJob>(
+      'digest',
+      async (job) => {
+        running.push(job.data.windowEnd);
+        if (running.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      { connection, prefix: `{${own}}` },
+    );
+    cleanups.push(async () => {
+      await worker.close();
+      await queue.close();
+      connection.disconnect();
+    });
+    const now = Date.now();
+    await enqueueClosingDigest(queue, 'ops', now);
+    await vi.waitFor(() => expect(running).toEqual([now]), { timeout: 5_000, interval: 20 });
+    // A reload, and another replica's, while it runs.
+    await enqueueClosingDigest(queue, 'ops', now + 5);
+    await enqueueClosingDigest(queue, 'ops', now + 9);
+    expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 });
+    release();
+    await vi.waitFor(() => expect(running).toEqual([now, now + 9]), { timeout: 5_000, interval: 20 });
   });
 });
