@@ -113,6 +113,21 @@ function everySecond(holdEnqueues: boolean, enqueueTimeoutMs?: number) {
   };
 }
 
+/**
+ * Runs an every-second schedule whose enqueues do not finish through three slots: 1 s enqueued on time, 2 s (due behind
+ * it) enqueued late, 3 s waiting behind both. Each step moves the clock to just before the next second, so node-cron's
+ * next timer is 50 ms away, and the slot it finds is on time.
+ */
+async function untilThreeSlotsBehind(schedule: ReturnType<typeof everySecond>): Promise<void> {
+  setClock(1.95);
+  await until(() => [...schedule.enqueued], (e) => e.length === 1, 'the on-time enqueue of 1 s');
+  setClock(2.95);
+  await until(() => [...schedule.enqueued], (e) => e.length === 2, 'the late enqueue of 2 s');
+  expect(schedule.overlaps()).toBe(1);
+  setClock(3.95);
+  await until(() => schedule.overlaps(), (n) => n === 2, 'node-cron reporting 3 s');
+}
+
 describe('schedule slots that node-cron does not run', () => {
   it('enqueues the latest of a run of skipped digest windows and poll slots late, when no later slot ran on time', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: at(4.95) });
@@ -155,17 +170,8 @@ describe('schedule slots that node-cron does not run', () => {
   it("enqueues a slot due while the previous slot's enqueue is still under way once a slot is free, only the latest of several", async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
     const schedule = everySecond(true);
-    // Each step moves the clock to just before the next second, so node-cron's next timer is 50 ms away, and the slot
-    // it finds is on time. The enqueue of 1 s does not finish (Redis slow or briefly down).
-    setClock(1.95);
-    await until(() => [...schedule.enqueued], (e) => e.length === 1, 'the on-time enqueue of 1 s');
-
-    setClock(2.95);
-    await until(() => [...schedule.enqueued], (e) => e.length === 2, 'the late enqueue of 2 s');
-    expect(schedule.overlaps()).toBe(1);
+    await untilThreeSlotsBehind(schedule);
     // 3 s and 4 s come while both enqueues are still under way: they wait, and only 4 s will be enqueued.
-    setClock(3.95);
-    await until(() => schedule.overlaps(), (n) => n === 2, 'node-cron reporting 3 s');
     setClock(4.95);
     await until(() => schedule.overlaps(), (n) => n === 3, 'node-cron reporting 4 s');
     await sleep(50);
@@ -189,12 +195,7 @@ describe('schedule slots that node-cron does not run', () => {
   it('still enqueues, when stopped, the slot it was told of but had not enqueued yet (the schedule replacing it starts after it)', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: at(0.95) });
     const schedule = everySecond(true);
-    setClock(1.95);
-    await until(() => [...schedule.enqueued], (e) => e.length === 1, 'the on-time enqueue of 1 s');
-    setClock(2.95);
-    await until(() => [...schedule.enqueued], (e) => e.length === 2, 'the late enqueue of 2 s');
-    setClock(3.95);
-    await until(() => schedule.overlaps(), (n) => n === 2, 'node-cron reporting 3 s');
+    await untilThreeSlotsBehind(schedule);
 
     await schedule.stop();
     schedule.finishEnqueues();
