@@ -15,7 +15,6 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedByReload, wakeDelayedNotifications } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -153,10 +152,6 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       await digestScheduler?.stop();
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
       void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
-    }
-    const freed = channelsFreedByReload(previous.notifiers, runtime.state.notifiers, next.channels);
-    if (freed.size && roles.has('notify')) {
-      void wakeDelayedNotifications(queues.notify, freed, log).catch((err: unknown) => log.warn({ err, channels: [...freed] }, 'could not wake the notifications waiting for quiet hours or a pace the reload took out'));
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);
