@@ -3,6 +3,7 @@ import { DeliveryError } from '../errors.js';
 import type { RateLimit } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { NotifyJob } from '../queue/names.js';
+import { MAX_QUIET_MOVES } from '../alerts/dispatch.js';
 import type { Dispatch } from '../alerts/routing.js';
 import type { Alert } from '../alerts/types.js';
 import type { AttemptOutcome, Delivery, DeliveryStore, LedgerRead, RecordOptions } from '../store/deliveries.js';
@@ -99,7 +100,7 @@ export async function deliverStage(
   if (parkedFor !== undefined) return { status: 'parked', untilMs: parkedFor };
   // Scheduled inside the quiet hours on purpose (a throttle backlog past two weeks of them): sent there, when due.
   const decision = parked ? undefined : decisions.find((d) => d.channelId === job.channelId && d.version === job.version && d.mode === 'deferred');
-  const dueInQuietHours = parked ? (parked.inQuietHours ? parked.untilMs : undefined) : decision?.inQuietHours ? decision.sendAt : undefined;
+  const dueInQuietHours = parked ? (parked.inQuietHours ? parked.untilMs : undefined) : decision && inQuietHoursOnPurpose(decision) ? decision.sendAt : undefined;
   const quietEnd = quietHoursHold(quietHours, now.getTime(), dueInQuietHours);
   if (quietEnd !== undefined) return { status: 'quiet', endsAt: quietEnd };
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));
@@ -241,6 +242,14 @@ export function quietHoursHold(quietHours: QuietHours | undefined, nowMs: number
     if (due.quiet && due.endsAt === at.endsAt) return undefined;
   }
   return at.endsAt;
+}
+
+/**
+ * Whether a deferred decision put its send inside quiet hours on purpose (a throttle backlog past MAX_QUIET_MOVES of
+ * them). Decisions from before the flag existed say so by their reach: only such a backlog defers that far.
+ */
+function inQuietHoursOnPurpose(decision: Dispatch): boolean {
+  return decision.inQuietHours === true || (decision.sendAt !== undefined && decision.sendAt - decision.decidedAt >= (MAX_QUIET_MOVES - 1) * 86_400_000);
 }
 
 /**

@@ -129,10 +129,11 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
 
   let scheduler: Scheduler | undefined;  // replaced on reload
   let digestScheduler: Scheduler | undefined;
+  // Whatever its roles: a worker that held alerts for a digest its config has lost since sends them (see there).
+  void enqueueClosingDigests(config.channels, queues.digest, stores.digests, log, runtime.now().getTime());
   if (roles.has('scheduler')) {
     scheduler = startPollSchedules(config.sources, queues.poll, log);
     digestScheduler = startDigestSchedules(config.channels, queues.digest, log);
-    void enqueueClosingDigests(config.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     if (settings.worker.pollOnStart) {
       const tick = startupTick(runtime.now());
       for (const source of config.sources.filter((s) => s.enabled)) {
@@ -151,8 +152,8 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       scheduler = startPollSchedules(next.sources, queues.poll, log);
       await digestScheduler?.stop();
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
-      void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     }
+    void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);
     if (ignored.length) log.warn({ settings: ignored }, 'these settings take effect only on restart; the worker keeps their start-up values');

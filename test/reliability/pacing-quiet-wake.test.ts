@@ -440,7 +440,11 @@ describe('a routine notification whose channel is in quiet hours when its job ru
     await storeAlert('deferred-before', 'medium');
     await stores.dispatch.record('deferred-before', { channelId: 'plain', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: QUIET_START + 5_000, decidedAt: QUIET_START - HOUR });
     expect(await stageAt('deferred-before', 'plain', QUIET_START + 6_000)).toEqual({ status: 'quiet', endsAt: QUIET_END });
-    // Deferred there on purpose (a backlog past two weeks of them): sent.
+    // Deferred there on purpose (a backlog past two weeks of them): sent; so is one decided before the flag existed,
+    // which only such a backlog defers that far.
+    await storeAlert('deferred-legacy', 'medium');
+    await stores.dispatch.record('deferred-legacy', { channelId: 'plain', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: QUIET_START + 5_000, decidedAt: QUIET_START - 15 * 24 * HOUR });
+    expect(await stageAt('deferred-legacy', 'plain', QUIET_START + 6_000)).toMatchObject({ status: 'delivered' });
     await storeAlert('deferred-backlog', 'medium');
     await stores.dispatch.record('deferred-backlog', { channelId: 'plain', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: QUIET_START + 5_000, inQuietHours: true, decidedAt: QUIET_START - 15 * 24 * HOUR });
     expect(await stageAt('deferred-backlog', 'plain', QUIET_START + 6_000)).toMatchObject({ status: 'delivered' });
