@@ -139,6 +139,7 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
   if (known) return known;
   const plan = planChannel(alert, channel, nowMs);
   let slot: number | null = plan.kind === 'send' ? plan.at : null;
+  let inQuietHours = false;
   if (plan.kind === 'send' && plan.throttle !== 'none' && channel.throttle) {
     // Reserving a throttle slot is the one side effect of deciding: read again first, so that a decision another
     // worker recorded since the list was read wins before this one reserves a slot it would never use.
@@ -158,10 +159,10 @@ async function decision(alert: Alert, version: number, channel: ChannelConfig, r
     if (mode === 'search' && slot !== null && channel.quietHours) {
       slot = await movePastQuietHours(slot, channel.quietHours, (endsAt, from) => deps.dispatch.reserve(channel.id, key, endsAt, maxPerHour, mode, nowMs, [], from));
       // Past two weeks of them, still in quiet hours: said so, as only then is it sent in them.
-      if (slot !== null && quietHoursAt(slot, channel.quietHours).quiet) return deps.dispatch.record(alert.id, { ...finishDispatch(plan, slot, channel.id, version, nowMs), inQuietHours: true });
+      inQuietHours = slot !== null && quietHoursAt(slot, channel.quietHours).quiet;
     }
   }
-  return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs));
+  return deps.dispatch.record(alert.id, finishDispatch(plan, slot, channel.id, version, nowMs, inQuietHours));
 }
 
 /**

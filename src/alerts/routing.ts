@@ -67,12 +67,13 @@ export function planChannel(alert: Pick<Alert, 'level'>, channel: ChannelConfig,
 
 /**
  * Pure: the final dispatch once the throttle has answered. `slot` is the time the throttle reserved for the send
- * (null when the hour's budget is spent and the channel has a digest to take the overflow).
+ * (null when the hour's budget is spent and the channel has a digest to take the overflow); `inQuietHours`: the
+ * throttle left it inside quiet hours (see Dispatch.inQuietHours).
  */
-export function finishDispatch(plan: ChannelPlan, slot: number | null, channelId: string, version: number, nowMs: number): Dispatch {
+export function finishDispatch(plan: ChannelPlan, slot: number | null, channelId: string, version: number, nowMs: number, inQuietHours = false): Dispatch {
   const base = { channelId, version, decidedAt: nowMs };
   if (plan.kind === 'digest') return { ...base, mode: 'digest', why: plan.why };
   if (slot === null) return { ...base, mode: 'digest', why: 'throttled' };
   const why = slot > plan.at ? 'throttled-delayed' : plan.why;
-  return { ...base, mode: slot > nowMs ? 'deferred' : 'immediate', why, sendAt: slot };
+  return { ...base, mode: slot > nowMs ? 'deferred' : 'immediate', why, sendAt: slot, ...(inQuietHours && { inQuietHours: true as const }) };
 }

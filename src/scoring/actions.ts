@@ -157,7 +157,7 @@ export function chooseAction(
 }
 
 /** A verb's -ing form ("revoking"), the object of a verb that resumes it. */
-const GERUND = /ing$/i;
+export const GERUND = /ing$/i;
 
 /**
  * Whether a lifting or halting verb before the signal wins over the nearer action with another effect: over an

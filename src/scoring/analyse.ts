@@ -1,5 +1,5 @@
 import type { Item } from '../items/item.js';
-import { type Between, type Gaps, chooseAction } from './actions.js';
+import { type Between, type Gaps, GERUND, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
 import {
   type CompiledLexicon,
@@ -60,8 +60,6 @@ export interface ItemAnalysis {
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
-/** A verb's -ing form ("revoking"), the object of a verb that resumes it. */
-const GERUND = /ing$/i;
 /**
  * Words before a measure that make it given, not asked about: a clause of its own ("Should the US worry as China halts
  * exports?", "... now that China has banned exports?", "... after US imposes controls?") or a possessive naming it
