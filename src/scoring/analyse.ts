@@ -68,14 +68,17 @@ const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 �
 const PRESUPPOSED =
   /(?<!\bsuch\s)\bas\b(?!\s+(?:expected|usual|planned|feared|anticipated|well)\b)|\b(?:after|now that|since|when|because|while|once|following|amid|despite|given)\b|['’]s\s+(?:[\w-]+\s+){0,4}$/i;
 /** A title that ends in a question mark, inside quotes or brackets or not. */
-const QUESTION_END = /\?[\s"'”’»)\]]*$/;
+const QUESTION_END = /[?？][!！?？\s"'”’»)\]」』]*$/;
 /**
  * A title that is one question, asking whether a measure will come ("Will US block more chip sales to China?"), only
  * wonders about it, as "could" does. Other questions ask about one that came ("Why did China ban gallium exports?") and
  * hedge nothing; so does a measure the question takes as given (PRESUPPOSED), and a title that also states something
  * ("Will the Dutch block ASML sales? Government bans exports").
  */
-const ASKS_WHETHER = /^[\s"'“‘«([]*(?:will|would|could|might|may|shall|should)\s+(?!\d)[^?]*\?[\s"'”’»)\]]*$/i;
+const ASKS_WHETHER = /^[\s"'“‘«([]*(?:[A-Z][\w-]*:\s*)?(?:will|would|could|might|may|shall|should)\s+(?!\d)[^?]*\?[!?\s"'”’»)\]]*$/i;
+/** The same in Chinese: a yes/no question (…吗？) whose measure follows a modal ("中国会禁止镓出口吗？"). */
+const ASKS_WHETHER_HAN = /^[\s"“「『]*[^？?。！!；;]*吗[？?][\s"”」』]*$/;
+const HAN_MODAL_BEFORE = /(?:会|将|要|是否|可能)$/;
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
 const NEGATION_LATER_HAN = 8; // each character a word, the goods after the flow: "停止供应[稀土的消息]不实"
@@ -264,7 +267,10 @@ export class Analyser {
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
     this.addPairs(field, entities);
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
-    if (field === 'title' && ASKS_WHETHER.test(text) && oneSentence(norm)) for (const s of signals) if (!PRESUPPOSED.test(text.slice(0, s.position))) s.hedged = true;
+    if (field === 'title' && oneSentence(norm)) {
+      if (ASKS_WHETHER.test(text)) for (const s of signals) if (!PRESUPPOSED.test(text.slice(0, s.position))) s.hedged = true;
+      if (ASKS_WHETHER_HAN.test(text)) for (const s of signals) if (HAN_MODAL_BEFORE.test(text.slice(0, s.position))) s.hedged = true;
+    }
     out.entities.push(...entities);
     out.signals.push(...signals);
     out.exclusions.push(...exclusions);
