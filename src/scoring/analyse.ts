@@ -75,10 +75,13 @@ const QUESTION_END = /[?？][!！?？\s"'”’»)\]」』]*$/;
  * hedge nothing; so does a measure the question takes as given (PRESUPPOSED), and a title that also states something
  * ("Will the Dutch block ASML sales? Government bans exports").
  */
-const ASKS_WHETHER = /^[\s"'“‘«([]*(?:[A-Z][\w-]*:\s*)?(?:will|would|could|might|may|shall|should)\s+(?!\d)[^?]*\?[!?\s"'”’»)\]]*$/i;
-/** The same in Chinese: a yes/no question (…吗？) whose measure follows a modal ("中国会禁止镓出口吗？"). */
-const ASKS_WHETHER_HAN = /^[\s"“「『]*[^？?。！!；;]*吗[？?][\s"”」』]*$/;
-const HAN_MODAL_BEFORE = /(?:会|将|要|是否|可能)$/;
+const ASKS_WHETHER = /^[\s"'“‘«([]*(?:[A-Z][\w-]*:\s*)?(?:will|would|could|might|may|shall|should)\s+(?!\d)[^?？]*[?？][!！?？\s"'”’»)\]]*$/i;
+/**
+ * The same in Chinese: a question whose measure follows a modal, a few characters before it at most, in the clause the
+ * question ends ("中国会禁止镓出口吗？", "中国将全面禁止镓出口吗？"; not "中国将禁止镓出口，美国会报复吗？").
+ */
+const HAN_MODAL_BEFORE = /(?:会|将|要|是否|可能)[^，,、；;\s　]{0,4}$/;
+const HAN_IN_LAST_CLAUSE = /^[^，,、；;\s　]*[？?][\s"”」』]*$/;
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
 const NEGATION_LATER_HAN = 8; // each character a word, the goods after the flow: "停止供应[稀土的消息]不实"
@@ -269,7 +272,7 @@ export class Analyser {
     if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
     if (field === 'title' && oneSentence(norm)) {
       if (ASKS_WHETHER.test(text)) for (const s of signals) if (!PRESUPPOSED.test(text.slice(0, s.position))) s.hedged = true;
-      if (ASKS_WHETHER_HAN.test(text)) for (const s of signals) if (HAN_MODAL_BEFORE.test(text.slice(0, s.position))) s.hedged = true;
+      for (const s of signals) if (HAN.test(s.text) && HAN_MODAL_BEFORE.test(text.slice(0, s.position)) && HAN_IN_LAST_CLAUSE.test(text.slice(s.position))) s.hedged = true;
     }
     out.entities.push(...entities);
     out.signals.push(...signals);
