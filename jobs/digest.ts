@@ -2,11 +2,8 @@ import type { Job } from 'bullmq';
 import { digestStage } from '../src/pipeline/digest.js';
 import { type DeliveryJobContext, digestLedger, settleDeliveryFailure, waitForSlot, waitUntil } from '../src/queue/delivery-job.js';
 import type { DigestJob } from '../src/queue/names.js';
-import { enqueueClosingDigest } from '../src/queue/digest-schedule.js';
+import { enqueueClosingFollowUp } from '../src/queue/digest-schedule.js';
 import type { WorkerContext } from '../src/worker/context.js';
-
-/** How long after a closing digest the next one looks for alerts held for the digest since. */
-const CLOSING_FOLLOW_UP_MS = 60_000;
 
 /**
  * digest -> send one channel's digest for one window. Failures map to BullMQ as for notify jobs
@@ -37,12 +34,9 @@ export function digestProcessor(ctx: WorkerContext) {
       if (outcome.status === 'delivered') {
         ctx.metrics?.deliveries.inc({ channel: channelId, outcome: 'delivered' });
         log.info({ alerts: outcome.alerts, response: outcome.response }, 'digest delivered');
-        // Alerts may still be held for it a little later (a score job deciding with the old config, a replica not yet
-        // reloaded): one more closing digest a minute on takes them, and ends the chain if there are none.
         // Not once the digest is back: its schedule sends what is held.
         if (job.data.closing && !ctx.runtime.state.notifiers.get(channelId)?.channel.digest) {
-          const at = ctx.runtime.now().getTime() + CLOSING_FOLLOW_UP_MS;
-          await enqueueClosingDigest(ctx.queues.digest, channelId, at, CLOSING_FOLLOW_UP_MS).catch((err: unknown) =>
+          await enqueueClosingFollowUp(ctx.queues.digest, channelId, ctx.runtime.now().getTime()).catch((err: unknown) =>
             log.warn({ err }, 'could not enqueue the follow-up of a closing digest; the next start or reload checks again'),
           );
         }

@@ -200,6 +200,15 @@ export const watchlistsFileSchema = z.strictObject({
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day like "22:00"');
 
+/** A channel's digest settings (exported for the closing digest: see DigestJob.closing). */
+export const digestSchema = z.strictObject({
+  schedule: cronExpression.describe('When to send the digest, e.g. "0 8 * * 1-5".'),
+  timezone: timeZone.default('UTC'),
+  immediateLevel: level.default('high').describe('Alerts at or above this level are sent at once; the rest wait for the digest.'),
+  sendEmpty: z.boolean().default(false).describe('Send a digest saying "nothing new" when the window is empty.'),
+  maxAlerts: z.number().int().min(1).max(500).default(100).describe('Alerts listed in one digest; the rest are counted.'),
+});
+
 const channelCommon = {
   id: slug,
   name: z.string().optional(),
@@ -224,15 +233,7 @@ const channelCommon = {
     .refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] })
     .optional()
     .describe('No immediate messages in this window except critical ones.'),
-  digest: z
-    .strictObject({
-      schedule: cronExpression.describe('When to send the digest, e.g. "0 8 * * 1-5".'),
-      timezone: timeZone.default('UTC'),
-      immediateLevel: level.default('high').describe('Alerts at or above this level are sent at once; the rest wait for the digest.'),
-      sendEmpty: z.boolean().default(false).describe('Send a digest saying "nothing new" when the window is empty.'),
-      maxAlerts: z.number().int().min(1).max(500).default(100).describe('Alerts listed in one digest; the rest are counted.'),
-    })
-    .optional(),
+  digest: digestSchema.optional(),
   rateLimit: z
     .union(
       [

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { buildDigest, digestKey } from '../alerts/digest.js';
 import type { Digest } from '../alerts/types.js';
-import type { ChannelConfig } from '../config/schema.js';
+import { type ChannelConfig, digestSchema } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { DigestJob } from '../queue/names.js';
 import type { AlertStore } from '../store/alerts.js';
@@ -86,7 +86,7 @@ export async function digestStage(job: DigestJob, deps: DigestDeps): Promise<Dig
 const MAX_DECISIONS = 3;
 
 /** The digest settings a closing digest is sent with: the defaults (its schedule is never used). */
-const CLOSING_DIGEST: NonNullable<ChannelConfig['digest']> = { schedule: '0 0 * * *', timezone: 'UTC', immediateLevel: 'high', sendEmpty: false, maxAlerts: 100 };
+const CLOSING_DIGEST = digestSchema.parse({ schedule: '0 0 * * *' });
 
 
 async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {

@@ -28,16 +28,32 @@ export async function enqueueDigest(queue: Queue<DigestJob>, channelId: string, 
  * takes everything held when it runs.
  */
 export async function enqueueClosingDigests(channels: ChannelConfig[], queue: Queue<DigestJob>, digests: Pick<DigestStore, 'pending'>, log: Logger, nowMs: number): Promise<void> {
-  for (const channel of channels.filter((c) => !c.digest)) {
-    try {
-      const held = await digests.pending(channel.id, Number.MAX_SAFE_INTEGER);
-      if (held.length === 0) continue;
-      await enqueueClosingDigest(queue, channel.id, nowMs);
-      log.warn({ channelId: channel.id, alerts: held.length }, 'the channel no longer has a digest but alerts are held for one: sending them in a last digest');
-    } catch (err) {
-      log.warn({ channelId: channel.id, err }, 'could not check for alerts held for a digest the channel no longer has; the next start or reload checks again');
-    }
-  }
+  // The channels at once: at start-up, one round trip for all of them rather than one after another.
+  await Promise.all(
+    channels
+      .filter((c) => !c.digest)
+      .map(async (channel) => {
+        try {
+          const held = await digests.pending(channel.id, Number.MAX_SAFE_INTEGER);
+          if (held.length === 0) return;
+          await enqueueClosingDigest(queue, channel.id, nowMs);
+          log.warn({ channelId: channel.id, alerts: held.length }, 'the channel no longer has a digest but alerts are held for one: sending them in a last digest');
+        } catch (err) {
+          log.warn({ channelId: channel.id, err }, 'could not check for alerts held for a digest the channel no longer has; the next start or reload checks again');
+        }
+      }),
+  );
+}
+
+/** How long after a closing digest the next one looks for alerts held for the digest since. */
+const CLOSING_FOLLOW_UP_MS = 60_000;
+
+/**
+ * After a closing digest sent something: alerts may still be held for it a little later (a score job deciding with the
+ * old config, a replica not yet reloaded), so one more a minute on takes them, and ends the chain if there are none.
+ */
+export async function enqueueClosingFollowUp(queue: Queue<DigestJob>, channelId: string, nowMs: number): Promise<void> {
+  await enqueueClosingDigest(queue, channelId, nowMs + CLOSING_FOLLOW_UP_MS, CLOSING_FOLLOW_UP_MS);
 }
 
 /**
