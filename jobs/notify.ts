@@ -44,7 +44,10 @@ export function notifyProcessor(ctx: WorkerContext) {
       const onUrgency = (urgent: boolean) => {
         settle.urgent = urgent;
       };
-      const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal, onUrgency });
+      const onDueInQuietHours = (dueAt: number | undefined) => {
+        settle.dueInQuietHours = dueAt;
+      };
+      const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal, onUrgency, onDueInQuietHours });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);
       if (outcome.status === 'paced') return await waitForSlot(settle, outcome.waitMs, outcome.first);
       if (outcome.status === 'parked') return await waitParked(settle, outcome.untilMs);

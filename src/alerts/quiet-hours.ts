@@ -102,3 +102,22 @@ export function quietHoursAt(ms: number, quiet: QuietHours): { quiet: false } | 
   );
   return { quiet: true, endsAt: Math.max(endsAt, ms) };
 }
+
+/**
+ * When a routine delivery must not be sent now because its channel is in quiet hours: the instant they end (else
+ * undefined). `quietHours`: undefined for a critical alert, which ignores them. `dueInQuietHours`: the moment it was
+ * scheduled for inside quiet hours on purpose (parked for, or deferred to by its decision, as a throttle backlog past
+ * MAX_QUIET_MOVES of them: see movePastQuietHours in dispatch.ts); once come, in these very quiet hours, it is sent
+ * rather than held for ever. Any other moment that falls in quiet hours (ones a reload added or extended) waits for
+ * their end.
+ */
+export function quietHoursHold(quietHours: QuietHours | undefined, nowMs: number, dueInQuietHours?: number): number | undefined {
+  if (!quietHours) return undefined;
+  const at = quietHoursAt(nowMs, quietHours);
+  if (!at.quiet) return undefined;
+  if (dueInQuietHours !== undefined && dueInQuietHours <= nowMs) {
+    const due = quietHoursAt(dueInQuietHours, quietHours);
+    if (due.quiet && due.endsAt === at.endsAt) return undefined;
+  }
+  return at.endsAt;
+}

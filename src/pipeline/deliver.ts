@@ -11,7 +11,7 @@ import type { DispatchStore } from '../store/dispatch.js';
 import type { DeliveryReceipt } from '../notifiers/types.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
 import type { ConfigState } from './runtime.js';
-import { quietHoursAt, type QuietHours } from '../alerts/quiet-hours.js';
+import { quietHoursAt, quietHoursHold, type QuietHours } from '../alerts/quiet-hours.js';
 
 export type DeliverOutcome =
   | { status: 'delivered'; response: string; /** The alert as sent (this version). */ alert: Alert }
@@ -48,6 +48,11 @@ export async function deliverStage(
     signal?: AbortSignal;
     /** Told whether the delivery is urgent once the alert is loaded: the job layer's slot after a 429 keeps it so. */
     onUrgency?: (urgent: boolean) => void;
+    /**
+     * Told the moment the delivery was scheduled for inside quiet hours on purpose (see quietHoursHold), or undefined:
+     * the job layer's pace wait and its slot after a 429 then keep it in those quiet hours instead of moving it past.
+     */
+    onDueInQuietHours?: (dueAt: number | undefined) => void;
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
@@ -101,6 +106,7 @@ export async function deliverStage(
   // Scheduled inside the quiet hours on purpose (a throttle backlog past two weeks of them): sent there, when due.
   const decision = parked ? undefined : decisions.find((d) => d.channelId === job.channelId && d.version === job.version && d.mode === 'deferred');
   const dueInQuietHours = parked ? (parked.inQuietHours ? parked.untilMs : undefined) : decision && inQuietHoursOnPurpose(decision) ? decision.sendAt : undefined;
+  deps.onDueInQuietHours?.(dueInQuietHours);
   const quietEnd = quietHoursHold(quietHours, now.getTime(), dueInQuietHours);
   if (quietEnd !== undefined) return { status: 'quiet', endsAt: quietEnd };
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));
@@ -224,24 +230,6 @@ export function stillParked(parked: { untilMs?: number } | undefined, quietHours
     return at.quiet ? at.endsAt : undefined;
   }
   return parked.untilMs > nowMs ? parked.untilMs : undefined;
-}
-
-/**
- * When a routine delivery must not be sent now because its channel is in quiet hours: the instant they end (else
- * undefined). `quietHours`: undefined for a critical alert, which ignores them. `dueInQuietHours`: the moment it was
- * scheduled for inside quiet hours on purpose (parked for, or deferred to by its decision, as a throttle backlog past
- * MAX_QUIET_MOVES of them: see movePastQuietHours); once come, in these very quiet hours, it is sent rather than held
- * for ever. Any other moment that falls in quiet hours (ones a reload added or extended) waits for their end.
- */
-export function quietHoursHold(quietHours: QuietHours | undefined, nowMs: number, dueInQuietHours?: number): number | undefined {
-  if (!quietHours) return undefined;
-  const at = quietHoursAt(nowMs, quietHours);
-  if (!at.quiet) return undefined;
-  if (dueInQuietHours !== undefined && dueInQuietHours <= nowMs) {
-    const due = quietHoursAt(dueInQuietHours, quietHours);
-    if (due.quiet && due.endsAt === at.endsAt) return undefined;
-  }
-  return at.endsAt;
 }
 
 /**

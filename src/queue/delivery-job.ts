@@ -7,7 +7,7 @@ import type { PipelineMetrics } from '../worker/context.js';
 import { digestKey } from '../alerts/digest.js';
 import { deliveryKey } from '../alerts/ids.js';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../notifiers/retry-after.js';
-import { quietHoursAt, type QuietHours } from '../alerts/quiet-hours.js';
+import { quietHoursAt, quietHoursHold, type QuietHours } from '../alerts/quiet-hours.js';
 import { QUEUES, type DigestJob, type NotifyJob } from './names.js';
 
 export interface DeliveryJobContext {
@@ -35,6 +35,11 @@ export interface DeliveryJobContext {
    * falls in them waits for their end instead (see waitForSlot).
    */
   quietHours?: QuietHours;
+  /**
+   * The moment the notification was scheduled for inside quiet hours on purpose (set by the stage: see quietHoursHold):
+   * a pace slot in those same quiet hours is waited for there, not moved past them, or a backlog is never sent.
+   */
+  dueInQuietHours?: number;
   /**
    * Counts the notification in its channel's throttle at the first moment after the quiet hours ending at `endsAt` that
    * the hour's budget allows, instead of when it was decided (it waits longer), and returns that moment.
@@ -119,12 +124,12 @@ function observePaceWait(ctx: DeliveryJobContext, waitMs: number): void {
 /**
  * When the quiet hours end (ms, pipeline clock), if a routine notification's pace slot waitMs away falls in them (it
  * then waits for their end, or is held for the digest where the channel defers them to it: the job ends). They
- * were judged when it was decided: a long queue must not carry it into them. A critical alert ignores them.
+ * were judged when it was decided: a long queue must not carry it into them. A critical alert ignores them, and one
+ * scheduled in these very quiet hours on purpose (ctx.dueInQuietHours) is sent in them.
  */
 function quietHoursEnd(ctx: DeliveryJobContext, waitMs: number): number | undefined {
-  if (!ctx.quietHours || ctx.urgent) return undefined;
-  const at = quietHoursAt(ctx.now().getTime() + waitMs, ctx.quietHours);
-  return at.quiet ? at.endsAt : undefined;
+  if (ctx.urgent) return undefined;
+  return quietHoursHold(ctx.quietHours, ctx.now().getTime() + waitMs, ctx.dueInQuietHours);
 }
 
 /**

@@ -299,6 +299,50 @@ function jobContext(alertId: string, version: number, nowMs: number, extra: Part
 
 const pendingIds = async (channelId: string) => (await run.worker.context.stores.digests.pending(channelId, Number.MAX_SAFE_INTEGER)).map((h) => h.alertId);
 
+describe('a throttle backlog scheduled inside the quiet hours of a paced channel, its pace slot a moment later', () => {
+  it('is sent in them at that slot, not moved past them again', async () => {
+    const { stores } = run.worker.context;
+    clock.offset = QUIET_START + 5_000 - Date.now();
+    // Deferred by its decision to a moment in these quiet hours on purpose (a backlog past two weeks of them); two
+    // deliveries hold the next slots, so its own comes a few seconds on, still in them.
+    await storeAlert('backlog-paced', 'medium');
+    await stores.dispatch.record('backlog-paced', { channelId: 'busy', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: clock.now, inQuietHours: true, decidedAt: QUIET_START - 15 * 24 * HOUR });
+    for (let i = 0; i < 2; i++) await stores.deliveries.reserveSlot('busy', `backlog-filler-${i}`, rate);
+    const before = sentAt.get('busy')?.length ?? 0;
+    const id = jobId('notify', deliveryKey('backlog-paced', 1, 'busy'));
+    await run.worker.context.queues.notify.add('notify', { alertId: 'backlog-paced', version: 1, channelId: 'busy' }, { jobId: id });
+
+    await vi.waitFor(() => expect(sentAt.get('busy')?.length ?? 0).toBe(before + 1), { timeout: 15_000, interval: 50 });
+    const at = sentAt.get('busy')!.at(-1)!;
+    expect(at).toBeGreaterThanOrEqual(QUIET_START + 6_000);
+    expect(at).toBeLessThan(QUIET_END);
+    expect(await stores.deliveries.get(deliveryKey('backlog-paced', 1, 'busy'))).toMatchObject({ status: 'delivered' });
+  }, 30_000);
+
+  it('keeps its slot after a 429 in them too, instead of parking past them', async () => {
+    const delayed: number[] = [];
+    const key = deliveryKey('backlog-429', 1, 'busy');
+    await storeAlert('backlog-429', 'medium');
+    const ctx = {
+      ...jobContext('backlog-429', 1, QUIET_START + 5_000, { key, base: { alertId: 'backlog-429', version: 1, channelId: 'busy' } }),
+      job: { moveToDelayed: async (at: number) => void delayed.push(at - Date.now()), attemptsMade: 0, opts: { attempts: 3 } },
+      holdForDigest: undefined,
+      rateLimit: rate,
+      moveThrottle: async () => QUIET_END + HOUR,
+    } as unknown as DeliveryJobContext;
+    const parked = async () => (await run.worker.context.runtime.redis.get(keyFor(prefix, 'delivery-slot', key)))?.startsWith('parked');
+
+    await expect(settleDeliveryFailure({ ...ctx, dueInQuietHours: QUIET_START + 4_000 }, DeliveryError.rateLimited('busy', 2_000, 'HTTP 429'))).rejects.toBeInstanceOf(DelayedError);
+    expect(delayed).toHaveLength(1);
+    expect(delayed[0]).toBeGreaterThan(1_000);
+    expect(delayed[0]).toBeLessThan(QUIET_END - QUIET_START - 5_000);
+    expect(await parked()).toBeFalsy();
+    // Not scheduled there on purpose: the same 429 parks it past them.
+    await expect(settleDeliveryFailure(ctx, DeliveryError.rateLimited('busy', 2_000, 'HTTP 429'))).rejects.toBeInstanceOf(DelayedError);
+    expect(delayed[1]).toBeGreaterThan(QUIET_END + HOUR - QUIET_START - 10_000);
+  });
+});
+
 describe('a notification held for the digest that a failure is recorded on afterwards', () => {
   it('stays ended and unlisted when a twin\'s failed send and its job\'s stall-out are recorded on top', async () => {
     const { stores } = run.worker.context;
