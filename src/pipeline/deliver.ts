@@ -105,8 +105,19 @@ export async function deliverStage(
   if (parkedFor !== undefined) return { status: 'parked', untilMs: parkedFor };
   // Scheduled inside the quiet hours on purpose (a throttle backlog past two weeks of them): sent there, when due.
   const decision = parked ? undefined : decisions.find((d) => d.channelId === job.channelId && d.version === job.version && d.mode === 'deferred');
-  const dueInQuietHours = parked ? (parked.inQuietHours ? parked.untilMs : undefined) : decision && inQuietHoursOnPurpose(decision) ? decision.sendAt : undefined;
+  const dueInQuietHours = parked
+    ? parked.inQuietHours
+      ? parked.untilMs
+      : undefined
+    : decision && inQuietHoursOnPurpose(decision)
+      ? decision.sendAt
+      : job.dueInQuietHours;
   deps.onDueInQuietHours?.(dueInQuietHours);
+  // Woken before that moment (promoted, or by a worker whose clock runs ahead) inside quiet hours: it waits for it, as a
+  // parked one does, instead of being moved past them.
+  if (quietHours && dueInQuietHours !== undefined && dueInQuietHours > now.getTime() && quietHoursAt(now.getTime(), quietHours).quiet) {
+    return { status: 'parked', untilMs: dueInQuietHours };
+  }
   const quietEnd = quietHoursHold(quietHours, now.getTime(), dueInQuietHours);
   if (quietEnd !== undefined) return { status: 'quiet', endsAt: quietEnd };
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));

@@ -19,6 +19,11 @@ export interface NotifyJob {
   alertId: string;
   version: number;
   channelId: string;
+  /**
+   * The moment inside quiet hours it was scheduled for on purpose (a throttle backlog past two weeks of them), kept
+   * while it waits for its pace slot there: the slot replaces the parked marker that said so (see waitForSlot).
+   */
+  dueInQuietHours?: number;
 }
 
 export interface DigestJob {

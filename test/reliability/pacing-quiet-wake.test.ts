@@ -307,8 +307,9 @@ describe('a throttle backlog scheduled inside the quiet hours of a paced channel
     // deliveries hold the next slots, so its own comes a few seconds on, still in them.
     await storeAlert('backlog-paced', 'medium');
     await stores.dispatch.record('backlog-paced', { channelId: 'busy', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: clock.now, inQuietHours: true, decidedAt: QUIET_START - 15 * 24 * HOUR });
-    for (let i = 0; i < 2; i++) await stores.deliveries.reserveSlot('busy', `backlog-filler-${i}`, rate);
+    for (let i = 0; i < 5; i++) await stores.deliveries.reserveSlot('busy', `backlog-filler-${i}`, rate);
     const before = sentAt.get('busy')?.length ?? 0;
+    const waitsBefore = paceWaits.get('busy') ?? 0;
     const id = jobId('notify', deliveryKey('backlog-paced', 1, 'busy'));
     await run.worker.context.queues.notify.add('notify', { alertId: 'backlog-paced', version: 1, channelId: 'busy' }, { jobId: id });
 
@@ -316,8 +317,42 @@ describe('a throttle backlog scheduled inside the quiet hours of a paced channel
     const at = sentAt.get('busy')!.at(-1)!;
     expect(at).toBeGreaterThanOrEqual(QUIET_START + 6_000);
     expect(at).toBeLessThan(QUIET_END);
+    // It did wait for its slot (the case this guards), once.
+    expect(paceWaits.get('busy')).toBe(waitsBefore + 1);
     expect(await stores.deliveries.get(deliveryKey('backlog-paced', 1, 'busy'))).toMatchObject({ status: 'delivered' });
   }, 30_000);
+
+  it('is sent in them at that slot when it was parked for a moment in them, its throttle count not moved again', async () => {
+    const { stores } = run.worker.context;
+    clock.offset = QUIET_START + 5_000 - Date.now();
+    const key = deliveryKey('backlog-parked', 1, 'idle');
+    await storeAlert('backlog-parked', 'medium');
+    // As a job parks it when the throttle count moved past the quiet hours lands in later ones: due now.
+    const due = clock.now - 100;
+    await stores.deliveries.parkSlot(key, HOUR, due, true);
+    await stores.dispatch.reserve('idle', key, due, 10, 'search', due);
+    for (let i = 0; i < 5; i++) await stores.deliveries.reserveSlot('idle', `parked-filler-${i}`, rate);
+    const before = sentAt.get('idle')?.length ?? 0;
+    const countedAfter = async () => (await stores.dispatch.reserved('idle', 0)).filter((at) => at >= QUIET_END).length;
+    const countedAfterBefore = await countedAfter();
+    const id = jobId('notify', key);
+    await run.worker.context.queues.notify.add('notify', { alertId: 'backlog-parked', version: 1, channelId: 'idle' }, { jobId: id });
+
+    await vi.waitFor(() => expect(sentAt.get('idle')?.length ?? 0).toBe(before + 1), { timeout: 15_000, interval: 50 });
+    expect(sentAt.get('idle')!.at(-1)!).toBeLessThan(QUIET_END);
+    // The slot replaced the parked marker while it waited; its job kept the moment.
+    expect((await run.worker.context.queues.notify.getJob(id))!.data.dueInQuietHours).toBe(due);
+    expect(await countedAfter()).toBe(countedAfterBefore);
+  }, 30_000);
+
+  it('waits for that moment when its job wakes a little early in them, instead of being moved past them', async () => {
+    const { stores } = run.worker.context;
+    await storeAlert('backlog-early', 'medium');
+    await stores.dispatch.record('backlog-early', { channelId: 'busy', version: 1, mode: 'deferred', why: 'throttled-delayed', sendAt: QUIET_START + 5_000, inQuietHours: true, decidedAt: QUIET_START - 15 * 24 * HOUR });
+    expect(await stageAt('backlog-early', 'busy', QUIET_START + 4_995)).toEqual({ status: 'parked', untilMs: QUIET_START + 5_000 });
+    // Come, it takes its turn on the paced channel there.
+    expect(['paced', 'delivered']).toContain((await stageAt('backlog-early', 'busy', QUIET_START + 5_000)).status);
+  });
 
   it('keeps its slot after a 429 in them too, instead of parking past them', async () => {
     const delayed: number[] = [];
@@ -325,7 +360,7 @@ describe('a throttle backlog scheduled inside the quiet hours of a paced channel
     await storeAlert('backlog-429', 'medium');
     const ctx = {
       ...jobContext('backlog-429', 1, QUIET_START + 5_000, { key, base: { alertId: 'backlog-429', version: 1, channelId: 'busy' } }),
-      job: { moveToDelayed: async (at: number) => void delayed.push(at - Date.now()), attemptsMade: 0, opts: { attempts: 3 } },
+      job: { moveToDelayed: async (at: number) => void delayed.push(at - Date.now()), updateData: async () => undefined, data: {}, attemptsMade: 0, opts: { attempts: 3 } },
       holdForDigest: undefined,
       rateLimit: rate,
       moveThrottle: async () => QUIET_END + HOUR,
