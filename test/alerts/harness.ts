@@ -123,8 +123,8 @@ export async function settle(worker: { context: WorkerContext }, scoreJobId?: st
   const { queues } = worker.context;
   if (scoreJobId) {
     await vi.waitFor(async () => {
+      const state = await queues.score.getJobState(scoreJobId);
       const job = await queues.score.getJob(scoreJobId);
-      const state = await job?.getState();
       if (state === 'failed') throw new Error(`score job failed: ${job?.failedReason}`);
       expect(state).toBe('completed');
     }, { timeout: 15_000, interval: 30 });

@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/alerts/digest.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { enqueueDigest } from '../../src/queue/digest-schedule.js';
@@ -11,6 +11,7 @@ import { createEmailNotifier } from '../../src/notifiers/email.js';
 import { sampleAlert } from '../../src/notifiers/sample.js';
 import { caught, sendContext } from './receiver.js';
 import { startSmtp } from './smtp.js';
+import { jobSettled } from '../reliability/support/wait.js';
 
 /**
  * An email whose attempts ran out, on real BullMQ, Redis and a real SMTP server that keeps deferring it: nothing a
@@ -49,14 +50,7 @@ const stores = () => run.worker.context.stores;
 const queues = () => run.worker.context.queues;
 
 async function failedJob(queue: Queue, id: string): Promise<Job> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      if ((await job?.getState()) !== 'failed') throw new Error(`job ${id} not failed yet`);
-      return job!;
-    },
-    { timeout: 15_000, interval: 50 },
-  );
+  return (await jobSettled(queue, id, 15_000, ['failed'])).job;
 }
 
 describe('an email given up after its attempts', () => {

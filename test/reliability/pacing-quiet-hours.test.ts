@@ -74,8 +74,9 @@ const stateOf = async (queue: Queue, id: string) => (await queue.getJob(id))?.ge
  * next pace slot a second or so away.
  */
 async function sentOrParkedPast(id: string, endsAt: number): Promise<boolean> {
+  // The state first: a job read before it could predate the move that the state shows.
+  const state = await run.worker.context.queues.notify.getJobState(id);
   const job = await run.worker.context.queues.notify.getJob(id);
-  const state = await job?.getState();
   return state === 'completed' || (state === 'delayed' && job!.timestamp + job!.delay > Date.now() + (endsAt - clock.now) - 5_000);
 }
 

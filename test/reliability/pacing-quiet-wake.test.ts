@@ -91,8 +91,9 @@ async function promoteAndRun(id: string): Promise<Job> {
   await (await queue.getJob(id))!.promote();
   return vi.waitFor(
     async () => {
+      // The state first: a job read before it could predate the move that the state shows.
+      const state = await queue.getJobState(id);
       const job = (await queue.getJob(id))!;
-      const state = await job.getState();
       expect(job.processedOn).toBeGreaterThanOrEqual(promotedAt);
       expect(['completed', 'delayed']).toContain(state);
       return job;

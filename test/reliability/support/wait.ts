@@ -32,12 +32,5 @@ export async function jobSettled(queue: Queue, id: string, timeoutMs = 20_000, s
 
 /** Polls a BullMQ job until it has completed: a failed job is waited on too, and times out. */
 export async function jobCompleted(queue: Queue, id: string, timeoutMs = 10_000): Promise<Job> {
-  return vi.waitFor(
-    async () => {
-      const job = await queue.getJob(id);
-      if ((await job?.getState()) !== 'completed') throw new Error(`job ${id} not completed`);
-      return job!;
-    },
-    { timeout: timeoutMs, interval: 50 },
-  );
+  return (await jobSettled(queue, id, timeoutMs, ['completed'])).job;
 }
