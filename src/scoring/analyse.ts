@@ -305,7 +305,8 @@ export class Analyser {
     }
 
     for (const s of signals) {
-      s.hedged = near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || near('hedge-before', s, HEDGE_BEFORE, -1);
+      // Hedged already where the state heads it through a verb of intent (see byState).
+      s.hedged ||= near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || near('hedge-before', s, HEDGE_BEFORE, -1);
       s.background = causeOf('evasion', s) || causeOf('background', s);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);
@@ -395,6 +396,7 @@ export class Analyser {
         mode === 'subject' &&
         !!states.get(s.sentence)?.some((e) => e.end <= s.start && OVERRULED_GAP.test(between(e, s)) && (cues.get(s.sentence) ?? NONE).some((c) => c.id === 'overrule' && c.tokenEnd === e.token - 1));
       if (found && overruled) out.push({ ...s, polarity: 'de-escalation' });
+      else if (found && mode === 'head' && headedByIntent(s, [...(states.get(s.sentence) ?? NONE), ...(stateWords.get(s.sentence) ?? NONE)], companies.get(s.sentence), words)) out.push({ ...s, hedged: true });
       else if (found) out.push(s);
       else if (s.signal.otherwise && (mode !== 'head' || this.fallsBack(s, holds, companies.get(s.sentence)))) {
         const signal = this.lexicon.signals.get(s.signal.otherwise)!;
@@ -497,10 +499,24 @@ interface Words {
 }
 
 const OVERRULED_GAP = /^\s*from\s*$/i;
-// What may stand between a state and the verb it heads: its government or ministry, "says it will", auxiliaries and
-// adverbs ("US orders", "Korea's trade ministry orders", "China says it will no longer allow"), not a noun of its own
-// ("Korean union orders", "US senator tells").
-const HEAD_GAP = /^\s*(?:(?:'s|’s)?\s*(?:[\w-]+\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\s*|(?:'s|’s)\s*)?(?:(?:says?|said)\s+(?:it|they)\s+)?(?:(?:will|would|to|has|have|had|now|also|no longer|formally|officially|reportedly|quietly|again|effectively)\s*)*$/i;
+// What may stand between a state and the verb it heads: its government or ministry, "says it will", auxiliaries,
+// adverbs and verbs of intent or of a step taken ("US orders", "Korea's trade ministry orders", "China says it will no
+// longer allow", "US could block", "US is set to block", "US moves to block"), not a noun of its own ("Korean union
+// orders", "US senator tells").
+const HEAD_AUXILIARY =
+  'will|would|to|has|have|had|is|are|was|were|be|been|now|also|no longer|formally|officially|reportedly|quietly|again|effectively|soon|further|' +
+  'moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted|finally|' +
+  'could|may|might|can|should|must|shall|set|poised|about|expected|likely|plans?|planned|planning|prepares?|prepared|preparing|' +
+  'seeks?|sought|seeking|threatens?|threatened|threatening|vows?|vowed|pledges?|pledged|promises?|promised|wants?|wanted|' +
+  'aims?|aimed|tries|tried|trying|looks?|looking|intends?|intended';
+const HEAD_GAP = new RegExp(
+  `^\\s*(?:(?:'s|’s)?\\s*(?:[\\w-]+\\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\\s*|(?:'s|’s)\\s*)?(?:(?:says?|said)\\s+(?:it|they)\\s+)?(?:(?:${HEAD_AUXILIARY})\\b\\s*)*$`,
+  'i',
+);
+// Of those, the ones that make the verb a plan, a threat or a wish rather than a step taken ("US [could] block", "US [is
+// set to] block", "US [wants to] block"): the measure is hedged, as the lexicon's hedge cues do elsewhere.
+const HEAD_INTENT =
+  /\b(?:could|may|might|can|should|must|shall|set|poised|about|expected|likely|plans?|planned|planning|prepares?|prepared|preparing|seeks?|sought|seeking|threatens?|threatened|threatening|vows?|vowed|pledges?|pledged|promises?|promised|wants?|wanted|aims?|aimed|tries|tried|trying|looks?|looking|intends?|intended|considers?|considered|considering|weighs?|weighed|weighing|mulls?|mulled|mulling|eyes|eyed|eyeing)\b/i;
 const MAX_HEAD_GAP = 120;
 // The subject that points back to a state named in an earlier sentence: "It ordered", "They have told", "The commerce
 // ministry ordered", "..., it said it told". Any other subject is a noun of its own ("The union ordered", "A Delaware
@@ -771,7 +787,9 @@ function headGap(between: string, signalText: string): boolean {
   // "US no longer keeps blocking ...": the measure stops; the negation's own rules read that, not this one.
   return !NEGATED_ASPECT.test(before) && HEAD_GAP.test(before + ' ');
 }
-const ASPECT_THEN = /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|keeps?|kept)\s*$/i;
+// A verb that resumes, keeps doing or weighs doing the gerund after it ("US keeps on blocking", "US weighs blocking").
+const ASPECT_THEN =
+  /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|(?:keeps?|kept)(?:\s+on)?|considers?|considered|considering|weighs?|weighed|weighing|mulls?|mulled|mulling|eyes|eyed|eyeing)\s*$/i;
 const GERUND_START = /^\S*ing\b/i;
 const NEGATED_ASPECT = /\b(?:no longer|not|never|won['’]t|didn['’]t|doesn['’]t)\b/i;
 
@@ -787,6 +805,15 @@ function headsSignal(state: Located, s: Located, companies: readonly Located[] |
     headGap(words.between(state, s), s.text) &&
     !companies?.some((c) => c.start >= state.end && c.end <= s.start)
   );
+}
+
+/**
+ * Whether every state that heads the signal's verb does so through a verb of intent ("US [could] block", "US [is set
+ * to] block"): a plan or a threat, not a step taken. False where none heads it (an earlier sentence's state, a passive).
+ */
+function headedByIntent(s: Located, states: readonly Located[], companies: readonly Located[] | undefined, words: Words): boolean {
+  const heads = states.filter((e) => e.end <= s.start && headsSignal(e, s, companies, words));
+  return heads.length > 0 && heads.every((e) => HEAD_INTENT.test(words.between(e, s)));
 }
 
 /**
