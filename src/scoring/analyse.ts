@@ -81,6 +81,14 @@ const ASKS_WHETHER = /^[\s"'“‘«([]*(?:[A-Z][\w-]*:\s*)?(?:will|would|could|
  * question ends ("中国会禁止镓出口吗？", "中国将全面禁止镓出口吗？"; not "中国将禁止镓出口，美国会报复吗？").
  */
 const HAN_MODAL_BEFORE = /(?:会|将|要|是否|可能)[^，,、；;\s　]{0,4}$/;
+/**
+ * The same in Korean, which asks after the verb: a question ending the clause of its measure, in Hangul to the end,
+ * not in the past and not asking why or how ("중국, 갈륨 수출 금지할까?"; not "중국은 왜 갈륨 수출을 금지했나?" or
+ * "중국 갈륨 수출 금지, 한국은 괜찮을까?").
+ */
+const KOREAN_ASKS_FROM_SIGNAL = /^[\uac00-\ud7a3\s]{1,24}(?:까|나|는가|인가|는지)\s*[?？][\s"”'’」』]*$/;
+const KOREAN_PAST = /[했었았됐였]/;
+const KOREAN_ASKS_WHY = /왜|어떻게|얼마나|무엇|누가|어디/;
 const HAN_IN_LAST_CLAUSE = /^[^，,、；;\s　]*[？?][\s"”」』]*$/;
 const NEGATION_BEFORE = 4; // "will not [impose new] export controls", "denies reports of [new gallium] export ban"
 const NEGATION_LATER = 3; // "export halt [is] denied by Beijing", "暂停稀土出口[消息]不实"
@@ -273,6 +281,12 @@ export class Analyser {
     if (field === 'title' && oneSentence(norm)) {
       if (ASKS_WHETHER.test(text)) for (const s of signals) if (!PRESUPPOSED.test(text.slice(0, s.position))) s.hedged = true;
       for (const s of signals) if (HAN.test(s.text) && HAN_MODAL_BEFORE.test(text.slice(0, s.position)) && HAN_IN_LAST_CLAUSE.test(text.slice(s.position))) s.hedged = true;
+      if (!KOREAN_ASKS_WHY.test(text)) {
+        for (const s of signals) {
+          const rest = text.slice(s.position);
+          if (HANGUL.test(s.text) && KOREAN_ASKS_FROM_SIGNAL.test(rest) && !KOREAN_PAST.test(rest)) s.hedged = true;
+        }
+      }
     }
     out.entities.push(...entities);
     out.signals.push(...signals);

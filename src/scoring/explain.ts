@@ -48,7 +48,16 @@ export function listNames(names: string[]): string {
 
 function signalLabel(s: SignalHit): string {
   const label = s.signal.label ?? s.signal.name ?? s.signal.id;
-  return s.flow ? `${label} of ${s.flow}` : label;
+  return s.flow ? `${label} of ${flowInEnglish(s.flow)}` : label;
+}
+
+/** The English for a flow named in Chinese or Korean: the reason is an English sentence ("Halt of exports", not "of 出口"). */
+const FLOW_IN_ENGLISH: Record<string, string> = { 出口: 'exports', 供应: 'supply', 生产: 'production', 进口: 'imports', 수출: 'exports', 공급: 'supply' };
+const NOT_LATIN = /[^\p{Script=Latin}\p{Script=Common}]/u;
+
+function flowInEnglish(flow: string): string {
+  if (!NOT_LATIN.test(flow)) return flow;
+  return FLOW_IN_ENGLISH[flow] ?? 'trade';
 }
 
 /**

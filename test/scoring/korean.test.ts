@@ -52,3 +52,23 @@ describe('decomposed Hangul', () => {
     expect(top(scorer, item(title.normalize('NFD'))).level).toBe('high');
   });
 });
+
+describe('Korean question titles', () => {
+  it('hedge a measure the question ends on, as a Chinese or English yes/no question does', () => {
+    for (const title of ['중국, 갈륨 수출 금지할까?', '중국 갈륨 수출 금지 나설까?', '중국이 갈륨 수출을 금지할 것인가?', '중국, 희토류 수출 중단하나?']) {
+      expect(top(scorer, item(title)).why, title).toMatch(/^Analysis: possible/);
+    }
+  });
+
+  it('do not hedge a measure asked about in the past, asked why, or given before a question about something else', () => {
+    for (const title of ['중국은 왜 갈륨 수출을 금지했나?', '중국, 갈륨 수출 금지했나?', '중국 갈륨 수출 금지, 한국은 괜찮을까?']) {
+      expect(top(scorer, item(title)).why, title).toMatch(/^Analysis: export ban/);
+    }
+  });
+
+  it('name the flow in English in the reason', () => {
+    expect(top(scorer, item('중국, 희토류 수출 중단')).why).toMatch(/^Halt of exports affecting rare earths/);
+    expect(top(scorer, item('中国暂停稀土出口')).why).toMatch(/^Halt of exports affecting rare earths/);
+    expect(top(scorer, item('중국, 희토류 공급 중단')).why).toMatch(/^Halt of supply affecting rare earths/);
+  });
+});
