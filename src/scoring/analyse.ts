@@ -192,7 +192,10 @@ export class Analyser {
           actions.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
           break;
         case 'cue':
-          cues.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
+          // "会不会" (will or will not), "是不是": a Chinese question asking either way, with or without a question mark,
+          // is a hedge, not a negation.
+          const id = term.id === 'negation' && asksEitherWay(text, from, words) ? 'hedge' : term.id;
+          cues.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id, scope: undefined });
           break;
         case 'exclusion':
           exclusions.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, id: term.id, scope: undefined });
@@ -866,6 +869,11 @@ function nearBy(cue: Located, s: Located, before: number, after: number): boolea
   const distance = gap(cue, s);
   if (distance < 0) return true;
   return cue.tokenEnd < s.token ? distance <= before : distance <= after;
+}
+
+/** Whether a Chinese negation at `position` is the middle of an A-not-A question: "会[不会]", "是[不是]", "要[不要]". */
+function asksEitherWay(text: string, position: number, words: string): boolean {
+  return words.length >= 2 && words.startsWith('不') && HAN.test(words[1]!) && text[position - 1] === words[1];
 }
 
 /** Whether the text is one sentence ("Will the U.S. ban chip sales?" is; "May 1: China bans exports. Will it hold?" is not). */

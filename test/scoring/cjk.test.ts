@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { levelRank } from '../../src/scoring/types.js';
-import { assessFor, defaultScorer, item } from './helpers.js';
+import { assessFor, defaultScorer, item, top } from './helpers.js';
 
 const scorer = defaultScorer();
 const entitiesOf = (title: string) => [...new Set(scorer.assess(item(title)).flatMap((a) => a.entities))];
@@ -60,5 +60,14 @@ describe('Korean terms with a particle attached', () => {
     const a = assessFor(scorer, 'rare-earth-magnets', item('중국, 희토류의 수출 통제 강화'));
     expect(a.entities).toContain('rare-earths');
     expect(a.why).toMatch(/^Export controls on rare earths/);
+  });
+});
+
+describe('Chinese A-not-A questions', () => {
+  it('read "会不会" and "是不是" as asking either way (a hedge), not as the negation 不会 or 不是', () => {
+    for (const title of ['中国会不会禁止镓出口？', '中国是不是要禁止镓出口？', '中国会不会禁止镓出口']) {
+      expect(top(scorer, item(title)).why, title).toMatch(/^(?:Analysis: possible|Possible) export ban on gallium/);
+    }
+    expect(top(scorer, item('中国不会禁止镓出口')).level).toBe('none');
   });
 });
