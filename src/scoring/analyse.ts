@@ -351,7 +351,10 @@ export class Analyser {
       return this.applyAction(s, actions.filter((a) => a !== best.action), gaps);
     }
     const action = { entry: best.entry, text: best.action.text };
-    if (effect === 'halt' || effect === 'resume') {
+    // Resuming export licences resumes the exports they allow ("China resumes rare earth export licences"), as
+    // suspending them halts those exports; granting them is the licence's own easing.
+    const resumesExports = effect === 'de-escalation' && s.signal.id === EXPORT_LICENCE_SIGNAL && best.entry.effects.flow === 'resume';
+    if (effect === 'halt' || effect === 'resume' || resumesExports) {
       const lifting = effect === 'halt' ? liftingOf(best.action, s, actions, this.lexicon.actions, gaps) : undefined;
       const derived = effect === 'halt' ? this.haltOf(s, best.entry) : this.lexicon.signals.get(RESUME_SIGNAL)!;
       const from = best.action.start < s.start ? best.action : s;

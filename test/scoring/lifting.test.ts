@@ -69,3 +69,11 @@ describe('a halting verb before a verb that grants licences', () => {
     expect(direction('China resumes issuing export licences for rare earths')).not.toBe('escalation');
   });
 });
+
+describe('resumed export licences', () => {
+  it('resume the exports they allow, in English words in the reason', () => {
+    for (const title of ['中国恢复稀土出口许可', 'China resumes rare earth export licences']) {
+      expect(top(scorer, item(title)).why, title).toMatch(/^Resumption of export licences for rare earths/);
+    }
+  });
+});
