@@ -523,20 +523,25 @@ const OVERRULED_GAP = /^\s*from\s*$/i;
 // adverbs and verbs of intent or of a step taken ("US orders", "Korea's trade ministry orders", "China says it will no
 // longer allow", "US could block", "US is set to block", "US moves to block"), not a noun of its own ("Korean union
 // orders", "US senator tells").
+// Verbs of intent a state leads a verb through, present only: "US had planned to block", "US was set to block ... until
+// Trump intervened" tell of a plan that is over.
+const HEAD_INTENT_WORDS =
+  'could|may|might|shall|set|poised|about|expected|likely|plans?|planning|prepares?|preparing|seeks?|seeking|threatens?|threatening|' +
+  'vows?|pledges?|promises?|wants?|aims?|tries|trying|looks?|looking|intends?';
 const HEAD_AUXILIARY =
   'will|would|to|has|have|had|is|are|was|were|be|been|now|also|no longer|formally|officially|reportedly|quietly|again|effectively|soon|further|' +
-  'moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted|finally|' +
-  'could|may|might|can|should|must|shall|set|poised|about|expected|likely|plans?|planned|planning|prepares?|prepared|preparing|' +
-  'seeks?|sought|seeking|threatens?|threatened|threatening|vows?|vowed|pledges?|pledged|promises?|promised|wants?|wanted|' +
-  'aims?|aimed|tries|tried|trying|looks?|looking|intends?|intended';
+  `moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted|finally|${HEAD_INTENT_WORDS}`;
 const HEAD_GAP = new RegExp(
   `^\\s*(?:(?:'s|’s)?\\s*(?:[\\w-]+\\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\\s*|(?:'s|’s)\\s*)?(?:(?:says?|said)\\s+(?:it|they)\\s+)?(?:(?:${HEAD_AUXILIARY})\\b\\s*)*$`,
   'i',
 );
 // Of those, the ones that make the verb a plan, a threat or a wish rather than a step taken ("US [could] block", "US [is
-// set to] block", "US [wants to] block"): the measure is hedged, as the lexicon's hedge cues do elsewhere.
-const HEAD_INTENT =
-  /\b(?:could|may|might|can|should|must|shall|set|poised|about|expected|likely|plans?|planned|planning|prepares?|prepared|preparing|seeks?|sought|seeking|threatens?|threatened|threatening|vows?|vowed|pledges?|pledged|promises?|promised|wants?|wanted|aims?|aimed|tries|tried|trying|looks?|looking|intends?|intended|considers?|considered|considering|weighs?|weighed|weighing|mulls?|mulled|mulling|eyes|eyed|eyeing)\b/i;
+// set to] block", "US [wants to] block", "US [weighs] blocking"): the measure is hedged, as the lexicon's hedge cues do.
+const HEAD_INTENT = new RegExp(`\\b(?:${HEAD_INTENT_WORDS}|considers?|considering|weighs?|weighing|mulls?|mulling|eyes|eyeing)\\b`, 'i');
+// A gap that leads no verb although its words may: a plan or step given up ("US [no longer plans to] block") or over
+// ("US [had planned to] block", "US [was set to] block"), and a passive ("China [was] blocked from chip sales").
+const GIVEN_UP_OR_OVER = new RegExp(`\\b(?:no longer|had|was|were)\\b.*\\b(?:${HEAD_INTENT_WORDS}|moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted)\\b`, 'i');
+const BE_LAST = /\b(?:is|are|was|were|be|been)\s*$/i;
 const MAX_HEAD_GAP = 120;
 // The subject that points back to a state named in an earlier sentence: "It ordered", "They have told", "The commerce
 // ministry ordered", "..., it said it told". Any other subject is a noun of its own ("The union ordered", "A Delaware
@@ -800,16 +805,17 @@ function namesNationality(words: string, entityWords: number, caseless: boolean)
  * what follows it ("US resumes blocking chip sales to China"), before a gerund only.
  */
 function headGap(between: string, signalText: string): boolean {
-  if (HEAD_GAP.test(between)) return true;
+  if (HEAD_GAP.test(between)) return !GIVEN_UP_OR_OVER.test(between) && !(BE_LAST.test(between) && !GERUND_START.test(signalText));
   const aspect = ASPECT_THEN.exec(between);
   if (aspect === null || !GERUND_START.test(signalText)) return false;
   const before = between.slice(0, aspect.index);
   // "US no longer keeps blocking ...": the measure stops; the negation's own rules read that, not this one.
-  return !NEGATED_ASPECT.test(before) && HEAD_GAP.test(before + ' ');
+  return !NEGATED_ASPECT.test(before) && HEAD_GAP.test(before + ' ') && !GIVEN_UP_OR_OVER.test(before);
 }
-// A verb that resumes, keeps doing or weighs doing the gerund after it ("US keeps on blocking", "US weighs blocking").
+// A verb that resumes, keeps doing or weighs doing the gerund after it ("US keeps on blocking", "US weighs blocking");
+// weighing it in the past is over ("US considered blocking ... but decided against it").
 const ASPECT_THEN =
-  /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|(?:keeps?|kept)(?:\s+on)?|considers?|considered|considering|weighs?|weighed|weighing|mulls?|mulled|mulling|eyes|eyed|eyeing)\s*$/i;
+  /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|(?:keeps?|kept)(?:\s+on)?|considers?|considering|weighs?|weighing|mulls?|mulling|eyes|eyeing)\s*$/i;
 const GERUND_START = /^\S*ing\b/i;
 const NEGATED_ASPECT = /\b(?:no longer|not|never|won['’]t|didn['’]t|doesn['’]t)\b/i;
 
