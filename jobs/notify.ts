@@ -44,8 +44,11 @@ export function notifyProcessor(ctx: WorkerContext) {
       const onUrgency = (urgent: boolean) => {
         settle.urgent = urgent;
       };
-      const onDueInQuietHours = (dueAt: number | undefined) => {
+      const onDueInQuietHours = async (dueAt: number | undefined) => {
         settle.dueInQuietHours = dueAt;
+        // Kept in the job's data before the stage takes a pace slot, which replaces the parked marker that said so: a
+        // worker dying after that still finds it.
+        if (dueAt !== undefined && job.data.dueInQuietHours !== dueAt) await job.updateData({ ...job.data, dueInQuietHours: dueAt });
       };
       const outcome = await deliverStage(job.data, { ...ctx.stores, state: ctx.runtime.state, log, now: ctx.runtime.now, signal, onUrgency, onDueInQuietHours });
       if (outcome.status === 'wait') return await waitUntil(settle, outcome.untilMs);

@@ -52,7 +52,7 @@ export async function deliverStage(
      * Told the moment the delivery was scheduled for inside quiet hours on purpose (see quietHoursHold), or undefined:
      * the job layer's pace wait and its slot after a 429 then keep it in those quiet hours instead of moving it past.
      */
-    onDueInQuietHours?: (dueAt: number | undefined) => void;
+    onDueInQuietHours?: (dueAt: number | undefined) => void | Promise<void>;
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
@@ -112,7 +112,7 @@ export async function deliverStage(
     : decision && inQuietHoursOnPurpose(decision)
       ? decision.sendAt
       : job.dueInQuietHours;
-  deps.onDueInQuietHours?.(dueInQuietHours);
+  await deps.onDueInQuietHours?.(dueInQuietHours);
   // Woken before that moment (promoted, or by a worker whose clock runs ahead) inside quiet hours: it waits for it, as a
   // parked one does, instead of being moved past them.
   if (quietHours && dueInQuietHours !== undefined && dueInQuietHours > now.getTime() && quietHoursAt(now.getTime(), quietHours).quiet) {

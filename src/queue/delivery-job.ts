@@ -109,19 +109,7 @@ export async function waitForSlot(ctx: DeliveryJobContext, waitMs: number, first
   if (quietEnd !== undefined) return holdOrWaitOutQuietHours(ctx, quietEnd, !first);
   ctx.log.debug({ waitMs }, `${ctx.what} paced: waiting for its slot`);
   if (first) observePaceWait(ctx, waitMs);
-  await keepDueInQuietHours(ctx);
   return delayBy(ctx, waitMs);
-}
-
-/**
- * A notification scheduled inside quiet hours on purpose that waits for its pace slot in them keeps that moment in its
- * job's data: the slot replaces the parked marker that said so, and on waking it must still be sent there.
- */
-async function keepDueInQuietHours(ctx: DeliveryJobContext): Promise<void> {
-  const due = ctx.dueInQuietHours;
-  const data = ctx.job.data as NotifyJob;
-  if (due === undefined || data.dueInQuietHours === due) return;
-  await ctx.job.updateData({ ...data, dueInQuietHours: due });
 }
 
 /** Counts a delivery's wait for its turn on a paced channel, once per delivery. A metric never fails a delivery. */
@@ -259,7 +247,6 @@ export async function settleDeliveryFailure(ctx: DeliveryJobContext, err: unknow
       const quietEnd = quietHoursEnd(ctx, waitMs);
       // Not a pace wait for the metrics, after the quiet hours either.
       if (quietEnd !== undefined) return holdOrWaitOutQuietHours(ctx, quietEnd, true);
-      await keepDueInQuietHours(ctx);
       return delayBy(ctx, waitMs);
     }
     return waitUntil(ctx, ctx.now().getTime() + (error.delayMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));

@@ -21,7 +21,7 @@ export interface NotifyJob {
   channelId: string;
   /**
    * The moment inside quiet hours it was scheduled for on purpose (a throttle backlog past two weeks of them), kept
-   * while it waits for its pace slot there: the slot replaces the parked marker that said so (see waitForSlot).
+   * while it waits for its pace slot there: the slot replaces the parked marker that said so (kept by jobs/notify.ts).
    */
   dueInQuietHours?: number;
 }
