@@ -118,6 +118,10 @@ export async function deliverStage(
   if (quietHours && dueInQuietHours !== undefined && dueInQuietHours > now.getTime() && quietHoursAt(now.getTime(), quietHours).quiet) {
     return { status: 'parked', untilMs: dueInQuietHours };
   }
+  // Past its moment (kept in the job's data above where that is in quiet hours) with no pace to hold its place in: the
+  // marker goes, so that nothing takes it for parked any more (a reload taking out the quiet hours wakes parked jobs
+  // only, never one waiting for a retry's backoff).
+  if (parked && !entry.rateLimit) await deps.deliveries.unpark(key);
   const quietEnd = quietHoursHold(quietHours, now.getTime(), dueInQuietHours);
   if (quietEnd !== undefined) return { status: 'quiet', endsAt: quietEnd };
   const paced = await awaitTurn(deps.deliveries, job.channelId, key, entry.rateLimit, now.getTime() + (blockedForMs ?? 0), now, isUrgent(alert));

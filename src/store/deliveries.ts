@@ -118,6 +118,10 @@ export interface DeliveryStore {
    * can wait again without asking for a slot.
    */
   parkSlot(key: string, forMs: number, untilMs: number, inQuietHours?: boolean): Promise<void>;
+  /** Whether the delivery's slot key marks it parked (see parkSlot): it waits for the end of quiet hours. */
+  isParked(key: string): Promise<boolean>;
+  /** Forgets a parked delivery's marker: it passed the moment it waited for, on a channel with no pace to hold its place in. */
+  unpark(key: string): Promise<void>;
   /**
    * A routine notification due in its channel's quiet hours, on a channel that defers them to its digest: holds the
    * alert for the channel's next digest and ends the delivery skipped (`why` its response) in one step, and forgets its
@@ -673,6 +677,12 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     paceTurn,
     async parkSlot(key, forMs, untilMs, inQuietHours) {
       await redis.set(slotKey(key), `${PARKED}:${Math.round(untilMs)}${inQuietHours ? `:${IN_QUIET_HOURS}` : ''}`, 'PX', Math.max(1, Math.ceil(forMs)));
+    },
+    async isParked(key) {
+      return parkedAs((await redis.get(slotKey(key))) ?? '') !== undefined;
+    },
+    async unpark(key) {
+      await redis.del(slotKey(key));
     },
     async holdForDigest(key, base, why, at) {
       let raw = await redis.get(entryKey(key));

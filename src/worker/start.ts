@@ -15,6 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
+import { channelsFreedOfQuietHours, wakeQuietHoursWaits } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -154,6 +155,12 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
     }
     void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
+    const freed = channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels);
+    if (freed.size) {
+      void wakeQuietHoursWaits(queues.notify, stores, freed, log).catch((err: unknown) =>
+        log.warn({ err, channels: [...freed] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones'),
+      );
+    }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);
     if (ignored.length) log.warn({ settings: ignored }, 'these settings take effect only on restart; the worker keeps their start-up values');

@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryKey } from '../../src/alerts/ids.js';
+import { type NotifyJob, QUEUES } from '../../src/queue/names.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
 import { type RssEntry, startFeedServer } from '../helpers/http.js';
@@ -18,6 +20,7 @@ const STORIES = [
   { title: 'China bans exports of gallium to Zentravix Holdings', description: 'The commerce ministry announced an immediate ban on gallium shipments.' },
   { title: 'Germanium smelter in Yunnan halted after flood, Quorvane Metals says', description: 'Quorvane Metals declared force majeure on germanium deliveries.' },
   { title: 'Antimony licence requirement imposed on Belvastro Trading by Hunan officials', description: 'Provincial officials require export licences for antimony from Belvastro.' },
+  { title: 'Gallium refinery in Guangxi pauses output for maintenance, Drovantis Metals says', description: 'Drovantis Metals expects gallium deliveries to slip by two weeks.' },
 ];
 const story = (n: number): RssEntry => ({ guid: `reload-${n}`, link: `https://example.org/reload/${n}`, ...STORIES[n - 1] });
 const watchlist = (channels: string[]) =>
@@ -130,6 +133,30 @@ describe('config reload on SIGHUP', () => {
     const logged = await reloadWith({ 'channels.yaml': channels(secretChannel) }, /new config is invalid/);
     expect(logged).toMatch(/channels\[2\]\.webhookUrl: \(value not shown: a credential\) must be an absolute http\(s\) URL/);
     expect(logged).not.toContain('LiteralReloadSecret42');
+  });
+
+  it('wakes a notification waiting for quiet hours the reload takes out: it goes at once, not at their old end', async () => {
+    // Quiet hours from two minutes ago to two hours on (UTC), on a third channel.
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    const quiet = `quietHours: { start: "${hhmm(Date.now() - 120_000)}", end: "${hhmm(Date.now() + 7_200_000)}" }`;
+    const third = (extra: string) => channels(`  - { id: third, kind: webhook, url: "${receiver.urlFor('third')}"${extra} }\n`);
+    const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
+    const waiting = async () => (await notify.getDelayed()).filter((job) => job.data.channelId === 'third');
+    try {
+      await reloadWith({ 'channels.yaml': third(`, ${quiet}`), 'watchlists.yaml': watchlist(['third']) }, /config reloaded/);
+      feed.setEntries([story(1), story(2), story(3), story(4)]);
+      await waitUntil(async () => (await waiting()).length === 1, { timeoutMs: 20_000, describe: () => 'a notification on the third channel waiting for the quiet hours' });
+      expect(receiver.requests.filter((r) => r.channel === 'third')).toEqual([]);
+
+      const logged = await reloadWith({ 'channels.yaml': third(''), 'watchlists.yaml': watchlist(['third']) }, /woke the notifications waiting for quiet hours/);
+      expect(logged).toMatch(/"woken":1/);
+      await waitUntil(() => sent('third', 4).length === 1, { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(sent('third', 4)).toHaveLength(1);
+      expect(await waiting()).toEqual([]);
+    } finally {
+      await notify.close();
+    }
   });
 
   it('names every changed setting that takes effect only on restart', async () => {

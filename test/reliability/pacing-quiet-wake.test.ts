@@ -478,11 +478,14 @@ describe('a routine notification whose channel is in quiet hours when its job ru
     expect(sentAt.get('plain')).toBeUndefined();
     expect(await (await promoteAndRun(id)).getState()).toBe('delayed');
     expect(sentAt.get('plain')).toBeUndefined();
+    expect(await run.worker.context.stores.deliveries.isParked(deliveryKey('plain-1', 1, 'plain'))).toBe(true);
 
     clock.offset += QUIET_END - clock.now + 100;
     expect(await (await promoteAndRun(id)).getState()).toBe('completed');
     expect(sentAt.get('plain')).toHaveLength(1);
     expect(sentAt.get('plain')![0]).toBeGreaterThanOrEqual(QUIET_END);
+    // Past its moment, with no pace to hold its place in, it is no longer taken for parked (a reload's wake skips it).
+    expect(await run.worker.context.stores.deliveries.isParked(deliveryKey('plain-1', 1, 'plain'))).toBe(false);
   }, 30_000);
 
   it('is not sent in them when deferred to their end by routing and promoted early', async () => {

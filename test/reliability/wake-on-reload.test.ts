@@ -1,0 +1,93 @@
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deliveryKey } from '../../src/alerts/ids.js';
+import { channelSchema } from '../../src/config/schema.js';
+import { memoryLogger } from '../../src/log.js';
+import { createNotifiers } from '../../src/notifiers/registry.js';
+import { jobId, type NotifyJob, QUEUES } from '../../src/queue/names.js';
+import { channelsFreedOfQuietHours, wakeQuietHoursWaits } from '../../src/queue/wake.js';
+import { createDeliveryStore } from '../../src/store/deliveries.js';
+import { createDispatchStore } from '../../src/store/dispatch.js';
+import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { jobSettled } from './support/wait.js';
+
+/**
+ * A reload that takes a channel's quiet hours out wakes the notifications waiting for their end (deferred there when
+ * decided, or parked there when they ran), and only those: a throttle's moment, a retry's backoff and other channels'
+ * waits are kept.
+ */
+const prefix = uniquePrefix('wake-on-reload');
+const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+const queue = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
+const stores = { deliveries: createDeliveryStore(redis, prefix, 3600), dispatch: createDispatchStore(redis, prefix, 3600) };
+const HOUR = 3_600_000;
+const later = Date.now() + 5 * HOUR;
+
+afterAll(async () => {
+  await queue.obliterate({ force: true });
+  await queue.close();
+  redis.disconnect();
+  await cleanPrefix(prefix);
+});
+
+async function waitingJob(alertId: string, channelId: string): Promise<string> {
+  const id = jobId('notify', deliveryKey(alertId, 1, channelId));
+  await queue.add('notify', { alertId, version: 1, channelId }, { jobId: id, delay: 5 * HOUR });
+  return id;
+}
+
+const deferred = (alertId: string, channelId: string, why: 'quiet-hours' | 'throttled-delayed') =>
+  stores.dispatch.record(alertId, { channelId, version: 1, mode: 'deferred', why, sendAt: later, decidedAt: Date.now() });
+
+describe('the channels a reload frees of quiet hours', () => {
+  it('are those whose quiet hours it takes out, without a throttle', () => {
+    const quiet = { start: '22:00', end: '07:00' };
+    const channel = (id: string, extra: object) => channelSchema.parse({ id, kind: 'webhook', url: 'https://example.org/h', ...extra });
+    const before = createNotifiers([channel('a', { quietHours: quiet }), channel('b', { quietHours: quiet }), channel('c', {}), channel('d', { quietHours: quiet })]);
+    const afterChannels = [channel('a', {}), channel('b', { throttle: { maxPerHour: 5 } }), channel('c', {}), channel('d', { quietHours: { ...quiet, end: '06:00' } })];
+    expect([...channelsFreedOfQuietHours(before, createNotifiers(afterChannels), afterChannels)]).toEqual(['a']);
+  });
+});
+
+describe('waking the notifications that wait for quiet hours', () => {
+  it('promotes the deferred and parked ones of the freed channels, once, and keeps every other wait', async () => {
+    await deferred('quiet-deferred', 'ops', 'quiet-hours');
+    const quietDeferred = await waitingJob('quiet-deferred', 'ops');
+    await stores.deliveries.parkSlot(deliveryKey('quiet-parked', 1, 'ops'), 5 * HOUR, later);
+    const quietParked = await waitingJob('quiet-parked', 'ops');
+    await deferred('throttled', 'ops', 'throttled-delayed');
+    const throttled = await waitingJob('throttled', 'ops');
+    await deferred('elsewhere', 'other', 'quiet-hours');
+    const elsewhere = await waitingJob('elsewhere', 'other');
+    // A notification deferred for the quiet hours that then ran and failed waits for its backoff.
+    await deferred('retrying', 'ops', 'quiet-hours');
+    const retrying = jobId('notify', deliveryKey('retrying', 1, 'ops'));
+    await queue.add('notify', { alertId: 'retrying', version: 1, channelId: 'ops' }, { jobId: retrying, attempts: 3, backoff: { type: 'fixed', delay: 5 * HOUR } });
+    const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection: redis.duplicate(), prefix: `{${prefix}}` });
+    await jobSettled(queue, retrying, 10_000, ['delayed']);
+    await failing.close();
+
+    const { log, lines } = memoryLogger('info');
+    expect(await wakeQuietHoursWaits(queue, stores, new Set(['ops']), log)).toBe(2);
+    const states = async (ids: string[]) => Promise.all(ids.map((id) => queue.getJobState(id)));
+    expect(await states([quietDeferred, quietParked])).toEqual(['waiting', 'waiting']);
+    expect(await states([throttled, elsewhere, retrying])).toEqual(['delayed', 'delayed', 'delayed']);
+    expect(lines().some((l) => l.includes('"woken":2'))).toBe(true);
+
+    // A second reload finds nothing more to wake.
+    expect(await wakeQuietHoursWaits(queue, stores, new Set(['ops']), log)).toBe(0);
+  });
+
+  it('pages through a delayed set larger than a page without waking anything twice', async () => {
+    await queue.obliterate({ force: true });
+    const ids: string[] = [];
+    for (let i = 0; i < 450; i++) {
+      await deferred(`many-${i}`, i % 3 === 0 ? 'ops' : 'other', 'quiet-hours');
+      ids.push(await waitingJob(`many-${i}`, i % 3 === 0 ? 'ops' : 'other'));
+    }
+    expect(await wakeQuietHoursWaits(queue, stores, new Set(['ops']), memoryLogger('fatal').log)).toBe(150);
+    expect((await queue.getDelayed(0, -1)).map((j) => j.data.channelId).every((c) => c === 'other')).toBe(true);
+    expect(await queue.getDelayedCount()).toBe(300);
+  });
+});
