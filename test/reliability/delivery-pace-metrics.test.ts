@@ -76,7 +76,9 @@ describe('pacing metrics', () => {
     expect(jobs.reduce((n, job) => n + job.attemptsStarted - 1, 0)).toBeGreaterThanOrEqual(3);
     expect(await sample('chokepoint_pace_wait_seconds_count{channel="paced"}')).toBe(waits);
     const seconds = (await sample('chokepoint_pace_wait_seconds_sum{channel="paced"}'))!;
-    expect(seconds).toBeGreaterThan((6 * INTERVAL_MS * 0.8) / 1000);
+    // One, two and three intervals, less however late each job asked for its slot (a loaded worker asks later and
+    // waits less): more than one interval in all unless the three asked half a second late between them.
+    expect(seconds).toBeGreaterThan(INTERVAL_MS / 1000);
     // A sum of float seconds: 0.1 + 0.2 + 0.3 is 0.6000000000000001.
     expect(seconds).toBeLessThanOrEqual((6 * INTERVAL_MS + (waits - 3) * 20) / 1000 + 1e-9);
     expect(await sample('chokepoint_pace_wait_seconds_bucket{le="0.5",channel="paced"}')).toBe(waits);
