@@ -218,10 +218,16 @@ describe('digests and versions on a paced channel', () => {
 describe('per-kind defaults', () => {
   it('paces Slack at one message a second after a burst of three when rateLimit is omitted', async () => {
     const ids = await Promise.all(Array.from({ length: 4 }, (_, i) => notify(`a-slack-${i}`, 'slack-default', 1, i % 2 ? second : first)));
-    for (const id of ids) expect((await jobSettled(queues().notify, id)).state).toBe('completed');
+    const started: number[] = [];
+    for (const id of ids) {
+      const { job, state } = await jobSettled(queues().notify, id);
+      expect(state).toBe('completed');
+      started.push(job.attemptsStarted);
+    }
     const times = acceptedTimes('slack-default');
     expect(times).toHaveLength(4);
-    expect(times[2]! - times[0]!).toBeLessThan(500);
+    // The burst went without waiting for a slot (a job that waits runs again when it comes); the fourth a second on.
+    expect(started.filter((n) => n === 1).length).toBeGreaterThanOrEqual(3);
     expect(times[3]! - times[0]!).toBeGreaterThanOrEqual(1000 - JITTER_MS);
   }, 30_000);
 
@@ -238,7 +244,8 @@ describe('per-kind defaults', () => {
     for (const channel of ['slack-unpaced', 'unpaced']) {
       const times = acceptedTimes(channel);
       expect(times).toHaveLength(6);
-      expect(times[5]! - times[0]!).toBeLessThan(1000);
+      // At once: none waited for a slot (each ran once, above); a loaded runner only takes longer to run them.
+      expect(times[5]! - times[0]!).toBeLessThan(5_000);
     }
   }, 30_000);
 });

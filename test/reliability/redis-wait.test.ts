@@ -15,7 +15,8 @@ describe('waiting for Redis at start', () => {
       const abortedAt = Date.now();
       controller.abort();
       await expect(waiting).rejects.toThrow('aborted while waiting for Redis');
-      expect(Date.now() - abortedAt).toBeLessThan(200);
+      // Well under the seconds a ping takes to fail, with room for a loaded runner.
+      expect(Date.now() - abortedAt).toBeLessThan(1_000);
     } finally {
       redis.disconnect();
     }
