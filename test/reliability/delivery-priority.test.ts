@@ -113,6 +113,8 @@ describe('slot reservations for urgent deliveries (the pace script on Redis)', (
 
   it('moves back at most MAX_ROTATED waiting routine deliveries for an urgent one; the ones further back keep their slots', async () => {
     const count = MAX_ROTATED + 30;
+    // Slots are read as Date.now() plus the wait: a loaded runner reads late. A move is a whole second, well apart.
+    const TOLERANCE_MS = 400;
     for (let i = 0; i <= count; i++) await ledger.reserveSlot('bounded', `bd-${i}`, rate);
     /** When each delivery's slot is, as asking again tells it (asking again changes nothing). */
     const slots = async () => {
@@ -122,16 +124,16 @@ describe('slot reservations for urgent deliveries (the pace script on Redis)', (
     };
     const before = await slots();
     const urgentAt = Date.now() + (await ledger.reserveSlot('bounded', 'bu', rate, true));
-    expect(Math.abs(urgentAt - before[0]!)).toBeLessThan(100);
+    expect(Math.abs(urgentAt - before[0]!)).toBeLessThan(TOLERANCE_MS);
     const after = await slots();
     const moved = after.map((at, i) => at - before[i]!);
-    for (let i = 0; i < MAX_ROTATED - 1; i++) expect(Math.abs(moved[i]! - 1_000), `bd-${i + 1}`).toBeLessThan(100);
+    for (let i = 0; i < MAX_ROTATED - 1; i++) expect(Math.abs(moved[i]! - 1_000), `bd-${i + 1}`).toBeLessThan(TOLERANCE_MS);
     // The last one moved takes the urgent delivery's slot, behind the ones further back, which keep theirs.
-    expect(Math.abs(after[MAX_ROTATED - 1]! - (before[count - 1]! + 1_000))).toBeLessThan(100);
-    for (let i = MAX_ROTATED; i < count; i++) expect(Math.abs(moved[i]!), `bd-${i + 1}`).toBeLessThan(100);
+    expect(Math.abs(after[MAX_ROTATED - 1]! - (before[count - 1]! + 1_000))).toBeLessThan(TOLERANCE_MS);
+    for (let i = MAX_ROTATED; i < count; i++) expect(Math.abs(moved[i]!), `bd-${i + 1}`).toBeLessThan(TOLERANCE_MS);
     // No slot was added: the next routine delivery queues one interval after the last one given.
     const next = Date.now() + (await ledger.reserveSlot('bounded', 'bd-next', rate));
-    expect(Math.abs(next - (after[MAX_ROTATED - 1]! + 1_000))).toBeLessThan(100);
+    expect(Math.abs(next - (after[MAX_ROTATED - 1]! + 1_000))).toBeLessThan(TOLERANCE_MS);
   });
 
   it('takes no slot that a 429 block overran', async () => {
