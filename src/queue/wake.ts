@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { deliveryKey } from '../alerts/ids.js';
 import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -7,8 +8,10 @@ import type { DeliveryStore } from '../store/deliveries.js';
 import type { DispatchStore } from '../store/dispatch.js';
 import type { NotifyJob } from './names.js';
 
-/** Delayed jobs read per page while looking for the ones to wake. */
-const PAGE = 200;
+/** How long after a reload's wake it looks again, for jobs that came to wait for the old quiet hours meanwhile. */
+export const WAKE_AGAIN_MS = 60_000;
+/** Delayed job ids read per page while looking for the ones to wake. */
+const PAGE = 500;
 
 /**
  * Channels whose notifications a reload frees: their quiet hours taken out. A notification deferred to, or parked
@@ -35,31 +38,46 @@ export interface WakeStores {
  * there by their routing decision, or parked there when they ran (DeliveryStore.isParked). Each runs again now and
  * decides afresh under the new config. A job waiting for a throttle's moment, a retry's backoff or a 429 block keeps
  * its wait, and no job is woken twice in one pass. Returns how many it woke.
+ *
+ * The delayed set is read in order of due time, each page from the last due time seen: jobs leaving it meanwhile
+ * (coming due, promoted by another replica's reload) shift no one past the scan, as positions would. A job's id ends
+ * with its channel: other channels' jobs are ruled out before any of them is read.
  */
-export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
   if (channelIds.size === 0) return 0;
   const woken = new Set<string>();
-  // Promoting takes a job out of the delayed set: the next page starts after the ones kept.
-  for (let kept = 0; ; ) {
-    const jobs = (await queue.getDelayed(kept, kept + PAGE - 1)).filter((job): job is Job<NotifyJob> => job !== undefined);
-    if (jobs.length === 0) break;
-    const waits = await Promise.all(jobs.map((job) => channelIds.has(job.data.channelId) && !woken.has(job.id!) && waitsForQuietHours(job, stores)));
-    await Promise.all(
-      jobs.map(async (job, i) => {
-        if (!waits[i]) return void kept++;
-        try {
-          await job.promote();
-          woken.add(job.id!);
-        } catch (err) {
-          // It left the delayed set meanwhile (promoted by another worker's reload, or removed).
-          kept++;
-          log.debug({ jobId: job.id, err }, 'could not wake a notification waiting for quiet hours');
-        }
-      }),
-    );
+  const seen = new Set<string>();
+  const endings = [...channelIds].map((id) => `-${id.replace(/:/g, '_')}`); // as jobId writes it
+  for (let from = '-inf'; ; ) {
+    const page = await redis.zrangebyscore(queue.keys.delayed!, from, '+inf', 'WITHSCORES', 'LIMIT', 0, PAGE);
+    const ids: string[] = [];
+    for (let i = 0; i < page.length; i += 2) {
+      const id = page[i]!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (endings.some((end) => id.endsWith(end))) ids.push(id);
+    }
+    await Promise.all(ids.map((id) => wakeIfWaiting(queue, id, stores, channelIds, woken, log)));
+    if (page.length < PAGE * 2) break;
+    // From the last due time seen, again (jobs due at one instant share it; the ones seen are skipped), or past it when
+    // a whole page was of it.
+    const last = page[page.length - 1]!;
+    from = page.every((v, i) => i % 2 === 0 || v === last) ? `(${last}` : last;
   }
   if (woken.size) log.info({ channels: [...channelIds], woken: woken.size }, 'woke the notifications waiting for quiet hours the reload took out');
   return woken.size;
+}
+
+async function wakeIfWaiting(queue: Queue<NotifyJob>, id: string, stores: WakeStores, channelIds: ReadonlySet<string>, woken: Set<string>, log: Logger): Promise<void> {
+  const job = await queue.getJob(id);
+  if (!job || !channelIds.has(job.data.channelId) || !(await waitsForQuietHours(job, stores))) return;
+  try {
+    await job.promote();
+    woken.add(id);
+  } catch (err) {
+    // It left the delayed set meanwhile (promoted by another replica's reload, come due, or removed).
+    log.debug({ jobId: id, err }, 'could not wake a notification waiting for quiet hours');
+  }
 }
 
 async function waitsForQuietHours(job: Job<NotifyJob>, { deliveries, dispatch }: WakeStores): Promise<boolean> {

@@ -15,7 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedOfQuietHours, wakeQuietHoursWaits } from '../queue/wake.js';
+import { channelsFreedOfQuietHours, WAKE_AGAIN_MS, wakeQuietHoursWaits } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -156,10 +156,16 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     }
     void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     const freed = channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels);
-    if (freed.size) {
-      void wakeQuietHoursWaits(queues.notify, stores, freed, log).catch((err: unknown) =>
-        log.warn({ err, channels: [...freed] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones'),
-      );
+    if (freed.size && roles.has('notify')) {
+      const wake = () =>
+        void wakeQuietHoursWaits(queues.notify, redis, stores, freed, log).catch((err: unknown) => {
+          if (!stopping) log.warn({ err, channels: [...freed] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones');
+        });
+      wake();
+      // Again a minute on: a job running during the reload, or decided by a score job still on the old config, may
+      // have come to wait for the old quiet hours since.
+      const again = setTimeout(() => stopping || wake(), WAKE_AGAIN_MS);
+      again.unref();
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);

@@ -141,7 +141,7 @@ describe('config reload on SIGHUP', () => {
     const quiet = `quietHours: { start: "${hhmm(Date.now() - 120_000)}", end: "${hhmm(Date.now() + 7_200_000)}" }`;
     const third = (extra: string) => channels(`  - { id: third, kind: webhook, url: "${receiver.urlFor('third')}"${extra} }\n`);
     const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
-    const waiting = async () => (await notify.getDelayed()).filter((job) => job.data.channelId === 'third');
+    const waiting = async () => (await notify.getDelayed()).filter((job) => job?.data.channelId === 'third');
     try {
       await reloadWith({ 'channels.yaml': third(`, ${quiet}`), 'watchlists.yaml': watchlist(['third']) }, /config reloaded/);
       feed.setEntries([story(1), story(2), story(3), story(4)]);

@@ -64,19 +64,21 @@ describe('waking the notifications that wait for quiet hours', () => {
     await deferred('retrying', 'ops', 'quiet-hours');
     const retrying = jobId('notify', deliveryKey('retrying', 1, 'ops'));
     await queue.add('notify', { alertId: 'retrying', version: 1, channelId: 'ops' }, { jobId: retrying, attempts: 3, backoff: { type: 'fixed', delay: 5 * HOUR } });
-    const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection: redis.duplicate(), prefix: `{${prefix}}` });
+    const connection = redis.duplicate();
+    const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection, prefix: `{${prefix}}` });
     await jobSettled(queue, retrying, 10_000, ['delayed']);
     await failing.close();
+    connection.disconnect();
 
     const { log, lines } = memoryLogger('info');
-    expect(await wakeQuietHoursWaits(queue, stores, new Set(['ops']), log)).toBe(2);
+    expect(await wakeQuietHoursWaits(queue, redis, stores, new Set(['ops']), log)).toBe(2);
     const states = async (ids: string[]) => Promise.all(ids.map((id) => queue.getJobState(id)));
     expect(await states([quietDeferred, quietParked])).toEqual(['waiting', 'waiting']);
     expect(await states([throttled, elsewhere, retrying])).toEqual(['delayed', 'delayed', 'delayed']);
     expect(lines().some((l) => l.includes('"woken":2'))).toBe(true);
 
     // A second reload finds nothing more to wake.
-    expect(await wakeQuietHoursWaits(queue, stores, new Set(['ops']), log)).toBe(0);
+    expect(await wakeQuietHoursWaits(queue, redis, stores, new Set(['ops']), log)).toBe(0);
   });
 
   it('pages through a delayed set larger than a page without waking anything twice', async () => {
@@ -86,8 +88,28 @@ describe('waking the notifications that wait for quiet hours', () => {
       await deferred(`many-${i}`, i % 3 === 0 ? 'ops' : 'other', 'quiet-hours');
       ids.push(await waitingJob(`many-${i}`, i % 3 === 0 ? 'ops' : 'other'));
     }
-    expect(await wakeQuietHoursWaits(queue, stores, new Set(['ops']), memoryLogger('fatal').log)).toBe(150);
+    expect(await wakeQuietHoursWaits(queue, redis, stores, new Set(['ops']), memoryLogger('fatal').log)).toBe(150);
     expect((await queue.getDelayed(0, -1)).map((j) => j.data.channelId).every((c) => c === 'other')).toBe(true);
     expect(await queue.getDelayedCount()).toBe(300);
   });
+
+  it('finds every one while other jobs leave the delayed set and other replicas wake the same ones at once', async () => {
+    await queue.obliterate({ force: true });
+    const ops: string[] = [];
+    const others: string[] = [];
+    for (let i = 0; i < 1_200; i++) {
+      const channel = i % 2 === 0 ? 'ops' : 'other';
+      await deferred(`busy-${i}`, channel, 'quiet-hours');
+      (channel === 'ops' ? ops : others).push(await waitingJob(`busy-${i}`, channel));
+    }
+    // Jobs of another channel come due (leave the set) throughout, ahead of the scans' positions.
+    const leaving = (async () => {
+      for (const id of others) await (await queue.getJob(id))?.promote();
+    })();
+    const log = memoryLogger('fatal').log;
+    const passes = await Promise.all([1, 2, 3].map(() => wakeQuietHoursWaits(queue, redis, stores, new Set(['ops']), log)));
+    await leaving;
+    expect(passes.reduce((a, b) => a + b, 0)).toBe(600);
+    expect((await Promise.all(ops.map((id) => queue.getJobState(id)))).filter((state) => state === 'delayed')).toEqual([]);
+  }, 30_000);
 });
