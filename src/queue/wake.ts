@@ -48,34 +48,45 @@ export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis,
   const woken = new Set<string>();
   const seen = new Set<string>();
   const endings = [...channelIds].map((id) => `-${id.replace(/:/g, '_')}`); // as jobId writes it
+  const wakeAll = async (ids: string[]) => {
+    for (let i = 0; i < ids.length; i += PAGE) await Promise.all(ids.slice(i, i + PAGE).map((id) => wakeIfWaiting(queue, id, stores, channelIds, woken, log)));
+  };
+  /** A job id not looked at yet in this pass that may be one of the channels' (its id ends with the channel). */
+  const ofChannels = (id: string) => {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return endings.some((end) => id.endsWith(end));
+  };
   for (let from = '-inf'; ; ) {
     const page = await redis.zrangebyscore(queue.keys.delayed!, from, '+inf', 'WITHSCORES', 'LIMIT', 0, PAGE);
     const ids: string[] = [];
-    for (let i = 0; i < page.length; i += 2) {
-      const id = page[i]!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      if (endings.some((end) => id.endsWith(end))) ids.push(id);
-    }
-    await Promise.all(ids.map((id) => wakeIfWaiting(queue, id, stores, channelIds, woken, log)));
+    for (let i = 0; i < page.length; i += 2) if (ofChannels(page[i]!)) ids.push(page[i]!);
+    await wakeAll(ids);
     if (page.length < PAGE * 2) break;
-    // From the last due time seen, again (jobs due at one instant share it; the ones seen are skipped), or past it when
-    // a whole page was of it.
     const last = page[page.length - 1]!;
-    from = page.every((v, i) => i % 2 === 0 || v === last) ? `(${last}` : last;
+    if (page.every((v, i) => i % 2 === 0 || v === last)) {
+      // A whole page due at one instant (BullMQ gives every job past the 4,096th due in one ms the same score, and
+      // quiet hours end for many at once): that instant's jobs all at once, then past it.
+      await wakeAll((await redis.zrangebyscore(queue.keys.delayed!, last, last)).filter(ofChannels));
+      from = `(${last}`;
+    } else {
+      // From the last due time seen, again: jobs due at that instant that the page cut off (the ones seen are skipped).
+      from = last;
+    }
   }
   if (woken.size) log.info({ channels: [...channelIds], woken: woken.size }, 'woke the notifications waiting for quiet hours the reload took out');
   return woken.size;
 }
 
 async function wakeIfWaiting(queue: Queue<NotifyJob>, id: string, stores: WakeStores, channelIds: ReadonlySet<string>, woken: Set<string>, log: Logger): Promise<void> {
-  const job = await queue.getJob(id);
-  if (!job || !channelIds.has(job.data.channelId) || !(await waitsForQuietHours(job, stores))) return;
   try {
+    const job = await queue.getJob(id);
+    if (!job?.data || !channelIds.has(job.data.channelId) || !(await waitsForQuietHours(job, stores))) return;
     await job.promote();
     woken.add(id);
   } catch (err) {
-    // It left the delayed set meanwhile (promoted by another replica's reload, come due, or removed).
+    // One job does not stop the others: it left the delayed set meanwhile (woken by another replica's pass, come due,
+    // removed), or its records could not be read; it waits for the end of the old quiet hours.
     log.debug({ jobId: id, err }, 'could not wake a notification waiting for quiet hours');
   }
 }

@@ -157,14 +157,18 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     const freed = channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels);
     if (freed.size && roles.has('notify')) {
-      const wake = () =>
-        void wakeQuietHoursWaits(queues.notify, redis, stores, freed, log).catch((err: unknown) => {
-          if (!stopping) log.warn({ err, channels: [...freed] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones');
+      const wake = (channels: Set<string>) =>
+        void wakeQuietHoursWaits(queues.notify, redis, stores, channels, log).catch((err: unknown) => {
+          if (!stopping) log.warn({ err, channels: [...channels] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones');
         });
-      wake();
+      wake(freed);
       // Again a minute on: a job running during the reload, or decided by a score job still on the old config, may
-      // have come to wait for the old quiet hours since.
-      const again = setTimeout(() => stopping || wake(), WAKE_AGAIN_MS);
+      // have come to wait for the old quiet hours since. Only for channels a later reload has not given quiet hours
+      // (or a throttle) again.
+      const again = setTimeout(() => {
+        const still = new Set([...freed].filter((id) => channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels.filter((c) => c.id === id)).size));
+        if (!stopping && still.size) wake(still);
+      }, WAKE_AGAIN_MS);
       again.unref();
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.

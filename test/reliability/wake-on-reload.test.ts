@@ -93,6 +93,26 @@ describe('waking the notifications that wait for quiet hours', () => {
     expect(await queue.getDelayedCount()).toBe(300);
   });
 
+  it('finds every one of thousands due at one instant, where BullMQ gives most of them one score', async () => {
+    await queue.obliterate({ force: true });
+    // Quiet hours end for many at once: past the 4,096th job due in one ms, every one shares a score, and another
+    // channel's jobs come first among them.
+    const at = Date.now();
+    const channelOf = (i: number) => (i % 3 === 0 ? 'other' : 'ops');
+    for (let i = 0; i < 6_000; i += 500) {
+      const batch = Array.from({ length: 500 }, (_, k) => `instant-${i + k}`);
+      await Promise.all(batch.map((alertId, k) => deferred(alertId, channelOf(i + k), 'quiet-hours')));
+      await queue.addBulk(
+        batch.map((alertId, k) => {
+          const channelId = channelOf(i + k);
+          return { name: 'notify', data: { alertId, version: 1, channelId }, opts: { jobId: jobId('notify', deliveryKey(alertId, 1, channelId)), delay: HOUR, timestamp: at } };
+        }),
+      );
+    }
+    expect(await wakeQuietHoursWaits(queue, redis, stores, new Set(['ops']), memoryLogger('fatal').log)).toBe(4_000);
+    expect(await queue.getDelayedCount()).toBe(2_000);
+  }, 30_000);
+
   it('finds every one while other jobs leave the delayed set and other replicas wake the same ones at once', async () => {
     await queue.obliterate({ force: true });
     const ops: string[] = [];
