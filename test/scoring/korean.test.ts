@@ -72,3 +72,13 @@ describe('Korean question titles', () => {
     expect(top(scorer, item('중국, 희토류 공급 중단')).why).toMatch(/^Halt of supply affecting rare earths/);
   });
 });
+
+describe('Korean resumption', () => {
+  it('reads 재개 after exports or export licences as their resumption, and not inside 재개발 (redevelopment)', () => {
+    for (const title of ['중국, 희토류 수출 재개', '중국, 희토류 수출 허가 재개']) {
+      expect(top(scorer, item(title)).why, title).toMatch(/^Resumption of export/);
+      expect(top(scorer, item(title)).direction, title).toBe('de-escalation');
+    }
+    expect(top(scorer, item('중국, 희토류 광산 재개발 위해 수출 중단')).direction).toBe('escalation');
+  });
+});
