@@ -19,12 +19,13 @@ const PAGE = 500;
  * throttle count was put at the moment it waits for, and sent now it would go beyond the hour's budget.
  */
 export function channelsFreedOfQuietHours(previous: NotifierSet, next: NotifierSet, channels: readonly ChannelConfig[]): Set<string> {
-  const freed = new Set<string>();
-  for (const { id } of channels) {
-    const entry = next.get(id);
-    if (previous.get(id)?.channel.quietHours && entry && !entry.channel.quietHours && !entry.channel.throttle) freed.add(id);
-  }
-  return freed;
+  return new Set(channels.filter(({ id }) => previous.get(id)?.channel.quietHours && freeOfQuietHours(next, id)).map(({ id }) => id));
+}
+
+/** Whether the channel is there, without quiet hours and without a throttle: its waits for quiet hours may be woken. */
+export function freeOfQuietHours(notifiers: NotifierSet, channelId: string): boolean {
+  const channel = notifiers.get(channelId)?.channel;
+  return channel !== undefined && !channel.quietHours && !channel.throttle;
 }
 
 /** What wakeQuietHoursWaits reads to tell a job that waits for quiet hours from one that waits for something else. */

@@ -15,7 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedOfQuietHours, WAKE_AGAIN_MS, wakeQuietHoursWaits } from '../queue/wake.js';
+import { channelsFreedOfQuietHours, freeOfQuietHours, WAKE_AGAIN_MS, wakeQuietHoursWaits } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -166,7 +166,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       // have come to wait for the old quiet hours since. Only for channels a later reload has not given quiet hours
       // (or a throttle) again.
       const again = setTimeout(() => {
-        const still = new Set([...freed].filter((id) => channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels.filter((c) => c.id === id)).size));
+        const still = new Set([...freed].filter((id) => freeOfQuietHours(runtime.state.notifiers, id)));
         if (!stopping && still.size) wake(still);
       }, WAKE_AGAIN_MS);
       again.unref();
