@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { digestKey } from '../alerts/digest.js';
 import type { DigestStore } from '../store/digests.js';
 import type { DigestJob } from './names.js';
-import type { Scheduler } from './scheduler.js';
+import { type Scheduler, schedulerOf } from './scheduler.js';
 import { type RunningSchedule, scheduleSlots } from './slots.js';
 
 /** Longer than any digest interval is likely to be: the id stays refused after the job is gone. */
@@ -83,12 +83,7 @@ export function startDigestSchedules(channels: ChannelConfig[], queue: Queue<Dig
       }),
     );
   }
-  return {
-    async stop() {
-      await Promise.allSettled(tasks.map((task) => task.stop()));
-    },
-    size: () => tasks.length,
-  };
+  return schedulerOf(tasks);
 }
 
 /** The next `count` digest times of a channel (for `chokepoint validate`, the API and tests). */

@@ -38,6 +38,11 @@ export function startPollSchedules(sources: SourceConfig[], queue: Queue<PollJob
       }),
     );
   }
+  return schedulerOf(tasks);
+}
+
+/** The running schedules as one Scheduler (a source's polls, a channel's digests). */
+export function schedulerOf(tasks: RunningSchedule[]): Scheduler {
   return {
     async stop() {
       await Promise.allSettled(tasks.map((task) => task.stop()));

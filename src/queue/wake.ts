@@ -9,7 +9,7 @@ import type { DispatchStore } from '../store/dispatch.js';
 import type { NotifyJob } from './names.js';
 
 /** How long after a reload's wake it looks again, for jobs that came to wait for the old quiet hours meanwhile. */
-export const WAKE_AGAIN_MS = 60_000;
+const WAKE_AGAIN_MS = 60_000;
 /** Delayed job ids read per page while looking for the ones to wake. */
 const PAGE = 500;
 
@@ -23,9 +23,38 @@ export function channelsFreedOfQuietHours(previous: NotifierSet, next: NotifierS
 }
 
 /** Whether the channel is there, without quiet hours and without a throttle: its waits for quiet hours may be woken. */
-export function freeOfQuietHours(notifiers: NotifierSet, channelId: string): boolean {
+function freeOfQuietHours(notifiers: NotifierSet, channelId: string): boolean {
   const channel = notifiers.get(channelId)?.channel;
   return channel !== undefined && !channel.quietHours && !channel.throttle;
+}
+
+/** What a reload's wake works with: `notifiers` the config in force when it runs, `stopping` whether the worker stops. */
+export interface ReloadWake {
+  queue: Queue<NotifyJob>;
+  redis: Redis;
+  stores: WakeStores;
+  log: Logger;
+  notifiers: () => NotifierSet;
+  stopping: () => boolean;
+}
+
+/**
+ * After a reload that freed these channels of quiet hours: wakes what waits for them now, and again a minute on (a job
+ * running during the reload, or decided by a score job still on the old config, may have come to wait for the old
+ * quiet hours since), then only for channels a later reload has not given quiet hours, or a throttle, again. Not
+ * awaited: a reload does not wait on the scan.
+ */
+export function wakeAfterReload(freed: ReadonlySet<string>, wake: ReloadWake): void {
+  if (freed.size === 0) return;
+  const run = (channels: ReadonlySet<string>) =>
+    void wakeQuietHoursWaits(wake.queue, wake.redis, wake.stores, channels, wake.log).catch((err: unknown) => {
+      if (!wake.stopping()) wake.log.warn({ err, channels: [...channels] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones');
+    });
+  run(freed);
+  setTimeout(() => {
+    const still = new Set([...freed].filter((id) => freeOfQuietHours(wake.notifiers(), id)));
+    if (!wake.stopping() && still.size) run(still);
+  }, WAKE_AGAIN_MS).unref();
 }
 
 /** What wakeQuietHoursWaits reads to tell a job that waits for quiet hours from one that waits for something else. */

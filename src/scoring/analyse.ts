@@ -528,19 +528,23 @@ const OVERRULED_GAP = /^\s*from\s*$/i;
 const HEAD_INTENT_WORDS =
   'could|may|might|shall|set|poised|about|expected|likely|plans?|planning|prepares?|preparing|seeks?|seeking|threatens?|threatening|' +
   'vows?|pledges?|promises?|wants?|aims?|tries|trying|looks?|looking|intends?';
+// Verbs of a step taken: the state leads the verb after them as a fact ("US moves to block").
+const HEAD_STEP_WORDS = 'moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted';
+// Verbs that weigh doing the gerund after them (see ASPECT_THEN), present only like the verbs of intent.
+const WEIGHING_WORDS = 'considers?|considering|weighs?|weighing|mulls?|mulling|eyes|eyeing';
 const HEAD_AUXILIARY =
   'will|would|to|has|have|had|is|are|was|were|be|been|now|also|no longer|formally|officially|reportedly|quietly|again|effectively|soon|further|' +
-  `moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted|finally|${HEAD_INTENT_WORDS}`;
+  `finally|${HEAD_STEP_WORDS}|${HEAD_INTENT_WORDS}`;
 const HEAD_GAP = new RegExp(
   `^\\s*(?:(?:'s|’s)?\\s*(?:[\\w-]+\\s+){0,2}(?:government|ministry|department|authorities|officials|administration|cabinet|president|prime minister)\\s*|(?:'s|’s)\\s*)?(?:(?:says?|said)\\s+(?:it|they)\\s+)?(?:(?:${HEAD_AUXILIARY})\\b\\s*)*$`,
   'i',
 );
 // Of those, the ones that make the verb a plan, a threat or a wish rather than a step taken ("US [could] block", "US [is
 // set to] block", "US [wants to] block", "US [weighs] blocking"): the measure is hedged, as the lexicon's hedge cues do.
-const HEAD_INTENT = new RegExp(`\\b(?:${HEAD_INTENT_WORDS}|considers?|considering|weighs?|weighing|mulls?|mulling|eyes|eyeing)\\b`, 'i');
+const HEAD_INTENT = new RegExp(`\\b(?:${HEAD_INTENT_WORDS}|${WEIGHING_WORDS})\\b`, 'i');
 // A gap that leads no verb although its words may: a plan or step given up ("US [no longer plans to] block") or over
 // ("US [had planned to] block", "US [was set to] block"), and a passive ("China [was] blocked from chip sales").
-const GIVEN_UP_OR_OVER = new RegExp(`\\b(?:no longer|had|was|were)\\b.*\\b(?:${HEAD_INTENT_WORDS}|moves?|moved|moving|decides?|decided|agrees?|agreed|votes?|voted)\\b`, 'i');
+const GIVEN_UP_OR_OVER = new RegExp(`\\b(?:no longer|had|was|were)\\b.*\\b(?:${HEAD_INTENT_WORDS}|${HEAD_STEP_WORDS})\\b`, 'i');
 const BE_LAST = /\b(?:is|are|was|were|be|been)\s*$/i;
 const MAX_HEAD_GAP = 120;
 // The subject that points back to a state named in an earlier sentence: "It ordered", "They have told", "The commerce
@@ -814,8 +818,7 @@ function headGap(between: string, signalText: string): boolean {
 }
 // A verb that resumes, keeps doing or weighs doing the gerund after it ("US keeps on blocking", "US weighs blocking");
 // weighing it in the past is over ("US considered blocking ... but decided against it").
-const ASPECT_THEN =
-  /\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|(?:keeps?|kept)(?:\s+on)?|considers?|considering|weighs?|weighing|mulls?|mulling|eyes|eyeing)\s*$/i;
+const ASPECT_THEN = new RegExp(`\\b(?:resumes?|resumed|restarts?|restarted|continues?|continued|(?:keeps?|kept)(?:\\s+on)?|${WEIGHING_WORDS})\\s*$`, 'i');
 const GERUND_START = /^\S*ing\b/i;
 const NEGATED_ASPECT = /\b(?:no longer|not|never|won['’]t|didn['’]t|doesn['’]t)\b/i;
 

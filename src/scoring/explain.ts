@@ -53,8 +53,18 @@ function signalLabel(s: SignalHit): string {
 
 /** The English for a flow named in Chinese or Korean: the reason is an English sentence ("Halt of exports", not "of 出口"). */
 const FLOW_IN_ENGLISH: Record<string, string> = {
-  ...{ 出口: 'exports', 供应: 'supply', 生产: 'production', 进口: 'imports', 수출: 'exports', 공급: 'supply' },
-  ...{ 出口许可: 'export licences', 出口许可证: 'export licences', '수출 허가': 'export licences', 수출허가: 'export licences', '수출 허가증': 'export licences', '수출 승인': 'export approvals' },
+  出口: 'exports',
+  供应: 'supply',
+  生产: 'production',
+  进口: 'imports',
+  수출: 'exports',
+  공급: 'supply',
+  出口许可: 'export licences',
+  出口许可证: 'export licences',
+  '수출 허가': 'export licences',
+  수출허가: 'export licences',
+  '수출 허가증': 'export licences',
+  '수출 승인': 'export approvals',
 };
 const NOT_LATIN = /[^\p{Script=Latin}\p{Script=Common}]/u;
 

@@ -15,7 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedOfQuietHours, freeOfQuietHours, WAKE_AGAIN_MS, wakeQuietHoursWaits } from '../queue/wake.js';
+import { channelsFreedOfQuietHours, wakeAfterReload } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -155,21 +155,9 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       digestScheduler = startDigestSchedules(next.channels, queues.digest, log);
     }
     void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
-    const freed = channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels);
-    if (freed.size && roles.has('notify')) {
-      const wake = (channels: Set<string>) =>
-        void wakeQuietHoursWaits(queues.notify, redis, stores, channels, log).catch((err: unknown) => {
-          if (!stopping) log.warn({ err, channels: [...channels] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones');
-        });
-      wake(freed);
-      // Again a minute on: a job running during the reload, or decided by a score job still on the old config, may
-      // have come to wait for the old quiet hours since. Only for channels a later reload has not given quiet hours
-      // (or a throttle) again.
-      const again = setTimeout(() => {
-        const still = new Set([...freed].filter((id) => freeOfQuietHours(runtime.state.notifiers, id)));
-        if (!stopping && still.size) wake(still);
-      }, WAKE_AGAIN_MS);
-      again.unref();
+    if (roles.has('notify')) {
+      const freed = channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels);
+      wakeAfterReload(freed, { queue: queues.notify, redis, stores, log, notifiers: () => runtime.state.notifiers, stopping: () => stopping !== undefined });
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);

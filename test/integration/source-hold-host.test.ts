@@ -10,7 +10,8 @@ import { createSourceStateStore } from '../../src/store/source-state.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
 import { writePollConfigDir } from '../helpers/config-dir.js';
 import { jobSettled } from '../reliability/support/wait.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { endWorkerRun } from '../reliability/support/worker-process.js';
+import { testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../sources/helpers.js';
 
 /**
@@ -59,13 +60,7 @@ beforeAll(async () => {
   worker = await startWorker({ config: loadConfig(config.dir, { REDIS_URL: testRedisUrl() }), log: logger.log, roles: ['poll'], metrics });
 });
 
-afterAll(async () => {
-  await worker?.stop();
-  await Promise.allSettled([host?.close(), other?.close(), redirector?.close()]);
-  redis?.disconnect();
-  config?.cleanup();
-  await cleanPrefix(prefix);
-});
+afterAll(() => endWorkerRun({ worker, servers: [host, other, redirector], redis, config, prefix }));
 
 async function pollOnce(sourceId: string, states = ['completed', 'failed']): Promise<{ job: Job; state: string }> {
   const tick = Date.now();

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDigestStore } from '../../src/store/digests.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
 import { startFeedServer, startServer } from '../helpers/http.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { waitUntil } from './support/wait.js';
-import { spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { endWorkerRun, spawnWorker, type WorkerProcess } from './support/worker-process.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -49,13 +49,7 @@ beforeAll(async () => {
   await worker.waitFor(/worker started/, 30_000);
 }, 40_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  redis?.disconnect();
-  await Promise.allSettled([feed?.close(), receiver?.close()]);
-  config?.cleanup();
-  await cleanPrefix(prefix);
-});
+afterAll(() => endWorkerRun({ worker, servers: [feed, receiver], redis, config, prefix }));
 
 describe('a digest taken out of the config while alerts are held for it', () => {
   it('sends the held alerts in one last digest on the reload, and nothing by itself', async () => {

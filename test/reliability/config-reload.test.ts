@@ -8,10 +8,10 @@ import { type NotifyJob, QUEUES } from '../../src/queue/names.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
 import { type RssEntry, startFeedServer } from '../helpers/http.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { type Receiver, startReceiver } from './support/receiver.js';
 import { waitUntil } from './support/wait.js';
-import { spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { endWorkerRun, spawnWorker, type WorkerProcess } from './support/worker-process.js';
 
 /** SIGHUP to a running worker process: the config is re-read, validated and applied, or refused as a whole. */
 const prefix = uniquePrefix('reload');
@@ -58,13 +58,7 @@ beforeAll(async () => {
   apiUrl = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*API listening/.exec(worker.output())![1];
 }, 40_000);
 
-afterAll(async () => {
-  await worker?.stop();
-  redis?.disconnect();
-  await Promise.allSettled([feed?.close(), receiver?.close()]);
-  config?.cleanup();
-  await cleanPrefix(prefix);
-});
+afterAll(() => endWorkerRun({ worker, servers: [feed, receiver], redis, config, prefix }));
 
 /** Rewrites the whole config directory, sends SIGHUP and returns what the worker logged about it. */
 async function reloadWith(files: Record<string, string>, done: RegExp): Promise<string> {

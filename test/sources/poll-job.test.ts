@@ -9,7 +9,8 @@ import { createSourceStateStore } from '../../src/store/source-state.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
 import { writePollConfigDir } from '../helpers/config-dir.js';
 import { jobSettled } from '../reliability/support/wait.js';
-import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { endWorkerRun } from '../reliability/support/worker-process.js';
+import { testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startServer, type TestServer } from './helpers.js';
 
 /**
@@ -50,13 +51,7 @@ beforeAll(async () => {
   worker = await startWorker({ config: loadConfig(config.dir, { REDIS_URL: testRedisUrl() }), log: logger.log, roles: ['poll'] });
 });
 
-afterAll(async () => {
-  await worker?.stop();
-  await Promise.allSettled([...servers.values()].map((server) => server.close()));
-  redis?.disconnect();
-  config?.cleanup();
-  await cleanPrefix(prefix);
-});
+afterAll(() => endWorkerRun({ worker, servers: [...servers.values()], redis, config, prefix }));
 
 /** Polls the source once through the queue and returns the job once it is in one of `states`. */
 async function pollOnce(sourceId: string, states = ['failed', 'delayed']): Promise<{ job: Job; state: string }> {

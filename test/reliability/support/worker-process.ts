@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../../src/paths.js';
+import { cleanPrefix } from '../../helpers/redis.js';
 
 /** A `chokepoint worker` child process, as an operator would run it, with its output and memory at hand. */
 export interface WorkerProcess {
@@ -135,4 +136,23 @@ export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
       await exited;
     },
   };
+}
+
+/** What a test ran a worker on (a process, or one started in the test's own), ended by endWorkerRun; any part not started yet is skipped. */
+export interface WorkerRun {
+  worker?: { stop(): Promise<unknown> };
+  servers?: Array<{ close(): Promise<unknown> } | undefined>;
+  redis?: { disconnect(): void };
+  config?: { cleanup(): void };
+  /** The test's Redis key prefix, cleaned last. */
+  prefix: string;
+}
+
+/** Stops the worker first (it still uses the rest), then the servers, the Redis connection, the config and the keys. */
+export async function endWorkerRun(run: WorkerRun): Promise<void> {
+  await run.worker?.stop();
+  await Promise.allSettled((run.servers ?? []).map((server) => server?.close()));
+  run.redis?.disconnect();
+  run.config?.cleanup();
+  await cleanPrefix(run.prefix);
 }
