@@ -55,6 +55,8 @@ export interface ItemAnalysis {
   excludes: CueHit[];
   /** An opinion or analysis piece (question title, "explainer", ...). */
   analysis: boolean;
+  /** The title calls itself analysis, an explainer or opinion ("Explainer:", "Why ...", "mixed blessing"), not only asks. */
+  explainer: boolean;
 }
 
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
@@ -117,7 +119,7 @@ export class Analyser {
   ) {}
 
   analyse(item: Item): ItemAnalysis {
-    const out: ItemAnalysis = { entities: [], signals: [], exclusions: [], excludes: [], analysis: false };
+    const out: ItemAnalysis = { entities: [], signals: [], exclusions: [], excludes: [], analysis: false, explainer: false };
     const fields: Array<[ItemField, string | undefined]> = [
       ['title', item.title],
       ['summary', item.summary],
@@ -278,9 +280,19 @@ export class Analyser {
       }
     }
     if (failed.size) return failed;
-    if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = true;
+    if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = out.explainer = true;
     this.addPairs(field, entities);
-    if (signals.length) this.placeSignals(signals, entities, near, inSentence, causeOf);
+    // Names between a hedge and its measure do not take the hedge away ("US weighs adding [CXMT, other Chinese
+    // chipmakers] to Entity List"), as they do not take a verb from its object.
+    const entityWords = entityWordsOf(entities);
+    const hedgedPastNames = (s: Located) =>
+      (cuesBySentence.get(s.sentence) ?? NONE).some((c) => (c.id === 'hedge' || c.id === 'hedge-before') && c.tokenEnd < s.token && gap(c, s) - entityWords(c, s) <= HEDGE_BEFORE);
+    // A signal that opens with a hedge's word is that verb's own measure ("denies gallium export licences" refuses
+    // them); one inside it still hedges it ("rare earth stocks could run out").
+    const opensWith = (c: Located, s: Located) => c.start === s.start;
+    const hedgeNear = (group: string, s: Located, before: number, after: number) =>
+      (cuesBySentence.get(s.sentence) ?? NONE).some((c) => c.id === group && !opensWith(c, s) && nearBy(c, s, before, after));
+    if (signals.length) this.placeSignals(signals, entities, hedgeNear, inSentence, causeOf, hedgedPastNames);
     if (field === 'title' && oneSentence(norm)) {
       if (ASKS_WHETHER.test(text)) for (const s of signals) if (!PRESUPPOSED.test(text.slice(0, s.position))) s.hedged = true;
       for (const s of signals) if (HAN.test(s.text) && HAN_MODAL_BEFORE.test(text.slice(0, s.position)) && HAN_IN_LAST_CLAUSE.test(text.slice(s.position))) s.hedged = true;
@@ -305,6 +317,7 @@ export class Analyser {
     near: (group: string, s: Located, before: number, after: number) => boolean,
     inSentence: (group: string, s: Located) => boolean,
     causeOf: (group: 'background' | 'evasion', s: Located) => boolean,
+    hedgedPastNames: (s: Located) => boolean,
   ): void {
     const entitiesBySentence = groupBySentence(entities);
     // The actor is usually named in the signal's sentence, else elsewhere in the same field ("..., the ministry said").
@@ -323,7 +336,7 @@ export class Analyser {
 
     for (const s of signals) {
       // Hedged already where the state heads it through a verb of intent (see byState).
-      s.hedged ||= near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || near('hedge-before', s, HEDGE_BEFORE, -1);
+      s.hedged ||= near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || near('hedge-before', s, HEDGE_BEFORE, -1) || hedgedPastNames(s);
       s.background = causeOf('evasion', s) || causeOf('background', s);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);

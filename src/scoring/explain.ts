@@ -21,6 +21,7 @@ export interface Explanation {
 
 const PREPOSITION: Record<SignalClass, string> = {
   restriction: 'on',
+  quota: 'on',
   licence: 'for',
   disruption: 'affecting',
   market: 'for',
@@ -84,8 +85,9 @@ export function explainRelevant(e: Explanation): string {
   const liftedHalt = !!s.flow && s.polarity === 'de-escalation' && s.signal.direction !== 'de-escalation';
   const flowPreposition = s.polarity === 'de-escalation' && !liftedHalt ? 'for' : 'affecting';
   const preposition = e.pair ? 'in' : s.flow ? flowPreposition : (s.signal.preposition ?? PREPOSITION[s.signal.class]);
-  // "Export controls on rare earths suspended": a lifting verb follows; otherwise a hedge reads "possible ...".
-  const verb = s.action && (!s.flow || liftedHalt) && s.polarity === 'de-escalation' ? s.action.entry.verb : undefined;
+  // "Export controls on rare earths suspended": a lifting verb follows; otherwise a hedge reads "possible ...". A quota
+  // says which way it moved either way ("Quota on rare earths cut", "... raised").
+  const verb = s.action && (!s.flow || liftedHalt) && (s.polarity === 'de-escalation' || s.signal.class === 'quota') ? s.action.entry.verb : undefined;
   const hedge = s.hedged ? (verb ? 'possibly ' : 'possible ') : '';
   let sentence = `${e.analysis ? 'Analysis: ' : ''}${verb ? '' : hedge}${label} ${preposition} ${listNames(e.things)}`;
   if (e.concentration) sentence += ` (${e.concentration})`;

@@ -52,7 +52,7 @@ export const actorSchema = z.strictObject({
   official: z.boolean().default(true).describe('A government body: its announcements are policy, not speculation.'),
 });
 
-export const SIGNAL_CLASSES = ['restriction', 'licence', 'disruption', 'market', 'enforcement', 'negotiation', 'leverage', 'investment', 'flow', 'term'] as const;
+export const SIGNAL_CLASSES = ['restriction', 'quota', 'licence', 'disruption', 'market', 'enforcement', 'negotiation', 'leverage', 'investment', 'flow', 'term'] as const;
 export type SignalClass = (typeof SIGNAL_CLASSES)[number];
 export const DIRECTIONS = ['escalation', 'de-escalation', 'neutral'] as const;
 

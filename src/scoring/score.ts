@@ -33,7 +33,7 @@ export interface SourceTrust {
 
 // A company is in the news for many things that do not touch supply (fines, lawsuits, deals, strategy): only what
 // restricts, disrupts or prices its goods counts when the company alone stands for them.
-const COMPANY_CLASSES = new Set(['restriction', 'licence', 'disruption', 'market', 'flow']);
+const COMPANY_CLASSES = new Set(['restriction', 'quota', 'licence', 'disruption', 'market', 'flow']);
 
 function strengthOf(hit: EntityHit, w: CompiledWatchlist): Strength | undefined {
   if (hit.kind === 'keyword' || hit.kind === 'supplier') {
@@ -210,7 +210,9 @@ export function assessWatchlist(
     if (recency) apply('recency', recency.value, recency.detail);
     if (w.config.weight !== 1) apply('watchlist-weight', w.config.weight, `watchlist ${w.id}`);
     score = clamp(Math.round(points * multiplier), 0, 100);
-    direction = directionOf(pairs);
+    // An explainer or an opinion weighs a measure; it is no step up or down itself. A title that only asks ("Will
+    // China ban gallium exports?", "China bans gallium exports: will prices soar?") keeps the direction of its measure.
+    direction = analysis.explainer ? 'neutral' : directionOf(pairs);
     why = explainRelevant({
       signal: top.signal,
       ...thingsAbout(top.entity, watched, nameOf),
