@@ -61,6 +61,10 @@ export interface ItemAnalysis {
 
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
+// Names between these and their measure may be a list ("weighs adding CXMT, other Chinese chipmakers to ..."); a
+// clause ends at a colon, a semicolon, a dash or a word that opens another clause.
+const HEDGING_VERB = /^(?:weigh|mull|consider|plan|propos|threaten|seek|prepar|urg|push|call|lobby|poised|set to|(?:is|are|was|were)?\s*said to)/i;
+const HEDGE_CLAUSE_BREAK = /[;:|；：]|\s[-–—]\s|\b(?:as|after|while|when|because|since|though|although|despite|before|until|but|amid)\b/i;
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 /**
  * Words before a measure that make it given, not asked about: a clause of its own ("Should the US worry as China halts
@@ -285,8 +289,17 @@ export class Analyser {
     // Names between a hedge and its measure do not take the hedge away ("US weighs adding [CXMT, other Chinese
     // chipmakers] to Entity List"), as they do not take a verb from its object.
     const entityWords = entityWordsOf(entities);
+    // Only a verb whose object the measure is, and not across a clause: "Ahead of the summit, China's Ministry of
+    // Commerce bans gallium exports" is a ban.
     const hedgedPastNames = (s: Located) =>
-      (cuesBySentence.get(s.sentence) ?? NONE).some((c) => (c.id === 'hedge' || c.id === 'hedge-before') && c.tokenEnd < s.token && gap(c, s) - entityWords(c, s) <= HEDGE_BEFORE);
+      (cuesBySentence.get(s.sentence) ?? NONE).some(
+        (c) =>
+          (c.id === 'hedge' || c.id === 'hedge-before') &&
+          HEDGING_VERB.test(c.text) &&
+          c.tokenEnd < s.token &&
+          gap(c, s) - entityWords(c, s) <= HEDGE_BEFORE &&
+          !HEDGE_CLAUSE_BREAK.test(between(c, s)),
+      );
     // A signal that opens with a hedge's word is that verb's own measure ("denies gallium export licences" refuses
     // them); one inside it still hedges it ("rare earth stocks could run out").
     const opensWith = (c: Located, s: Located) => c.start === s.start;

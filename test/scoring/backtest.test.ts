@@ -47,25 +47,64 @@ describe('metrics', () => {
   });
 });
 
+/** The default config's backtest of a labelled JSONL file, as `chokepoint backtest` runs it. */
+function backtestOf(file: URL): ReturnType<typeof backtest> {
+  const scorer = defaultScorer();
+  const watchlists = new Map(defaultConfig().watchlists.map((w) => [w.id, w]));
+  const scored: Scored[] = [];
+  for (const { line, number } of jsonLines(readFileSync(file, 'utf8'))) {
+    const parsed = parseInputLine(line, number, '2025-01-01T00:00:00Z');
+    if ('error' in parsed || !parsed.labels) throw new Error(`${file.pathname} line ${number} is unreadable`);
+    const assessments = scorer.assess(parsed.item);
+    const result = summarise(parsed.item.id, assessments);
+    scored.push({ id: parsed.item.id, title: parsed.item.title, labels: parsed.labels, result, alerted: alerts(assessments, watchlists) });
+  }
+  return backtest(scored);
+}
+
 describe('the default config on the labelled development set', () => {
   // Measured when this floor was set: F1 0.992, Spearman 0.779 (103 items). The held-out set is harder; these
   // floors catch a lexicon or weight change that breaks what works, not a change of a point or two.
   it('keeps F1 at or above 0.95 and the severity correlation at or above 0.70', () => {
-    const scorer = defaultScorer();
-    const watchlists = new Map(defaultConfig().watchlists.map((w) => [w.id, w]));
-    const scored: Scored[] = [];
-    for (const { line, number } of jsonLines(readFileSync(DEV_SET, 'utf8'))) {
-      const parsed = parseInputLine(line, number, '2025-01-01T00:00:00Z');
-      if ('error' in parsed || !parsed.labels) throw new Error(`dev set line ${number} is unreadable`);
-      const assessments = scorer.assess(parsed.item);
-      const result = summarise(parsed.item.id, assessments);
-      scored.push({ id: parsed.item.id, title: parsed.item.title, labels: parsed.labels, result, alerted: alerts(assessments, watchlists) });
-    }
-    const report = backtest(scored);
+    const report = backtestOf(DEV_SET);
     expect(report.items).toBe(103);
     expect(report.f1).toBeGreaterThanOrEqual(0.95);
     expect(report.precision).toBeGreaterThanOrEqual(0.95);
     expect(report.spearman).toBeGreaterThanOrEqual(0.7);
+  });
+});
+
+/**
+ * Our own labelled sets, written for this project in the style of news titles and ledes and labelled as the dev set
+ * is (../shared/eval/README.md): they show how the scorer does on wording the dev set never used. Set A (110 relevant,
+ * 120 hard negatives) and set B (90 relevant, 60 negatives) taught the lexicon some of its terms; set C (100 relevant,
+ * 60 negatives) was written after that and scored, never tuned on: keep it so, or it stops telling how the scorer
+ * generalises. Measured when the floors were set: A precision 1.000, recall 0.936, F1 0.967; B precision 0.987,
+ * recall 0.856, F1 0.917, Spearman 0.62; C precision 0.966, recall 0.850, F1 0.904, Spearman 0.54 (the build before
+ * the lexicon learnt from A and B: 0.964, 0.810, 0.880, 0.45).
+ */
+describe('the default config on our own labelled sets', () => {
+  it('keeps set A at or above F1 0.93 with precision 0.97', () => {
+    const report = backtestOf(new URL('./fixtures/own-set-a.jsonl', import.meta.url));
+    expect(report.items).toBe(230);
+    expect(report.f1).toBeGreaterThanOrEqual(0.93);
+    expect(report.precision).toBeGreaterThanOrEqual(0.97);
+  });
+
+  it('keeps set B at or above F1 0.88 with precision 0.95 and the severity correlation at or above 0.55', () => {
+    const report = backtestOf(new URL('./fixtures/own-set-b.jsonl', import.meta.url));
+    expect(report.items).toBe(150);
+    expect(report.f1).toBeGreaterThanOrEqual(0.88);
+    expect(report.precision).toBeGreaterThanOrEqual(0.95);
+    expect(report.spearman).toBeGreaterThanOrEqual(0.55);
+  });
+
+  it('keeps set C, never tuned on, at or above F1 0.87 with precision 0.93 and the severity correlation at or above 0.45', () => {
+    const report = backtestOf(new URL('./fixtures/own-set-c.jsonl', import.meta.url));
+    expect(report.items).toBe(160);
+    expect(report.f1).toBeGreaterThanOrEqual(0.87);
+    expect(report.precision).toBeGreaterThanOrEqual(0.93);
+    expect(report.spearman).toBeGreaterThanOrEqual(0.45);
   });
 });
 
