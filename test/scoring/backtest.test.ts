@@ -76,12 +76,13 @@ describe('the default config on the labelled development set', () => {
 
 /**
  * Our own labelled sets, written for this project in the style of news titles and ledes and labelled as the dev set
- * is (../shared/eval/README.md): they show how the scorer does on wording the dev set never used. Set A (110 relevant,
- * 120 hard negatives) and set B (90 relevant, 60 negatives) taught the lexicon some of its terms; set C (100 relevant,
- * 60 negatives) was written after that and scored, never tuned on: keep it so, or it stops telling how the scorer
- * generalises. Measured when the floors were set: A precision 1.000, recall 0.936, F1 0.967; B precision 0.987,
- * recall 0.856, F1 0.917, Spearman 0.62; C precision 0.966, recall 0.850, F1 0.904, Spearman 0.54 (the build before
- * the lexicon learnt from A and B: 0.964, 0.810, 0.880, 0.45).
+ * is (../shared/eval/README.md): they show how the scorer does on wording the dev set never used. Sets A (110 relevant,
+ * 120 hard negatives), B (90 relevant, 60 negatives) and D (78 relevant, 60 negatives; its items about copper, tin and
+ * bauxite, which no default watchlist watches, left out) taught the lexicon some of its terms; set C (100 relevant, 60
+ * negatives) was written after A and B and scored, never tuned on: keep it so, or it stops telling how the scorer
+ * generalises. Measured when the floors were set: A precision 1.000, recall 0.936, F1 0.967; B 0.987, 0.856, 0.917,
+ * Spearman 0.61; C 0.966, 0.860, 0.910, Spearman 0.53 (the build before the lexicon learnt from A and B: 0.964, 0.810,
+ * 0.880, 0.45); D 0.956, 0.833, 0.890, Spearman 0.45 (before it taught anything: 0.947, 0.692, 0.800, 0.33).
  */
 describe('the default config on our own labelled sets', () => {
   it('keeps set A at or above F1 0.93 with precision 0.97', () => {
@@ -97,6 +98,14 @@ describe('the default config on our own labelled sets', () => {
     expect(report.f1).toBeGreaterThanOrEqual(0.88);
     expect(report.precision).toBeGreaterThanOrEqual(0.95);
     expect(report.spearman).toBeGreaterThanOrEqual(0.55);
+  });
+
+  it('keeps set D at or above F1 0.85 with precision 0.93 and the severity correlation at or above 0.38', () => {
+    const report = backtestOf(new URL('./fixtures/own-set-d.jsonl', import.meta.url));
+    expect(report.items).toBe(138);
+    expect(report.f1).toBeGreaterThanOrEqual(0.85);
+    expect(report.precision).toBeGreaterThanOrEqual(0.93);
+    expect(report.spearman).toBeGreaterThanOrEqual(0.38);
   });
 
   it('keeps set C, never tuned on, at or above F1 0.87 with precision 0.93 and the severity correlation at or above 0.45', () => {
