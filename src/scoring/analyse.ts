@@ -327,7 +327,7 @@ export class Analyser {
   private placeSignals(
     signals: SignalHit[],
     entities: EntityHit[],
-    near: (group: string, s: Located, before: number, after: number) => boolean,
+    hedgeNear: (group: 'hedge' | 'hedge-before', s: Located, before: number, after: number) => boolean,
     inSentence: (group: string, s: Located) => boolean,
     causeOf: (group: 'background' | 'evasion', s: Located) => boolean,
     hedgedPastNames: (s: Located) => boolean,
@@ -349,7 +349,7 @@ export class Analyser {
 
     for (const s of signals) {
       // Hedged already where the state heads it through a verb of intent (see byState).
-      s.hedged ||= near('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || near('hedge-before', s, HEDGE_BEFORE, -1) || hedgedPastNames(s);
+      s.hedged ||= hedgeNear('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || hedgeNear('hedge-before', s, HEDGE_BEFORE, -1) || hedgedPastNames(s);
       s.background = causeOf('evasion', s) || causeOf('background', s);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);
