@@ -37,8 +37,8 @@ const ASIDE_THEN_PREDICATE = /^\s*,[^,;:]*,\s*(?:(?:is|are|was|were|has|have|had
 // A review or probe as its object ("end [review of] Nvidia licences"): the verb ends the review, not the licences.
 const PLAN_OBJECT = /^\s*(?:(?:its|the|their|a)\s+)?(?:(?:plans?|decisions?|proposals?|bids?|efforts?)\s+to|(?:reviews?|probes?|audits?|investigations?|inquir(?:y|ies))\s+(?:of|into)|(?:licen[cs]e|export)\s+reviews?\s+(?:of|for))\b/i;
 // A verb after the signal with an object of its own has the signal for its subject ("Chinese curbs cut [the flow] of
-// antimony"): it does not act on it, as a participle would ("tariffs cut the same day", "ban lifted the morning after").
-// Only for verbs whose past and present look alike: a participle in -ed or -en acts on the signal before it.
+// antimony", "export ban lifted [the price] of gallium"): it does not act on it, as a participle before a time does
+// ("tariffs cut the same day", "ban lifted the morning after").
 const OWN_OBJECT =
   /^\s*(?:the|its|their)\s+(?!(?:same|next|following|previous|first|last|day|days|week|weeks|weekend|month|months|year|years|morning|afternoon|evening|night|moment|hour|hours|quarter|spring|summer|autumn|fall|winter)\b)\p{L}/iu;
 // An English participle ("newly imposed", "controls imposed in 2023"): it modifies the signal, it does not act on it.
@@ -144,7 +144,7 @@ export function chooseAction(
     if (before && cls === 'flow' && gaps.signalBetween(a, s)) continue;
     if (!before) {
       if (!korean && !afterGoods && !predicate && NEW_SUBJECT_AFTER.test(clause)) continue;
-      if (!korean && !PARTICIPLE.test(a.text) && OWN_OBJECT.test(gaps.after(a))) continue;
+      if (!korean && OWN_OBJECT.test(gaps.after(a))) continue;
       const topic = clause.replace(TOPIC_MARK, ' ');
       // "Gallium export ban: US lifts chip tariffs": after the topic, a verb with an object of its own acts on that.
       if (topic !== clause && gaps.hasObject(a, cls)) continue;

@@ -61,9 +61,12 @@ export interface ItemAnalysis {
 
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
-// Names between these and their measure may be a list ("weighs adding CXMT, other Chinese chipmakers to ..."); a
-// clause ends at a colon, a semicolon, a dash or a word that opens another clause.
-const HEDGING_VERB = /^(?:weigh|mull|consider|plan|propos|threaten|seek|prepar|urg|push|call|lobby|poised|set to|(?:is|are|was|were)?\s*said to)/i;
+// Names between a verb or modal that hedges and its measure may be a list ("weighs adding CXMT, other Chinese
+// chipmakers to ...", "may add SMIC, Hua Hong and CXMT to ..."); a hedge that is a noun, an adjective or a preposition
+// hedges what it names, not a measure past them ("Ahead of the summit, China's Ministry of Commerce bans ...", "Amid
+// threat of tariffs, China's commerce ministry bans ..."). A clause ends at a colon, a semicolon, a dash or a word
+// that opens another clause.
+const NOT_A_HEDGING_VERB = /^(?:ahead of|upcoming|if|potential|possible|risk of|threat(?!en)|fears? of|pressure on|likely|draft|proposal|alleged|allege|brace|braces|braced|no plans|den(?:y|ies|ied)|avoid)/i;
 const HEDGE_CLAUSE_BREAK = /[;:|；：]|\s[-–—]\s|\b(?:as|after|while|when|because|since|though|although|despite|before|until|but|amid)\b/i;
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 /**
@@ -295,7 +298,7 @@ export class Analyser {
       (cuesBySentence.get(s.sentence) ?? NONE).some(
         (c) =>
           (c.id === 'hedge' || c.id === 'hedge-before') &&
-          HEDGING_VERB.test(c.text) &&
+          !NOT_A_HEDGING_VERB.test(c.text) &&
           c.tokenEnd < s.token &&
           gap(c, s) - entityWords(c, s) <= HEDGE_BEFORE &&
           !HEDGE_CLAUSE_BREAK.test(between(c, s)),
@@ -360,7 +363,9 @@ export class Analyser {
     // A cause clause is background only beside the news it explains ("bans exports in response to sanctions").
     for (const s of signals) {
       if (!s.background || causeOf('evasion', s)) continue;
-      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0);
+      // Investment or policy in reply to a measure is not the news it explains ("Japan to build gallium refinery after
+      // China bans exports": the ban is).
+      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0 && o.signal.class !== 'investment');
     }
   }
 
