@@ -40,7 +40,9 @@ const PLAN_OBJECT = /^\s*(?:(?:its|the|their|a)\s+)?(?:(?:plans?|decisions?|prop
 // antimony", "export ban lifted [the price] of gallium"): it does not act on it, as a participle before a time does
 // ("tariffs cut the same day", "ban lifted the morning after").
 const OWN_OBJECT =
-  /^\s*(?:the|its|their)\s+(?!(?:same|next|following|previous|first|last|day|days|week|weeks|weekend|month|months|year|years|morning|afternoon|evening|night|moment|hour|hours|quarter|spring|summer|autumn|fall|winter)\b)\p{L}/iu;
+  /^\s*(?:the|its|their)\s+(?!(?:same|next|following|previous|first|last|whole|rest|remainder|implementation|enforcement|application|day|days|week|weeks|weekend|month|months|year|years|morning|afternoon|evening|night|moment|hour|hours|quarter|spring|summer|autumn|fall|winter)\b)\p{L}/iu;
+// ... unless those words say who spoke ("export ban lifted, the commerce ministry said" without its comma).
+const SAYS_AFTER = /^\s*(?:the|its|their)(?:\s+[\p{L}'’-]+){1,4}?\s+(?:said|says|told|announced|reported|confirmed)\b/iu;
 // An English participle ("newly imposed", "controls imposed in 2023"): it modifies the signal, it does not act on it.
 const PARTICIPLE = /(?:ed|en)$/i;
 // A verb followed by a comma that opens no aside has ended its clause ("Shares drop, US bans exports"): its object
@@ -59,7 +61,7 @@ const HANGUL = /[\uac00-\ud7a3]/;
 // fears US export controls", "no longer hesitant to wield export controls". Chinese 不再 alike: "中国不再禁止镓出口" lifts
 // the ban, "稀土出口禁令不再是威胁" does not.
 const NO_LONGER = /^(?:no\s+longer|不再)$/i;
-const NO_LONGER_THEN = /^\s*(?:(?:a|an|the)\s*)?$/i;
+const NO_LONGER_THEN = /^\s*(?:(?:a|an|the|in)\s*)?$/i;
 const NO_LONGER_HOLDS =
   /^\s*(?:(?:(?:be|being)\s+)?(?:apply|applies|applied|in force|in effect|in place|enforced|valid|active|required|needed|necessary|expected|restricted|banned|barred|blocked|limited|curbed|prohibited|controlled|an issue|a problem|a concern|a bottleneck|a constraint|an obstacle)\b|适用|有效|生效|实施)/i;
 const HAN = /\p{Script=Han}/u;
@@ -144,7 +146,7 @@ export function chooseAction(
     if (before && cls === 'flow' && gaps.signalBetween(a, s)) continue;
     if (!before) {
       if (!korean && !afterGoods && !predicate && NEW_SUBJECT_AFTER.test(clause)) continue;
-      if (!korean && OWN_OBJECT.test(gaps.after(a))) continue;
+      if (!korean && OWN_OBJECT.test(gaps.after(a)) && !SAYS_AFTER.test(gaps.after(a))) continue;
       const topic = clause.replace(TOPIC_MARK, ' ');
       // "Gallium export ban: US lifts chip tariffs": after the topic, a verb with an object of its own acts on that.
       if (topic !== clause && gaps.hasObject(a, cls)) continue;
