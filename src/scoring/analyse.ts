@@ -289,11 +289,8 @@ export class Analyser {
     if (failed.size) return failed;
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = out.explainer = true;
     this.addPairs(field, entities);
-    // Names between a hedge and its measure do not take the hedge away ("US weighs adding [CXMT, other Chinese
-    // chipmakers] to Entity List"), as they do not take a verb from its object.
+    // Names between a hedging verb and its measure do not take the hedge away (see NOT_A_HEDGING_VERB).
     const entityWords = entityWordsOf(entities);
-    // Only a verb whose object the measure is, and not across a clause: "Ahead of the summit, China's Ministry of
-    // Commerce bans gallium exports" is a ban.
     const hedgedPastNames = (s: Located) =>
       (cuesBySentence.get(s.sentence) ?? NONE).some(
         (c) =>
