@@ -15,7 +15,7 @@ const HAN_BUYER = /^\s*[向对给]/;
 
 // Words and marks that open another clause: a verb before them does not act on a signal after them ("chip stocks drop
 // as the US bans exports", "halts talks while ..."). "as well as" and "such as" join objects of one verb instead.
-const CLAUSE_BREAK = /[:;|，：；]|\s[-–—]\s|\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|once|but|amid)\b/i;
+export const CLAUSE_BREAK = /[:;|，：；]|\s[-–—]\s|\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|once|but|amid)\b/i;
 const JOINED_OBJECTS = /\b(?:as well as|such as)\b/gi;
 // A paired aside ("lifts, as of Monday, its ban", "suspends — for now — its ban") interrupts the clause, it does not end it.
 const ASIDE = /,[^,;:]*,|\s[-–—]\s[^;:]*?\s[-–—]\s/g;

@@ -1,5 +1,5 @@
 import type { Item } from '../items/item.js';
-import { type Between, type Gaps, GERUND, chooseAction } from './actions.js';
+import { type Between, type Gaps, CLAUSE_BREAK, GERUND, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
 import {
   type CompiledLexicon,
@@ -64,10 +64,9 @@ const HEDGE_AFTER = 1; // "tariffs loom"
 // Names between a verb or modal that hedges and its measure may be a list ("weighs adding CXMT, other Chinese
 // chipmakers to ...", "may add SMIC, Hua Hong and CXMT to ..."); a hedge that is a noun, an adjective or a preposition
 // hedges what it names, not a measure past them ("Ahead of the summit, China's Ministry of Commerce bans ...", "Amid
-// threat of tariffs, China's commerce ministry bans ..."). A clause ends at a colon, a semicolon, a dash or a word
-// that opens another clause.
+// threat of tariffs, China's commerce ministry bans ..."). Nor across a clause (actions.ts's CLAUSE_BREAK; a comma may
+// part the names).
 const NOT_A_HEDGING_VERB = /^(?:ahead of|upcoming|if|potential|possible|risk of|threat(?!en)|fears? of|pressure on|likely|draft|proposal|alleged|allege|brace|braces|braced|no plans|den(?:y|ies|ied)|avoid)/i;
-const HEDGE_CLAUSE_BREAK = /[;:|；：]|\s[-–—]\s|\b(?:as|after|while|when|because|since|though|although|despite|before|until|but|amid)\b/i;
 const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 통제 [강화] 추진", "수출 금지[할] 수도"
 /**
  * Words before a measure that make it given, not asked about: a clause of its own ("Should the US worry as China halts
@@ -298,7 +297,7 @@ export class Analyser {
           !NOT_A_HEDGING_VERB.test(c.text) &&
           c.tokenEnd < s.token &&
           gap(c, s) - entityWords(c, s) <= HEDGE_BEFORE &&
-          !HEDGE_CLAUSE_BREAK.test(between(c, s)),
+          !CLAUSE_BREAK.test(between(c, s)),
       );
     // A signal that opens with a hedge's word is that verb's own measure ("denies gallium export licences" refuses
     // them); one inside it still hedges it ("rare earth stocks could run out").
