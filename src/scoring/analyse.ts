@@ -134,10 +134,19 @@ export class Analyser {
     for (const [field, text] of fields) {
       if (text) this.analyseField(field, text, out);
     }
+    for (const x of out.exclusions) {
+      const silenced = this.lexicon.exclusions.get(x.id)?.silences;
+      if (silenced) out.entities = silencedInStory(out.entities, silenced, x.text);
+    }
     // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
     const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
     const lent = official && this.lexicon.entities.get(official.id);
     if (lent) for (const s of out.signals) if (!s.actor && actsFor(lent, s)) s.actor = lent;
+    // A title that reports supply coming back ("Smelter cleared to restart", "Crossing reopens") is the news; a
+    // disruption its lede or text names is what supply comes back from ("after a three-week closure").
+    if (out.signals.some(resumesInTitle) && !out.signals.some(disruptsInTitle)) {
+      for (const s of out.signals) if (s.field !== 'title' && s.signal.class === 'disruption' && s.polarity === 'escalation') s.background = true;
+    }
     // A question for a title is the mark of analysis or opinion ("Strategic leverage or disruption?").
     if (QUESTION_END.test(item.title ?? '')) out.analysis = true;
     return out;
@@ -226,8 +235,14 @@ export class Analyser {
       (cuesBySentence.get(s.sentence) ?? NONE).some(
         (c) => c.id === group && nearBy(c, s, BACKGROUND_BEFORE, -1) && !(c.tokenEnd < s.token && CAUSE_END.test(between(c, s).replace(FIGURE_COMMA, '$1'))),
       );
+    // A cue a signal needs a few words away belongs to its clause: in "Cobalt falls as Congo supply floods the market"
+    // the fall is cobalt's price, not the supply's.
+    const required = (s: SignalHit, group: string, within: number) =>
+      (cuesBySentence.get(s.sentence) ?? NONE).some(
+        (c) => c.id === group && nearBy(c, s, within, within) && (within > CLAUSE_BOUND_WITHIN || !CLAUSE_BREAK.test(c.start < s.start ? between(c, s) : between(s, c))),
+      );
     signals = signals.filter((s) => {
-      const holds = !s.signal.requires || near(s.signal.requires, s, s.signal.within, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject);
+      const holds = !s.signal.requires || required(s, s.signal.requires, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject);
       // Not an order to stop selling abroad or selling what we watch ("US orders Nvidia to halt exports"): its words
       // still say what they say on their own, whoever gave the order.
       if (!holds && s.split) failed.add(s.split);
@@ -360,8 +375,9 @@ export class Analyser {
     for (const s of signals) {
       if (!s.background || causeOf('evasion', s)) continue;
       // Investment or policy in reply to a measure is not the news it explains ("Japan to build gallium refinery after
-      // China bans exports": the ban is).
-      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0 && o.signal.class !== 'investment');
+      // China bans exports": the ban is), nor is a bare trade flow ("smelters forced to import ore after Indonesia trims
+      // nickel mining quota": the quota cut is).
+      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0 && o.signal.class !== 'investment' && o.signal.class !== 'flow');
     }
   }
 
@@ -401,6 +417,9 @@ export class Analyser {
       };
     }
     if (s.signal.direction === 'de-escalation' && effect === 'de-escalation') return { ...s, action };
+    // More of a relief is more relief ("USTR extends exclusions from Section 301 duties", "expands the exemption"); a
+    // truce or a deal suspended is not (negotiation: the verb's own escalation).
+    if (s.signal.direction === 'de-escalation' && effect === 'escalation' && RELIEF_CLASSES.has(s.signal.class)) return { ...s, action };
     return { ...s, polarity: effect === 'de-escalation' ? 'de-escalation' : 'escalation', action };
   }
 
@@ -920,4 +939,26 @@ function oneSentence(norm: NormalizedText): boolean {
   let sentences = 0;
   for (let i = 0; i < norm.sentences; i++) if (norm.sentenceStarts[i] < norm.length) sentences++;
   return sentences === 1;
+}
+
+// Requirements this close are read within one clause (see `required`).
+const CLAUSE_BOUND_WITHIN = 4;
+const resumesInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'de-escalation';
+const disruptsInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'escalation' && !s.background && s.signal.weight > 0;
+const RELIEF_CLASSES: ReadonlySet<string> = new Set(['restriction', 'licence', 'quota']);
+const WORD = /[\p{L}\p{N}]+/gu;
+const singular = (w: string) => w.toLowerCase().replace(/s$/, '');
+
+/**
+ * A phrase that gives a word its other sense for the whole story ("potato chips" in the lede) takes the goods it names
+ * out of the item wherever that word stands alone ("Snack maker suspends chip shipments"). Any other name of those
+ * goods ("semiconductors", "chipmaker") says the story is about them after all: then nothing is taken out ("Chip
+ * shortage forces automakers to halt production. Unlike potato chips, semiconductors are scarce.").
+ */
+export function silencedInStory(entities: EntityHit[], silenced: readonly string[], phrase: string): EntityHit[] {
+  const words = new Set((phrase.match(WORD) ?? []).map(singular));
+  const bare = (e: EntityHit) => words.has(singular(e.text));
+  const named = entities.filter((e) => silenced.includes(e.id));
+  if (named.length === 0 || !named.every(bare)) return entities;
+  return entities.filter((e) => !silenced.includes(e.id));
 }

@@ -12,6 +12,8 @@ import { defaultScorer, item } from './helpers.js';
 interface Case {
   id: string;
   title: string;
+  /** A lede, where what the title means depends on it ("potato chips" in it makes the title's chips snack food). */
+  summary?: string;
   expect: { level: (typeof LEVELS)[number]; direction: 'escalation' | 'de-escalation' | 'neutral'; watchlist?: string };
 }
 
@@ -33,7 +35,7 @@ describe('the regression headlines', () => {
   });
 
   it.each(cases.map((c) => [c.id, c] as const))('%s scores as expected', (_, c) => {
-    const result = summarise(c.id, scorer.assess(item(c.title)));
+    const result = summarise(c.id, scorer.assess(item(c.title, c.summary)));
     const topWatchlist = result.level === 'none' ? undefined : result.watchlists.reduce((a, b) => (b.score > a.score ? b : a)).id;
     expect({ level: result.level, direction: result.direction, watchlist: topWatchlist }, `${c.title}\n${result.why}`).toEqual({
       level: c.expect.level,
