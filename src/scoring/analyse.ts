@@ -32,6 +32,8 @@ export interface SignalHit extends Located {
   hedged: boolean;
   /** Named as the cause or context of the news ("since controls were introduced", "in violation of export controls"). */
   background: boolean;
+  /** Named after a cause word ("after", "since", "amid"), whether or not other news in its sentence makes it background. */
+  cause: boolean;
   inForce: boolean;
   offTopic: boolean;
   actor?: EntityInfo;
@@ -134,18 +136,15 @@ export class Analyser {
     for (const [field, text] of fields) {
       if (text) this.analyseField(field, text, out);
     }
-    for (const x of out.exclusions) {
-      const silenced = this.lexicon.exclusions.get(x.id)?.silences;
-      if (silenced) out.entities = silencedInStory(out.entities, silenced, x.text);
-    }
     // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
     const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
     const lent = official && this.lexicon.entities.get(official.id);
     if (lent) for (const s of out.signals) if (!s.actor && actsFor(lent, s)) s.actor = lent;
-    // A title that reports supply coming back ("Smelter cleared to restart", "Crossing reopens") is the news; a
-    // disruption its lede or text names is what supply comes back from ("after a three-week closure").
+    // A title that reports supply coming back ("Crossing reopens") is the news; a disruption its lede names as a cause
+    // is what supply comes back from ("resumed processing after a three-week closure"). One the lede reports without a
+    // cause word may be a new one ("A second quake on Thursday shut two other plants") and stays news.
     if (out.signals.some(resumesInTitle) && !out.signals.some(disruptsInTitle)) {
-      for (const s of out.signals) if (s.field !== 'title' && s.signal.class === 'disruption' && s.polarity === 'escalation') s.background = true;
+      for (const s of out.signals) if (s.field !== 'title' && s.cause && s.signal.class === 'disruption' && s.polarity === 'escalation') s.background = true;
     }
     // A question for a title is the mark of analysis or opinion ("Strategic leverage or disruption?").
     if (QUESTION_END.test(item.title ?? '')) out.analysis = true;
@@ -202,7 +201,7 @@ export class Analyser {
       switch (term.kind) {
         case 'signal': {
           const signal = this.lexicon.signals.get(term.id)!;
-          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, inForce: false, offTopic: false, actor: undefined, countries: [], split: splitsMayFail && hit.displaced ? hit : undefined });
+          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, cause: false, inForce: false, offTopic: false, actor: undefined, countries: [], split: splitsMayFail && hit.displaced ? hit : undefined });
           break;
         }
         case 'action':
@@ -239,7 +238,7 @@ export class Analyser {
     // the fall is cobalt's price, not the supply's.
     const required = (s: SignalHit, group: string, within: number) =>
       (cuesBySentence.get(s.sentence) ?? NONE).some(
-        (c) => c.id === group && nearBy(c, s, within, within) && (within > CLAUSE_BOUND_WITHIN || !CLAUSE_BREAK.test(c.start < s.start ? between(c, s) : between(s, c))),
+        (c) => c.id === group && nearBy(c, s, within, within) && (within > CLAUSE_BOUND_WITHIN || c.start > s.start || !CONJUNCTION.test(between(c, s))),
       );
     signals = signals.filter((s) => {
       const holds = !s.signal.requires || required(s, s.signal.requires, s.signal.within) || watchedAfter(s, entities, s.signal.watchedObject);
@@ -364,7 +363,7 @@ export class Analyser {
     for (const s of signals) {
       // Hedged already where the state heads it through a verb of intent (see byState).
       s.hedged ||= hedgeNear('hedge', s, HEDGE_BEFORE, HANGUL.test(s.text) ? HEDGE_AFTER_KOREAN : HEDGE_AFTER) || hedgeNear('hedge-before', s, HEDGE_BEFORE, -1) || hedgedPastNames(s);
-      s.background = causeOf('evasion', s) || causeOf('background', s);
+      s.background = s.cause = causeOf('evasion', s) || causeOf('background', s);
       s.inForce = inSentence('in-force', s);
       s.offTopic = inSentence('off-topic', s);
       const info = sentenceInfo.get(s.sentence);
@@ -376,8 +375,10 @@ export class Analyser {
       if (!s.background || causeOf('evasion', s)) continue;
       // Investment or policy in reply to a measure is not the news it explains ("Japan to build gallium refinery after
       // China bans exports": the ban is), nor is a bare trade flow ("smelters forced to import ore after Indonesia trims
-      // nickel mining quota": the quota cut is).
-      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0 && o.signal.class !== 'investment' && o.signal.class !== 'flow');
+      // nickel mining quota": the quota cut is); a flow that moves is ("nickel ore imports climb since the 2020 ban").
+      const news = (o: SignalHit) =>
+        o.signal.class !== 'investment' && (o.signal.class !== 'flow' || inSentence('up-move', o) || inSentence('down-move', o));
+      s.background = signals.some((o) => o !== s && o.sentence === s.sentence && !o.background && o.signal.weight > 0 && news(o));
     }
   }
 
@@ -417,9 +418,9 @@ export class Analyser {
       };
     }
     if (s.signal.direction === 'de-escalation' && effect === 'de-escalation') return { ...s, action };
-    // More of a relief is more relief ("USTR extends exclusions from Section 301 duties", "expands the exemption"); a
-    // truce or a deal suspended is not (negotiation: the verb's own escalation).
-    if (s.signal.direction === 'de-escalation' && effect === 'escalation' && RELIEF_CLASSES.has(s.signal.class)) return { ...s, action };
+    // A relief extended is more relief ("USTR extends exclusions from Section 301 duties"); a truce or a deal suspended
+    // is not (negotiation: the verb's own escalation), nor a waiver tightened or given new conditions.
+    if (s.signal.direction === 'de-escalation' && effect === 'escalation' && RELIEF_CLASSES.has(s.signal.class) && MORE_OF_IT.has(best.entry.id)) return { ...s, action };
     return { ...s, polarity: effect === 'de-escalation' ? 'de-escalation' : 'escalation', action };
   }
 
@@ -941,24 +942,14 @@ function oneSentence(norm: NormalizedText): boolean {
   return sentences === 1;
 }
 
-// Requirements this close are read within one clause (see `required`).
+// Requirements this close that come before their signal are read within one clause (see `required`): no conjunction
+// between ("Cobalt falls as Congo supply floods the market"). After it they may follow what qualifies it ("exports
+// since the ban plunge 75%"), and a headline's colon or dash joins a topic to what happened to it ("Antimony price:
+// record high").
 const CLAUSE_BOUND_WITHIN = 4;
+const CONJUNCTION = /;|\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|but|amid)\b/i;
 const resumesInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'de-escalation';
 const disruptsInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'escalation' && !s.background && s.signal.weight > 0;
 const RELIEF_CLASSES: ReadonlySet<string> = new Set(['restriction', 'licence', 'quota']);
-const WORD = /[\p{L}\p{N}]+/gu;
-const singular = (w: string) => w.toLowerCase().replace(/s$/, '');
-
-/**
- * A phrase that gives a word its other sense for the whole story ("potato chips" in the lede) takes the goods it names
- * out of the item wherever that word stands alone ("Snack maker suspends chip shipments"). Any other name of those
- * goods ("semiconductors", "chipmaker") says the story is about them after all: then nothing is taken out ("Chip
- * shortage forces automakers to halt production. Unlike potato chips, semiconductors are scarce.").
- */
-export function silencedInStory(entities: EntityHit[], silenced: readonly string[], phrase: string): EntityHit[] {
-  const words = new Set((phrase.match(WORD) ?? []).map(singular));
-  const bare = (e: EntityHit) => words.has(singular(e.text));
-  const named = entities.filter((e) => silenced.includes(e.id));
-  if (named.length === 0 || !named.every(bare)) return entities;
-  return entities.filter((e) => !silenced.includes(e.id));
-}
+// Verbs that give more of a relief as it is; "tightens", "adds conditions to" or "imposes" a waiver restrict it.
+const MORE_OF_IT = new Set(['extend']);

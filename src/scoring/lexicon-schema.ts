@@ -114,14 +114,6 @@ export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'in-for
 export const exclusionSchema = z.strictObject({
   ...entryCommon,
   reason: z.string().describe('What the words mean here instead ("snack food"), shown when an item is excluded.'),
-  silences: z
-    .array(id)
-    .optional()
-    .describe(
-      'Materials or products the phrase takes out of the whole item, wherever it stands in it, where they are named only by ' +
-        'a word of the phrase: "potato chips" in a lede makes "chip shipments" in its title snack food too, unless the item ' +
-        'also says "semiconductors" or "chipmaker".',
-    ),
 });
 
 export const lexiconFileSchema = z.strictObject({

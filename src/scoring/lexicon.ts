@@ -113,7 +113,6 @@ export function compileLexicon(merged: MergedLexicon): { lexicon: CompiledLexico
       // An action that only ever escalates may stand inside a split signal ("出口[实施]管制"); any other may reverse it.
       if (section === 'actions') terms[terms.length - 1].escalates = Object.values((entry as ActionEntry).effects).every((e) => e === 'escalation');
       if (section === 'signals' && (entry as SignalEntry).namesCompany) terms[terms.length - 1].namesCompany = true;
-      if (section === 'exclusions') ((entry as ExclusionEntry).silences ?? []).forEach((p, i) => checkRef(origin, ['silences', i], p, goods, 'material or product'));
       if (section === 'signals' || section === 'actions' || section === 'exclusions') continue;
       const e = entry as { name?: string; aliases: string[]; partOf?: string[]; about?: string[]; country?: string; official?: boolean; pair?: [string, string] };
       (e.partOf ?? []).forEach((p, i) => checkRef(origin, ['partOf', i], p, goods, 'material or product'));

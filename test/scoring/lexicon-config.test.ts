@@ -138,19 +138,6 @@ remove: [tsmc]
     expect(assessFor(scorer, 'chips', item('Earthquake halts TSMC operations')).entities).not.toContain('tsmc');
   });
 
-  it('takes the goods an exclusion silences out of the whole item, and reports a silenced id it does not know', () => {
-    const lexicon = (silences: string) => `exclusions:
-  - { id: feed-chips, reason: animal feed, silences: [${silences}], aliases: [feed chip] }
-`;
-    const watchlists = 'watchlists:\n  - { id: chips, products: [semiconductors] }\n';
-    expect(issuesOf(() => createScorer(configWith(watchlists, { 'lexicon.yaml': lexicon('semiconductor') })))).toEqual([
-      expect.stringMatching(/lexicon\.yaml:2: exclusions\[0\]\.silences\[0\]: unknown material or product "semiconductor"; did you mean "semiconductors"\?$/),
-    ]);
-    const scorer = createScorer(configWith(watchlists, { 'lexicon.yaml': lexicon('semiconductors') }));
-    expect(assessFor(scorer, 'chips', item('Thailand halts chip exports', 'The ban covers feed chips and pellets.')).level).toBe('none');
-    expect(assessFor(scorer, 'chips', item('Thailand halts chip exports', 'The ban covers dried chips.')).level).not.toBe('none');
-  });
-
   it('replaces a built-in signal by id, so ops can retune its weight', () => {
     const base = configWith('watchlists:\n  - { id: w, materials: [gallium] }\n');
     const tuned = configWith('watchlists:\n  - { id: w, materials: [gallium] }\n', {

@@ -91,24 +91,10 @@ describe('exclusions: words that mean something else', () => {
     });
   }
 
-  it('still alerts on chips in the same story when it names them semiconductors', () => {
-    expect(top(scorer, item('Chip shortage forces automakers to halt production', 'Unlike potato chips, these semiconductors are scarce.')).level).not.toBe('none');
-    expect(top(scorer, item('Chipmaker halts chip shipments to automakers', 'Not potato chips: wafers.')).level).not.toBe('none');
+  it('still alerts on chips in the same story when they are semiconductors', () => {
+    expect(top(scorer, item('Chip shortage forces automakers to halt production', 'Unlike potato chips, these are scarce.')).level).not.toBe('none');
   });
 
-  it('reads bare "chips" as food or wood chips for the whole story when a phrase says so anywhere in it', () => {
-    const cases: Array<[string, string]> = [
-      ['Snack maker suspends chip shipments from Pennsylvania plant after salmonella finding', 'The company is halting distribution of kettle-cooked potato chips from two lines.'],
-      ['Thailand suspends chip exports to China amid price dispute', 'The ministry halted shipments of dried cassava chips used for animal feed.'],
-      ['Ministry lifts ban on chip exports from state forests', 'Exporters may resume shipments of eucalyptus chips to pulp mills in Japan.'],
-    ];
-    for (const [title, summary] of cases) {
-      const a = top(scorer, item(title, summary));
-      expect(a.level, title).toBe('none');
-      // Without the phrase, the same title is chip news.
-      expect(top(scorer, item(title, '')).level, title).not.toBe('none');
-    }
-  });
 });
 
 describe('severity and direction', () => {
