@@ -94,7 +94,6 @@ describe('exclusions: words that mean something else', () => {
   it('still alerts on chips in the same story when they are semiconductors', () => {
     expect(top(scorer, item('Chip shortage forces automakers to halt production', 'Unlike potato chips, these are scarce.')).level).not.toBe('none');
   });
-
 });
 
 describe('severity and direction', () => {
