@@ -34,6 +34,8 @@ export interface SignalHit extends Located {
   background: boolean;
   /** Named after a cause word ("after", "since", "amid"), whether or not other news in its sentence makes it background. */
   cause: boolean;
+  /** In a lede or text, in a sentence that reports another event ("Separately, ...", "a second mine has halted output"). */
+  apart: boolean;
   inForce: boolean;
   offTopic: boolean;
   actor?: EntityInfo;
@@ -201,7 +203,7 @@ export class Analyser {
       switch (term.kind) {
         case 'signal': {
           const signal = this.lexicon.signals.get(term.id)!;
-          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, cause: false, inForce: false, offTopic: false, actor: undefined, countries: [], split: splitsMayFail && hit.displaced ? hit : undefined });
+          signals.push({ field, start, end, token, tokenEnd, sentence, text: words, position: from, signal, polarity: signal.direction, action: undefined, flow: undefined, hedged: false, background: false, cause: false, apart: false, inForce: false, offTopic: false, actor: undefined, countries: [], split: splitsMayFail && hit.displaced ? hit : undefined });
           break;
         }
         case 'action':
@@ -328,6 +330,10 @@ export class Analyser {
           if (HANGUL.test(s.text) && KOREAN_ASKS_FROM_SIGNAL.test(rest) && !KOREAN_PAST.test(rest)) s.hedged = true;
         }
       }
+    }
+    if (field !== 'title') {
+      const sentenceEnd = (k: number) => (k + 1 < norm.sentences && norm.sentenceStarts[k + 1] < norm.length ? norm.origin[norm.sentenceStarts[k + 1]] : text.length);
+      for (const s of signals) s.apart = ANOTHER_EVENT.test(text.slice(norm.origin[norm.sentenceStarts[s.sentence]], sentenceEnd(s.sentence)));
     }
     out.entities.push(...entities);
     out.signals.push(...signals);
@@ -942,6 +948,9 @@ function oneSentence(norm: NormalizedText): boolean {
   return sentences === 1;
 }
 
+// Words of a lede's sentence that report another event than the title's ("However, a separate refinery was ordered
+// to shut", "a second quake", "remains shut"): its signals count for the direction beside the title's.
+const ANOTHER_EVENT = /\b(?:separately|separate|however|but|meanwhile|elsewhere|another|second|other|others|nearby|rival|fresh|still|remains?|remained)\b/i;
 // Requirements this close that come before their signal are read within one clause (see `required`): no conjunction
 // between ("Cobalt falls as Congo supply floods the market"). After it they may follow what qualifies it ("exports
 // since the ban plunge 75%"), and a headline's colon or dash joins a topic to what happened to it ("Antimony price:

@@ -244,13 +244,21 @@ export function assessWatchlist(
 }
 
 function directionOf(pairs: Pair[]): Direction {
+  // The title says which way the news goes; a lede or text names what it eases or tightens ("Lynas restarts Kuantan
+  // plant" over "six weeks after a fire forced a complete shutdown"), unless it reports another event beside it
+  // ("However, a separate refinery was ordered to shut"). Without a direction in the title, all count.
+  if (directionAmong(pairs.filter((p) => p.signal.field === 'title')) === undefined) return directionAmong(pairs) ?? 'neutral';
+  return directionAmong(pairs.filter((p) => p.signal.field === 'title' || p.signal.apart)) ?? 'neutral';
+}
+
+function directionAmong(pairs: Pair[]): Direction | undefined {
   let up = 0;
   let down = 0;
   for (const p of pairs) {
     if (p.signal.polarity === 'escalation') up += p.raw;
     else if (p.signal.polarity === 'de-escalation') down += p.raw;
   }
-  if (up === 0 && down === 0) return 'neutral';
+  if (up === 0 && down === 0) return undefined;
   return down > up ? 'de-escalation' : 'escalation';
 }
 

@@ -99,6 +99,15 @@ describe('exclusions: words that mean something else', () => {
 describe('severity and direction', () => {
   const score = (title: string, summary = '') => top(scorer, item(title, summary)).score;
 
+  it("takes the direction from the title, and from a lede's sentence only where it reports another event", () => {
+    const direction = (title: string, summary: string) => top(scorer, item(title, summary)).direction;
+    const restart = 'Lynas restarts Kuantan rare earth plant ahead of schedule';
+    expect(direction(restart, 'Lynas said it restarted two circuits six weeks after a fire forced a shutdown and it declared force majeure.')).toBe('de-escalation');
+    expect(direction(restart, 'However, a flood has halted production at its Malaysian separation plant, and a second plant remains shut.')).toBe('escalation');
+    // Without a direction in the title, the lede's decides.
+    expect(direction('Lynas update on Kuantan rare earth plant', 'A fire forced a complete shutdown and the company declared force majeure.')).toBe('escalation');
+  });
+
   it('ranks a ban above a licence requirement above an investigation above talks', () => {
     const ban = score('China bans exports of antimony');
     const licence = score('China requires export licences for antimony');
