@@ -950,7 +950,8 @@ function oneSentence(norm: NormalizedText): boolean {
 
 // Words of a lede's sentence that report another event than the title's ("However, a separate refinery was ordered
 // to shut", "a second quake", "remains shut"): its signals count for the direction beside the title's.
-const ANOTHER_EVENT = /\b(?:separately|separate|however|but|meanwhile|elsewhere|another|second|other|others|nearby|rival|fresh|still|remains?|remained)\b/i;
+const ANOTHER_EVENT =
+  /\b(?:separately|separate|however|but|meanwhile|elsewhere|another|second|other|others|nearby|rival|fresh|still|remains?|remained|also|additionally|in addition|at the same time|same day|new|responded|retaliated|on (?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)|this week)\b|同日|同时|此外|另外|还|같은 날|한편|또한|동시에/i;
 // Requirements this close that come before their signal are read within one clause (see `required`): no conjunction
 // between ("Cobalt falls as Congo supply floods the market"). After it they may follow what qualifies it ("exports
 // since the ban plunge 75%"), and a headline's colon or dash joins a topic to what happened to it ("Antimony price:

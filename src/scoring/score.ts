@@ -244,11 +244,24 @@ export function assessWatchlist(
 }
 
 function directionOf(pairs: Pair[]): Direction {
-  // The title says which way the news goes; a lede or text names what it eases or tightens ("Lynas restarts Kuantan
-  // plant" over "six weeks after a fire forced a complete shutdown"), unless it reports another event beside it
-  // ("However, a separate refinery was ordered to shut"). Without a direction in the title, all count.
-  if (directionAmong(pairs.filter((p) => p.signal.field === 'title')) === undefined) return directionAmong(pairs) ?? 'neutral';
-  return directionAmong(pairs.filter((p) => p.signal.field === 'title' || p.signal.apart)) ?? 'neutral';
+  // The title says which way the news goes, by what it reports as done (a hedged "may ease" decides nothing). A lede or
+  // text adds what it reports beside it: news of another kind, or of the same kind reported as another event
+  // ("However, a separate refinery was ordered to shut", "Beijing on Monday halted exports"); not the measure or the
+  // disruption the title eases or brings back, named as context ("Lynas restarts Kuantan plant" over "six weeks after a
+  // fire forced a complete shutdown"). Without a direction in the title, all count.
+  const title = pairs.filter((p) => p.signal.field === 'title' && !p.signal.hedged);
+  const way = directionAmong(title);
+  if (way === undefined) return directionAmong(pairs) ?? 'neutral';
+  const against = way === 'escalation' ? 'de-escalation' : 'escalation';
+  const countered = new Set(title.map((p) => p.signal.signal.class));
+  // A state's measure in the lede is news of its own beside a site's restart ("Lynas resumes production" over "China
+  // suspended exports of seven rare earths").
+  const stateMeasure = (p: Pair) => p.signal.signal.state !== undefined && !title.some((t) => t.signal.signal.state !== undefined);
+  const beside = (p: Pair) =>
+    p.signal.field !== 'title' &&
+    !p.signal.background &&
+    (p.signal.apart || p.signal.polarity !== against || !countered.has(p.signal.signal.class) || stateMeasure(p));
+  return directionAmong([...title, ...pairs.filter(beside)]) ?? 'neutral';
 }
 
 function directionAmong(pairs: Pair[]): Direction | undefined {

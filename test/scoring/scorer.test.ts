@@ -104,8 +104,11 @@ describe('severity and direction', () => {
     const restart = 'Lynas restarts Kuantan rare earth plant ahead of schedule';
     expect(direction(restart, 'Lynas said it restarted two circuits six weeks after a fire forced a shutdown and it declared force majeure.')).toBe('de-escalation');
     expect(direction(restart, 'However, a flood has halted production at its Malaysian separation plant, and a second plant remains shut.')).toBe('escalation');
-    // Without a direction in the title, the lede's decides.
+    // A state's measure in the lede is news of its own beside a plant's restart.
+    expect(direction('Lynas resumes heavy rare earth production', 'China suspended exports of seven rare earth elements and magnets.')).toBe('escalation');
+    // Without a direction in the title, or with only a hedged one, the lede's decides.
     expect(direction('Lynas update on Kuantan rare earth plant', 'A fire forced a complete shutdown and the company declared force majeure.')).toBe('escalation');
+    expect(direction('China may ease rare earth curbs, sources say', 'The commerce ministry banned exports of rare earth magnet technology.')).toBe('escalation');
   });
 
   it('ranks a ban above a licence requirement above an investigation above talks', () => {
