@@ -25,60 +25,81 @@ export class Automaton {
   constructor(patterns: readonly Uint16Array[]) {
     let size = 1;
     for (const p of patterns) for (const c of p) if (this.symbols[c] === 0) this.symbols[c] = size++;
+    const { symbols } = this;
 
-    // Trie (a Map while building; flattened below).
-    const edges = new Map<number, number>();
-    const outHeadList: number[] = [-1];
-    const outNext = new Int32Array(patterns.length).fill(-1);
-    let nodes = 1;
-    patterns.forEach((pattern, id) => {
-      let node = 0;
-      for (const c of pattern) {
-        const key = node * size + this.symbols[c];
-        let next = edges.get(key);
-        if (next === undefined) {
-          next = nodes++;
-          edges.set(key, next);
-          outHeadList.push(-1);
-        }
-        node = next;
+    // The trie is built from the patterns in sorted order (by symbol, then by id), so that a node's children are made
+    // in ascending symbol order and no map of edges or per-node child lists is needed: those were most of what building
+    // the automaton allocated (for the default lexicon, ~8 MB of garbage that a worker's RSS kept after start-up).
+    const order = Int32Array.from(patterns.keys()).sort((a, b) => {
+      const pa = patterns[a];
+      const pb = patterns[b];
+      const n = Math.min(pa.length, pb.length);
+      for (let i = 0; i < n; i++) {
+        const d = symbols[pa[i]] - symbols[pb[i]];
+        if (d !== 0) return d;
       }
-      if (pattern.length === 0) return;
-      outNext[id] = outHeadList[node];
-      outHeadList[node] = id;
+      return pa.length - pb.length || a - b;
     });
+    let capacity = 1;
+    for (const p of patterns) capacity += p.length;
+
+    const parent = new Int32Array(capacity);
+    const nodeSymbol = new Uint16Array(capacity);
+    const outHead = new Int32Array(capacity).fill(-1);
+    const outNext = new Int32Array(patterns.length).fill(-1);
+    // The path of the previous pattern: path[d] is its node at depth d (path[0] the root).
+    let longest = 0;
+    for (const p of patterns) longest = Math.max(longest, p.length);
+    const path = new Int32Array(longest + 1);
+    let previous: Uint16Array | undefined;
+    let nodes = 1;
+    for (const id of order) {
+      const pattern = patterns[id];
+      let shared = 0;
+      if (previous) while (shared < pattern.length && shared < previous.length && pattern[shared] === previous[shared]) shared++;
+      for (let depth = shared; depth < pattern.length; depth++) {
+        parent[nodes] = path[depth];
+        nodeSymbol[nodes] = symbols[pattern[depth]];
+        path[depth + 1] = nodes++;
+      }
+      previous = pattern;
+      if (pattern.length === 0) continue;
+      const node = path[pattern.length];
+      // Patterns ending at one node are chained newest id first, as they always were.
+      outNext[id] = outHead[node];
+      outHead[node] = id;
+    }
     this.nodeCount = nodes;
-    this.outHead = Int32Array.from(outHeadList);
+    this.outHead = outHead.slice(0, nodes);
     this.outNext = outNext;
 
-    // Children per node, sorted by symbol, flattened into typed arrays.
-    const children: Array<Array<[number, number]>> = Array.from({ length: nodes }, () => []);
-    for (const [key, child] of edges) children[Math.floor(key / size)].push([key % size, child]);
+    // Children per node, in creation order (ascending symbol for each parent), flattened into typed arrays.
     this.childStart = new Int32Array(nodes + 1);
-    this.childSymbol = new Uint16Array(edges.size);
-    this.childNode = new Int32Array(edges.size);
-    let edge = 0;
-    for (let node = 0; node < nodes; node++) {
-      this.childStart[node] = edge;
-      for (const [symbol, child] of children[node].sort((a, b) => a[0] - b[0])) {
-        this.childSymbol[edge] = symbol;
-        this.childNode[edge++] = child;
-      }
+    for (let node = 1; node < nodes; node++) this.childStart[parent[node] + 1]++;
+    for (let node = 0; node < nodes; node++) this.childStart[node + 1] += this.childStart[node];
+    this.childSymbol = new Uint16Array(nodes - 1);
+    this.childNode = new Int32Array(nodes - 1);
+    const fill = this.childStart.slice(0, nodes);
+    for (let node = 1; node < nodes; node++) {
+      const at = fill[parent[node]]++;
+      this.childSymbol[at] = nodeSymbol[node];
+      this.childNode[at] = node;
     }
-    this.childStart[nodes] = edge;
 
     this.rootRow = new Int32Array(size);
-    for (const [symbol, child] of children[0]) this.rootRow[symbol] = child;
+    for (let edge = this.childStart[0]; edge < this.childStart[1]; edge++) this.rootRow[this.childSymbol[edge]] = this.childNode[edge];
 
     this.fail = new Int32Array(nodes);
     this.dictLink = new Int32Array(nodes).fill(-1);
     const queue = new Int32Array(nodes);
     let head = 0;
     let tail = 0;
-    for (const [, child] of children[0]) queue[tail++] = child;
+    for (let edge = this.childStart[0]; edge < this.childStart[1]; edge++) queue[tail++] = this.childNode[edge];
     while (head < tail) {
       const node = queue[head++];
-      for (const [symbol, child] of children[node]) {
+      for (let edge = this.childStart[node]; edge < this.childStart[node + 1]; edge++) {
+        const symbol = this.childSymbol[edge];
+        const child = this.childNode[edge];
         let f = this.fail[node];
         let target = this.step(f, symbol);
         while (target < 0 && f !== 0) {
