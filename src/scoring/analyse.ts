@@ -333,7 +333,12 @@ export class Analyser {
     }
     if (field !== 'title') {
       const sentenceEnd = (k: number) => (k + 1 < norm.sentences && norm.sentenceStarts[k + 1] < norm.length ? norm.origin[norm.sentenceStarts[k + 1]] : text.length);
-      for (const s of signals) s.apart = ANOTHER_EVENT.test(text.slice(norm.origin[norm.sentenceStarts[s.sentence]], sentenceEnd(s.sentence)));
+      const apart = new Map<number, boolean>();
+      for (const s of signals) {
+        let is = apart.get(s.sentence);
+        if (is === undefined) apart.set(s.sentence, (is = ANOTHER_EVENT.test(text.slice(norm.origin[norm.sentenceStarts[s.sentence]], sentenceEnd(s.sentence)))));
+        s.apart = is;
+      }
     }
     out.entities.push(...entities);
     out.signals.push(...signals);

@@ -29,7 +29,7 @@ export class Automaton {
 
     // The trie is built from the patterns in sorted order (by symbol, then by id), so that a node's children are made
     // in ascending symbol order and no map of edges or per-node child lists is needed: those were most of what building
-    // the automaton allocated (for the default lexicon, ~8 MB of garbage that a worker's RSS kept after start-up).
+    // the automaton allocated (compiling the default lexicon took the heap to 55 MB, now 40 MB).
     const order = Int32Array.from(patterns.keys()).sort((a, b) => {
       const pa = patterns[a];
       const pb = patterns[b];

@@ -256,7 +256,8 @@ function directionOf(pairs: Pair[]): Direction {
   const countered = new Set(title.map((p) => p.signal.signal.class));
   // A state's measure in the lede is news of its own beside a site's restart ("Lynas resumes production" over "China
   // suspended exports of seven rare earths").
-  const stateMeasure = (p: Pair) => p.signal.signal.state !== undefined && !title.some((t) => t.signal.signal.state !== undefined);
+  const titleByState = title.some((t) => t.signal.signal.state !== undefined);
+  const stateMeasure = (p: Pair) => p.signal.signal.state !== undefined && !titleByState;
   const beside = (p: Pair) =>
     p.signal.field !== 'title' &&
     !p.signal.background &&
