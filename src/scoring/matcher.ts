@@ -47,17 +47,23 @@ export interface Hit {
   displaced?: Hit[];
 }
 
-interface Pattern {
-  term: number;
-  length: number;
-  cased?: Uint16Array;
-  cjkStart: boolean;
-  cjkEnd: boolean;
-  notBefore?: ReadonlySet<string>;
-  /** Half of a split alias: its number, and whether it is the head. */
-  split?: number;
-  head?: boolean;
+/**
+ * The patterns, one entry per form, as parallel typed arrays rather than an object each: a lexicon compiles to tens of
+ * thousands of forms, and a worker keeps them for its life (objects cost ~1.3 MB of heap for the default lexicon).
+ */
+interface Patterns {
+  term: Int32Array;
+  length: Int32Array;
+  /** CJK_START, CJK_END, HEAD (the head half of a split alias). */
+  flags: Uint8Array;
+  /** The split alias whose half this is, or -1. */
+  split: Int32Array;
+  /** The form as written, for the few patterns matched case-sensitively (sparse). */
+  cased: Map<number, Uint16Array>;
 }
+const CJK_START = 1;
+const CJK_END = 2;
+const HEAD = 4;
 
 /** Families compete for overlapping text only among themselves; exclusions silence everything they overlap. */
 function familyOf(term: Term): string {
@@ -99,7 +105,9 @@ function toCodes(text: string): Uint16Array {
 /** One automaton for every alias of every term of a config; compile once, match many. */
 export class Matcher {
   private readonly automaton: Automaton;
-  private readonly patterns: Pattern[] = [];
+  private readonly patterns: Patterns;
+  /** Words after a name that make it part of another company's name, by term (see Term.notBefore), if any. */
+  private readonly notBefore: Array<ReadonlySet<string> | undefined>;
   /** Term of each split alias. */
   private readonly splitTerm: number[] = [];
   /** Family number of each term; EXCLUSION and EXCLUDE are special. */
@@ -110,23 +118,23 @@ export class Matcher {
   constructor(readonly terms: readonly Term[], aliasesOf: (termIndex: number) => readonly string[]) {
     const keys: Uint16Array[] = [];
     const seen = new Set<string>();
+    const term: number[] = [];
+    const length: number[] = [];
+    const flags: number[] = [];
+    const splitOf: number[] = [];
+    const cased = new Map<number, Uint16Array>();
     const add = (termIndex: number, alias: string, split?: number, head?: boolean) => {
       for (const form of aliasForms(alias)) {
         const key = `${termIndex}\u0000${form.lower}\u0000${form.cased ?? ''}\u0000${split ?? ''}\u0000${head ?? ''}`;
         if (seen.has(key)) continue;
         seen.add(key);
         const edges = cjkEdges(form.lower);
+        if (form.cased) cased.set(keys.length, toCodes(form.cased));
         keys.push(toCodes(form.lower));
-        this.patterns.push({
-          term: termIndex,
-          length: form.lower.length,
-          cased: form.cased ? toCodes(form.cased) : undefined,
-          cjkStart: edges.start,
-          cjkEnd: edges.end,
-          notBefore: terms[termIndex].notBefore?.size ? terms[termIndex].notBefore : undefined,
-          split,
-          head,
-        });
+        term.push(termIndex);
+        length.push(form.lower.length);
+        flags.push((edges.start ? CJK_START : 0) | (edges.end ? CJK_END : 0) | (head ? HEAD : 0));
+        splitOf.push(split ?? -1);
       }
     };
     terms.forEach((_, termIndex) => {
@@ -143,6 +151,8 @@ export class Matcher {
     });
     this.patternCount = keys.length;
     this.automaton = new Automaton(keys);
+    this.patterns = { term: Int32Array.from(term), length: Int32Array.from(length), flags: Uint8Array.from(flags), split: Int32Array.from(splitOf), cased };
+    this.notBefore = terms.map((t) => (t.notBefore?.size ? t.notBefore : undefined));
     const ids = new Map<string, number>([
       ['exclusion', EXCLUSION],
       ['exclude', EXCLUDE],
@@ -163,7 +173,8 @@ export class Matcher {
   find(text: NormalizedText, source?: string): Hit[] {
     let raw: Hit[] = [];
     const { lower, cased, length } = text;
-    const patterns = this.patterns;
+    const { term: termOf, length: lengthOf, flags: flagsOf, split: splitOf, cased: casedOf } = this.patterns;
+    const notBeforeOf = this.notBefore;
     const family = this.family;
     // Decided on the first case-sensitive exclusion only: most fields have none, and the check reads the whole field.
     let caseless: boolean | undefined;
@@ -171,26 +182,31 @@ export class Matcher {
     let otherNames: Set<number> | undefined;
     const termCount = this.terms.length;
     this.automaton.scan(lower, length, (id, end) => {
-      const p = patterns[id];
-      const start = end - p.length;
-      if (!p.cjkStart && start > 0 && lower[start - 1] !== SPACE && !isCjk(lower[start - 1])) return;
-      if (!p.cjkEnd && end < length && lower[end] !== SPACE && !isCjk(lower[end])) return;
-      if (p.cased) {
-        for (let k = 0; k < p.length; k++) if (cased[start + k] !== p.cased[k]) return;
+      const patternLength = lengthOf[id];
+      const f = flagsOf[id];
+      const t = termOf[id];
+      const start = end - patternLength;
+      if (!(f & CJK_START) && start > 0 && lower[start - 1] !== SPACE && !isCjk(lower[start - 1])) return;
+      if (!(f & CJK_END) && end < length && lower[end] !== SPACE && !isCjk(lower[end])) return;
+      const asWritten = casedOf.size ? casedOf.get(id) : undefined;
+      if (asWritten) {
+        for (let k = 0; k < patternLength; k++) if (cased[start + k] !== asWritten[k]) return;
         // An exclusion silences other words, so it must be sure of itself: in a field without letter case "CHIP" may
         // be the programme or a chip, and it stands down. Acronyms of entities ("US", "TSMC", "BIS") still match there:
         // in capitals they are nearly always what they name, and dropping them loses more than it saves.
-        if (family[p.term] === EXCLUSION || family[p.term] === EXCLUDE) {
+        if (family[t] === EXCLUSION || family[t] === EXCLUDE) {
           caseless ??= isShouting(cased, length);
           if (caseless) return;
         }
       }
-      if (p.notBefore && end < length && p.notBefore.has(wordAfter(lower, end, length)) && joinsNext(text, source, end)) {
-        (otherNames ??= new Set()).add(start * termCount + p.term);
+      const notBefore = notBeforeOf[t];
+      if (notBefore && end < length && notBefore.has(wordAfter(lower, end, length)) && joinsNext(text, source, end)) {
+        (otherNames ??= new Set()).add(start * termCount + t);
         return;
       }
-      if (p.split === undefined) raw.push({ term: p.term, start, end });
-      else (halves ??= []).push({ split: p.split, head: p.head!, start, end });
+      const split = splitOf[id];
+      if (split < 0) raw.push({ term: t, start, end });
+      else (halves ??= []).push({ split, head: (f & HEAD) !== 0, start, end });
     });
     // A shorter form of the same name inside another company's name goes too ("Micron" in "Micron Technology Instruments").
     if (otherNames) raw = raw.filter((h) => !otherNames!.has(h.start * termCount + h.term));
