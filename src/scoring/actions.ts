@@ -15,7 +15,11 @@ const HAN_BUYER = /^\s*[向对给]/;
 
 // Words and marks that open another clause: a verb before them does not act on a signal after them ("chip stocks drop
 // as the US bans exports", "halts talks while ..."). "as well as" and "such as" join objects of one verb instead.
-export const CLAUSE_BREAK = /[:;|，：；]|\s[-–—]\s|\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|once|but|amid)\b/i;
+const CONJUNCTION_WORDS = 'as|after|while|when|whereas|because|since|though|although|despite|before|until|but|amid';
+export const CLAUSE_BREAK = new RegExp(`[:;|，：；]|\\s[-–—]\\s|\\b(?:${CONJUNCTION_WORDS}|once)\\b`, 'i');
+// The words of those that join clauses, and the semicolon: a headline's colon or dash joins its topic to what happened
+// to it ("Antimony price: record high"), and "once again" opens no clause.
+export const CONJUNCTION = new RegExp(`;|\\b(?:${CONJUNCTION_WORDS})\\b`, 'i');
 const JOINED_OBJECTS = /\b(?:as well as|such as)\b/gi;
 // A paired aside ("lifts, as of Monday, its ban", "suspends — for now — its ban") interrupts the clause, it does not end it.
 const ASIDE = /,[^,;:]*,|\s[-–—]\s[^;:]*?\s[-–—]\s/g;

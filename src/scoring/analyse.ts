@@ -1,5 +1,5 @@
 import type { Item } from '../items/item.js';
-import { type Between, type Gaps, CLAUSE_BREAK, GERUND, chooseAction } from './actions.js';
+import { type Between, type Gaps, CLAUSE_BREAK, CONJUNCTION, GERUND, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
 import {
   type CompiledLexicon,
@@ -431,7 +431,7 @@ export class Analyser {
     if (s.signal.direction === 'de-escalation' && effect === 'de-escalation') return { ...s, action };
     // A relief extended is more relief ("USTR extends exclusions from Section 301 duties"); a truce or a deal suspended
     // is not (negotiation: the verb's own escalation), nor a waiver tightened or given new conditions.
-    if (s.signal.direction === 'de-escalation' && effect === 'escalation' && RELIEF_CLASSES.has(s.signal.class) && MORE_OF_IT.has(best.entry.id)) return { ...s, action };
+    if (s.signal.direction === 'de-escalation' && effect === 'escalation' && RELIEF_CLASSES.has(s.signal.class) && best.entry.extendsRelief) return { ...s, action };
     return { ...s, polarity: effect === 'de-escalation' ? 'de-escalation' : 'escalation', action };
   }
 
@@ -959,12 +959,8 @@ const ANOTHER_EVENT =
   /\b(?:separately|separate|however|but|meanwhile|elsewhere|another|second|other|others|nearby|rival|fresh|still|remains?|remained|also|additionally|in addition|at the same time|same day|new|responded|retaliated|on (?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)|this week)\b|同日|同时|此外|另外|还|같은 날|한편|또한|동시에/i;
 // Requirements this close that come before their signal are read within one clause (see `required`): no conjunction
 // between ("Cobalt falls as Congo supply floods the market"). After it they may follow what qualifies it ("exports
-// since the ban plunge 75%"), and a headline's colon or dash joins a topic to what happened to it ("Antimony price:
-// record high").
+// since the ban plunge 75%").
 const CLAUSE_BOUND_WITHIN = 4;
-const CONJUNCTION = /;|\b(?:as|after|while|when|whereas|because|since|though|although|despite|before|until|but|amid)\b/i;
 const resumesInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'de-escalation';
 const disruptsInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'escalation' && !s.background && s.signal.weight > 0;
 const RELIEF_CLASSES: ReadonlySet<string> = new Set(['restriction', 'licence', 'quota']);
-// Verbs that give more of a relief as it is; "tightens", "adds conditions to" or "imposes" a waiver restrict it.
-const MORE_OF_IT = new Set(['extend']);

@@ -107,6 +107,10 @@ export const actionSchema = z.strictObject({
     .array(z.enum(SIGNAL_CLASSES))
     .default([])
     .describe('Classes the action acts on only from before them: "ends exports" halts them, "exports end 2024 down 40%" is a figure.'),
+  extendsRelief: z
+    .boolean()
+    .default(false)
+    .describe('Gives more of a relief as it is ("extends exclusions from tariffs"): a waiver or an exemption it acts on stays an easing; "tightens" or "imposes" restricts it.'),
 });
 
 export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'in-force', 'off-topic'] as const;
