@@ -53,7 +53,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const log = options.log;
   const now = options.now ?? (() => new Date());
 
-  const redis = createRedis({ url: config.redisUrl, log, name: 'api', role: 'producer' });
+  const redis = createRedis({ url: config.redisUrl, cluster: config.settings.redis.cluster, log, name: 'api', role: 'producer' });
   const queues = createQueues(redis, config.settings);
   for (const queue of queues.all()) queue.on('error', (err) => log.debug({ err, queue: queue.name }, 'API queue handle error'));
   const stores = createStores(redis, config.settings);

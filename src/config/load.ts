@@ -6,6 +6,7 @@ import { displayPath, INACTIVE_PLACEHOLDER, readConfigFile } from './read-file.j
 import {
   type ChannelConfig,
   channelsFileSchema,
+  redisSeedUrls,
   redisUrlProblem,
   type Settings,
   settingsFileSchema,
@@ -65,10 +66,10 @@ export function loadConfig(dir: string, env: NodeJS.ProcessEnv = process.env): C
 
   const redisUrl = env.REDIS_URL || settings.data?.redis.url || DEFAULT_REDIS_URL;
   if (env.REDIS_URL) {
-    const problem = redisUrlProblem(env.REDIS_URL);
+    const problem = redisUrlProblem(env.REDIS_URL, settings.data ? settings.data.redis.cluster : undefined);
     if (problem) issues.push({ file: '$REDIS_URL', path: '', message: problem });
   }
-  registerUrlCredentials(redisUrl);
+  for (const url of redisSeedUrls(redisUrl, settings.data?.redis.cluster === true)) registerUrlCredentials(url);
 
   const inactive = channels.leftOut.map(({ path: [, index], entry, missing }) => {
     const id = (entry as { id?: unknown } | undefined)?.id;

@@ -55,15 +55,32 @@ const smtpUrl = z.string().refine(
   { message: 'must be an smtp:// or smtps:// URL, e.g. smtp://user:password@mail.example.org:587' },
 );
 
-/** What is wrong with a Redis URL (settings.yaml redis.url or $REDIS_URL), or undefined. Never repeats the URL. */
-export function redisUrlProblem(value: string): string | undefined {
-  if (!/^rediss?:\/\//i.test(value)) return 'must start with redis:// or rediss://';
-  try {
-    new URL(value);
-    return undefined;
-  } catch {
-    return 'is not a valid URL (redis://[user:password@]host[:port][/db]; percent-encode special characters in the password)';
+/**
+ * What is wrong with a Redis URL (settings.yaml redis.url or $REDIS_URL), or undefined. Never repeats the URL. With
+ * `redis.cluster` the value may list several seed nodes of the cluster, comma-separated; `cluster` says whether it is.
+ */
+export function redisUrlProblem(value: string, cluster?: boolean): string | undefined {
+  // A comma may be part of a password, so a single node's URL is never split.
+  if (!cluster && /,\s*rediss?:\/\//i.test(value)) return 'lists several URLs, which only a Redis Cluster takes (settings.yaml redis.cluster: true)';
+  const urls = redisSeedUrls(value, cluster === true);
+  if (urls.length === 0) return 'names no node';
+  for (const [i, url] of urls.entries()) {
+    const which = urls.length > 1 ? `(URL ${i + 1} of ${urls.length}) ` : '';
+    if (!/^rediss?:\/\//i.test(url)) return `${which}must start with redis:// or rediss://`;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return `${which}is not a valid URL (redis://[user:password@]host[:port][/db]; percent-encode special characters in the password)`;
+    }
+    if (cluster && !['', '/', '/0'].includes(parsed.pathname)) return `${which}names database ${parsed.pathname.slice(1)}, but a Redis Cluster has only database 0`;
   }
+  return undefined;
+}
+
+/** The URLs of a Redis URL setting: a cluster's comma-separated seed nodes, or the one node's URL as it is. */
+export function redisSeedUrls(value: string, cluster: boolean): string[] {
+  return cluster ? value.split(',').map((url) => url.trim()).filter(Boolean) : [value];
 }
 
 /** Range names fastify's trustProxy (proxy-addr) expands: 127/8 and ::1; 169.254/16 and fe80::/10; the private ranges. */
@@ -302,17 +319,21 @@ export const settingsFileSchema = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .superRefine((value, ctx) => {
-          const problem = redisUrlProblem(value);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        })
         .optional()
-        .describe('Defaults to $REDIS_URL, then redis://127.0.0.1:6379. $REDIS_URL wins when set.'),
+        .describe('Defaults to $REDIS_URL, then redis://127.0.0.1:6379. $REDIS_URL wins when set. With `cluster`, one or more seed nodes, comma-separated.'),
+      cluster: z
+        .boolean()
+        .default(false)
+        .describe('Connect as a Redis Cluster client: the URL names any node (or several, comma-separated) and the worker finds the others, follows the slot of "{prefix}" through failovers and resharding (MOVED/ASK), and spreads nothing: a deployment lives in one slot.'),
       prefix: z
         .string()
         .regex(/^[A-Za-z0-9_-]+$/)
         .default('chokepoint')
         .describe('Key prefix; keys are "{prefix}:..." with the prefix as Redis Cluster hash tag.'),
+    })
+    .superRefine((redis, ctx) => {
+      const problem = redis.url === undefined ? undefined : redisUrlProblem(redis.url, redis.cluster);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
     })
     .prefault({}),
   http: z

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { redisSeedUrls } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { isCredentialParam, redactSecrets } from '../secrets.js';
 
@@ -13,10 +14,15 @@ export interface ConnectionOptions {
   name: string;
   /** Blocking consumers (BullMQ Worker/QueueEvents) need null; producers fail a command after a few retries. */
   role: 'consumer' | 'producer';
+  /** `url` names nodes of a Redis Cluster (settings.yaml redis.cluster): a cluster client, which follows MOVED and ASK. */
+  cluster?: boolean;
 }
 
 /** The Redis URL for a log line: user, password and credential query parameters (ioredis takes `?password=`) masked. */
 export function safeRedisUrl(url: string): string {
+  // A cluster's seed nodes, comma-separated: each masked on its own.
+  const seeds = url.split(/,(?=\s*rediss?:\/\/)/i);
+  if (seeds.length > 1) return seeds.map((seed) => safeRedisUrl(seed.trim())).join(',');
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -28,21 +34,73 @@ export function safeRedisUrl(url: string): string {
   }
 }
 
+/** Reconnection delay after `times` failed attempts: 1 s, 2 s, 4 s ... up to 15 s, with jitter so workers spread out. */
+function reconnectDelayMs(times: number): number {
+  return Math.min(500 * 2 ** Math.min(times, 6), 15_000) + Math.floor(Math.random() * 250);
+}
+
+/**
+ * A connection to the Redis of `options.url`. With `options.cluster`, a cluster client (typed as Redis: it serves
+ * every command the project sends, all of whose keys share the one hash tag "{prefix}", so each goes to the primary of
+ * that slot, and BullMQ takes either).
+ */
 export function createRedis(options: ConnectionOptions): Redis {
   const redisOptions: RedisOptions = {
     connectionName: `chokepoint-${options.name}`,
     maxRetriesPerRequest: options.role === 'consumer' ? null : 3,
     enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(500 * 2 ** Math.min(times, 6), 15_000) + Math.floor(Math.random() * 250),
-    reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  const redis = new Redis(options.url, redisOptions);
+  const where = options.cluster ? redisSeedUrls(options.url, true).map(safeRedisUrl).join(',') : safeRedisUrl(options.url);
+  const log = options.log.child({ redis: options.name });
+  if (options.cluster) {
+    const cluster = createCluster(options.url, redisOptions);
+    // A node's connection is made when the cluster client first needs that node, and again after a failover.
+    cluster.on('+node', (node: Redis) => node.on('connect', () => coalesceWrites(node.stream as unknown as import('node:net').Socket)));
+    watchConnection(cluster, log, where);
+    return cluster as unknown as Redis;
+  }
+  const redis = new Redis(options.url, {
+    ...redisOptions,
+    retryStrategy: reconnectDelayMs,
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  });
   redis.on('connect', () => coalesceWrites(redis.stream as unknown as import('node:net').Socket));
-  watchConnection(redis, options.log.child({ redis: options.name }), safeRedisUrl(options.url));
+  watchConnection(redis, log, where);
   return redis;
 }
 
-function watchConnection(redis: Redis, log: Logger, where: string): void {
+/**
+ * A Redis Cluster client over the seed nodes of `url`. The seeds' credentials and TLS (rediss://) apply to every node
+ * it discovers. Reconnection is the cluster's (node connections do not retry on their own); a command meeting a
+ * failover, a resharding or a CLUSTERDOWN is retried after a slots refresh, up to 16 redirections.
+ */
+function createCluster(url: string, redisOptions: RedisOptions): Cluster {
+  const seeds = redisSeedUrls(url, true).map((seed) => new URL(seed));
+  const first = seeds[0]!;
+  const credential = (parsed: URL, name: 'username' | 'password') => {
+    const value = parsed[name] || parsed.searchParams.get(name) || '';
+    try {
+      return value ? decodeURIComponent(value) : undefined;
+    } catch {
+      return value;
+    }
+  };
+  const tls = first.protocol === 'rediss:';
+  return new Cluster(
+    seeds.map((seed) => ({ host: seed.hostname.replace(/^\[|\]$/g, ''), port: Number(seed.port || 6379) })),
+    {
+      redisOptions: { ...redisOptions, username: credential(first, 'username'), password: credential(first, 'password'), ...(tls ? { tls: {} } : {}) },
+      clusterRetryStrategy: reconnectDelayMs,
+      // Managed clusters behind TLS announce addresses their certificates do not name; connecting by the name given
+      // keeps the check. Without TLS, names resolve as usual.
+      ...(tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
+      enableOfflineQueue: true,
+      maxRedirections: 16,
+    },
+  );
+}
+
+function watchConnection(redis: Redis | Cluster, log: Logger, where: string): void {
   let state: 'connecting' | 'up' | 'down' = 'connecting';
   let lastError = '';
   redis.on('ready', () => {

@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ChokepointConfig } from '../config/load.js';
 import { restartOnlyChanges } from '../config/restart-only.js';
 import type { Logger } from '../log.js';
@@ -57,12 +57,12 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   const { config, log } = options;
   const roles = new Set(options.roles ?? ALL_ROLES);
   const settings = config.settings;
-  const redis = createRedis({ url: config.redisUrl, log, name: 'main', role: 'producer' });
-  const blocking = createRedis({ url: config.redisUrl, log, name: 'consumer', role: 'consumer' });
+  const redis = createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name: 'main', role: 'producer' });
+  const blocking = createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name: 'consumer', role: 'consumer' });
   // The stores get a connection of their own: BullMQ defines some fifty scripts on the connections it uses, and
   // ioredis copies every defined script into each pipeline or transaction created on that connection, which the
   // stores create for nearly every item (a third of the pipeline's CPU when they shared it).
-  const storesRedis = createRedis({ url: config.redisUrl, log, name: 'stores', role: 'producer' });
+  const storesRedis = createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name: 'stores', role: 'producer' });
   const connections = [redis, blocking, storesRedis];
   log.info({ redis: safeRedisUrl(config.redisUrl), roles: [...roles] }, 'starting worker');
   try {
@@ -211,12 +211,17 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
 }
 
 async function warnOnEvictionPolicy(redis: Redis, log: Logger): Promise<void> {
-  try {
-    const policy = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    if (policy[1] && policy[1] !== 'noeviction') {
-      log.warn({ policy: policy[1] }, 'Redis maxmemory-policy should be "noeviction": an evicting Redis silently loses queued jobs and alert state');
+  // On a cluster, each primary has its own policy, and the one serving the slot of "{prefix}" may change.
+  const cluster = redis as unknown as Partial<Cluster>;
+  const nodes = cluster.isCluster && cluster.nodes ? cluster.nodes('master') : [redis];
+  for (const node of nodes) {
+    try {
+      const policy = (await node.config('GET', 'maxmemory-policy')) as string[];
+      if (policy[1] && policy[1] !== 'noeviction') {
+        log.warn({ policy: policy[1], ...(nodes.length > 1 ? { node: `${node.options.host}:${node.options.port}` } : {}) }, 'Redis maxmemory-policy should be "noeviction": an evicting Redis silently loses queued jobs and alert state');
+      }
+    } catch {
+      // CONFIG may be disabled on managed Redis; BullMQ also checks the policy.
     }
-  } catch {
-    // CONFIG may be disabled on managed Redis; BullMQ also checks the policy.
   }
 }

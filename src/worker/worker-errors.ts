@@ -7,14 +7,24 @@ const CONNECTION_FAULT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOS
 // BullMQ's words when a job it was finishing is gone from Redis, or no longer locked by this worker.
 const JOB_STATE_LOST = /^Missing (key|lock) for job (\S+)\. (\w+)/;
 
+// Redis's replies while a node changes role or a slot moves (a failover, a resharding, a replica still loading): the
+// command is retried, on the node that serves the slot now. A blocking wait on a demoted primary ends with UNBLOCKED.
+const NODE_CHANGE = /^(UNBLOCKED|MOVED|ASK|CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN)\b/;
+
 /**
  * Logs an error a BullMQ queue or worker emitted: connection faults at debug (the connection watcher already said it
- * once), jobs whose Redis state vanished as one warning line, anything else with its error.
+ * once), a node changing role at info, jobs whose Redis state vanished as one warning line, anything else with its
+ * error.
  */
 export function logUnlessConnectionError(log: Logger, err: Error, context: Record<string, unknown>, message: string): void {
   const code = (err as Error & { code?: string }).code ?? '';
   if (CONNECTION_FAULT.test(code) || CONNECTION_FAULT.test(err.message)) {
     log.debug({ err, ...context }, message);
+    return;
+  }
+  const change = NODE_CHANGE.exec(err.message);
+  if (change) {
+    log.info({ ...context, reply: change[1] }, 'a Redis node changed role or a slot moved (failover, resharding or restart); the command is retried on the node that serves it now');
     return;
   }
   // Expected after a Redis restart without persistence, or a stall: one line that says what happened, no stack.

@@ -257,6 +257,30 @@ describe('loading a config directory', () => {
     expect(issues.join('\n')).not.toContain('Pa55-Secret-Word');
   });
 
+  it('takes several seed nodes for a Redis Cluster (redis.cluster: true), and says why a list is refused without it', () => {
+    const cluster = dirWith({ 'settings.yaml': 'redis: { cluster: true }\n' });
+    const seeds = 'redis://:Seed-Secret-1@10.0.0.1:7000, redis://:Seed-Secret-2@10.0.0.2:7000';
+    const config = loadConfig(cluster, { ...env, REDIS_URL: seeds });
+    expect(config.settings.redis.cluster).toBe(true);
+    expect(config.redisUrl).toBe(seeds);
+    // Each seed's password is a secret, not only the first one's.
+    expect(redactSecrets('AUTH Seed-Secret-1 then Seed-Secret-2')).not.toMatch(/Seed-Secret/);
+    expect(loadConfig(dirWith({}), env).settings.redis.cluster).toBe(false);
+
+    expect(issuesOf(dirWith({}), { ...env, REDIS_URL: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: lists several URLs, which only a Redis Cluster takes \(settings\.yaml redis\.cluster: true\)/),
+    ]);
+    expect(issuesOf(cluster, { ...env, REDIS_URL: 'redis://10.0.0.1:7000/2' })).toEqual([expect.stringMatching(/^\$REDIS_URL: names database 2, but a Redis Cluster has only database 0/)]);
+    expect(issuesOf(cluster, { ...env, REDIS_URL: 'redis://10.0.0.1:7000,http://10.0.0.2:7000' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: \(URL 2 of 2\) must start with redis:\/\/ or rediss:\/\//),
+    ]);
+    expect(issuesOf(dirWith({ 'settings.yaml': 'redis: { url: "redis://a:7000,redis://b:7000" }\n' }))).toEqual([
+      expect.stringMatching(/settings\.yaml:1: redis\.url: "redis:\/\/a:7000,redis:\/\/b:7000" lists several URLs/),
+    ]);
+    // A single node's password may hold a comma: never split.
+    expect(loadConfig(dirWith({}), { ...env, REDIS_URL: 'redis://:pa,ss@10.0.0.1:6379' }).redisUrl).toBe('redis://:pa,ss@10.0.0.1:6379');
+  });
+
   it('reports a YAML alias bomb as an error in its file instead of expanding it', () => {
     const dir = dirWith({
       'watchlists.yaml': `a: &a [x, x, x, x, x, x, x, x, x, x]

@@ -84,6 +84,12 @@ describe('secrets never reach the log', () => {
     expect(shown).toContain('redis.internal:6379');
   });
 
+  it("masks each password of a Redis Cluster's seed list", () => {
+    const shown = safeRedisUrl('redis://:First-Seed-Pass@10.0.0.1:7000, rediss://ops:Second-Seed-Pass@10.0.0.2:7000');
+    expect(shown).not.toMatch(/Seed-Pass/);
+    expect(shown).toBe('redis://:***@10.0.0.1:7000,rediss://***:***@10.0.0.2:7000');
+  });
+
   it('registers the Redis password of $REDIS_URL from its query, and percent-encoded ones in their decoded form', () => {
     const load = (redisUrl: string) => {
       const { dir, cleanup } = writeConfigDir(MINIMAL);

@@ -22,6 +22,19 @@ describe('errors BullMQ emits, as the worker logs them', () => {
     expect(entry.msg).toMatch(/lost its lock/);
   });
 
+  it('says at info, without a stack, that a node changed role: a failover ends a blocking wait with UNBLOCKED', () => {
+    const { log, lines } = memoryLogger('debug');
+    logUnlessConnectionError(log, new Error('UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)'), { queue: 'score' }, 'worker error');
+    logUnlessConnectionError(log, new Error('MOVED 9189 127.0.0.1:7002'), { queue: 'notify' }, 'queue error');
+    logUnlessConnectionError(log, new Error('Unblocked for no reason'), { queue: 'poll' }, 'worker error');
+    const [unblocked, moved, other] = parse(lines());
+    expect(unblocked).toMatchObject({ level: 30, queue: 'score', reply: 'UNBLOCKED' });
+    expect(unblocked.msg).toMatch(/changed role or a slot moved/);
+    expect(moved).toMatchObject({ level: 30, reply: 'MOVED' });
+    expect(other).toMatchObject({ level: 40, msg: 'worker error' });
+    expect(lines().slice(0, 2).join('\n')).not.toContain('"stack"');
+  });
+
   it('keeps connection faults at debug, and anything else as a warning with its error', () => {
     const { log, lines } = memoryLogger('debug');
     logUnlessConnectionError(log, Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }), { queue: 'poll' }, 'queue error');

@@ -8,17 +8,29 @@ import { freePort } from '../../helpers/process.js';
 
 const run = promisify(execFile);
 
-/** A throwaway three-primary Redis Cluster on local ports (redis-server and redis-cli must be installed). */
+/**
+ * A throwaway three-primary Redis Cluster on local ports (redis-server and redis-cli must be installed), with a
+ * replica for each primary when asked.
+ */
 export interface LocalCluster {
+  /** Every node's port, primaries and replicas. */
   ports: number[];
   /** redis://host:port of the primary that serves the slot of `key`. */
   ownerOf(key: string): Promise<string>;
+  /**
+   * A manual failover of the primary serving the slot of `key` (CLUSTER FAILOVER on its replica: the primary stops
+   * taking writes until the replica has caught up, then the replica takes over). Resolves with the new primary's
+   * redis://host:port once every node agrees.
+   */
+  failOver(key: string): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startLocalCluster(): Promise<LocalCluster> {
+export async function startLocalCluster(options: { replicas?: 0 | 1 } = {}): Promise<LocalCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-cluster-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const replicas = options.replicas ?? 0;
+  const ports: number[] = [];
+  for (let i = 0; i < 3 * (1 + replicas); i++) ports.push(await freePort());
   const children: ChildProcess[] = ports.map((port) =>
     spawn(
       'redis-server',
@@ -49,31 +61,73 @@ export async function startLocalCluster(): Promise<LocalCluster> {
         }
       }
     }
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-    const probe = new Redis({ port: ports[0], host: '127.0.0.1' });
-    for (let i = 0; (await probe.cluster('INFO')).includes('cluster_state:ok') === false; i++) {
-      if (i > 100) throw new Error('cluster did not become ok');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    probe.disconnect();
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
+    await untilAllNodes(ports, (info) => info.includes('cluster_state:ok'), 'cluster did not become ok');
+    // A replica takes part in a failover only once it has synchronised with its primary.
+    if (replicas) await untilAllNodes(ports, (_, role) => role[0] !== 'slave' || role[3] === 'connected', 'replicas did not synchronise');
   } catch (err) {
     await close();
     throw err;
   }
+  async function ownerOf(key: string): Promise<string> {
+    const probe = new Redis({ port: ports[0], host: '127.0.0.1' });
+    try {
+      const slot = (await probe.cluster('KEYSLOT', key)) as number;
+      const ranges = await probe.cluster('SLOTS');
+      const owner = ranges.find(([from, to]) => slot >= from && slot <= to);
+      if (!owner) throw new Error(`no node serves slot ${slot}`);
+      return `redis://127.0.0.1:${owner[2][1]}`;
+    } finally {
+      probe.disconnect();
+    }
+  }
   return {
     ports,
-    async ownerOf(key) {
-      const probe = new Redis({ port: ports[0], host: '127.0.0.1' });
+    ownerOf,
+    async failOver(key) {
+      const owner = Number(new URL(await ownerOf(key)).port);
+      const probe = new Redis({ port: owner, host: '127.0.0.1' });
+      let replica: number | undefined;
+      let slot: number;
       try {
-        const slot = (await probe.cluster('KEYSLOT', key)) as number;
-        const ranges = await probe.cluster('SLOTS');
-        const owner = ranges.find(([from, to]) => slot >= from && slot <= to);
-        if (!owner) throw new Error(`no node serves slot ${slot}`);
-        return `redis://127.0.0.1:${owner[2][1]}`;
+        const role = (await probe.role()) as [string, number, Array<[string, string, string]>];
+        replica = Number(role[2][0]?.[1]);
+        slot = (await probe.cluster('KEYSLOT', key)) as number;
       } finally {
         probe.disconnect();
       }
+      if (!replica) throw new Error(`the primary on port ${owner} has no replica`);
+      await run('redis-cli', ['-p', String(replica), 'CLUSTER', 'FAILOVER']);
+      const servedBy = (slots: Array<Array<unknown>>) => Number((slots.find(([from, to]) => slot >= Number(from) && slot <= Number(to))?.[2] as unknown[] | undefined)?.[1]);
+      await untilAllNodes(ports, (_, __, slots) => servedBy(slots) === replica, `port ${replica} did not become the primary of slot ${slot} on every node`);
+      return `redis://127.0.0.1:${replica}`;
     },
     close,
   };
+}
+
+/** Waits until every node's CLUSTER INFO, ROLE and CLUSTER SLOTS pass the check. */
+async function untilAllNodes(
+  ports: number[],
+  check: (info: string, role: unknown[], slots: Array<Array<unknown>>) => boolean,
+  failure: string,
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    let ok = true;
+    for (const port of ports) {
+      const probe = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      try {
+        const [info, role, slots] = await Promise.all([probe.cluster('INFO'), probe.role(), probe.cluster('SLOTS')]);
+        if (!check(info as string, role as unknown[], slots as Array<Array<unknown>>)) ok = false;
+      } catch {
+        ok = false;
+      } finally {
+        probe.disconnect();
+      }
+      if (!ok) break;
+    }
+    if (ok) return;
+    if (i > 200) throw new Error(failure);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
