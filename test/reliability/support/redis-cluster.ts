@@ -23,6 +23,12 @@ export interface LocalCluster {
    * redis://host:port once every node agrees.
    */
   failOver(key: string): Promise<string>;
+  /**
+   * Moves the slot of `key` to another primary, as `redis-cli --cluster reshard` does, one slot: IMPORTING on the
+   * target, MIGRATING on the source, its keys migrated in batches, then the slot assigned to the target everywhere.
+   * Resolves with the new owner's redis://host:port and how many keys moved.
+   */
+  moveSlot(key: string): Promise<{ owner: string; keys: number }>;
   close(): Promise<void>;
 }
 
@@ -102,8 +108,56 @@ export async function startLocalCluster(options: { replicas?: 0 | 1 } = {}): Pro
       await untilAllNodes(ports, (_, __, slots) => servedBy(slots) === replica, `port ${replica} did not become the primary of slot ${slot} on every node`);
       return `redis://127.0.0.1:${replica}`;
     },
+    async moveSlot(key) {
+      const from = Number(new URL(await ownerOf(key)).port);
+      const primaries = (await nodesTable(from)).filter((node) => node.flags.includes('master'));
+      const source = primaries.find((node) => node.port === from)!;
+      const target = primaries.find((node) => node.port !== from)!;
+      const [src, dst] = [new Redis({ port: source.port, host: '127.0.0.1' }), new Redis({ port: target.port, host: '127.0.0.1' })];
+      let moved = 0;
+      try {
+        const slot = (await src.cluster('KEYSLOT', key)) as number;
+        await dst.cluster('SETSLOT', slot, 'IMPORTING', source.id);
+        await src.cluster('SETSLOT', slot, 'MIGRATING', target.id);
+        for (;;) {
+          const keys = (await src.cluster('GETKEYSINSLOT', slot, 200)) as string[];
+          if (keys.length === 0) break;
+          await src.call('MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'REPLACE', 'KEYS', ...keys);
+          moved += keys.length;
+        }
+        // The target first, as redis-cli does: the source then redirects with MOVED to a node that knows it owns the slot.
+        await dst.cluster('SETSLOT', slot, 'NODE', target.id);
+        await src.cluster('SETSLOT', slot, 'NODE', target.id);
+        for (const port of ports.filter((p) => p !== source.port && p !== target.port)) {
+          const other = new Redis({ port, host: '127.0.0.1' });
+          await other.cluster('SETSLOT', slot, 'NODE', target.id).catch(() => undefined); // replicas follow their primary
+          other.disconnect();
+        }
+        const servedBy = (slots: Array<Array<unknown>>) => Number((slots.find(([a, b]) => slot >= Number(a) && slot <= Number(b))?.[2] as unknown[] | undefined)?.[1]);
+        await untilAllNodes(ports, (_, __, slots) => servedBy(slots) === target.port, `slot ${slot} did not move to port ${target.port} on every node`);
+      } finally {
+        src.disconnect();
+        dst.disconnect();
+      }
+      return { owner: `redis://127.0.0.1:${target.port}`, keys: moved };
+    },
     close,
   };
+}
+
+/** CLUSTER NODES as seen from one node: id, port and flags of each. */
+async function nodesTable(port: number): Promise<Array<{ id: string; port: number; flags: string[] }>> {
+  const probe = new Redis({ port, host: '127.0.0.1' });
+  try {
+    const text = (await probe.cluster('NODES')) as string;
+    return text
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '))
+      .map(([id, address, flags]) => ({ id: id!, port: Number(address!.split('@')[0]!.split(':').pop()), flags: flags!.split(',') }));
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** Waits until every node's CLUSTER INFO, ROLE and CLUSTER SLOTS pass the check. */
