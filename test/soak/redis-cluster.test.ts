@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
 import { jobId } from '../../src/queue/names.js';
@@ -126,6 +127,17 @@ describe('as a Redis Cluster client (redis.cluster: true)', () => {
     await waitUntil(() => delivered() >= 400, { timeoutMs: 60_000, describe: () => `${delivered()}/400 after the resharding` });
     const afterMoveMs = Date.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // a late duplicate would show by now
+    // The API on the same cluster config, after both moves: ready, and reading what the worker wrote.
+    const api = await startApiServer({ config: loadConfig(dir.dir, { REDIS_URL: seeds.join(',') }), log, host: '127.0.0.1', port: 0 });
+    let readiness = '';
+    const [ready, alerts] = await (async () => {
+      // The API answers at once, before its connection has read the cluster's slots.
+      await waitUntil(async () => ((readiness = await (await fetch(`${api.url}/readyz`)).text()), readiness.includes('"status":"ready"')), {
+        timeoutMs: 10_000,
+        describe: () => readiness,
+      });
+      return Promise.all([fetch(`${api.url}/readyz`), fetch(`${api.url}/api/alerts?limit=500`)]);
+    })().finally(() => api.close());
     await client.stop();
     client = undefined;
 
@@ -143,6 +155,9 @@ describe('as a Redis Cluster client (redis.cluster: true)', () => {
         `at ${beforeMove}/400, all 400 ${afterMoveMs} ms after it began; ${accepted.keys.size} delivered, ${accepted.duplicates} duplicates; keys per node ${JSON.stringify(sizes)}; ` +
         `${warnings.length} warning lines${warnings.length ? `: ${warnings.slice(0, 3).join(' | ')}` : ''}`,
     );
+    expect(ready.status).toBe(200);
+    expect(alerts.status).toBe(200);
+    expect(((await alerts.json()) as { alerts: unknown[] }).alerts).toHaveLength(400);
     expect(accepted.keys.size).toBe(400);
     expect(accepted.duplicates).toBe(0);
     expect(sizes[move.owner]).toBeGreaterThan(0);
