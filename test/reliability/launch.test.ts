@@ -10,10 +10,10 @@ describe('the worker launch', () => {
     expect(startHeapFlags()).toEqual(['--max-semi-space-size=4', '--max-old-space-size=384']);
   });
 
-  it('limits glibc to two malloc arenas in npm start and in the Docker image', () => {
-    expect(startEnv()).toEqual({ MALLOC_ARENA_MAX: '2' });
+  it('limits glibc to two malloc arenas, and has it return 32 KB blocks and the heap top, in npm start and in the Docker image', () => {
+    expect(startEnv()).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TRIM_THRESHOLD_: '65536' });
     const dockerfile = readFileSync(path.join(PACKAGE_ROOT, 'Dockerfile'), 'utf8');
-    expect(/^ENV MALLOC_ARENA_MAX=(\S+)$/m.exec(dockerfile)?.[1]).toBe(startEnv().MALLOC_ARENA_MAX);
+    for (const [name, value] of Object.entries(startEnv())) expect(new RegExp(`^ENV ${name}=(\\S+)$`, 'm').exec(dockerfile)?.[1], name).toBe(value);
   });
 
   it('gives the Docker image the same flags, as NODE_OPTIONS so a deployment can override them', () => {
