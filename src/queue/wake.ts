@@ -28,6 +28,27 @@ function freeOfQuietHours(notifiers: NotifierSet, channelId: string): boolean {
   return channel !== undefined && !channel.quietHours && !channel.throttle;
 }
 
+/**
+ * Channels whose notifications a reload frees of their pace: it was paced (its rateLimit, or its kind's), and is no
+ * more (`rateLimit: false`), without quiet hours or a throttle, whose moments a paced wait may also stand for. A
+ * notification waiting for its slot would otherwise wait for it: a backlog on a paced channel, minutes.
+ */
+export function channelsFreedOfPace(previous: NotifierSet, next: NotifierSet, channels: readonly ChannelConfig[]): Set<string> {
+  return new Set(channels.filter(({ id }) => previous.get(id)?.rateLimit && freeOfPace(next, id)).map(({ id }) => id));
+}
+
+/** Whether the channel is there, unpaced, without quiet hours and without a throttle: its waits for a slot may be woken. */
+function freeOfPace(notifiers: NotifierSet, channelId: string): boolean {
+  const entry = notifiers.get(channelId);
+  return entry !== undefined && !entry.rateLimit && freeOfQuietHours(notifiers, channelId);
+}
+
+/** The channels a reload frees, by what they waited for. */
+export interface FreedChannels {
+  quietHours: ReadonlySet<string>;
+  pace: ReadonlySet<string>;
+}
+
 /** What a reload's wake works with: `notifiers` the config in force when it runs, `stopping` whether the worker stops. */
 export interface ReloadWake {
   queue: Queue<NotifyJob>;
@@ -39,27 +60,33 @@ export interface ReloadWake {
 }
 
 /**
- * After a reload that freed these channels of quiet hours: wakes what waits for them now, and again a minute on (a job
- * running during the reload, or decided by a score job still on the old config, may have come to wait for the old
- * quiet hours since), then only for channels a later reload has not given quiet hours, or a throttle, again. Not
+ * After a reload that freed channels of their quiet hours or their pace: wakes what waits for them now, and again a
+ * minute on (a job running during the reload, or decided by a score job still on the old config, may have come to
+ * wait for the old ones since), then only for channels a later reload has not given them, or a throttle, again. Not
  * awaited: a reload does not wait on the scan.
  */
-export function wakeAfterReload(freed: ReadonlySet<string>, wake: ReloadWake): void {
-  if (freed.size === 0) return;
-  const run = (channels: ReadonlySet<string>) =>
-    void wakeQuietHoursWaits(wake.queue, wake.redis, wake.stores, channels, wake.log).catch((err: unknown) => {
-      if (!wake.stopping()) wake.log.warn({ err, channels: [...channels] }, 'could not wake the notifications waiting for quiet hours the reload took out; they wait for the end of the old ones');
-    });
-  run(freed);
-  setTimeout(() => {
-    const still = new Set([...freed].filter((id) => freeOfQuietHours(wake.notifiers(), id)));
-    if (!wake.stopping() && still.size) run(still);
-  }, WAKE_AGAIN_MS).unref();
+export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
+  const kinds = [
+    { channels: freed.quietHours, stillFree: freeOfQuietHours, run: wakeQuietHoursWaits, what: 'quiet hours' },
+    { channels: freed.pace, stillFree: freeOfPace, run: wakePaceWaits, what: 'their slot of the pace' },
+  ];
+  for (const { channels, stillFree, run, what } of kinds) {
+    if (channels.size === 0) continue;
+    const pass = (ids: ReadonlySet<string>) =>
+      void run(wake.queue, wake.redis, wake.stores, ids, wake.log).catch((err: unknown) => {
+        if (!wake.stopping()) wake.log.warn({ err, channels: [...ids] }, `could not wake the notifications waiting for ${what} the reload took out; they wait as they were`);
+      });
+    pass(channels);
+    setTimeout(() => {
+      const still = new Set([...channels].filter((id) => stillFree(wake.notifiers(), id)));
+      if (!wake.stopping() && still.size) pass(still);
+    }, WAKE_AGAIN_MS).unref();
+  }
 }
 
-/** What wakeQuietHoursWaits reads to tell a job that waits for quiet hours from one that waits for something else. */
+/** What the wakes read to tell a job that waits for quiet hours, or a slot, from one that waits for something else. */
 export interface WakeStores {
-  deliveries: Pick<DeliveryStore, 'isParked'>;
+  deliveries: Pick<DeliveryStore, 'isParked' | 'holdsSlot'>;
   dispatch: Pick<DispatchStore, 'get'>;
 }
 
@@ -67,19 +94,45 @@ export interface WakeStores {
  * Wakes the delayed notify jobs of the given channels that wait for the end of quiet hours: never run yet, deferred
  * there by their routing decision, or parked there when they ran (DeliveryStore.isParked). Each runs again now and
  * decides afresh under the new config. A job waiting for a throttle's moment, a retry's backoff or a 429 block keeps
- * its wait, and no job is woken twice in one pass. Returns how many it woke.
- *
- * The delayed set is read in order of due time, each page from the last due time seen: jobs leaving it meanwhile
- * (coming due, promoted by another replica's reload) shift no one past the scan, as positions would. A job's id ends
- * with its channel: other channels' jobs are ruled out before any of them is read.
+ * its wait. Returns how many it woke.
  */
 export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+  const woken = await wakeWaits(queue, redis, channelIds, log, (job) => waitsForQuietHours(job, stores));
+  if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for quiet hours the reload took out');
+  return woken;
+}
+
+/**
+ * Wakes the delayed notify jobs of the given channels that wait for their slot of the channel's pace (the delivery holds
+ * a slot still ahead: DeliveryStore.holdsSlot). Each runs again now, unpaced. A job waiting for a retry's backoff holds
+ * no slot (it gave its slot up when it took its turn), nor does one parked for quiet hours: they keep their waits. A
+ * job waiting for its slot after a 429 block is woken, and waits again for the end of the block. Returns how many it woke.
+ */
+export async function wakePaceWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+  const woken = await wakeWaits(queue, redis, channelIds, log, (job) => stores.deliveries.holdsSlot(deliveryKey(job.data.alertId, job.data.version, job.data.channelId)));
+  if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for their slot of the pace the reload took out');
+  return woken;
+}
+
+/**
+ * Wakes the delayed notify jobs of the given channels for which `waiting` says yes, no job twice in one pass. The
+ * delayed set is read in order of due time, each page from the last due time seen: jobs leaving it meanwhile (coming
+ * due, promoted by another replica's reload) shift no one past the scan, as positions would. A job's id ends with its
+ * channel: other channels' jobs are ruled out before any of them is read.
+ */
+async function wakeWaits(
+  queue: Queue<NotifyJob>,
+  redis: Redis,
+  channelIds: ReadonlySet<string>,
+  log: Logger,
+  waiting: (job: Job<NotifyJob>) => Promise<boolean>,
+): Promise<number> {
   if (channelIds.size === 0) return 0;
   const woken = new Set<string>();
   const seen = new Set<string>();
   const endings = [...channelIds].map((id) => `-${id.replace(/:/g, '_')}`); // as jobId writes it
   const wakeAll = async (ids: string[]) => {
-    for (let i = 0; i < ids.length; i += PAGE) await Promise.all(ids.slice(i, i + PAGE).map((id) => wakeIfWaiting(queue, id, stores, channelIds, woken, log)));
+    for (let i = 0; i < ids.length; i += PAGE) await Promise.all(ids.slice(i, i + PAGE).map((id) => wakeIfWaiting(queue, id, waiting, channelIds, woken, log)));
   };
   /** A job id not looked at yet in this pass that may be one of the channels' (its id ends with the channel). */
   const ofChannels = (id: string) => {
@@ -104,20 +157,26 @@ export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis,
       from = last;
     }
   }
-  if (woken.size) log.info({ channels: [...channelIds], woken: woken.size }, 'woke the notifications waiting for quiet hours the reload took out');
   return woken.size;
 }
 
-async function wakeIfWaiting(queue: Queue<NotifyJob>, id: string, stores: WakeStores, channelIds: ReadonlySet<string>, woken: Set<string>, log: Logger): Promise<void> {
+async function wakeIfWaiting(
+  queue: Queue<NotifyJob>,
+  id: string,
+  waiting: (job: Job<NotifyJob>) => Promise<boolean>,
+  channelIds: ReadonlySet<string>,
+  woken: Set<string>,
+  log: Logger,
+): Promise<void> {
   try {
     const job = await queue.getJob(id);
-    if (!job?.data || !channelIds.has(job.data.channelId) || !(await waitsForQuietHours(job, stores))) return;
+    if (!job?.data || !channelIds.has(job.data.channelId) || !(await waiting(job))) return;
     await job.promote();
     woken.add(id);
   } catch (err) {
     // One job does not stop the others: it left the delayed set meanwhile (woken by another replica's pass, come due,
-    // removed), or its records could not be read; it waits for the end of the old quiet hours.
-    log.debug({ jobId: id, err }, 'could not wake a notification waiting for quiet hours');
+    // removed), or its records could not be read; it keeps its wait.
+    log.debug({ jobId: id, err }, 'could not wake a waiting notification');
   }
 }
 

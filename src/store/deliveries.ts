@@ -120,6 +120,11 @@ export interface DeliveryStore {
   parkSlot(key: string, forMs: number, untilMs: number, inQuietHours?: boolean): Promise<void>;
   /** Whether the delivery's slot key marks it parked (see parkSlot): it waits for the end of quiet hours. */
   isParked(key: string): Promise<boolean>;
+  /**
+   * Whether the delivery holds a slot of its channel's pace that it has not taken yet: it waits for it. A delivery gives
+   * its slot up when it takes its turn, so one waiting for a retry's backoff holds none, nor does a parked one.
+   */
+  holdsSlot(key: string): Promise<boolean>;
   /** Forgets a parked delivery's marker: it passed the moment it waited for, on a channel with no pace to hold its place in. */
   unpark(key: string): Promise<void>;
   /**
@@ -680,6 +685,11 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     },
     async isParked(key) {
       return parkedAs((await redis.get(slotKey(key))) ?? '') !== undefined;
+    },
+    async holdsSlot(key) {
+      const raw = await redis.get(slotKey(key));
+      // A slot is a number (the moment, Redis's clock); a parked delivery's marker is not.
+      return raw !== null && raw !== '' && Number.isFinite(Number(raw));
     },
     async unpark(key) {
       await redis.del(slotKey(key));

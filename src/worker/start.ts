@@ -15,7 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedOfQuietHours, wakeAfterReload } from '../queue/wake.js';
+import { channelsFreedOfPace, channelsFreedOfQuietHours, wakeAfterReload } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -156,7 +156,10 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     }
     void enqueueClosingDigests(next.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     if (roles.has('notify')) {
-      const freed = channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels);
+      const freed = {
+        quietHours: channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels),
+        pace: channelsFreedOfPace(previous.notifiers, runtime.state.notifiers, next.channels),
+      };
       wakeAfterReload(freed, { queue: queues.notify, redis, stores, log, notifiers: () => runtime.state.notifiers, stopping: () => stopping !== undefined });
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.

@@ -21,6 +21,9 @@ const STORIES = [
   { title: 'Germanium smelter in Yunnan halted after flood, Quorvane Metals says', description: 'Quorvane Metals declared force majeure on germanium deliveries.' },
   { title: 'Antimony licence requirement imposed on Belvastro Trading by Hunan officials', description: 'Provincial officials require export licences for antimony from Belvastro.' },
   { title: 'Gallium refinery in Guangxi pauses output for maintenance, Drovantis Metals says', description: 'Drovantis Metals expects gallium deliveries to slip by two weeks.' },
+  { title: 'Antimony mine in Guizhou suspended after landslide, Ferrovanta Mining says', description: 'Ferrovanta Mining halted antimony ore output at its Guizhou pit.' },
+  { title: 'Germanium export licences delayed for Kestrelmont Optics, Yunnan officials say', description: 'Kestrelmont Optics expects germanium shipments to slip into spring.' },
+  { title: 'Gallium plant of Orvellis Chemicals halted by power rationing in Shanxi', description: 'Orvellis Chemicals stopped gallium production after grid cuts.' },
 ];
 const story = (n: number): RssEntry => ({ guid: `reload-${n}`, link: `https://example.org/reload/${n}`, ...STORIES[n - 1] });
 const watchlist = (channels: string[]) =>
@@ -147,6 +150,33 @@ describe('config reload on SIGHUP', () => {
       await waitUntil(() => sent('third', 4).length === 1, { timeoutMs: 10_000 });
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(sent('third', 4)).toHaveLength(1);
+      expect(await waiting()).toEqual([]);
+    } finally {
+      await notify.close();
+    }
+  });
+
+  it('wakes the notifications waiting for their slot of a pace the reload takes out: they go at once', async () => {
+    // One send a minute: of three alerts, the first goes at once, the others wait a minute and two.
+    const paced = (rateLimit: string) => channels(`  - { id: paced, kind: webhook, url: "${receiver.urlFor('paced')}", rateLimit: ${rateLimit} }\n`);
+    const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
+    const waiting = async () => (await notify.getDelayed()).filter((job) => job?.data.channelId === 'paced');
+    const sentOnPaced = () => receiver.requests.filter((r) => r.channel === 'paced' && r.status === 200);
+    try {
+      await reloadWith({ 'channels.yaml': paced('{ perMinute: 1, burst: 1 }'), 'watchlists.yaml': watchlist(['paced']) }, /config reloaded/);
+      feed.setEntries([1, 2, 3, 4, 5, 6, 7].map(story));
+      await waitUntil(async () => sentOnPaced().length === 1 && (await waiting()).length === 2, {
+        timeoutMs: 20_000,
+        describe: () => `${sentOnPaced().length} sent on the paced channel, the others waiting for their slots`,
+      });
+
+      const reloadedAt = Date.now();
+      const logged = await reloadWith({ 'channels.yaml': paced('false'), 'watchlists.yaml': watchlist(['paced']) }, /woke the notifications waiting for their slot of the pace/);
+      expect(logged).toMatch(/"woken":2/);
+      await waitUntil(() => sentOnPaced().length === 3, { timeoutMs: 10_000, describe: () => `${sentOnPaced().length}/3 sent on the paced channel` });
+      expect(Date.now() - reloadedAt).toBeLessThan(30_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(new Set(sentOnPaced().map((r) => r.link))).toEqual(new Set([5, 6, 7].map((n) => `https://example.org/reload/${n}`)));
       expect(await waiting()).toEqual([]);
     } finally {
       await notify.close();

@@ -6,7 +6,7 @@ import { channelSchema } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notifiers/registry.js';
 import { jobId, type NotifyJob, QUEUES } from '../../src/queue/names.js';
-import { channelsFreedOfQuietHours, wakeQuietHoursWaits } from '../../src/queue/wake.js';
+import { channelsFreedOfPace, channelsFreedOfQuietHours, wakePaceWaits, wakeQuietHoursWaits } from '../../src/queue/wake.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -132,4 +132,51 @@ describe('waking the notifications that wait for quiet hours', () => {
     expect(passes.reduce((a, b) => a + b, 0)).toBe(600);
     expect((await Promise.all(ops.map((id) => queue.getJobState(id)))).filter((state) => state === 'delayed')).toEqual([]);
   }, 30_000);
+});
+
+describe('the channels a reload frees of their pace', () => {
+  it('are those that were paced and are not, without quiet hours or a throttle', () => {
+    const channel = (id: string, kind: string, extra: object) => channelSchema.parse({ id, kind, ...(kind === 'slack' ? { webhookUrl: 'https://hooks.slack.com/services/T1/B1/x' } : { url: 'https://example.org/h' }), ...extra });
+    const before = createNotifiers([
+      channel('a', 'webhook', { rateLimit: { perMinute: 6 } }),
+      channel('b', 'slack', {}),
+      channel('c', 'webhook', {}),
+      channel('d', 'slack', {}),
+      channel('e', 'slack', {}),
+      channel('f', 'webhook', { rateLimit: { perMinute: 6 } }),
+    ]);
+    const afterChannels = [
+      channel('a', 'webhook', {}), // unpaced now: freed
+      channel('b', 'slack', { rateLimit: false }), // the kind's pace turned off: freed
+      channel('c', 'webhook', {}), // never paced
+      channel('d', 'slack', {}), // still the kind's pace
+      channel('e', 'slack', { rateLimit: false, throttle: { maxPerHour: 5 } }),
+      channel('f', 'webhook', { quietHours: { start: '22:00', end: '07:00' } }),
+    ];
+    expect([...channelsFreedOfPace(before, createNotifiers(afterChannels), afterChannels)]).toEqual(['a', 'b']);
+  });
+});
+
+describe('waking the notifications that wait for their slot of the pace', () => {
+  it('promotes the ones holding a slot still ahead, of the freed channels only, and keeps parked and backoff waits', async () => {
+    await queue.obliterate({ force: true });
+    const rate = { perMinute: 1, burst: 1 };
+    // The first takes the channel's burst and goes at once (no slot held); the next two hold slots a minute apart.
+    for (const alertId of ['slot-now', 'slot-1', 'slot-2']) await stores.deliveries.reserveSlot('ops', deliveryKey(alertId, 1, 'ops'), rate);
+    const holding = [await waitingJob('slot-1', 'ops'), await waitingJob('slot-2', 'ops')];
+    await stores.deliveries.reserveSlot('other', deliveryKey('slot-other-0', 1, 'other'), rate);
+    await stores.deliveries.reserveSlot('other', deliveryKey('slot-other', 1, 'other'), rate);
+    const elsewhere = await waitingJob('slot-other', 'other');
+    await stores.deliveries.parkSlot(deliveryKey('parked', 1, 'ops'), 5 * HOUR, later);
+    const parked = await waitingJob('parked', 'ops');
+    const backoff = await waitingJob('no-slot', 'ops');
+
+    const { log, lines } = memoryLogger('info');
+    expect(await wakePaceWaits(queue, redis, stores, new Set(['ops']), log)).toBe(2);
+    const states = async (ids: string[]) => Promise.all(ids.map((id) => queue.getJobState(id)));
+    expect(await states(holding)).toEqual(['waiting', 'waiting']);
+    expect(await states([elsewhere, parked, backoff])).toEqual(['delayed', 'delayed', 'delayed']);
+    expect(lines().some((l) => l.includes('woke the notifications waiting for their slot of the pace') && l.includes('"woken":2'))).toBe(true);
+    expect(await wakePaceWaits(queue, redis, stores, new Set(['ops']), log)).toBe(0);
+  });
 });
