@@ -64,16 +64,28 @@ export function redisUrlProblem(value: string, cluster?: boolean): string | unde
   if (!cluster && /,\s*rediss?:\/\//i.test(value)) return 'lists several URLs, which only a Redis Cluster takes (settings.yaml redis.cluster: true)';
   const urls = redisSeedUrls(value, cluster === true);
   if (urls.length === 0) return 'names no node';
+  // In a seed list, a comma of a password splits it: "must start with redis://" would not say why.
+  const encodeCommas = cluster && urls.length > 1 ? ' (in a list of seeds, percent-encode a comma of a password as %2C)' : '';
+  const parsedSeeds: URL[] = [];
   for (const [i, url] of urls.entries()) {
     const which = urls.length > 1 ? `(URL ${i + 1} of ${urls.length}) ` : '';
-    if (!/^rediss?:\/\//i.test(url)) return `${which}must start with redis:// or rediss://`;
+    if (!/^rediss?:\/\//i.test(url)) return `${which}must start with redis:// or rediss://${encodeCommas}`;
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      return `${which}is not a valid URL (redis://[user:password@]host[:port][/db]; percent-encode special characters in the password)`;
+      return `${which}is not a valid URL (redis://[user:password@]host[:port][/db]; percent-encode special characters in the password)${encodeCommas}`;
     }
-    if (cluster && !['', '/', '/0'].includes(parsed.pathname)) return `${which}names database ${parsed.pathname.slice(1)}, but a Redis Cluster has only database 0`;
+    if (cluster) {
+      const db = parsed.searchParams.get('db');
+      if (!['', '/', '/0'].includes(parsed.pathname) || (db !== null && db !== '0')) return `${which}names database ${db ?? parsed.pathname.slice(1)}, but a Redis Cluster has only database 0`;
+    }
+    parsedSeeds.push(parsed);
+  }
+  // The cluster client connects to every node it discovers with one user, password and TLS setting: the first seed's.
+  const credentials = (url: URL) => [url.protocol.toLowerCase(), url.username, url.password, url.searchParams.get('username'), url.searchParams.get('password')].join('\n');
+  if (parsedSeeds.some((url) => credentials(url) !== credentials(parsedSeeds[0]!))) {
+    return 'lists seeds with different schemes or credentials; a cluster client uses one user, password and TLS setting for every node: give every seed the same';
   }
   return undefined;
 }

@@ -61,6 +61,7 @@ export async function deliverStage(
     key,
     job.alertId,
     job.channelId,
+    !deps.state.notifiers.get(job.channelId)?.rateLimit,
   );
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
   // Ended without a send of its own: a re-run (a twin, or after a crash) must not send it by itself either (one held

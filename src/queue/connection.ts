@@ -70,9 +70,21 @@ export function createRedis(options: ConnectionOptions): Redis {
 }
 
 /**
- * A Redis Cluster client over the seed nodes of `url`. The seeds' credentials and TLS (rediss://) apply to every node
- * it discovers. Reconnection is the cluster's (node connections do not retry on their own); a command meeting a
- * failover, a resharding or a CLUSTERDOWN is retried after a slots refresh, up to 16 redirections.
+ * How long a command waits out a failover before it fails. While a dead primary still owns the slot (until the cluster
+ * agrees it has failed: `cluster-node-timeout`, 15 s by default, and a replica's election), the other nodes redirect
+ * to it and its connection is closed: each such round costs two redirections and RETRY_AFTER_MOVED_MS +
+ * RETRY_AFTER_FAILOVER_MS. ioredis's defaults (16 redirections, 0 / 100 ms) give up after ~1 s, and a command
+ * that gives up after a send it was recording repeats that send. 120 redirections: ~36 s.
+ */
+const MAX_REDIRECTIONS = 120;
+const RETRY_AFTER_MOVED_MS = 100;
+const RETRY_AFTER_FAILOVER_MS = 500;
+
+/**
+ * A Redis Cluster client over the seed nodes of `url`. The first seed's credentials and TLS (rediss://) apply to every
+ * node it discovers (validation refuses seeds that differ). Reconnection is the cluster's (node connections do not retry
+ * on their own); a command meeting a failover, a resharding or a CLUSTERDOWN is retried after a slots refresh, for up
+ * to ~36 s (MAX_REDIRECTIONS).
  */
 function createCluster(url: string, redisOptions: RedisOptions): Cluster {
   const seeds = redisSeedUrls(url, true).map((seed) => new URL(seed));
@@ -95,7 +107,10 @@ function createCluster(url: string, redisOptions: RedisOptions): Cluster {
       // keeps the check. Without TLS, names resolve as usual.
       ...(tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
       enableOfflineQueue: true,
-      maxRedirections: 16,
+      maxRedirections: MAX_REDIRECTIONS,
+      retryDelayOnMoved: RETRY_AFTER_MOVED_MS,
+      retryDelayOnFailover: RETRY_AFTER_FAILOVER_MS,
+      retryDelayOnClusterDown: RETRY_AFTER_FAILOVER_MS,
     },
   );
 }
@@ -107,8 +122,11 @@ function watchConnection(redis: Redis | Cluster, log: Logger, where: string): vo
     if (state === 'down') log.info({ url: where }, 'Redis connection restored');
     state = 'up';
   });
-  redis.on('error', (err: Error & { code?: string }) => {
-    const reason = err.code ?? err.message;
+  redis.on('error', (err: Error & { code?: string; lastNodeError?: Error }) => {
+    // A cluster client that reaches no node says only "Failed to refresh slots cache."; the node's own error (a refused
+    // connection, WRONGPASS) is what tells an operator why.
+    const cause = err.lastNodeError as (Error & { code?: string }) | undefined;
+    const reason = redactSecrets(cause ? `${err.message} (${cause.code ?? cause.message})` : (err.code ?? err.message));
     if (state !== 'down' || reason !== lastError) {
       log.warn({ url: where, reason }, state === 'up' ? 'Redis connection lost; reconnecting with backoff' : 'Redis unreachable; retrying with backoff');
     }

@@ -86,7 +86,7 @@ export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
 
 /** What the wakes read to tell a job that waits for quiet hours, or a slot, from one that waits for something else. */
 export interface WakeStores {
-  deliveries: Pick<DeliveryStore, 'isParked' | 'holdsSlot'>;
+  deliveries: Pick<DeliveryStore, 'isParked' | 'holdsSlot' | 'forgetPace'>;
   dispatch: Pick<DispatchStore, 'get'>;
 }
 
@@ -105,10 +105,14 @@ export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis,
 /**
  * Wakes the delayed notify jobs of the given channels that wait for their slot of the channel's pace (the delivery holds
  * a slot still ahead: DeliveryStore.holdsSlot). Each runs again now, unpaced. A job waiting for a retry's backoff holds
- * no slot (it gave its slot up when it took its turn), nor does one parked for quiet hours: they keep their waits. A
- * job waiting for its slot after a 429 block is woken, and waits again for the end of the block. Returns how many it woke.
+ * no slot (it gave its slot up when it took its turn, paced or, once woken, unpaced: see DeliveryStore.beforeSend),
+ * nor does one parked for quiet hours: they keep their waits. A job waiting for its slot after a 429 block is woken,
+ * and waits again for the end of the block. Returns how many it woke.
  */
 export async function wakePaceWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+  // The channel's next free moment and held slots stand for sends the wake makes now: were the pace put back within the
+  // hour, a new notification would wait behind them.
+  for (const channelId of channelIds) await stores.deliveries.forgetPace(channelId);
   const woken = await wakeWaits(queue, redis, channelIds, log, (job) => stores.deliveries.holdsSlot(deliveryKey(job.data.alertId, job.data.version, job.data.channelId)));
   if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for their slot of the pace the reload took out');
   return woken;

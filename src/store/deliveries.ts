@@ -72,8 +72,9 @@ export interface DeliveryStore {
   /**
    * What a send needs to know, in one round trip: the ledger entry, the channel's 429 block, the refs of earlier
    * deliveries of this alert to this channel (for threading follow-ups), the alert and its dispatch decisions.
+   * `unpaced`: the channel has no pace now; a slot the delivery still holds from when it had one is given up.
    */
-  beforeSend(key: string, alertId: string, channelId: string): Promise<BeforeSend>;
+  beforeSend(key: string, alertId: string, channelId: string, unpaced?: boolean): Promise<BeforeSend>;
   /**
    * Records the outcome of an attempt on top of the entry as it is now. `readBefore` (from beforeSend) saves reading
    * the entry again when nothing changed it since; a twin run that did change it is seen by the write, which then
@@ -125,6 +126,8 @@ export interface DeliveryStore {
    * its slot up when it takes its turn, so one waiting for a retry's backoff holds none, nor does a parked one.
    */
   holdsSlot(key: string): Promise<boolean>;
+  /** Forgets a channel's pace state (its next free moment, its held slots): it has no pace any more. */
+  forgetPace(channelId: string): Promise<void>;
   /** Forgets a parked delivery's marker: it passed the moment it waited for, on a channel with no pace to hold its place in. */
   unpark(key: string): Promise<void>;
   /**
@@ -220,14 +223,22 @@ export interface BeforeSend {
 }
 
 // KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding, 7 the
-// delivery's slot. ARGV: alert id. One script, not a pipeline of seven: this runs for every notification, and each
-// command costs the client more than the script does. The block also comes back as the ms it still runs on Redis's
-// clock, which a worker with a wrong clock can still use.
+// delivery's slot, 8 the channel's held slots. ARGV: alert id; '1' when the channel is unpaced now; the delivery key.
+// One script, not a pipeline of seven: this runs for every notification, and each command costs the client more than
+// the script does. The block also comes back as the ms it still runs on Redis's clock, which a worker with a wrong
+// clock can still use. On a channel unpaced now, a slot the delivery still held (the channel was paced when it took it)
+// is given up, as a paced turn gives it up: a retry's backoff then holds none, which a reload's wake relies on.
 const BEFORE_SEND = redisScript(`${REDIS_NOW_MS}
 local block = redis.call('GET', KEYS[2]) or '0'
+local slot = redis.call('GET', KEYS[7]) or ''
+if ARGV[2] == '1' and tonumber(slot) then
+  redis.call('DEL', KEYS[7])
+  redis.call('ZREM', KEYS[8], ARGV[3])
+  slot = ''
+end
 return {redis.call('GET', KEYS[1]) or '', block, redis.call('HGETALL', KEYS[3]),
   redis.call('GET', KEYS[4]) or '', redis.call('HVALS', KEYS[5]), math.max(0, tonumber(block) - now),
-  redis.call('ZSCORE', KEYS[6], ARGV[1]) and 1 or 0, redis.call('GET', KEYS[7]) or ''}
+  redis.call('ZSCORE', KEYS[6], ARGV[1]) and 1 or 0, slot}
 `);
 
 // KEYS: 1 channel block. The time left as BEFORE_SEND reads it: from the stored end on Redis's clock, so that a block
@@ -585,11 +596,20 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       const raw = await redis.get(entryKey(key));
       return { existing: parse(raw), entryAsRead: { raw } };
     },
-    async beforeSend(key, alertId, channelId) {
+    async beforeSend(key, alertId, channelId, unpaced = false) {
       const [entry, block, flatRefs, alert, decisions, blockLeft, held, slot] = await BEFORE_SEND<[string, string, string[], string, string[], number, number, string]>(
         redis,
-        [entryKey(key), blockKey(channelId), refsKey(alertId, channelId), alertKeyFor(prefix, alertId), decisionsKey(prefix, alertId), digestHeldKey(prefix, channelId), slotKey(key)],
-        [alertId],
+        [
+          entryKey(key),
+          blockKey(channelId),
+          refsKey(alertId, channelId),
+          alertKeyFor(prefix, alertId),
+          decisionsKey(prefix, alertId),
+          digestHeldKey(prefix, channelId),
+          slotKey(key),
+          heldSlotsKey(channelId),
+        ],
+        [alertId, unpaced ? '1' : '0', key],
       );
       const parked = parkedAs(slot);
       const refs: Record<string, string> = {};
@@ -690,6 +710,9 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
       const raw = await redis.get(slotKey(key));
       // A slot is a number (the moment, Redis's clock); a parked delivery's marker is not.
       return raw !== null && raw !== '' && Number.isFinite(Number(raw));
+    },
+    async forgetPace(channelId) {
+      await redis.del(paceKey(channelId), heldSlotsKey(channelId));
     },
     async unpark(key) {
       await redis.del(slotKey(key));

@@ -9,7 +9,8 @@ const JOB_STATE_LOST = /^Missing (key|lock) for job (\S+)\. (\w+)/;
 
 // Redis's replies while a node changes role or a slot moves (a failover, a resharding, a replica still loading): the
 // command is retried, on the node that serves the slot now. A blocking wait on a demoted primary ends with UNBLOCKED.
-const NODE_CHANGE = /^(UNBLOCKED|MOVED|ASK|CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN)\b/;
+// A cluster client that ran out of redirections wraps the last reply ("Too many Cluster redirections. Last error: ...").
+const NODE_CHANGE = /^(?:Too many Cluster redirections\. Last error: (?:ReplyError: )?)?(UNBLOCKED|MOVED|ASK|CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN)\b/;
 
 /**
  * Logs an error a BullMQ queue or worker emitted: connection faults at debug (the connection watcher already said it

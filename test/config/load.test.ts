@@ -259,12 +259,11 @@ describe('loading a config directory', () => {
 
   it('takes several seed nodes for a Redis Cluster (redis.cluster: true), and says why a list is refused without it', () => {
     const cluster = dirWith({ 'settings.yaml': 'redis: { cluster: true }\n' });
-    const seeds = 'redis://:Seed-Secret-1@10.0.0.1:7000, redis://:Seed-Secret-2@10.0.0.2:7000';
+    const seeds = 'redis://:Seed-Secret-1@10.0.0.1:7000, redis://:Seed-Secret-1@10.0.0.2:7000';
     const config = loadConfig(cluster, { ...env, REDIS_URL: seeds });
     expect(config.settings.redis.cluster).toBe(true);
     expect(config.redisUrl).toBe(seeds);
-    // Each seed's password is a secret, not only the first one's.
-    expect(redactSecrets('AUTH Seed-Secret-1 then Seed-Secret-2')).not.toMatch(/Seed-Secret/);
+    expect(redactSecrets('AUTH Seed-Secret-1')).not.toMatch(/Seed-Secret/);
     expect(loadConfig(dirWith({}), env).settings.redis.cluster).toBe(false);
 
     expect(issuesOf(dirWith({}), { ...env, REDIS_URL: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000' })).toEqual([
@@ -277,6 +276,19 @@ describe('loading a config directory', () => {
     expect(issuesOf(dirWith({ 'settings.yaml': 'redis: { url: "redis://a:7000,redis://b:7000" }\n' }))).toEqual([
       expect.stringMatching(/settings\.yaml:1: redis\.url: "redis:\/\/a:7000,redis:\/\/b:7000" lists several URLs/),
     ]);
+    expect(issuesOf(cluster, { ...env, REDIS_URL: 'redis://:pw@10.0.0.1:7000,rediss://:pw@10.0.0.2:7000' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: lists seeds with different schemes or credentials/),
+    ]);
+    expect(issuesOf(cluster, { ...env, REDIS_URL: 'redis://:Seed-Secret-1@10.0.0.1:7000,redis://:Other-Seed-Secret@10.0.0.2:7000' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: lists seeds with different schemes or credentials/),
+    ]);
+    // Every seed's password is a secret, not only the first one's, in a refused config too.
+    expect(redactSecrets('AUTH Other-Seed-Secret')).not.toMatch(/Seed-Secret/);
+    expect(issuesOf(cluster, { ...env, REDIS_URL: 'redis://10.0.0.1:7000?db=3' })).toEqual([expect.stringMatching(/names database 3, but a Redis Cluster has only database 0/)]);
+    expect(issuesOf(cluster, { ...env, REDIS_URL: 'redis://:pa,ss@10.0.0.1:7000,redis://:pa,ss@10.0.0.2:7000' })).toEqual([
+      expect.stringMatching(/^\$REDIS_URL: \(URL 1 of 4\) is not a valid URL .*\(in a list of seeds, percent-encode a comma of a password as %2C\)$/),
+    ]);
+    expect(loadConfig(cluster, { ...env, REDIS_URL: 'redis://:pa%2Css@10.0.0.1:7000,redis://:pa%2Css@10.0.0.2:7000' }).redisUrl).toContain('%2C');
     // A single node's password may hold a comma: never split.
     expect(loadConfig(dirWith({}), { ...env, REDIS_URL: 'redis://:pa,ss@10.0.0.1:6379' }).redisUrl).toBe('redis://:pa,ss@10.0.0.1:6379');
   });

@@ -27,7 +27,9 @@ describe('errors BullMQ emits, as the worker logs them', () => {
     logUnlessConnectionError(log, new Error('UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)'), { queue: 'score' }, 'worker error');
     logUnlessConnectionError(log, new Error('MOVED 9189 127.0.0.1:7002'), { queue: 'notify' }, 'queue error');
     logUnlessConnectionError(log, new Error('Unblocked for no reason'), { queue: 'poll' }, 'worker error');
-    const [unblocked, moved, other] = parse(lines());
+    logUnlessConnectionError(log, new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 11819 127.0.0.1:17302'), { queue: 'score' }, 'worker error');
+    const [unblocked, moved, other, exhausted] = parse(lines());
+    expect(exhausted).toMatchObject({ level: 30, reply: 'MOVED' });
     expect(unblocked).toMatchObject({ level: 30, queue: 'score', reply: 'UNBLOCKED' });
     expect(unblocked.msg).toMatch(/changed role or a slot moved/);
     expect(moved).toMatchObject({ level: 30, reply: 'MOVED' });

@@ -178,5 +178,32 @@ describe('waking the notifications that wait for their slot of the pace', () => 
     expect(await states([elsewhere, parked, backoff])).toEqual(['delayed', 'delayed', 'delayed']);
     expect(lines().some((l) => l.includes('woke the notifications waiting for their slot of the pace') && l.includes('"woken":2'))).toBe(true);
     expect(await wakePaceWaits(queue, redis, stores, new Set(['ops']), log)).toBe(0);
+    // The channel's pace state is forgotten: were the pace put back, a new notification would not queue behind sends
+    // the wake has made.
+    expect(await stores.deliveries.reserveSlot('ops', deliveryKey('after-wake', 1, 'ops'), rate)).toBe(0);
+  });
+
+  it('does not wake again a woken job whose send failed: its unpaced turn gave its slot up, its backoff holds none', async () => {
+    await queue.obliterate({ force: true });
+    const rate = { perMinute: 1, burst: 1 };
+    const key = deliveryKey('fails-after-wake', 1, 'ops');
+    await stores.deliveries.reserveSlot('ops', deliveryKey('fails-first', 1, 'ops'), rate);
+    await stores.deliveries.reserveSlot('ops', key, rate);
+    expect(await stores.deliveries.holdsSlot(key)).toBe(true);
+    // A worker still paced reads the slot and keeps it; one unpaced now (the reload's) gives it up before sending.
+    await stores.deliveries.beforeSend(key, 'fails-after-wake', 'ops', false);
+    expect(await stores.deliveries.holdsSlot(key)).toBe(true);
+    expect(await redis.zscore(`{${prefix}}:delivery-slots:ops`, key)).not.toBeNull();
+    await stores.deliveries.beforeSend(key, 'fails-after-wake', 'ops', true);
+    expect(await stores.deliveries.holdsSlot(key)).toBe(false);
+    expect(await redis.zscore(`{${prefix}}:delivery-slots:ops`, key)).toBeNull();
+    // Its send failed: the job waits for its backoff, and a later pass (the reload's second, another replica's) leaves it.
+    const retrying = await waitingJob('fails-after-wake', 'ops');
+    expect(await wakePaceWaits(queue, redis, stores, new Set(['ops']), memoryLogger('fatal').log)).toBe(0);
+    expect(await queue.getJobState(retrying)).toBe('delayed');
+    // A parked marker is not a slot: an unpaced turn leaves it.
+    await stores.deliveries.parkSlot(key, HOUR, later);
+    await stores.deliveries.beforeSend(key, 'fails-after-wake', 'ops', true);
+    expect(await stores.deliveries.isParked(key)).toBe(true);
   });
 });
