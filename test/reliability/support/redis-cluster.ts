@@ -29,10 +29,15 @@ export interface LocalCluster {
    * Resolves with the new owner's redis://host:port and how many keys moved.
    */
   moveSlot(key: string): Promise<{ owner: string; keys: number }>;
+  /**
+   * SIGKILLs the primary serving the slot of `key` and waits for the automatic failover (its replica elected once the
+   * others count it failed: `nodeTimeoutMs`). Resolves with the killed and the new primary's redis://host:port.
+   */
+  killOwner(key: string): Promise<{ killed: string; owner: string }>;
   close(): Promise<void>;
 }
 
-export async function startLocalCluster(options: { replicas?: 0 | 1 } = {}): Promise<LocalCluster> {
+export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeoutMs?: number } = {}): Promise<LocalCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-cluster-'));
   const replicas = options.replicas ?? 0;
   const ports: number[] = [];
@@ -41,12 +46,13 @@ export async function startLocalCluster(options: { replicas?: 0 | 1 } = {}): Pro
     spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-        '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+        '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
+        ...(options.nodeTimeoutMs ? ['--cluster-node-timeout', String(options.nodeTimeoutMs)] : [])],
       { stdio: 'ignore' },
     ),
   );
   const close = async () => {
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((resolve) => (c.once('exit', resolve), c.kill('SIGTERM'))) : undefined)));
+    await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((resolve) => (c.once('exit', resolve), c.kill('SIGTERM'))) : undefined)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -140,6 +146,23 @@ export async function startLocalCluster(options: { replicas?: 0 | 1 } = {}): Pro
         dst.disconnect();
       }
       return { owner: `redis://127.0.0.1:${target.port}`, keys: moved };
+    },
+    async killOwner(key) {
+      const killed = Number(new URL(await ownerOf(key)).port);
+      const probe = new Redis({ port: killed, host: '127.0.0.1' });
+      const slot = (await probe.cluster('KEYSLOT', key)) as number;
+      probe.disconnect();
+      children[ports.indexOf(killed)]!.kill('SIGKILL');
+      const rest = ports.filter((port) => port !== killed);
+      const servedBy = (slots: Array<Array<unknown>>) => Number((slots.find(([a, b]) => slot >= Number(a) && slot <= Number(b))?.[2] as unknown[] | undefined)?.[1]);
+      let owner = 0;
+      await untilAllNodes(rest, (_, __, slots) => {
+        const by = servedBy(slots);
+        if (!by || by === killed || (owner && by !== owner)) return false;
+        owner = by;
+        return true;
+      }, `no replica took over slot ${slot} from port ${killed}`);
+      return { killed: `redis://127.0.0.1:${killed}`, owner: `redis://127.0.0.1:${owner}` };
     },
     close,
   };
