@@ -1,13 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../../src/api/server.js';
-import { loadConfig } from '../../src/config/load.js';
+import { type ChokepointConfig, loadConfig } from '../../src/config/load.js';
 import { memoryLogger } from '../../src/log.js';
 import { jobId } from '../../src/queue/names.js';
 import { enqueuePoll } from '../../src/queue/scheduler.js';
 import { startWorker, type RunningWorker } from '../../src/worker/start.js';
 import { writeConfigDir } from '../helpers/config-dir.js';
-import { startFeedServer } from '../helpers/http.js';
+import { type RssEntry, startFeedServer } from '../helpers/http.js';
 import { syntheticEntries } from '../helpers/synthetic.js';
 import { startReceiver, type Receiver } from '../reliability/support/receiver.js';
 import { type LocalCluster, startLocalCluster } from '../reliability/support/redis-cluster.js';
@@ -71,41 +71,71 @@ describe('on a Redis Cluster', () => {
   });
 });
 
+/** A worker as a cluster client of a fresh local cluster, and what it alerts to. */
+interface ClientRun {
+  cluster: LocalCluster;
+  worker: RunningWorker;
+  receiver: Receiver;
+  feed: Awaited<ReturnType<typeof startFeedServer>>;
+  /** The primary serving the slot of "{tagged}" at the start. */
+  owner: string;
+  /** Two nodes that do not serve the slot: the worker's REDIS_URL. */
+  seeds: string[];
+  config: ChokepointConfig;
+  lines: () => string[];
+  delivered: () => number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a cluster with a replica per primary, a feed of `entries` (1 in 3 alert), a receiver taking 15 ms a delivery
+ * (slow enough that what the test does to the cluster lands while notifications go out, 2 at a time) and the worker.
+ */
+async function startClientRun(tagged: string, entries: RssEntry[], clusterOptions: { nodeTimeoutMs?: number } = {}): Promise<ClientRun> {
+  const cluster = await startLocalCluster({ replicas: 1, ...clusterOptions });
+  const receiver = await startReceiver();
+  receiver.respond = () => ({ status: 200, delayMs: 15 });
+  const feed = await startFeedServer(entries);
+  const owner = await cluster.ownerOf(`{${tagged}}`);
+  const seeds = cluster.ports.map((port) => `redis://127.0.0.1:${port}`).filter((url) => url !== owner).slice(0, 2);
+  const dir = writeConfigDir({
+    'sources.yaml': `sources:\n  - { id: wire, kind: rss, url: "${feed.feedUrl}", schedule: "0 0 1 1 *" }\n`,
+    'watchlists.yaml': `watchlists:\n  - id: minerals\n    materials: [gallium, germanium, samarium, dysprosium, terbium, antimony, graphite, tungsten, neodymium]\n    keywords: ["rare earth"]\n    routes: [{ channel: ok, minLevel: info }]\n`,
+    'channels.yaml': `channels:\n  - { id: ok, kind: webhook, url: "${receiver.urlFor('ok')}" }\n`,
+    'settings.yaml': `redis: { prefix: ${tagged}, cluster: true }\nhttp: { allowPrivateAddresses: true }\napi: { enabled: false }\nworker: { pollOnStart: false, notifyConcurrency: 2 }\nriskIndex: { threshold: 1000000000 }\n`,
+  });
+  const config = loadConfig(dir.dir, { REDIS_URL: seeds.join(',') });
+  const { log, lines } = memoryLogger('info');
+  const worker = await startWorker({ config, log });
+  return {
+    cluster,
+    worker,
+    receiver,
+    feed,
+    owner,
+    seeds,
+    config,
+    lines,
+    delivered: () => receiver.accepted('ok').keys.size,
+    async close() {
+      await worker.stop();
+      await Promise.allSettled([feed.close(), receiver.close()]);
+      dir.cleanup();
+      await cluster.close();
+    },
+  };
+}
+
 describe('as a Redis Cluster client (redis.cluster: true)', () => {
   const tagged = 'chokepoint-cluster-client';
-  let withReplicas: LocalCluster | undefined;
-  let client: RunningWorker | undefined;
-  let slow: Receiver | undefined;
-  let wire: Awaited<ReturnType<typeof startFeedServer>> | undefined;
-  let dir: { dir: string; cleanup: () => void } | undefined;
-
-  afterAll(async () => {
-    await client?.stop();
-    await Promise.allSettled([wire?.close(), slow?.close()]);
-    dir?.cleanup();
-    await withReplicas?.close();
-  });
+  let run: ClientRun | undefined;
+  afterAll(() => run?.close());
 
   it('finds the slot from seeds that do not serve it, and follows a failover and a resharding mid-run: every alert once', async () => {
-    withReplicas = await startLocalCluster({ replicas: 1 });
-    slow = await startReceiver();
-    // Slow enough that the failover and the resharding land while notifications are still going out.
-    slow.respond = () => ({ status: 200, delayMs: 15 });
     const entries = syntheticEntries(1200, { alertEvery: 3, prefix: tagged });
-    wire = await startFeedServer(entries.slice(0, 600));
-    const owner = await withReplicas.ownerOf(`{${tagged}}`);
-    const seeds = withReplicas.ports.map((port) => `redis://127.0.0.1:${port}`).filter((url) => url !== owner).slice(0, 2);
-    dir = writeConfigDir({
-      'sources.yaml': `sources:\n  - { id: wire, kind: rss, url: "${wire.feedUrl}", schedule: "0 0 1 1 *" }\n`,
-      'watchlists.yaml': `watchlists:\n  - id: minerals\n    materials: [gallium, germanium, samarium, dysprosium, terbium, antimony, graphite, tungsten, neodymium]\n    keywords: ["rare earth"]\n    routes: [{ channel: ok, minLevel: info }]\n`,
-      'channels.yaml': `channels:\n  - { id: ok, kind: webhook, url: "${slow.urlFor('ok')}" }\n`,
-      'settings.yaml': `redis: { prefix: ${tagged}, cluster: true }\nhttp: { allowPrivateAddresses: true }\napi: { enabled: false }\nworker: { pollOnStart: false, notifyConcurrency: 2 }\nriskIndex: { threshold: 1000000000 }\n`,
-    });
-    const { log, lines } = memoryLogger('info');
-    client = await startWorker({ config: loadConfig(dir.dir, { REDIS_URL: seeds.join(',') }), log });
+    run = await startClientRun(tagged, entries.slice(0, 600));
+    const { cluster: withReplicas, worker: client, receiver: slow, feed: wire, owner, seeds, lines, delivered } = run;
     const { queues } = client.context;
-    const delivered = () => slow!.accepted('ok').keys.size;
-
     // A manual failover of the slot's primary while the first 200 alerts go out.
     await enqueuePoll(queues.poll, 'wire', 60_000);
     await waitUntil(() => delivered() >= 40, { timeoutMs: 30_000, describe: () => `${delivered()}/40 before the failover` });
@@ -128,7 +158,7 @@ describe('as a Redis Cluster client (redis.cluster: true)', () => {
     const afterMoveMs = Date.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // a late duplicate would show by now
     // The API on the same cluster config, after both moves: ready, and reading what the worker wrote.
-    const api = await startApiServer({ config: loadConfig(dir.dir, { REDIS_URL: seeds.join(',') }), log, host: '127.0.0.1', port: 0 });
+    const api = await startApiServer({ config: run.config, log: memoryLogger('info').log, host: '127.0.0.1', port: 0 });
     let readiness = '';
     const [ready, alerts] = await (async () => {
       // The API answers at once, before its connection has read the cluster's slots.
@@ -139,7 +169,6 @@ describe('as a Redis Cluster client (redis.cluster: true)', () => {
       return Promise.all([fetch(`${api.url}/readyz`), fetch(`${api.url}/api/alerts?limit=500`)]);
     })().finally(() => api.close());
     await client.stop();
-    client = undefined;
 
     const sizes: Record<string, number> = {};
     for (const url of [owner, promoted, move.owner]) {
@@ -169,37 +198,14 @@ describe('as a Redis Cluster client (redis.cluster: true)', () => {
 
 describe('as a Redis Cluster client, through an automatic failover', () => {
   const tagged = 'chokepoint-cluster-kill';
-  let killed: LocalCluster | undefined;
-  let client: RunningWorker | undefined;
-  let slow: Receiver | undefined;
-  let wire: Awaited<ReturnType<typeof startFeedServer>> | undefined;
-  let dir: { dir: string; cleanup: () => void } | undefined;
-
-  afterAll(async () => {
-    await client?.stop();
-    await Promise.allSettled([wire?.close(), slow?.close()]);
-    dir?.cleanup();
-    await killed?.close();
-  });
+  let run: ClientRun | undefined;
+  afterAll(() => run?.close());
 
   it("delivers every alert when the slot's primary is SIGKILLed mid-run and its replica is elected", async () => {
     // Redis's default node timeout: the election comes ~20 s after the kill. With ioredis's default retry budget
     // (16 redirections, ~1 s) commands gave up long before, and ledger writes after sends failed (logged as errors).
-    killed = await startLocalCluster({ replicas: 1, nodeTimeoutMs: 15_000 });
-    slow = await startReceiver();
-    slow.respond = () => ({ status: 200, delayMs: 15 });
-    wire = await startFeedServer(syntheticEntries(600, { alertEvery: 3, prefix: tagged }));
-    const owner = await killed.ownerOf(`{${tagged}}`);
-    const seeds = killed.ports.map((port) => `redis://127.0.0.1:${port}`).filter((url) => url !== owner).slice(0, 2);
-    dir = writeConfigDir({
-      'sources.yaml': `sources:\n  - { id: wire, kind: rss, url: "${wire.feedUrl}", schedule: "0 0 1 1 *" }\n`,
-      'watchlists.yaml': `watchlists:\n  - id: minerals\n    materials: [gallium, germanium, samarium, dysprosium, terbium, antimony, graphite, tungsten, neodymium]\n    keywords: ["rare earth"]\n    routes: [{ channel: ok, minLevel: info }]\n`,
-      'channels.yaml': `channels:\n  - { id: ok, kind: webhook, url: "${slow.urlFor('ok')}" }\n`,
-      'settings.yaml': `redis: { prefix: ${tagged}, cluster: true }\nhttp: { allowPrivateAddresses: true }\napi: { enabled: false }\nworker: { pollOnStart: false, notifyConcurrency: 2 }\nriskIndex: { threshold: 1000000000 }\n`,
-    });
-    const { log, lines } = memoryLogger('info');
-    client = await startWorker({ config: loadConfig(dir.dir, { REDIS_URL: seeds.join(',') }), log });
-    const delivered = () => slow!.accepted('ok').keys.size;
+    run = await startClientRun(tagged, syntheticEntries(600, { alertEvery: 3, prefix: tagged }), { nodeTimeoutMs: 15_000 });
+    const { cluster: killed, worker: client, receiver: slow, owner, lines, delivered } = run;
 
     await enqueuePoll(client.context.queues.poll, 'wire', 60_000);
     await waitUntil(() => delivered() >= 40, { timeoutMs: 30_000, describe: () => `${delivered()}/40 before the kill` });
@@ -212,7 +218,6 @@ describe('as a Redis Cluster client, through an automatic failover', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const stopStarted = Date.now();
     await client.stop();
-    client = undefined;
     const stopMs = Date.now() - stopStarted;
 
     const accepted = slow.accepted('ok');

@@ -161,7 +161,7 @@ export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeout
         if (!by || by === killed || (owner && by !== owner)) return false;
         owner = by;
         return true;
-      }, `no replica took over slot ${slot} from port ${killed}`);
+      }, `no replica took over slot ${slot} from port ${killed}`, 90_000); // the node timeout, an election, on a busy machine
       return { killed: `redis://127.0.0.1:${killed}`, owner: `redis://127.0.0.1:${owner}` };
     },
     close,
@@ -183,13 +183,15 @@ async function nodesTable(port: number): Promise<Array<{ id: string; port: numbe
   }
 }
 
-/** Waits until every node's CLUSTER INFO, ROLE and CLUSTER SLOTS pass the check. */
+/** Waits until every node's CLUSTER INFO, ROLE and CLUSTER SLOTS pass the check, up to `timeoutMs`. */
 async function untilAllNodes(
   ports: number[],
   check: (info: string, role: unknown[], slots: Array<Array<unknown>>) => boolean,
   failure: string,
+  timeoutMs = 20_000,
 ): Promise<void> {
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
     let ok = true;
     for (const port of ports) {
       const probe = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
@@ -204,7 +206,7 @@ async function untilAllNodes(
       if (!ok) break;
     }
     if (ok) return;
-    if (i > 200) throw new Error(failure);
+    if (Date.now() > deadline) throw new Error(`${failure} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
