@@ -56,12 +56,13 @@ export async function deliverStage(
   },
 ): Promise<DeliverOutcome> {
   const key = deliveryKey(job.alertId, job.version, job.channelId);
+  const entry = deps.state.notifiers.get(job.channelId);
   // Everything the send depends on in one round trip: this runs once per notification, the most frequent job.
   const { existing, blockedForMs, refs: previousRefs, entryAsRead, alert, decisions, heldForDigest, parked } = await deps.deliveries.beforeSend(
     key,
     job.alertId,
     job.channelId,
-    !deps.state.notifiers.get(job.channelId)?.rateLimit,
+    !entry?.rateLimit,
   );
   if (existing?.status === 'delivered') return { status: 'already-delivered' };
   // Ended without a send of its own: a re-run (a twin, or after a crash) must not send it by itself either (one held
@@ -71,7 +72,6 @@ export async function deliverStage(
     return { status: 'skipped', reason: 'ended' };
   }
 
-  const entry = deps.state.notifiers.get(job.channelId);
   if (!entry) return { status: 'skipped', reason: 'unknown-channel' };
   if (!alert) return { status: 'skipped', reason: 'alert-expired' };
   // A newer version supersedes this one only once it exists; until then this version is what people must see.
