@@ -53,7 +53,7 @@ export function createRedis(options: ConnectionOptions): Redis {
   const where = options.cluster ? redisSeedUrls(options.url, true).map(safeRedisUrl).join(',') : safeRedisUrl(options.url);
   const log = options.log.child({ redis: options.name });
   if (options.cluster) {
-    const cluster = createCluster(options.url, redisOptions);
+    const cluster = createCluster(options.url, redisOptions, options.role);
     // A node's connection is made when the cluster client first needs that node, and again after a failover.
     cluster.on('+node', (node: Redis) => node.on('connect', () => coalesceWrites(node.stream as unknown as import('node:net').Socket)));
     watchConnection(cluster, log, where);
@@ -74,7 +74,10 @@ export function createRedis(options: ConnectionOptions): Redis {
  * agrees it has failed: `cluster-node-timeout`, 15 s by default, and a replica's election), the other nodes redirect
  * to it and its connection is closed: each such round costs two redirections and RETRY_AFTER_MOVED_MS +
  * RETRY_AFTER_FAILOVER_MS. ioredis's defaults (16 redirections, 0 / 100 ms) give up after ~1 s, and a command
- * that gives up after a send it was recording repeats that send. 120 redirections: ~36 s.
+ * that gives up after a send it was recording repeats that send. 120 redirections: ~36 s. Producer connections only
+ * (the stores, the queues' adds, the API): the consumer connection, BullMQ's workers and their blocking waits, keeps
+ * ioredis's budget. BullMQ retries its own loop, and a blocking wait held in the long retry queue kept a worker's
+ * pause() from returning: the first shutdown after a failover waited out its timeout.
  */
 const MAX_REDIRECTIONS = 120;
 const RETRY_AFTER_MOVED_MS = 100;
@@ -84,9 +87,9 @@ const RETRY_AFTER_FAILOVER_MS = 500;
  * A Redis Cluster client over the seed nodes of `url`. The first seed's credentials and TLS (rediss://) apply to every
  * node it discovers (validation refuses seeds that differ). Reconnection is the cluster's (node connections do not retry
  * on their own); a command meeting a failover, a resharding or a CLUSTERDOWN is retried after a slots refresh, for up
- * to ~36 s (MAX_REDIRECTIONS).
+ * to ~36 s on a producer connection (MAX_REDIRECTIONS).
  */
-function createCluster(url: string, redisOptions: RedisOptions): Cluster {
+function createCluster(url: string, redisOptions: RedisOptions, role: ConnectionOptions['role']): Cluster {
   const seeds = redisSeedUrls(url, true).map((seed) => new URL(seed));
   const first = seeds[0]!;
   const credential = (parsed: URL, name: 'username' | 'password') => {
@@ -107,10 +110,12 @@ function createCluster(url: string, redisOptions: RedisOptions): Cluster {
       // keeps the check. Without TLS, names resolve as usual.
       ...(tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
       enableOfflineQueue: true,
-      maxRedirections: MAX_REDIRECTIONS,
-      retryDelayOnMoved: RETRY_AFTER_MOVED_MS,
-      retryDelayOnFailover: RETRY_AFTER_FAILOVER_MS,
-      retryDelayOnClusterDown: RETRY_AFTER_FAILOVER_MS,
+      ...(role === 'producer' && {
+        maxRedirections: MAX_REDIRECTIONS,
+        retryDelayOnMoved: RETRY_AFTER_MOVED_MS,
+        retryDelayOnFailover: RETRY_AFTER_FAILOVER_MS,
+        retryDelayOnClusterDown: RETRY_AFTER_FAILOVER_MS,
+      }),
     },
   );
 }

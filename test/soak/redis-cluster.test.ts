@@ -232,5 +232,7 @@ describe('as a Redis Cluster client, through an automatic failover', () => {
     // they recorded runs again. At most the deliveries in flight then (notifyConcurrency) go out twice.
     expect(accepted.duplicates).toBeLessThanOrEqual(2);
     expect(lines().join('\n')).not.toMatch(/"level":50/);
+    // The workers' pause returns: a blocking wait held in a long retry queue once made the shutdown wait its timeout.
+    expect(stopMs).toBeLessThan(run.config.settings.worker.shutdownTimeoutMs);
   }, 240_000);
 });
