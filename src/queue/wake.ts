@@ -29,12 +29,13 @@ function freeOfQuietHours(notifiers: NotifierSet, channelId: string): boolean {
 }
 
 /**
- * Channels whose notifications a reload frees of their pace: it was paced (its rateLimit, or its kind's), and is no
- * more (`rateLimit: false`), without quiet hours or a throttle, whose moments a paced wait may also stand for. A
- * notification waiting for its slot would otherwise wait for it: a backlog on a paced channel, minutes.
+ * Channels whose notifications a reload frees of their pace: unpaced now (`rateLimit: false`), without quiet hours or a
+ * throttle, whose moments a paced wait may also stand for, and not so before: paced, or already unpaced but still with
+ * a throttle or quiet hours (its pace went in an earlier reload, which could not wake its slot waits). A notification
+ * waiting for its slot would otherwise wait for it: a backlog on a paced channel, minutes.
  */
 export function channelsFreedOfPace(previous: NotifierSet, next: NotifierSet, channels: readonly ChannelConfig[]): Set<string> {
-  return new Set(channels.filter(({ id }) => previous.get(id)?.rateLimit && freeOfPace(next, id)).map(({ id }) => id));
+  return new Set(channels.filter(({ id }) => previous.get(id) && !freeOfPace(previous, id) && freeOfPace(next, id)).map(({ id }) => id));
 }
 
 /** Whether the channel is there, unpaced, without quiet hours and without a throttle: its waits for a slot may be woken. */

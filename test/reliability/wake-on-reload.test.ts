@@ -135,7 +135,7 @@ describe('waking the notifications that wait for quiet hours', () => {
 });
 
 describe('the channels a reload frees of their pace', () => {
-  it('are those that were paced and are not, without quiet hours or a throttle', () => {
+  it('are those unpaced now, without quiet hours or a throttle, that were not so before', () => {
     const channel = (id: string, kind: string, extra: object) => channelSchema.parse({ id, kind, ...(kind === 'slack' ? { webhookUrl: 'https://hooks.slack.com/services/T1/B1/x' } : { url: 'https://example.org/h' }), ...extra });
     const before = createNotifiers([
       channel('a', 'webhook', { rateLimit: { perMinute: 6 } }),
@@ -144,6 +144,9 @@ describe('the channels a reload frees of their pace', () => {
       channel('d', 'slack', {}),
       channel('e', 'slack', {}),
       channel('f', 'webhook', { rateLimit: { perMinute: 6 } }),
+      // Its pace went in an earlier reload that kept a throttle, which left its slot waits asleep.
+      channel('g', 'slack', { rateLimit: false, throttle: { maxPerHour: 5 } }),
+      channel('h', 'webhook', { quietHours: { start: '22:00', end: '07:00' } }),
     ]);
     const afterChannels = [
       channel('a', 'webhook', {}), // unpaced now: freed
@@ -152,8 +155,13 @@ describe('the channels a reload frees of their pace', () => {
       channel('d', 'slack', {}), // still the kind's pace
       channel('e', 'slack', { rateLimit: false, throttle: { maxPerHour: 5 } }),
       channel('f', 'webhook', { quietHours: { start: '22:00', end: '07:00' } }),
+      channel('g', 'slack', { rateLimit: false }), // the throttle goes now: freed
+      // Its quiet hours go: its pace may have gone in an earlier reload that kept them (nothing tells), so its slot
+      // waits are looked for too; a channel never paced has none.
+      channel('h', 'webhook', {}),
+      channel('new', 'webhook', {}), // not there before: nothing can wait for it
     ];
-    expect([...channelsFreedOfPace(before, createNotifiers(afterChannels), afterChannels)]).toEqual(['a', 'b']);
+    expect([...channelsFreedOfPace(before, createNotifiers(afterChannels), afterChannels)]).toEqual(['a', 'b', 'g', 'h']);
   });
 });
 
