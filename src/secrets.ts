@@ -56,7 +56,8 @@ function urlCredentials(url: URL): string[] {
   return out;
 }
 
-function safeDecode(value: string): string {
+/** A percent-encoded value decoded, or as it is when it is not valid percent-encoding. */
+export function safeDecode(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {

@@ -1,7 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { redisSeedUrls } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { isCredentialParam, redactSecrets } from '../secrets.js';
+import { isCredentialParam, redactSecrets, safeDecode } from '../secrets.js';
 
 /**
  * Redis connections with one log line per state change (lost / restored), not one per reconnect attempt, and
@@ -50,7 +50,7 @@ export function createRedis(options: ConnectionOptions): Redis {
     maxRetriesPerRequest: options.role === 'consumer' ? null : 3,
     enableReadyCheck: true,
   };
-  const where = options.cluster ? redisSeedUrls(options.url, true).map(safeRedisUrl).join(',') : safeRedisUrl(options.url);
+  const where = safeRedisUrl(options.url);
   const log = options.log.child({ redis: options.name });
   if (options.cluster) {
     const cluster = createCluster(options.url, redisOptions, options.role);
@@ -94,11 +94,7 @@ function createCluster(url: string, redisOptions: RedisOptions, role: Connection
   const first = seeds[0]!;
   const credential = (parsed: URL, name: 'username' | 'password') => {
     const value = parsed[name] || parsed.searchParams.get(name) || '';
-    try {
-      return value ? decodeURIComponent(value) : undefined;
-    } catch {
-      return value;
-    }
+    return value ? safeDecode(value) : undefined;
   };
   const tls = first.protocol === 'rediss:';
   return new Cluster(

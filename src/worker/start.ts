@@ -57,12 +57,13 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   const { config, log } = options;
   const roles = new Set(options.roles ?? ALL_ROLES);
   const settings = config.settings;
-  const redis = createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name: 'main', role: 'producer' });
-  const blocking = createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name: 'consumer', role: 'consumer' });
+  const connect = (name: string, role: 'producer' | 'consumer') => createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name, role });
+  const redis = connect('main', 'producer');
+  const blocking = connect('consumer', 'consumer');
   // The stores get a connection of their own: BullMQ defines some fifty scripts on the connections it uses, and
   // ioredis copies every defined script into each pipeline or transaction created on that connection, which the
   // stores create for nearly every item (a third of the pipeline's CPU when they shared it).
-  const storesRedis = createRedis({ url: config.redisUrl, cluster: settings.redis.cluster, log, name: 'stores', role: 'producer' });
+  const storesRedis = connect('stores', 'producer');
   const connections = [redis, blocking, storesRedis];
   log.info({ redis: safeRedisUrl(config.redisUrl), roles: [...roles] }, 'starting worker');
   try {

@@ -86,9 +86,9 @@ export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeout
     try {
       const slot = (await probe.cluster('KEYSLOT', key)) as number;
       const ranges = await probe.cluster('SLOTS');
-      const owner = ranges.find(([from, to]) => slot >= from && slot <= to);
+      const owner = servedBy(ranges as Array<Array<unknown>>, slot);
       if (!owner) throw new Error(`no node serves slot ${slot}`);
-      return `redis://127.0.0.1:${owner[2][1]}`;
+      return `redis://127.0.0.1:${owner}`;
     } finally {
       probe.disconnect();
     }
@@ -110,8 +110,7 @@ export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeout
       }
       if (!replica) throw new Error(`the primary on port ${owner} has no replica`);
       await run('redis-cli', ['-p', String(replica), 'CLUSTER', 'FAILOVER']);
-      const servedBy = (slots: Array<Array<unknown>>) => Number((slots.find(([from, to]) => slot >= Number(from) && slot <= Number(to))?.[2] as unknown[] | undefined)?.[1]);
-      await untilAllNodes(ports, (_, __, slots) => servedBy(slots) === replica, `port ${replica} did not become the primary of slot ${slot} on every node`);
+      await untilAllNodes(ports, (_, __, slots) => servedBy(slots, slot) === replica, `port ${replica} did not become the primary of slot ${slot} on every node`);
       return `redis://127.0.0.1:${replica}`;
     },
     async moveSlot(key) {
@@ -139,8 +138,7 @@ export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeout
           await other.cluster('SETSLOT', slot, 'NODE', target.id).catch(() => undefined); // replicas follow their primary
           other.disconnect();
         }
-        const servedBy = (slots: Array<Array<unknown>>) => Number((slots.find(([a, b]) => slot >= Number(a) && slot <= Number(b))?.[2] as unknown[] | undefined)?.[1]);
-        await untilAllNodes(ports, (_, __, slots) => servedBy(slots) === target.port, `slot ${slot} did not move to port ${target.port} on every node`);
+        await untilAllNodes(ports, (_, __, slots) => servedBy(slots, slot) === target.port, `slot ${slot} did not move to port ${target.port} on every node`);
       } finally {
         src.disconnect();
         dst.disconnect();
@@ -154,10 +152,9 @@ export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeout
       probe.disconnect();
       children[ports.indexOf(killed)]!.kill('SIGKILL');
       const rest = ports.filter((port) => port !== killed);
-      const servedBy = (slots: Array<Array<unknown>>) => Number((slots.find(([a, b]) => slot >= Number(a) && slot <= Number(b))?.[2] as unknown[] | undefined)?.[1]);
       let owner = 0;
       await untilAllNodes(rest, (_, __, slots) => {
-        const by = servedBy(slots);
+        const by = servedBy(slots, slot);
         if (!by || by === killed || (owner && by !== owner)) return false;
         owner = by;
         return true;
@@ -181,6 +178,12 @@ async function nodesTable(port: number): Promise<Array<{ id: string; port: numbe
   } finally {
     probe.disconnect();
   }
+}
+
+/** The port of the primary serving `slot` in a CLUSTER SLOTS reply, or NaN when none does. */
+function servedBy(slots: Array<Array<unknown>>, slot: number): number {
+  const range = slots.find(([from, to]) => slot >= Number(from) && slot <= Number(to));
+  return Number((range?.[2] as unknown[] | undefined)?.[1]);
 }
 
 /** Waits until every node's CLUSTER INFO, ROLE and CLUSTER SLOTS pass the check, up to `timeoutMs`. */
