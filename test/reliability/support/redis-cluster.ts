@@ -117,7 +117,18 @@ export async function startLocalCluster(options: { replicas?: 0 | 1; nodeTimeout
       const from = Number(new URL(await ownerOf(key)).port);
       const primaries = (await nodesTable(from)).filter((node) => node.flags.includes('master'));
       const source = primaries.find((node) => node.port === from)!;
-      const target = primaries.find((node) => node.port !== from)!;
+      // Right after a failover, gossip may still flag the demoted primary a master: ask each candidate itself.
+      let target: (typeof primaries)[number] | undefined;
+      for (const node of primaries.filter((n) => n.port !== from)) {
+        const probe = new Redis({ port: node.port, host: '127.0.0.1' });
+        const [role] = (await probe.role()) as [string];
+        probe.disconnect();
+        if (role === 'master') {
+          target = node;
+          break;
+        }
+      }
+      if (!target) throw new Error(`no other primary to move slot of ${key} to`);
       const [src, dst] = [new Redis({ port: source.port, host: '127.0.0.1' }), new Redis({ port: target.port, host: '127.0.0.1' })];
       let moved = 0;
       try {
