@@ -63,6 +63,8 @@ export interface ItemAnalysis {
   explainer: boolean;
 }
 
+/** A control signal that names the goods under control, not the control. */
+const GOODS_UNDER_CONTROL = /^(?:dual[- ]use (?:items?|goods)|两用物项)$/i;
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
 // Names between a verb or modal that hedges and its measure may be a list ("weighs adding CXMT, other Chinese
@@ -395,6 +397,17 @@ export class Analyser {
 
   /** What the action that acts on the signal (see chooseAction) makes of it. */
   private applyAction(s: SignalHit, actions: CueHit[], gaps: Gaps): SignalHit {
+    // Dual-use items are the goods under control: a verb that halts or resumes a flow halts or resumes them ("puts US firms
+    // on its control list, halting dual-use items", "恢复两用物项出口"), where it would lift the controls themselves ("halts
+    // export controls"). The control stays the signal (a trade measure), tightened or eased. As for any flow, a verb before
+    // another signal acts on that one ("suspends export controls on dual-use items").
+    if (GOODS_UNDER_CONTROL.test(s.text)) {
+      const asFlow = chooseAction({ ...s, signal: { ...s.signal, class: 'flow' } }, actions, this.lexicon.actions, gaps);
+      const flowEffect = asFlow?.entry.effects.flow;
+      if (asFlow && (flowEffect === 'halt' || flowEffect === 'resume')) {
+        return { ...s, polarity: flowEffect === 'halt' ? 'escalation' : 'de-escalation', action: { entry: asFlow.entry, text: asFlow.action.text } };
+      }
+    }
     const best = chooseAction(s, actions, this.lexicon.actions, gaps);
     if (!best) return s;
     const effect = best.entry.effects[s.signal.class]!;
