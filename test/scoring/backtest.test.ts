@@ -94,6 +94,13 @@ describe('the default config on the labelled development set', () => {
  * O 0.908, 0.958, 0.932, 0.39 (0.895, 0.944, 0.919, 0.40); P 0.945, 0.986, 0.965, 0.54 (0.945, 0.986, 0.965, 0.50).
  * After I to O taught it: C 0.967, 0.880, 0.921, 0.58; H 1.000, 0.895, 0.944, 0.57; the dev set as before. Long
  * ledes cost precision: a lede's history ("the 2010 dispute led to a halt in rare earth shipments") still reads as news.
+ * Set Q (70/50, a tenth in Chinese, Japanese and Korean) was written by someone who had not read the lexicon and scored
+ * before anything was tuned: 0.913, 0.900, 0.906, 0.39 on a332faa; 0.914, 0.914, 0.914, 0.42 after the next changes,
+ * which the teaching sets' misses prompted (20 more found over all sets, 16 of them in teaching sets; no negative of any set newly alerted). Its misses then
+ * prompted Japanese terms (3 of its items; it is not clean for Japanese and Korean wording any more): 0.918, 0.957,
+ * 0.937, 0.39. Read in the same run: C 0.968, 0.900, 0.933, 0.66 and K 0.989, 0.937, 0.962, 0.67 (each gained from a
+ * pattern that a listing of all sets' misses had shown: they are not quite clean either); H 1.000, 0.905, 0.950, 0.60;
+ * N 1.000, 0.821, 0.902, 0.64; P as before.
  */
 describe('the default config on our own labelled sets', () => {
   const floors = [
@@ -113,6 +120,7 @@ describe('the default config on our own labelled sets', () => {
     { name: 'N, never tuned on, at or above F1 0.86, precision 0.95, Spearman 0.55', file: 'own-set-n.jsonl', items: 160, f1: 0.86, precision: 0.95, spearman: 0.55 },
     { name: 'O at or above F1 0.89, precision 0.86, Spearman 0.30', file: 'own-set-o.jsonl', items: 120, f1: 0.89, precision: 0.86, spearman: 0.3 },
     { name: 'P, never tuned on, at or above F1 0.92, precision 0.90, Spearman 0.45', file: 'own-set-p.jsonl', items: 120, f1: 0.92, precision: 0.9, spearman: 0.45 },
+    { name: 'Q, taught by 3 items, at or above F1 0.90, precision 0.88, Spearman 0.30', file: 'own-set-q.jsonl', items: 120, f1: 0.9, precision: 0.88, spearman: 0.3 },
   ];
   it.each(floors)('keeps set $name', ({ file, items, f1, precision, spearman }) => {
     const report = backtestOf(new URL(`./fixtures/${file}`, import.meta.url));
