@@ -96,11 +96,17 @@ describe('the default config on the labelled development set', () => {
  * ledes cost precision: a lede's history ("the 2010 dispute led to a halt in rare earth shipments") still reads as news.
  * Set Q (70/50, a tenth in Chinese, Japanese and Korean) was written by someone who had not read the lexicon and scored
  * before anything was tuned: 0.913, 0.900, 0.906, 0.39 on a332faa; 0.914, 0.914, 0.914, 0.42 after the next changes,
- * which the teaching sets' misses prompted (20 more found over all sets, 16 of them in teaching sets; no negative of any set newly alerted). Its misses then
+ * which the teaching sets' misses prompted (after the review below: 16 more found over all sets, 13 of them in teaching sets; no negative of any set newly alerted). Its misses then
  * prompted Japanese terms (3 of its items; it is not clean for Japanese and Korean wording any more): 0.918, 0.957,
  * 0.937, 0.39. Read in the same run: C 0.968, 0.900, 0.933, 0.66 and K 0.989, 0.937, 0.962, 0.67 (each gained from a
- * pattern that a listing of all sets' misses had shown: they are not quite clean either); H 1.000, 0.905, 0.950, 0.60;
- * N 1.000, 0.821, 0.902, 0.64; P as before.
+ * pattern that a listing of all sets' misses had shown: they are not quite clean either); H 1.000, 0.895, 0.944, 0.60;
+ * N 1.000, 0.821, 0.902, 0.64; P as before. A review of these changes with 170 headlines written to trip them (human
+ * memory, soil magnesium, abrasives, demand backlogs, debarments, "lifts halt on dual-use items") narrowed them: the
+ * memory, magnesium and silicon carbide terms to their industry's words, Western Digital and Sandisk out (their halts are
+ * of consumer goods), and a verb halts or resumes dual-use items only right before them, unlifted. Set R (70/50, a third
+ * with ledes of five to seven sentences), written by another hand after all of it and never tuned on: 0.938, 0.871,
+ * 0.904, 0.61 on a332faa; 0.928, 0.914, 0.921, 0.62 now (its one new false alarm a Japanese book review of the 2010
+ * halt, which now reads as analysis, at low, as the English one does).
  */
 describe('the default config on our own labelled sets', () => {
   const floors = [
@@ -121,6 +127,7 @@ describe('the default config on our own labelled sets', () => {
     { name: 'O at or above F1 0.89, precision 0.86, Spearman 0.30', file: 'own-set-o.jsonl', items: 120, f1: 0.89, precision: 0.86, spearman: 0.3 },
     { name: 'P, never tuned on, at or above F1 0.92, precision 0.90, Spearman 0.45', file: 'own-set-p.jsonl', items: 120, f1: 0.92, precision: 0.9, spearman: 0.45 },
     { name: 'Q, taught by 3 items, at or above F1 0.90, precision 0.88, Spearman 0.30', file: 'own-set-q.jsonl', items: 120, f1: 0.9, precision: 0.88, spearman: 0.3 },
+    { name: 'R, never tuned on, at or above F1 0.89, precision 0.90, Spearman 0.50', file: 'own-set-r.jsonl', items: 120, f1: 0.89, precision: 0.9, spearman: 0.5 },
   ];
   it.each(floors)('keeps set $name', ({ file, items, f1, precision, spearman }) => {
     const report = backtestOf(new URL(`./fixtures/${file}`, import.meta.url));
