@@ -65,6 +65,11 @@ export interface ItemAnalysis {
 
 /** A control signal that names the goods under control, not the control. */
 const GOODS_UNDER_CONTROL = /^(?:dual[- ]use (?:items?|goods)|两用物项)$/i;
+// What may stand between a verb and the goods it halts or resumes ("halts [exports of] dual-use items", "恢复[对美]两用物项"):
+// anything else is the verb's own object ("resumes [checks on]", "suspends [penalties on firms shipping]", "halt [on]").
+const GOODS_LEAD = /^[\s,]*(?:(?:all|some|most|its|their|the|further|more|new|exports?|shipments?|sales?|supplies|supply|of|to|对美|对日|向美国|向日本)\s*)*$/iu;
+// A verb this close before the halting one lifts or negates it ("ends [halt on]", "no longer halt", "suspends its halt").
+const LIFTED_WITHIN = 3;
 const HEDGE_BEFORE = 5; // "could [face] shortages", "plans to impose [new] tariffs"
 const HEDGE_AFTER = 1; // "tariffs loom"
 // Names between a verb or modal that hedges and its measure may be a list ("weighs adding CXMT, other Chinese
@@ -404,7 +409,7 @@ export class Analyser {
     if (GOODS_UNDER_CONTROL.test(s.text)) {
       const asFlow = chooseAction({ ...s, signal: { ...s.signal, class: 'flow' } }, actions, this.lexicon.actions, gaps);
       const flowEffect = asFlow?.entry.effects.flow;
-      if (asFlow && (flowEffect === 'halt' || flowEffect === 'resume')) {
+      if (asFlow && (flowEffect === 'halt' || flowEffect === 'resume') && actsOnGoods(asFlow.action, s, actions, gaps)) {
         return { ...s, polarity: flowEffect === 'halt' ? 'escalation' : 'de-escalation', action: { entry: asFlow.entry, text: asFlow.action.text } };
       }
     }
@@ -977,3 +982,12 @@ const CLAUSE_BOUND_WITHIN = 4;
 const resumesInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'de-escalation';
 const disruptsInTitle = (s: SignalHit) => s.field === 'title' && s.signal.class === 'disruption' && s.polarity === 'escalation' && !s.background && s.signal.weight > 0;
 const RELIEF_CLASSES: ReadonlySet<string> = new Set(['restriction', 'licence', 'quota']);
+
+/**
+ * Whether a halting or resuming verb acts on the goods under control itself: it stands right before them, and no other
+ * verb just before it lifts or negates it (else the verb reads as it would on the control: "lifts halt on dual-use items").
+ */
+function actsOnGoods(verb: CueHit, goods: SignalHit, actions: readonly CueHit[], gaps: Gaps): boolean {
+  if (verb.tokenEnd > goods.token || !GOODS_LEAD.test(gaps.between(verb, goods))) return false;
+  return !actions.some((a) => a !== verb && a.sentence === verb.sentence && a.tokenEnd <= verb.token && verb.token - a.tokenEnd <= LIFTED_WITHIN);
+}
