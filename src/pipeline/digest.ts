@@ -176,6 +176,9 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   const blockedUntil = entry.rateLimit ? 0 : now.getTime() + (await deps.deliveries.blockedForMs(channelId));
   const paced = await awaitTurn(deps.deliveries, channelId, key, entry.rateLimit, blockedUntil, now);
   if (paced) return paced;
+  // Unpaced now (a reload took the pace out, and may have woken this run): a slot still held from the pace is given up,
+  // so that a retry's backoff holds none and the reload's second pass does not wake it again.
+  if (!entry.rateLimit) await deps.deliveries.giveUpSlot(key, channelId);
 
   if (!carried && !planned) {
     // Recorded before the first send: a retry after a send whose carry failed sends and carries exactly these entries.

@@ -1,12 +1,13 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { digestWindowOf } from '../alerts/digest.js';
 import { deliveryKey } from '../alerts/ids.js';
 import type { ChannelConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { NotifierSet } from '../notifiers/registry.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import type { DispatchStore } from '../store/dispatch.js';
-import type { NotifyJob } from './names.js';
+import type { DigestJob, NotifyJob } from './names.js';
 
 /** How long after a reload's wake it looks again, for jobs that came to wait for the old quiet hours meanwhile. */
 const WAKE_AGAIN_MS = 60_000;
@@ -53,6 +54,8 @@ export interface FreedChannels {
 /** What a reload's wake works with: `notifiers` the config in force when it runs, `stopping` whether the worker stops. */
 export interface ReloadWake {
   queue: Queue<NotifyJob>;
+  /** The digest queue: a digest waits for its slot of the pace as a notification does. */
+  digestQueue?: Queue<DigestJob>;
   redis: Redis;
   stores: WakeStores;
   log: Logger;
@@ -69,7 +72,12 @@ export interface ReloadWake {
 export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
   const kinds = [
     { channels: freed.quietHours, stillFree: freeOfQuietHours, run: wakeQuietHoursWaits, what: 'quiet hours' },
-    { channels: freed.pace, stillFree: freeOfPace, run: wakePaceWaits, what: 'their slot of the pace' },
+    {
+      channels: freed.pace,
+      stillFree: freeOfPace,
+      run: (queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, ids: ReadonlySet<string>, log: Logger) => wakePaceWaits(queue, redis, stores, ids, log, wake.digestQueue),
+      what: 'their slot of the pace',
+    },
   ];
   for (const { channels, stillFree, run, what } of kinds) {
     if (channels.size === 0) continue;
@@ -98,44 +106,61 @@ export interface WakeStores {
  * its wait. Returns how many it woke.
  */
 export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
-  const woken = await wakeWaits(queue, redis, channelIds, log, (job) => waitsForQuietHours(job, stores));
+  const woken = await wakeWaits(queue, redis, channelIds, log, ofNotifyChannel, (job) => waitsForQuietHours(job, stores));
   if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for quiet hours the reload took out');
   return woken;
 }
 
 /**
  * Wakes the delayed notify jobs of the given channels that wait for their slot of the channel's pace (the delivery holds
- * a slot still ahead: DeliveryStore.holdsSlot). Each runs again now, unpaced. A job waiting for a retry's backoff holds
- * no slot (it gave its slot up when it took its turn, paced or, once woken, unpaced: see DeliveryStore.beforeSend),
- * nor does one parked for quiet hours: they keep their waits. A job waiting for its slot after a 429 block is woken,
- * and waits again for the end of the block. Returns how many it woke.
+ * a slot still ahead: DeliveryStore.holdsSlot), and their digests waiting so, when `digestQueue` is given. Each runs
+ * again now, unpaced. A job waiting for a retry's backoff holds no slot (it gave its slot up when it took its turn, paced
+ * or, once woken, unpaced: see DeliveryStore.beforeSend and giveUpSlot), nor does one parked for quiet hours: they keep
+ * their waits. A job waiting for its slot after a 429 block is woken, and waits again for the end of the block. Returns
+ * how many it woke.
  */
-export async function wakePaceWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+export async function wakePaceWaits(
+  queue: Queue<NotifyJob>,
+  redis: Redis,
+  stores: WakeStores,
+  channelIds: ReadonlySet<string>,
+  log: Logger,
+  digestQueue?: Queue<DigestJob>,
+): Promise<number> {
   // The channel's next free moment and held slots stand for sends the wake makes now: were the pace put back within the
   // hour, a new notification would wait behind them.
   for (const channelId of channelIds) await stores.deliveries.forgetPace(channelId);
-  const woken = await wakeWaits(queue, redis, channelIds, log, (job) => stores.deliveries.holdsSlot(deliveryKey(job.data.alertId, job.data.version, job.data.channelId)));
-  if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for their slot of the pace the reload took out');
-  return woken;
+  const woken = await wakeWaits(queue, redis, channelIds, log, ofNotifyChannel, (job) =>
+    stores.deliveries.holdsSlot(deliveryKey(job.data.alertId, job.data.version, job.data.channelId)),
+  );
+  // A digest's job id is its ledger key (digestKey), the key its slot is held under.
+  const digests = digestQueue ? await wakeWaits(digestQueue, redis, channelIds, log, ofDigestChannel, (job) => stores.deliveries.holdsSlot(job.id!)) : 0;
+  if (woken + digests) log.info({ channels: [...channelIds], woken, digests }, 'woke the notifications waiting for their slot of the pace the reload took out');
+  return woken + digests;
 }
 
+/** A notify job's id ends with its channel (as jobId writes it). */
+const ofNotifyChannel = (id: string, channelId: string) => id.endsWith(`-${channelId.replace(/:/g, '_')}`);
+/** A digest job's id is its digestKey, which names its channel and window. */
+const ofDigestChannel = (id: string, channelId: string) => digestWindowOf(id, channelId) !== undefined;
+
 /**
- * Wakes the delayed notify jobs of the given channels for which `waiting` says yes, no job twice in one pass. The
- * delayed set is read in order of due time, each page from the last due time seen: jobs leaving it meanwhile (coming
- * due, promoted by another replica's reload) shift no one past the scan, as positions would. A job's id ends with its
- * channel: other channels' jobs are ruled out before any of them is read.
+ * Wakes the delayed jobs of the given channels for which `waiting` says yes, no job twice in one pass. The delayed set
+ * is read in order of due time, each page from the last due time seen: jobs leaving it meanwhile (coming due, promoted
+ * by another replica's reload) shift no one past the scan, as positions would. A job's id names its channel
+ * (`ofChannel`): other channels' jobs are ruled out before any of them is read.
  */
-async function wakeWaits(
-  queue: Queue<NotifyJob>,
+async function wakeWaits<T extends { channelId: string }>(
+  queue: Queue<T>,
   redis: Redis,
   channelIds: ReadonlySet<string>,
   log: Logger,
-  waiting: (job: Job<NotifyJob>) => Promise<boolean>,
+  ofChannel: (id: string, channelId: string) => boolean,
+  waiting: (job: Job<T>) => Promise<boolean>,
 ): Promise<number> {
   if (channelIds.size === 0) return 0;
   const woken = new Set<string>();
   const seen = new Set<string>();
-  const endings = [...channelIds].map((id) => `-${id.replace(/:/g, '_')}`); // as jobId writes it
   const wakeAll = async (ids: string[]) => {
     for (let i = 0; i < ids.length; i += PAGE) await Promise.all(ids.slice(i, i + PAGE).map((id) => wakeIfWaiting(queue, id, waiting, channelIds, woken, log)));
   };
@@ -143,7 +168,8 @@ async function wakeWaits(
   const ofChannels = (id: string) => {
     if (seen.has(id)) return false;
     seen.add(id);
-    return endings.some((end) => id.endsWith(end));
+    for (const channelId of channelIds) if (ofChannel(id, channelId)) return true;
+    return false;
   };
   for (let from = '-inf'; ; ) {
     const page = await redis.zrangebyscore(queue.keys.delayed!, from, '+inf', 'WITHSCORES', 'LIMIT', 0, PAGE);
@@ -165,16 +191,16 @@ async function wakeWaits(
   return woken.size;
 }
 
-async function wakeIfWaiting(
-  queue: Queue<NotifyJob>,
+async function wakeIfWaiting<T extends { channelId: string }>(
+  queue: Queue<T>,
   id: string,
-  waiting: (job: Job<NotifyJob>) => Promise<boolean>,
+  waiting: (job: Job<T>) => Promise<boolean>,
   channelIds: ReadonlySet<string>,
   woken: Set<string>,
   log: Logger,
 ): Promise<void> {
   try {
-    const job = await queue.getJob(id);
+    const job = (await queue.getJob(id)) as Job<T> | undefined;
     if (!job?.data || !channelIds.has(job.data.channelId) || !(await waiting(job))) return;
     await job.promote();
     woken.add(id);

@@ -128,6 +128,11 @@ export interface DeliveryStore {
   holdsSlot(key: string): Promise<boolean>;
   /** Forgets a channel's pace state (its next free moment, its held slots): it has no pace any more. */
   forgetPace(channelId: string): Promise<void>;
+  /**
+   * Gives up a slot of the pace the delivery still holds (a moment, not a parked marker) on a channel unpaced now, as
+   * beforeSend does for a notification: a digest's retry backoff then holds none, and a reload's wake leaves it.
+   */
+  giveUpSlot(key: string, channelId: string): Promise<void>;
   /** Forgets a parked delivery's marker: it passed the moment it waited for, on a channel with no pace to hold its place in. */
   unpark(key: string): Promise<void>;
   /**
@@ -228,6 +233,15 @@ export interface BeforeSend {
 // the script does. The block also comes back as the ms it still runs on Redis's clock, which a worker with a wrong
 // clock can still use. On a channel unpaced now, a slot the delivery still held (the channel was paced when it took it)
 // is given up, as a paced turn gives it up: a retry's backoff then holds none, which a reload's wake relies on.
+// KEYS: the delivery's slot, the channel's held slots. ARGV: the delivery key. A parked marker is no slot: it stays.
+const GIVE_UP_SLOT = redisScript(`
+if tonumber(redis.call('GET', KEYS[1]) or '') then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 0
+`);
+
 const BEFORE_SEND = redisScript(`${REDIS_NOW_MS}
 local block = redis.call('GET', KEYS[2]) or '0'
 local slot = redis.call('GET', KEYS[7]) or ''
@@ -713,6 +727,9 @@ export function createDeliveryStore(redis: Redis, prefix: string, retentionSecon
     },
     async forgetPace(channelId) {
       await redis.del(paceKey(channelId), heldSlotsKey(channelId));
+    },
+    async giveUpSlot(key, channelId) {
+      await GIVE_UP_SLOT(redis, [slotKey(key), heldSlotsKey(channelId)], [key]);
     },
     async unpark(key) {
       await redis.del(slotKey(key));

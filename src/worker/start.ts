@@ -161,7 +161,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
         quietHours: channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels),
         pace: channelsFreedOfPace(previous.notifiers, runtime.state.notifiers, next.channels),
       };
-      wakeAfterReload(freed, { queue: queues.notify, redis, stores, log, notifiers: () => runtime.state.notifiers, stopping: () => stopping !== undefined });
+      wakeAfterReload(freed, { queue: queues.notify, digestQueue: queues.digest, redis, stores, log, notifiers: () => runtime.state.notifiers, stopping: () => stopping !== undefined });
     }
     // Compared with the start-up config: the connections, queues and stores still hold its values.
     const ignored = restartOnlyChanges(config, next);

@@ -128,3 +128,21 @@ describe('a digest window whose alerts a later window sent', () => {
     expect((await stores.deliveries.listFailed()).map((d) => d.key)).toContain(digestKey('mail', first));
   });
 });
+
+describe('a digest on a channel whose pace a reload took out', () => {
+  it('gives up the slot it still held from the pace, so that its retry is not woken as a slot wait', async () => {
+    const { stores, hold, stage } = setup('unpaced');
+    const windowEnd = Date.UTC(2026, 3, 2, 8);
+    await hold('ban', windowEnd - HOUR, { id: 'ban', title: 'Gallium export ban', level: 'info' });
+    // Held when the channel was paced (the reload's wake then promoted the job); a parked marker would stay.
+    const key = digestKey('mail', windowEnd);
+    await stores.deliveries.reserveSlot('mail', digestKey('mail', windowEnd - 1), { perMinute: 1, burst: 1 });
+    await stores.deliveries.reserveSlot('mail', key, { perMinute: 1, burst: 1 });
+    expect(await stores.deliveries.holdsSlot(key)).toBe(true);
+    server.greylisting = true;
+    await expect(stage(windowEnd)).rejects.toMatchObject({ kind: 'retryable' });
+    server.greylisting = false;
+    expect(await stores.deliveries.holdsSlot(key)).toBe(false);
+    expect(await stage(windowEnd)).toMatchObject({ status: 'delivered', alerts: 1 });
+  });
+});

@@ -1,11 +1,12 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { digestKey } from '../../src/alerts/digest.js';
 import { deliveryKey } from '../../src/alerts/ids.js';
 import { channelSchema } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notifiers/registry.js';
-import { jobId, type NotifyJob, QUEUES } from '../../src/queue/names.js';
+import { type DigestJob, jobId, type NotifyJob, QUEUES } from '../../src/queue/names.js';
 import { channelsFreedOfPace, channelsFreedOfQuietHours, wakePaceWaits, wakeQuietHoursWaits } from '../../src/queue/wake.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
@@ -24,9 +25,13 @@ const stores = { deliveries: createDeliveryStore(redis, prefix, 3600), dispatch:
 const HOUR = 3_600_000;
 const later = Date.now() + 5 * HOUR;
 
+const digestQueue = new Queue<DigestJob>(QUEUES.digest, { connection: redis, prefix: `{${prefix}}` });
+
 afterAll(async () => {
   await queue.obliterate({ force: true });
   await queue.close();
+  await digestQueue.obliterate({ force: true });
+  await digestQueue.close();
   redis.disconnect();
   await cleanPrefix(prefix);
 });
@@ -212,6 +217,59 @@ describe('waking the notifications that wait for their slot of the pace', () => 
     // A parked marker is not a slot: an unpaced turn leaves it.
     await stores.deliveries.parkSlot(key, HOUR, later);
     await stores.deliveries.beforeSend(key, 'fails-after-wake', 'ops', true);
+    expect(await stores.deliveries.isParked(key)).toBe(true);
+  });
+});
+
+describe('waking the digests that wait for their slot of the pace', () => {
+  /** A digest job delayed as waitForSlot delays it: its id is its ledger key, the key of the slot it may hold. */
+  async function waitingDigest(channelId: string, windowEnd: number): Promise<string> {
+    const id = digestKey(channelId, windowEnd);
+    await digestQueue.add('digest', { channelId, windowEnd }, { jobId: id, delay: 5 * HOUR });
+    return id;
+  }
+
+  it("promotes the freed channel's digests holding a slot, with its notifications, and keeps the others' waits", async () => {
+    await queue.obliterate({ force: true });
+    await digestQueue.obliterate({ force: true });
+    const rate = { perMinute: 1, burst: 1 };
+    // A notification takes the burst; a digest and a notification then hold slots a minute apart.
+    await stores.deliveries.reserveSlot('ops', deliveryKey('burst', 1, 'ops'), rate);
+    await stores.deliveries.reserveSlot('ops', digestKey('ops', 1_000), rate);
+    const digest = await waitingDigest('ops', 1_000);
+    await stores.deliveries.reserveSlot('ops', deliveryKey('behind-digest', 1, 'ops'), rate);
+    const notification = await waitingJob('behind-digest', 'ops');
+    // A digest waiting for its retry's backoff holds no slot; one of a channel whose id starts like this one's is not
+    // this channel's ("ops-eu"), nor is another channel's waiting for its slot.
+    const backoff = await waitingDigest('ops', 2_000);
+    await stores.deliveries.reserveSlot('ops-eu', deliveryKey('burst', 1, 'ops-eu'), rate);
+    await stores.deliveries.reserveSlot('ops-eu', digestKey('ops-eu', 1_000), rate);
+    const lookalike = await waitingDigest('ops-eu', 1_000);
+
+    const { log, lines } = memoryLogger('info');
+    expect(await wakePaceWaits(queue, redis, stores, new Set(['ops']), log, digestQueue)).toBe(2);
+    expect([await digestQueue.getJobState(digest), await queue.getJobState(notification)]).toEqual(['waiting', 'waiting']);
+    expect([await digestQueue.getJobState(backoff), await digestQueue.getJobState(lookalike)]).toEqual(['delayed', 'delayed']);
+    expect(lines().some((l) => l.includes('"woken":1') && l.includes('"digests":1'))).toBe(true);
+  });
+
+  it('does not wake again a woken digest whose send failed: its unpaced run gave its slot up', async () => {
+    await digestQueue.obliterate({ force: true });
+    const rate = { perMinute: 1, burst: 1 };
+    const key = digestKey('ops', 3_000);
+    await stores.deliveries.reserveSlot('ops', deliveryKey('burst-2', 1, 'ops'), rate);
+    await stores.deliveries.reserveSlot('ops', key, rate);
+    expect(await stores.deliveries.holdsSlot(key)).toBe(true);
+    // What the digest stage does on a channel unpaced now, before it sends.
+    await stores.deliveries.giveUpSlot(key, 'ops');
+    expect(await stores.deliveries.holdsSlot(key)).toBe(false);
+    expect(await redis.zscore(`{${prefix}}:delivery-slots:ops`, key)).toBeNull();
+    const retrying = await waitingDigest('ops', 3_000);
+    expect(await wakePaceWaits(queue, redis, stores, new Set(['ops']), memoryLogger('fatal').log, digestQueue)).toBe(0);
+    expect(await digestQueue.getJobState(retrying)).toBe('delayed');
+    // A parked marker is not a slot: giving up the slot leaves it.
+    await stores.deliveries.parkSlot(key, HOUR, later);
+    await stores.deliveries.giveUpSlot(key, 'ops');
     expect(await stores.deliveries.isParked(key)).toBe(true);
   });
 });
