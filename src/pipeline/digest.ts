@@ -92,8 +92,12 @@ const CLOSING_DIGEST = digestSchema.parse({ schedule: '0 0 * * *' });
 async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutcome> {
   const { channelId, windowEnd } = job;
   const key = digestKey(channelId, windowEnd);
-  const { existing, entryAsRead } = await deps.deliveries.read(key);
   const configured = deps.state.notifiers.get(channelId);
+  // Unpaced now (a reload took the pace out, and may have woken this run): a slot still held from the pace is given up
+  // first, so that whatever this run ends in (a 429 block's wait, a retry's backoff after a failure) holds none, and the
+  // reload's second pass does not wake it again.
+  if (configured && !configured.rateLimit) await deps.deliveries.giveUpSlot(key, channelId);
+  const { existing, entryAsRead } = await deps.deliveries.read(key);
   // A closing digest is sent as the channel's digest would have been: with its settings where this worker's config has
   // the digest (back in it, or not yet reloaded), else with their defaults.
   const entry = configured && !configured.channel.digest && job.closing ? { ...configured, channel: { ...configured.channel, digest: CLOSING_DIGEST } } : configured;
@@ -176,9 +180,6 @@ async function digestOnce(job: DigestJob, deps: DigestDeps): Promise<DigestOutco
   const blockedUntil = entry.rateLimit ? 0 : now.getTime() + (await deps.deliveries.blockedForMs(channelId));
   const paced = await awaitTurn(deps.deliveries, channelId, key, entry.rateLimit, blockedUntil, now);
   if (paced) return paced;
-  // Unpaced now (a reload took the pace out, and may have woken this run): a slot still held from the pace is given up,
-  // so that a retry's backoff holds none and the reload's second pass does not wake it again.
-  if (!entry.rateLimit) await deps.deliveries.giveUpSlot(key, channelId);
 
   if (!carried && !planned) {
     // Recorded before the first send: a retry after a send whose carry failed sends and carries exactly these entries.

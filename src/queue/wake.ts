@@ -45,10 +45,26 @@ function freeOfPace(notifiers: NotifierSet, channelId: string): boolean {
   return entry !== undefined && !entry.rateLimit && freeOfQuietHours(notifiers, channelId);
 }
 
+/**
+ * Channels whose digests a reload frees of their pace: paced before, unpaced now. A digest keeps no quiet hours or
+ * throttle (it is sent when scheduled), so its slot wait stands for the pace alone, whatever else the channel keeps.
+ */
+export function channelsFreedOfPaceForDigests(previous: NotifierSet, next: NotifierSet, channels: readonly ChannelConfig[]): Set<string> {
+  return new Set(channels.filter(({ id }) => previous.get(id)?.rateLimit && unpaced(next, id)).map(({ id }) => id));
+}
+
+/** Whether the channel is there and unpaced: its digests' waits for a slot may be woken. */
+function unpaced(notifiers: NotifierSet, channelId: string): boolean {
+  const entry = notifiers.get(channelId);
+  return entry !== undefined && !entry.rateLimit;
+}
+
 /** The channels a reload frees, by what they waited for. */
 export interface FreedChannels {
   quietHours: ReadonlySet<string>;
   pace: ReadonlySet<string>;
+  /** Of their pace for digests (see channelsFreedOfPaceForDigests): those not freed of it for all are woken alone. */
+  digestPace: ReadonlySet<string>;
 }
 
 /** What a reload's wake works with: `notifiers` the config in force when it runs, `stopping` whether the worker stops. */
@@ -77,6 +93,14 @@ export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
       stillFree: freeOfPace,
       run: (queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, ids: ReadonlySet<string>, log: Logger) => wakePaceWaits(queue, redis, stores, ids, log, wake.digestQueue),
       what: 'their slot of the pace',
+    },
+    {
+      // Channels that keep quiet hours or a throttle: their notifications' slot waits may stand for those, not their digests'.
+      channels: new Set([...freed.digestPace].filter((id) => !freed.pace.has(id))),
+      stillFree: unpaced,
+      run: (_queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, ids: ReadonlySet<string>, log: Logger) =>
+        wake.digestQueue ? wakeDigestSlotWaits(wake.digestQueue, redis, stores, ids, log) : Promise.resolve(0),
+      what: 'their slot of the pace (digests)',
     },
   ];
   for (const { channels, stillFree, run, what } of kinds) {
@@ -130,13 +154,32 @@ export async function wakePaceWaits(
   // The channel's next free moment and held slots stand for sends the wake makes now: were the pace put back within the
   // hour, a new notification would wait behind them.
   for (const channelId of channelIds) await stores.deliveries.forgetPace(channelId);
-  const woken = await wakeWaits(queue, redis, channelIds, log, ofNotifyChannel, (job) =>
-    stores.deliveries.holdsSlot(deliveryKey(job.data.alertId, job.data.version, job.data.channelId)),
-  );
-  // A digest's job id is its ledger key (digestKey), the key its slot is held under.
-  const digests = digestQueue ? await wakeWaits(digestQueue, redis, channelIds, log, ofDigestChannel, (job) => stores.deliveries.holdsSlot(job.id!)) : 0;
-  if (woken + digests) log.info({ channels: [...channelIds], woken, digests }, 'woke the notifications waiting for their slot of the pace the reload took out');
-  return woken + digests;
+  // Both scans run though one fails: each job it could not reach keeps its wait, and the pass a minute later tries again.
+  const [notifications, digests] = await Promise.allSettled([
+    wakeWaits(queue, redis, channelIds, log, ofNotifyChannel, (job) => stores.deliveries.holdsSlot(deliveryKey(job.data.alertId, job.data.version, job.data.channelId))),
+    digestQueue ? digestSlotWaits(digestQueue, redis, stores, channelIds, log) : Promise.resolve(0),
+  ]);
+  if (notifications.status === 'rejected') throw notifications.reason;
+  if (digests.status === 'rejected') throw digests.reason;
+  const woken = notifications.value;
+  if (woken + digests.value) log.info({ channels: [...channelIds], woken, digests: digests.value }, 'woke the notifications waiting for their slot of the pace the reload took out');
+  return woken + digests.value;
+}
+
+/**
+ * Wakes the delayed digests of the given channels that wait for their slot of the pace (see wakePaceWaits), alone: the
+ * channels keep quiet hours or a throttle, which their notifications' waits may stand for. The channels' pace state is
+ * kept: those notifications still hold their slots in it. Returns how many it woke.
+ */
+export async function wakeDigestSlotWaits(digestQueue: Queue<DigestJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+  const digests = await digestSlotWaits(digestQueue, redis, stores, channelIds, log);
+  if (digests) log.info({ channels: [...channelIds], digests }, 'woke the digests waiting for their slot of the pace the reload took out');
+  return digests;
+}
+
+/** A digest's job id is its ledger key (digestKey), the key its slot is held under. */
+function digestSlotWaits(digestQueue: Queue<DigestJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+  return wakeWaits(digestQueue, redis, channelIds, log, ofDigestChannel, (job) => stores.deliveries.holdsSlot(job.id!));
 }
 
 /** A notify job's id ends with its channel (as jobId writes it). */

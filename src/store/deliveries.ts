@@ -227,12 +227,6 @@ export interface BeforeSend {
   parked?: { untilMs?: number; inQuietHours?: true };
 }
 
-// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding, 7 the
-// delivery's slot, 8 the channel's held slots. ARGV: alert id; '1' when the channel is unpaced now; the delivery key.
-// One script, not a pipeline of seven: this runs for every notification, and each command costs the client more than
-// the script does. The block also comes back as the ms it still runs on Redis's clock, which a worker with a wrong
-// clock can still use. On a channel unpaced now, a slot the delivery still held (the channel was paced when it took it)
-// is given up, as a paced turn gives it up: a retry's backoff then holds none, which a reload's wake relies on.
 // KEYS: the delivery's slot, the channel's held slots. ARGV: the delivery key. A parked marker is no slot: it stays.
 const GIVE_UP_SLOT = redisScript(`
 if tonumber(redis.call('GET', KEYS[1]) or '') then
@@ -242,6 +236,12 @@ end
 return 0
 `);
 
+// KEYS: 1 entry, 2 channel block, 3 refs hash, 4 alert, 5 the alert's decisions, 6 the channel's digest holding, 7 the
+// delivery's slot, 8 the channel's held slots. ARGV: alert id; '1' when the channel is unpaced now; the delivery key.
+// One script, not a pipeline of seven: this runs for every notification, and each command costs the client more than
+// the script does. The block also comes back as the ms it still runs on Redis's clock, which a worker with a wrong
+// clock can still use. On a channel unpaced now, a slot the delivery still held (the channel was paced when it took it)
+// is given up, as a paced turn gives it up: a retry's backoff then holds none, which a reload's wake relies on.
 const BEFORE_SEND = redisScript(`${REDIS_NOW_MS}
 local block = redis.call('GET', KEYS[2]) or '0'
 local slot = redis.call('GET', KEYS[7]) or ''

@@ -15,7 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedOfPace, channelsFreedOfQuietHours, wakeAfterReload } from '../queue/wake.js';
+import { channelsFreedOfPace, channelsFreedOfPaceForDigests, channelsFreedOfQuietHours, wakeAfterReload } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -160,6 +160,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
       const freed = {
         quietHours: channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels),
         pace: channelsFreedOfPace(previous.notifiers, runtime.state.notifiers, next.channels),
+        digestPace: channelsFreedOfPaceForDigests(previous.notifiers, runtime.state.notifiers, next.channels),
       };
       wakeAfterReload(freed, { queue: queues.notify, digestQueue: queues.digest, redis, stores, log, notifiers: () => runtime.state.notifiers, stopping: () => stopping !== undefined });
     }

@@ -145,4 +145,23 @@ describe('a digest on a channel whose pace a reload took out', () => {
     expect(await stores.deliveries.holdsSlot(key)).toBe(false);
     expect(await stage(windowEnd)).toMatchObject({ status: 'delivered', alerts: 1 });
   });
+
+  it('gives it up also when the run then waits for a 429 block, or fails before it sends', async () => {
+    const { stores, hold, stage } = setup('unpaced-blocked');
+    const windowEnd = Date.UTC(2026, 3, 3, 8);
+    await hold('quota', windowEnd - HOUR, { id: 'quota', title: 'Antimony quota cut', level: 'info' });
+    const key = digestKey('mail', windowEnd);
+    const rate = { perMinute: 1, burst: 1 };
+    await stores.deliveries.reserveSlot('mail', digestKey('mail', windowEnd - 1), rate);
+    await stores.deliveries.reserveSlot('mail', key, rate);
+    await stores.deliveries.blockChannelFor('mail', 10 * 60_000);
+    expect(await stage(windowEnd)).toMatchObject({ status: 'wait' });
+    expect(await stores.deliveries.holdsSlot(key)).toBe(false);
+    await stores.deliveries.blockChannel('mail', 0);
+    // Held again (a replica still paced ran it), then a run that fails before it sends: the slot goes first.
+    await stores.deliveries.reserveSlot('mail', key, rate);
+    await redis.set(`{${prefix}-unpaced-blocked}:digest-plan:mail:${windowEnd}`, 'not json');
+    await expect(stage(windowEnd)).rejects.toBeDefined();
+    expect(await stores.deliveries.holdsSlot(key)).toBe(false);
+  });
 });

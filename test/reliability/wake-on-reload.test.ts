@@ -7,7 +7,7 @@ import { channelSchema } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notifiers/registry.js';
 import { type DigestJob, jobId, type NotifyJob, QUEUES } from '../../src/queue/names.js';
-import { channelsFreedOfPace, channelsFreedOfQuietHours, wakePaceWaits, wakeQuietHoursWaits } from '../../src/queue/wake.js';
+import { channelsFreedOfPace, channelsFreedOfPaceForDigests, channelsFreedOfQuietHours, wakeDigestSlotWaits, wakePaceWaits, wakeQuietHoursWaits } from '../../src/queue/wake.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -251,6 +251,30 @@ describe('waking the digests that wait for their slot of the pace', () => {
     expect([await digestQueue.getJobState(digest), await queue.getJobState(notification)]).toEqual(['waiting', 'waiting']);
     expect([await digestQueue.getJobState(backoff), await digestQueue.getJobState(lookalike)]).toEqual(['delayed', 'delayed']);
     expect(lines().some((l) => l.includes('"woken":1') && l.includes('"digests":1'))).toBe(true);
+  });
+
+  it('are woken alone on a channel freed of its pace that keeps quiet hours or a throttle, its notifications kept', async () => {
+    const channel = (id: string, extra: object) => channelSchema.parse({ id, kind: 'webhook', url: 'https://example.org/h', ...extra });
+    const quiet = { start: '22:00', end: '07:00' };
+    const before = createNotifiers([channel('a', { rateLimit: { perMinute: 6 }, quietHours: quiet }), channel('b', { rateLimit: { perMinute: 6 } }), channel('c', {}), channel('d', { rateLimit: { perMinute: 6 } })]);
+    const afterChannels = [channel('a', { quietHours: quiet }), channel('b', { throttle: { maxPerHour: 5 } }), channel('c', {}), channel('d', { rateLimit: { perMinute: 12 } })];
+    const after = createNotifiers(afterChannels);
+    expect([...channelsFreedOfPaceForDigests(before, after, afterChannels)]).toEqual(['a', 'b']);
+    expect([...channelsFreedOfPace(before, after, afterChannels)]).toEqual([]);
+
+    await queue.obliterate({ force: true });
+    await digestQueue.obliterate({ force: true });
+    const rate = { perMinute: 1, burst: 1 };
+    await stores.deliveries.reserveSlot('a', deliveryKey('burst', 1, 'a'), rate);
+    await stores.deliveries.reserveSlot('a', digestKey('a', 1_000), rate);
+    const digest = await waitingDigest('a', 1_000);
+    await stores.deliveries.reserveSlot('a', deliveryKey('paced', 1, 'a'), rate);
+    const notification = await waitingJob('paced', 'a');
+    expect(await wakeDigestSlotWaits(digestQueue, redis, stores, new Set(['a']), memoryLogger('fatal').log)).toBe(1);
+    expect([await digestQueue.getJobState(digest), await queue.getJobState(notification)]).toEqual(['waiting', 'delayed']);
+    // The channel's pace state is kept for the notifications still holding their slots in it.
+    expect(await stores.deliveries.holdsSlot(deliveryKey('paced', 1, 'a'))).toBe(true);
+    expect(await redis.zcard(`{${prefix}}:delivery-slots:a`)).toBeGreaterThan(0);
   });
 
   it('does not wake again a woken digest whose send failed: its unpaced run gave its slot up', async () => {
