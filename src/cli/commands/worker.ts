@@ -1,9 +1,11 @@
 import { ApiStartError } from '../../api/errors.js';
 import type { RunningApi } from '../../api/server.js';
+import { type ConfigWatch, watchConfigDir } from '../../config/watch.js';
 import { createLogger } from '../../log.js';
 import { ALL_ROLES, type Role, type RunningWorker, startWorker } from '../../worker/start.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { resolveConfigDir } from '../../config/load.js';
 import { loadConfigOrReport, reloadConfigOrLog } from './shared.js';
 
 /** The worker's roles plus "api": the HTTP server, which runs in the worker process but is no pipeline stage. */
@@ -12,10 +14,11 @@ const ROLES: Array<Role | 'api'> = [...ALL_ROLES, 'api'];
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'Run the long-lived worker: schedules, polling, scoring and notifications on BullMQ',
-  help: `Usage: chokepoint worker [--config DIR] [--role scheduler,poll,score,notify,api]
+  help: `Usage: chokepoint worker [--config DIR] [--role scheduler,poll,score,notify,api] [--watch-config]
 
 SIGHUP re-reads and re-validates the config directory and applies it without losing in-flight jobs;
-an invalid new config is logged in full and the old one stays. A SIGHUP while the worker waits for Redis is
+an invalid new config is logged in full and the old one stays. With --watch-config, a change of what the
+directory's YAML files say does the same once it has settled (a save, a git pull, a Kubernetes ConfigMap update). A SIGHUP while the worker waits for Redis is
 applied once it runs; one during shutdown is ignored. The redis, log level, api, worker, retention, delivery
 retry, story, source health and riskIndex settings take effect only on restart (a reload names those changed).
 Runs until SIGINT or SIGTERM, then stops scheduling, finishes in-flight jobs (forcing after
@@ -29,10 +32,11 @@ With the api role (and settings.api.enabled) the worker also serves the dashboar
 Run one process per host with the api role, or give each its own settings.api.port.
 
 Options:
-  --role LIST   comma-separated roles to run (default: all): ${ROLES.join(', ')}
+  --role LIST       comma-separated roles to run (default: all): ${ROLES.join(', ')}
+  --watch-config    reload when the config files change, as on SIGHUP
 
 Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be served, 2 usage error.`,
-  options: { role: { type: 'string' } },
+  options: { role: { type: 'string' }, 'watch-config': { type: 'boolean' } },
   async run(args, io) {
     const config = loadConfigOrReport(args, io);
     if (!config) return EXIT.FAILURE;
@@ -47,13 +51,13 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     // SIGHUP's default action ends the process, so it is handled from here to the end: deferred while the worker
     // starts (it may wait for Redis for long), ignored once it stops.
     let phase: 'starting' | 'running' | 'stopping' = 'starting';
-    let reloadDeferred = false;
+    let reloadDeferred: string | undefined;
     let api: RunningApi | undefined;
     let running: RunningWorker | undefined;
     let reloading = Promise.resolve();
-    const reload = async () => {
+    const reload = async (why: string) => {
       if (phase !== 'running') return;
-      log.info('SIGHUP: reloading config');
+      log.info(`${why}: reloading config`);
       const next = reloadConfigOrLog(args, io, log);
       if (!next) return;
       await running?.reload(next);
@@ -62,15 +66,24 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
       if (!running) log.info('config reloaded');
     };
     // One reload at a time: a second SIGHUP waits for the first to be applied.
-    const queueReload = () => (reloading = reloading.then(reload).catch((err) => log.error({ err }, 'config reload failed; keeping the old config')));
-    const onHangup = () => {
-      if (phase === 'stopping') log.info('SIGHUP during shutdown: ignored');
+    const queueReload = (why = 'SIGHUP') =>
+      (reloading = reloading.then(() => reload(why)).catch((err) => log.error({ err }, 'config reload failed; keeping the old config')));
+    const onHangup = (why = 'SIGHUP') => {
+      if (phase === 'stopping') log.info(`${why} during shutdown: ignored`);
       else if (phase === 'starting') {
-        reloadDeferred = true;
-        log.info('SIGHUP before the worker is up: the config will be read again once it runs');
-      } else queueReload();
+        reloadDeferred = why;
+        log.info(`${why} before the worker is up: the config will be read again once it runs`);
+      } else queueReload(why);
     };
-    process.on('SIGHUP', onHangup);
+    const onSighup = () => onHangup('SIGHUP');
+    process.on('SIGHUP', onSighup);
+    let configWatch: ConfigWatch | undefined;
+    if (args.values['watch-config']) {
+      const dir = resolveConfigDir(args.values.config as string | undefined, io.env);
+      // Unreadable for a moment (a file swapped mid-read): said at debug level, read again on the next change or poll.
+      configWatch = watchConfigDir(dir, () => onHangup('config files changed'), { onError: (err) => log.debug({ err, dir }, 'could not read the config directory to watch it') });
+      log.info({ dir }, 'watching the config directory: a change is applied as a SIGHUP would apply it');
+    }
 
     const abort = new AbortController();
     let stopRequested: (signal: string) => void = () => undefined;
@@ -86,7 +99,8 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     const release = () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      process.off('SIGHUP', onHangup);
+      process.off('SIGHUP', onSighup);
+      configWatch?.close();
     };
 
     // The API listens before any job is consumed. A missing token for a public address stops the start; a port
@@ -119,7 +133,7 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
       throw err;
     }
     if (phase === 'starting') phase = 'running';
-    if (reloadDeferred) queueReload();
+    if (reloadDeferred) queueReload(reloadDeferred);
 
     await stopped;
     await reloading;
