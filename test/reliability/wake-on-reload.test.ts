@@ -229,16 +229,20 @@ describe('waking the digests that wait for their slot of the pace', () => {
     return id;
   }
 
-  it("promotes the freed channel's digests holding a slot, with its notifications, and keeps the others' waits", async () => {
+  /** On an emptied queue: a notification takes the channel's burst, then a digest and a notification hold slots. */
+  async function digestThenNotificationHoldingSlots(channelId: string, rate: { perMinute: number; burst: number }) {
     await queue.obliterate({ force: true });
     await digestQueue.obliterate({ force: true });
+    await stores.deliveries.reserveSlot(channelId, deliveryKey('burst', 1, channelId), rate);
+    await stores.deliveries.reserveSlot(channelId, digestKey(channelId, 1_000), rate);
+    const digest = await waitingDigest(channelId, 1_000);
+    await stores.deliveries.reserveSlot(channelId, deliveryKey('behind-digest', 1, channelId), rate);
+    return { digest, notification: await waitingJob('behind-digest', channelId) };
+  }
+
+  it("promotes the freed channel's digests holding a slot, with its notifications, and keeps the others' waits", async () => {
     const rate = { perMinute: 1, burst: 1 };
-    // A notification takes the burst; a digest and a notification then hold slots a minute apart.
-    await stores.deliveries.reserveSlot('ops', deliveryKey('burst', 1, 'ops'), rate);
-    await stores.deliveries.reserveSlot('ops', digestKey('ops', 1_000), rate);
-    const digest = await waitingDigest('ops', 1_000);
-    await stores.deliveries.reserveSlot('ops', deliveryKey('behind-digest', 1, 'ops'), rate);
-    const notification = await waitingJob('behind-digest', 'ops');
+    const { digest, notification } = await digestThenNotificationHoldingSlots('ops', rate);
     // A digest waiting for its retry's backoff holds no slot; one of a channel whose id starts like this one's is not
     // this channel's ("ops-eu"), nor is another channel's waiting for its slot.
     const backoff = await waitingDigest('ops', 2_000);
@@ -262,18 +266,11 @@ describe('waking the digests that wait for their slot of the pace', () => {
     expect([...channelsFreedOfPaceForDigests(before, after, afterChannels)]).toEqual(['a', 'b']);
     expect([...channelsFreedOfPace(before, after, afterChannels)]).toEqual([]);
 
-    await queue.obliterate({ force: true });
-    await digestQueue.obliterate({ force: true });
-    const rate = { perMinute: 1, burst: 1 };
-    await stores.deliveries.reserveSlot('a', deliveryKey('burst', 1, 'a'), rate);
-    await stores.deliveries.reserveSlot('a', digestKey('a', 1_000), rate);
-    const digest = await waitingDigest('a', 1_000);
-    await stores.deliveries.reserveSlot('a', deliveryKey('paced', 1, 'a'), rate);
-    const notification = await waitingJob('paced', 'a');
+    const { digest, notification } = await digestThenNotificationHoldingSlots('a', { perMinute: 1, burst: 1 });
     expect(await wakeDigestSlotWaits(digestQueue, redis, stores, new Set(['a']), memoryLogger('fatal').log)).toBe(1);
     expect([await digestQueue.getJobState(digest), await queue.getJobState(notification)]).toEqual(['waiting', 'delayed']);
     // The channel's pace state is kept for the notifications still holding their slots in it.
-    expect(await stores.deliveries.holdsSlot(deliveryKey('paced', 1, 'a'))).toBe(true);
+    expect(await stores.deliveries.holdsSlot(deliveryKey('behind-digest', 1, 'a'))).toBe(true);
     expect(await redis.zcard(`{${prefix}}:delivery-slots:a`)).toBeGreaterThan(0);
   });
 
