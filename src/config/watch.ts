@@ -2,16 +2,22 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 
-/** What a config directory is made of: the files the loader reads (YAML; JSON schemas are not config). */
-const CONFIG_FILE = /\.ya?ml$/i;
+/** The files the loader reads from a config directory (see config/load.ts and scoring/lexicon-load.ts). */
+const CONFIG_FILE = /^(?:(?:sources|watchlists|channels|settings|supply-concentration)\.yaml|lexicon(?:[-_.][\w.-]+)?\.yaml)$/;
+/** An event about these may change what is read: the config files, and the links a Kubernetes ConfigMap swaps (`..data`). */
+const mayChangeConfig = (name: string | null) => name === null || CONFIG_FILE.test(name) || name.startsWith('..');
+/** However often events come, a change waits at most this many settle periods. */
+const MAX_SETTLES = 10;
 
 export interface ConfigWatchOptions {
-  /** How long the directory must stay unchanged after an event before it counts (editors write in steps). */
+  /** How long the files must stay unchanged before a change counts (editors and `git pull` write in steps). */
   settleMs?: number;
-  /** How often the directory is read again whatever the events say (file systems that send none, missed events). */
+  /** How often the files are read again whatever the events say (file systems that send none, missed events). */
   pollMs?: number;
-  /** Told when the directory cannot be read or watched; the watch goes on (the next read may succeed). */
-  onError?: (err: unknown) => void;
+  /** Whether to listen for file-system events at all (false: the reads every `pollMs` alone). */
+  events?: boolean;
+  /** Told when the directory cannot be watched for events (then only read every `pollMs`) or cannot be listed now. */
+  onError?: (err: unknown, during: 'watch' | 'read') => void;
 }
 
 export interface ConfigWatch {
@@ -19,10 +25,11 @@ export interface ConfigWatch {
 }
 
 /**
- * Calls `onChange` when what the config directory's YAML files say has changed, once it has settled: a save, a `git
- * pull`, or Kubernetes swapping a ConfigMap's `..data` link (files read through links). The files' names and contents
- * are compared by digest, so a touch or a rewrite of the same text reloads nothing. Events wake it at once; a read
- * every `pollMs` catches what no event told.
+ * Calls `onChange` when what the config files say has changed, once it has settled: a save, a `git pull`, or Kubernetes
+ * swapping a ConfigMap's `..data` link (files are read through links). The files' names and contents are compared by
+ * digest, so a touch or a rewrite of the same text reloads nothing; a file that cannot be read counts by its error (a
+ * reload then reports it, as the loader reads it). Events about config files wake it at once; a read every `pollMs`
+ * catches what no event told. Either way a change is applied only after `settleMs` without another.
  */
 export function watchConfigDir(dir: string, onChange: () => void, options: ConfigWatchOptions = {}): ConfigWatch {
   const settleMs = options.settleMs ?? 500;
@@ -30,6 +37,7 @@ export function watchConfigDir(dir: string, onChange: () => void, options: Confi
   const onError = options.onError ?? (() => undefined);
   let last = digestOf(dir, onError);
   let settle: NodeJS.Timeout | undefined;
+  let pendingSince = 0;
   let closed = false;
   const check = () => {
     settle = undefined;
@@ -40,18 +48,33 @@ export function watchConfigDir(dir: string, onChange: () => void, options: Confi
     onChange();
   };
   const soon = () => {
-    if (settle) clearTimeout(settle);
+    if (closed) return;
+    const now = Date.now();
+    if (settle) {
+      // Files that keep changing still get read: a change waits for quiet, but not for ever.
+      if (now - pendingSince >= settleMs * MAX_SETTLES) return;
+      clearTimeout(settle);
+    } else pendingSince = now;
     settle = setTimeout(check, settleMs);
     settle.unref();
   };
   let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, { persistent: false }, soon);
-    watcher.on('error', onError);
-  } catch (err) {
-    onError(err);
+  if (options.events !== false) {
+    try {
+      watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (mayChangeConfig(name === null ? null : String(name))) soon();
+      });
+      watcher.on('error', (err) => onError(err, 'watch'));
+    } catch (err) {
+      // No inotify watch left (ENOSPC), or a file system without events: the reads every pollMs still see changes.
+      onError(err, 'watch');
+    }
   }
-  const poll = setInterval(() => settle ?? check(), pollMs);
+  const poll = setInterval(() => {
+    if (settle || closed) return;
+    const now = digestOf(dir, onError);
+    if (now !== undefined && now !== last) soon();
+  }, pollMs);
   poll.unref();
   return {
     close() {
@@ -63,17 +86,25 @@ export function watchConfigDir(dir: string, onChange: () => void, options: Confi
   };
 }
 
-/** A digest of the directory's YAML files, names and contents; undefined when it cannot be read now. */
-function digestOf(dir: string, onError: (err: unknown) => void): string | undefined {
+/** A digest of the config files, names and contents (or the error reading each); undefined when the directory cannot be listed. */
+function digestOf(dir: string, onError: (err: unknown, during: 'read') => void): string | undefined {
+  let names: string[];
   try {
-    const hash = createHash('sha256');
-    for (const name of readdirSync(dir).filter((n) => CONFIG_FILE.test(n)).sort()) {
-      hash.update(name).update('\0').update(readFileSync(path.join(dir, name))).update('\0');
-    }
-    return hash.digest('hex');
+    names = readdirSync(dir).filter((n) => CONFIG_FILE.test(n)).sort();
   } catch (err) {
-    // A file removed between the listing and its read (an editor's swap) is read again on the next event or poll.
-    onError(err);
+    onError(err, 'read');
     return undefined;
   }
+  const hash = createHash('sha256');
+  for (const name of names) {
+    hash.update(name).update('\0');
+    try {
+      hash.update(readFileSync(path.join(dir, name)));
+    } catch (err) {
+      // Removed between the listing and its read (an editor's swap), or unreadable: its error stands for it.
+      hash.update(`\0error:${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ConfigWatch, watchConfigDir } from '../../src/config/watch.js';
@@ -57,19 +57,43 @@ describe('watching a config directory', () => {
     expect(changes).toHaveLength(2);
   });
 
-  it('goes on after a read that fails (a file that cannot be read for a moment), and sees the change after it', async () => {
-    const errors: unknown[] = [];
-    const config = writeConfigDir({ 'sources.yaml': 'sources: []\n' });
-    const changes: number[] = [];
-    const watch = watchConfigDir(config.dir, () => changes.push(1), { settleMs: 100, pollMs: 150, onError: (e) => errors.push(e) });
-    cleanups.push(() => watch.close(), config.cleanup);
-    mkdirSync(path.join(config.dir, 'broken.yaml')); // named like a file: its read fails
-    await sleep(400);
-    expect(errors.length).toBeGreaterThan(0);
-    expect(changes).toHaveLength(0);
-    rmdirSync(path.join(config.dir, 'broken.yaml'));
-    writeFileSync(path.join(config.dir, 'sources.yaml'), 'sources: [ ]\n');
+  it('counts a config file that cannot be read by its error (a reload reports it), and its fix as a change', async () => {
+    const { dir, changes } = watched({ 'sources.yaml': 'sources: []\n' });
+    mkdirSync(path.join(dir, 'channels.yaml')); // named like the file: its read fails
     await sleep(400);
     expect(changes).toHaveLength(1);
+    rmdirSync(path.join(dir, 'channels.yaml'));
+    writeFileSync(path.join(dir, 'channels.yaml'), 'channels: []\n');
+    await sleep(400);
+    expect(changes).toHaveLength(2);
+    // Files the loader does not read change nothing, however they are named or broken (an editor's lock file).
+    symlinkSync('user@host.4242:1', path.join(dir, '.#watchlists.yaml'));
+    mkdirSync(path.join(dir, 'notes.yaml'));
+    await sleep(400);
+    expect(changes).toHaveLength(2);
+  });
+
+  it('is not kept from a change by another file written all the time in the directory (a log)', async () => {
+    const { dir, changes } = watched({ 'sources.yaml': 'sources: []\n' });
+    const noise = setInterval(() => writeFileSync(path.join(dir, 'worker.log'), `${Date.now()}\n`, { flag: 'a' }), 20);
+    cleanups.push(() => clearInterval(noise));
+    await sleep(50);
+    writeFileSync(path.join(dir, 'sources.yaml'), 'sources: [ ]\n');
+    await sleep(600);
+    expect(changes).toHaveLength(1);
+  });
+
+  it('without file events, sees a change by reading the files, and applies it only once it has settled', async () => {
+    const config = writeConfigDir({ 'channels.yaml': 'channels: []\n', 'watchlists.yaml': 'watchlists: []\n' });
+    const seen: string[] = [];
+    const read = () => ['channels.yaml', 'watchlists.yaml'].map((n) => readFileSync(path.join(config.dir, n), 'utf8').includes('v2')).join();
+    const watch = watchConfigDir(config.dir, () => seen.push(read()), { events: false, settleMs: 300, pollMs: 50 });
+    cleanups.push(() => watch.close(), config.cleanup);
+    // A deploy writes one file, then the other: the half-written set is not applied.
+    writeFileSync(path.join(config.dir, 'channels.yaml'), 'channels: [] # v2\n');
+    await sleep(120);
+    writeFileSync(path.join(config.dir, 'watchlists.yaml'), 'watchlists: [] # v2\n');
+    await sleep(800);
+    expect(seen).toEqual(['true,true']);
   });
 });

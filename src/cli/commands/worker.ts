@@ -80,8 +80,12 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
     let configWatch: ConfigWatch | undefined;
     if (args.values['watch-config']) {
       const dir = resolveConfigDir(args.values.config as string | undefined, io.env);
-      // Unreadable for a moment (a file swapped mid-read): said at debug level, read again on the next change or poll.
-      configWatch = watchConfigDir(dir, () => onHangup('config files changed'), { onError: (err) => log.debug({ err, dir }, 'could not read the config directory to watch it') });
+      configWatch = watchConfigDir(dir, () => onHangup('config files changed'), {
+        onError: (err, during) =>
+          during === 'watch'
+            ? log.warn({ err, dir }, 'cannot watch the config directory for file events; reading it every 5 s instead')
+            : log.debug({ err, dir }, 'could not list the config directory; reading it again on the next event or poll'),
+      });
       log.info({ dir }, 'watching the config directory: a change is applied as a SIGHUP would apply it');
     }
 
