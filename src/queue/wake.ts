@@ -42,7 +42,7 @@ export function channelsFreedOfPace(previous: NotifierSet, next: NotifierSet, ch
 /** Whether the channel is there, unpaced, without quiet hours and without a throttle: its waits for a slot may be woken. */
 function freeOfPace(notifiers: NotifierSet, channelId: string): boolean {
   const entry = notifiers.get(channelId);
-  return entry !== undefined && !entry.rateLimit && freeOfQuietHours(notifiers, channelId);
+  return unpaced(notifiers, channelId) && freeOfQuietHours(notifiers, channelId);
 }
 
 /**
@@ -86,28 +86,23 @@ export interface ReloadWake {
  * awaited: a reload does not wait on the scan.
  */
 export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
+  const { queue, digestQueue, redis, stores, log } = wake;
   const kinds = [
-    { channels: freed.quietHours, stillFree: freeOfQuietHours, run: wakeQuietHoursWaits, what: 'quiet hours' },
-    {
-      channels: freed.pace,
-      stillFree: freeOfPace,
-      run: (queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, ids: ReadonlySet<string>, log: Logger) => wakePaceWaits(queue, redis, stores, ids, log, wake.digestQueue),
-      what: 'their slot of the pace',
-    },
+    { channels: freed.quietHours, stillFree: freeOfQuietHours, run: (ids: ReadonlySet<string>) => wakeQuietHoursWaits(queue, redis, stores, ids, log), what: 'quiet hours' },
+    { channels: freed.pace, stillFree: freeOfPace, run: (ids: ReadonlySet<string>) => wakePaceWaits(queue, redis, stores, ids, log, digestQueue), what: 'their slot of the pace' },
     {
       // Channels that keep quiet hours or a throttle: their notifications' slot waits may stand for those, not their digests'.
       channels: new Set([...freed.digestPace].filter((id) => !freed.pace.has(id))),
       stillFree: unpaced,
-      run: (_queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, ids: ReadonlySet<string>, log: Logger) =>
-        wake.digestQueue ? wakeDigestSlotWaits(wake.digestQueue, redis, stores, ids, log) : Promise.resolve(0),
+      run: (ids: ReadonlySet<string>) => (digestQueue ? wakeDigestSlotWaits(digestQueue, redis, stores, ids, log) : Promise.resolve(0)),
       what: 'their slot of the pace (digests)',
     },
   ];
   for (const { channels, stillFree, run, what } of kinds) {
     if (channels.size === 0) continue;
     const pass = (ids: ReadonlySet<string>) =>
-      void run(wake.queue, wake.redis, wake.stores, ids, wake.log).catch((err: unknown) => {
-        if (!wake.stopping()) wake.log.warn({ err, channels: [...ids] }, `could not wake the notifications waiting for ${what} the reload took out; they wait as they were`);
+      void run(ids).catch((err: unknown) => {
+        if (!wake.stopping()) log.warn({ err, channels: [...ids] }, `could not wake the notifications waiting for ${what} the reload took out; they wait as they were`);
       });
     pass(channels);
     setTimeout(() => {
