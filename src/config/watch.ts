@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
 import path from 'node:path';
+import { CONCENTRATION_FILE, LEXICON_FILE } from '../scoring/lexicon-load.js';
+import { CONFIG_FILES } from './schema.js';
 
-/** The files the loader reads from a config directory (see config/load.ts and scoring/lexicon-load.ts). */
-const CONFIG_FILE = /^(?:(?:sources|watchlists|channels|settings|supply-concentration)\.yaml|lexicon(?:[-_.][\w.-]+)?\.yaml)$/;
+/** The files the loader reads from a config directory: config/load.ts's and the lexicon's. */
+const isConfigFile = (name: string) => Object.hasOwn(CONFIG_FILES, name) || name === CONCENTRATION_FILE || LEXICON_FILE.test(name);
 /** An event about these may change what is read: the config files, and the links a Kubernetes ConfigMap swaps (`..data`). */
-const mayChangeConfig = (name: string | null) => name === null || CONFIG_FILE.test(name) || name.startsWith('..');
+const mayChangeConfig = (name: string | null) => name === null || isConfigFile(name) || name.startsWith('..');
 /** However often events come, a change waits at most this many settle periods. */
 const MAX_SETTLES = 10;
 
@@ -90,7 +92,7 @@ export function watchConfigDir(dir: string, onChange: () => void, options: Confi
 function digestOf(dir: string, onError: (err: unknown, during: 'read') => void): string | undefined {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => CONFIG_FILE.test(n)).sort();
+    names = readdirSync(dir).filter(isConfigFile).sort();
   } catch (err) {
     onError(err, 'read');
     return undefined;

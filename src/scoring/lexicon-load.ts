@@ -35,8 +35,8 @@ export interface MergedLexicon {
   files: string[];
 }
 
-const LEXICON_FILE = /^lexicon([-_.][\w.-]+)?\.yaml$/;
-const CONCENTRATION_FILE = 'supply-concentration.yaml';
+export const LEXICON_FILE = /^lexicon([-_.][\w.-]+)?\.yaml$/;
+export const CONCENTRATION_FILE = 'supply-concentration.yaml';
 
 function lexiconFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];

@@ -66,9 +66,9 @@ Exit codes: 0 clean shutdown, 1 invalid config or the API address cannot be serv
       if (!running) log.info('config reloaded');
     };
     // One reload at a time: a second SIGHUP waits for the first to be applied.
-    const queueReload = (why = 'SIGHUP') =>
+    const queueReload = (why: string) =>
       (reloading = reloading.then(() => reload(why)).catch((err) => log.error({ err }, 'config reload failed; keeping the old config')));
-    const onHangup = (why = 'SIGHUP') => {
+    const onHangup = (why: string) => {
       if (phase === 'stopping') log.info(`${why} during shutdown: ignored`);
       else if (phase === 'starting') {
         reloadDeferred = why;
