@@ -15,12 +15,28 @@ const WAKE_AGAIN_MS = 60_000;
 const PAGE = 500;
 
 /**
- * Channels whose notifications a reload frees: their quiet hours taken out. A notification deferred to, or parked
- * until, the end of the old quiet hours would otherwise wait for it. Not a channel with a throttle: a notification's
- * throttle count was put at the moment it waits for, and sent now it would go beyond the hour's budget.
+ * Channels whose notifications a reload frees of quiet hours: without quiet hours or a throttle now, and not so
+ * before. A notification deferred to, or parked until, the end of the old quiet hours would otherwise wait for it. Not
+ * a channel that keeps a throttle: a notification's throttle count was put at the moment it waits for, and sent now it
+ * would go beyond the hour's budget. So a channel whose quiet hours go in one reload and its throttle in a later one
+ * is freed by the later one.
  */
 export function channelsFreedOfQuietHours(previous: NotifierSet, next: NotifierSet, channels: readonly ChannelConfig[]): Set<string> {
-  return new Set(channels.filter(({ id }) => previous.get(id)?.channel.quietHours && freeOfQuietHours(next, id)).map(({ id }) => id));
+  return new Set(channels.filter(({ id }) => previous.get(id) && !freeOfQuietHours(previous, id) && freeOfQuietHours(next, id)).map(({ id }) => id));
+}
+
+/**
+ * Channels whose notifications a reload frees of their throttle: throttled before, not now. A notification the
+ * throttle delayed to a later moment of the hour's budget would otherwise wait for it: hours, on a busy channel.
+ */
+export function channelsFreedOfThrottle(previous: NotifierSet, next: NotifierSet, channels: readonly ChannelConfig[]): Set<string> {
+  return new Set(channels.filter(({ id }) => previous.get(id)?.channel.throttle && freeOfThrottle(next, id)).map(({ id }) => id));
+}
+
+/** Whether the channel is there and without a throttle: its waits for a throttle's moment may be woken. */
+function freeOfThrottle(notifiers: NotifierSet, channelId: string): boolean {
+  const channel = notifiers.get(channelId)?.channel;
+  return channel !== undefined && !channel.throttle;
 }
 
 /** Whether the channel is there, without quiet hours and without a throttle: its waits for quiet hours may be woken. */
@@ -41,7 +57,6 @@ export function channelsFreedOfPace(previous: NotifierSet, next: NotifierSet, ch
 
 /** Whether the channel is there, unpaced, without quiet hours and without a throttle: its waits for a slot may be woken. */
 function freeOfPace(notifiers: NotifierSet, channelId: string): boolean {
-  const entry = notifiers.get(channelId);
   return unpaced(notifiers, channelId) && freeOfQuietHours(notifiers, channelId);
 }
 
@@ -62,6 +77,7 @@ function unpaced(notifiers: NotifierSet, channelId: string): boolean {
 /** The channels a reload frees, by what they waited for. */
 export interface FreedChannels {
   quietHours: ReadonlySet<string>;
+  throttle: ReadonlySet<string>;
   pace: ReadonlySet<string>;
   /** Of their pace for digests (see channelsFreedOfPaceForDigests): those not freed of it for all are woken alone. */
   digestPace: ReadonlySet<string>;
@@ -80,7 +96,7 @@ export interface ReloadWake {
 }
 
 /**
- * After a reload that freed channels of their quiet hours or their pace: wakes what waits for them now, and again a
+ * After a reload that freed channels of their quiet hours, their throttle or their pace: wakes what waits for them now, and again a
  * minute on (a job running during the reload, or decided by a score job still on the old config, may have come to
  * wait for the old ones since), then only for channels a later reload has not given them, or a throttle, again. Not
  * awaited: a reload does not wait on the scan.
@@ -89,6 +105,7 @@ export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
   const { queue, digestQueue, redis, stores, log } = wake;
   const kinds = [
     { channels: freed.quietHours, stillFree: freeOfQuietHours, run: (ids: ReadonlySet<string>) => wakeQuietHoursWaits(queue, redis, stores, ids, log), what: 'quiet hours' },
+    { channels: freed.throttle, stillFree: freeOfThrottle, run: (ids: ReadonlySet<string>) => wakeThrottleWaits(queue, redis, stores, ids, log), what: 'a moment of the throttle' },
     { channels: freed.pace, stillFree: freeOfPace, run: (ids: ReadonlySet<string>) => wakePaceWaits(queue, redis, stores, ids, log, digestQueue), what: 'their slot of the pace' },
     {
       // Channels that keep quiet hours or a throttle: their notifications' slot waits may stand for those, not their digests'.
@@ -115,7 +132,7 @@ export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
 /** What the wakes read to tell a job that waits for quiet hours, or a slot, from one that waits for something else. */
 export interface WakeStores {
   deliveries: Pick<DeliveryStore, 'isParked' | 'holdsSlot' | 'forgetPace'>;
-  dispatch: Pick<DispatchStore, 'get'>;
+  dispatch: Pick<DispatchStore, 'get' | 'forgetThrottle'>;
 }
 
 /**
@@ -127,6 +144,21 @@ export interface WakeStores {
 export async function wakeQuietHoursWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
   const woken = await wakeWaits(queue, redis, channelIds, log, ofNotifyChannel, (job) => waitsForQuietHours(job, stores));
   if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for quiet hours the reload took out');
+  return woken;
+}
+
+/**
+ * Wakes the delayed notify jobs of the given channels that wait for a later moment of the hour's budget their throttle
+ * gave them (`why: throttled-delayed`) and have not run yet. Each runs again now and decides afresh under the new
+ * config: sent at once, or, where the channel keeps quiet hours and they have begun, held until their end. A job that
+ * ran (parked for quiet hours, a retry's backoff, a 429 block) keeps its wait. The channels' throttle counts are
+ * forgotten: a throttle put back later starts from an empty hour, not from the moments of sends made now. Returns how
+ * many it woke.
+ */
+export async function wakeThrottleWaits(queue: Queue<NotifyJob>, redis: Redis, stores: WakeStores, channelIds: ReadonlySet<string>, log: Logger): Promise<number> {
+  for (const channelId of channelIds) await stores.dispatch.forgetThrottle(channelId);
+  const woken = await wakeWaits(queue, redis, channelIds, log, ofNotifyChannel, (job) => waitsForThrottle(job, stores));
+  if (woken) log.info({ channels: [...channelIds], woken }, 'woke the notifications waiting for a moment of the throttle the reload took out');
   return woken;
 }
 
@@ -249,11 +281,18 @@ async function wakeIfWaiting<T extends { channelId: string }>(
   }
 }
 
-async function waitsForQuietHours(job: Job<NotifyJob>, { deliveries, dispatch }: WakeStores): Promise<boolean> {
+async function waitsForQuietHours(job: Job<NotifyJob>, stores: WakeStores): Promise<boolean> {
   const { alertId, version, channelId } = job.data;
-  if (await deliveries.isParked(deliveryKey(alertId, version, channelId))) return true;
-  // Deferred to their end when it was decided, and not run since (a job that ran and failed waits for its backoff).
+  if (await stores.deliveries.isParked(deliveryKey(alertId, version, channelId))) return true;
+  return deferredFor(job, stores, 'quiet-hours');
+}
+
+const waitsForThrottle = (job: Job<NotifyJob>, stores: WakeStores) => deferredFor(job, stores, 'throttled-delayed');
+
+/** Deferred by its routing decision for `why`, and not run since (a job that ran and failed waits for its backoff). */
+async function deferredFor(job: Job<NotifyJob>, { dispatch }: WakeStores, why: 'quiet-hours' | 'throttled-delayed'): Promise<boolean> {
   if (job.processedOn || job.attemptsMade > 0) return false;
+  const { alertId, version, channelId } = job.data;
   const decision = await dispatch.get(alertId, version, channelId);
-  return decision?.mode === 'deferred' && decision.why === 'quiet-hours';
+  return decision?.mode === 'deferred' && decision.why === why;
 }

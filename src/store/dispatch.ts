@@ -61,6 +61,8 @@ export interface DispatchStore {
   release(channelId: string, deliveryKey: string): Promise<void>;
   /** Sends reserved in the channel's window from `fromMs` on (for tests and the API). */
   reserved(channelId: string, fromMs: number): Promise<number[]>;
+  /** Forgets the channel's reservations: its throttle was taken out (see wakeThrottleWaits). */
+  forgetThrottle(channelId: string): Promise<void>;
 }
 
 // Every one-hour window [s, s+h-1] (ms) that contains t must hold fewer than n reservations for t to fit. Sliding s
@@ -210,6 +212,9 @@ export function createDispatchStore(redis: Redis, prefix: string, retentionSecon
       const out: number[] = [];
       for (let i = 1; i < flat.length; i += 2) out.push(Number(flat[i]));
       return out;
+    },
+    async forgetThrottle(channelId) {
+      await redis.del(windowKey(channelId));
     },
   };
 }

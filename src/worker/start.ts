@@ -15,7 +15,7 @@ import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
 import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
-import { channelsFreedOfPace, channelsFreedOfPaceForDigests, channelsFreedOfQuietHours, wakeAfterReload } from '../queue/wake.js';
+import { channelsFreedOfPace, channelsFreedOfPaceForDigests, channelsFreedOfQuietHours, channelsFreedOfThrottle, wakeAfterReload } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
 
@@ -159,6 +159,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
     if (roles.has('notify')) {
       const freed = {
         quietHours: channelsFreedOfQuietHours(previous.notifiers, runtime.state.notifiers, next.channels),
+        throttle: channelsFreedOfThrottle(previous.notifiers, runtime.state.notifiers, next.channels),
         pace: channelsFreedOfPace(previous.notifiers, runtime.state.notifiers, next.channels),
         digestPace: channelsFreedOfPaceForDigests(previous.notifiers, runtime.state.notifiers, next.channels),
       };

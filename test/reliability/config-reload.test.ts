@@ -24,6 +24,9 @@ const STORIES = [
   { title: 'Antimony mine in Guizhou suspended after landslide, Ferrovanta Mining says', description: 'Ferrovanta Mining halted antimony ore output at its Guizhou pit.' },
   { title: 'Germanium export licences delayed for Kestrelmont Optics, Yunnan officials say', description: 'Kestrelmont Optics expects germanium shipments to slip into spring.' },
   { title: 'Gallium plant of Orvellis Chemicals halted by power rationing in Shanxi', description: 'Orvellis Chemicals stopped gallium production after grid cuts.' },
+  { title: 'Tarquendo Resources suspends antimony concentrate sales from Bolivian pit', description: 'Tarquendo cited a strike at its Potosí operation.' },
+  { title: 'Germanium wafer orders frozen at Plessimar Photonics after Inner Mongolia audit', description: 'Plessimar says an audit of its Hohhot supplier stopped deliveries.' },
+  { title: 'Vantrelle Alloys declares force majeure on gallium from Kazakh refinery', description: 'A boiler explosion in Pavlodar knocked out gallium recovery at Vantrelle.' },
 ];
 const story = (n: number): RssEntry => ({ guid: `reload-${n}`, link: `https://example.org/reload/${n}`, ...STORIES[n - 1] });
 const watchlist = (channels: string[]) =>
@@ -178,6 +181,33 @@ describe('config reload on SIGHUP', () => {
       expect(Date.now() - reloadedAt).toBeLessThan(30_000);
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(new Set(sentOnPaced().map((r) => r.link))).toEqual(new Set([5, 6, 7].map((n) => `https://example.org/reload/${n}`)));
+      expect(await waiting()).toEqual([]);
+    } finally {
+      await notify.close();
+    }
+  });
+
+  it('wakes the notifications a throttle the reload takes out delayed to a later hour: they go at once', async () => {
+    // One send an hour: of three alerts, the first goes at once, the throttle delays the others by an hour.
+    const throttled = (extra: string) => channels(`  - { id: throttled, kind: webhook, url: "${receiver.urlFor('throttled')}"${extra} }\n`);
+    const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
+    const waiting = async () => (await notify.getDelayed()).filter((job) => job?.data.channelId === 'throttled');
+    const sentOnThrottled = () => receiver.requests.filter((r) => r.channel === 'throttled' && r.status === 200);
+    try {
+      await reloadWith({ 'channels.yaml': throttled(', throttle: { maxPerHour: 1 }'), 'watchlists.yaml': watchlist(['throttled']) }, /config reloaded/);
+      feed.setEntries([8, 9, 10].map(story));
+      await waitUntil(async () => sentOnThrottled().length === 1 && (await waiting()).length === 2, {
+        timeoutMs: 20_000,
+        describe: () => `${sentOnThrottled().length} sent on the throttled channel, the others delayed by the throttle`,
+      });
+
+      const reloadedAt = Date.now();
+      const logged = await reloadWith({ 'channels.yaml': throttled(''), 'watchlists.yaml': watchlist(['throttled']) }, /woke the notifications waiting for a moment of the throttle/);
+      expect(logged).toMatch(/"woken":2/);
+      await waitUntil(() => sentOnThrottled().length === 3, { timeoutMs: 10_000, describe: () => `${sentOnThrottled().length}/3 sent on the throttled channel` });
+      expect(Date.now() - reloadedAt).toBeLessThan(30_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(new Set(sentOnThrottled().map((r) => r.link))).toEqual(new Set([8, 9, 10].map((n) => `https://example.org/reload/${n}`)));
       expect(await waiting()).toEqual([]);
     } finally {
       await notify.close();

@@ -7,7 +7,16 @@ import { channelSchema } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notifiers/registry.js';
 import { type DigestJob, jobId, type NotifyJob, QUEUES } from '../../src/queue/names.js';
-import { channelsFreedOfPace, channelsFreedOfPaceForDigests, channelsFreedOfQuietHours, wakeDigestSlotWaits, wakePaceWaits, wakeQuietHoursWaits } from '../../src/queue/wake.js';
+import {
+  channelsFreedOfPace,
+  channelsFreedOfPaceForDigests,
+  channelsFreedOfQuietHours,
+  channelsFreedOfThrottle,
+  wakeDigestSlotWaits,
+  wakePaceWaits,
+  wakeQuietHoursWaits,
+  wakeThrottleWaits,
+} from '../../src/queue/wake.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
 import { createDispatchStore } from '../../src/store/dispatch.js';
 import { cleanPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -52,6 +61,18 @@ describe('the channels a reload frees of quiet hours', () => {
     const before = createNotifiers([channel('a', { quietHours: quiet }), channel('b', { quietHours: quiet }), channel('c', {}), channel('d', { quietHours: quiet })]);
     const afterChannels = [channel('a', {}), channel('b', { throttle: { maxPerHour: 5 } }), channel('c', {}), channel('d', { quietHours: { ...quiet, end: '06:00' } })];
     expect([...channelsFreedOfQuietHours(before, createNotifiers(afterChannels), afterChannels)]).toEqual(['a']);
+  });
+
+  it('include a channel whose quiet hours went in an earlier reload that kept its throttle, once the throttle goes', () => {
+    const quiet = { start: '22:00', end: '07:00' };
+    const throttle = { maxPerHour: 5 };
+    const channel = (id: string, extra: object) => channelSchema.parse({ id, kind: 'webhook', url: 'https://example.org/h', ...extra });
+    const first = [channel('a', { quietHours: quiet, throttle })];
+    const second = [channel('a', { throttle })];
+    const third = [channel('a', {})];
+    const [one, two, three] = [first, second, third].map((channels) => createNotifiers(channels));
+    expect([...channelsFreedOfQuietHours(one!, two!, second)]).toEqual([]);
+    expect([...channelsFreedOfQuietHours(two!, three!, third)]).toEqual(['a']);
   });
 });
 
@@ -137,6 +158,61 @@ describe('waking the notifications that wait for quiet hours', () => {
     expect(passes.reduce((a, b) => a + b, 0)).toBe(600);
     expect((await Promise.all(ops.map((id) => queue.getJobState(id)))).filter((state) => state === 'delayed')).toEqual([]);
   }, 30_000);
+});
+
+describe('the channels a reload frees of their throttle', () => {
+  it('are those throttled before and not now, whatever else they keep', () => {
+    const throttle = { maxPerHour: 5 };
+    const channel = (id: string, extra: object) => channelSchema.parse({ id, kind: 'webhook', url: 'https://example.org/h', ...extra });
+    const before = createNotifiers([
+      channel('a', { throttle }),
+      channel('b', { throttle, quietHours: { start: '22:00', end: '07:00' } }),
+      channel('c', { throttle }),
+      channel('d', {}),
+      channel('gone', { throttle }),
+    ]);
+    const afterChannels = [
+      channel('a', {}), // freed
+      channel('b', { quietHours: { start: '22:00', end: '07:00' } }), // freed: a woken job waits for their end if they have begun
+      channel('c', { throttle: { maxPerHour: 50 } }), // a larger budget: its moments were put by the old one, kept
+      channel('d', {}), // never throttled
+    ];
+    expect([...channelsFreedOfThrottle(before, createNotifiers(afterChannels), afterChannels)]).toEqual(['a', 'b']);
+  });
+});
+
+describe('waking the notifications that wait for a moment of the throttle', () => {
+  it('promotes the ones the throttle delayed that never ran, of the freed channels only, and forgets their counts', async () => {
+    await queue.obliterate({ force: true });
+    await deferred('throttle-1', 'ops', 'throttled-delayed');
+    await deferred('throttle-2', 'ops', 'throttled-delayed');
+    const delayed = [await waitingJob('throttle-1', 'ops'), await waitingJob('throttle-2', 'ops')];
+    for (const alertId of ['throttle-1', 'throttle-2']) await stores.dispatch.reserve('ops', deliveryKey(alertId, 1, 'ops'), later, 1, 'search', Date.now());
+    await deferred('quiet', 'ops', 'quiet-hours');
+    const quiet = await waitingJob('quiet', 'ops');
+    await deferred('throttle-other', 'other', 'throttled-delayed');
+    const elsewhere = await waitingJob('throttle-other', 'other');
+    // Throttle-delayed, then it ran and failed: it waits for its backoff.
+    await deferred('throttle-retrying', 'ops', 'throttled-delayed');
+    const retrying = jobId('notify', deliveryKey('throttle-retrying', 1, 'ops'));
+    await queue.add('notify', { alertId: 'throttle-retrying', version: 1, channelId: 'ops' }, { jobId: retrying, attempts: 3, backoff: { type: 'fixed', delay: 5 * HOUR } });
+    const connection = redis.duplicate();
+    const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection, prefix: `{${prefix}}` });
+    await jobSettled(queue, retrying, 10_000, ['delayed']);
+    await failing.close();
+    connection.disconnect();
+    expect(await stores.dispatch.reserved('ops', 0)).toHaveLength(2);
+
+    const { log, lines } = memoryLogger('info');
+    expect(await wakeThrottleWaits(queue, redis, stores, new Set(['ops']), log)).toBe(2);
+    const states = async (ids: string[]) => Promise.all(ids.map((id) => queue.getJobState(id)));
+    expect(await states(delayed)).toEqual(['waiting', 'waiting']);
+    expect(await states([quiet, elsewhere, retrying])).toEqual(['delayed', 'delayed', 'delayed']);
+    expect(lines().some((l) => l.includes('woke the notifications waiting for a moment of the throttle') && l.includes('"woken":2'))).toBe(true);
+    // A throttle put back later starts from an empty hour.
+    expect(await stores.dispatch.reserved('ops', 0)).toEqual([]);
+    expect(await wakeThrottleWaits(queue, redis, stores, new Set(['ops']), log)).toBe(0);
+  });
 });
 
 describe('the channels a reload frees of their pace', () => {
