@@ -61,6 +61,8 @@ export interface ItemAnalysis {
   analysis: boolean;
   /** The title calls itself analysis, an explainer or opinion ("Explainer:", "Why ...", "mixed blessing"), not only asks. */
   explainer: boolean;
+  /** The title announces an event, a course or an exhibition ("Registration opens for ...", "Webinar:"). */
+  promotion?: true;
 }
 
 /** A control signal that names the goods under control, not the control. */
@@ -145,6 +147,7 @@ export class Analyser {
     for (const [field, text] of fields) {
       if (text) this.analyseField(field, text, out);
     }
+    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions);
     // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
     const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
     const lent = official && this.lexicon.entities.get(official.id);
@@ -158,6 +161,36 @@ export class Analyser {
     // A question for a title is the mark of analysis or opinion ("Strategic leverage or disruption?").
     if (QUESTION_END.test(item.title ?? '')) out.analysis = true;
     return out;
+  }
+
+  /**
+   * A story keeps one sense of a word: where an exclusion with `sameSense` words is found ("chippies", "chocolate
+   * chip"), those words mean it bare too ("Chip shortage hits Britain's chippies"), and are no entity of ours. In the
+   * title it sets the sense of the whole item; in a lede, of its own sentence only, which may name food chips aside
+   * ("China halts chip exports. Potato chip makers were unaffected."). A more specific term ("memory chip") is another
+   * word and stays.
+   */
+  private inOneSense(entities: EntityHit[], exclusions: readonly CueHit[]): EntityHit[] {
+    let item: Set<string> | undefined;
+    let sentences: Map<string, Set<string>> | undefined;
+    for (const x of exclusions) {
+      const same = this.lexicon.exclusions.get(x.id)?.sameSense;
+      if (!same) continue;
+      let words: Set<string>;
+      if (x.field === 'title') words = item ??= new Set();
+      else {
+        sentences ??= new Map();
+        const at = `${x.field}:${x.sentence}`;
+        words = sentences.get(at) ?? new Set();
+        sentences.set(at, words);
+      }
+      for (const word of same) words.add(word.toLowerCase());
+    }
+    if (!item && !sentences) return entities;
+    return entities.filter((e) => {
+      const word = e.text.toLowerCase();
+      return !item?.has(word) && !sentences?.get(`${e.field}:${e.sentence}`)?.has(word);
+    });
   }
 
   private analyseField(field: ItemField, original: string, out: ItemAnalysis): void {
@@ -310,6 +343,7 @@ export class Analyser {
     }
     if (failed.size) return failed;
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = out.explainer = true;
+    if (field === 'title' && cues.some((c) => c.id === 'promotion')) out.promotion = true;
     this.addPairs(field, entities);
     // Names between a hedging verb and its measure do not take the hedge away (see NOT_A_HEDGING_VERB).
     const entityWords = entityWordsOf(entities);

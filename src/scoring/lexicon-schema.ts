@@ -113,11 +113,17 @@ export const actionSchema = z.strictObject({
     .describe('Gives more of a relief as it is ("extends exclusions from tariffs"): a waiver or an exemption it acts on stays an easing; "tightens" or "imposes" restricts it.'),
 });
 
-export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'in-force', 'off-topic'] as const;
+export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'promotion', 'in-force', 'off-topic'] as const;
 
 export const exclusionSchema = z.strictObject({
   ...entryCommon,
   reason: z.string().describe('What the words mean here instead ("snack food"), shown when an item is excluded.'),
+  sameSense: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'Bare words that mean the same thing anywhere in an item where this exclusion is found (a story keeps one sense of a word): "chip" in "Chip shortage hits chippies" when the item names "chippies". Matched as the whole of a term found, in any case.',
+    ),
 });
 
 export const lexiconFileSchema = z.strictObject({

@@ -202,6 +202,7 @@ export function assessWatchlist(
     const country = top.signal.countries.find((c) => w.countries.has(c));
     if (country) apply('watched-country', m.watchedCountry, `${lexicon.entities.get(country)?.name ?? country} acts`);
     if (analysis.analysis) apply('analysis', m.analysis, 'analysis or opinion');
+    if (analysis.promotion) apply('promotion', m.promotion, 'an announcement of an event, a course or an exhibition');
     if (context.corroboration && context.corroboration >= 2) {
       const c = settings.corroboration;
       apply('corroboration', Math.min(c.max, 1 + c.perDoubling * Math.log2(context.corroboration)), `${context.corroboration} sources`);

@@ -108,6 +108,19 @@ describe('the default config on the labelled development set', () => {
  * with ledes of five to seven sentences), written by another hand after all of it and never tuned on: 0.938, 0.871,
  * 0.904, 0.61 on a332faa; 0.928, 0.914, 0.921, 0.62 now (its one new false alarm a Japanese book review of the 2010
  * halt, which now reads as analysis, at low, as the English one does).
+ *
+ * Set S (70/50, a third with long ledes, a tenth in Chinese, Japanese and Korean), written by someone who had not read
+ * the lexicon and scored before any change: 0.970, 0.914, 0.941, 0.56. Set T (80/80) was written to teach: half of it
+ * hard negatives of the classes the held-out sets still alerted on (coins, magnetic toys, book reviews, stock tips,
+ * event registrations, remedies, power banks, chip seal, CHIPS Act courses), half relevant items worded to be missed:
+ * 0.846, 0.963, 0.901, 0.61 before. Its lessons: an exclusion may fix a word's sense for the whole item from the title
+ * and for its own sentence from a lede (sameSense: "Chip shortage hits Britain's chippies"), a title that announces an
+ * event, a course or an exhibition weighs 0.2, "ON Semiconductor" only as written ("export controls on semiconductors"
+ * named the firm), chip schooling, lithium as medicine, vitamin B12, cabin fires and consumer devices' sales. After: T
+ * 0.963, 0.963, 0.963, 0.61; S 1.000, 0.914, 0.955, 0.56 (its two false alarms, casino chips and a summit's
+ * registration, were seen in its first listing; the classes that took them out came from T, Q and R); R 0.955, 0.914,
+ * 0.934 (two false alarms gone: a CHIPS Act course, chip seal); Q 0.944, 0.957, 0.950; no item of any set newly
+ * alerted or missed.
  */
 describe('the default config on our own labelled sets', () => {
   const floors = [
@@ -129,6 +142,8 @@ describe('the default config on our own labelled sets', () => {
     { name: 'P, never tuned on, at or above F1 0.92, precision 0.90, Spearman 0.45', file: 'own-set-p.jsonl', items: 120, f1: 0.92, precision: 0.9, spearman: 0.45 },
     { name: 'Q, taught by 3 items, at or above F1 0.90, precision 0.88, Spearman 0.30', file: 'own-set-q.jsonl', items: 120, f1: 0.9, precision: 0.88, spearman: 0.3 },
     { name: 'R, never tuned on, at or above F1 0.89, precision 0.90, Spearman 0.50', file: 'own-set-r.jsonl', items: 120, f1: 0.89, precision: 0.9, spearman: 0.5 },
+    { name: 'S, never tuned on, at or above F1 0.93, precision 0.95, Spearman 0.50', file: 'own-set-s.jsonl', items: 120, f1: 0.93, precision: 0.95, spearman: 0.5 },
+    { name: 'T at or above F1 0.94, precision 0.93, Spearman 0.55', file: 'own-set-t.jsonl', items: 160, f1: 0.94, precision: 0.93, spearman: 0.55 },
   ];
   it.each(floors)('keeps set $name', ({ file, items, f1, precision, spearman }) => {
     const report = backtestOf(new URL(`./fixtures/${file}`, import.meta.url));
