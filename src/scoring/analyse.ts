@@ -65,6 +65,19 @@ export interface ItemAnalysis {
   promotion?: true;
 }
 
+/** What parts a title into clauses that may report stories of their own ("Congo extends cobalt export ban; vitamin B12 makers scramble"). */
+const TITLE_CLAUSE_BREAK = /[;:|,，；：]|\s[-–—]+\s/g;
+
+/** The clause of a title around an offset in it, as offsets [from, to). */
+function clauseAround(title: string, at: number): { from: number; to: number } {
+  let from = 0;
+  for (const m of title.matchAll(TITLE_CLAUSE_BREAK)) {
+    if (m.index >= at) return { from, to: m.index };
+    from = m.index + m[0].length;
+  }
+  return { from, to: title.length };
+}
+
 /** A control signal that names the goods under control, not the control. */
 const GOODS_UNDER_CONTROL = /^(?:dual[- ]use (?:items?|goods)|两用物项)$/i;
 // What may stand between a verb and the goods it halts or resumes ("halts [exports of] dual-use items", "恢复[对美]两用物项"):
@@ -147,7 +160,7 @@ export class Analyser {
     for (const [field, text] of fields) {
       if (text) this.analyseField(field, text, out);
     }
-    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions);
+    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions, item.title ?? '');
     // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
     const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
     const lent = official && this.lexicon.entities.get(official.id);
@@ -166,30 +179,35 @@ export class Analyser {
   /**
    * A story keeps one sense of a word: where an exclusion with `sameSense` words is found ("chippies", "chocolate
    * chip"), those words mean it bare too ("Chip shortage hits Britain's chippies"), and are no entity of ours. In the
-   * title it sets the sense of the whole item; in a lede, of its own sentence only, which may name food chips aside
-   * ("China halts chip exports. Potato chip makers were unaffected."). A more specific term ("memory chip") is another
-   * word and stays.
+   * title it sets the sense of its clause and of the lede, unless another clause of the title names the word in our
+   * sense ("China halts chip exports; potato shortage hits Europe": two stories); in a lede, of its own sentence only,
+   * which may name food chips aside ("China halts chip exports. Potato chip makers were unaffected."). A more specific
+   * term ("memory chip") is another word and stays.
    */
-  private inOneSense(entities: EntityHit[], exclusions: readonly CueHit[]): EntityHit[] {
-    let item: Set<string> | undefined;
-    let sentences: Map<string, Set<string>> | undefined;
+  private inOneSense(entities: EntityHit[], exclusions: readonly CueHit[], title: string): EntityHit[] {
+    const titleClauses: Array<{ from: number; to: number; words: ReadonlySet<string> }> = [];
+    const sentences = new Map<string, Set<string>>();
     for (const x of exclusions) {
       const same = this.lexicon.exclusions.get(x.id)?.sameSense;
       if (!same) continue;
-      let words: Set<string>;
-      if (x.field === 'title') words = item ??= new Set();
+      const words = new Set(same.map((word) => word.toLowerCase()));
+      if (x.field === 'title') titleClauses.push({ ...clauseAround(title, x.position), words });
       else {
-        sentences ??= new Map();
         const at = `${x.field}:${x.sentence}`;
-        words = sentences.get(at) ?? new Set();
-        sentences.set(at, words);
+        for (const word of words) sentences.set(at, (sentences.get(at) ?? new Set()).add(word));
       }
-      for (const word of same) words.add(word.toLowerCase());
     }
-    if (!item && !sentences) return entities;
+    if (titleClauses.length === 0 && sentences.size === 0) return entities;
+    const silencedInTitle = (e: EntityHit, word: string) => titleClauses.some((c) => c.words.has(word) && e.position >= c.from && e.position < c.to);
+    const lede = new Set(titleClauses.flatMap((c) => [...c.words]));
+    for (const e of entities) {
+      const word = e.text.toLowerCase();
+      if (e.field === 'title' && lede.has(word) && !silencedInTitle(e, word)) lede.delete(word);
+    }
     return entities.filter((e) => {
       const word = e.text.toLowerCase();
-      return !item?.has(word) && !sentences?.get(`${e.field}:${e.sentence}`)?.has(word);
+      if (e.field === 'title') return !silencedInTitle(e, word);
+      return !lede.has(word) && !sentences.get(`${e.field}:${e.sentence}`)?.has(word);
     });
   }
 
@@ -343,7 +361,7 @@ export class Analyser {
     }
     if (failed.size) return failed;
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = out.explainer = true;
-    if (field === 'title' && cues.some((c) => c.id === 'promotion')) out.promotion = true;
+    if (field === 'title' && cues.some((c) => c.id === 'promotion' || (c.id === 'registration' && cues.some((e) => e.id === 'event')))) out.promotion = true;
     this.addPairs(field, entities);
     // Names between a hedging verb and its measure do not take the hedge away (see NOT_A_HEDGING_VERB).
     const entityWords = entityWordsOf(entities);

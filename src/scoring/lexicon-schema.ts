@@ -113,7 +113,7 @@ export const actionSchema = z.strictObject({
     .describe('Gives more of a relief as it is ("extends exclusions from tariffs"): a waiver or an exemption it acts on stays an easing; "tightens" or "imposes" restricts it.'),
 });
 
-export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'promotion', 'in-force', 'off-topic'] as const;
+export const CUE_GROUPS = ['hedge', 'background', 'evasion', 'analysis', 'promotion', 'registration', 'event', 'in-force', 'off-topic'] as const;
 
 export const exclusionSchema = z.strictObject({
   ...entryCommon,
@@ -122,7 +122,7 @@ export const exclusionSchema = z.strictObject({
     .array(z.string().min(1))
     .optional()
     .describe(
-      'Bare words that mean the same thing anywhere in an item where this exclusion is found (a story keeps one sense of a word): "chip" in "Chip shortage hits chippies" when the item names "chippies". Matched as the whole of a term found, in any case.',
+      'Bare words that take this exclusion\'s sense where it is found (a story keeps one sense of a word): in the title, its clause and the lede (unless another clause of the title names the word in our sense); in a lede, its sentence. "chip" in "Chip shortage hits Britain\'s chippies". Matched as the whole of a term found, in any case.',
     ),
 });
 

@@ -52,7 +52,7 @@ export const scoringSettingsSchema = z
         hedged: factor(0.6, 'Applied to a signal that is only proposed, threatened, feared or expected (not on top of de-escalation).'),
         background: factor(0.4, 'Applied to a signal named as cause or context ("since controls were introduced", "in response to sanctions").'),
         analysis: factor(0.6, 'Applied to analysis and opinion pieces (question titles, explainers).'),
-        promotion: factor(0.2, 'Applied to an item whose title announces an event, a course or an exhibition ("register now", "webinar", "museum exhibit"): it reports no measure.'),
+        promotion: factor(0.15, 'Applied to an item whose title announces an event, a course or an exhibition ("register now", "webinar", "museum exhibit"): it reports no measure.'),
         official: factor(1.1, 'An official actor (MOFCOM, BIS, METI, ...) in the sentence of the signal.'),
         inForce: factor(1.1, 'The measure takes effect ("effective", "with immediate effect").'),
         watchedCountry: factor(1.05, 'A watched country in the sentence of the signal.'),

@@ -77,6 +77,37 @@ async function reloadWith(files: Record<string, string>, done: RegExp): Promise<
   return worker.output().slice(before);
 }
 
+/**
+ * Three alerts (stories of their own, so that they alert three times whether run alone or after the others) on a
+ * channel of their own whose setting (`holding`) sends the first and holds the other two back; the reload to `freed`
+ * must wake those two, logging `woke`, and they go at once.
+ */
+async function wakesTheTwoHeldBack(channelId: string, holding: string, freed: string, stories: number[], woke: RegExp): Promise<void> {
+  const channel = (extra: string) => channels(`  - { id: ${channelId}, kind: webhook, url: "${receiver.urlFor(channelId)}"${extra} }\n`);
+  const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
+  const waiting = async () => (await notify.getDelayed()).filter((job) => job?.data.channelId === channelId);
+  const sentOnChannel = () => receiver.requests.filter((r) => r.channel === channelId && r.status === 200);
+  try {
+    await reloadWith({ 'channels.yaml': channel(holding), 'watchlists.yaml': watchlist([channelId]) }, /config reloaded/);
+    feed.setEntries(stories.map(story));
+    await waitUntil(async () => sentOnChannel().length === 1 && (await waiting()).length === 2, {
+      timeoutMs: 20_000,
+      describe: () => `${sentOnChannel().length} sent on ${channelId}, the others held back`,
+    });
+
+    const reloadedAt = Date.now();
+    const logged = await reloadWith({ 'channels.yaml': channel(freed), 'watchlists.yaml': watchlist([channelId]) }, woke);
+    expect(logged).toMatch(/"woken":2/);
+    await waitUntil(() => sentOnChannel().length === 3, { timeoutMs: 10_000, describe: () => `${sentOnChannel().length}/3 sent on ${channelId}` });
+    expect(Date.now() - reloadedAt).toBeLessThan(30_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(new Set(sentOnChannel().map((r) => r.link))).toEqual(new Set(stories.map((n) => `https://example.org/reload/${n}`)));
+    expect(await waiting()).toEqual([]);
+  } finally {
+    await notify.close();
+  }
+}
+
 const sent = (channel: string, n: number) => receiver.requests.filter((r) => r.channel === channel && r.link === `https://example.org/reload/${n}`);
 
 describe('config reload on SIGHUP', () => {
@@ -161,57 +192,12 @@ describe('config reload on SIGHUP', () => {
 
   it('wakes the notifications waiting for their slot of a pace the reload takes out: they go at once', async () => {
     // One send a minute: of three alerts, the first goes at once, the others wait a minute and two.
-    const paced = (rateLimit: string) => channels(`  - { id: paced, kind: webhook, url: "${receiver.urlFor('paced')}", rateLimit: ${rateLimit} }\n`);
-    const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
-    const waiting = async () => (await notify.getDelayed()).filter((job) => job?.data.channelId === 'paced');
-    const sentOnPaced = () => receiver.requests.filter((r) => r.channel === 'paced' && r.status === 200);
-    try {
-      await reloadWith({ 'channels.yaml': paced('{ perMinute: 1, burst: 1 }'), 'watchlists.yaml': watchlist(['paced']) }, /config reloaded/);
-      // Stories of its own, so that the test alerts three times run alone or after the others.
-      feed.setEntries([5, 6, 7].map(story));
-      await waitUntil(async () => sentOnPaced().length === 1 && (await waiting()).length === 2, {
-        timeoutMs: 20_000,
-        describe: () => `${sentOnPaced().length} sent on the paced channel, the others waiting for their slots`,
-      });
-
-      const reloadedAt = Date.now();
-      const logged = await reloadWith({ 'channels.yaml': paced('false'), 'watchlists.yaml': watchlist(['paced']) }, /woke the notifications waiting for their slot of the pace/);
-      expect(logged).toMatch(/"woken":2/);
-      await waitUntil(() => sentOnPaced().length === 3, { timeoutMs: 10_000, describe: () => `${sentOnPaced().length}/3 sent on the paced channel` });
-      expect(Date.now() - reloadedAt).toBeLessThan(30_000);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(new Set(sentOnPaced().map((r) => r.link))).toEqual(new Set([5, 6, 7].map((n) => `https://example.org/reload/${n}`)));
-      expect(await waiting()).toEqual([]);
-    } finally {
-      await notify.close();
-    }
+    await wakesTheTwoHeldBack('paced', ', rateLimit: { perMinute: 1, burst: 1 }', ', rateLimit: false', [5, 6, 7], /woke the notifications waiting for their slot of the pace/);
   });
 
   it('wakes the notifications a throttle the reload takes out delayed to a later hour: they go at once', async () => {
     // One send an hour: of three alerts, the first goes at once, the throttle delays the others by an hour.
-    const throttled = (extra: string) => channels(`  - { id: throttled, kind: webhook, url: "${receiver.urlFor('throttled')}"${extra} }\n`);
-    const notify = new Queue<NotifyJob>(QUEUES.notify, { connection: redis, prefix: `{${prefix}}` });
-    const waiting = async () => (await notify.getDelayed()).filter((job) => job?.data.channelId === 'throttled');
-    const sentOnThrottled = () => receiver.requests.filter((r) => r.channel === 'throttled' && r.status === 200);
-    try {
-      await reloadWith({ 'channels.yaml': throttled(', throttle: { maxPerHour: 1 }'), 'watchlists.yaml': watchlist(['throttled']) }, /config reloaded/);
-      feed.setEntries([8, 9, 10].map(story));
-      await waitUntil(async () => sentOnThrottled().length === 1 && (await waiting()).length === 2, {
-        timeoutMs: 20_000,
-        describe: () => `${sentOnThrottled().length} sent on the throttled channel, the others delayed by the throttle`,
-      });
-
-      const reloadedAt = Date.now();
-      const logged = await reloadWith({ 'channels.yaml': throttled(''), 'watchlists.yaml': watchlist(['throttled']) }, /woke the notifications waiting for a moment of the throttle/);
-      expect(logged).toMatch(/"woken":2/);
-      await waitUntil(() => sentOnThrottled().length === 3, { timeoutMs: 10_000, describe: () => `${sentOnThrottled().length}/3 sent on the throttled channel` });
-      expect(Date.now() - reloadedAt).toBeLessThan(30_000);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(new Set(sentOnThrottled().map((r) => r.link))).toEqual(new Set([8, 9, 10].map((n) => `https://example.org/reload/${n}`)));
-      expect(await waiting()).toEqual([]);
-    } finally {
-      await notify.close();
-    }
+    await wakesTheTwoHeldBack('throttled', ', throttle: { maxPerHour: 1 }', '', [8, 9, 10], /woke the notifications waiting for a moment of the throttle/);
   });
 
   it('names every changed setting that takes effect only on restart', async () => {

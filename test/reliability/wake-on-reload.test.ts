@@ -54,6 +54,19 @@ async function waitingJob(alertId: string, channelId: string): Promise<string> {
 const deferred = (alertId: string, channelId: string, why: 'quiet-hours' | 'throttled-delayed') =>
   stores.dispatch.record(alertId, { channelId, version: 1, mode: 'deferred', why, sendAt: later, decidedAt: Date.now() });
 
+/** A notification of channel "ops" deferred for `why` that then ran and failed: it waits for its retry's backoff. */
+async function failedAndRetrying(alertId: string, why: 'quiet-hours' | 'throttled-delayed'): Promise<string> {
+  await deferred(alertId, 'ops', why);
+  const id = jobId('notify', deliveryKey(alertId, 1, 'ops'));
+  await queue.add('notify', { alertId, version: 1, channelId: 'ops' }, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 5 * HOUR } });
+  const connection = redis.duplicate();
+  const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection, prefix: `{${prefix}}` });
+  await jobSettled(queue, id, 10_000, ['delayed']);
+  await failing.close();
+  connection.disconnect();
+  return id;
+}
+
 describe('the channels a reload frees of quiet hours', () => {
   it('are those whose quiet hours it takes out, without a throttle', () => {
     const quiet = { start: '22:00', end: '07:00' };
@@ -87,14 +100,7 @@ describe('waking the notifications that wait for quiet hours', () => {
     await deferred('elsewhere', 'other', 'quiet-hours');
     const elsewhere = await waitingJob('elsewhere', 'other');
     // A notification deferred for the quiet hours that then ran and failed waits for its backoff.
-    await deferred('retrying', 'ops', 'quiet-hours');
-    const retrying = jobId('notify', deliveryKey('retrying', 1, 'ops'));
-    await queue.add('notify', { alertId: 'retrying', version: 1, channelId: 'ops' }, { jobId: retrying, attempts: 3, backoff: { type: 'fixed', delay: 5 * HOUR } });
-    const connection = redis.duplicate();
-    const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection, prefix: `{${prefix}}` });
-    await jobSettled(queue, retrying, 10_000, ['delayed']);
-    await failing.close();
-    connection.disconnect();
+    const retrying = await failedAndRetrying('retrying', 'quiet-hours');
 
     const { log, lines } = memoryLogger('info');
     expect(await wakeQuietHoursWaits(queue, redis, stores, new Set(['ops']), log)).toBe(2);
@@ -193,14 +199,7 @@ describe('waking the notifications that wait for a moment of the throttle', () =
     await deferred('throttle-other', 'other', 'throttled-delayed');
     const elsewhere = await waitingJob('throttle-other', 'other');
     // Throttle-delayed, then it ran and failed: it waits for its backoff.
-    await deferred('throttle-retrying', 'ops', 'throttled-delayed');
-    const retrying = jobId('notify', deliveryKey('throttle-retrying', 1, 'ops'));
-    await queue.add('notify', { alertId: 'throttle-retrying', version: 1, channelId: 'ops' }, { jobId: retrying, attempts: 3, backoff: { type: 'fixed', delay: 5 * HOUR } });
-    const connection = redis.duplicate();
-    const failing = new Worker<NotifyJob>(QUEUES.notify, async () => { throw new Error('HTTP 500'); }, { connection, prefix: `{${prefix}}` });
-    await jobSettled(queue, retrying, 10_000, ['delayed']);
-    await failing.close();
-    connection.disconnect();
+    const retrying = await failedAndRetrying('throttle-retrying', 'throttled-delayed');
     expect(await stores.dispatch.reserved('ops', 0)).toHaveLength(2);
 
     const { log, lines } = memoryLogger('info');
