@@ -125,7 +125,10 @@ describe('the default config on the labelled development set', () => {
  * ban; vitamin B12 makers scramble"); a registration needs an event beside it ("Registration opens for China's rare
  * earth export licence system" is news); no "exhibit on", "talent plan", "chip leader", "semiconductor major", "ban on
  * aircraft"; promotion weighs 0.15. That gave back two teaching gains (J's "'We sold out of chips by noon': potato
- * shortage hits frituurs", T's "Korea to train 150,000 chip workers ... talent plan").
+ * shortage hits frituurs", T's "Korea to train 150,000 chip workers ... talent plan"). The red team's negatives that still
+ * alerted then taught snack brands, casinos, road chips, pets' chips, shortages of engineers, lithium as a psychiatric
+ * drug, B12 shots, batteries on planes, device sales and titles labelled as events ("Workshop: ..."): its false alarms
+ * 59 -> 22, one relevant item lost ("Lithium shortage hits battery makers and bipolar patients as Chinese mine halts").
  * After: T 0.963, 0.988, 0.975, 0.63; S 1.000, 0.914, 0.955, 0.56 (its two false alarms, casino chips and a summit's
  * registration, were seen in its first listing; the classes that took them out came from T, Q and R); R 0.955, 0.914,
  * 0.934 (two false alarms gone: a CHIPS Act course, chip seal); Q 0.944, 0.957, 0.950; no item of any set newly
