@@ -129,6 +129,11 @@ describe('the default config on the labelled development set', () => {
  * alerted then taught snack brands, casinos, road chips, pets' chips, shortages of engineers, lithium as a psychiatric
  * drug, B12 shots, batteries on planes, device sales and titles labelled as events ("Workshop: ..."): its false alarms
  * 59 -> 22, one relevant item lost ("Lithium shortage hits battery makers and bipolar patients as Chinese mine halts").
+ * Set U (70/50, a tenth in Chinese, Japanese and Korean), written by another hand after all of that and scored on it:
+ * 1.000, 0.900, 0.947, 0.57, the same as on the stop's first build (none of its items is of the classes above). Two of
+ * its misses were titanium, which the lexicon did not know (a critical mineral on the US list; titanium dioxide and
+ * titanium phones are excluded): 1.000, 0.929, 0.963, 0.64 with it (taught by 2 items; set B gained one, Boeing's
+ * titanium purchases from VSMPO-Avisma).
  * After: T 0.963, 0.988, 0.975, 0.63; S 1.000, 0.914, 0.955, 0.56 (its two false alarms, casino chips and a summit's
  * registration, were seen in its first listing; the classes that took them out came from T, Q and R); R 0.955, 0.914,
  * 0.934 (two false alarms gone: a CHIPS Act course, chip seal); Q 0.944, 0.957, 0.950; no item of any set newly
@@ -156,6 +161,7 @@ describe('the default config on our own labelled sets', () => {
     { name: 'R, never tuned on, at or above F1 0.89, precision 0.90, Spearman 0.50', file: 'own-set-r.jsonl', items: 120, f1: 0.89, precision: 0.9, spearman: 0.5 },
     { name: 'S, never tuned on, at or above F1 0.93, precision 0.95, Spearman 0.50', file: 'own-set-s.jsonl', items: 120, f1: 0.93, precision: 0.95, spearman: 0.5 },
     { name: 'T at or above F1 0.94, precision 0.93, Spearman 0.55', file: 'own-set-t.jsonl', items: 160, f1: 0.94, precision: 0.93, spearman: 0.55 },
+    { name: 'U, taught by 2 items, at or above F1 0.93, precision 0.95, Spearman 0.55', file: 'own-set-u.jsonl', items: 120, f1: 0.93, precision: 0.95, spearman: 0.55 },
   ];
   it.each(floors)('keeps set $name', ({ file, items, f1, precision, spearman }) => {
     const report = backtestOf(new URL(`./fixtures/${file}`, import.meta.url));
