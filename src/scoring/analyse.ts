@@ -1,3 +1,4 @@
+import { asSimplifiedChinese } from './traditional.js';
 import type { Item } from '../items/item.js';
 import { type Between, type Gaps, CLAUSE_BREAK, CONJUNCTION, GERUND, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
@@ -154,15 +155,17 @@ export class Analyser {
 
   analyse(item: Item): ItemAnalysis {
     const out: ItemAnalysis = { entities: [], signals: [], exclusions: [], excludes: [], analysis: false, explainer: false };
+    // Traditional Chinese is read as Simplified (see asSimplifiedChinese): positions refer to the text read.
+    const title = item.title && asSimplifiedChinese(item.title);
     const fields: Array<[ItemField, string | undefined]> = [
-      ['title', item.title],
-      ['summary', item.summary],
-      ['content', item.content],
+      ['title', title],
+      ['summary', item.summary && asSimplifiedChinese(item.summary)],
+      ['content', item.content && asSimplifiedChinese(item.content)],
     ];
     for (const [field, text] of fields) {
       if (text) this.analyseField(field, text, out);
     }
-    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions, item.title ?? '');
+    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions, title ?? '');
     // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
     const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
     const lent = official && this.lexicon.entities.get(official.id);
