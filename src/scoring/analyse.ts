@@ -103,8 +103,12 @@ const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 �
 const PRESUPPOSED =
   /(?<!\bsuch\s)\bas\b(?!\s+(?:expected|usual|planned|feared|anticipated|well)\b)|\b(?:after|now that|since|when|because|while|once|following|amid|despite|given)\b|['’]s\s+(?:[\w-]+\s+){0,4}$/i;
 /** A title that ends in a question mark, inside quotes or brackets or not. */
-/** A title labelled as an event's announcement or paid content ("Workshop: complying with the new BIS chip export rules"). */
-const EVENT_LABEL = /^\s*(?:webinar|web seminar|online seminar|workshop|conference|seminar|symposium|training|training course|course|panel|panel discussion|live event|virtual event|roundtable|virtual roundtable|expo|expo preview|trade fair|masterclass|bootcamp|sponsored|advertorial|partner content|book now|register now)\s*:/i;
+/**
+ * A title labelled as an event's announcement, a review of a book or a film, or paid content ("Workshop: complying with
+ * the new BIS chip export rules", "Review: a new history revisits the 2010 rare earth standoff", "書評："): no news.
+ */
+const EVENT_LABEL =
+  /^\s*(?:webinar|web seminar|online seminar|workshop|conference|seminar|symposium|training|training course|course|panel|panel discussion|live event|virtual event|roundtable|virtual roundtable|expo|expo preview|trade fair|masterclass|bootcamp|sponsored|advertorial|partner content|book now|register now|review|book review|film review|documentary|podcast|书评|書評|서평|影评)\s*[:：]/i;
 const QUESTION_END = /[?？][!！?？\s"'”’»)\]」』]*$/;
 /**
  * A title that is one question, asking whether a measure will come ("Will US block more chip sales to China?"), only

@@ -135,7 +135,11 @@ describe('the default config on the labelled development set', () => {
  * titanium phones are excluded): 1.000, 0.929, 0.963, 0.64 with it (taught by 2 items; set B gained one, Boeing's
  * titanium purchases from VSMPO-Avisma). Two of S's misses then taught Traditional Chinese (Taiwan's and Hong Kong's
  * news, read as Simplified through OpenCC: 經濟部將晶片業者列入實體名單) and power cuts in Chinese and Korean (停电, 停摆,
- * 공장 정전, not 정전기): S 1.000, 0.943, 0.971, 0.61.
+ * 공장 정전, not 정전기): S 1.000, 0.943, 0.971, 0.61. Last, the false alarms Q and R had kept (left for a teaching set
+ * so that they stayed held out, but T had not taught them) taught a few generic classes: magnetic toys recalled, the
+ * five-cent nickel and mints' coins, a stomach remedy's bismuth, stock picks, histories and titles labelled as reviews
+ * ("Review:", "書評："), passengers barred from using power banks. Q 1.000, 0.957, 0.978 (taught by 7 items now); R
+ * 1.000, 0.914, 0.955 (taught by 3); O and T lost a book review each; no item of any set newly alerted or missed.
  * After: T 0.963, 0.988, 0.975, 0.63; S 1.000, 0.914, 0.955, 0.56 (its two false alarms, casino chips and a summit's
  * registration, were seen in its first listing; the classes that took them out came from T, Q and R); R 0.955, 0.914,
  * 0.934 (two false alarms gone: a CHIPS Act course, chip seal); Q 0.944, 0.957, 0.950; no item of any set newly
@@ -159,8 +163,8 @@ describe('the default config on our own labelled sets', () => {
     { name: 'N, never tuned on, at or above F1 0.86, precision 0.95, Spearman 0.55', file: 'own-set-n.jsonl', items: 160, f1: 0.86, precision: 0.95, spearman: 0.55 },
     { name: 'O at or above F1 0.89, precision 0.86, Spearman 0.30', file: 'own-set-o.jsonl', items: 120, f1: 0.89, precision: 0.86, spearman: 0.3 },
     { name: 'P, never tuned on, at or above F1 0.92, precision 0.90, Spearman 0.45', file: 'own-set-p.jsonl', items: 120, f1: 0.92, precision: 0.9, spearman: 0.45 },
-    { name: 'Q, taught by 3 items, at or above F1 0.90, precision 0.88, Spearman 0.30', file: 'own-set-q.jsonl', items: 120, f1: 0.9, precision: 0.88, spearman: 0.3 },
-    { name: 'R, never tuned on, at or above F1 0.89, precision 0.90, Spearman 0.50', file: 'own-set-r.jsonl', items: 120, f1: 0.89, precision: 0.9, spearman: 0.5 },
+    { name: 'Q, taught by 7 items, at or above F1 0.94, precision 0.95, Spearman 0.30', file: 'own-set-q.jsonl', items: 120, f1: 0.94, precision: 0.95, spearman: 0.3 },
+    { name: 'R, taught by 3 items, at or above F1 0.92, precision 0.95, Spearman 0.50', file: 'own-set-r.jsonl', items: 120, f1: 0.92, precision: 0.95, spearman: 0.5 },
     { name: 'S, taught by 2 items, at or above F1 0.94, precision 0.95, Spearman 0.50', file: 'own-set-s.jsonl', items: 120, f1: 0.94, precision: 0.95, spearman: 0.5 },
     { name: 'T at or above F1 0.94, precision 0.93, Spearman 0.55', file: 'own-set-t.jsonl', items: 160, f1: 0.94, precision: 0.93, spearman: 0.55 },
     { name: 'U, taught by 2 items, at or above F1 0.93, precision 0.95, Spearman 0.55', file: 'own-set-u.jsonl', items: 120, f1: 0.93, precision: 0.95, spearman: 0.55 },
