@@ -1,4 +1,3 @@
-import { asSimplifiedChinese } from './traditional.js';
 import type { Item } from '../items/item.js';
 import { type Between, type Gaps, CLAUSE_BREAK, CONJUNCTION, GERUND, chooseAction } from './actions.js';
 import type { ActionEntry, SignalEntry } from './lexicon-schema.js';
@@ -67,7 +66,23 @@ export interface ItemAnalysis {
 }
 
 /** What parts a title into clauses that may report stories of their own ("Congo extends cobalt export ban; vitamin B12 makers scramble"). */
-const TITLE_CLAUSE_BREAK = /[;:|,，；：]|\s[-–—]+\s/g;
+const TITLE_CLAUSE_BREAK = /[;:|,，；：。？！…]|[.?!](?=\s)|\s[-–—/]+\s|[–—]/g;
+
+/** A word as sameSense compares it: in any case, width, spacing or hyphenation ("Rare-earth  magnets", "ＳＡＭＳＵＮＧ"). */
+function senseWord(text: string): string {
+  return text.normalize('NFKC').toLowerCase().replace(/[\s-]+/g, ' ');
+}
+
+/**
+ * What may stand before a registration cue that announces an event: nothing, a label ("Last call: register now for
+ * ...") or a clause of its own ("Critical minerals summit returns to Perth; registration opens"). Inside a title the words report news ("G7 summit calls for proposals as China bans rare earth exports").
+ */
+const OPENS_TITLE = /^(?:\s*["'“‘]?|.*[:：|–—;；,，]\s*)$/;
+
+/** Decomposed Hangul (conjoining jamo) composed: the lexicon's syllables match only that. */
+function composed(text: string): string {
+  return HANGUL_JAMO.test(text) ? text.normalize('NFC') : text;
+}
 
 /** The clause of a title around an offset in it, as offsets [from, to). */
 function clauseAround(title: string, at: number): { from: number; to: number } {
@@ -108,7 +123,7 @@ const PRESUPPOSED =
  * the new BIS chip export rules", "Review: a new history revisits the 2010 rare earth standoff", "書評："): no news.
  */
 const EVENT_LABEL =
-  /^\s*(?:webinar|web seminar|online seminar|workshop|conference|seminar|symposium|training|training course|course|panel|panel discussion|live event|virtual event|roundtable|virtual roundtable|expo|expo preview|trade fair|masterclass|bootcamp|sponsored|advertorial|partner content|book now|register now|review|book review|film review|documentary|podcast|书评|書評|서평|影评)\s*[:：]/i;
+  /^\s*(?:webinar|web seminar|online seminar|workshop|seminar|symposium|training course|panel discussion|live event|virtual event|roundtable|virtual roundtable|expo|expo preview|trade fair|masterclass|bootcamp|sponsored|advertorial|partner content|book now|register now|review|book review|film review|documentary|podcast|书评|書評|서평|影评)\s*[:：]/i;
 const QUESTION_END = /[?？][!！?？\s"'”’»)\]」』]*$/;
 /**
  * A title that is one question, asking whether a measure will come ("Will US block more chip sales to China?"), only
@@ -159,17 +174,16 @@ export class Analyser {
 
   analyse(item: Item): ItemAnalysis {
     const out: ItemAnalysis = { entities: [], signals: [], exclusions: [], excludes: [], analysis: false, explainer: false };
-    // Traditional Chinese is read as Simplified (see asSimplifiedChinese): positions refer to the text read.
-    const title = item.title && asSimplifiedChinese(item.title);
     const fields: Array<[ItemField, string | undefined]> = [
-      ['title', title],
-      ['summary', item.summary && asSimplifiedChinese(item.summary)],
-      ['content', item.content && asSimplifiedChinese(item.content)],
+      ['title', item.title],
+      ['summary', item.summary],
+      ['content', item.content],
     ];
     for (const [field, text] of fields) {
       if (text) this.analyseField(field, text, out);
     }
-    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions, title ?? '');
+    // Positions in a title of decomposed Hangul refer to its composed form (see analyseField).
+    if (out.exclusions.length) out.entities = this.inOneSense(out.entities, out.exclusions, composed(item.title ?? ''));
     // Who acted is often named once for the whole story ("..., the commerce ministry said"): lend it to the rest.
     const official = out.entities.find((e) => e.kind === 'actor' && this.lexicon.entities.get(e.id)?.official);
     const lent = official && this.lexicon.entities.get(official.id);
@@ -189,7 +203,7 @@ export class Analyser {
   /**
    * A story keeps one sense of a word: where an exclusion with `sameSense` words is found ("chippies", "chocolate
    * chip"), those words mean it bare too ("Chip shortage hits Britain's chippies"), and are no entity of ours. In the
-   * title it sets the sense of its clause and of the lede, unless another clause of the title names the word in our
+   * title it sets the sense of its clause and of the lede and body, unless another clause of the title names the word in our
    * sense ("China halts chip exports; potato shortage hits Europe": two stories); in a lede, of its own sentence only,
    * which may name food chips aside ("China halts chip exports. Potato chip makers were unaffected."). A more specific
    * term ("memory chip") is another word and stays.
@@ -200,7 +214,7 @@ export class Analyser {
     for (const x of exclusions) {
       const same = this.lexicon.exclusions.get(x.id)?.sameSense;
       if (!same) continue;
-      const words = new Set(same.map((word) => word.toLowerCase()));
+      const words = new Set(same.map(senseWord));
       if (x.field === 'title') titleClauses.push({ ...clauseAround(title, x.position), words });
       else {
         const at = `${x.field}:${x.sentence}`;
@@ -211,11 +225,11 @@ export class Analyser {
     const silencedInTitle = (e: EntityHit, word: string) => titleClauses.some((c) => c.words.has(word) && e.position >= c.from && e.position < c.to);
     const lede = new Set(titleClauses.flatMap((c) => [...c.words]));
     for (const e of entities) {
-      const word = e.text.toLowerCase();
+      const word = senseWord(e.text);
       if (e.field === 'title' && lede.has(word) && !silencedInTitle(e, word)) lede.delete(word);
     }
     return entities.filter((e) => {
-      const word = e.text.toLowerCase();
+      const word = senseWord(e.text);
       if (e.field === 'title') return !silencedInTitle(e, word);
       return !lede.has(word) && !sentences.get(`${e.field}:${e.sentence}`)?.has(word);
     });
@@ -224,7 +238,7 @@ export class Analyser {
   private analyseField(field: ItemField, original: string, out: ItemAnalysis): void {
     // Decomposed Hangul (conjoining jamo, as some Mac and web sources send it) would never match a syllable of the
     // lexicon. Composing it changes offsets, so positions then refer to the composed text, which reads the same.
-    const text = HANGUL_JAMO.test(original) ? original.normalize('NFC') : original;
+    const text = composed(original);
     const norm = normalizeText(text, this.scratch);
     const hits = this.matcher.find(norm, text);
     // Most fields of most items name no term at all: nothing below would add anything.
@@ -371,7 +385,9 @@ export class Analyser {
     }
     if (failed.size) return failed;
     if (field === 'title' && cues.some((c) => c.id === 'analysis')) out.analysis = out.explainer = true;
-    if (field === 'title' && cues.some((c) => c.id === 'promotion' || (c.id === 'registration' && cues.some((e) => e.id === 'event')))) out.promotion = true;
+    if (field === 'title' && cues.some((c) => c.id === 'promotion' || (c.id === 'registration' && OPENS_TITLE.test(text.slice(0, c.position)) && cues.some((e) => e.id === 'event')))) {
+      out.promotion = true;
+    }
     this.addPairs(field, entities);
     // Names between a hedging verb and its measure do not take the hedge away (see NOT_A_HEDGING_VERB).
     const entityWords = entityWordsOf(entities);

@@ -122,7 +122,7 @@ export const exclusionSchema = z.strictObject({
     .array(z.string().min(1))
     .optional()
     .describe(
-      'Bare words that take this exclusion\'s sense where it is found (a story keeps one sense of a word): in the title, its clause and the lede (unless another clause of the title names the word in our sense); in a lede, its sentence. "chip" in "Chip shortage hits Britain\'s chippies". Matched as the whole of a term found, in any case.',
+      'Bare words that take this exclusion\'s sense where it is found (a story keeps one sense of a word): in the title, its clause and the lede and body (unless another clause of the title names the word in our sense); in a lede or body, its sentence. "chip" in "Chip shortage hits Britain\'s chippies". Matched as the whole of a term found, in any case, width or spacing (list plural forms too).',
     ),
 });
 
