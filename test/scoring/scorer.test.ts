@@ -91,6 +91,15 @@ describe('exclusions: words that mean something else', () => {
     });
   }
 
+  it('reads a title of decomposed Hangul as the composed one, its clauses included', () => {
+    // A chipmaker's TVs in one clause fix "Samsung" as its consumer arm there, not in the other clauses.
+    const title = '한국 정부 삼성전자 반도체 수출 통제 강화 발표 이후 업계 대응 - Samsung TV sales fall; Samsung halts memory exports to China';
+    const composed = top(scorer, item(title));
+    const decomposed = top(scorer, item(title.normalize('NFD')));
+    expect(title.normalize('NFD')).not.toBe(title);
+    expect([decomposed.level, decomposed.score]).toEqual([composed.level, composed.score]);
+  });
+
   it('still alerts on chips in the same story when they are semiconductors', () => {
     expect(top(scorer, item('Chip shortage forces automakers to halt production', 'Unlike potato chips, these are scarce.')).level).not.toBe('none');
   });
