@@ -96,10 +96,10 @@ export interface ReloadWake {
 }
 
 /**
- * After a reload that freed channels of their quiet hours, their throttle or their pace: wakes what waits for them now, and again a
- * minute on (a job running during the reload, or decided by a score job still on the old config, may have come to
- * wait for the old ones since), then only for channels a later reload has not given them, or a throttle, again. Not
- * awaited: a reload does not wait on the scan.
+ * After a reload that freed channels of their quiet hours, their throttle or their pace: wakes what waits for them
+ * now, and again a minute on (a job running during the reload, or decided by a score job still on the old config, may
+ * have come to wait for the old ones since), then only for channels a later reload has not given them, or a throttle,
+ * again. Not awaited: a reload does not wait on the scan.
  */
 export function wakeAfterReload(freed: FreedChannels, wake: ReloadWake): void {
   const { queue, digestQueue, redis, stores, log } = wake;

@@ -75,7 +75,8 @@ function senseWord(text: string): string {
 
 /**
  * What may stand before a registration cue that announces an event: nothing, a label ("Last call: register now for
- * ...") or a clause of its own ("Critical minerals summit returns to Perth; registration opens"). Inside a title the words report news ("G7 summit calls for proposals as China bans rare earth exports").
+ * ...") or a clause of its own ("Critical minerals summit returns to Perth; registration opens"). Inside a clause the
+ * words report news ("G7 summit calls for proposals as China bans rare earth exports").
  */
 const OPENS_TITLE = /^(?:\s*["'“‘]?|.*[:：|–—;；,，]\s*)$/;
 
@@ -117,13 +118,13 @@ const HEDGE_AFTER_KOREAN = 4; // Korean puts the hedge after the verb: "수출 �
  */
 const PRESUPPOSED =
   /(?<!\bsuch\s)\bas\b(?!\s+(?:expected|usual|planned|feared|anticipated|well)\b)|\b(?:after|now that|since|when|because|while|once|following|amid|despite|given)\b|['’]s\s+(?:[\w-]+\s+){0,4}$/i;
-/** A title that ends in a question mark, inside quotes or brackets or not. */
 /**
  * A title labelled as an event's announcement, a review of a book or a film, or paid content ("Workshop: complying with
  * the new BIS chip export rules", "Review: a new history revisits the 2010 rare earth standoff", "書評："): no news.
  */
 const EVENT_LABEL =
   /^\s*(?:webinar|web seminar|online seminar|workshop|seminar|symposium|training course|panel discussion|live event|virtual event|roundtable|virtual roundtable|expo|expo preview|trade fair|masterclass|bootcamp|sponsored|advertorial|partner content|book now|register now|review|book review|film review|documentary|podcast|书评|書評|서평|影评)\s*[:：]/i;
+/** A title that ends in a question mark, inside quotes or brackets or not. */
 const QUESTION_END = /[?？][!！?？\s"'”’»)\]」』]*$/;
 /**
  * A title that is one question, asking whether a measure will come ("Will US block more chip sales to China?"), only
@@ -203,10 +204,10 @@ export class Analyser {
   /**
    * A story keeps one sense of a word: where an exclusion with `sameSense` words is found ("chippies", "chocolate
    * chip"), those words mean it bare too ("Chip shortage hits Britain's chippies"), and are no entity of ours. In the
-   * title it sets the sense of its clause and of the lede and body, unless another clause of the title names the word in our
-   * sense ("China halts chip exports; potato shortage hits Europe": two stories); in a lede, of its own sentence only,
-   * which may name food chips aside ("China halts chip exports. Potato chip makers were unaffected."). A more specific
-   * term ("memory chip") is another word and stays.
+   * title it sets the sense of its clause and of the lede and body, unless another clause of the title names the word
+   * in our sense ("China halts chip exports; potato shortage hits Europe": two stories); in a lede or body, of its own
+   * sentence only, which may name food chips aside ("China halts chip exports. Potato chip makers were unaffected."). A
+   * more specific term ("memory chip") is another word and stays.
    */
   private inOneSense(entities: EntityHit[], exclusions: readonly CueHit[], title: string): EntityHit[] {
     const titleClauses: Array<{ from: number; to: number; words: ReadonlySet<string> }> = [];
