@@ -1,12 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as OpenCC from 'opencc-js';
 import YAML from 'yaml';
+import { PACKAGE_CONFIG_DIR } from '../src/paths.js';
+import { ENTRY_SECTIONS, lexiconFiles } from '../src/scoring/lexicon-load.js';
 
-const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'config');
 export const ZH_HANT_FILE = 'lexicon-zh-hant.yaml';
-const SECTIONS = ['materials', 'products', 'companies', 'countries', 'actors', 'signals', 'actions', 'exclusions'] as const;
 
 const HAN = /\p{Script=Han}/u;
 // Japanese and Korean terms keep their own forms: their Traditional look-alikes are written by the Chinese terms.
@@ -31,10 +30,9 @@ interface LexiconFile {
 
 /** The built-in lexicon's files but this one, as the loader orders them. */
 function builtInFiles(): LexiconFile[] {
-  return readdirSync(CONFIG)
-    .filter((name) => /^lexicon([-_.][\w.-]+)?\.yaml$/.test(name) && name !== ZH_HANT_FILE)
-    .sort((a, b) => (a === 'lexicon.yaml' ? -1 : b === 'lexicon.yaml' ? 1 : a.localeCompare(b)))
-    .map((name) => YAML.parse(readFileSync(path.join(CONFIG, name), 'utf8')) as LexiconFile);
+  return lexiconFiles(PACKAGE_CONFIG_DIR)
+    .filter((file) => path.basename(file) !== ZH_HANT_FILE)
+    .map((file) => YAML.parse(readFileSync(file, 'utf8')) as LexiconFile);
 }
 
 /** The text of config/lexicon-zh-hant.yaml, made from the other built-in lexicon files. */
@@ -46,7 +44,7 @@ export function zhHantLexiconYaml(): string {
     return [...new Set(terms.flatMap(traditionalForms))].filter((form) => !known.has(form));
   };
   for (const file of builtInFiles()) {
-    for (const section of SECTIONS) {
+    for (const section of ENTRY_SECTIONS) {
       for (const entry of (file[section] as Array<{ id: string; aliases?: string[] }> | undefined) ?? []) {
         const forms = formsOf(entry.aliases ?? []);
         if (forms.length) addAliases[entry.id] = forms;

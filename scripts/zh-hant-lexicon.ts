@@ -7,9 +7,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { zhHantLexiconYaml } from './zh-hant-lexicon-source.js';
+import { PACKAGE_CONFIG_DIR } from '../src/paths.js';
+import { ZH_HANT_FILE, zhHantLexiconYaml } from './zh-hant-lexicon-source.js';
 
-const target = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'config', 'lexicon-zh-hant.yaml');
+const target = path.join(PACKAGE_CONFIG_DIR, ZH_HANT_FILE);
 writeFileSync(target, zhHantLexiconYaml());
 console.log(`wrote ${target}`);

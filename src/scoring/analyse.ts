@@ -168,10 +168,15 @@ export class Analyser {
   // Reused for every field: analysis is synchronous and keeps only numbers and slices of the original text.
   private readonly scratch = createScratch();
 
+  /** Each exclusion's sameSense words as senseWord compares them, worked out once per lexicon. */
+  private readonly sameSense: ReadonlyMap<string, ReadonlySet<string>>;
+
   constructor(
     private readonly lexicon: CompiledLexicon,
     private readonly matcher: Matcher,
-  ) {}
+  ) {
+    this.sameSense = new Map([...lexicon.exclusions].flatMap(([id, x]) => (x.sameSense ? [[id, new Set(x.sameSense.map(senseWord))] as const] : [])));
+  }
 
   analyse(item: Item): ItemAnalysis {
     const out: ItemAnalysis = { entities: [], signals: [], exclusions: [], excludes: [], analysis: false, explainer: false };
@@ -213,9 +218,8 @@ export class Analyser {
     const titleClauses: Array<{ from: number; to: number; words: ReadonlySet<string> }> = [];
     const sentences = new Map<string, Set<string>>();
     for (const x of exclusions) {
-      const same = this.lexicon.exclusions.get(x.id)?.sameSense;
-      if (!same) continue;
-      const words = new Set(same.map(senseWord));
+      const words = this.sameSense.get(x.id);
+      if (!words) continue;
       if (x.field === 'title') titleClauses.push({ ...clauseAround(title, x.position), words });
       else {
         const at = `${x.field}:${x.sentence}`;

@@ -38,7 +38,8 @@ export interface MergedLexicon {
 export const LEXICON_FILE = /^lexicon([-_.][\w.-]+)?\.yaml$/;
 export const CONCENTRATION_FILE = 'supply-concentration.yaml';
 
-function lexiconFiles(dir: string): string[] {
+/** The lexicon files of a config directory, in the order they are read: lexicon.yaml first, then by name. */
+export function lexiconFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((name) => LEXICON_FILE.test(name))
