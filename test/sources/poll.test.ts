@@ -118,6 +118,28 @@ describe('polling sources', () => {
     expect((await stage()).map((i) => i.title)).toEqual(['Rare earth export ban']);
   });
 
+  it('tells apart items without guids whose links differ only by their #fragment, and finds the one added later', async () => {
+    let notices = 3;
+    const entries = () => Array.from({ length: notices }, (_, i) => `<item><title>Notice ${notices - i}: gallium export licences</title><link>https://agency.example/updates#n${notices - i}</link></item>`);
+    const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'application/rss+xml' }).end(`<rss><channel><title>Agency</title>${entries().join('')}</channel></rss>`));
+    const seen = createSeenStore(redis, `${prefix}-anchors`, 3600);
+    const feed = source({ id: 'anchors', kind: 'rss', url: server.url });
+    const { log, lines } = memoryLogger('info');
+    const stage = async () => {
+      const outcome = await pollStage(feed, { http: client, sourceState: state, seen, log, now: new Date('2025-04-04T12:00:00Z') });
+      if (outcome.status !== 'ok') throw new Error(`expected ok, got ${outcome.status}`);
+      await seen.markSeen(outcome.fresh.map((item) => item.id));
+      return outcome.fresh.map((item) => item.title);
+    };
+
+    expect(await stage()).toEqual(['Notice 3: gallium export licences', 'Notice 2: gallium export licences', 'Notice 1: gallium export licences']);
+    expect(lines().filter((l) => l.includes('apart from its #fragment') && l.includes('anchors'))).toHaveLength(1);
+    expect(lines().some((l) => l.includes('same guid'))).toBe(false);
+    expect(await stage()).toEqual([]);
+    notices = 4;
+    expect(await stage()).toEqual(['Notice 4: gallium export licences']);
+  });
+
   it('keeps no validators from a response that failed to parse, so the next poll fetches it again', async () => {
     const server = await serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html', ETag: '"broken"' }).end('<!doctype html><html><body>Sign in</body></html>'));
     const feed = source({ id: 'html-as-feed', kind: 'rss', url: server.url });
