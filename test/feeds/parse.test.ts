@@ -264,6 +264,25 @@ describe('parseFeed: character sets', () => {
     const body = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="utf-8"?><rss><channel><title>'), iconv.encode('Café “Zürich”', 'windows-1252'), Buffer.from('</title></channel></rss>')]);
     expect(parse(body).title).toBe('Café “Zürich”');
   });
+
+  it('reads UTF-8 bytes as UTF-8 whatever a header or declaration claims', () => {
+    const doc = (title: string, declaration = '') => Buffer.from(`${declaration}<rss><channel><title>${title}</title></channel></rss>`);
+    expect(parse(doc('Café in Zürich: 稀土'), { contentType: 'application/rss+xml; charset=ISO-8859-1' })).toMatchObject({ title: 'Café in Zürich: 稀土', encoding: 'utf-8' });
+    expect(parse(doc('稀土出口管制'), { contentType: 'text/xml; charset=GBK' })).toMatchObject({ title: '稀土出口管制', encoding: 'utf-8' });
+    expect(parse(doc('Café 稀土', '<?xml version="1.0" encoding="ISO-8859-1"?>'), { contentType: 'application/rss+xml; charset=utf-8' }).title).toBe('Café 稀土');
+    // Plain ASCII keeps its label: nothing tells it apart.
+    expect(parse(doc('Gallium'), { contentType: 'text/xml; charset=GBK' }).encoding).toBe('gb18030');
+  });
+
+  it('recognises unlabelled GB2312/GBK and Shift_JIS by their bytes, and leaves unlabelled Windows-1252 as it is', () => {
+    const unlabelled = (title: string, encoding: string) => Buffer.concat([Buffer.from('<rss><channel><title>'), iconv.encode(title, encoding), Buffer.from('</title></channel></rss>')]);
+    expect(parse(unlabelled('商务部 稀土出口管制公告', 'gbk'))).toMatchObject({ title: '商务部 稀土出口管制公告', encoding: 'gb18030' });
+    expect(parse(unlabelled('経済産業省 輸出管理', 'shift_jis'))).toMatchObject({ title: '経済産業省 輸出管理', encoding: 'shift_jis' });
+    expect(parse(unlabelled('レアアースの輸出が停止された', 'shift_jis')).title).toBe('レアアースの輸出が停止された');
+    for (const western of ['Käse und Bär im Gebäude', 'Müller für Straße', 'Ca va: très bien, déjà', '“Smart” quotes — “Word”']) {
+      expect(parse(unlabelled(western, 'windows-1252'))).toMatchObject({ title: western, encoding: 'windows-1252' });
+    }
+  });
 });
 
 describe('the shared XML parsers', () => {

@@ -5,8 +5,9 @@ import iconv from 'iconv-lite';
  * Decodes a feed's bytes to text. Order: a byte-order mark; UTF-16/32 recognised from "<?xml" bytes; the encoding in
  * the XML declaration; the Content-Type charset; UTF-8. Publishers get the declaration right more often than their
  * web servers get the header right, so the declaration wins — unless it claims UTF-8 and the bytes are not UTF-8,
- * which is the classic misconfiguration, and then the header (or Windows-1252) is tried. Never throws: undecodable
- * bytes become U+FFFD.
+ * which is the classic misconfiguration, and then the header (or Windows-1252) is tried. Bytes that are valid UTF-8
+ * beyond ASCII are read as UTF-8 whatever a label says; unlabelled bytes that are not are tried as Windows-1252,
+ * GB18030 and Shift_JIS by their shape. Never throws: undecodable bytes become U+FFFD.
  */
 export interface DecodedFeed {
   text: string;
@@ -23,14 +24,57 @@ export function decodeFeedBytes(body: Buffer | string, contentType?: string): De
   const declared = labelToEncoding(declaredLabel(body));
   const fromHeader = labelToEncoding(contentType ? /charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i.exec(contentType)?.[1] : undefined);
   const first = declared ?? fromHeader;
-  if (first && first !== 'utf-8') return { text: iconv.decode(body, first), encoding: first };
+  if (first && first !== 'utf-8') {
+    // Bytes that are valid UTF-8 and use it (some multi-byte sequence) are UTF-8, whatever the label: text in a
+    // single-byte or CJK encoding is practically never valid UTF-8 beyond a few characters, while servers and
+    // templates that label UTF-8 output "ISO-8859-1" or "GBK" are common.
+    if (!isAscii(body) && isUtf8(body)) return { text: utf8Text(body), encoding: 'utf-8' };
+    return { text: iconv.decode(body, first), encoding: first };
+  }
   if (isUtf8(body)) return { text: utf8Text(body), encoding: 'utf-8' };
   // Declared (or assumed) UTF-8 but the bytes are not.
   if (fromHeader && fromHeader !== 'utf-8') return { text: iconv.decode(body, fromHeader), encoding: fromHeader };
   const text = body.toString('utf8');
   // No valid multi-byte sequence at all: a single-byte page mislabelled as UTF-8, almost always Windows-1252.
   if (!/[^\u0000-\u007f\ufffd]/.test(text)) return { text: iconv.decode(body, 'windows-1252'), encoding: 'windows-1252' };
-  return { text, encoding: 'utf-8' };
+  return unlabelledCjk(body) ?? { text, encoding: 'utf-8' };
+}
+
+/** Characters of Chinese or Japanese text: ideographs, kana, CJK and full-width punctuation, general punctuation. */
+const CJK_TEXT = /^[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60\u2010-\u2027\u2030-\u205e\u00a0-\u00bf\u00d7\u00f7]*$/;
+const KANA = /[\u3040-\u30ff]/;
+
+/**
+ * A Chinese (GB2312/GBK) or Japanese (Shift_JIS) document with no usable label, recognised by its bytes; undefined
+ * when neither fits. GB2312 text is pairs of bytes both in 0xA1-0xFE; Latin-1 text that decodes as GBK ("ü" and the
+ * letter after it) makes pairs with a low second byte, so nine in ten pairs must be such. Shift_JIS must decode
+ * to Japanese characters only (no error, no half-width katakana, which Latin-1's capitals would be) and hold kana or
+ * mostly pairs led by 0x81-0x9F (kana and the common kanji; Latin-1's accented small letters lead 0xE0-0xFF). EUC-KR
+ * has the pairs of GB2312 and reads as Chinese: it is garbled either way, as it was before.
+ */
+function unlabelledCjk(body: Buffer): DecodedFeed | undefined {
+  let pairs = 0;
+  let gbPairs = 0;
+  let jisCommon = 0;
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] < 0x80) continue;
+    pairs++;
+    if (body[i] >= 0xa1 && body[i] <= 0xfe && body[i + 1] >= 0xa1 && body[i + 1] <= 0xfe) gbPairs++;
+    if (body[i] <= 0x9f) jisCommon++;
+    i++;
+  }
+  if (pairs < 2) return undefined;
+  if (gbPairs >= pairs * 0.9) {
+    const text = iconv.decode(body, 'gb18030');
+    if (isCjkText(text)) return { text, encoding: 'gb18030' };
+  }
+  const text = iconv.decode(body, 'shift_jis');
+  if (isCjkText(text) && (KANA.test(text) || jisCommon >= pairs / 2)) return { text, encoding: 'shift_jis' };
+  return undefined;
+}
+
+function isCjkText(text: string): boolean {
+  return CJK_TEXT.test(text.replace(/[\u0000-\u007f]+/g, ''));
 }
 
 const DECLARATION = /^\s*<\?xml[^>]*?encoding\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i;
