@@ -200,6 +200,11 @@ function describeZodIssue(
     const allowed = issue.values.map((v) => JSON.stringify(v)).join(', ');
     return [at(p, `${show(p, value)} is not allowed (expected one of: ${allowed})`)];
   }
+  if (issue.code === 'invalid_key') {
+    // A record's key (a header name): say what is wrong with it, not zod's "Invalid key in record".
+    const why = issue.issues.map((inner) => inner.message).join('; ');
+    return [at(p, `${JSON.stringify(String(issue.input ?? p.at(-1)))} ${why || issue.message}`)];
+  }
   if (issue.code === 'custom' || issue.code === 'invalid_format') {
     const value = valueAt(root, p);
     const shown = typeof value === 'string' ? `${show(p, value)} ` : '';

@@ -44,6 +44,18 @@ const httpUrl = z
     { message: 'must be an absolute http(s) URL (or file: when http.allowFileUrls is true)' },
   );
 
+/**
+ * Extra request headers, checked as Node checks them before sending: a name must be an HTTP token, a value may hold
+ * no line break or control character and nothing beyond Latin-1. Refused at send time, every retry of a send would
+ * fail the same way. Messages never repeat the value (it is often a credential).
+ */
+const httpHeaders = z.record(
+  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only, no spaces)" }),
+  z.string().refine((value) => !/[^\t\x20-\x7e\x80-\xff]/.test(value), {
+    message: 'holds a line break, a control character or a character beyond Latin-1, which HTTP headers cannot carry',
+  }),
+);
+
 const smtpUrl = z.string().refine(
   (value) => {
     try {
@@ -141,7 +153,7 @@ const sourceCommon = {
     .describe('How far to trust this source, 0-1: official record ~1.0, major outlet ~0.7, aggregator ~0.5.'),
   timeoutMs: z.number().int().positive().optional().describe('Total time allowed for one fetch, counted from when it gets a connection to its host; defaults to http.timeoutMs.'),
   maxBytes: z.number().int().positive().optional().describe('Body size cap after decompression; defaults to http.maxBytes (for html sources at most 2 MB: a parsed page takes ~50x its size in memory).'),
-  headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (values may use ${NAME}).'),
+  headers: httpHeaders.optional().describe('Extra request headers (values may use ${NAME}).'),
 };
 
 const jsonMapping = z.strictObject({
@@ -308,8 +320,8 @@ export const webhookChannelSchema = z.strictObject({
   ...channelCommon,
   kind: z.literal('webhook'),
   url: httpUrl,
-  secret: z.string().optional().describe('HMAC-SHA256 signing secret (use ${NAME}).'),
-  headers: z.record(z.string(), z.string()).optional(),
+  secret: z.string().min(1, { message: 'is empty: leave it out to send unsigned' }).optional().describe('HMAC-SHA256 signing secret (use ${NAME}).'),
+  headers: httpHeaders.optional(),
 });
 
 export const teamsChannelSchema = z.strictObject({

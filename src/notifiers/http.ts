@@ -148,6 +148,12 @@ function refused(target: HttpTarget, err: unknown): DeliveryError {
 function networkFailure(target: HttpTarget, err: NodeJS.ErrnoException, timeoutMs: number, cutBy?: 'deadline' | 'cancelled'): DeliveryError {
   if (err instanceof UrlRefusedError || err.code === 'CP_SSRF_REFUSED') return refused(target, err);
   const code = err.code ?? 'unknown';
+  // Node refuses a header it cannot send before anything leaves: every retry would fail the same way.
+  if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') {
+    return DeliveryError.permanent(target.channelId, `${target.label} request not sent: a configured header has an invalid name or value (${code}); check the channel's headers`, {
+      cause: safeCause(err, target),
+    });
+  }
   let what: string;
   if (code === 'ETIMEDOUT' || cutBy === 'deadline') what = `no answer within ${timeoutMs} ms`;
   else if (code === 'ABORT_ERR' || cutBy === 'cancelled') what = 'send was cancelled';

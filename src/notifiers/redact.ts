@@ -1,8 +1,10 @@
 import type { ChannelConfig } from '../config/schema.js';
 import { redactSecrets } from '../secrets.js';
 
-/** URL fragments shorter than this ("services", "invoke", "1.0") are structure, not credentials. */
+/** URL fragments shorter than this ("services", "invoke", "1.0") are structure, not credentials... */
 const MIN_FRAGMENT_LENGTH = 16;
+/** ...unless they hold a digit and are this long: a receiver echoing "unknown hook k9Zq2xT7pL" names a key. */
+const MIN_FRAGMENT_WITH_DIGIT = 8;
 
 /**
  * Every credential-bearing value of a channel and the fragments a library or receiver might echo: the whole URL,
@@ -31,9 +33,18 @@ function collectSecrets(channel: ChannelConfig): string[] {
       values.push(url.href, url.pathname + url.search);
       const fragments = [...url.pathname.split('/'), ...url.searchParams.values()];
       for (const fragment of fragments) {
-        if (fragment.length >= MIN_FRAGMENT_LENGTH) values.push(fragment, encodeURIComponent(fragment));
+        if (fragment.length >= MIN_FRAGMENT_LENGTH || (fragment.length >= MIN_FRAGMENT_WITH_DIGIT && /\d/.test(fragment))) {
+          values.push(fragment, encodeURIComponent(fragment));
+        }
       }
-      if (url.password) values.push(url.password, decodeURIComponent(url.password));
+      if (url.password) {
+        const user = decodeURIComponent(url.username);
+        const password = decodeURIComponent(url.password);
+        values.push(url.password, password);
+        // SMTP AUTH sends them base64-encoded (PLAIN: "\0user\0password"; LOGIN: the password alone), and a server
+        // may quote what it was sent.
+        values.push(base64(`\0${user}\0${password}`), base64(password));
+      }
     } catch {
       /* not a URL: the raw value above is enough */
     }
@@ -49,7 +60,12 @@ function collectSecrets(channel: ChannelConfig): string[] {
     case 'webhook':
       addUrl(channel.url);
       if (channel.secret) values.push(channel.secret);
-      for (const value of Object.values(channel.headers ?? {})) values.push(value);
+      for (const value of Object.values(channel.headers ?? {})) {
+        values.push(value);
+        // A receiver refusing "Bearer abc" tends to quote the token alone.
+        const token = /^(?:Bearer|Basic|Token|Bot|ApiKey)\s+(\S+)$/i.exec(value.trim())?.[1];
+        if (token) values.push(token);
+      }
       break;
   }
   // Longest first, so a URL is replaced whole before its path is.
@@ -64,4 +80,8 @@ export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join('[redacted]');
   return redactSecrets(out);
+}
+
+function base64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
 }

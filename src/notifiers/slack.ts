@@ -70,9 +70,16 @@ export function escapeMrkdwn(text: string): string {
 export function mrkdwn(text: string, max: number): string {
   const escaped = escapeMrkdwn(text);
   if (escaped.length <= max) return escaped;
-  let raw = truncate(text, max);
-  while (escapeMrkdwn(raw).length > max) raw = truncate(text, raw.length - (escapeMrkdwn(raw).length - max) - 1);
-  return escapeMrkdwn(raw);
+  // The longest cut whose escaped form fits, by bisection: text dense in &, < and > grows up to five-fold, and a cut
+  // estimated from the overflow could go below zero and leave nothing (a digest line without its title).
+  let low = 1;
+  let high = max;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (escapeMrkdwn(truncate(text, mid)).length <= max) low = mid;
+    else high = mid - 1;
+  }
+  return escapeMrkdwn(truncate(text, low));
 }
 
 /**

@@ -243,6 +243,24 @@ describe('loading a config directory', () => {
     expect(loadConfig(dirWith({ 'channels.yaml': email('smtps://mailer:pw@mail.example.com:465') }), env).channels).toHaveLength(2);
   });
 
+  it('refuses header names and values that HTTP cannot carry, and an empty signing secret, without echoing values', () => {
+    const hook = (extra: string) => `channels:
+  - { id: procurement-slack, kind: slack, webhookUrl: "\${SLACK_WEBHOOK_URL}" }
+  - { id: erp, kind: webhook, url: "https://erp.example.com/hook", ${extra} }
+`;
+    const issues = issuesOf(dirWith({ 'channels.yaml': hook('secret: "", headers: { "X Api Key": abc, X-Token: "pa€ss-Hunter2", X-Env: "${ERP_TOKEN}" }') }), { ...env, ERP_TOKEN: 'line\r\nX-Injected: 1' });
+    expect(issues).toEqual([
+      expect.stringMatching(/channels\[1\]\.secret: is empty: leave it out to send unsigned/),
+      expect.stringMatching(/channels\[1\]\.headers\.X Api Key: "X Api Key" is not a valid HTTP header name/),
+      expect.stringMatching(/channels\[1\]\.headers\.X-Token: \(value not shown: a credential\) holds a line break, a control character or a character beyond Latin-1/),
+      expect.stringMatching(/channels\[1\]\.headers\.X-Env: \(value of \$ERP_TOKEN\) holds a line break/),
+    ]);
+    expect(issues.join('\n')).not.toMatch(/Hunter2|Injected/);
+    const sources = `sources:\n  - { id: agency, kind: rss, url: "https://agency.example/feed", headers: { "Bad:Name": x } }\n`;
+    expect(issuesOf(dirWith({ 'sources.yaml': sources }))).toEqual([expect.stringMatching(/sources\[0\]\.headers\.Bad:Name: "Bad:Name" is not a valid HTTP header name/)]);
+    expect(loadConfig(dirWith({ 'channels.yaml': hook('secret: s3cret, headers: { X-Api-Key: "abc déf", Authorization: "Bearer t0ken" }') }), env).channels).toHaveLength(2);
+  });
+
   it('reports a malformed $REDIS_URL, or one that is not redis:// or rediss://, as a config error without its password', () => {
     const dir = dirWith({});
     expect(issuesOf(dir, { ...env, REDIS_URL: 'redis://:Pa55-Secret-Word@redis.internal:63a79' })).toEqual([

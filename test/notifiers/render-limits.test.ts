@@ -5,7 +5,7 @@ import type { EmailChannelConfig } from '../../src/config/schema.js';
 import { EMAIL_DIGEST_MAX_HTML_BYTES, renderEmailAlert, renderEmailDigest } from '../../src/notifiers/email-render.js';
 import { truncate } from '../../src/notifiers/format.js';
 import { sampleAlert } from '../../src/notifiers/sample.js';
-import { renderSlackAlert, renderSlackDigest, SLACK_LIMITS, type SlackPayload } from '../../src/notifiers/slack.js';
+import { mrkdwn, renderSlackAlert, renderSlackDigest, SLACK_LIMITS, type SlackPayload } from '../../src/notifiers/slack.js';
 import { payloadBytes, renderTeamsAlert, renderTeamsDigest, TEAMS_MAX_BYTES } from '../../src/notifiers/teams.js';
 import { LEVELS } from '../../src/scoring/types.js';
 
@@ -89,6 +89,20 @@ describe('render limits hold for any feed text', () => {
         const out = truncate(s, max);
         expect(out.length).toBeLessThanOrEqual(max);
         expect(wellFormed(out)).toBe(true);
+      }),
+    );
+  });
+
+  it('mrkdwn keeps the longest prefix that fits once escaped, never nothing, however dense the text is in &, < and >', () => {
+    expect(mrkdwn('R&D '.repeat(200), 300)).toMatch(/^(R&amp;D ){20,}/);
+    expect(mrkdwn('A&B<C>'.repeat(60), 150).length).toBeGreaterThan(100);
+    fc.assert(
+      fc.property(text(400), fc.integer({ min: 1, max: 300 }), (raw, max) => {
+        const out = mrkdwn(raw, max);
+        expect(out.length).toBeLessThanOrEqual(max);
+        if (raw.length > 0) expect(out.length).toBeGreaterThan(0);
+        // One character more would not fit: the cut is the longest.
+        if (out.endsWith('…')) expect(mrkdwn(raw, max + 1).length).toBeGreaterThanOrEqual(out.length);
       }),
     );
   });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config/schema.js';
 import { serializeError } from '../../src/log.js';
+import { channelSecrets, scrub } from '../../src/notifiers/redact.js';
 import { createNotifiers, deliver } from '../../src/notifiers/registry.js';
 import { sampleAlert } from '../../src/notifiers/sample.js';
 import { clearSecretsForTests } from '../../src/secrets.js';
@@ -86,6 +87,24 @@ describe('no configured secret leaks', () => {
     expect(receiver.requests[0].headers.authorization).toBe(HOOK_TOKEN);
     for (const err of errors) expectNoSecret(everythingSaid(err), [HOOK_SECRET, HOOK_TOKEN, 'erp-inbound-0c4f2b7e9a1d']);
     expectNoSecret(payload, [HOOK_SECRET, HOOK_TOKEN]);
+  });
+
+  it('from a webhook channel whose receiver quotes a short key of its path or the bare token', async () => {
+    receiver = await startReceiver((_i, r) => ({ status: 401, body: `unknown hook ${r.path.split('/').pop()}; bad credentials ${String(r.headers.authorization).slice(7)}` }));
+    const channel: ChannelConfig = { id: 'erp', kind: 'webhook', optional: false, url: `${receiver.url}/hooks/catch/4711/k9Zq2xT7pL`, headers: { Authorization: HOOK_TOKEN } };
+    const notifiers = createNotifiers([channel]);
+    const err = await caught(() => deliver(notifiers.get('erp')!, { type: 'alert', alert: sampleAlert() }, sendContext()));
+    await notifiers.close();
+    expect(err.message).toContain('unknown hook [redacted]; bad credentials [redacted]');
+    expectNoSecret(everythingSaid(err), ['k9Zq2xT7pL', 'erp-api-token-8d7e6f']);
+  });
+
+  it('knows the base64 forms an SMTP server may quote of the login', () => {
+    const channel: ChannelConfig = { id: 'mail', kind: 'email', optional: false, smtpUrl: 'smtp://alerts:Sup3r%2Fsecret@mail.example.com:587', from: 'a@example.com', to: 'b@example.com' };
+    const secrets = channelSecrets(channel);
+    expect(secrets).toContain(Buffer.from('\0alerts\0Sup3r/secret').toString('base64'));
+    expect(secrets).toContain(Buffer.from('Sup3r/secret').toString('base64'));
+    expect(scrub(`535 bad creds ${Buffer.from('\0alerts\0Sup3r/secret').toString('base64')}`, secrets)).toBe('535 bad creds [redacted]');
   });
 
   it('from an email channel, even when the SMTP server echoes the password', async () => {

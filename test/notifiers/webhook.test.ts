@@ -123,6 +123,17 @@ describe('signed webhooks', () => {
     expect(receiver.requests[0].headers['x-chokepoint-timestamp']).toBeDefined();
   });
 
+  it('gives up at once, naming the headers but not their values, when a header cannot be sent (a config the schema did not check)', async () => {
+    receiver = await startReceiver(() => ({ status: 200 }));
+    for (const headers of [{ 'X-Api-Key': 'tok-Hunter2\r\nX-Injected: 1' }, { 'X Api Key': 'tok-Hunter2' }] as Array<Record<string, string>>) {
+      const err = await caught(() => deliverOnce(channel(receiver!.url, { headers })));
+      expect(err).toMatchObject({ kind: 'permanent', message: expect.stringContaining("invalid name or value (ERR_INVALID_") });
+      expect(String((err as Error).message)).toContain("check the channel's headers");
+      expect(JSON.stringify(err)).not.toContain('Hunter2');
+    }
+    expect(receiver.requests).toHaveLength(0);
+  });
+
   it('classifies 429, 500, 410 and a slow receiver', async () => {
     receiver = await startReceiver((i) => [
       { status: 429, headers: { 'retry-after': '12' } },
