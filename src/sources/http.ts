@@ -85,6 +85,24 @@ export interface HttpClientOptions {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/**
+ * Whether a hop may carry the configured headers (which may hold API keys): the configured origin, or its host
+ * upgraded from http to https (a server that moves its API to https keeps its key, now sent encrypted). The port of an
+ * upgraded host may differ (80 -> 443, or any), as json.ts's nextPageUrl allows for next pages.
+ */
+export function mayCarryHeaders(hop: string, configured: string): boolean {
+  const to = new URL(hop);
+  const from = new URL(configured);
+  if (to.origin === from.origin) return true;
+  return from.protocol === 'http:' && to.protocol === 'https:' && to.hostname === from.hostname;
+}
+
+/** A hop's URL for an error message: origin and path only, as a redirect's query may carry a signed token. */
+function hopForMessage(url: string): string {
+  const u = new URL(url);
+  return redactSecrets(`${u.origin}${u.pathname}`);
+}
+
 function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -128,20 +146,20 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
   });
 
   /** One try: the deadline runs while a slot is held and `signal` (the deadline or the caller's) aborts the request. */
-  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number): Promise<HttpResponse> {
+  async function attempt(req: HttpRequest, deadline: Deadline, signal: AbortSignal, maxBytes: number, at: { url: string }): Promise<HttpResponse> {
     let current = req.url;
-    const firstOrigin = new URL(current).origin;
     const chain = [current];
     for (;;) {
+      // The hop now asked, for the error message should this one fail.
+      at.url = current;
       // Redirects may never lead to file: URLs, whatever allowFileUrls says.
       assertUrlAllowed(current, { allowPrivateAddresses: settings.allowPrivateAddresses, allowFileUrls: false, isPrivate });
-      const sameOrigin = new URL(current).origin === firstOrigin;
       const headers: Record<string, string> = {
         'User-Agent': ua,
         Accept: req.accept ?? '*/*',
         'Accept-Encoding': 'gzip, deflate, br',
-        // Configured headers may carry API keys: they go only to the configured origin.
-        ...(sameOrigin ? req.headers : {}),
+        // Configured headers may carry API keys: they go only to the configured origin (or its https upgrade).
+        ...(mayCarryHeaders(current, req.url) ? req.headers : {}),
       };
       if (req.validators?.etag) headers['If-None-Match'] = req.validators.etag;
       if (req.validators?.lastModified) headers['If-Modified-Since'] = req.validators.lastModified;
@@ -211,10 +229,15 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
     const timeoutMs = req.timeoutMs ?? settings.timeoutMs;
     const maxBytes = req.maxBytes ?? Math.min(settings.maxBytes, req.maxBytesAtMost ?? Infinity);
     const shown = displayUrl(req.url);
+    const at = { url: req.url };
     const fail = (e: unknown, attempts: number): SourceFetchError => {
       const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });
       const tries = attempts > 1 ? ` (after ${attempts} attempts)` : '';
-      return new SourceFetchError(req.sourceId, f.reason, redactSecrets(`GET ${shown} failed: ${f.message}${tries}`), {
+      // The hop that failed, when a redirect led there: a 401 from the https host is not the configured URL's doing.
+      // Redirect loops name their whole chain already.
+      const redirected = at.url !== req.url && f.reason !== 'redirect-loop' && f.reason !== 'too-many-redirects';
+      const hop = redirected ? ` (after redirect to ${hopForMessage(at.url)})` : '';
+      return new SourceFetchError(req.sourceId, f.reason, redactSecrets(`GET ${shown} failed: ${f.message}${hop}${tries}`), {
         cause: e,
         retryable: f.retryable,
         retryAfterMs: f.retryAfterMs,
@@ -240,7 +263,7 @@ export function createHttpClient(settings: Settings['http'], opts: HttpClientOpt
       const signal = req.signal ? AbortSignal.any([deadline.signal, req.signal]) : deadline.signal;
       try {
         // The clock stops when the attempt settles, either way: no timer outlives it.
-        return await attempt(req, deadline, signal, maxBytes).finally(() => deadline.pause());
+        return await attempt(req, deadline, signal, maxBytes, at).finally(() => deadline.pause());
       } catch (e) {
         if (e instanceof HostHeldError || e instanceof HostHoldStoreError) throw e;
         const f = classifyFailure(e, { timeoutMs, maxBytes, callerAborted: req.signal?.aborted === true });

@@ -2,7 +2,7 @@ import iconv from 'iconv-lite';
 import type { HtmlSourceConfig } from '../../config/schema.js';
 import { lazyRequire } from '../../lazy-require.js';
 import { FeedParseError } from '../../errors.js';
-import { byteOrderMark } from '../feed/charset.js';
+import { byteOrderMark, decodeFeedBytes } from '../feed/charset.js';
 import { displayUrl } from '../http/display-url.js';
 import type { PollContext, PollResult } from '../registry.js';
 import { ACCEPT, fetchSource, commitUnlessDeferred } from './fetch.js';
@@ -24,8 +24,9 @@ export const HTML_MAX_BYTES = 2 * 1024 * 1024;
 
 /**
  * Decodes an HTML page: a byte-order mark (as browsers do, it wins over any label), else the charset of the
- * Content-Type, else a <meta charset> / http-equiv in the first 2 KB, else UTF-8 (the HTML default for unlabelled
- * documents we are likely to meet).
+ * Content-Type, else a <meta charset> / http-equiv in the first 2 KB. An unlabelled page is decoded as an unlabelled
+ * feed is (decodeFeedBytes): UTF-8 when its bytes are UTF-8, else by their shape (Windows-1252 for old press pages,
+ * GBK, Shift_JIS), not as UTF-8 that would turn every accented letter into U+FFFD.
  */
 export function decodeHtml(body: Buffer, contentType?: string): string {
   const bom = byteOrderMark(body);
@@ -33,7 +34,8 @@ export function decodeHtml(body: Buffer, contentType?: string): string {
   const fromHeader = /charset\s*=\s*["']?([\w.:-]+)/i.exec(contentType ?? '')?.[1];
   const head = body.subarray(0, 2048).toString('latin1');
   const fromMeta = /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i.exec(head)?.[1];
-  const charset = [fromHeader, fromMeta].map(whatwgLabel).find((c) => c && iconv.encodingExists(c)) ?? 'utf-8';
+  const charset = [fromHeader, fromMeta].map(whatwgLabel).find((c) => c && iconv.encodingExists(c));
+  if (!charset) return decodeFeedBytes(body).text;
   return iconv.decode(body, charset).replace(/^\uFEFF/, '');
 }
 
@@ -52,6 +54,18 @@ function resolve(href: string | undefined, base: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+const withoutFragment = (url: string) => url.replace(/#.*$/s, '');
+
+/**
+ * An entry's link, or undefined when it has none of its own: "#" and "#anchor" (lists driven by script) and links back
+ * to the page itself point at the page, whose URL (query included, which may carry a token) is no item's address.
+ */
+export function entryLink(href: string | undefined, base: string, pageUrl: string): string | undefined {
+  if (href?.trim().startsWith('#')) return undefined;
+  const url = resolve(href, base);
+  return url && withoutFragment(url) === withoutFragment(resolve(pageUrl, pageUrl) ?? pageUrl) ? undefined : url;
 }
 
 /**
@@ -131,8 +145,16 @@ export function extractHtml(sourceId: string, html: string, pageUrl: string, sel
     const dateEl = within(entry, selectors.date);
     const date = dateEl ? (dateEl.attr('datetime') ?? dateEl.attr('content') ?? dateEl.text()).replace(/\s+/g, ' ').trim() : undefined;
     const summary = within(entry, selectors.summary)?.html() ?? undefined;
-    items.push({ title, url: resolve(href, base), date: date || undefined, summary });
+    items.push({ title, url: entryLink(href, base, pageUrl), date: date || undefined, summary });
   });
+  // Entries found but no title in any: the title selector no longer fits the page, which is as broken as no entries.
+  if (items.length === 0) {
+    throw new FeedParseError(
+      sourceId,
+      'no-items',
+      `title selector "${selectors.title}" matched no text in any of the ${entries.length} entries "${selectors.item}" found on ${displayUrl(pageUrl)}; the page layout may have changed`,
+    );
+  }
   return { title: $('title').first().text().trim() || undefined, items };
 }
 

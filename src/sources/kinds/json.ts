@@ -62,6 +62,14 @@ export function readJsonPage(
       },
     ];
   });
+  // Records found but no title in any: the title path no longer fits the answer, which is as broken as no records.
+  if (list.length > 0 && items.length === 0) {
+    throw new FeedParseError(
+      source.id,
+      'no-items',
+      `title path "${mapping.title}" gave no text in any of the ${list.length} records at "${mapping.items}" in the response from ${displayUrl(url)}; the API's answer may have changed`,
+    );
+  }
   return { items };
 }
 

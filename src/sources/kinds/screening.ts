@@ -154,8 +154,37 @@ export function screeningRawItem(e: ListedEntry, change: ScreeningEntry['change'
 }
 
 /**
+ * The snapshot field that records the `lists` filter the snapshot was taken with (only when the source sets one, so
+ * an unfiltered snapshot holds entries alone). No entry key starts with NUL: keys are the list's ids or hex hashes.
+ */
+export const LISTS_FIELD = '\u0000lists';
+
+/** The `lists` filter as it selects entries: matched case-insensitively and in any order, so only that counts. */
+export function listsFingerprint(lists: string[] | undefined): string | undefined {
+  return lists ? JSON.stringify([...new Set(lists.map((l) => l.toLowerCase()))].sort()) : undefined;
+}
+
+/**
+ * Entries that may vanish from the list between two polls without the answer being suspect. The CSL gains and loses
+ * a few dozen entries a week; an answer that loses more than half of the snapshot, and more than this many entries,
+ * is an import in progress, a truncated download or an outage page in JSON, not a mass delisting. Taken as the list,
+ * it would drop those entries from the snapshot and report every one of them as "added" when the full list returns.
+ * The floor keeps a small filtered list (a dozen entries) free to lose most of them for real.
+ */
+export const SHRINK_FLOOR = 50;
+
+/** Why an answer of `current` entries cannot follow a snapshot of `previous` entries, or undefined if it can. */
+export function shrinkRefusal(previous: number, current: number): string | undefined {
+  if (previous > 0 && current === 0) return 'answered with no entries';
+  const lost = previous - current;
+  if (lost > SHRINK_FLOOR && lost > previous / 2) return `lost ${lost} of its entries at once`;
+  return undefined;
+}
+
+/**
  * Yields an item per entry added or changed since the last poll. The first poll only records a baseline (no items):
- * the list holds thousands of entries, and alerting on all of them would bury the one that matters.
+ * the list holds thousands of entries, and alerting on all of them would bury the one that matters. So does the first
+ * poll after the `lists` filter changed: entries a widened filter lets in are not newly listed.
  */
 export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Promise<PollResult> {
   const fetched = await fetchSource(source, ctx, ACCEPT.json);
@@ -163,12 +192,43 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
   const { response } = fetched;
   await ctx.bodyArrived?.();
   const current = readDocument(source.id, () => readScreeningList(source.id, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url, source.lists));
-  const previous = await ctx.state.getScreeningSnapshot(source.id);
+  const stored = await ctx.state.getScreeningSnapshot(source.id);
+  const lists = listsFingerprint(source.lists);
+  const storedLists = stored?.get(LISTS_FIELD);
+  const previous = stored && new Map([...stored].filter(([k]) => k !== LISTS_FIELD));
+  // A filtered snapshot that an earlier build wrote without its filter was taken with this filter or with none: either
+  // way, diffing against it reports no entry the filter merely lets in, so it is read as is (without the shrink check,
+  // which a filter added since would trip) and its filter recorded.
+  const unrecorded = previous !== null && previous.size > 0 && storedLists === undefined && lists !== undefined;
+  const baseline = previous === null || (storedLists !== lists && !unrecorded);
+  const log = { sourceId: source.id, entries: current.length };
+  if (!baseline && !unrecorded) {
+    const refusal = shrinkRefusal(previous.size, current.length);
+    if (refusal) {
+      // Thrown before any commit: the snapshot and the validators stay as they were, and the next poll reads the list again.
+      throw new FeedParseError(
+        source.id,
+        'list-shrank',
+        `the screening list at ${displayUrl(response.url)} ${refusal} (${previous.size} entries before, ${current.length} now); ` +
+          'the answer is refused and nothing was recorded. If the list really shrank, delete the Redis keys ending in ' +
+          `":source:${source.id}:screening" and ":source:${source.id}:screening-meta" to record a new baseline.`,
+      );
+    }
+  } else if (current.length === 0) {
+    // An empty baseline would make the next full answer thousands of "added" entries: the first entries seen are the baseline.
+    ctx.log.warn(log, 'screening list answered with no entries; no baseline recorded');
+    return { status: 'ok', items: [], bytes: response.body.length, commit: async () => undefined };
+  }
   const diff = diffScreening(previous ?? new Map(), current);
-  const items = previous === null ? [] : readDocument(source.id, () => toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now));
+  if (storedLists !== lists) {
+    if (lists === undefined) diff.remove.push(LISTS_FIELD);
+    else diff.set.set(LISTS_FIELD, lists);
+  }
+  const items = baseline ? [] : readDocument(source.id, () => toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now));
   const commit = await commitUnlessDeferred(ctx, async () => {
     await ctx.state.updateScreeningSnapshot(source.id, diff, ctx.now);
-    if (previous === null) ctx.log.info({ sourceId: source.id, entries: current.length }, 'screening list baseline recorded; later polls report changes');
+    if (previous === null) ctx.log.info(log, 'screening list baseline recorded; later polls report changes');
+    else if (baseline) ctx.log.info({ ...log, lists: source.lists ?? null }, 'screening list filter changed; new baseline recorded, no items for this poll');
     await fetched.commit();
   });
   return { status: 'ok', items, bytes: response.body.length, commit };
