@@ -4,6 +4,7 @@ import { levelRank } from '../scoring/types.js';
 import type { WatchlistConfig } from '../config/schema.js';
 import type { Alert, AlertEvent, AlertItemRef, NotifyReason } from './types.js';
 import { alertIdFor } from './ids.js';
+import type { EvictedAlert } from '../store/alerts.js';
 
 /** Most items kept on one alert; later ones still count as sources and in `itemCount`. */
 export const MAX_ITEMS_PER_ALERT = 50;
@@ -26,6 +27,8 @@ export interface AssessmentInput {
   now: Date;
   /** The store knows the item was folded in already (re-processing): nothing changes. */
   alreadyFolded?: boolean;
+  /** What the count limit left of this alert's deleted predecessor: a new alert goes on from it (see EvictedAlert). */
+  evicted?: EvictedAlert;
 }
 
 /** Whether an assessment counts for the watchlist at all (its level reaches the watchlist's minimum). */
@@ -64,15 +67,19 @@ export function applyAssessment(input: AssessmentInput): AlertDecision | null {
   const at = now.toISOString();
 
   if (!previous) {
+    // An alert the count limit deleted comes back after its last version and at its highest level, and is notified
+    // only above that level: its old versions were sent, and their records must not answer for new ones.
+    const { evicted } = input;
+    const above = !evicted || levelRank(assessment.level) > levelRank(evicted.level);
     const alert: Alert = {
       id: alertIdFor(watchlist.id, storyId),
       kind: 'story',
       watchlistId: watchlist.id,
       watchlistName: watchlist.name,
       storyId,
-      version: 1,
+      version: evicted ? evicted.version + 1 : 1,
       reason: 'first',
-      level: assessment.level,
+      level: above ? assessment.level : evicted.level,
       score: assessment.score,
       direction: assessment.direction,
       directionSince: itemTime(item),
@@ -88,8 +95,8 @@ export function applyAssessment(input: AssessmentInput): AlertDecision | null {
       firstSeenAt: at,
       updatedAt: at,
     };
-    alert.history = [event(alert, 'first', item.id, at)];
-    return { alert, notify: 'first' };
+    alert.history = [above ? event(alert, 'first', item.id, at) : { ...event(alert, 'first', item.id, at), silent: true }];
+    return { alert, notify: above ? 'first' : null };
   }
 
   const sources = previous.sources.includes(item.sourceId) ? previous.sources : [...previous.sources, item.sourceId];
@@ -144,7 +151,7 @@ function boundHistory(history: AlertEvent[]): AlertEvent[] {
   return history.length <= MAX_HISTORY ? history : [history[0], ...history.slice(-(MAX_HISTORY - 1))];
 }
 
-/** The version an item produced on an alert, if it produced one (for re-emitting after a crash). */
+/** The version an item produced on an alert and had notified, if any (for re-emitting after a crash). */
 export function versionProducedBy(alert: Alert, itemId: string): AlertEvent | undefined {
-  return alert.history?.find((e) => e.itemId === itemId);
+  return alert.history?.find((e) => e.itemId === itemId && !e.silent);
 }

@@ -14,6 +14,8 @@ export interface AlertEvent {
   /** The item that caused the step. */
   itemId: string;
   at: string;
+  /** Made without a notification: an alert the count limit had deleted, made again at or below its level. */
+  silent?: true;
 }
 
 export interface AlertItemRef {

@@ -136,9 +136,9 @@ async function foldItem(
   stored?: StoredAlert,
 ): Promise<AlertVersionDue | null> {
   const milestones = deps.state.config.settings.alerts.corroborationMilestones;
-  return deps.alerts.update<AlertVersionDue | null>(alertId, async (previous) => {
+  return deps.alerts.update<AlertVersionDue | null>(alertId, async (previous, evicted) => {
     const alreadyFolded = previous ? await deps.alerts.hasItem(alertId, item.id) : false;
-    const decision = applyAssessment({ previous, assessment, item, storyId, watchlist, milestones, now: deps.now, alreadyFolded });
+    const decision = applyAssessment({ previous, assessment, item, storyId, watchlist, milestones, now: deps.now, alreadyFolded, evicted });
     if (!decision) return { alert: null, result: null };
     if (decision.alert === previous) {
       // Folded by an earlier run that may have died before enqueueing: hand back the version this item produced. The

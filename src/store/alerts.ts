@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Alert } from '../alerts/types.js';
-import { levelRank, type Level } from '../scoring/types.js';
+import { LEVELS, levelRank, type Level } from '../scoring/types.js';
 import { keyFor } from './keys.js';
 import { redisScript } from './script.js';
 
@@ -34,17 +34,41 @@ export interface AlertPage {
   nextCursor?: string;
 }
 
-/** An alert as read for an update (undefined: none stored). */
+/**
+ * What is left of an alert the count limit deleted (`retention.alertCount`): its last version and level. A later item
+ * of its story makes the alert again; it goes on from that version, so the deliveries and decisions recorded for the
+ * old versions (kept for `alertDays`) never stand in for the new ones, and it is notified only above that level.
+ */
+export interface EvictedAlert {
+  version: number;
+  level: Level;
+}
+
+/** An alert as read for an update (undefined: none stored), and what the count limit left of an earlier one. */
 export interface StoredAlert {
   readonly alert: Alert | undefined;
+  readonly evicted?: EvictedAlert;
 }
 
 /** The Redis store's own: the alert as stored, for the compare-and-set. */
 class StoredRaw implements StoredAlert {
   readonly alert: Alert | undefined;
-  constructor(readonly raw: string | null) {
+  readonly evicted?: EvictedAlert;
+  constructor(
+    readonly raw: string | null,
+    evictedRaw: string | null = null,
+  ) {
     this.alert = raw ? (JSON.parse(raw) as Alert) : undefined;
+    this.evicted = parseEvicted(evictedRaw);
   }
+}
+
+/** "version|level", as TRIM writes it. */
+function parseEvicted(raw: string | null): EvictedAlert | undefined {
+  if (!raw) return undefined;
+  const [version, level] = raw.split('|');
+  const number = Number(version);
+  return Number.isInteger(number) && number > 0 && LEVELS.includes(level as Level) ? { version: number, level: level as Level } : undefined;
 }
 
 /** What an update callback returns: the new alert (or null for no change), the caller's result, item ids folded. */
@@ -74,7 +98,7 @@ export interface AlertStore {
    * so fn must not have side effects of its own. `stored` (from readForUpdate) saves the first read; if the alert
    * changed since, the write sees it and fn runs again.
    */
-  update<T>(id: string, fn: (previous: Alert | undefined) => Promise<AlertChange<T>>, stored?: StoredAlert): Promise<T>;
+  update<T>(id: string, fn: (previous: Alert | undefined, evicted?: EvictedAlert) => Promise<AlertChange<T>>, stored?: StoredAlert): Promise<T>;
   /** Newest activity first (by `updatedAt`), filtered, paginated with a cursor that is stable under inserts. */
   list(query: AlertQuery): Promise<AlertPage>;
   listRecent(limit: number, offset?: number): Promise<Alert[]>;
@@ -113,17 +137,19 @@ return {1, redis.call('ZCARD', KEYS[2])}
 `);
 
 // KEYS: 1 the time index, then per alert: the alert, its item set, its watchlist's index (the time index again when
-// the alert is gone). ARGV per alert: id, its score in the time index as read. Deletes an alert only if its score is
-// still that one: an alert updated since the trim read the index is no longer among the oldest.
+// the alert is gone), its eviction record. ARGV: 1 the eviction record's TTL s, then per alert: id, its score in the
+// time index as read, "version|level" as read. Deletes an alert only if its score is still that one: an alert updated
+// since the trim read the index is no longer among the oldest.
 const TRIM = redisScript(`
 local removed = 0
-for i = 1, #ARGV, 2 do
-  local id, k = ARGV[i], 2 + (i - 1) / 2 * 3
+for i = 2, #ARGV, 3 do
+  local id, k = ARGV[i], 2 + (i - 2) / 3 * 4
   local score = redis.call('ZSCORE', KEYS[1], id)
   if score and tonumber(score) == tonumber(ARGV[i + 1]) then
     redis.call('ZREM', KEYS[1], id)
     redis.call('DEL', KEYS[k], KEYS[k + 1])
     redis.call('ZREM', KEYS[k + 2], id)
+    if ARGV[i + 2] ~= '' then redis.call('SET', KEYS[k + 3], ARGV[i + 2], 'EX', ARGV[1]) end
     removed = removed + 1
   end
 end
@@ -142,6 +168,7 @@ export const alertKeyFor = (prefix: string, id: string) => keyFor(prefix, 'alert
 export function createAlertStore(redis: Redis, prefix: string, retention: AlertRetention, clock: () => number = Date.now, onConflict?: () => void): AlertStore {
   const alertKey = (id: string) => alertKeyFor(prefix, id);
   const itemsKey = (id: string) => keyFor(prefix, 'alert-items', id);
+  const evictedKey = (id: string) => keyFor(prefix, 'alert-evicted', id);
   const indexKey = keyFor(prefix, 'alerts', 'by-time');
   const watchlistIndexKey = (watchlistId: string) => keyFor(prefix, 'alerts', 'by-watchlist', watchlistId);
   const ttl = Math.ceil(retention.days * 86_400);
@@ -168,11 +195,12 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     }
     const alerts = await getMany(evicted);
     const keys = [indexKey];
-    const args: string[] = [];
+    // Kept as long as the deleted alert's deliveries and decisions are.
+    const args: string[] = [String(ttl)];
     evicted.forEach((id, i) => {
-      const watchlistId = alerts[i]?.watchlistId;
-      keys.push(alertKey(id), itemsKey(id), watchlistId ? watchlistIndexKey(watchlistId) : indexKey);
-      args.push(id, scores[i]!);
+      const alert = alerts[i];
+      keys.push(alertKey(id), itemsKey(id), alert?.watchlistId ? watchlistIndexKey(alert.watchlistId) : indexKey, evictedKey(id));
+      args.push(id, scores[i]!, alert ? `${alert.version}|${alert.level}` : '');
     });
     await TRIM(redis, keys, args);
   }
@@ -189,15 +217,18 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     },
     async readForUpdate(ids) {
       if (ids.length === 0) return new Map();
-      const raws = await redis.mget(ids.map(alertKey));
-      return new Map(ids.map((id, i) => [id, new StoredRaw(raws[i] ?? null)]));
+      // The eviction records in the same round trip: an alert the count limit deleted may come back with any item.
+      const raws = await redis.mget([...ids.map(alertKey), ...ids.map(evictedKey)]);
+      return new Map(ids.map((id, i) => [id, new StoredRaw(raws[i] ?? null, raws[ids.length + i] ?? null)]));
     },
     async update(id, fn, stored) {
-      let { raw, alert: previous } = stored instanceof StoredRaw ? stored : new StoredRaw(await redis.get(alertKey(id)));
+      const read = stored instanceof StoredRaw ? stored : new StoredRaw(...((await redis.mget(alertKey(id), evictedKey(id))) as [string | null, string | null]));
+      let { raw, alert: previous } = read;
+      const { evicted } = read;
       for (let round = 0; round < MAX_UPDATE_ROUNDS; round++) {
         // Writers that keep overtaking each other step apart a little.
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * round));
-        const change = await fn(previous);
+        const change = await fn(previous, previous ? undefined : evicted);
         if (!change.alert) return change.result;
         const updatedMs = Date.parse(change.alert.updatedAt);
         // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
@@ -316,6 +347,7 @@ export function createMemoryAlertStore(): AlertStore {
       return new Map(ids.map((id) => [id, { alert: alerts.get(id) }]));
     },
     async update(id, fn) {
+      // Nothing is deleted by count here: no eviction record.
       const change = await fn(alerts.get(id));
       if (change.alert) alerts.set(id, change.alert);
       if (change.items?.length) items.set(id, new Set([...(items.get(id) ?? []), ...change.items]));
