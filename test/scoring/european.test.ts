@@ -15,6 +15,10 @@ describe('German, French, Spanish, Italian and Dutch news (config/lexicon-transl
     ['es', 'El precio del litio se dispara un 30% tras el cierre de minas en Jiangxi', ''],
     ['it', 'Terre rare, i produttori di motori denunciano carenza di magneti al neodimio', 'Le consegne dalla Cina sono ferme in attesa delle licenze di esportazione.'],
     ['nl', 'ASML heeft voortaan een exportvergunning nodig voor onderhoud aan DUV-machines in China', 'Het kabinet breidt de exportcontrole uit.'],
+    ['de', 'Bundesregierung untersagt Übernahme eines Chipzulieferers durch chinesischen Investor', ''],
+    ['de', 'Zoll hält Wolframlieferungen im Hamburger Hafen fest', 'Mehrere Container mit Wolframkonzentrat stecken seit zwei Wochen fest.'],
+    ['nl', 'Prijs van gallium verdubbeld sinds de zomer', ''],
+    ['it', 'Terre rare, il prezzo del disprosio balza del 60%', ''],
   ])('alerts on %s: %s', (_language, title, summary) => {
     const assessment = top(scorer, item(title, summary));
     expect(atLeast(assessment.level, 'low'), `${title}: ${assessment.level}`).toBe(true);
