@@ -45,6 +45,55 @@ export async function enqueueClosingDigests(channels: ChannelConfig[], queue: Qu
   );
 }
 
+/** How far back a start looks for a digest slot missed while no worker ran: a weekly digest's interval, and a day. */
+const MISSED_DIGEST_LOOKBACK_MS = 8 * 86_400_000;
+
+/**
+ * Enqueues, for each channel with a digest, the latest digest slot that passed while no worker was running (a worker
+ * down over the 08:00 digest, a deploy at that moment): without it, that digest waited for the next slot, a day or a
+ * week later. Only the latest slot (its window takes everything held up to its end, as a digest catching up after a
+ * busy stretch does), and only one after the channel's last digest, or, for a channel that never had one, while alerts
+ * are held for it. The job id is the slot's, so replicas starting together add one. Run at start, not awaited.
+ */
+export async function enqueueMissedDigests(
+  channels: ChannelConfig[],
+  queue: Queue<DigestJob>,
+  digests: Pick<DigestStore, 'lastWindowEnd' | 'pending'>,
+  log: Logger,
+  nowMs: number,
+): Promise<void> {
+  await Promise.all(
+    channels.map(async (channel) => {
+      if (!channel.digest) return;
+      try {
+        const last = await digests.lastWindowEnd(channel.id);
+        const slot = latestDigestSlot(channel, Math.max(last ?? 0, nowMs - MISSED_DIGEST_LOOKBACK_MS), nowMs);
+        if (slot === undefined) return;
+        if (last === undefined && (await digests.pending(channel.id, slot)).length === 0) return;
+        await enqueueDigest(queue, channel.id, slot);
+        log.info({ channelId: channel.id, windowEnd: new Date(slot).toISOString() }, 'a digest slot passed while no worker was running: sending that digest now');
+      } catch (err) {
+        log.warn({ channelId: channel.id, err }, 'could not check for a digest missed while no worker was running; the next slot sends what is held');
+      }
+    }),
+  );
+}
+
+/**
+ * The latest of a channel's digest slots in (after, now], by whole minutes (digest schedules name minutes), looking
+ * backwards from now so that the usual case (the last slot a few hours ago) checks few minutes.
+ */
+export function latestDigestSlot(channel: ChannelConfig, after: number, now: number): number | undefined {
+  if (!channel.digest) return undefined;
+  const task = cron.createTask(channel.digest.schedule, () => undefined, { timezone: channel.digest.timezone });
+  try {
+    for (let at = Math.floor(now / 60_000) * 60_000; at > after; at -= 60_000) if (task.match(new Date(at))) return at;
+    return undefined;
+  } finally {
+    void task.destroy();
+  }
+}
+
 /** How long after a closing digest the next one looks for alerts held for the digest since. */
 const CLOSING_FOLLOW_UP_MS = 60_000;
 

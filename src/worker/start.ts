@@ -14,7 +14,7 @@ import { pollProcessor } from '../../jobs/poll.js';
 import { scoreProcessor } from '../../jobs/score.js';
 import { notifyProcessor } from '../../jobs/notify.js';
 import { digestProcessor } from '../../jobs/digest.js';
-import { enqueueClosingDigests, startDigestSchedules } from '../queue/digest-schedule.js';
+import { enqueueClosingDigests, enqueueMissedDigests, startDigestSchedules } from '../queue/digest-schedule.js';
 import { channelsFreedOfPace, channelsFreedOfPaceForDigests, channelsFreedOfQuietHours, channelsFreedOfThrottle, wakeAfterReload } from '../queue/wake.js';
 import type { PipelineMetrics, WorkerContext } from './context.js';
 import { logUnlessConnectionError } from './worker-errors.js';
@@ -136,6 +136,7 @@ export async function startWorker(options: StartOptions): Promise<RunningWorker>
   if (roles.has('scheduler')) {
     scheduler = startPollSchedules(config.sources, queues.poll, log);
     digestScheduler = startDigestSchedules(config.channels, queues.digest, log);
+    void enqueueMissedDigests(config.channels, queues.digest, stores.digests, log, runtime.now().getTime());
     if (settings.worker.pollOnStart) {
       const tick = startupTick(runtime.now());
       for (const source of config.sources.filter((s) => s.enabled)) {

@@ -6,7 +6,8 @@ import { memoryLogger, silentLogger } from '../../src/log.js';
 import { createNotifiers } from '../../src/notifiers/registry.js';
 import { digestStage } from '../../src/pipeline/digest.js';
 import type { ConfigState } from '../../src/pipeline/runtime.js';
-import { enqueueClosingDigest, enqueueClosingDigests } from '../../src/queue/digest-schedule.js';
+import { enqueueClosingDigest, enqueueClosingDigests, enqueueMissedDigests, latestDigestSlot } from '../../src/queue/digest-schedule.js';
+import { digestKey } from '../../src/alerts/digest.js';
 import type { DigestJob } from '../../src/queue/names.js';
 import { createAlertStore } from '../../src/store/alerts.js';
 import { createDeliveryStore } from '../../src/store/deliveries.js';
@@ -141,5 +142,37 @@ describe('enqueueing closing digests', () => {
     expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 });
     release();
     await vi.waitFor(() => expect(running).toEqual([now, now + 9]), { timeout: 5_000, interval: 20 });
+  });
+});
+
+describe('a digest slot missed while no worker ran', () => {
+  it('is queued once at start, after the last digest, and not for a channel that never had one and holds nothing', async () => {
+    const { stores, hold, own } = storesFor('missed');
+    const queue = new Queue<DigestJob>('digest', { connection: redis, prefix: `{${own}}` });
+    cleanups.push(() => queue.close());
+    const channels = stateWith(true).config.channels; // 08:00 UTC daily
+    const slot = Date.parse('2026-03-04T08:00:00Z');
+    const now = slot + 6 * 3_600_000;
+    const { log, lines } = memoryLogger('info');
+
+    // Never had a digest, nothing held: nothing to send late.
+    await enqueueMissedDigests(channels, queue, stores.digests, log, now);
+    expect(await queue.getJobCounts()).toMatchObject({ waiting: 0, delayed: 0 });
+
+    // The last digest was yesterday's: today's 08:00 passed with no worker up. Three replicas start together.
+    await hold('a1', slot - 3_600_000);
+    await stores.digests.setLastWindowEnd('ops', slot - 86_400_000);
+    await Promise.all([0, 5, 9].map((ms) => enqueueMissedDigests(channels, queue, stores.digests, log, now + ms)));
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.map((j) => [j.id, j.data])).toEqual([[digestKey('ops', slot), { channelId: 'ops', windowEnd: slot }]]);
+    expect(lines().some((l) => l.includes('a digest slot passed while no worker was running'))).toBe(true);
+
+    // Once that digest has run, a restart sends nothing more.
+    await queue.obliterate({ force: true });
+    await stores.digests.setLastWindowEnd('ops', slot);
+    await enqueueMissedDigests(channels, queue, stores.digests, log, now + 60_000);
+    expect(await queue.getJobCounts()).toMatchObject({ waiting: 0, delayed: 0 });
+    expect(latestDigestSlot(channels[0], slot - 86_400_000, now)).toBe(slot);
+    expect(latestDigestSlot(channels[0], slot, now)).toBeUndefined();
   });
 });
