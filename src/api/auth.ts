@@ -171,7 +171,9 @@ export function authHook(mode: AuthMode, renderLogin: (next: string, failed: boo
 
     if (mode.kind === 'loopback') {
       const host = hostnameOf(request.headers.host);
-      if (!isPublic && !isLoopbackHost(host)) {
+      // Every path but the bare liveness probe: /metrics and /readyz name sources, watchlists and queue depths, which a
+      // page using DNS rebinding must not read from an operator's workstation either.
+      if (path !== '/healthz' && !isLoopbackHost(host)) {
         return reply.code(403).send(error('CP_API_HOST_REFUSED', `this API has no token ($${mode.envName} is unset) and answers only to loopback names, not "${host}"`));
       }
       if (unsafe && crossSite(request)) return reply.code(403).send(error('CP_API_CROSS_SITE', 'cross-site request refused'));

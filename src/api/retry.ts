@@ -60,6 +60,10 @@ export async function retryDelivery(
     await target.queue.add(target.name, target.data, { jobId: target.id });
     return { key, queue: target.queue.name, jobId: target.id, action: 'enqueued', ...(recipients && { recipients }) };
   } catch (err) {
+    // Another request (a second operator, a double click) may have re-queued the job between our read and our retry:
+    // then the delivery is on its way and is not put back on the failed list; the job lists it again if it fails.
+    const now = await target.queue.getJob(target.id).then((job) => job?.getState()).catch(() => undefined);
+    if (now && (QUEUED.has(now) || now === 'completed')) throw conflict(`delivery "${key}" is already queued (job ${target.id} is ${now})`);
     // Best effort: the re-queue's error is what the caller hears either way.
     await deps.deliveries.relistFailed(key, Date.parse(delivery.updatedAt)).catch(() => undefined);
     throw err;

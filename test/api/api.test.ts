@@ -173,9 +173,11 @@ describe('failed deliveries', () => {
     await worker.close();
     expect(await job.getState()).toBe('failed');
 
-    const { status, body } = await post(`/api/deliveries/${failedKey}/retry`);
-    expect(status).toBe(202);
-    expect(body).toEqual({ key: failedKey, queue: 'notify', jobId: id, action: 'retried' });
+    // Two at once (two operators, a double click): one retries it, the other hears it is queued; neither lists it failed.
+    const answers = await Promise.all([post(`/api/deliveries/${failedKey}/retry`), post(`/api/deliveries/${failedKey}/retry`)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+    expect(answers.find((a) => a.status === 202)!.body).toEqual({ key: failedKey, queue: 'notify', jobId: id, action: 'retried' });
+    expect(answers.find((a) => a.status === 409)!.body.error.message).toMatch(/already queued/);
     expect(await (await t.queues.notify.getJob(id))!.getState()).toBe('waiting');
     expect((await get('/api/deliveries/failed')).body.deliveries).toEqual([]);
 

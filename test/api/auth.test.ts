@@ -268,12 +268,15 @@ describe('without a token, on loopback', () => {
     expect(t.logs().join('\n')).toMatch(/CHOKEPOINT_API_TOKEN is not set: the API, dashboard and queue board are served without a token, to loopback only/);
   });
 
-  it('refuses requests whose Host is not a loopback name (DNS rebinding), except health checks', async () => {
+  it('refuses requests whose Host is not a loopback name (DNS rebinding), metrics and readiness included, except the liveness probe', async () => {
     // fetch() will not send a Host of our choosing; node:http will, as a rebinding browser effectively does.
-    const rebound = await rawGet(`${t.url}/api/alerts`, 'attacker.example:8787');
-    expect(rebound.status).toBe(403);
-    expect(JSON.parse(rebound.body).error.code).toBe('CP_API_HOST_REFUSED');
+    for (const path of ['/api/alerts', '/metrics', '/readyz', '/login']) {
+      const rebound = await rawGet(`${t.url}${path}`, 'attacker.example:8787');
+      expect(rebound.status, path).toBe(403);
+      expect(JSON.parse(rebound.body).error.code).toBe('CP_API_HOST_REFUSED');
+    }
     expect((await rawGet(`${t.url}/healthz`, 'attacker.example:8787')).status).toBe(200);
+    expect((await rawGet(`${t.url}/metrics`, '127.0.0.1:8787')).status).toBe(200);
     expect((await rawGet(`${t.url}/api/alerts`, 'localhost:8787')).status).toBe(200);
   });
 

@@ -237,7 +237,7 @@ async function loadFailed() {
       h(
         'li',
         { 'data-delivery-key': d.key },
-        h('div', { class: 'failed-top' }, h('span', { class: 'failed-channel' }, d.channelName, h('span', { class: 'host' }, `  ${d.channelKind || ''}`)), h('button', { type: 'button', class: 'btn small', onclick: () => retry(d.key) }, 'Retry')),
+        h('div', { class: 'failed-top' }, h('span', { class: 'failed-channel' }, d.channelName, h('span', { class: 'host' }, `  ${d.channelKind || ''}`)), h('button', { type: 'button', class: 'btn small', onclick: (event) => retry(d.key, event.currentTarget) }, 'Retry')),
         h('div', { class: 'failed-what' }, d.kind === 'digest' ? 'Digest' : d.alertTitle || d.alertId, ' · ', `${d.attempts} attempt${d.attempts === 1 ? '' : 's'}`, ' · ', timeEl(d.updatedAt)),
         d.lastError ? h('div', { class: 'error-text', title: d.lastError }, d.lastError) : null,
       ),
@@ -248,13 +248,16 @@ async function loadFailed() {
   $('kpi-failed-note').textContent = deliveries.length ? 'retry them below' : 'all sent';
 }
 
-async function retry(key) {
+async function retry(key, button) {
+  // One request per click: a double click would otherwise send a second retry of a delivery already queued.
+  if (button) button.disabled = true;
   try {
     const outcome = await api(`/api/deliveries/${encodeURIComponent(key)}/retry`, { method: 'POST' });
     toast(outcome.action === 'retried' ? 'Retrying the delivery' : 'Delivery queued again');
     await loadFailed();
   } catch (err) {
     toast(`Could not retry: ${err.message}`);
+    if (button) button.disabled = false;
   }
 }
 
