@@ -112,7 +112,7 @@ describe('chokepoint notify-test', () => {
     const env = { TEST_SLACK_URL: 'https://hooks.example.com/x', TEST_SMTP_URL: 'smtp://127.0.0.1:1' };
     const unknown = await run(['ops-slak'], env);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe('unknown channel "ops-slak" (known: ops-slack, procurement-mail); did you mean "ops-slack"?\n');
+    expect(unknown.stderr).toBe('unknown channel "ops-slak" (known: ops-slack, procurement-mail; inactive: ops-teams); did you mean "ops-slack"?\n');
     const inactive = await run(['ops-teams'], env);
     expect(inactive.code).toBe(1);
     expect(inactive.stderr).toBe('channel "ops-teams" is inactive: environment variable TEST_TEAMS_URL_NOT_SET is not set\n');

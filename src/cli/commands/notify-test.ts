@@ -39,8 +39,9 @@ Exit codes: 0 delivered, 1 not delivered (or unknown/inactive channel, invalid c
       const entry = notifiers.get(channelId);
       if (!entry) {
         const known = config.channels.map((c) => c.id);
-        const hint = closest(channelId, known);
-        const list = known.length ? `known: ${known.join(', ')}` : 'channels.yaml defines none';
+        const inactiveIds = config.inactiveChannels.map((c) => c.id);
+        const hint = closest(channelId, [...known, ...inactiveIds]);
+        const list = [known.length ? `known: ${known.join(', ')}` : '', inactiveIds.length ? `inactive: ${inactiveIds.join(', ')}` : ''].filter(Boolean).join('; ') || 'channels.yaml defines none';
         io.stderr.write(`unknown channel "${channelId}" (${list})${hint ? `; did you mean "${hint}"?` : ''}\n`);
         return EXIT.FAILURE;
       }

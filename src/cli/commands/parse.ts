@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatIssue } from '../../config/errors.js';
@@ -66,8 +67,16 @@ Exit codes: 0 parsed (even with no items), 1 fetch or parse error (one line on s
     if (preset && !(preset in PRESETS)) return usage(`unknown preset "${preset}" (one of ${Object.keys(PRESETS).join(', ')})`);
 
     let settings: Settings;
-    if (v.config !== undefined) {
-      const file = path.join(resolveConfigDir(v.config as string, io.env), 'settings.yaml');
+    // As every command: --config, else $CHOKEPOINT_CONFIG, else ./config; a directory named but missing is an error,
+    // the default one missing is not (parse works without any config).
+    const named = (v.config as string | undefined) ?? io.env.CHOKEPOINT_CONFIG;
+    const dir = resolveConfigDir(named, io.env);
+    if (named !== undefined && !existsSync(dir)) {
+      io.stderr.write(`chokepoint parse: config directory ${dir} does not exist\n`);
+      return EXIT.FAILURE;
+    }
+    if (existsSync(dir)) {
+      const file = path.join(dir, 'settings.yaml');
       const read = readConfigFile(file, settingsFileSchema, io.env, { optional: true });
       if (!read.data) {
         for (const issue of read.issues) io.stderr.write(`${formatIssue(issue)}\n`);
@@ -78,6 +87,8 @@ Exit codes: 0 parsed (even with no items), 1 fetch or parse error (one line on s
       settings = settingsFileSchema.parse({});
     }
 
+    // "ftp://host/x" would otherwise be read as a file path and reported as a missing file.
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) && !/^(https?|file):\/\//i.test(target)) return usage(`only http(s) URLs and files can be parsed, not "${target.split(':')[0]}:" URLs`);
     const sourceId = 'parse';
     const now = new Date();
     try {

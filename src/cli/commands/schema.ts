@@ -14,7 +14,7 @@ With --out DIR, writes sources.schema.json, watchlists.schema.json, channels.sch
 settings.schema.json into DIR. Point your editor at them, e.g. with yaml-language-server:
   # yaml-language-server: $schema=./schema/watchlists.schema.json
 
-Exit codes: 0 ok, 2 usage error.`,
+Exit codes: 0 ok, 1 the directory cannot be written, 2 usage error.`,
   options: { out: { type: 'string', short: 'o' } },
   async run(args, io) {
     const schemas = configJsonSchemas();
@@ -23,10 +23,17 @@ Exit codes: 0 ok, 2 usage error.`,
       io.stdout.write(`${JSON.stringify(schemas, null, 2)}\n`);
       return EXIT.OK;
     }
-    mkdirSync(out, { recursive: true });
-    for (const [file, schema] of Object.entries(schemas)) {
-      writeFileSync(path.join(out, file), `${JSON.stringify(schema, null, 2)}\n`);
-      io.stdout.write(`wrote ${path.join(out, file)}\n`);
+    try {
+      mkdirSync(out, { recursive: true });
+      for (const [file, schema] of Object.entries(schemas)) {
+        writeFileSync(path.join(out, file), `${JSON.stringify(schema, null, 2)}\n`);
+        io.stdout.write(`wrote ${path.join(out, file)}\n`);
+      }
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'it is a file, not a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
+      io.stderr.write(`chokepoint schema: cannot write the schemas to ${out}: ${why}\n`);
+      return EXIT.FAILURE;
     }
     return EXIT.OK;
   },

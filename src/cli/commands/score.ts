@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type ChokepointConfig, scorerOf } from '../../config/load.js';
 import { summarise } from '../../scoring/backtest.js';
@@ -22,6 +22,21 @@ export async function* readItems(input: string, io: CliIO): AsyncGenerator<Input
   }
 }
 
+/** Why a file cannot be read as input, or undefined when it can. */
+async function unreadable(file: string): Promise<NodeJS.ErrnoException | undefined> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      await handle.read(Buffer.alloc(1), 0, 1, 0);
+    } finally {
+      await handle.close();
+    }
+    return undefined;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+}
+
 /** Shared start of score and backtest: check --input, load the config and build the scorer, or report why not. */
 export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promise<{ input: string; scorer: Scorer; dir: string; config: ChokepointConfig } | number> {
   const input = args.values.input as string | undefined;
@@ -30,10 +45,11 @@ export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promis
     return EXIT.USAGE;
   }
   if (input !== '-') {
-    try {
-      await access(input);
-    } catch {
-      io.stderr.write(`chokepoint ${name}: cannot read ${input}: no such file\n`);
+    // Opened and read once, so a directory or an unreadable file is a plain error here, not a crash mid-stream.
+    const problem = await unreadable(input);
+    if (problem) {
+      const why = problem.code === 'ENOENT' ? 'no such file' : problem.code === 'EISDIR' ? 'it is a directory' : problem.code === 'EACCES' ? 'permission denied' : problem.message;
+      io.stderr.write(`chokepoint ${name}: cannot read ${input}: ${why}\n`);
       return EXIT.FAILURE;
     }
   }
