@@ -45,6 +45,9 @@ export const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package
  * fails) while Redis is down, and works the same inside a worker or alone (`chokepoint serve`).
  * Throws ApiStartError before touching Redis when it would listen beyond loopback without a token, or cannot listen.
  */
+/** Shorter tokens are warned about at start: 16 random hex characters are 64 bits. */
+const MIN_TOKEN_LENGTH = 16;
+
 export async function startApiServer(options: ApiServerOptions): Promise<RunningApi> {
   let config = options.config;
   const host = options.host ?? config.settings.api.host;
@@ -52,6 +55,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const auth = resolveAuth({ host, tokenEnv: config.settings.api.tokenEnv }, options.env ?? process.env);
   const log = options.log;
   const now = options.now ?? (() => new Date());
+  // Nothing slows down guesses over the network: only a long random token keeps them hopeless.
+  if (auth.kind === 'token' && auth.token.length < MIN_TOKEN_LENGTH) {
+    log.warn({ envName: auth.envName, length: auth.token.length }, `$${auth.envName} is shorter than ${MIN_TOKEN_LENGTH} characters: anyone who can reach the API may guess it; use e.g. \`openssl rand -hex 32\``);
+  }
 
   const redis = createRedis({ url: config.redisUrl, cluster: config.settings.redis.cluster, log, name: 'api', role: 'producer' });
   const queues = createQueues(redis, config.settings);

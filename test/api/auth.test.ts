@@ -78,6 +78,20 @@ describe('where the API may listen', () => {
   it('does not start (and binds nothing) when asked for 0.0.0.0 without a token', async () => {
     await expect(startTestApi({ label: 'auth-bind', host: '0.0.0.0' })).rejects.toMatchObject({ code: 'CP_API_TOKEN_REQUIRED' });
   });
+
+  it('warns at start about a token short enough to guess, without showing it', async () => {
+    const short = await startTestApi({ label: 'auth-short', token: 'hunter2pw' });
+    const long = await startTestApi({ label: 'auth-long', token: TOKEN });
+    try {
+      const warning = short.logs().find((l) => l.includes('shorter than 16 characters'));
+      expect(warning).toBeDefined();
+      expect(warning).not.toContain('hunter2pw');
+      expect(long.logs().some((l) => l.includes('shorter than 16 characters'))).toBe(false);
+    } finally {
+      await short.close();
+      await long.close();
+    }
+  });
 });
 
 describe('where a browser is sent after signing in', () => {
