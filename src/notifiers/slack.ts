@@ -49,7 +49,9 @@ export const SLACK_LIMITS = {
  */
 export const SLACK_RATE_LIMIT: RateLimit = { perMinute: 60, burst: 3 };
 
-type Text = { type: 'plain_text'; text: string; emoji?: boolean } | { type: 'mrkdwn'; text: string };
+// mrkdwn texts are verbatim: Slack otherwise parses bare "@channel"-like mentions, channel names and URLs in a feed's
+// words; our own links and formatting (<url|label>, *bold*) are still read.
+type Text = { type: 'plain_text'; text: string; emoji?: boolean } | { type: 'mrkdwn'; text: string; verbatim: true };
 export type SlackBlock =
   | { type: 'header'; text: { type: 'plain_text'; text: string; emoji: boolean } }
   | { type: 'section'; text?: Text; fields?: Text[] }
@@ -105,11 +107,11 @@ function header(text: string): SlackBlock {
 }
 
 function section(text: string): SlackBlock {
-  return { type: 'section', text: { type: 'mrkdwn', text } };
+  return { type: 'section', text: { type: 'mrkdwn', text, verbatim: true } };
 }
 
 function context(...texts: string[]): SlackBlock {
-  return { type: 'context', elements: texts.slice(0, SLACK_LIMITS.contextElements).map((text) => ({ type: 'mrkdwn' as const, text })) };
+  return { type: 'context', elements: texts.slice(0, SLACK_LIMITS.contextElements).map((text) => ({ type: 'mrkdwn' as const, text, verbatim: true as const })) };
 }
 
 function alertHeadline(alert: Alert): string {
@@ -121,7 +123,7 @@ export function renderSlackAlert(alert: Alert): SlackPayload {
   const change = changeLine(alert);
   if (change) blocks.push(context(`*${mrkdwn(change, 2900)}*`));
   blocks.push(section(mrkdwn(alert.why, SLACK_LIMITS.sectionText)));
-  const field = (name: string, value: string) => ({ type: 'mrkdwn' as const, text: `*${name}*\n${value}` });
+  const field = (name: string, value: string) => ({ type: 'mrkdwn' as const, text: `*${name}*\n${value}`, verbatim: true as const });
   // Well under the 2000-character field limit: the whole message must stay below Slack's ~13k aggregate.
   const sources = sourcesText(alert);
   blocks.push({

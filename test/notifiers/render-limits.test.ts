@@ -123,6 +123,18 @@ describe('render limits hold for any feed text', () => {
         // Header text is plain_text, which Slack never parses for mentions; everything else is mrkdwn.
         const mrkdwn = [payload.text, ...payload.blocks.filter((b) => b.type !== 'header').map((b) => JSON.stringify(b))];
         for (const text of mrkdwn) expect(text).not.toMatch(/<!(channel|here)/);
+        // Nor as plain words: every mrkdwn text is verbatim, so Slack does not parse "@channel" or "#general" in it.
+        const texts: Array<Record<string, unknown>> = [];
+        const walk = (node: unknown): void => {
+          if (Array.isArray(node)) node.forEach(walk);
+          else if (node && typeof node === 'object') {
+            if ((node as { type?: unknown }).type === 'mrkdwn') texts.push(node as Record<string, unknown>);
+            Object.values(node).forEach(walk);
+          }
+        };
+        walk(payload.blocks);
+        expect(texts.length).toBeGreaterThan(0);
+        for (const text of texts) expect(text.verbatim).toBe(true);
       }),
       { numRuns: 100 },
     );
