@@ -12,8 +12,7 @@ import { canonicalUrl } from './urls.js';
  *   The URL is canonicalised first, so tracking parameters and fragments do not split it.
  * - An opaque guid ("12345", "tag:example.com,2025:1") and a title are only unique within one feed ("Daily
  *   briefing" recurs everywhere), so they ARE scoped to the source.
- * A guid (or, without guids, a link) that one document gives to several different items identifies none of them: see
- * identifyApart.
+ * A guid that one document gives to several different items identifies none of them: see identifyPastRepeatedGuids.
  */
 export function itemFingerprint(parts: { sourceId?: string; guid?: string; url?: string; title?: string }): string {
   return fingerprintOfCanonical({ ...parts, url: canonicalUrl(parts.url) });
@@ -34,25 +33,22 @@ export function fingerprintOfCanonical(parts: { sourceId?: string; guid?: string
 }
 
 /**
- * Whether two items of one document that got the same id are different items. A CMS that gives every item the same
+ * Whether two items of one document that got the same id are different items: a CMS that gives every item the same
  * guid (`<guid>https://agency.example/news</guid>`, `<guid isPermaLink="false">0</guid>`) gives them different links
- * or titles. Without a guid the id is the canonical link, which drops the fragment: a press page whose notices link
- * to `/notices#n1`, `/notices#n2` gives them one link, and only their titles tell them apart (the same article listed
- * twice under two teasers is then two items, which story clustering puts back together; losing a notice for ever is
- * worse). Items without a guid or a link are identified by their title already.
+ * or titles. Items without a guid are never told apart here: their id already is their link or title.
  */
-export function differentItemsWithOneId(first: Item, other: Item): boolean {
-  if (first.guid === undefined && other.guid === undefined && first.url === undefined) return false;
+export function sharesGuidWith(first: Item, other: Item): boolean {
+  if (first.guid === undefined || other.guid === undefined) return false;
   return first.url !== other.url || normaliseTitle(first.title) !== normaliseTitle(other.title);
 }
 
 /**
- * New ids for the items of one document whose ids are in `repeated` (their guid or link is shared by different items,
- * see differentItemsWithOneId): each is identified as if it had no guid, by its link when no other item of the group
- * has that link, else by its link and title, scoped to the source. Every other item keeps its id (ids are persisted: a changed id
+ * New ids for the items of one document whose ids are in `repeated` (their guid is shared by different items, see
+ * sharesGuidWith): each is identified as if it had no guid, by its link when no other item of the group has that link,
+ * else by its link and title, scoped to the source. Every other item keeps its id (ids are persisted: a changed id
  * is a new item, alerted again).
  */
-export function identifyApart(items: Item[], repeated: ReadonlySet<string>): Item[] {
+export function identifyPastRepeatedGuids(items: Item[], repeated: ReadonlySet<string>): Item[] {
   const links = new Map<string, number>();
   for (const item of items) {
     if (!repeated.has(item.id)) continue;

@@ -8,7 +8,7 @@ export interface Item {
   summary: string;
   /** Plain text of the full body when the source carries one (content:encoded, Atom content). */
   content?: string;
-  /** Canonical URL (tracking parameters and fragment dropped). */
+  /** Canonical URL (tracking parameters dropped, and the fragment unless it names the item on a page of many: itemAnchor). */
   url?: string;
   /** ISO-8601 UTC, or null when the source gave no parseable date. */
   publishedAt: string | null;

@@ -2,7 +2,7 @@ import { isoString, parseDate } from './dates.js';
 import { fingerprintOfCanonical } from './fingerprint.js';
 import type { Item, ScreeningEntry } from './item.js';
 import { clip, foldText, htmlToText } from './text.js';
-import { canonicalUrl } from './urls.js';
+import { canonicalUrl, itemAnchor } from './urls.js';
 
 export { htmlToText, decodeEntities, foldText, clip } from './text.js';
 export { parseDate } from './dates.js';
@@ -52,7 +52,10 @@ export interface RawFields {
 
 /** Builds a normalised Item from raw fields: text cleaned, URL canonical, date in ISO UTC, fields capped, stable id. */
 export function makeItem(raw: RawFields): Item {
-  const url = canonicalUrl(raw.url, raw.baseUrl);
+  const canonical = canonicalUrl(raw.url, raw.baseUrl);
+  // A link to an item on a page of many keeps its anchor: it is the item's own address (see itemAnchor).
+  const anchor = canonical ? itemAnchor(raw.url) : undefined;
+  const url = anchor ? `${canonical}#${anchor}` : canonical;
   const summaryText = cleanText(raw.summary, raw.plainText);
   const contentText = cleanText(raw.content, raw.plainText);
   // Every item needs a title to be read and matched: fall back to the start of its text.

@@ -52,6 +52,25 @@ export function canonicalUrl(url: string | undefined | null, base?: string): str
 }
 
 /**
+ * The fragment of an item's link when it names an item on a page of many (`/notices#n3`, `/updates#2025-04-01-gallium`):
+ * such a link is that item's address, and without the fragment a page of anchors would give all its items one link,
+ * and one id. Page anchors (#top, #content, #comments), tracking (#xtor=RSS-3, #ref=rss) and routes (#!/a, #/a) are
+ * not: the same article reached through them stays one link.
+ */
+export function itemAnchor(url: string | undefined | null): string | undefined {
+  if (!url) return undefined;
+  const mark = url.indexOf('#');
+  if (mark < 0) return undefined;
+  const fragment = url.slice(mark + 1);
+  if (!ITEM_ANCHOR.test(fragment) || PAGE_ANCHOR.test(fragment)) return undefined;
+  return fragment;
+}
+
+const ITEM_ANCHOR = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const PAGE_ANCHOR =
+  /^(top|bottom|main|content|main-?content|maincontent|page|body|article|story|post|entry|text|header|footer|nav|navigation|menu|skip.*|comments?|respond|reply|disqus_thread|more|read-?more|continue|full-?story|share|sharing|social|related|gallery|video|photos?|image|media|print|subscribe|newsletter|rss|feed|utm.*|xtor.*|ref|src|source|at_.*|intcmp.*|origin)$/i;
+
+/**
  * An absolute http(s) URL that the URL parser and the rules above leave exactly as written: lower-case host name (not
  * an IP address, not punycode), no port, credentials or fragment, a path without dot segments, and only characters
  * that are never percent-encoded, in a path and a query with no tracking parameter. Most feed links are such; parsing

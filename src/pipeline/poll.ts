@@ -1,5 +1,5 @@
 import type { SourceConfig } from '../config/schema.js';
-import { differentItemsWithOneId, identifyApart } from '../items/fingerprint.js';
+import { identifyPastRepeatedGuids, sharesGuidWith } from '../items/fingerprint.js';
 import type { Item } from '../items/item.js';
 import type { Logger } from '../log.js';
 import { pollSourceWithHealth } from '../sources/registry.js';
@@ -45,26 +45,21 @@ export async function pollStage(
 }
 
 /**
- * The poll's items, one per id. Items that share an id because their document gave different items one guid, or one
- * link (fragments are dropped: `/notices#n1`, `/notices#n2`) without guids, are identified apart (by link, or link and
- * title) instead of all but the first being dropped, now and at every poll.
+ * The poll's items, one per id. Items that share an id because their document gave different items one guid are
+ * identified apart (by link, or link and title) instead of all but the first being dropped, now and at every poll.
  */
 function uniqueItems(items: Item[], sourceId: string, log: Logger): Item[] {
   const { unique, repeated } = dedupeById(items);
   if (!repeated) return unique;
-  const group = unique.filter((item) => repeated.has(item.id));
-  const count = items.filter((item) => repeated.has(item.id)).length;
-  const guids = group.filter((item) => item.guid !== undefined).map((item) => item.guid?.slice(0, 200));
-  if (guids.length > 0) {
-    log.warn({ sourceId, guids: guids.slice(0, 3), items: count }, 'the source gives different items the same guid; those items are told apart by their link and title instead');
-  } else {
-    // A page of anchors into one document is a design, not a fault: worth knowing, not a warning at every poll.
-    log.info({ sourceId, links: group.slice(0, 3).map((item) => item.url), items: count }, 'the source gives different items one link (apart from its #fragment) and no guid; those items are told apart by their title');
-  }
-  return dedupeById(identifyApart(items, repeated)).unique;
+  const guids = unique.filter((item) => repeated.has(item.id)).map((item) => item.guid?.slice(0, 200));
+  log.warn(
+    { sourceId, guids: guids.slice(0, 3), items: items.filter((item) => repeated.has(item.id)).length },
+    'the source gives different items the same guid; those items are told apart by their link and title instead',
+  );
+  return dedupeById(identifyPastRepeatedGuids(items, repeated)).unique;
 }
 
-/** Keeps the first item of each id; `repeated` holds the ids that a document's guid or link gave to different items. */
+/** Keeps the first item of each id; `repeated` holds the ids that a document's guid gave to different items. */
 function dedupeById(items: Item[]): { unique: Item[]; repeated?: Set<string> } {
   const first = new Map<string, Item>();
   const unique: Item[] = [];
@@ -74,7 +69,7 @@ function dedupeById(items: Item[]): { unique: Item[]; repeated?: Set<string> } {
     if (prior === undefined) {
       first.set(item.id, item);
       unique.push(item);
-    } else if (differentItemsWithOneId(prior, item)) {
+    } else if (sharesGuidWith(prior, item)) {
       (repeated ??= new Set()).add(item.id);
     }
   }

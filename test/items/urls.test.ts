@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalUrl } from '../../src/items/urls.js';
+import { makeItem } from '../../src/items/normalise.js';
+import { canonicalUrl, itemAnchor } from '../../src/items/urls.js';
 
 describe('canonicalUrl', () => {
   it('drops utm_*, fbclid, gclid, mc_cid and other campaign parameters but keeps the ones that select content', () => {
@@ -57,5 +58,26 @@ describe('canonicalUrl', () => {
     const a = canonicalUrl('https://www.example.com/story?id=7&utm_campaign=newsletter#section');
     const b = canonicalUrl('https://WWW.EXAMPLE.COM/story?id=7&fbclid=IwAR0');
     expect(a).toBe(b);
+  });
+});
+
+describe('itemAnchor: a fragment that is an item\'s own address on a page of many', () => {
+  it('keeps item anchors and drops page anchors, tracking and routes', () => {
+    expect(itemAnchor('https://agency.example/notices#n3')).toBe('n3');
+    expect(itemAnchor('https://agency.example/updates#2025-04-01-gallium')).toBe('2025-04-01-gallium');
+    for (const url of ['https://a.example/x', 'https://a.example/x#', 'https://a.example/x#top', 'https://a.example/x#Comments', 'https://a.example/x#xtor=RSS-3',
+      'https://a.example/x#!/story/1', 'https://a.example/x#/story/1', 'https://a.example/x#utm_source=rss', 'https://a.example/x#disqus_thread']) {
+      expect(itemAnchor(url), url).toBeUndefined();
+    }
+  });
+
+  it('gives items on one page their own links and ids, the same whatever else the page lists', () => {
+    const item = (url: string, title = 'Export control notice') => makeItem({ sourceId: 'press', title, url, fetchedAt: new Date(0) });
+    const [first, second] = [item('https://agency.example/notices#n1'), item('https://agency.example/notices#n2')];
+    expect(first.url).toBe('https://agency.example/notices#n1');
+    expect(first.id).not.toBe(second.id);
+    // Its title edited, the notice is the same item; the article reached through #top is the article.
+    expect(item('https://agency.example/notices#n1', 'Export control notice (updated)').id).toBe(first.id);
+    expect(item('https://news.example/story#top').id).toBe(item('https://news.example/story').id);
   });
 });

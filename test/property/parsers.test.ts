@@ -19,7 +19,7 @@ function checkItems(items: Item[]): void {
     expect(item.sourceId).toBe('prop');
     expect(item.title.length).toBeLessThanOrEqual(LIMITS.title);
     expect(item.summary.length).toBeLessThanOrEqual(LIMITS.summary);
-    if (item.url !== undefined) expect(item.url).toMatch(/^https?:\/\/[^#]*$/);
+    if (item.url !== undefined) expect(item.url).toMatch(/^https?:\/\/[^#]*(#[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/);
     if (item.publishedAt !== null) expect(item.publishedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   }
 }
