@@ -114,14 +114,14 @@ const MAX_PAGE = 500;
 /** Writers racing on one alert settle in a round each; this many means something is badly wrong. */
 const MAX_UPDATE_ROUNDS = 50;
 
-// KEYS: 1 alert, 2 time index, 3 watchlist index, 4 the alert's item set. ARGV: SHA-1 of the alert as read ('' for
-// none), new alert JSON, ttl s, updated ms, alert id, oldest ms kept by age, then item ids to remember.
-// Writes only if the alert is still as read: returns {1, alerts indexed}, else {0, alert now}. One script instead of
-// a lock taken, read, written and released in two transactions: every alerting item takes this path, and each
-// queued command of a transaction costs the client as much as a script call.
+// KEYS: 1 alert, 2 time index, 3 watchlist index, 4 the alert's item set, 5 its eviction record. ARGV: SHA-1 of the
+// alert as read ('' for none), new alert JSON, ttl s, updated ms, alert id, oldest ms kept by age, then item ids to
+// remember. Writes only if the alert is still as read: returns {1, alerts indexed}, else {0, alert now, its eviction
+// record now}. One script instead of a lock taken, read, written and released in two transactions: every alerting item
+// takes this path, and each queued command of a transaction costs the client as much as a script call.
 const WRITE_ALERT = redisScript(`
 local current = redis.call('GET', KEYS[1])
-if (current and redis.sha1hex(current) or '') ~= ARGV[1] then return {0, current} end
+if (current and redis.sha1hex(current) or '') ~= ARGV[1] then return {0, current, redis.call('GET', KEYS[5])} end
 local ttl = tonumber(ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
@@ -223,8 +223,7 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
     },
     async update(id, fn, stored) {
       const read = stored instanceof StoredRaw ? stored : new StoredRaw(...((await redis.mget(alertKey(id), evictedKey(id))) as [string | null, string | null]));
-      let { raw, alert: previous } = read;
-      const { evicted } = read;
+      let { raw, alert: previous, evicted } = read;
       for (let round = 0; round < MAX_UPDATE_ROUNDS; round++) {
         // Writers that keep overtaking each other step apart a little.
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * round));
@@ -233,9 +232,9 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
         const updatedMs = Date.parse(change.alert.updatedAt);
         // Age is measured from the write being made (the pipeline's clock), not from this process's clock.
         const oldest = Math.min(clock(), updatedMs) - ttl * 1000;
-        const [written, now] = await WRITE_ALERT<[number, string | number | null]>(
+        const [written, now, evictedNow] = await WRITE_ALERT<[number, string | number | null, string | null]>(
           redis,
-          [alertKey(id), indexKey, watchlistIndexKey(change.alert.watchlistId), itemsKey(id)],
+          [alertKey(id), indexKey, watchlistIndexKey(change.alert.watchlistId), itemsKey(id), evictedKey(id)],
           [raw === null ? '' : sha1(raw), JSON.stringify(change.alert), ttl, updatedMs, id, oldest, ...(change.items ?? [])],
         );
         if (written === 1) {
@@ -245,6 +244,8 @@ export function createAlertStore(redis: Redis, prefix: string, retention: AlertR
         onConflict?.();
         raw = (now as string | null) ?? null;
         previous = parse(raw);
+        // The alert may be gone because the count limit deleted it meanwhile: its record is as fresh as the alert.
+        evicted = parseEvicted(evictedNow ?? null);
       }
       throw new Error(`alert ${id} kept changing under ${MAX_UPDATE_ROUNDS} updates`);
     },

@@ -316,3 +316,28 @@ describe('the alert history', () => {
     expect(await store.hasItem('a10', 'item-y')).toBe(false);
   });
 });
+
+describe('an alert the count limit deletes', () => {
+  it('leaves its last version and level, which an update that finds it gone meanwhile is given', async () => {
+    const own = `${prefix}-evicted`;
+    const small = createAlertStore(redis, own, { days: 30, count: 2 }, () => NOW);
+    const write = (alert: Alert) => small.update(alert.id, async () => ({ alert, result: undefined }));
+    await write(makeAlert({ id: 'x', version: 3, level: 'high', updatedAt: at(10) }));
+    const stored = (await small.readForUpdate(['x'])).get('x');
+    const seen: Array<{ previous?: number; evicted?: unknown }> = [];
+    await small.update(
+      'x',
+      async (previous, evicted) => {
+        seen.push({ previous: previous?.version, evicted });
+        // Another worker's two newer alerts push x out between this read and its compare-and-set.
+        if (seen.length === 1) for (const id of ['y', 'z']) await write(makeAlert({ id, updatedAt: at(5) }));
+        const version = previous ? previous.version + 1 : evicted ? evicted.version + 1 : 1;
+        return { alert: makeAlert({ id: 'x', version, updatedAt: at(1) }), result: undefined };
+      },
+      stored,
+    );
+    expect(seen).toEqual([{ previous: 3, evicted: undefined }, { previous: undefined, evicted: { version: 3, level: 'high' } }]);
+    expect((await small.get('x'))?.version).toBe(4);
+    await cleanPrefix(own);
+  });
+});
