@@ -332,7 +332,8 @@ describe('polling sources', () => {
     const changed = ok(await pollSource(csl, ctx()));
     expect(changed.items.map((i) => [i.title, i.screening?.change])).toEqual([['Entity List: Alpha Metals (Shenzhen branch) (HK)', 'changed']]);
     expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
-    expect(await redis.hlen(`{${prefix}}:source:csl-dups:screening`)).toBe(4);
+    // The entries and what the snapshot was taken of (URL and filter).
+    expect(await redis.hlen(`{${prefix}}:source:csl-dups:screening`)).toBe(5);
   });
 
   it('diffs a 20,000-entry screening list and reports the one new entry', async () => {
@@ -344,7 +345,7 @@ describe('polling sources', () => {
     body = JSON.stringify({ results: [...results, { id: 'id-new', name: 'Newly Listed Ltd', source: 'Entity List (EL) - Bureau of Industry and Security' }] });
     const second = ok(await pollSource(csl, ctx()));
     expect(second.items.map((i) => i.title)).toEqual(['Entity List: Newly Listed Ltd']);
-    expect(await redis.hlen(`{${prefix}}:source:csl-big:screening`)).toBe(20_001);
+    expect(await redis.hlen(`{${prefix}}:source:csl-big:screening`)).toBe(20_002);
   });
 
   it('polls a healthy source once two trickling sources on its host free a connection, and records it healthy', async () => {

@@ -154,14 +154,18 @@ export function screeningRawItem(e: ListedEntry, change: ScreeningEntry['change'
 }
 
 /**
- * The snapshot field that records the `lists` filter the snapshot was taken with (only when the source sets one, so
- * an unfiltered snapshot holds entries alone). No entry key starts with NUL: keys are the list's ids or hex hashes.
+ * The snapshot field that records what the snapshot was taken of: the source's URL (which may select lists itself,
+ * `?sources=EL`) and its `lists` filter. No entry key starts with NUL: keys are the list's ids or hex hashes.
  */
 export const LISTS_FIELD = '\u0000lists';
 
-/** The `lists` filter as it selects entries: matched case-insensitively and in any order, so only that counts. */
-export function listsFingerprint(lists: string[] | undefined): string | undefined {
-  return lists ? JSON.stringify([...new Set(lists.map((l) => l.toLowerCase()))].sort()) : undefined;
+/**
+ * What selects the entries: the URL (as a digest: its query may hold a key) and the `lists` filter, matched
+ * case-insensitively and in any order, so only that counts.
+ */
+export function listsFingerprint(lists: string[] | undefined, url = ''): string {
+  const filter = lists ? [...new Set(lists.map((l) => l.toLowerCase()))].sort() : null;
+  return JSON.stringify({ url: createHash('sha256').update(url).digest('hex').slice(0, 16), lists: filter });
 }
 
 /**
@@ -193,14 +197,14 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
   await ctx.bodyArrived?.();
   const current = readDocument(source.id, () => readScreeningList(source.id, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url, source.lists));
   const stored = await ctx.state.getScreeningSnapshot(source.id);
-  const lists = listsFingerprint(source.lists);
+  const lists = listsFingerprint(source.lists, source.url);
   const storedLists = stored?.get(LISTS_FIELD);
   const previous = stored && new Map([...stored].filter(([k]) => k !== LISTS_FIELD));
-  // A filtered snapshot that an earlier build wrote without its filter was taken with this filter or with none: either
-  // way, diffing against it reports no entry the filter merely lets in, so it is read as is (without the shrink check,
-  // which a filter added since would trip) and its filter recorded.
-  const unrecorded = previous !== null && previous.size > 0 && storedLists === undefined && lists !== undefined;
-  const baseline = previous === null || (storedLists !== lists && !unrecorded);
+  // A snapshot an earlier build wrote without its fingerprint was most likely taken of what the source selects now: it
+  // is read as is (without the shrink check, which a filter added since would trip) and the fingerprint recorded. An
+  // empty one is what an earlier build left after an empty answer wiped it: no baseline at all.
+  const unrecorded = previous !== null && previous.size > 0 && storedLists === undefined;
+  const baseline = previous === null || previous.size === 0 || (storedLists !== lists && !unrecorded);
   const log = { sourceId: source.id, entries: current.length };
   if (!baseline && !unrecorded) {
     const refusal = shrinkRefusal(previous.size, current.length);
@@ -220,15 +224,16 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
     return { status: 'ok', items: [], bytes: response.body.length, commit: async () => undefined };
   }
   const diff = diffScreening(previous ?? new Map(), current);
-  if (storedLists !== lists) {
-    if (lists === undefined) diff.remove.push(LISTS_FIELD);
-    else diff.set.set(LISTS_FIELD, lists);
-  }
-  const items = baseline ? [] : readDocument(source.id, () => toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now));
+  if (storedLists !== lists) diff.set.set(LISTS_FIELD, lists);
+  // That earlier snapshot may have been of less than the source selects now (a filter widened with the upgrade): a
+  // flood of additions against it is a new baseline, not news.
+  const flooded = unrecorded && shrinkRefusal(current.length, previous.size) !== undefined;
+  if (flooded) ctx.log.warn({ ...log, added: diff.changes.length }, 'screening list snapshot from an earlier build is far smaller than the list now; new baseline recorded, no items for this poll');
+  const items = baseline || flooded ? [] : readDocument(source.id, () => toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now));
   const commit = await commitUnlessDeferred(ctx, async () => {
     await ctx.state.updateScreeningSnapshot(source.id, diff, ctx.now);
-    if (previous === null) ctx.log.info(log, 'screening list baseline recorded; later polls report changes');
-    else if (baseline) ctx.log.info({ ...log, lists: source.lists ?? null }, 'screening list filter changed; new baseline recorded, no items for this poll');
+    if (previous === null || previous.size === 0) ctx.log.info(log, 'screening list baseline recorded; later polls report changes');
+    else if (baseline) ctx.log.info({ ...log, lists: source.lists ?? null }, 'screening list URL or filter changed; new baseline recorded, no items for this poll');
     await fetched.commit();
   });
   return { status: 'ok', items, bytes: response.body.length, commit };
