@@ -117,6 +117,26 @@ describe('screening list snapshot', () => {
     expect(ok(await pollSource(csl, ctx())).items.map((i) => i.screening?.change)).toEqual(['added']);
   });
 
+  it('records a new baseline when the URL selects other lists, rather than refuse the smaller answer for ever', async () => {
+    const { server, answer } = await listServer([...entries(EL, 100), ...entries(SDN, 3000)]);
+    ok(await pollSource(source({ id: 'csl-url', url: server.url }), ctx()));
+    answer.results = entries(EL, 100);
+    const narrowed = source({ id: 'csl-url', url: `${server.url}?sources=EL` });
+    expect(ok(await pollSource(narrowed, ctx())).items).toEqual([]);
+    answer.results = entries(EL, 101);
+    expect(ok(await pollSource(narrowed, ctx())).items.map((i) => i.screening?.change)).toEqual(['added']);
+  });
+
+  it('takes an empty snapshot an earlier build left for no baseline, not for a list that emptied', async () => {
+    const { server, answer } = await listServer(entries(EL, 300));
+    // What an earlier build left after an empty answer: the snapshot's time recorded, no entries, no fingerprint.
+    await state.updateScreeningSnapshot('csl-wiped', { set: new Map(), remove: [] }, new Date());
+    const csl = source({ id: 'csl-wiped', url: server.url });
+    expect(ok(await pollSource(csl, ctx())).items).toEqual([]);
+    answer.results = entries(EL, 301);
+    expect(ok(await pollSource(csl, ctx())).items.map((i) => i.screening?.change)).toEqual(['added']);
+  });
+
   it('records a new baseline without items when the lists filter widens, then reports entries added to either list', async () => {
     const { server, answer } = await listServer([...entries(EL, 100), ...entries(SDN, 3000)]);
     const narrow = source({ id: 'csl-lists', url: server.url, lists: ['Entity List'] });
