@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,23 @@ describe('the CLI on files and addresses it cannot use', () => {
     writeFileSync(file, 'x');
     const schema = await runCliCaptured(['schema', '--out', file]);
     expect(schema).toMatchObject({ code: 1, stderr: `chokepoint schema: cannot write the schemas to ${file}: it is a file, not a directory\n` });
+  });
+
+  it('still reads a named pipe as input (process substitution, /dev/stdin)', async () => {
+    const fifo = path.join(work, 'items.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = new Promise<void>((resolve, reject) => {
+      // Opening a FIFO for writing waits for its reader: the CLI below.
+      import('node:fs').then(({ createWriteStream }) => {
+        const out = createWriteStream(fifo);
+        out.on('error', reject);
+        out.end('{"id":"a","title":"China bans gallium exports"}\n', () => resolve());
+      }, reject);
+    });
+    const result = await runCliCaptured(['score', '--input', fifo]);
+    await writer;
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ id: 'a' });
   });
 
   it('parse: refuses other URL schemes as usage, and a config directory named but missing', async () => {

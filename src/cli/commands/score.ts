@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type ChokepointConfig, scorerOf } from '../../config/load.js';
 import { summarise } from '../../scoring/backtest.js';
@@ -22,15 +22,14 @@ export async function* readItems(input: string, io: CliIO): AsyncGenerator<Input
   }
 }
 
-/** Why a file cannot be read as input, or undefined when it can. */
+/**
+ * Why a file cannot be read as input, or undefined when it can. Checked without opening or reading it: a pipe
+ * (`-i <(cmd)`, /dev/stdin) must be left for the reader, and opening a FIFO with no writer would block.
+ */
 async function unreadable(file: string): Promise<NodeJS.ErrnoException | undefined> {
   try {
-    const handle = await open(file, 'r');
-    try {
-      await handle.read(Buffer.alloc(1), 0, 1, 0);
-    } finally {
-      await handle.close();
-    }
+    if ((await stat(file)).isDirectory()) return Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR' });
+    await access(file, constants.R_OK);
     return undefined;
   } catch (err) {
     return err as NodeJS.ErrnoException;
@@ -45,7 +44,7 @@ export async function prepare(args: ParsedArgs, io: CliIO, name: string): Promis
     return EXIT.USAGE;
   }
   if (input !== '-') {
-    // Opened and read once, so a directory or an unreadable file is a plain error here, not a crash mid-stream.
+    // A directory or an unreadable file is a plain error here, not a crash mid-stream.
     const problem = await unreadable(input);
     if (problem) {
       const why = problem.code === 'ENOENT' ? 'no such file' : problem.code === 'EISDIR' ? 'it is a directory' : problem.code === 'EACCES' ? 'permission denied' : problem.message;
