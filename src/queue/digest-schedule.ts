@@ -80,14 +80,29 @@ export async function enqueueMissedDigests(
 }
 
 /**
- * The latest of a channel's digest slots in (after, now], by whole minutes (digest schedules name minutes), looking
- * backwards from now so that the usual case (the last slot a few hours ago) checks few minutes.
+ * The latest of a channel's digest slots in (after, now], looking backwards from now so that the usual case (the last
+ * slot a few hours ago) checks few instants: whole minutes, at the seconds a six-field schedule names. A slot with the
+ * same local time as `after` is the same slot: in the hour repeated when clocks go back, the scheduler runs a slot
+ * once, and its other occurrence is no missed digest.
  */
 export function latestDigestSlot(channel: ChannelConfig, after: number, now: number): number | undefined {
   if (!channel.digest) return undefined;
-  const task = cron.createTask(channel.digest.schedule, () => undefined, { timezone: channel.digest.timezone });
+  const { schedule, timezone } = channel.digest;
+  const fields = schedule.trim().split(/\s+/);
+  // A seconds field of plain numbers ("30", "0,30"); anything else in it is no digest schedule worth catching up.
+  const seconds = fields.length === 6 ? fields[0].split(',').map(Number) : [0];
+  if (seconds.some((s) => !Number.isInteger(s) || s < 0 || s > 59)) return undefined;
+  const task = cron.createTask(schedule, () => undefined, { timezone });
+  const local = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  const sameLocalTime = (a: number, b: number) => local.format(a) === local.format(b);
   try {
-    for (let at = Math.floor(now / 60_000) * 60_000; at > after; at -= 60_000) if (task.match(new Date(at))) return at;
+    for (let minute = Math.floor(now / 60_000) * 60_000; minute + 60_000 > after; minute -= 60_000) {
+      for (const s of [...seconds].sort((a, b) => b - a)) {
+        const at = minute + s * 1000;
+        if (at > now || at <= after) continue;
+        if (task.match(new Date(at))) return sameLocalTime(at, after) ? undefined : at;
+      }
+    }
     return undefined;
   } finally {
     void task.destroy();

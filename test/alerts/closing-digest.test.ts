@@ -175,4 +175,14 @@ describe('a digest slot missed while no worker ran', () => {
     expect(latestDigestSlot(channels[0], slot - 86_400_000, now)).toBe(slot);
     expect(latestDigestSlot(channels[0], slot, now)).toBeUndefined();
   });
+
+  it('finds the slot a six-field schedule names, and takes the repeated hour of a fall-back for the same slot', () => {
+    const channel = (schedule: string, timezone: string) => ({ ...stateWith(true).config.channels[0], digest: { ...stateWith(true).config.channels[0].digest!, schedule, timezone } });
+    const now = Date.parse('2026-03-31T10:00:30Z');
+    expect(latestDigestSlot(channel('30 0 8 * * *', 'Europe/Berlin'), now - 86_400_000, now)).toBe(Date.parse('2026-03-31T06:00:30Z'));
+    // 01:30 in New York is 05:30Z and again 06:30Z on 1 November 2026; the scheduler ran the first.
+    const ny = channel('30 1 * * *', 'America/New_York');
+    expect(latestDigestSlot(ny, Date.parse('2026-11-01T05:30:00Z'), Date.parse('2026-11-01T15:00:00Z'))).toBeUndefined();
+    expect(latestDigestSlot(ny, Date.parse('2026-10-31T05:30:00Z'), Date.parse('2026-11-01T15:00:00Z'))).toBe(Date.parse('2026-11-01T06:30:00Z'));
+  });
 });
