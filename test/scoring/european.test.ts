@@ -19,6 +19,9 @@ describe('German, French, Spanish, Italian and Dutch news (config/lexicon-transl
     ['de', 'Zoll hält Wolframlieferungen im Hamburger Hafen fest', 'Mehrere Container mit Wolframkonzentrat stecken seit zwei Wochen fest.'],
     ['nl', 'Prijs van gallium verdubbeld sinds de zomer', ''],
     ['it', 'Terre rare, il prezzo del disprosio balza del 60%', ''],
+    ['de', 'Peking stoppt Ausfuhr von Graphit nach Europa', ''],
+    ['de', 'Galliumpreis steigt auf Rekordhoch', ''],
+    ['de', 'China drosselt Seltenerd-Lieferungen an deutsche Motorenbauer', ''],
   ])('alerts on %s: %s', (_language, title, summary) => {
     const assessment = top(scorer, item(title, summary));
     expect(atLeast(assessment.level, 'low'), `${title}: ${assessment.level}`).toBe(true);
@@ -40,6 +43,20 @@ describe('German, French, Spanish, Italian and Dutch news (config/lexicon-transl
     }
     // "plant" is no German hedge ("plant" = plans) in English news.
     expect(top(scorer, item('Samsung to build chip plant in Texas')).level).toBe('info');
+  });
+
+  it('keeps closures, accidents, shortages of people, pets\' chips, fines and names out of supply risk', () => {
+    for (const title of [
+      'Kraftwerk stillgelegt: Gelände soll einer Chipfabrik weichen',
+      'Restaurant neben der Halbleiterfabrik: Schließung nach 30 Jahren',
+      'Mangel an Fachkräften: Chipindustrie sucht 5.000 Ingenieure',
+      'Accident de la route : un camion de puces électroniques se renverse',
+      'Mikrochip-Pflicht für Katzen: Stadt droht Haltern mit Bußgeldern',
+      "L'Antitrust infligge una sanzione a un produttore di chip per pubblicità ingannevole",
+      'Kulturstaatsminister Wolfram Weimer: keine Zölle auf Bücher',
+    ]) {
+      expect(top(scorer, item(title)).level, title).toBe('none');
+    }
   });
 
   it('reads French "puces" at a flea market as fleas, and as chips elsewhere', () => {
