@@ -188,7 +188,7 @@ export function shrinkRefusal(previous: number, current: number): string | undef
 /**
  * Yields an item per entry added or changed since the last poll. The first poll only records a baseline (no items):
  * the list holds thousands of entries, and alerting on all of them would bury the one that matters. So does the first
- * poll after the `lists` filter changed: entries a widened filter lets in are not newly listed.
+ * poll after the URL or the `lists` filter changed: entries a wider selection lets in are not newly listed.
  */
 export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Promise<PollResult> {
   const fetched = await fetchSource(source, ctx, ACCEPT.json);
