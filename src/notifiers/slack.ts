@@ -81,7 +81,9 @@ export function mrkdwn(text: string, max: number): string {
     if (escapeMrkdwn(truncate(text, mid)).length <= max) low = mid;
     else high = mid - 1;
   }
-  return escapeMrkdwn(truncate(text, low));
+  const cut = escapeMrkdwn(truncate(text, low));
+  // Not even one character fits once escaped ("&" in a limit of 1-4): the ellipsis alone says something was there.
+  return cut.length <= max ? cut : max >= 1 ? '…' : '';
 }
 
 /**

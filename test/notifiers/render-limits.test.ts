@@ -96,6 +96,9 @@ describe('render limits hold for any feed text', () => {
   it('mrkdwn keeps the longest prefix that fits once escaped, never nothing, however dense the text is in &, < and >', () => {
     expect(mrkdwn('R&D '.repeat(200), 300)).toMatch(/^(R&amp;D ){20,}/);
     expect(mrkdwn('A&B<C>'.repeat(60), 150).length).toBeGreaterThan(100);
+    // Not even one character fits once escaped: the ellipsis, within the limit.
+    expect(mrkdwn('&', 1)).toBe('…');
+    expect(mrkdwn('a&', 3)).toBe('…');
     fc.assert(
       fc.property(text(400), fc.integer({ min: 1, max: 300 }), (raw, max) => {
         const out = mrkdwn(raw, max);
@@ -104,6 +107,7 @@ describe('render limits hold for any feed text', () => {
         // One character more would not fit: the cut is the longest.
         if (out.endsWith('…')) expect(mrkdwn(raw, max + 1).length).toBeGreaterThanOrEqual(out.length);
       }),
+      { numRuns: 2_000 },
     );
   });
 
