@@ -38,8 +38,8 @@ function collectSecrets(channel: ChannelConfig): string[] {
         }
       }
       if (url.password) {
-        const user = decodeURIComponent(url.username);
-        const password = decodeURIComponent(url.password);
+        const user = decoded(url.username);
+        const password = decoded(url.password);
         values.push(url.password, password);
         // SMTP AUTH sends them base64-encoded (PLAIN: "\0user\0password"; LOGIN: the password alone), and a server
         // may quote what it was sent.
@@ -84,4 +84,13 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** Percent-decoded, or as written when it is not valid percent-encoding ("p%zz"): never a reason to skip a secret. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

@@ -105,6 +105,8 @@ describe('no configured secret leaks', () => {
     expect(secrets).toContain(Buffer.from('\0alerts\0Sup3r/secret').toString('base64'));
     expect(secrets).toContain(Buffer.from('Sup3r/secret').toString('base64'));
     expect(scrub(`535 bad creds ${Buffer.from('\0alerts\0Sup3r/secret').toString('base64')}`, secrets)).toBe('535 bad creds [redacted]');
+    // A user name that is not valid percent-encoding does not keep the password out of the list.
+    expect(channelSecrets({ ...channel, smtpUrl: 'smtp://al%zzerts:Hunter2Secret@mail.example.com:587' } as ChannelConfig)).toContain('Hunter2Secret');
   });
 
   it('from an email channel, even when the SMTP server echoes the password', async () => {
