@@ -59,5 +59,8 @@ export function createMemorySourceStateStore(): SourceStateStore {
       for (const k of diff.remove) snapshot.delete(k);
       snapshots.set(sourceId, snapshot);
     },
+    async resetScreeningSnapshot(sourceId) {
+      return snapshots.delete(sourceId);
+    },
   };
 }

@@ -90,6 +90,11 @@ export interface SourceStateStore {
   getScreeningSnapshot(sourceId: string): Promise<Map<string, string> | null>;
   /** Applies a diff to the snapshot (and marks the baseline as taken) in one transaction. */
   updateScreeningSnapshot(sourceId: string, diff: { set: Map<string, string>; remove: string[] }, at: Date): Promise<void>;
+  /**
+   * Forgets the snapshot and the validators, so that the next poll fetches the list whole and records it as a new
+   * baseline, without alerts (`chokepoint rebaseline`). Whether there was a snapshot.
+   */
+  resetScreeningSnapshot(sourceId: string): Promise<boolean>;
 }
 
 /**
@@ -315,6 +320,11 @@ export function createSourceStateStore(redis: Redis, prefix: string, opts: { deg
       for (let i = 0; i < diff.remove.length; i += CHUNK) tx.hdel(k, ...diff.remove.slice(i, i + CHUNK));
       tx.set(key(sourceId, 'screening-meta'), at.toISOString(), 'NX');
       replyValues(await tx.exec());
+    },
+
+    async resetScreeningSnapshot(sourceId) {
+      const [existed] = replyValues(await redis.multi().exists(key(sourceId, 'screening-meta')).del(key(sourceId, 'screening'), key(sourceId, 'screening-meta'), key(sourceId, 'http')).exec());
+      return Number(existed) > 0;
     },
   };
 }

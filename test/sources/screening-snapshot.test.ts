@@ -70,6 +70,7 @@ describe('screening list snapshot', () => {
     expect(err).toBeInstanceOf(FeedParseError);
     expect(err.code).toBe('CP_PARSE_LIST_SHRANK');
     expect(err.message).toMatch(/^source "csl-empty": the screening list at .* answered with no entries \(200 entries before, 0 now\); the answer is refused/);
+    expect(err.message).toContain('run "chokepoint rebaseline csl-empty" to record a new baseline');
     expect(await state.getHealth('csl-empty')).toMatchObject({ lastErrorCode: 'CP_PARSE_LIST_SHRANK', consecutiveFailures: 1 });
 
     answer.results = full;

@@ -9,6 +9,7 @@ import { scanCommand } from './scan.js';
 import { notifyTestCommand } from './notify-test.js';
 import { parseCommand } from './parse.js';
 import { demoCommand } from './demo.js';
+import { rebaselineCommand } from './rebaseline.js';
 
 /** Every `chokepoint` subcommand, in the order `chokepoint --help` lists them. Add one import and one entry. */
 export const COMMANDS: Command[] = [
@@ -21,5 +22,6 @@ export const COMMANDS: Command[] = [
   scoreCommand,
   backtestCommand,
   notifyTestCommand,
+  rebaselineCommand,
   demoCommand,
 ];

@@ -214,8 +214,7 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
         source.id,
         'list-shrank',
         `the screening list at ${displayUrl(response.url)} ${refusal} (${previous.size} entries before, ${current.length} now); ` +
-          'the answer is refused and nothing was recorded. If the list really shrank, delete the Redis keys ending in ' +
-          `":source:${source.id}:screening" and ":source:${source.id}:screening-meta" to record a new baseline.`,
+          `the answer is refused and nothing was recorded. If the list really shrank, run "chokepoint rebaseline ${source.id}" to record a new baseline.`,
       );
     }
   } else if (current.length === 0) {
