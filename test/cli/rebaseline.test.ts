@@ -47,4 +47,10 @@ describe('chokepoint rebaseline', () => {
     });
     expect((await runCliCaptured(['rebaseline', '--config', dir], env)).code).toBe(2);
   });
+
+  it('exits 69, changing nothing, when Redis does not answer', async () => {
+    const result = await runCliCaptured(['rebaseline', 'csl', '--config', dir], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(result).toMatchObject({ code: 69, stdout: '' });
+    expect(result.stderr).toMatch(/^chokepoint rebaseline: Redis at redis:\/\/127\.0\.0\.1:1\/? did not answer within 10 s; nothing was changed\n$/);
+  }, 20_000);
 });
