@@ -5,7 +5,7 @@ import { oneOffAlert, sampleAlert } from '../../notifiers/sample.js';
 import { redactSecrets } from '../../secrets.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { loadConfigOrReport } from './shared.js';
+import { idAndConfig } from './shared.js';
 
 export const notifyTestCommand: Command = {
   name: 'notify-test',
@@ -21,13 +21,9 @@ channels.yaml, once, without retries, and prints either "delivered: <receiver's 
 Exit codes: 0 delivered, 1 not delivered (or unknown/inactive channel, invalid config), 2 usage error.`,
   allowPositionals: true,
   async run(args, io) {
-    const [channelId, ...extra] = args.positionals;
-    if (!channelId || extra.length > 0) {
-      io.stderr.write('chokepoint notify-test: expected exactly one channel id\nRun "chokepoint notify-test --help" for usage.\n');
-      return EXIT.USAGE;
-    }
-    const config = loadConfigOrReport(args, io);
-    if (!config) return EXIT.FAILURE;
+    const start = idAndConfig(args, io, 'notify-test', 'channel id');
+    if (typeof start === 'number') return start;
+    const { id: channelId, config } = start;
 
     const inactive = config.inactiveChannels.find((c) => c.id === channelId);
     if (inactive) {

@@ -4,7 +4,7 @@ import { createRedis, safeRedisUrl } from '../../queue/connection.js';
 import { createSourceStateStore } from '../../store/source-state.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { loadConfigOrReport } from './shared.js';
+import { idAndConfig } from './shared.js';
 
 /** How long to wait for Redis before giving up: an operator at a terminal, not a worker that waits for ever. */
 const REDIS_WAIT_MS = 10_000;
@@ -24,13 +24,9 @@ poll are not reported.
 Exit codes: 0 done, 1 unknown or not a screening source (or invalid config), 2 usage error, 69 Redis unreachable.`,
   allowPositionals: true,
   async run(args, io) {
-    const [sourceId, ...extra] = args.positionals;
-    if (!sourceId || extra.length > 0) {
-      io.stderr.write('chokepoint rebaseline: expected exactly one source id\nRun "chokepoint rebaseline --help" for usage.\n');
-      return EXIT.USAGE;
-    }
-    const config = loadConfigOrReport(args, io);
-    if (!config) return EXIT.FAILURE;
+    const start = idAndConfig(args, io, 'rebaseline', 'source id');
+    if (typeof start === 'number') return start;
+    const { id: sourceId, config } = start;
     const screening = config.sources.filter((s) => s.kind === 'screening').map((s) => s.id);
     const source = config.sources.find((s) => s.id === sourceId);
     if (!source || source.kind !== 'screening') {

@@ -3,6 +3,7 @@ import { type ChokepointConfig, loadRunnableConfig, resolveConfigDir } from '../
 import type { Logger } from '../../log.js';
 import { redactSecrets } from '../../secrets.js';
 import type { CliIO, ParsedArgs } from '../command.js';
+import { EXIT } from '../exit-codes.js';
 
 const errors = (n: number) => `${n} error${n === 1 ? '' : 's'}`;
 
@@ -34,4 +35,18 @@ export function reloadConfigOrLog(args: ParsedArgs, io: CliIO, log: Logger): Cho
     } else log.error({ err }, 'could not load the new config; keeping the old one');
     return null;
   }
+}
+
+/**
+ * The start of a command about one configured thing (`notify-test <channelId>`, `rebaseline <sourceId>`): exactly one
+ * id, then the config; otherwise the exit code, the reason already printed.
+ */
+export function idAndConfig(args: ParsedArgs, io: CliIO, command: string, what: string): { id: string; config: ChokepointConfig } | number {
+  const [id, ...extra] = args.positionals;
+  if (!id || extra.length > 0) {
+    io.stderr.write(`chokepoint ${command}: expected exactly one ${what}\nRun "chokepoint ${command} --help" for usage.\n`);
+    return EXIT.USAGE;
+  }
+  const config = loadConfigOrReport(args, io);
+  return config ? { id, config } : EXIT.FAILURE;
 }
