@@ -90,14 +90,14 @@ export function latestDigestSlot(channel: ChannelConfig, after: number, now: num
   const { schedule, timezone } = channel.digest;
   const fields = schedule.trim().split(/\s+/);
   // A seconds field of plain numbers ("30", "0,30"); anything else in it is no digest schedule worth catching up.
-  const seconds = fields.length === 6 ? fields[0].split(',').map(Number) : [0];
+  const seconds = (fields.length === 6 ? fields[0].split(',').map(Number) : [0]).sort((a, b) => b - a);
   if (seconds.some((s) => !Number.isInteger(s) || s < 0 || s > 59)) return undefined;
   const task = cron.createTask(schedule, () => undefined, { timezone });
   const local = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
   const sameLocalTime = (a: number, b: number) => local.format(a) === local.format(b);
   try {
     for (let minute = Math.floor(now / 60_000) * 60_000; minute + 60_000 > after; minute -= 60_000) {
-      for (const s of [...seconds].sort((a, b) => b - a)) {
+      for (const s of seconds) {
         const at = minute + s * 1000;
         if (at > now || at <= after) continue;
         if (task.match(new Date(at))) return sameLocalTime(at, after) ? undefined : at;

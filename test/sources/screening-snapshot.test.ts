@@ -5,7 +5,7 @@ import { sourceSchema, type SourceConfig } from '../../src/config/schema.js';
 import { FeedParseError } from '../../src/errors.js';
 import { memoryLogger, silentLogger } from '../../src/log.js';
 import { createHttpClient, type HttpClient } from '../../src/sources/http.js';
-import { LISTS_FIELD, shrinkRefusal, SHRINK_FLOOR } from '../../src/sources/kinds/screening.js';
+import { SELECTION_FIELD, shrinkRefusal, SHRINK_FLOOR } from '../../src/sources/kinds/screening.js';
 import { pollSource, pollSourceWithHealth, type PollContext, type PollResult, type HostDeferral } from '../../src/sources/registry.js';
 import { createMemorySourceStateStore } from '../../src/store/memory-source-state.js';
 import { createSourceStateStore, type SourceStateStore } from '../../src/store/source-state.js';
@@ -176,7 +176,7 @@ describe('screening list snapshot written without its filter (by an earlier buil
     // entries of the Entity List alone.
     answer.results = entries(EL, 100);
     ok(await pollSource(source({ id: 'csl-legacy', url: server.url }), ctx()));
-    await state.updateScreeningSnapshot('csl-legacy', { set: new Map(), remove: [LISTS_FIELD] }, new Date());
+    await state.updateScreeningSnapshot('csl-legacy', { set: new Map(), remove: [SELECTION_FIELD] }, new Date());
     answer.results = [...entries(EL, 101), ...entries(SDN, 3000)];
     const el = source({ id: 'csl-legacy', url: server.url, lists: ['Entity List'] });
     expect(ok(await pollSource(el, ctx())).items.map((i) => i.screening?.change)).toEqual(['added']);

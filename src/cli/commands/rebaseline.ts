@@ -1,6 +1,6 @@
 import { closest } from '../../config/errors.js';
 import { createLogger } from '../../log.js';
-import { createRedis, safeRedisUrl } from '../../queue/connection.js';
+import { createRedis, safeRedisUrl, waitForRedis } from '../../queue/connection.js';
 import { createSourceStateStore } from '../../store/source-state.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -39,10 +39,10 @@ Exit codes: 0 done, 1 unknown or not a screening source (or invalid config), 2 u
     const redis = createRedis({ url: config.redisUrl, cluster: config.settings.redis.cluster, log, name: 'cli', role: 'producer' });
     redis.on('error', () => undefined);
     try {
-      const ready = await Promise.race([
-        redis.ping().then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), REDIS_WAIT_MS).unref()),
-      ]).catch(() => false);
+      const ready = await waitForRedis(redis, log, AbortSignal.timeout(REDIS_WAIT_MS)).then(
+        () => true,
+        () => false,
+      );
       if (!ready) {
         io.stderr.write(`chokepoint rebaseline: Redis at ${safeRedisUrl(config.redisUrl)} did not answer within ${REDIS_WAIT_MS / 1000} s; nothing was changed\n`);
         return EXIT.UNAVAILABLE;

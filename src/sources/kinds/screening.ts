@@ -155,15 +155,16 @@ export function screeningRawItem(e: ListedEntry, change: ScreeningEntry['change'
 
 /**
  * The snapshot field that records what the snapshot was taken of: the source's URL (which may select lists itself,
- * `?sources=EL`) and its `lists` filter. No entry key starts with NUL: keys are the list's ids or hex hashes.
+ * `?sources=EL`) and its `lists` filter. No entry key starts with NUL: keys are the list's ids or hex hashes. Its
+ * name is from when it held the filter alone; snapshots already written carry it.
  */
-export const LISTS_FIELD = '\u0000lists';
+export const SELECTION_FIELD = '\u0000lists';
 
 /**
  * What selects the entries: the URL (as a digest: its query may hold a key) and the `lists` filter, matched
  * case-insensitively and in any order, so only that counts.
  */
-export function listsFingerprint(lists: string[] | undefined, url = ''): string {
+export function selectionFingerprint(lists: string[] | undefined, url = ''): string {
   const filter = lists ? [...new Set(lists.map((l) => l.toLowerCase()))].sort() : null;
   return JSON.stringify({ url: createHash('sha256').update(url).digest('hex').slice(0, 16), lists: filter });
 }
@@ -197,14 +198,14 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
   await ctx.bodyArrived?.();
   const current = readDocument(source.id, () => readScreeningList(source.id, parseJsonBody(source.id, response.body, response.url, response.contentType), response.url, source.lists));
   const stored = await ctx.state.getScreeningSnapshot(source.id);
-  const lists = listsFingerprint(source.lists, source.url);
-  const storedLists = stored?.get(LISTS_FIELD);
-  const previous = stored && new Map([...stored].filter(([k]) => k !== LISTS_FIELD));
+  const selection = selectionFingerprint(source.lists, source.url);
+  const storedSelection = stored?.get(SELECTION_FIELD);
+  const previous = stored && new Map([...stored].filter(([k]) => k !== SELECTION_FIELD));
   // A snapshot an earlier build wrote without its fingerprint was most likely taken of what the source selects now: it
   // is read as is (without the shrink check, which a filter added since would trip) and the fingerprint recorded. An
   // empty one is what an earlier build left after an empty answer wiped it: no baseline at all.
-  const unrecorded = previous !== null && previous.size > 0 && storedLists === undefined;
-  const baseline = previous === null || previous.size === 0 || (storedLists !== lists && !unrecorded);
+  const unrecorded = previous !== null && previous.size > 0 && storedSelection === undefined;
+  const baseline = previous === null || previous.size === 0 || (storedSelection !== selection && !unrecorded);
   const log = { sourceId: source.id, entries: current.length };
   if (!baseline && !unrecorded) {
     const refusal = shrinkRefusal(previous.size, current.length);
@@ -223,10 +224,10 @@ export async function poll(source: ScreeningSourceConfig, ctx: PollContext): Pro
     return { status: 'ok', items: [], bytes: response.body.length, commit: async () => undefined };
   }
   const diff = diffScreening(previous ?? new Map(), current);
-  if (storedLists !== lists) diff.set.set(LISTS_FIELD, lists);
+  if (storedSelection !== selection) diff.set.set(SELECTION_FIELD, selection);
   // That earlier snapshot may have been of less than the source selects now (a filter widened with the upgrade): a
   // flood of additions against it is a new baseline, not news.
-  const flooded = unrecorded && shrinkRefusal(current.length, previous.size) !== undefined;
+  const flooded = unrecorded && current.length - previous.size > SHRINK_FLOOR && previous.size < current.length / 2;
   if (flooded) ctx.log.warn({ ...log, added: diff.changes.length }, 'screening list snapshot from an earlier build is far smaller than the list now; new baseline recorded, no items for this poll');
   const items = baseline || flooded ? [] : readDocument(source.id, () => toItems(diff.changes.map((c) => screeningRawItem(c, c.change)), source.id, ctx.now));
   const commit = await commitUnlessDeferred(ctx, async () => {
